@@ -1,0 +1,39 @@
+/**
+ * `infergate <command> [flags]`: each command is a module in ./commands/
+ * exporting `run(args): Promise<number>` (the exit code).
+ */
+const commands: Record<string, string> = {
+  gateway: 'serve the data plane (and the admin API)',
+  agent: 'scrape model servers and stream endpoint snapshots',
+  sim: 'run simulated vLLM pods',
+  demo: 'gateway + simulated pools for the two seed use cases (npm start)',
+  apply: 'push Kubernetes manifests to a running gateway',
+  get: 'show routes, pools, models or endpoints of a running gateway',
+  bench: 'run the benchmarks',
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    printUsage();
+    return name ? 0 : 2;
+  }
+  if (!(name in commands)) {
+    console.error(`infergate: unknown command "${name}"\n`);
+    printUsage();
+    return 2;
+  }
+  let mod: { run(args: string[]): Promise<number> };
+  try {
+    mod = await import(`./commands/${name}.ts`);
+  } catch (err) {
+    console.error(`infergate: command "${name}" is not available in this build: ${(err as Error).message}`);
+    return 2;
+  }
+  return mod.run(args);
+}
+
+function printUsage(): void {
+  const lines = Object.entries(commands).map(([n, d]) => `  ${n.padEnd(9)} ${d}`);
+  console.error(`usage: infergate <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun "infergate <command> --help" for its flags.`);
+}

@@ -1,0 +1,61 @@
+/**
+ * What the gateway knows about the model-server pods of a pool: where they
+ * are and, when an agent scrapes them, their live metrics. Everything the
+ * endpoint picker reads comes through these types.
+ */
+
+/** Engine-neutral metrics of one model server, as last scraped. */
+export interface EndpointMetrics {
+  /** Requests queued, not yet running. */
+  waiting: number;
+  /** Requests in the running batch. */
+  running: number;
+  /** KV-cache use, 0..1. */
+  kvUsage: number;
+  /** LoRA adapters in the running batch. */
+  activeAdapters: string[];
+  /** LoRA adapters requested by waiting requests. */
+  waitingAdapters: string[];
+  /** Most distinct adapters a batch may hold (0 when unknown). */
+  maxAdapters: number;
+  /** Tokens per KV block (0 when unknown). */
+  blockSize: number;
+  /** KV blocks on the device (0 when unknown). */
+  totalBlocks: number;
+}
+
+export interface Endpoint {
+  /** `address:port`, the key everything else uses. */
+  id: string;
+  address: string;
+  port: number;
+  labels: Record<string, string>;
+  /** Passes its health check / accepts connections as far as we know. */
+  ready: boolean;
+  /** vllm (default), sglang, trtllm, triton-trtllm. */
+  engine: string;
+  metrics?: EndpointMetrics;
+  /** When the metrics were scraped (ms since epoch). */
+  scrapedAt?: number;
+  /** Why the last scrape failed, if it did. */
+  lastError?: string;
+}
+
+/** The endpoints of one pool at one moment. */
+export interface PoolSnapshot {
+  pool: string;
+  endpoints: Endpoint[];
+  /** When this view was produced (ms since epoch). */
+  at: number;
+  /** True when metrics come from a live agent stream (else: endpoints only). */
+  hasMetrics: boolean;
+}
+
+/** Where a gateway gets its endpoints from: a static file, an embedded agent, a remote agent. */
+export interface EndpointSource {
+  /** The current view of a pool (selector + ports come from the routing table). */
+  snapshot(pool: { name: string; selector: Record<string, string>; targetPorts: number[] }): PoolSnapshot;
+  /** Why this source is not ready, or undefined when it is. */
+  notReadyReason(): string | undefined;
+  close(): Promise<void> | void;
+}

@@ -1,0 +1,23 @@
+/** A problem found in a routing table or a manifest, named the way an operator finds it. */
+export interface Problem {
+  /** `Kind/name`, e.g. `HTTPRoute/routes-to-llms` or `Pool/gemma3`. */
+  object: string;
+  /** Field path inside the object, e.g. `spec.rules[0].backendRefs[1].name`. */
+  path: string;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return p.path ? `${p.object}: ${p.path}: ${p.message}` : `${p.object}: ${p.message}`;
+}
+
+/** Turn valibot issues into field paths like `rules[0].backendRefs[1].weight`. */
+export function issuePath(issue: { path?: ReadonlyArray<{ key: unknown }> }): string {
+  let out = '';
+  for (const item of issue.path ?? []) {
+    const key = item.key;
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out ? `.${String(key)}` : String(key);
+  }
+  return out;
+}

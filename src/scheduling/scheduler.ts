@@ -1,0 +1,46 @@
+/**
+ * The endpoint picker's contract with the data path: given the pool, its
+ * current snapshot and what the request needs, decide where it goes — or
+ * that it is shed, or that nothing can serve it.
+ */
+import type { Criticality, Pool } from '../routing/schema.ts';
+import type { Endpoint, PoolSnapshot } from '../endpoints/types.ts';
+
+export interface SchedulingRequest {
+  requestId: string;
+  /** The model name sent upstream (the target model: base model or LoRA adapter). */
+  targetModel: string;
+  /** The name the client asked for. */
+  requestedModel: string;
+  /** Text the prefix cache sees: chat messages' roles and contents concatenated, or the prompt. */
+  prompt: string;
+  criticality: Criticality;
+  /** Higher is more important; below 0 is sheddable. */
+  priority: number;
+  /** Include a decision explanation in the result. */
+  explain: boolean;
+}
+
+export interface DecisionExplanation {
+  profile: string;
+  [key: string]: unknown;
+}
+
+export type Decision =
+  | {
+      kind: 'route';
+      endpoint: Endpoint;
+      /** Where to try next if the chosen endpoint refuses the connection, best first. */
+      fallbacks: Endpoint[];
+      explain?: DecisionExplanation;
+    }
+  | { kind: 'shed'; reason: string; retryAfterSeconds: number; explain?: DecisionExplanation }
+  | { kind: 'unavailable'; reason: string; explain?: DecisionExplanation };
+
+export interface Scheduler {
+  decide(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Decision;
+  /** The request was sent to this endpoint (in-flight +1, prefix index update). */
+  dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
+  /** The request to this endpoint finished, however it ended (in-flight −1). */
+  completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
+}
