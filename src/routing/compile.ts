@@ -2,7 +2,7 @@
  * A validated routing table turned into what the hot path needs: route rules
  * in precedence order with compiled regexes, and O(1) model look-ups.
  */
-import type { Model, Pool, RoutingTable } from './schema.ts';
+import type { Model, Objective, Pool, RoutingTable } from './schema.ts';
 
 export interface CompiledMatch {
   pathType: 'Exact' | 'PathPrefix';
@@ -28,6 +28,7 @@ export interface CompiledTable {
   models: Map<string, Map<string, Model>>;
   /** Every model name served, for `/v1/models`. */
   modelNames: string[];
+  objectives: Map<string, Objective>;
 }
 
 export function compileTable(table: RoutingTable): CompiledTable {
@@ -80,7 +81,8 @@ export function compileTable(table: RoutingTable): CompiledTable {
     byName.set(model.name, model);
     names.add(model.name);
   }
-  return { version: table.version, source: table, rules, pools, models, modelNames: [...names].sort() };
+  const objectives = new Map(table.objectives.map((o) => [o.name, o]));
+  return { version: table.version, source: table, rules, pools, models, modelNames: [...names].sort(), objectives };
 }
 
 /** The first rule (in precedence order) matching the path and headers. */

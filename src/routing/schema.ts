@@ -82,11 +82,20 @@ export const Model = v.object({
 });
 export type Model = v.InferOutput<typeof Model>;
 
+/** An InferenceObjective: a priority requests opt into with the `x-gateway-inference-objective` header. */
+export const Objective = v.object({
+  name: Name,
+  pool: Name,
+  priority: v.optional(v.pipe(v.number('must be a number'), v.integer('must be an integer')), 0),
+});
+export type Objective = v.InferOutput<typeof Objective>;
+
 export const RoutingTable = v.object({
   version: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
   routes: v.optional(v.array(Route), []),
   pools: v.optional(v.array(Pool), []),
   models: v.optional(v.array(Model), []),
+  objectives: v.optional(v.array(Objective), []),
 });
 export type RoutingTable = v.InferOutput<typeof RoutingTable>;
 export type RoutingTableInput = v.InferInput<typeof RoutingTable>;

@@ -9,7 +9,7 @@ import { issuePath, type Problem } from './problems.ts';
 
 export type Validation = { ok: true; table: RoutingTable } | { ok: false; problems: Problem[] };
 
-const sections = { routes: 'Route', pools: 'Pool', models: 'Model' } as const;
+const sections = { routes: 'Route', pools: 'Pool', models: 'Model', objectives: 'Objective' } as const;
 
 export function validateTable(input: unknown): Validation {
   const parsed = v.safeParse(RoutingTable, input);
@@ -57,6 +57,14 @@ export function validateTable(input: unknown): Validation {
     if (model.targetModels.length > 0 && model.targetModels.every((t) => t.weight === 0)) {
       problems.push({ object, path: `models[${i}].targetModels`, message: 'every weight is 0, so no target can be chosen' });
     }
+  });
+
+  const objectives = new Set<string>();
+  table.objectives.forEach((o, i) => {
+    const object = `Objective/${o.name}`;
+    if (!pools.has(o.pool)) problems.push({ object, path: `objectives[${i}].pool`, message: `pool "${o.pool}" does not exist` });
+    if (objectives.has(o.name)) problems.push({ object, path: `objectives[${i}].name`, message: 'another objective already has this name' });
+    objectives.add(o.name);
   });
 
   return problems.length ? { ok: false, problems } : { ok: true, table };

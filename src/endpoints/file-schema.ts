@@ -1,0 +1,61 @@
+/**
+ * The endpoints file: where the model-server pods are and what labels they
+ * carry (pools select them by label). YAML or JSON:
+ *
+ * ```yaml
+ * endpoints:
+ *   - address: 10.0.0.7
+ *     port: 8000          # optional: else one endpoint per pool target port
+ *     labels: { pool: gemma3 }
+ *     engine: vllm        # vllm (default) | sglang | trtllm | triton-trtllm
+ * ```
+ */
+import * as v from 'valibot';
+import { parse as parseYaml } from 'yaml';
+import { issuePath, type Problem } from '../routing/problems.ts';
+
+export const Engine = v.picklist(['vllm', 'sglang', 'trtllm', 'triton-trtllm'], 'must be vllm, sglang, trtllm or triton-trtllm');
+
+export const EndpointEntry = v.object({
+  address: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty')),
+  port: v.optional(v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be 1-65535'), v.maxValue(65535, 'must be 1-65535'))),
+  labels: v.optional(v.record(v.string(), v.string('must be a string')), {}),
+  engine: v.optional(Engine, 'vllm'),
+});
+export type EndpointEntry = v.InferOutput<typeof EndpointEntry>;
+
+export const EndpointsFile = v.object({ endpoints: v.array(EndpointEntry, 'must be a list') });
+export type EndpointsFile = v.InferOutput<typeof EndpointsFile>;
+
+export type EndpointsFileResult = { ok: true; endpoints: EndpointEntry[] } | { ok: false; problems: Problem[] };
+
+export function parseEndpointsFile(text: string, source = 'endpoints file'): EndpointsFileResult {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    return { ok: false, problems: [{ object: source, path: '', message: `not valid YAML/JSON: ${(err as Error).message}` }] };
+  }
+  if (Array.isArray(doc)) doc = { endpoints: doc };
+  const result = v.safeParse(EndpointsFile, doc ?? { endpoints: [] });
+  if (!result.success) {
+    return { ok: false, problems: result.issues.map((i) => ({ object: source, path: issuePath(i), message: i.message })) };
+  }
+  return { ok: true, endpoints: result.output.endpoints };
+}
+
+/** The endpoints a pool selects: every label of the selector matches; no port → one per target port. */
+export function selectEndpoints(
+  entries: readonly EndpointEntry[],
+  selector: Record<string, string>,
+  targetPorts: readonly number[],
+): { address: string; port: number; labels: Record<string, string>; engine: string }[] {
+  const out = [];
+  const keys = Object.keys(selector);
+  for (const e of entries) {
+    if (!keys.every((k) => e.labels[k] === selector[k])) continue;
+    const ports = e.port !== undefined ? [e.port] : targetPorts;
+    for (const port of ports) out.push({ address: e.address, port, labels: e.labels, engine: e.engine });
+  }
+  return out;
+}

@@ -1,0 +1,139 @@
+/**
+ * Import Kubernetes manifests (Gateway, HTTPRoute, InferencePool,
+ * InferenceModel, InferenceObjective) into a routing table, with a status per
+ * object like Kubernetes conditions. Nothing is skipped in silence: every
+ * object gets Accepted (and ResolvedRefs where it refers to others), and every
+ * problem names its object and field path.
+ */
+import * as v from 'valibot';
+import { parseAllDocuments } from 'yaml';
+import { kinds, type KindName } from './manifest-kinds.ts';
+import { issuePath, type Problem } from './problems.ts';
+import { convertObjects, type ParsedObject } from './manifest-convert.ts';
+import type { RoutingTableInput } from './schema.ts';
+
+export interface Condition {
+  type: 'Accepted' | 'ResolvedRefs';
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+export interface ObjectStatus {
+  kind: string;
+  name: string;
+  namespace: string;
+  apiVersion: string;
+  /** Position of the YAML document in the file (0-based). */
+  document: number;
+  conditions: Condition[];
+}
+
+export interface ManifestImport {
+  table: RoutingTableInput;
+  objects: ObjectStatus[];
+  /** Problems that make the manifests unusable as a whole: the table must not be applied. */
+  errors: Problem[];
+  /** Problems Kubernetes would resolve on its own (a conflict's loser, a replaced duplicate). */
+  warnings: Problem[];
+}
+
+export function importManifests(text: string, source = 'manifests'): ManifestImport {
+  const errors: Problem[] = [];
+  const warnings: Problem[] = [];
+  const objects: ObjectStatus[] = [];
+  const parsed: ParsedObject[] = [];
+
+  const docs = parseAllDocuments(text);
+  const list = Array.isArray(docs) ? docs : [docs];
+  list.forEach((doc, index) => {
+    if (doc.errors.length) {
+      errors.push({ object: `${source} document ${index + 1}`, path: '', message: `not valid YAML: ${doc.errors[0]!.message}` });
+      return;
+    }
+    const value = doc.toJS() as unknown;
+    if (value === null || value === undefined) return;
+    const result = readObject(value, index);
+    objects.push(result.status);
+    errors.push(...result.problems);
+    if (result.object) parsed.push(result.object);
+  });
+
+  const converted = convertObjects(parsed);
+  errors.push(...converted.errors);
+  warnings.push(...converted.warnings);
+  for (const status of objects) {
+    const extra = converted.conditions.get(`${status.kind}/${status.namespace}/${status.name}/${status.document}`);
+    if (extra) status.conditions = mergeConditions(status.conditions, extra);
+  }
+  return { table: converted.table, objects, errors, warnings };
+}
+
+function readObject(value: unknown, document: number): { status: ObjectStatus; problems: Problem[]; object?: ParsedObject } {
+  const raw = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const kind = typeof raw.kind === 'string' ? raw.kind : '';
+  const apiVersion = typeof raw.apiVersion === 'string' ? raw.apiVersion : '';
+  const meta = (typeof raw.metadata === 'object' && raw.metadata !== null ? raw.metadata : {}) as Record<string, unknown>;
+  const name = typeof meta.name === 'string' && meta.name ? meta.name : `(document ${document + 1})`;
+  const namespace = typeof meta.namespace === 'string' && meta.namespace ? meta.namespace : 'default';
+  const object = `${kind || 'Object'}/${name}`;
+  const status: ObjectStatus = { kind: kind || '(none)', name, namespace, apiVersion, document, conditions: [] };
+  const problems: Problem[] = [];
+  const reject = (reason: string) => {
+    status.conditions.push({ type: 'Accepted', status: 'False', reason, message: problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ') });
+    return { status, problems };
+  };
+
+  if (!kind) {
+    problems.push({ object, path: 'kind', message: 'is missing' });
+    return reject('Invalid');
+  }
+  if (!(kind in kinds)) {
+    problems.push({ object, path: 'kind', message: `"${kind}" is not a kind this gateway knows (known: ${Object.keys(kinds).join(', ')})` });
+    return reject('UnsupportedKind');
+  }
+  const versions = kinds[kind as KindName].versions as Record<string, v.GenericSchema>;
+  let schema = versions[apiVersion];
+  let reason = 'Invalid';
+  if (!schema) {
+    problems.push({ object, path: 'apiVersion', message: `"${apiVersion}" is not an apiVersion this gateway knows for ${kind} (known: ${Object.keys(versions).join(', ')})` });
+    reason = 'UnsupportedVersion';
+    // Still check the fields against the closest known version, so every problem is reported at once.
+    schema = closestVersion(kind as KindName, raw);
+  }
+  const result = v.safeParse(schema, raw);
+  if (!result.success) {
+    for (const issue of result.issues) problems.push({ object, path: issuePath(issue), message: hint(kind, issuePath(issue), issue.message, raw) });
+  }
+  if (problems.length) return reject(reason);
+  status.conditions.push({ type: 'Accepted', status: 'True', reason: 'Accepted', message: '' });
+  return { status, problems, object: { kind: kind as KindName, apiVersion, name, namespace, document, value: result.output as Record<string, unknown> } };
+}
+
+/** For an unknown apiVersion, the known version whose shape the object resembles most. */
+function closestVersion(kind: KindName, raw: Record<string, unknown>): v.GenericSchema {
+  const versions = Object.values(kinds[kind].versions) as v.GenericSchema[];
+  let best = versions[0]!;
+  let fewest = Infinity;
+  for (const schema of versions) {
+    const r = v.safeParse(schema, raw);
+    const count = r.success ? 0 : r.issues.length;
+    if (count < fewest) [best, fewest] = [schema, count];
+  }
+  return best;
+}
+
+/** Add the likely cause to a schema message where a common mistake explains it. */
+function hint(kind: string, path: string, message: string, raw: Record<string, unknown>): string {
+  const meta = raw.metadata as Record<string, unknown> | undefined;
+  if (kind === 'InferencePool' && (path === 'spec' || path === 'spec.selector') && meta && 'modelServerSelector' in meta) {
+    return `${path === 'spec' ? 'is missing, so spec.selector is too' : message}: the selector sits under metadata.modelServerSelector, but it belongs in spec.selector`;
+  }
+  if (path === 'spec' && message.startsWith('Invalid type')) return 'is required';
+  return message;
+}
+
+function mergeConditions(base: Condition[], extra: Condition[]): Condition[] {
+  const out = base.filter((c) => !extra.some((e) => e.type === c.type));
+  return [...out, ...extra];
+}
