@@ -1,0 +1,187 @@
+/**
+ * Starts N simulated vLLM pods in this process, each a Hono app on its own
+ * port with its own engine, driven on the real clock (scaled by `timeScale`).
+ *
+ * @example
+ * const sim = await startSimulator({ pods: 2, port: 0, loras: ['english-bot'], timeScale: 0.1 });
+ * await fetch(`${sim.pods[0].url}/v1/models`);
+ * await sim.close();
+ */
+import * as v from 'valibot';
+import { listen as nodeListen, type Listening } from '../runtime/node.ts';
+import { EngineConfigOverrides, resolveEngineConfig } from './config.ts';
+import { RealTimeDriver } from './driver.ts';
+import { SimEngine } from './engine.ts';
+import { FaultConfig, noFaults, parseFaults, type FaultInput } from './faults.ts';
+import type { EngineFlavor, PodContext } from './pod-context.ts';
+import { createPodApp } from './server.ts';
+import { rng } from './text.ts';
+
+export { SimEngine } from './engine.ts';
+export { RealTimeDriver } from './driver.ts';
+export { resolveEngineConfig, defaultEngineConfig, profiles, type EngineConfig } from './config.ts';
+export { Sequence, type SimRequest } from './sequence.ts';
+export { blockHashes, chatPromptText, countTokens } from './text.ts';
+export type { FaultConfig, FaultInput } from './faults.ts';
+
+export type ListenFn = (fetch: (r: Request) => Response | Promise<Response>, port: number, host: string) => Promise<Listening>;
+
+export const SimulatorOptions = v.strictObject({
+  /** How many pods (default 1). */
+  pods: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1024)), 1),
+  /** First pod's port; pod i listens on port + i. 0: every pod picks a free port. */
+  port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8000),
+  host: v.optional(v.string(), '127.0.0.1'),
+  /** Served (base) model name. */
+  model: v.optional(v.pipe(v.string(), v.minLength(1)), 'meta-llama/Llama-3.1-8B-Instruct'),
+  /** LoRA adapters registered on every pod (loaded into a GPU slot on first use). */
+  loras: v.optional(v.array(v.pipe(v.string(), v.minLength(1))), []),
+  /** Put the first max_loras adapters in GPU slots at start (no cold load). */
+  preloadLoras: v.optional(v.boolean(), false),
+  engine: v.optional(v.picklist(['vllm', 'sglang']), 'vllm'),
+  profile: v.optional(v.string(), 'llama3-8b-h100'),
+  engineConfig: v.optional(EngineConfigOverrides, {}),
+  /** Wall time per engine time: 0.1 runs ten times faster. */
+  timeScale: v.optional(v.pipe(v.number(), v.minValue(0.001), v.maxValue(1000)), 1),
+  seed: v.optional(v.pipe(v.number(), v.integer()), 1),
+  /** Name prefix: pods are `<prefix>-0`, `<prefix>-1`, ... */
+  name: v.optional(v.string(), 'sim'),
+  faults: v.optional(v.unknown()),
+});
+export type SimulatorOptions = v.InferInput<typeof SimulatorOptions> & { faults?: FaultInput };
+
+export interface SimPod {
+  readonly name: string;
+  readonly index: number;
+  readonly host: string;
+  /** The port it listens on (kept when it stops and resumes listening). */
+  readonly port: number;
+  /** `http://host:port`. */
+  readonly url: string;
+  readonly model: string;
+  readonly engine: SimEngine;
+  readonly driver: RealTimeDriver;
+  readonly faults: FaultConfig;
+  /** True while the listening socket is open. */
+  readonly listening: boolean;
+  /** Replaces the fault set (same as `POST /admin/faults`). */
+  setFaults(faults: FaultInput): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Simulator {
+  readonly pods: SimPod[];
+  close(): Promise<void>;
+}
+
+export async function startSimulator(options: SimulatorOptions = {}, listen: ListenFn = nodeListen): Promise<Simulator> {
+  const parsed = v.safeParse(SimulatorOptions, options);
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    throw new Error(`invalid simulator option ${issue.path?.map((p) => String(p.key)).join('.') ?? ''}: ${issue.message}`);
+  }
+  const o = parsed.output;
+  const initialFaults = checkFaults(o.faults ?? {});
+  const config = resolveEngineConfig(o.engineConfig, o.profile);
+  const pods: SimPod[] = [];
+  try {
+    for (let i = 0; i < o.pods; i++) {
+      pods.push(await startPod(i, o.port === 0 ? 0 : o.port + i, o, config, initialFaults, listen));
+    }
+  } catch (err) {
+    await Promise.all(pods.map((p) => p.close()));
+    throw err;
+  }
+  return { pods, close: () => Promise.all(pods.map((p) => p.close())).then(() => undefined) };
+}
+
+function checkFaults(input: unknown): FaultConfig {
+  const r = parseFaults(input);
+  if (!r.ok) throw new Error(r.message);
+  return r.faults;
+}
+
+async function startPod(
+  index: number,
+  wantPort: number,
+  o: v.InferOutput<typeof SimulatorOptions>,
+  config: ReturnType<typeof resolveEngineConfig>,
+  initialFaults: FaultConfig,
+  listen: ListenFn,
+): Promise<SimPod> {
+  const engine = new SimEngine({ ...config });
+  if (o.preloadLoras) engine.lora.preload(o.loras);
+  const driver = new RealTimeDriver(engine, o.timeScale);
+  let listener: Listening | undefined;
+  let resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  let port = wantPort;
+  let closed = false;
+
+  const ctx: PodContext = {
+    name: `${o.name}-${index}`,
+    model: o.model,
+    adapters: new Set(o.loras),
+    engine,
+    driver,
+    flavor: o.engine as EngineFlavor,
+    startedAt: Math.floor(Date.now() / 1000),
+    random: rng(o.seed * 7919 + index),
+    faults: noFaults,
+    inFlight: 0,
+    async setFaults(next) {
+      ctx.faults = next;
+      if (resumeTimer) clearTimeout(resumeTimer);
+      resumeTimer = undefined;
+      if (next.stop_listening && listener) {
+        await new Promise((r) => setTimeout(r, 20)); // let the admin answer leave first
+        await stop();
+        if (next.stop_listening_ms > 0) {
+          resumeTimer = setTimeout(() => void ctx.setFaults({ ...ctx.faults, stop_listening: false, stop_listening_ms: 0 }), next.stop_listening_ms);
+        }
+      } else if (!next.stop_listening && !listener && !closed) {
+        await start();
+      }
+    },
+  };
+  const app = createPodApp(ctx);
+
+  async function start(): Promise<void> {
+    listener = await listen(app.fetch, port, o.host);
+    port = listener.port;
+  }
+  async function stop(): Promise<void> {
+    const l = listener;
+    listener = undefined;
+    await l?.close();
+  }
+
+  await start();
+  await ctx.setFaults(initialFaults);
+  return {
+    name: ctx.name,
+    index,
+    host: o.host,
+    get port() {
+      return port;
+    },
+    get url() {
+      return `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+    },
+    model: o.model,
+    engine,
+    driver,
+    get faults() {
+      return ctx.faults;
+    },
+    get listening() {
+      return listener !== undefined;
+    },
+    setFaults: (f) => ctx.setFaults(checkFaults(f)),
+    async close() {
+      closed = true;
+      if (resumeTimer) clearTimeout(resumeTimer);
+      driver.close();
+      await stop();
+    },
+  };
+}
