@@ -86,12 +86,12 @@ export function compileTable(table: RoutingTable): CompiledTable {
 }
 
 /** The first rule (in precedence order) matching the path and headers. */
-export function matchRule(table: CompiledTable, path: string, headers: Headers): CompiledRule | undefined {
+export function matchRule(table: CompiledTable, path: string, header: (lowerCaseName: string) => string | null): CompiledRule | undefined {
   outer: for (const rule of table.rules) {
     const m = rule.match;
     if (m.pathType === 'Exact' ? path !== m.path : !pathHasPrefix(path, m.path)) continue;
     for (const h of m.headers) {
-      const value = headers.get(h.name);
+      const value = header(h.name);
       if (value === null) continue outer;
       if (h.exact !== undefined ? value !== h.exact : !h.regex!.test(value)) continue outer;
     }
@@ -102,7 +102,7 @@ export function matchRule(table: CompiledTable, path: string, headers: Headers):
 
 /** Gateway API PathPrefix matches whole path elements: `/v1` matches `/v1/x`, not `/v1x`. */
 function pathHasPrefix(path: string, prefix: string): boolean {
-  if (prefix === '/' ) return true;
+  if (prefix === '/') return true;
   const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   return path === p || path.startsWith(p + '/');
 }

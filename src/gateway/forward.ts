@@ -1,0 +1,125 @@
+/**
+ * Send the request to the chosen endpoint and stream the answer back,
+ * unbuffered. Connection refused/reset before any byte reached the client:
+ * try the next candidate (bounded). The scheduler hears of every dispatch and
+ * of its end, however it ends.
+ */
+import { badGateway, gatewayTimeout, GatewayError } from '../api/errors.ts';
+import type { Endpoint } from '../endpoints/types.ts';
+import type { Pool } from '../routing/schema.ts';
+import type { SchedulingRequest } from '../scheduling/scheduler.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../proxy/headers.ts';
+import { restoreModelInJson, restoreModelInSse } from '../proxy/model-rewrite.ts';
+import { UpstreamError, type UpstreamResponse } from '../proxy/upstream.ts';
+import type { Gateway } from './gateway.ts';
+
+export interface ForwardRequest {
+  pool: Pool;
+  candidates: Endpoint[];
+  scheduling: SchedulingRequest;
+  request: Request;
+  path: string;
+  body: Uint8Array;
+  stream: boolean;
+  restoreModel?: { target: string; requested: string };
+  extraHeaders: Record<string, string>;
+}
+
+export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
+
+export async function forward(gateway: Gateway, req: ForwardRequest): Promise<Response> {
+  const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId);
+  const attempts = Math.min(gateway.options.maxAttempts, req.candidates.length);
+  const refused: string[] = [];
+  for (let i = 0; i < attempts; i++) {
+    const endpoint = req.candidates[i]!;
+    gateway.scheduler.dispatched(req.pool, endpoint, req.scheduling);
+    let upstream: UpstreamResponse;
+    try {
+      upstream = await gateway.upstream.request({
+        origin: `http://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`,
+        method: 'POST',
+        path: req.path,
+        headers,
+        body: req.body,
+        signal: req.request.signal,
+        headersTimeoutMs: gateway.options.upstreamTimeoutMs,
+      });
+    } catch (err) {
+      gateway.scheduler.completed(req.pool, endpoint, req.scheduling);
+      if (!(err instanceof UpstreamError)) throw err;
+      if (err.kind === 'timeout') {
+        throw gatewayTimeout(`Endpoint ${endpoint.id} of pool "${req.pool.name}" sent no response within ${gateway.options.upstreamTimeoutMs} ms. The model server may be overloaded; retry later or raise --upstream-timeout.`);
+      }
+      if (err.kind === 'aborted') {
+        // The client is gone; nobody reads this answer.
+        return new Response(null, { status: 499 });
+      }
+      gateway.outliers.failed(endpoint);
+      refused.push(`${endpoint.id} (${err.message})`);
+      continue;
+    }
+    gateway.outliers.succeeded(endpoint);
+    return respond(gateway, req, endpoint, upstream);
+  }
+  throw badGateway(
+    `Every endpoint tried for pool "${req.pool.name}" failed before answering: ${refused.join(', ')}. The model servers may be down or restarting; retry shortly.`,
+  );
+}
+
+async function respond(gateway: Gateway, req: ForwardRequest, endpoint: Endpoint, upstream: UpstreamResponse): Promise<Response> {
+  let finished = false;
+  const done = () => {
+    if (finished) return;
+    finished = true;
+    gateway.scheduler.completed(req.pool, endpoint, req.scheduling);
+  };
+  const contentType = upstream.headers.get('content-type') ?? '';
+  const restore = upstream.status < 300 && req.restoreModel && upstream.body ? req.restoreModel : undefined;
+  const headers = clientResponseHeaders(upstream.headers, restore !== undefined);
+  headers.set(DESTINATION_HEADER, endpoint.id);
+  for (const [k, v] of Object.entries(req.extraHeaders)) headers.set(k, v);
+
+  if (!upstream.body) {
+    done();
+    return new Response(null, { status: upstream.status, headers });
+  }
+  if (restore && !contentType.includes('text/event-stream')) {
+    // A whole JSON answer: small, so read it, restore the name, send it.
+    let text: string;
+    try {
+      text = await new Response(upstream.body).text();
+    } catch (err) {
+      throw new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_reset', message: `Endpoint ${endpoint.id} broke off its answer: ${(err as Error).message}. Retry the request.` });
+    } finally {
+      done();
+    }
+    return new Response(restoreModelInJson(text, restore.target, restore.requested), { status: upstream.status, headers });
+  }
+  let body = upstream.body;
+  if (restore) body = body.pipeThrough(restoreModelInSse(restore.target, restore.requested));
+  return new Response(onFinish(body, done), { status: upstream.status, headers });
+}
+
+/** Pass a stream through untouched, calling `done` once when it ends, fails or is cancelled. */
+function onFinish(source: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: end, value } = await reader.read();
+        if (end) {
+          done();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (err) {
+        done();
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      done();
+      return reader.cancel(reason);
+    },
+  });
+}

@@ -1,0 +1,43 @@
+/** Header handling at the proxy: hop-by-hop headers never cross it (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Headers to send upstream: the client's, minus hop-by-hop, host and length (recomputed). */
+export function upstreamRequestHeaders(incoming: Headers, requestId: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const listed = connectionListed(incoming);
+  incoming.forEach((value, name) => {
+    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'content-length' || listed?.has(name)) return;
+    out[name] = value;
+  });
+  out['x-request-id'] = requestId;
+  if (!out['content-type']) out['content-type'] = 'application/json';
+  return out;
+}
+
+/** Headers to send the client: the upstream's, minus hop-by-hop (and length when the body changes). */
+export function clientResponseHeaders(upstream: Headers, bodyChanged: boolean): Headers {
+  const out = new Headers();
+  const listed = connectionListed(upstream);
+  upstream.forEach((value, name) => {
+    if (HOP_BY_HOP.has(name) || listed?.has(name)) return;
+    if (bodyChanged && (name === 'content-length' || name === 'content-encoding')) return;
+    out.append(name, value);
+  });
+  return out;
+}
+
+function connectionListed(headers: Headers): Set<string> | undefined {
+  const value = headers.get('connection');
+  if (!value) return undefined;
+  return new Set(value.split(',').map((s) => s.trim().toLowerCase()));
+}

@@ -1,0 +1,73 @@
+/**
+ * How the proxy talks to a model server. The core ships a web-standard
+ * `fetch` client; runtimes may supply a faster one (Node: pooled undici).
+ */
+export interface UpstreamRequest {
+  /** `http://address:port` */
+  origin: string;
+  method: string;
+  /** Path and query, e.g. `/v1/chat/completions`. */
+  path: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** Aborts the upstream request (client went away). */
+  signal: AbortSignal;
+  /** Give up if the response headers have not arrived by then. */
+  headersTimeoutMs: number;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Headers;
+  body: ReadableStream<Uint8Array> | null;
+}
+
+export type UpstreamFailure = 'connect' | 'timeout' | 'aborted';
+
+/** The request got no response: `connect` failures (refused, reset) may be retried elsewhere. */
+export class UpstreamError extends Error {
+  constructor(
+    readonly kind: UpstreamFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface UpstreamClient {
+  request(req: UpstreamRequest): Promise<UpstreamResponse>;
+  close?(): Promise<void>;
+}
+
+/** The web-standard client: works on every runtime, slower than a pooled native one. */
+export const fetchUpstream: UpstreamClient = {
+  async request(req) {
+    const controller = new AbortController();
+    let timedOut = false;
+    const onAbort = () => controller.abort(req.signal.reason);
+    if (req.signal.aborted) throw new UpstreamError('aborted', 'the client went away');
+    req.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error('headers timeout'));
+    }, req.headersTimeoutMs);
+    try {
+      const res = await fetch(req.origin + req.path, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body.byteLength ? (req.body as BodyInit) : undefined,
+        signal: controller.signal,
+        redirect: 'manual',
+      });
+      return { status: res.status, headers: res.headers, body: res.body };
+    } catch (err) {
+      if (timedOut) throw new UpstreamError('timeout', `no response within ${req.headersTimeoutMs} ms`);
+      if (req.signal.aborted) throw new UpstreamError('aborted', 'the client went away');
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new UpstreamError('connect', cause?.code ?? cause?.message ?? (err as Error).message);
+    } finally {
+      clearTimeout(timer);
+      req.signal.removeEventListener('abort', onAbort);
+    }
+  },
+};
