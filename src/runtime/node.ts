@@ -54,3 +54,9 @@ export function waitForShutdown(): Promise<string> {
     process.once('SIGTERM', done);
   });
 }
+
+/** Read a whole text file (UTF-8). */
+export async function readTextFile(path: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(path, 'utf8');
+}
