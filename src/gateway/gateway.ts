@@ -87,10 +87,10 @@ export class Gateway {
     const decision = this.scheduler.decide(route.pool, snapshot, schedulingRequest);
     const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: JSON.stringify(decision.explain) } : {};
     if (decision.kind === 'shed') {
-      throw shed(`Pool "${route.pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds).toResponse({ ...decisionHeader, 'x-request-id': requestId });
+      return shed(`Pool "${route.pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds).toResponse({ ...decisionHeader, 'x-request-id': requestId });
     }
     if (decision.kind === 'unavailable') {
-      throw serviceUnavailable(`No endpoint of pool "${route.pool.name}" can take this request: ${decision.reason}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', 1).toResponse({ ...decisionHeader, 'x-request-id': requestId });
+      return serviceUnavailable(`No endpoint of pool "${route.pool.name}" can take this request: ${decision.reason}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', 1).toResponse({ ...decisionHeader, 'x-request-id': requestId });
     }
 
     if (parsed.body.model !== route.targetModel) {
