@@ -103,7 +103,8 @@ export async function handleCompletion(ctx: PodContext, kind: Kind, request: Req
           controller.enqueue(encoder.encode(chunk));
           if (fault.disconnectAfter > 0 && ++sent >= fault.disconnectAfter && !last) {
             ctx.driver.abort(s);
-            controller.error(prematureClose());
+            // Error on a later tick: erroring now would discard the chunks still queued.
+            setTimeout(() => controller.error(prematureClose()), 1);
           }
         },
         finish(s) {
