@@ -1,0 +1,267 @@
+/**
+ * The metrics agent: the model-server pods it knows, scraped on an interval,
+ * each kept as an immutable Endpoint that is replaced after every scrape.
+ * Subscribers (streams, the embedded source) read views of a pool and wait
+ * for changes; they never hold up scraping.
+ */
+import type { Endpoint } from '../endpoints/types.ts';
+import { selectEndpoints, type EndpointEntry } from '../endpoints/file-schema.ts';
+import { readEngineMetrics, sameMetrics } from './engines.ts';
+import type { MetricsGetter } from './http-get.ts';
+
+export interface AgentOptions {
+  get: MetricsGetter;
+  scrapeIntervalMs?: number;
+  /** Per scrape; default: the interval × 4, at least 200 ms. */
+  scrapeTimeoutMs?: number;
+  /** Scrapes in flight at once, across endpoints. */
+  maxConcurrency?: number;
+  /** Consecutive failed scrapes before an endpoint reads not ready. */
+  failureThreshold?: number;
+  metricsPath?: string;
+  now?: () => number;
+}
+
+export interface PoolView {
+  endpoints: Endpoint[];
+  /** Changes when anything but the scrape time of a member changed. */
+  changeSeq: number;
+  at: number;
+}
+
+interface Target {
+  endpoint: Endpoint;
+  url: string;
+  inFlight: boolean;
+  failures: number;
+  changeSeq: number;
+  /** Subscriptions that asked for this port-less entry's port. */
+  refs: number;
+  explicit: boolean;
+}
+
+export interface AgentStats {
+  scrapes: number;
+  failures: number;
+  /** Ticks where a pod's previous scrape was still outstanding. */
+  skipped: number;
+  inFlight: number;
+}
+
+export class MetricsAgent {
+  readonly scrapeIntervalMs: number;
+  readonly #o: Required<Omit<AgentOptions, 'get' | 'scrapeIntervalMs'>> & { get: MetricsGetter };
+  #entries: EndpointEntry[] = [];
+  #targets = new Map<string, Target>();
+  #changeSeq = 0;
+  #roundSeq = 0;
+  #views = new Map<string, { roundSeq: number; membership: number; view: PoolView }>();
+  #membership = 0;
+  #waiters = new Set<() => void>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #inFlight = 0;
+  readonly stats: AgentStats = { scrapes: 0, failures: 0, skipped: 0, inFlight: 0 };
+
+  constructor(options: AgentOptions) {
+    this.scrapeIntervalMs = options.scrapeIntervalMs ?? 50;
+    this.#o = {
+      get: options.get,
+      scrapeTimeoutMs: options.scrapeTimeoutMs ?? Math.max(200, this.scrapeIntervalMs * 4),
+      maxConcurrency: options.maxConcurrency ?? 512,
+      failureThreshold: options.failureThreshold ?? 3,
+      metricsPath: options.metricsPath ?? '/metrics',
+      now: options.now ?? Date.now,
+    };
+  }
+
+  start(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => this.tick(), this.scrapeIntervalMs);
+    this.tick();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const wake of this.#waiters) wake();
+    this.#waiters.clear();
+  }
+
+  /** Replace the known pods (the endpoints file changed). Known pods keep their metrics. */
+  setEntries(entries: EndpointEntry[]): void {
+    this.#entries = entries;
+    const wanted = new Map<string, { entry: EndpointEntry; port: number; explicit: boolean }>();
+    for (const e of entries) if (e.port !== undefined) wanted.set(`${e.address}:${e.port}`, { entry: e, port: e.port, explicit: true });
+    for (const [id, t] of this.#targets) {
+      if (t.refs > 0 && !wanted.has(id)) {
+        const entry = entries.find((e) => e.address === t.endpoint.address && e.port === undefined);
+        if (entry) wanted.set(id, { entry, port: t.endpoint.port, explicit: false });
+      }
+    }
+    for (const id of [...this.#targets.keys()]) if (!wanted.has(id)) this.#targets.delete(id);
+    for (const [id, w] of wanted) {
+      const t = this.#targets.get(id);
+      if (t) {
+        t.explicit = w.explicit;
+        if (JSON.stringify(t.endpoint.labels) !== JSON.stringify(w.entry.labels) || t.endpoint.engine !== w.entry.engine) {
+          this.#replace(t, { ...t.endpoint, labels: w.entry.labels, engine: w.entry.engine }, true);
+        }
+      } else this.#addTarget(w.entry, w.port, w.explicit);
+    }
+    this.#membershipChanged();
+  }
+
+  /** Keep scraping the endpoints a pool selects (port-less entries need the pool's ports). Returns a release function. */
+  acquire(selector: Record<string, string>, targetPorts: readonly number[]): () => void {
+    const ids: string[] = [];
+    for (const e of selectEndpoints(this.#entries, selector, targetPorts)) {
+      const id = `${e.address}:${e.port}`;
+      let t = this.#targets.get(id);
+      if (!t) {
+        const entry = this.#entries.find((x) => x.address === e.address && x.port === undefined);
+        if (!entry) continue;
+        t = this.#addTarget(entry, e.port, false);
+        this.#membershipChanged();
+      }
+      t.refs++;
+      ids.push(id);
+    }
+    return () => {
+      for (const id of ids) {
+        const t = this.#targets.get(id);
+        if (t && --t.refs <= 0 && !t.explicit) {
+          this.#targets.delete(id);
+          this.#membershipChanged();
+        }
+      }
+    };
+  }
+
+  /** The endpoints a pool selects, as of the last scrapes. Cached until the next scrape lands. */
+  view(selector: Record<string, string>, targetPorts: readonly number[]): PoolView {
+    const key = JSON.stringify([selector, targetPorts]);
+    const cached = this.#views.get(key);
+    if (cached && cached.roundSeq === this.#roundSeq && cached.membership === this.#membership) return cached.view;
+    const endpoints: Endpoint[] = [];
+    let changeSeq = this.#membership;
+    for (const e of selectEndpoints(this.#entries, selector, targetPorts)) {
+      const t = this.#targets.get(`${e.address}:${e.port}`);
+      if (!t) continue;
+      endpoints.push(t.endpoint);
+      if (t.changeSeq > changeSeq) changeSeq = t.changeSeq;
+    }
+    const view = { endpoints, changeSeq, at: this.#o.now() };
+    this.#views.set(key, { roundSeq: this.#roundSeq, membership: this.#membership, view });
+    return view;
+  }
+
+  /** Resolves at the next change, after `timeoutMs`, or when `signal` aborts — whichever is first. */
+  waitForChange(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      this.#waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  get endpointCount(): number {
+    return this.#targets.size;
+  }
+
+  /** Start a scrape of every pod that has none outstanding. */
+  tick(): void {
+    for (const t of this.#targets.values()) {
+      if (t.inFlight) {
+        this.stats.skipped++;
+        continue;
+      }
+      if (this.#inFlight >= this.#o.maxConcurrency) {
+        this.stats.skipped++;
+        continue;
+      }
+      void this.#scrape(t);
+    }
+  }
+
+  async #scrape(t: Target): Promise<void> {
+    t.inFlight = true;
+    this.#inFlight++;
+    this.stats.inFlight = this.#inFlight;
+    let text: string | undefined;
+    let error: string | undefined;
+    try {
+      text = await this.#o.get(t.url, this.#o.scrapeTimeoutMs);
+    } catch (err) {
+      error = (err as Error).message || 'scrape failed';
+    } finally {
+      t.inFlight = false;
+      this.#inFlight--;
+    }
+    if (this.#targets.get(t.endpoint.id) !== t) return; // removed meanwhile
+    this.stats.scrapes++;
+    const prev = t.endpoint;
+    const now = this.#o.now();
+    if (text !== undefined) {
+      let metrics;
+      try {
+        metrics = readEngineMetrics(prev.engine, text);
+      } catch (err) {
+        error = `unreadable metrics: ${(err as Error).message}`;
+      }
+      if (metrics) {
+        t.failures = 0;
+        const changed = !prev.ready || prev.lastError !== undefined || !sameMetrics(prev.metrics, metrics);
+        const { lastError: _drop, ...rest } = prev;
+        this.#replace(t, { ...rest, ready: true, metrics: changed ? metrics : prev.metrics, scrapedAt: now }, changed);
+        return;
+      }
+    }
+    this.stats.failures++;
+    t.failures++;
+    const ready = t.failures < this.#o.failureThreshold;
+    this.#replace(t, { ...prev, ready, lastError: error }, ready !== prev.ready || error !== prev.lastError);
+  }
+
+  #replace(t: Target, endpoint: Endpoint, changed: boolean): void {
+    t.endpoint = endpoint;
+    this.#roundSeq++;
+    if (changed) {
+      t.changeSeq = ++this.#changeSeq;
+      this.#wake();
+    }
+  }
+
+  #addTarget(entry: EndpointEntry, port: number, explicit: boolean): Target {
+    const id = `${entry.address}:${port}`;
+    const host = entry.address.includes(':') ? `[${entry.address}]` : entry.address;
+    const t: Target = {
+      endpoint: { id, address: entry.address, port, labels: entry.labels, ready: true, engine: entry.engine },
+      url: `http://${host}:${port}${this.#o.metricsPath}`,
+      inFlight: false,
+      failures: 0,
+      changeSeq: 0,
+      refs: 0,
+      explicit,
+    };
+    this.#targets.set(id, t);
+    return t;
+  }
+
+  #membershipChanged(): void {
+    this.#membership = ++this.#changeSeq;
+    this.#views.clear();
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The agent's HTTP face: EndpointService (Connect, gRPC-Web; gRPC over h2c
+ * when served with listenWithGrpc) plus health and a JSON debug view.
+ */
+import { Hono } from 'hono';
+import { mountConnect } from '../control/connect-mount.ts';
+import type { MetricsAgent } from './agent.ts';
+import { endpointServiceRoutes } from './service.ts';
+import type { WatchOptions } from './watch.ts';
+
+export interface AgentApp {
+  app: Hono;
+  /** The Connect routes, for an HTTP/2 (plain gRPC) listener. */
+  routes: ReturnType<typeof endpointServiceRoutes>;
+}
+
+export function createAgentApp(agent: MetricsAgent, options: WatchOptions & { notReadyReason?: () => string | undefined } = {}): AgentApp {
+  const routes = endpointServiceRoutes(agent, options);
+  const app = new Hono();
+  app.get('/healthz', (c) => c.text('ok'));
+  app.get('/readyz', (c) => {
+    const reason = options.notReadyReason?.();
+    return reason ? c.text(`not ready: ${reason}`, 503) : c.text('ready');
+  });
+  app.get('/debug/endpoints', (c) => c.json({ endpoints: agent.view({}, []).endpoints, stats: agent.stats }));
+  mountConnect(app, routes);
+  return { app, routes };
+}

@@ -1,0 +1,45 @@
+/**
+ * EndpointService: the agent's snapshots over Connect / gRPC / gRPC-Web.
+ * Requests are validated here, at the edge.
+ */
+import * as v from 'valibot';
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { create } from '@bufbuild/protobuf';
+import { EndpointService, GetEndpointsResponseSchema, WatchEndpointsResponseSchema } from '../gen/infergate/v1/endpoint_pb.ts';
+import { toWireSnapshot } from '../endpoints/wire.ts';
+import type { MetricsAgent } from './agent.ts';
+import { watchPool, type WatchOptions } from './watch.ts';
+import { issuePath } from '../routing/problems.ts';
+
+const Port = v.pipe(v.number(), v.integer(), v.minValue(1, 'must be 1-65535'), v.maxValue(65535, 'must be 1-65535'));
+const PoolRequest = v.object({
+  selector: v.record(v.string(), v.string()),
+  targetPorts: v.array(Port),
+});
+
+function readRequest(req: { selector: Record<string, string>; targetPorts: number[] }) {
+  const parsed = v.safeParse(PoolRequest, { selector: req.selector, targetPorts: req.targetPorts });
+  if (!parsed.success) {
+    const detail = parsed.issues.map((i) => `${issuePath(i)}: ${i.message}`).join('; ');
+    throw new ConnectError(`invalid pool selector: ${detail}`, Code.InvalidArgument);
+  }
+  return parsed.output;
+}
+
+export function endpointServiceRoutes(agent: MetricsAgent, options: WatchOptions = {}) {
+  return (router: ConnectRouter) => {
+    router.service(EndpointService, {
+      async *watchEndpoints(req, ctx: HandlerContext) {
+        const { selector, targetPorts } = readRequest(req);
+        for await (const view of watchPool(agent, selector, targetPorts, ctx.signal, options)) {
+          yield create(WatchEndpointsResponseSchema, { snapshot: toWireSnapshot(view.endpoints, view.at, view.changeSeq) });
+        }
+      },
+      async getEndpoints(req) {
+        const { selector, targetPorts } = readRequest(req);
+        const view = agent.view(selector, targetPorts);
+        return create(GetEndpointsResponseSchema, { snapshot: toWireSnapshot(view.endpoints, view.at, view.changeSeq) });
+      },
+    });
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * `infergate agent`: scrape the model servers of the endpoints file and
+ * stream endpoint snapshots (EndpointService: Connect, gRPC-Web, and plain
+ * gRPC over h2c on the same port).
+ */
+import { FlagError, parseFlags, usage, type FlagSpec } from '../flags.ts';
+import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node.ts';
+import { MetricsAgent } from '../../agent/agent.ts';
+import { createAgentApp } from '../../agent/app.ts';
+import { startFileDiscovery } from '../../agent/discovery.ts';
+import { undiciGetter } from '../../agent/http-get.ts';
+
+export const agentFlags = {
+  endpoints: { type: 'string', help: 'endpoints file (YAML/JSON): model-server pods and their labels; re-read on change' },
+  port: { type: 'number', default: 9090, help: 'port for EndpointService (HTTP/1.1 and h2c)' },
+  host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
+  'scrape-interval': { type: 'number', default: 50, help: 'ms between scrapes of each pod' },
+  'scrape-timeout': { type: 'number', default: 0, help: 'ms before a scrape is abandoned (0: 4 × interval, at least 200)' },
+  'failure-threshold': { type: 'number', default: 3, help: 'failed scrapes in a row before a pod reads not ready' },
+  'metrics-path': { type: 'string', default: '/metrics', help: 'path of the Prometheus metrics on each pod' },
+  help: { type: 'boolean', help: 'show this help' },
+} satisfies FlagSpec;
+
+const log = (line: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line }));
+
+export async function run(args: string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseFlags(args, agentFlags, environment());
+    if (!flags.help && !flags.endpoints) throw new FlagError('--endpoints is required');
+    if (flags['scrape-interval'] < 1) throw new FlagError('--scrape-interval must be at least 1 ms');
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    console.error(`infergate agent: ${err.message}\n\n${usage('agent', agentFlags)}`);
+    return 2;
+  }
+  if (flags.help) {
+    console.log(usage('agent', agentFlags));
+    return 0;
+  }
+  const get = undiciGetter();
+  const agent = new MetricsAgent({
+    get,
+    scrapeIntervalMs: flags['scrape-interval'],
+    scrapeTimeoutMs: flags['scrape-timeout'] || undefined,
+    failureThreshold: flags['failure-threshold'],
+    metricsPath: flags['metrics-path'],
+  });
+  let discovery;
+  try {
+    discovery = await startFileDiscovery(agent, flags.endpoints, { readFileText, watchFile }, log);
+  } catch (err) {
+    console.error(`infergate agent: ${(err as Error).message}`);
+    return 1;
+  }
+  agent.start();
+  const { app, routes } = createAgentApp(agent, { notReadyReason: () => discovery.problem });
+  const server = await listenWithGrpc(app.fetch, routes, flags.port, flags.host);
+  log({ level: 'info', msg: 'agent listening', url: `http://${server.host}:${server.port}`, endpoints: agent.endpointCount, scrapeIntervalMs: agent.scrapeIntervalMs });
+  await waitForShutdown();
+  discovery.stop();
+  agent.stop();
+  await server.close();
+  await get.close();
+  return 0;
+}

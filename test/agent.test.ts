@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parsePrometheusText } from '../src/agent/prom-text.ts';
+import { readEngineMetrics } from '../src/agent/engines.ts';
+
+const recorded = (name: string) => readFileSync(new URL(`../src/agent/testdata/${name}.txt`, import.meta.url), 'utf8');
+
+describe('Prometheus text parser', () => {
+  it('reads names, labels with escapes, special values and skips comments', () => {
+    const text = [
+      '# HELP a_metric A metric.',
+      '# TYPE a_metric gauge',
+      'a_metric{x="1",y="with \\"quotes\\", commas and \\\\ slash",z="line\\nbreak"} 3.5 1700000000000',
+      'b_metric 42',
+      'c_metric{le="+Inf"} +Inf',
+      'd_metric NaN',
+      'e_metric{} -Inf',
+      '',
+      'broken{x="1" 3',
+      'f_metric\t1e-3\r',
+    ].join('\n');
+    const samples = parsePrometheusText(text);
+    expect(samples.map((s) => s.name)).toEqual(['a_metric', 'b_metric', 'c_metric', 'd_metric', 'e_metric', 'f_metric']);
+    expect(samples[0]).toEqual({ name: 'a_metric', labels: { x: '1', y: 'with "quotes", commas and \\ slash', z: 'line\nbreak' }, value: 3.5 });
+    expect(samples[2]!.value).toBe(Infinity);
+    expect(samples[3]!.value).toBeNaN();
+    expect(samples[4]!.value).toBe(-Infinity);
+    expect(samples[5]!.value).toBe(0.001);
+  });
+
+  it('parses only the wanted names', () => {
+    const samples = parsePrometheusText(recorded('vllm'), new Set(['vllm:num_requests_waiting']));
+    expect(samples).toHaveLength(1);
+    expect(samples[0]!.value).toBe(3);
+  });
+});
+
+describe('engine mappings on recorded metric text', () => {
+  it('vLLM: queue, running, KV, newest LoRA series, cache config', () => {
+    expect(readEngineMetrics('vllm', recorded('vllm'))).toEqual({
+      waiting: 3,
+      running: 7,
+      kvUsage: 0.4215,
+      activeAdapters: ['english-bot', 'spanish-bot'],
+      waitingAdapters: ['french-bot'],
+      maxAdapters: 4,
+      blockSize: 16,
+      totalBlocks: 27145,
+    });
+  });
+
+  it('vLLM V0: the older KV metric name', () => {
+    const m = readEngineMetrics('vllm', recorded('vllm-v0'));
+    expect(m).toMatchObject({ waiting: 0, running: 2, kvUsage: 0.125, activeAdapters: [], maxAdapters: 0, blockSize: 0 });
+  });
+
+  it('SGLang: queue, running, token usage, page size and blocks from the token pool', () => {
+    expect(readEngineMetrics('sglang', recorded('sglang'))).toEqual({
+      waiting: 5,
+      running: 12,
+      kvUsage: 0.28,
+      activeAdapters: [],
+      waitingAdapters: [],
+      maxAdapters: 0,
+      blockSize: 16,
+      totalBlocks: 32768,
+    });
+  });
+
+  it('TensorRT-LLM (trtllm-serve)', () => {
+    expect(readEngineMetrics('trtllm', recorded('trtllm'))).toMatchObject({ waiting: 4, running: 9, kvUsage: 0.61 });
+  });
+
+  it('Triton TensorRT-LLM backend: labelled request and KV block families', () => {
+    expect(readEngineMetrics('triton-trtllm', recorded('triton-trtllm'))).toMatchObject({
+      waiting: 2,
+      running: 6,
+      kvUsage: 0.3,
+      blockSize: 64,
+      totalBlocks: 4000,
+    });
+  });
+
+  it('a page of another engine reads as zeros, not garbage', () => {
+    expect(readEngineMetrics('vllm', recorded('sglang'))).toMatchObject({ waiting: 0, running: 0, kvUsage: 0 });
+  });
+
+  it('the simulator’s vLLM metrics map too', async () => {
+    const { startSimulator } = await import('../src/sim/index.ts');
+    const sim = await startSimulator({ port: 0 });
+    try {
+      const text = await (await fetch(`${sim.pods[0]!.url}/metrics`)).text();
+      const m = readEngineMetrics('vllm', text);
+      expect(m.blockSize).toBeGreaterThan(0);
+      expect(m.totalBlocks).toBeGreaterThan(0);
+      expect(m.waiting).toBe(0);
+    } finally {
+      await sim.close();
+    }
+  });
+});
