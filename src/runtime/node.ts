@@ -60,3 +60,125 @@ export async function readTextFile(path: string): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   return readFile(path, 'utf8');
 }
+
+// ---- files (state dir, endpoints file) ----
+
+/** A file's text, or undefined when it does not exist. */
+export async function readFileText(path: string): Promise<string | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Replace a file whole: write a temporary file, fsync it, rename it over the old one, fsync the directory. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const { open, rename, mkdir } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const file = await open(tmp, 'w', 0o600);
+  try {
+    await file.writeFile(text, 'utf8');
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(tmp, path);
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (handle) {
+    await handle.sync().catch(() => undefined); // not every filesystem syncs directories
+    await handle.close();
+  }
+}
+
+/**
+ * Call `onChange` (debounced) when a file changes, including when it is
+ * replaced by rename (editors, ConfigMap updates). Returns a stop function.
+ */
+export function watchFile(path: string, onChange: () => void, debounceMs = 50): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fire = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(onChange, debounceMs);
+  };
+  // fs.watchFile polls stat: it survives rename-replacement, which fs.watch does not.
+  let stop = () => {};
+  void import('node:fs').then(({ watchFile: watch, unwatchFile }) => {
+    const listener = (cur: { mtimeMs: number; size: number; ino: number }, prev: { mtimeMs: number; size: number; ino: number }) => {
+      if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) fire();
+    };
+    watch(path, { interval: 250, persistent: false }, listener);
+    stop = () => unwatchFile(path, listener);
+  });
+  return () => {
+    if (timer) clearTimeout(timer);
+    stop();
+  };
+}
+
+// ---- Connect with plain gRPC over HTTP/2 (h2c) next to HTTP/1.1 on one port ----
+
+/**
+ * Serve `fetch` (a Hono app with Connect mounted) over HTTP/1.1 and, on the
+ * same port, HTTP/2 with prior knowledge (h2c): there the Connect router is
+ * served by connect-node so that plain gRPC (which needs trailers) works for
+ * clients in any language; other HTTP/2 requests fall through to `fetch`.
+ * The first bytes of each connection tell which: HTTP/2 starts with "PRI *".
+ */
+export async function listenWithGrpc(
+  fetch: FetchHandler,
+  routes: (router: import('@connectrpc/connect').ConnectRouter) => void,
+  port: number,
+  host = '127.0.0.1',
+): Promise<Listening> {
+  const net = await import('node:net');
+  const http = await import('node:http');
+  const http2 = await import('node:http2');
+  const { getRequestListener } = await import('@hono/node-server');
+  const { connectNodeAdapter } = await import('@connectrpc/connect-node');
+  const h1Listener = getRequestListener(fetch);
+  const h1 = http.createServer(h1Listener);
+  h1.keepAliveTimeout = 65_000;
+  const h2 = http2.createServer(connectNodeAdapter({ routes, fallback: h1Listener as never }));
+  const sessions = new Set<import('node:http2').ServerHttp2Session>();
+  h2.on('session', (s) => {
+    sessions.add(s);
+    s.once('close', () => sessions.delete(s));
+  });
+  const sockets = new Set<import('node:net').Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      const isH2 = chunk.length >= 3 && chunk.toString('latin1', 0, 3) === 'PRI';
+      (isH2 ? h2 : h1).emit('connection', socket);
+      socket.resume();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as import('node:net').AddressInfo;
+  return {
+    port: address.port,
+    host,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        for (const s of sessions) s.destroy();
+        h1.closeAllConnections();
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
