@@ -158,8 +158,13 @@ export async function listenWithGrpc(
       socket.pause();
       socket.unshift(chunk);
       const isH2 = chunk.length >= 3 && chunk.toString('latin1', 0, 3) === 'PRI';
-      (isH2 ? h2 : h1).emit('connection', socket);
-      socket.resume();
+      if (isH2) {
+        // http2 reads the socket's handle itself and takes the bytes already buffered; resuming here would lose them.
+        h2.emit('connection', socket);
+      } else {
+        h1.emit('connection', socket);
+        socket.resume();
+      }
     });
   });
   await new Promise<void>((resolve, reject) => {
