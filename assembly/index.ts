@@ -1,0 +1,296 @@
+/**
+ * The scheduling kernel: per-endpoint scorer arithmetic, the weighted sum,
+ * the pick, and chained XXH64 prefix-block hashing. Everything lives in
+ * fixed regions of linear memory (struct of arrays, indexed by endpoint);
+ * TypeScript builds typed-array views over them once, writes numbers per
+ * request and calls one export. Nothing here allocates, so memory never
+ * grows and those views stay valid.
+ *
+ * Keep in lock-step with the TypeScript twin in src/scheduling/kernel/twin.ts
+ * (property tests compare the two bit for bit).
+ */
+
+const MAX_ENDPOINTS: i32 = 4096;
+const MAX_SCORERS: i32 = 8;
+const MAX_FALLBACKS: i32 = 8;
+const INPUT_BYTES: i32 = 262144;
+const MODEL_BYTES: i32 = 1024;
+const MAX_BLOCKS: i32 = 4096;
+
+// Per-endpoint inputs (f64 unless noted).
+const WAITING = memory.data(MAX_ENDPOINTS * 8, 16);
+const RUNNING = memory.data(MAX_ENDPOINTS * 8, 16);
+const KV_USAGE = memory.data(MAX_ENDPOINTS * 8, 16);
+const IN_FLIGHT = memory.data(MAX_ENDPOINTS * 8, 16);
+const PREFIX_MATCHED = memory.data(MAX_ENDPOINTS * 8, 16);
+/** LoRA affinity class per endpoint (i32): 3 active, 2 room to load, 1 waiting, 0 none. */
+const LORA_CLASS = memory.data(MAX_ENDPOINTS * 4, 16);
+// Profile: scorer kinds (i32) and weights (f64).
+const SCORER_KIND = memory.data(MAX_SCORERS * 4, 16);
+const SCORER_WEIGHT = memory.data(MAX_SCORERS * 8, 16);
+// Outputs: per-scorer scores (scorer-major), totals, picked index then fallbacks.
+const SCORES = memory.data(MAX_SCORERS * MAX_ENDPOINTS * 8, 16);
+const TOTAL = memory.data(MAX_ENDPOINTS * 8, 16);
+const ORDER = memory.data((MAX_FALLBACKS + 1) * 4, 16);
+// Hashing: the target model's UTF-8 bytes, the prompt's, and the block hashes (u64).
+const MODEL = memory.data(MODEL_BYTES, 16);
+const INPUT = memory.data(INPUT_BYTES, 16);
+const HASHES = memory.data(MAX_BLOCKS * 8, 16);
+
+/** Offsets of the regions, in the order of src/scheduling/kernel/layout.ts `REGIONS`. */
+export function region(i: i32): usize {
+  switch (i) {
+    case 0: return WAITING;
+    case 1: return RUNNING;
+    case 2: return KV_USAGE;
+    case 3: return IN_FLIGHT;
+    case 4: return PREFIX_MATCHED;
+    case 5: return LORA_CLASS;
+    case 6: return SCORER_KIND;
+    case 7: return SCORER_WEIGHT;
+    case 8: return SCORES;
+    case 9: return TOTAL;
+    case 10: return ORDER;
+    case 11: return MODEL;
+    case 12: return INPUT;
+    case 13: return HASHES;
+    default: return 0;
+  }
+}
+
+// ---- PRNG: mulberry32, seeded per call so the pick is reproducible. ----
+let rngState: u32 = 0;
+
+@inline function nextRandom(): f64 {
+  rngState += 0x6d2b79f5;
+  let t = rngState;
+  t = (t ^ (t >>> 15)) * (t | 1);
+  t ^= t + (t ^ (t >>> 7)) * (t | 61);
+  return <f64>(t ^ (t >>> 14)) / 4294967296.0;
+}
+
+@inline function clamp01(x: f64): f64 {
+  return x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x;
+}
+
+/** Lower is better: the fewest gets 1, the most 0, all equal gets 1. */
+function minMax(column: usize, out: usize, n: i32): void {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = load<f64>(column + (<usize>i << 3));
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const range = hi - lo;
+  for (let i = 0; i < n; i++) {
+    const v = load<f64>(column + (<usize>i << 3));
+    store<f64>(out + (<usize>i << 3), range > 0.0 ? clamp01((hi - v) / range) : 1.0);
+  }
+}
+
+function scoreColumn(kind: i32, out: usize, n: i32, promptBlocks: i32): void {
+  if (kind == 1) { minMax(WAITING, out, n); return; }
+  if (kind == 2) { minMax(RUNNING, out, n); return; }
+  if (kind == 6) { minMax(IN_FLIGHT, out, n); return; }
+  for (let i = 0; i < n; i++) {
+    let s: f64 = 0.0;
+    if (kind == 3) {
+      s = clamp01(1.0 - load<f64>(KV_USAGE + (<usize>i << 3)));
+    } else if (kind == 4) {
+      const c = load<i32>(LORA_CLASS + (<usize>i << 2));
+      s = c == 3 ? 1.0 : c == 2 ? 0.8 : c == 1 ? 0.6 : 0.0;
+    } else if (kind == 5) {
+      s = promptBlocks > 0 ? clamp01(load<f64>(PREFIX_MATCHED + (<usize>i << 3)) / <f64>promptBlocks) : 0.0;
+    }
+    store<f64>(out + (<usize>i << 3), s);
+  }
+}
+
+/**
+ * Score n endpoints with the first `scorers` entries of SCORER_KIND/WEIGHT,
+ * sum, pick (0 max-score with random tie-break, 1 random, 2 weighted-random),
+ * and write ORDER = [picked, up to `fallbacks` next best by total]. Returns
+ * the picked index, or -1 when n is 0.
+ */
+export function scoreAndPick(n: i32, scorers: i32, promptBlocks: i32, picker: i32, seed: u32, fallbacks: i32): i32 {
+  if (n <= 0) return -1;
+  rngState = seed;
+  for (let i = 0; i < n; i++) store<f64>(TOTAL + (<usize>i << 3), 0.0);
+  for (let k = 0; k < scorers; k++) {
+    const out = SCORES + (<usize>(k * MAX_ENDPOINTS) << 3);
+    scoreColumn(load<i32>(SCORER_KIND + (<usize>k << 2)), out, n, promptBlocks);
+    const w = load<f64>(SCORER_WEIGHT + (<usize>k << 3));
+    for (let i = 0; i < n; i++) {
+      const p = TOTAL + (<usize>i << 3);
+      store<f64>(p, load<f64>(p) + w * load<f64>(out + (<usize>i << 3)));
+    }
+  }
+  const picked = pick(n, picker);
+  store<i32>(ORDER, picked);
+  const k = fallbacks < MAX_FALLBACKS ? fallbacks : MAX_FALLBACKS;
+  topFallbacks(n, picked, k);
+  return picked;
+}
+
+function pick(n: i32, picker: i32): i32 {
+  if (picker == 1) return <i32>(nextRandom() * <f64>n);
+  if (picker == 2) {
+    let sum: f64 = 0.0;
+    for (let i = 0; i < n; i++) {
+      const t = load<f64>(TOTAL + (<usize>i << 3));
+      if (t > 0.0) sum += t;
+    }
+    const r = nextRandom();
+    if (!(sum > 0.0)) return <i32>(r * <f64>n);
+    const target = r * sum;
+    let acc: f64 = 0.0, last = 0;
+    for (let i = 0; i < n; i++) {
+      const t = load<f64>(TOTAL + (<usize>i << 3));
+      if (t > 0.0) {
+        acc += t;
+        last = i;
+        if (target < acc) return i;
+      }
+    }
+    return last;
+  }
+  // max-score; ties broken uniformly by reservoir sampling.
+  let best = -Infinity, chosen = 0, ties: f64 = 0.0;
+  for (let i = 0; i < n; i++) {
+    const t = load<f64>(TOTAL + (<usize>i << 3));
+    if (t > best) {
+      best = t; chosen = i; ties = 1.0;
+    } else if (t == best) {
+      ties += 1.0;
+      if (nextRandom() * ties < 1.0) chosen = i;
+    }
+  }
+  return chosen;
+}
+
+/** ORDER[1..k]: the k best totals other than `picked`, ties to the lower index. */
+function topFallbacks(n: i32, picked: i32, k: i32): void {
+  const list = ORDER + 4;
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    if (i == picked) continue;
+    const t = load<f64>(TOTAL + (<usize>i << 3));
+    let j = count < k ? count : k;
+    while (j > 0) {
+      const prev = load<i32>(list + (<usize>(j - 1) << 2));
+      if (!(t > load<f64>(TOTAL + (<usize>prev << 3)))) break;
+      if (j < k) store<i32>(list + (<usize>j << 2), prev);
+      j--;
+    }
+    if (j < k) {
+      store<i32>(list + (<usize>j << 2), i);
+      if (count < k) count++;
+    }
+  }
+  for (let j = count; j < k; j++) store<i32>(list + (<usize>j << 2), -1);
+}
+
+// ---- XXH64 ----
+const P1: u64 = 0x9e3779b185ebca87;
+const P2: u64 = 0xc2b2ae3d27d4eb4f;
+const P3: u64 = 0x165667b19e3779f9;
+const P4: u64 = 0x85ebca77c2b2ae63;
+const P5: u64 = 0x27d4eb2f165667c5;
+
+@inline function round(acc: u64, input: u64): u64 {
+  return rotl<u64>(acc + input * P2, 31) * P1;
+}
+
+@inline function mergeRound(acc: u64, v: u64): u64 {
+  return (acc ^ round(0, v)) * P1 + P4;
+}
+
+@inline function avalanche(h: u64): u64 {
+  h ^= h >> 33;
+  h *= P2;
+  h ^= h >> 29;
+  h *= P3;
+  return h ^ (h >> 32);
+}
+
+/** XXH64 of `len` bytes at `ptr` (reference algorithm, any length). */
+export function xxh64(ptr: usize, len: i32, seed: u64): u64 {
+  const end = ptr + <usize>len;
+  let p = ptr;
+  let h: u64;
+  if (len >= 32) {
+    let v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
+    const limit = end - 32;
+    while (p <= limit) {
+      v1 = round(v1, load<u64>(p));
+      v2 = round(v2, load<u64>(p, 8));
+      v3 = round(v3, load<u64>(p, 16));
+      v4 = round(v4, load<u64>(p, 24));
+      p += 32;
+    }
+    h = rotl<u64>(v1, 1) + rotl<u64>(v2, 7) + rotl<u64>(v3, 12) + rotl<u64>(v4, 18);
+    h = mergeRound(h, v1);
+    h = mergeRound(h, v2);
+    h = mergeRound(h, v3);
+    h = mergeRound(h, v4);
+  } else {
+    h = seed + P5;
+  }
+  h += <u64>len;
+  while (p + 8 <= end) {
+    h ^= round(0, load<u64>(p));
+    h = rotl<u64>(h, 27) * P1 + P4;
+    p += 8;
+  }
+  if (p + 4 <= end) {
+    h ^= <u64>load<u32>(p) * P1;
+    h = rotl<u64>(h, 23) * P2 + P3;
+    p += 4;
+  }
+  while (p < end) {
+    h ^= <u64>load<u8>(p) * P5;
+    h = rotl<u64>(h, 11) * P1;
+    p++;
+  }
+  return avalanche(h);
+}
+
+/** XXH64 of exactly 64 bytes: xxh64(ptr, 64, seed) unrolled. */
+@inline function hashBlock(p: usize, seed: u64): u64 {
+  let v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
+  v1 = round(v1, load<u64>(p));
+  v2 = round(v2, load<u64>(p, 8));
+  v3 = round(v3, load<u64>(p, 16));
+  v4 = round(v4, load<u64>(p, 24));
+  v1 = round(v1, load<u64>(p, 32));
+  v2 = round(v2, load<u64>(p, 40));
+  v3 = round(v3, load<u64>(p, 48));
+  v4 = round(v4, load<u64>(p, 56));
+  let h = rotl<u64>(v1, 1) + rotl<u64>(v2, 7) + rotl<u64>(v3, 12) + rotl<u64>(v4, 18);
+  h = mergeRound(h, v1);
+  h = mergeRound(h, v2);
+  h = mergeRound(h, v3);
+  h = mergeRound(h, v4);
+  return avalanche(h + 64);
+}
+
+/**
+ * Chained block hashes of the prompt: seed = XXH64(model bytes), then for
+ * each full 64-byte block j, h[j] = XXH64(block j, seed = h[j-1]). Reads
+ * MODEL[0..modelLen) and INPUT[0..promptLen), writes HASHES, returns the
+ * number of blocks hashed (at most maxBlocks; a trailing partial block is
+ * not hashed).
+ */
+export function hashPrompt(modelLen: i32, promptLen: i32, maxBlocks: i32): i32 {
+  const ml = modelLen < MODEL_BYTES ? modelLen : MODEL_BYTES;
+  const pl = promptLen < INPUT_BYTES ? promptLen : INPUT_BYTES;
+  let blocks = pl >> 6;
+  const cap = maxBlocks < MAX_BLOCKS ? maxBlocks : MAX_BLOCKS;
+  if (blocks > cap) blocks = cap;
+  let h = xxh64(MODEL, ml, 0);
+  for (let j = 0; j < blocks; j++) {
+    h = hashBlock(INPUT + (<usize>j << 6), h);
+    store<u64>(HASHES + (<usize>j << 3), h);
+  }
+  return blocks;
+}

@@ -1,0 +1,169 @@
+/**
+ * The endpoint picker: admission (no candidates, no fresh metrics, saturation
+ * shedding), then the pool's scheduling profile — filters in TypeScript, the
+ * scorers' arithmetic, the weighted sum and the pick in the kernel — then the
+ * bookkeeping of dispatches (in-flight counts, prefix index).
+ */
+import type { Endpoint, PoolSnapshot } from '../endpoints/types.ts';
+import type { Pool } from '../routing/schema.ts';
+import type { EndpointPickerConfig, SaturationConfig } from './config.ts';
+import { addRejections, explainPick, round4, type Explanation } from './explain.ts';
+import { MAX_ENDPOINTS, type Kernel } from './kernel/layout.ts';
+import type { Candidate, DecisionContext, Rejection } from './plugins/types.ts';
+import { PoolState } from './pool-state.ts';
+import { buildProfiles, DEFAULT_PROFILE, type Profile } from './profile.ts';
+import { isSheddable, poolSaturation } from './saturation.ts';
+import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
+
+export interface EndpointPickerOptions {
+  now: () => number;
+  random: () => number;
+  /** Endpoints returned as fallbacks with a route decision. */
+  fallbacks: number;
+}
+
+/** Forget endpoints unseen this long with nothing in flight. */
+const PRUNE_IDLE_MS = 5 * 60_000;
+
+export class EndpointPicker implements Scheduler {
+  readonly #profiles: Map<string, Profile>;
+  readonly #pools = new Map<string, PoolState>();
+  readonly #saturation: SaturationConfig;
+  readonly #staleAfter: number;
+  #decisions = 0;
+
+  constructor(
+    readonly kernel: Kernel,
+    builtIn: EndpointPickerConfig,
+    config: EndpointPickerConfig | undefined,
+    private readonly options: EndpointPickerOptions,
+  ) {
+    this.#profiles = buildProfiles(builtIn);
+    if (config) for (const [name, p] of buildProfiles(config)) this.#profiles.set(name, p);
+    const effective = config ?? builtIn;
+    this.#saturation = effective.saturation;
+    this.#staleAfter = effective.metricsStaleAfterMs;
+  }
+
+  /** Profiles a pool may name. */
+  profileNames(): string[] {
+    return [...this.#profiles.keys()];
+  }
+
+  decide(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Decision {
+    const now = this.options.now();
+    const profile = this.#profileFor(pool);
+    const state = this.#poolState(pool.name, now);
+    const explain: Explanation | undefined = request.explain ? { profile: profile.name, kernel: this.kernel.implementation } : undefined;
+    if (explain && pool.profile !== undefined && pool.profile !== profile.name) explain.profileMissing = pool.profile;
+
+    const ready: Endpoint[] = [];
+    let fresh = 0;
+    for (const e of snapshot.endpoints) {
+      if (!e.ready) continue;
+      ready.push(e);
+      if (e.metrics !== undefined && e.scrapedAt !== undefined && now - e.scrapedAt <= this.#staleAfter) fresh++;
+    }
+    if (ready.length === 0) return unavailable(`pool "${pool.name}" has no ready endpoint`, explain);
+    if (!snapshot.hasMetrics || fresh === 0) return this.#withoutMetrics(pool, ready, state, now, explain);
+
+    const sheddable = isSheddable(request);
+    if (sheddable || explain) {
+      const saturation = poolSaturation(ready, now, this.#saturation);
+      if (explain) explain.saturation = round4(saturation);
+      if (sheddable && saturation >= this.#saturation.threshold) {
+        const reason = `pool "${pool.name}" is saturated (${round4(saturation)} ≥ ${this.#saturation.threshold}) and the request is sheddable`;
+        if (explain) explain.shed = reason;
+        return { kind: 'shed', reason, retryAfterSeconds: this.#saturation.retryAfterSeconds, ...(explain ? { explain } : {}) };
+      }
+    }
+
+    const rejected: Rejection[] | undefined = explain ? [] : undefined;
+    let candidates: Candidate[] = [];
+    for (const e of ready) {
+      if (e.metrics === undefined) {
+        rejected?.push({ id: e.id, by: 'metrics', reason: e.lastError ? `no metrics: ${e.lastError}` : 'no metrics yet' });
+        continue;
+      }
+      const ageMs = e.scrapedAt === undefined ? Infinity : now - e.scrapedAt;
+      candidates.push({ endpoint: e, metrics: e.metrics, ageMs, record: state.record(e.id, now) });
+    }
+    const ctx: DecisionContext = { pool, request, now, kernel: this.kernel, promptBlocks: 0, rejected };
+    for (const filter of profile.filters) {
+      const before = rejected?.length ?? 0;
+      const kept = filter.filter(candidates, ctx);
+      if (kept.length > 0) {
+        candidates = kept;
+        continue;
+      }
+      if (rejected) rejected.length = before;
+      if (explain) (explain.bypassed ??= []).push(filter.name);
+    }
+    // The kernel's regions hold MAX_ENDPOINTS; larger pools are scored on their first MAX_ENDPOINTS candidates.
+    if (candidates.length > MAX_ENDPOINTS) candidates.length = MAX_ENDPOINTS;
+
+    const kernel = this.kernel;
+    profile.scorers.forEach((s, k) => {
+      s.plugin.prepare(candidates, ctx);
+      kernel.scorerKind[k] = s.plugin.scorer;
+      kernel.scorerWeight[k] = s.weight;
+    });
+    const seed = (this.options.random() * 4294967296) >>> 0;
+    const picked = kernel.scoreAndPick(candidates.length, profile.scorers.length, ctx.promptBlocks, profile.picker.picker, seed, this.options.fallbacks);
+    const fallbacks: Endpoint[] = [];
+    for (let j = 1; j <= this.options.fallbacks; j++) {
+      const i = kernel.order[j]!;
+      if (i < 0) break;
+      fallbacks.push(candidates[i]!.endpoint);
+    }
+    if (explain) explainPick(explain, profile, kernel, candidates, picked, rejected!);
+    return { kind: 'route', endpoint: candidates[picked]!.endpoint, fallbacks, ...(explain ? { explain } : {}) };
+  }
+
+  dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
+    const now = this.options.now();
+    const record = this.#poolState(pool.name, now).record(endpoint.id, now);
+    record.inFlight.dispatched(request.requestId, now);
+    for (const s of this.#profileFor(pool).scorers) s.plugin.dispatched?.(pool, endpoint, record, request, this.kernel);
+  }
+
+  completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
+    const now = this.options.now();
+    this.#poolState(pool.name, now).record(endpoint.id, now).inFlight.completed(request.requestId);
+  }
+
+  /** No fresh metrics: FailOpen routes by this gateway's in-flight counts alone, FailClose refuses. */
+  #withoutMetrics(pool: Pool, ready: Endpoint[], state: PoolState, now: number, explain: Explanation | undefined): Decision {
+    if (pool.failureMode !== 'FailOpen') {
+      return unavailable(`pool "${pool.name}" has no endpoint with fresh metrics (failure mode FailClose)`, explain);
+    }
+    const order = ready.map((e) => ({ e, load: state.record(e.id, now).inFlight.total, r: this.options.random() }));
+    order.sort((a, b) => a.load - b.load || a.r - b.r);
+    if (explain) {
+      explain.failOpen = true;
+      explain.picked = order[0]!.e.id;
+      addRejections(explain, []);
+    }
+    const fallbacks = order.slice(1, 1 + this.options.fallbacks).map((o) => o.e);
+    return { kind: 'route', endpoint: order[0]!.e, fallbacks, ...(explain ? { explain } : {}) };
+  }
+
+  #profileFor(pool: Pool): Profile {
+    return (pool.profile !== undefined ? this.#profiles.get(pool.profile) : undefined) ?? this.#profiles.get(DEFAULT_PROFILE)!;
+  }
+
+  #poolState(name: string, now: number): PoolState {
+    let s = this.#pools.get(name);
+    if (s === undefined) {
+      s = new PoolState();
+      this.#pools.set(name, s);
+    }
+    if ((++this.#decisions & 1023) === 0) for (const p of this.#pools.values()) p.prune(now, PRUNE_IDLE_MS);
+    return s;
+  }
+}
+
+function unavailable(reason: string, explain: Explanation | undefined): Decision {
+  if (explain) explain.unavailable = reason;
+  return { kind: 'unavailable', reason, ...(explain ? { explain } : {}) };
+}

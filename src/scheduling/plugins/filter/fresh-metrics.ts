@@ -1,0 +1,25 @@
+/** fresh-metrics-filter: keep endpoints whose metrics are at most `maxAge` ms old (default 2000). */
+import type { Candidate, FilterPlugin } from '../types.ts';
+
+export interface FreshMetricsParameters {
+  maxAge?: number;
+}
+
+export const DEFAULT_MAX_METRICS_AGE_MS = 2000;
+
+export function createFreshMetricsFilter(name = 'fresh-metrics-filter', params: FreshMetricsParameters = {}): FilterPlugin {
+  const maxAge = params.maxAge ?? DEFAULT_MAX_METRICS_AGE_MS;
+  return {
+    kind: 'filter',
+    type: 'fresh-metrics-filter',
+    name,
+    filter(candidates, ctx) {
+      const kept: Candidate[] = [];
+      for (const c of candidates) {
+        if (c.ageMs <= maxAge) kept.push(c);
+        else ctx.rejected?.push({ id: c.endpoint.id, by: name, reason: `metrics ${Math.round(c.ageMs)} ms old > ${maxAge}` });
+      }
+      return kept;
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * prefix-cache-scorer: the share of the prompt's leading blocks that this
+ * gateway recently sent to the endpoint (so its KV cache likely still holds
+ * them): longest matched prefix / prompt blocks.
+ *
+ * The prompt is UTF-8 encoded straight into the kernel's input region
+ * (TextEncoder.encodeInto, no intermediate copy), cut at
+ * `maxPrefixBlocksToMatch` × 64 bytes, and hashed there in chained 64-byte
+ * blocks seeded by the target model. The default cap of 256 blocks (16 KiB,
+ * GIE's default too) bounds the cost: hashing plus encoding 16 KiB takes a
+ * few µs, and a prefix shared beyond 16 KiB rarely changes which pod is best.
+ */
+import type { Endpoint } from '../../../endpoints/types.ts';
+import type { Pool } from '../../../routing/schema.ts';
+import { BLOCK_BYTES, MAX_BLOCKS, type Kernel, ScorerKind } from '../../kernel/layout.ts';
+import type { EndpointRecord } from '../../pool-state.ts';
+import { PrefixIndex } from '../../prefix-index.ts';
+import type { SchedulingRequest } from '../../scheduler.ts';
+import type { ScorerPlugin } from '../types.ts';
+
+export interface PrefixCacheParameters {
+  maxPrefixBlocksToMatch?: number;
+  /** Blocks remembered per endpoint when its metrics do not report its KV capacity. */
+  lruCapacityPerServer?: number;
+}
+
+export const DEFAULT_MAX_PREFIX_BLOCKS = 256;
+export const DEFAULT_LRU_CAPACITY = 31_250;
+/** ~4 characters per token: a 64-byte block is about 16 tokens of KV cache. */
+const TOKENS_PER_BLOCK = 16;
+
+/** Index entries an endpoint can hold: its KV capacity in 64-byte blocks when reported. */
+export function lruCapacity(endpoint: Endpoint, fallback: number): number {
+  const m = endpoint.metrics;
+  if (m && m.totalBlocks > 0 && m.blockSize > 0) return Math.max(1, Math.floor((m.totalBlocks * m.blockSize) / TOKENS_PER_BLOCK));
+  return fallback;
+}
+
+/** 53-bit Map keys from the kernel's u64 block hashes (lo, hi pairs). */
+function readKeys(hashes: Uint32Array, n: number, into: Float64Array): void {
+  for (let j = 0; j < n; j++) into[j] = (hashes[2 * j + 1]! & 0x1fffff) * 4294967296 + hashes[2 * j]!;
+}
+
+export function createPrefixCacheScorer(name = 'prefix-cache-scorer', params: PrefixCacheParameters = {}): ScorerPlugin {
+  const maxBlocks = Math.min(params.maxPrefixBlocksToMatch ?? DEFAULT_MAX_PREFIX_BLOCKS, MAX_BLOCKS);
+  const fallbackCapacity = params.lruCapacityPerServer ?? DEFAULT_LRU_CAPACITY;
+  const encoder = new TextEncoder();
+  const indexes = new Map<string, PrefixIndex>();
+  const keys = new Float64Array(maxBlocks);
+  const remembered = new WeakMap<SchedulingRequest, Float64Array>();
+  let capped: { kernel: Kernel; input: Uint8Array } | undefined;
+
+  function hash(request: SchedulingRequest, kernel: Kernel): number {
+    if (capped?.kernel !== kernel) capped = { kernel, input: kernel.input.subarray(0, maxBlocks * BLOCK_BYTES) };
+    const modelLen = encoder.encodeInto(request.targetModel, kernel.model).written;
+    const promptLen = encoder.encodeInto(request.prompt, capped.input).written;
+    const n = kernel.hashPrompt(modelLen, promptLen, maxBlocks);
+    readKeys(kernel.hashes, n, keys);
+    return n;
+  }
+
+  return {
+    kind: 'scorer',
+    type: 'prefix-cache-scorer',
+    name,
+    scorer: ScorerKind.prefixCache,
+    prepare(candidates, ctx) {
+      const column = ctx.kernel.prefixMatched;
+      const n = hash(ctx.request, ctx.kernel);
+      ctx.promptBlocks = n;
+      const index = indexes.get(ctx.pool.name);
+      if (n > 0) remembered.set(ctx.request, keys.slice(0, n));
+      if (n === 0 || index === undefined) {
+        column.fill(0, 0, candidates.length);
+        return;
+      }
+      index.lookup(keys, n);
+      for (let i = 0; i < candidates.length; i++) column[i] = index.matchedFor(candidates[i]!.record.slot);
+      index.reset();
+    },
+    dispatched(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest, kernel: Kernel) {
+      let blocks = remembered.get(request);
+      if (blocks === undefined) blocks = keys.slice(0, hash(request, kernel));
+      if (blocks.length === 0) return;
+      let index = indexes.get(pool.name);
+      if (index === undefined) {
+        index = new PrefixIndex();
+        indexes.set(pool.name, index);
+      }
+      index.record(record.slot, blocks, blocks.length, lruCapacity(endpoint, fallbackCapacity));
+    },
+  };
+}

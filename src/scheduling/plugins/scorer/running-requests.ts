@@ -1,0 +1,17 @@
+/** running-requests-scorer: a smaller running batch is better, min-max normalised (all equal → 1). */
+import { ScorerKind } from '../../kernel/layout.ts';
+import type { ScorerPlugin } from '../types.ts';
+import { finiteNonNegative } from './columns.ts';
+
+export function createRunningRequestsScorer(name = 'running-requests-scorer'): ScorerPlugin {
+  return {
+    kind: 'scorer',
+    type: 'running-requests-scorer',
+    name,
+    scorer: ScorerKind.runningRequests,
+    prepare(candidates, ctx) {
+      const column = ctx.kernel.running;
+      for (let i = 0; i < candidates.length; i++) column[i] = finiteNonNegative(candidates[i]!.metrics.running);
+    },
+  };
+}

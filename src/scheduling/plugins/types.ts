@@ -1,0 +1,65 @@
+/**
+ * The extension points of a scheduling profile: filters narrow the
+ * candidates, scorers rate each one in [0, 1] (combined as a weighted sum in
+ * the kernel), a picker chooses. Built-in plugins are created by type from
+ * ./registry.ts.
+ */
+import type { Endpoint, EndpointMetrics } from '../../endpoints/types.ts';
+import type { Pool } from '../../routing/schema.ts';
+import type { Kernel, PickerKind, ScorerKind } from '../kernel/layout.ts';
+import type { EndpointRecord } from '../pool-state.ts';
+import type { SchedulingRequest } from '../scheduler.ts';
+
+export interface Candidate {
+  endpoint: Endpoint;
+  metrics: EndpointMetrics;
+  /** Age of the metrics at decision time, ms. */
+  ageMs: number;
+  record: EndpointRecord;
+}
+
+export interface Rejection {
+  id: string;
+  by: string;
+  reason: string;
+}
+
+export interface DecisionContext {
+  pool: Pool;
+  request: SchedulingRequest;
+  now: number;
+  kernel: Kernel;
+  /** Prompt blocks hashed for prefix scoring (0 when none). */
+  promptBlocks: number;
+  /** Collects why endpoints were filtered out; only when an explanation was asked for. */
+  rejected: Rejection[] | undefined;
+}
+
+export interface FilterPlugin {
+  readonly kind: 'filter';
+  readonly type: string;
+  readonly name: string;
+  /** The candidates to keep (a new array or the input itself). */
+  filter(candidates: Candidate[], ctx: DecisionContext): Candidate[];
+}
+
+export interface ScorerPlugin {
+  readonly kind: 'scorer';
+  readonly type: string;
+  readonly name: string;
+  /** Which kernel scorer does the per-endpoint arithmetic. */
+  readonly scorer: ScorerKind;
+  /** Write this scorer's input column(s) for candidates[0..n) into the kernel. */
+  prepare(candidates: Candidate[], ctx: DecisionContext): void;
+  /** The request went to this endpoint (e.g. it now holds the prompt's blocks). */
+  dispatched?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest, kernel: Kernel): void;
+}
+
+export interface PickerPlugin {
+  readonly kind: 'picker';
+  readonly type: string;
+  readonly name: string;
+  readonly picker: PickerKind;
+}
+
+export type Plugin = FilterPlugin | ScorerPlugin | PickerPlugin;

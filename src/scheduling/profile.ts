@@ -1,0 +1,88 @@
+/**
+ * Scheduling profiles: filters → weighted scorers → picker, built from a
+ * validated configuration. Two are built in: `default` (infergate's) and
+ * `gie-default` (the Gateway API Inference Extension's default, kept for
+ * comparison); a configuration's own profiles are added, and replace a
+ * built-in of the same name.
+ */
+import type { EndpointPickerConfig } from './config.ts';
+import { validateSchedulerConfig } from './config.ts';
+import { pluginType } from './plugins/registry.ts';
+import { createMaxScorePicker } from './plugins/picker/pickers.ts';
+import type { FilterPlugin, PickerPlugin, Plugin, ScorerPlugin } from './plugins/types.ts';
+
+export interface Profile {
+  name: string;
+  filters: FilterPlugin[];
+  scorers: Array<{ plugin: ScorerPlugin; weight: number }>;
+  picker: PickerPlugin;
+}
+
+export const DEFAULT_PROFILE = 'default';
+export const GIE_DEFAULT_PROFILE = 'gie-default';
+
+/**
+ * infergate's default adds to GIE's: a staleness filter (stale numbers are
+ * worse than none), the in-flight scorer (corrects the scrape lag that makes
+ * stale-metric pickers hot-spot) and LoRA affinity (an adapter swap costs far
+ * more than a slightly longer queue).
+ */
+const BUILT_IN = {
+  plugins: [
+    { type: 'fresh-metrics-filter' },
+    { type: 'queue-scorer' },
+    { type: 'kv-cache-utilization-scorer' },
+    { type: 'prefix-cache-scorer' },
+    { type: 'in-flight-scorer' },
+    { type: 'lora-affinity-scorer' },
+    { type: 'max-score-picker' },
+  ],
+  schedulingProfiles: [
+    {
+      name: DEFAULT_PROFILE,
+      plugins: [
+        { pluginRef: 'fresh-metrics-filter' },
+        { pluginRef: 'queue-scorer', weight: 2 },
+        { pluginRef: 'kv-cache-utilization-scorer', weight: 2 },
+        { pluginRef: 'prefix-cache-scorer', weight: 3 },
+        { pluginRef: 'in-flight-scorer', weight: 2 },
+        { pluginRef: 'lora-affinity-scorer', weight: 2 },
+        { pluginRef: 'max-score-picker' },
+      ],
+    },
+    {
+      name: GIE_DEFAULT_PROFILE,
+      plugins: [
+        { pluginRef: 'queue-scorer', weight: 2 },
+        { pluginRef: 'kv-cache-utilization-scorer', weight: 2 },
+        { pluginRef: 'prefix-cache-scorer', weight: 3 },
+        { pluginRef: 'max-score-picker' },
+      ],
+    },
+  ],
+};
+
+/** The built-in configuration (validated like any other, so it cannot drift from the schema). */
+export function builtInConfig(): EndpointPickerConfig {
+  const result = validateSchedulerConfig(BUILT_IN);
+  if (!result.ok) throw new Error(`built-in scheduling profiles are invalid: ${JSON.stringify(result.problems)}`);
+  return result.config;
+}
+
+/** Instantiate a configuration's plugins and assemble its profiles. */
+export function buildProfiles(config: EndpointPickerConfig): Map<string, Profile> {
+  const plugins = new Map<string, Plugin>();
+  for (const p of config.plugins) plugins.set(p.name, pluginType(p.type)!.create(p.name, p.parameters));
+  const profiles = new Map<string, Profile>();
+  for (const spec of config.profiles) {
+    const profile: Profile = { name: spec.name, filters: [], scorers: [], picker: createMaxScorePicker() };
+    for (const ref of spec.plugins) {
+      const plugin = plugins.get(ref.ref)!;
+      if (plugin.kind === 'filter') profile.filters.push(plugin);
+      else if (plugin.kind === 'scorer') profile.scorers.push({ plugin, weight: ref.weight });
+      else profile.picker = plugin;
+    }
+    profiles.set(spec.name, profile);
+  }
+  return profiles;
+}
