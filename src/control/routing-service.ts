@@ -1,0 +1,102 @@
+/**
+ * RoutingService: push, read and watch the routing table. Applies are
+ * serialised (check version → validate → persist → swap) so that of two
+ * applies with the same expected_version exactly one wins, and a table that
+ * could not be persisted is never installed.
+ */
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import {
+  ApplyRoutingTableResponseSchema,
+  GetRoutingTableResponseSchema,
+  RoutingService,
+  ValidationProblemsSchema,
+  WatchRoutingTableResponseSchema,
+} from '../gen/infergate/v1/routing_pb.ts';
+import type { RoutingTableStore } from '../routing/store.ts';
+import { formatProblem } from '../routing/problems.ts';
+import type { TablePersistence } from './persistence.ts';
+import { tableFromWire, tableToWire } from './table-wire.ts';
+import { diffTables } from './object-diff.ts';
+
+export interface RoutingServiceOptions {
+  store: RoutingTableStore;
+  persistence?: TablePersistence;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+export function routingServiceRoutes({ store, persistence, log = () => {} }: RoutingServiceOptions) {
+  let queue: Promise<unknown> = Promise.resolve();
+  const serialised = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  return (router: ConnectRouter) => {
+    router.service(RoutingService, {
+      applyRoutingTable(req) {
+        if (!req.table) throw new ConnectError('table is required', Code.InvalidArgument);
+        const input = tableFromWire(req.table);
+        const expectedVersion = req.expectedVersion === undefined ? undefined : Number(req.expectedVersion);
+        return serialised(async () => {
+          const before = store.current?.source;
+          const result = store.apply(input, { expectedVersion, dryRun: true });
+          if (!result.ok && result.reason === 'conflict') {
+            throw new ConnectError(`the active routing table is version ${result.currentVersion}, not ${expectedVersion}: read it again and retry`, Code.Aborted);
+          }
+          if (!result.ok) {
+            const problems = result.reason === 'invalid' ? result.problems : [];
+            const summary = problems.slice(0, 3).map(formatProblem).join('; ') + (problems.length > 3 ? `; and ${problems.length - 3} more` : '');
+            throw new ConnectError(`routing table rejected (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${summary}`, Code.InvalidArgument, undefined, [
+              { desc: ValidationProblemsSchema, value: { problems } },
+            ]);
+          }
+          const objects = diffTables(before, result.table);
+          if (req.dryRun) return create(ApplyRoutingTableResponseSchema, { version: BigInt(store.version), dryRun: true, objects });
+          if (persistence) {
+            try {
+              await persistence.save(result.table);
+            } catch (err) {
+              log({ level: 'error', msg: 'could not persist the routing table; not applied', error: (err as Error).message });
+              throw new ConnectError(`could not persist the routing table, so it was not applied: ${(err as Error).message}`, Code.Unavailable);
+            }
+          }
+          store.install(result.table);
+          log({ level: 'info', msg: 'routing table applied', version: result.table.version });
+          return create(ApplyRoutingTableResponseSchema, { version: BigInt(result.table.version), objects });
+        });
+      },
+
+      getRoutingTable() {
+        const current = store.current;
+        return create(GetRoutingTableResponseSchema, current ? { table: tableToWire(current.source) } : {});
+      },
+
+      async *watchRoutingTable(_req, ctx: HandlerContext) {
+        let wake: (() => void) | undefined;
+        const unsubscribe = store.subscribe(() => wake?.());
+        const onAbort = () => wake?.();
+        ctx.signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          let sent: unknown;
+          while (!ctx.signal.aborted) {
+            const current = store.current;
+            if (current && current !== sent) {
+              sent = current;
+              yield create(WatchRoutingTableResponseSchema, { table: tableToWire(current.source) });
+              continue; // a newer table may have landed while the reader was slow
+            }
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              if (ctx.signal.aborted) resolve();
+            });
+          }
+        } finally {
+          ctx.signal.removeEventListener('abort', onAbort);
+          unsubscribe();
+        }
+      },
+    });
+  };
+}
