@@ -93,19 +93,26 @@ export async function handleCompletion(ctx: PodContext, kind: Kind, request: Req
   const roleChunk = kind === 'chat' ? `${head},"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]${usageField}}\n\n` : '';
   let seq: Sequence | undefined;
   let sent = 0;
+  let pending = '';
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
       const sink: TokenSink = {
         token(s) {
           const last = s.output >= s.target;
           let chunk = s.output === 1 ? roleChunk : '';
-          chunk += `${open}${fillerToken(seed, s.output - 1)}${close}${last ? `"${s.finishReason ?? (s.lengthLimited ? 'length' : 'stop')}"` : 'null'}${kind === 'completion' ? ',"stop_reason":null' : ''}}]${usageField}}\n\n`;
-          controller.enqueue(encoder.encode(chunk));
+          pending += `${chunk}${open}${fillerToken(seed, s.output - 1)}${close}${last ? `"${s.lengthLimited ? 'length' : 'stop'}"` : 'null'}${kind === 'completion' ? ',"stop_reason":null' : ''}}]${usageField}}\n\n`;
           if (fault.disconnectAfter > 0 && ++sent >= fault.disconnectAfter && !last) {
             ctx.driver.abort(s);
+            controller.enqueue(encoder.encode(pending));
+            pending = '';
             // Error on a later tick: erroring now would discard the chunks still queued.
             setTimeout(() => controller.error(prematureClose()), 1);
           }
+        },
+        flush() {
+          if (pending === '') return;
+          controller.enqueue(encoder.encode(pending));
+          pending = '';
         },
         finish(s) {
           if (s.state === 'aborted') return;

@@ -6,12 +6,19 @@
  * delivered in a burst rather than lost or slowed.
  */
 import type { SimEngine } from './engine.ts';
+import { Histogram } from './histogram.ts';
 import type { Sequence, SimRequest } from './sequence.ts';
 
 /** Receives a sequence's tokens as they are generated; kept in `Sequence.handle`. */
 export interface TokenSink {
   token(seq: Sequence): void;
   finish(seq: Sequence): void;
+  /**
+   * Called once after every engine advance in which `token` was called:
+   * tokens generated in the same advance (several steps when the process runs
+   * late) leave in one write instead of one per token.
+   */
+  flush?(): void;
 }
 
 export class RealTimeDriver {
@@ -22,6 +29,13 @@ export class RealTimeDriver {
   private timerAt = Infinity;
   private closed = false;
   private inEngine = false;
+  /** Sinks holding tokens not yet flushed. */
+  private readonly dirty = new Set<TokenSink>();
+  /**
+   * How late (wall ms) step ends were applied after they were due: the
+   * simulator's own lag. Near zero means the process keeps the model's pace.
+   */
+  readonly lateness = new Histogram([0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]);
 
   constructor(engine: SimEngine, timeScale = 1, clock: () => number = () => performance.now()) {
     this.engine = engine;
@@ -29,8 +43,18 @@ export class RealTimeDriver {
     this.clock = clock;
     this.origin = clock();
     engine.setListener({
-      onToken: (seq) => (seq.handle as TokenSink | undefined)?.token(seq),
-      onFinish: (seq) => (seq.handle as TokenSink | undefined)?.finish(seq),
+      onToken: (seq) => {
+        const sink = seq.handle as TokenSink | undefined;
+        if (!sink) return;
+        sink.token(seq);
+        if (sink.flush) this.dirty.add(sink);
+      },
+      onFinish: (seq) => {
+        const sink = seq.handle as TokenSink | undefined;
+        if (!sink) return;
+        if (sink.flush && this.dirty.delete(sink)) sink.flush();
+        sink.finish(seq);
+      },
     });
   }
 
@@ -86,12 +110,18 @@ export class RealTimeDriver {
       return this.engine.advanceTo(now);
     } finally {
       this.inEngine = false;
+      if (this.dirty.size > 0) {
+        for (const sink of this.dirty) sink.flush!();
+        this.dirty.clear();
+      }
     }
   }
 
   private readonly onTimer = (): void => {
     this.timer = undefined;
     this.timerAt = Infinity;
+    const due = this.engine.stepEnd;
+    if (due >= 0) this.lateness.observe(Math.max(0, (this.now() - due) * this.timeScale));
     this.pump();
   };
 }

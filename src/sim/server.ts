@@ -96,6 +96,12 @@ export function createPodApp(ctx: PodContext): Hono {
       in_flight: ctx.inFlight,
       engine_time_ms: e.now,
       stats: e.stats.toJSON(),
+      lateness_ms: {
+        count: ctx.driver.lateness.count,
+        mean: ctx.driver.lateness.count ? ctx.driver.lateness.sum / ctx.driver.lateness.count : 0,
+        p50: ctx.driver.lateness.quantile(0.5),
+        p99: ctx.driver.lateness.quantile(0.99),
+      },
       faults: ctx.faults,
     });
   });
