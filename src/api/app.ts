@@ -1,15 +1,22 @@
 /**
  * The data plane: OpenAI-compatible routes plus health, as one Hono app.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Gateway } from '../gateway/gateway.ts';
+import { inboundFromRequest, type InboundRequest } from '../gateway/inbound.ts';
 import { GatewayError } from './errors.ts';
 
-export function createDataPlaneApp(gateway: Gateway): Hono {
+export interface DataPlaneOptions {
+  /** How to read a request: a runtime may pass a cheaper reader of its native request. */
+  inbound?: (c: Context) => InboundRequest;
+}
+
+export function createDataPlaneApp(gateway: Gateway, options: DataPlaneOptions = {}): Hono {
   const app = new Hono();
-  app.post('/v1/chat/completions', (c) => gateway.handle('chat', c.req.raw, '/v1/chat/completions'));
-  app.post('/v1/completions', (c) => gateway.handle('completions', c.req.raw, '/v1/completions'));
-  app.post('/v1/embeddings', (c) => gateway.handle('embeddings', c.req.raw, '/v1/embeddings'));
+  const inbound = options.inbound ?? ((c: Context) => inboundFromRequest(c.req.raw));
+  app.post('/v1/chat/completions', (c) => gateway.handle('chat', inbound(c), '/v1/chat/completions'));
+  app.post('/v1/completions', (c) => gateway.handle('completions', inbound(c), '/v1/completions'));
+  app.post('/v1/embeddings', (c) => gateway.handle('embeddings', inbound(c), '/v1/embeddings'));
   app.get('/v1/models', () => gateway.models());
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {

@@ -12,12 +12,13 @@ import { clientResponseHeaders, upstreamRequestHeaders } from '../proxy/headers.
 import { restoreModelInJson, restoreModelInSse } from '../proxy/model-rewrite.ts';
 import { UpstreamError, type UpstreamResponse } from '../proxy/upstream.ts';
 import type { Gateway } from './gateway.ts';
+import type { InboundRequest } from './inbound.ts';
 
 export interface ForwardRequest {
   pool: Pool;
   candidates: Endpoint[];
   scheduling: SchedulingRequest;
-  request: Request;
+  request: InboundRequest;
   path: string;
   body: Uint8Array;
   stream: boolean;
@@ -84,42 +85,23 @@ async function respond(gateway: Gateway, req: ForwardRequest, endpoint: Endpoint
     done();
     return new Response(null, { status: upstream.status, headers });
   }
-  if (restore && !contentType.includes('text/event-stream')) {
-    // A whole JSON answer: small, so read it, restore the name, send it.
-    let text: string;
+  if (!req.stream && !contentType.includes('text/event-stream')) {
+    // A whole answer the client could not use before its end anyway: read it
+    // at once (no stream objects per request), restore the name, send it.
+    let bytes: Uint8Array;
     try {
-      text = await new Response(upstream.body).text();
+      bytes = await upstream.body.bytes();
     } catch (err) {
       throw new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_reset', message: `Endpoint ${endpoint.id} broke off its answer: ${(err as Error).message}. Retry the request.` });
     } finally {
       done();
     }
-    return new Response(restoreModelInJson(text, restore.target, restore.requested), { status: upstream.status, headers });
+    if (!restore) return new Response(bytes as BodyInit, { status: upstream.status, headers });
+    return new Response(restoreModelInJson(decoder.decode(bytes), restore.target, restore.requested), { status: upstream.status, headers });
   }
-  let body = upstream.body;
+  let body = upstream.body.stream(done);
   if (restore) body = body.pipeThrough(restoreModelInSse(restore.target, restore.requested));
-  return new Response(onFinish(body, done), { status: upstream.status, headers });
+  return new Response(body, { status: upstream.status, headers });
 }
 
-/** Pass a stream through untouched, calling `done` once when it ends, fails or is cancelled. */
-function onFinish(source: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done: end, value } = await reader.read();
-        if (end) {
-          done();
-          controller.close();
-        } else controller.enqueue(value);
-      } catch (err) {
-        done();
-        controller.error(err);
-      }
-    },
-    cancel(reason) {
-      done();
-      return reader.cancel(reason);
-    },
-  });
-}
+const decoder = new TextDecoder();

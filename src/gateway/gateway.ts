@@ -3,7 +3,7 @@
  * target, pick an endpoint, proxy and stream the answer back. Web-standard
  * only: the same Gateway runs on Node, Deno and Workers.
  */
-import { readBody, parseJsonObject } from '../api/body.ts';
+import { parseJsonObject } from '../api/body.ts';
 import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
 import { GatewayError, serviceUnavailable, shed } from '../api/errors.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
@@ -13,6 +13,7 @@ import type { UpstreamClient } from '../proxy/upstream.ts';
 import { OutlierDetector } from './outliers.ts';
 import { resolveRequest } from './resolve.ts';
 import { forward } from './forward.ts';
+import type { InboundRequest } from './inbound.ts';
 
 export interface GatewayOptions {
   /** Largest request body accepted, bytes. */
@@ -53,7 +54,7 @@ export class Gateway {
   }
 
   /** Serve one OpenAI API request. Never throws: every failure is an OpenAI-shaped response. */
-  async handle(kind: ApiKind, request: Request, path: string): Promise<Response> {
+  async handle(kind: ApiKind, request: InboundRequest, path: string): Promise<Response> {
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
     try {
       return await this.#handle(kind, request, path, requestId);
@@ -64,12 +65,12 @@ export class Gateway {
     }
   }
 
-  async #handle(kind: ApiKind, request: Request, path: string, requestId: string): Promise<Response> {
+  async #handle(kind: ApiKind, request: InboundRequest, path: string, requestId: string): Promise<Response> {
     const table = this.store.current;
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
     }
-    let bytes = await readBody(request, this.options.bodyLimit);
+    let bytes = await request.body(this.options.bodyLimit);
     const parsed = checkBody(kind, parseJsonObject(bytes));
     const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random);
 

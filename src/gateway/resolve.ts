@@ -5,6 +5,7 @@
 import { drawWeighted, matchRule, type CompiledTable } from '../routing/compile.ts';
 import type { Criticality, Model, Pool } from '../routing/schema.ts';
 import { badRequest, modelNotFound } from '../api/errors.ts';
+import type { InboundHeaders } from './inbound.ts';
 
 export const MODEL_HEADER = 'x-gateway-model-name';
 export const OBJECTIVE_HEADER = 'x-gateway-inference-objective';
@@ -23,7 +24,7 @@ const PRIORITY: Record<Criticality, number> = { Critical: 1, Standard: 0, Shedda
 export function resolveRequest(
   table: CompiledTable,
   path: string,
-  headers: Headers,
+  headers: InboundHeaders,
   bodyModel: string | undefined,
   random: () => number,
 ): Resolution {

@@ -1,3 +1,5 @@
+import type { InboundHeaders } from '../gateway/inbound.ts';
+
 /** Header handling at the proxy: hop-by-hop headers never cross it (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -12,7 +14,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Headers to send upstream: the client's, minus hop-by-hop, host and length (recomputed). */
-export function upstreamRequestHeaders(incoming: Headers, requestId: string): Record<string, string> {
+export function upstreamRequestHeaders(incoming: InboundHeaders, requestId: string): Record<string, string> {
   const out: Record<string, string> = {};
   const listed = connectionListed(incoming);
   incoming.forEach((value, name) => {
@@ -36,7 +38,7 @@ export function clientResponseHeaders(upstream: Headers, bodyChanged: boolean): 
   return out;
 }
 
-function connectionListed(headers: Headers): Set<string> | undefined {
+function connectionListed(headers: { get(name: string): string | null }): Set<string> | undefined {
   const value = headers.get('connection');
   if (!value) return undefined;
   return new Set(value.split(',').map((s) => s.trim().toLowerCase()));

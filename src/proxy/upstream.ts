@@ -16,10 +16,19 @@ export interface UpstreamRequest {
   headersTimeoutMs: number;
 }
 
+export interface UpstreamBody {
+  /** The whole body (for answers that are not streamed). */
+  bytes(): Promise<Uint8Array>;
+  /** The body as it arrives; `onEnd` runs once when it ends, fails or is cancelled. */
+  stream(onEnd: () => void): ReadableStream<Uint8Array>;
+  /** Drop the body unread. */
+  cancel(): void;
+}
+
 export interface UpstreamResponse {
   status: number;
   headers: Headers;
-  body: ReadableStream<Uint8Array> | null;
+  body: UpstreamBody | null;
 }
 
 export type UpstreamFailure = 'connect' | 'timeout' | 'aborted';
@@ -59,7 +68,7 @@ export const fetchUpstream: UpstreamClient = {
         signal: controller.signal,
         redirect: 'manual',
       });
-      return { status: res.status, headers: res.headers, body: res.body };
+      return { status: res.status, headers: res.headers, body: res.body ? webBody(res.body) : null };
     } catch (err) {
       if (timedOut) throw new UpstreamError('timeout', `no response within ${req.headersTimeoutMs} ms`);
       if (req.signal.aborted) throw new UpstreamError('aborted', 'the client went away');
@@ -71,3 +80,32 @@ export const fetchUpstream: UpstreamClient = {
     }
   },
 };
+
+/** An UpstreamBody over a web ReadableStream. */
+export function webBody(source: ReadableStream<Uint8Array>): UpstreamBody {
+  return {
+    bytes: async () => new Uint8Array(await new Response(source).arrayBuffer()),
+    stream: (onEnd) => {
+      const reader = source.getReader();
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          try {
+            const { done, value } = await reader.read();
+            if (done) {
+              onEnd();
+              controller.close();
+            } else controller.enqueue(value);
+          } catch (err) {
+            onEnd();
+            controller.error(err);
+          }
+        },
+        cancel(reason) {
+          onEnd();
+          return reader.cancel(reason);
+        },
+      });
+    },
+    cancel: () => void source.cancel().catch(() => undefined),
+  };
+}

@@ -16,6 +16,7 @@ import { LeastInFlightScheduler } from '../scheduling/least-in-flight.ts';
 import type { Scheduler } from '../scheduling/scheduler.ts';
 import { listen } from './node.ts';
 import { NodeUpstream } from './node-upstream.ts';
+import { inboundFromNode } from './node-inbound.ts';
 
 export interface StartGatewayOptions extends Partial<GatewayOptions> {
   port?: number;
@@ -69,7 +70,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const scheduler = options.scheduler ?? new LeastInFlightScheduler();
   const upstream = new NodeUpstream();
   const gateway = new Gateway(store, endpoints, scheduler, upstream, options);
-  const app = createDataPlaneApp(gateway);
+  const app = createDataPlaneApp(gateway, { inbound: inboundFromNode });
   const server = await listen(app.fetch, options.port ?? 8080, options.host ?? '127.0.0.1');
   return {
     url: `http://${server.host}:${server.port}`,

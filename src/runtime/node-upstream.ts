@@ -5,7 +5,7 @@
  */
 import { Pool, errors } from 'undici';
 import type { Readable } from 'node:stream';
-import { UpstreamError, type UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../proxy/upstream.ts';
+import { UpstreamError, type UpstreamBody, type UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../proxy/upstream.ts';
 
 export class NodeUpstream implements UpstreamClient {
   readonly #pools = new Map<string, Pool>();
@@ -36,7 +36,7 @@ export class NodeUpstream implements UpstreamClient {
         else headers.set(name, value);
       }
       const noBody = res.statusCode === 204 || res.statusCode === 304;
-      return { status: res.statusCode, headers, body: noBody ? (res.body.destroy(), null) : toWebStream(res.body) };
+      return { status: res.statusCode, headers, body: noBody ? (res.body.destroy(), null) : nodeBody(res.body) };
     } catch (err) {
       if (err instanceof errors.HeadersTimeoutError) throw new UpstreamError('timeout', `no response within ${req.headersTimeoutMs} ms`);
       if (req.signal.aborted || err instanceof errors.RequestAbortedError) throw new UpstreamError('aborted', 'the client went away');
@@ -51,34 +51,59 @@ export class NodeUpstream implements UpstreamClient {
   }
 }
 
+function nodeBody(body: Readable): UpstreamBody {
+  return {
+    bytes: () =>
+      new Promise<Uint8Array>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        body.on('data', (c: Buffer) => {
+          chunks.push(c);
+          size += c.byteLength;
+        });
+        body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+        body.once('error', reject);
+      }),
+    stream: (onEnd) => toWebStream(body, onEnd),
+    cancel: () => void body.destroy(),
+  };
+}
+
 /** A Node Readable as a web ReadableStream, with backpressure, without copying chunks. */
-function toWebStream(body: Readable): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      body.on('data', (chunk: Buffer) => {
-        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        if ((controller.desiredSize ?? 1) <= 0) body.pause();
-      });
-      body.once('end', () => {
-        try {
-          controller.close();
-        } catch {
-          // Already cancelled by the reader: nothing left to close.
-        }
-      });
-      body.once('error', (err) => {
-        try {
-          controller.error(err);
-        } catch {
-          // Already closed or cancelled: the error has nobody to reach.
-        }
-      });
+function toWebStream(body: Readable, onEnd: () => void): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        body.on('data', (chunk: Buffer) => {
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((controller.desiredSize ?? 1) <= 0) body.pause();
+        });
+        body.once('end', () => {
+          onEnd();
+          try {
+            controller.close();
+          } catch {
+            // Already cancelled by the reader: nothing left to close.
+          }
+        });
+        body.once('error', (err) => {
+          onEnd();
+          try {
+            controller.error(err);
+          } catch {
+            // Already closed or cancelled: the error has nobody to reach.
+          }
+        });
+        body.once('close', onEnd);
+      },
+      pull() {
+        body.resume();
+      },
+      cancel() {
+        onEnd();
+        body.destroy();
+      },
     },
-    pull() {
-      body.resume();
-    },
-    cancel() {
-      body.destroy();
-    },
-  }, { highWaterMark: 16 });
+    { highWaterMark: 16 },
+  );
 }
