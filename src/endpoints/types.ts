@@ -57,5 +57,10 @@ export interface EndpointSource {
   snapshot(pool: { name: string; selector: Record<string, string>; targetPorts: number[] }): PoolSnapshot;
   /** Why this source is not ready, or undefined when it is. */
   notReadyReason(): string | undefined;
+  /**
+   * Optional: start watching these pools ahead of the first request, and stop
+   * watching pools no longer listed. Call it whenever the routing table changes.
+   */
+  prepare?(pools: readonly { name: string; selector: Record<string, string>; targetPorts: number[] }[]): void;
   close(): Promise<void> | void;
 }

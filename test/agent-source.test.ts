@@ -1,0 +1,128 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Hono } from 'hono';
+import { listen, listenWithGrpc, readFileText, watchFile, type Listening } from '../src/runtime/node.ts';
+import { MetricsAgent } from '../src/agent/agent.ts';
+import { createAgentApp } from '../src/agent/app.ts';
+import { undiciGetter } from '../src/agent/http-get.ts';
+import { createEndpointSource } from '../src/endpoints/index.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(fn: () => T | undefined, timeoutMs: number): Promise<{ value: T; ms: number }> {
+  const start = Date.now();
+  for (;;) {
+    const value = fn();
+    if (value !== undefined && value !== false) return { value, ms: Date.now() - start };
+    if (Date.now() - start > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
+
+async function fakePod(waiting: { n: number }) {
+  const app = new Hono();
+  app.get('/metrics', (c) => c.text(`vllm:num_requests_waiting ${waiting.n}\nvllm:kv_cache_usage_perc 0.5\n`));
+  return listen(app.fetch, 0);
+}
+
+const POOL = { name: 'gemma3', selector: { pool: 'gemma3' }, targetPorts: [8000] };
+
+describe('AgentEndpointSource (gateway side of a remote agent)', () => {
+  const waiting = { n: 2 };
+  let pod: Listening;
+  let agentServer: Listening | undefined;
+  let agentPort = 0;
+  const get = undiciGetter();
+  const agent = new MetricsAgent({ get, scrapeIntervalMs: 50 });
+
+  const startAgentServer = async () => {
+    const { app, routes } = createAgentApp(agent);
+    agentServer = await listenWithGrpc(app.fetch, routes, agentPort);
+    agentPort = agentServer.port;
+  };
+
+  beforeAll(async () => {
+    pod = await fakePod(waiting);
+    agent.setEntries([{ address: '127.0.0.1', port: pod.port, labels: { pool: 'gemma3' }, engine: 'vllm' }]);
+    agent.start();
+    await startAgentServer();
+  });
+  afterAll(async () => {
+    agent.stop();
+    await agentServer?.close();
+    await pod.close();
+    await get.close();
+  });
+
+  it('streams fresh metrics, keeps the last snapshot (aging) while the agent is down, resumes within 2 s', async () => {
+    const source = await createEndpointSource({ agentUrl: `http://127.0.0.1:${agentPort}`, staleAfterMs: 2000 });
+    try {
+      source.prepare([POOL]);
+      const first = await until(() => source.snapshot(POOL).endpoints[0]?.metrics, 2000);
+      expect(first.value.waiting).toBe(2);
+      expect(source.notReadyReason()).toBeUndefined();
+      const fresh = source.snapshot(POOL);
+      expect(fresh.hasMetrics).toBe(true);
+      expect(Date.now() - fresh.endpoints[0]!.scrapedAt!).toBeLessThan(300);
+
+      await agentServer!.close();
+      await until(() => source.notReadyReason(), 3000);
+      await sleep(400);
+      const kept = source.snapshot(POOL);
+      expect(kept.endpoints).toHaveLength(1);
+      expect(Date.now() - kept.endpoints[0]!.scrapedAt!).toBeGreaterThan(300);
+
+      waiting.n = 9;
+      await startAgentServer();
+      const resumed = await until(() => source.snapshot(POOL).endpoints[0]?.metrics?.waiting === 9 || undefined, 2000);
+      expect(resumed.ms).toBeLessThan(2000);
+      expect(source.notReadyReason()).toBeUndefined();
+    } finally {
+      source.close();
+    }
+  });
+
+  it('is not ready while the agent cannot be reached', async () => {
+    const source = await createEndpointSource({ agentUrl: 'http://127.0.0.1:1' });
+    try {
+      await sleep(200);
+      expect(source.notReadyReason()).toMatch(/agent http:\/\/127.0.0.1:1/);
+      expect(source.snapshot(POOL).endpoints).toEqual([]);
+    } finally {
+      source.close();
+    }
+  });
+});
+
+describe('EmbeddedAgentSource (--endpoints FILE alone)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'infergate-endpoints-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('scrapes the file’s pods in-process and follows edits of the file', async () => {
+    const a = { n: 4 };
+    const b = { n: 1 };
+    const podA = await fakePod(a);
+    const podB = await fakePod(b);
+    const file = join(dir, 'endpoints.yaml');
+    writeFileSync(file, `endpoints:\n  - { address: 127.0.0.1, port: ${podA.port}, labels: { pool: gemma3 } }\n`);
+    const source = await createEndpointSource({ endpointsFile: file, files: { readFileText, watchFile }, scrapeIntervalMs: 50 });
+    try {
+      const got = await until(() => source.snapshot(POOL).endpoints[0]?.metrics, 1000);
+      expect(got.value.waiting).toBe(4);
+      expect(source.notReadyReason()).toBeUndefined();
+      writeFileSync(file, `endpoints:\n  - { address: 127.0.0.1, port: ${podA.port}, labels: { pool: gemma3 } }\n  - { address: 127.0.0.1, port: ${podB.port}, labels: { pool: gemma3 } }\n`);
+      await until(() => source.snapshot(POOL).endpoints.find((e) => e.port === podB.port)?.metrics, 3000);
+      writeFileSync(file, 'endpoints: [ { address: 127.0.0.1 '); // broken edit: keep the previous endpoints
+      await until(() => source.notReadyReason(), 3000);
+      expect(source.snapshot(POOL).endpoints).toHaveLength(2);
+    } finally {
+      await source.close();
+      await podA.close();
+      await podB.close();
+    }
+  });
+});
