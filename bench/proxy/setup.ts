@@ -1,0 +1,123 @@
+/**
+ * The pieces `bench/proxy.ts` measures, each on loopback: nginx as the
+ * upstream that answers at once (a fixed small JSON, and a short SSE stream)
+ * and as a plain round-robin reverse proxy in front of it, and infergate in
+ * front of the same upstream, as separate processes.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104 };
+
+const CHAT_JSON = JSON.stringify({
+  id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help you today?' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
+});
+const chunk = (content: string) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta: { content } }] })}\\n\\n`;
+const SSE = ['Hello', '!', ' How', ' can', ' I', ' help', '?'].map(chunk).join('') + 'data: [DONE]\\n\\n';
+
+export function nginxAvailable(): boolean {
+  try {
+    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Started {
+  close(): Promise<void>;
+}
+
+export async function startNginx(dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
+  const conf = `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  upstream json_pool { server 127.0.0.1:${PORTS.upstream}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${PORTS.upstream} reuseport;
+    location / { default_type application/json; return 200 '${CHAT_JSON}'; }
+  }
+  server {
+    listen 127.0.0.1:${PORTS.sse} reuseport;
+    location / { default_type text/event-stream; return 200 '${SSE}'; }
+  }
+  server {
+    listen 127.0.0.1:${PORTS.nginx};
+    location / { proxy_pass http://json_pool; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+  }
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'inherit' });
+  await waitForPort(PORTS.nginx);
+  return { close: () => stop(child) };
+}
+
+export async function startInfergate(root: string, dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
+  writeFileSync(
+    join(dir, 'manifests.yaml'),
+    `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: bench }
+spec:
+  rules:
+  - matches: [{ headers: [{ name: x-bench, value: sse }] }]
+    backendRefs: [{ name: sse, kind: InferencePool }]
+  - backendRefs: [{ name: json, kind: InferencePool }]
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: { name: json }
+spec: { selector: { matchLabels: { pool: json } }, targetPorts: [{ number: ${PORTS.upstream} }] }
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: { name: sse }
+spec: { selector: { matchLabels: { pool: sse } }, targetPorts: [{ number: ${PORTS.sse} }] }
+---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata: { name: llama-json }
+spec: { modelName: llama, poolRef: { name: json } }
+---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata: { name: llama-sse }
+spec: { modelName: llama, poolRef: { name: sse } }
+`,
+  );
+  writeFileSync(join(dir, 'endpoints.yaml'), `endpoints:\n  - { address: 127.0.0.1, labels: { pool: json } }\n  - { address: 127.0.0.1, labels: { pool: sse } }\n`);
+  const child = spawn(process.execPath, [join(root, 'bin/infergate.js'), 'gateway', '--manifests', join(dir, 'manifests.yaml'), '--endpoints', join(dir, 'endpoints.yaml'), '--port', String(PORTS.infergate)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitForPort(PORTS.infergate);
+  return { close: () => stop(child) };
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/healthz`);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`nothing listens on ${port} after 10 s`);
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
