@@ -109,6 +109,8 @@ async function engineCounters() {
   let gen = 0;
   let itlS = 0;
   let itlC = 0;
+  let ttftS = 0;
+  let ttftC = 0;
   let steps = 0;
   let busy = 0;
   let late = 0;
@@ -120,6 +122,8 @@ async function engineCounters() {
     gen += val('vllm:generation_tokens_total');
     itlS += val('vllm:inter_token_latency_seconds_sum');
     itlC += val('vllm:inter_token_latency_seconds_count');
+    ttftS += val('vllm:time_to_first_token_seconds_sum');
+    ttftC += val('vllm:time_to_first_token_seconds_count');
     running += val('vllm:num_requests_running');
     const st = (await (await fetch(`${u}/admin/state`)).json()) as { stats: { steps: number; busy_ms: number }; lateness_ms: { mean: number; p99: number } };
     steps += st.stats.steps;
@@ -127,7 +131,7 @@ async function engineCounters() {
     late += st.lateness_ms.mean / urls.length;
     lateP99 = Math.max(lateP99, st.lateness_ms.p99);
   }
-  return { gen, itlS, itlC, steps, busy, late, lateP99, running };
+  return { gen, itlS, itlC, ttftS, ttftC, steps, busy, late, lateP99, running };
 }
 
 function cpuTicks(pid: number): number {
@@ -179,6 +183,7 @@ const result = {
   model_predicted_step_ms: +modelStep.toFixed(2),
   engine_itl_ms: +engineItl.toFixed(2),
   client_itl_ms: +(itlSum / itlN).toFixed(2),
+  engine_ttft_ms: +(((e1.ttftS - e0.ttftS) / (e1.ttftC - e0.ttftC)) * 1000).toFixed(1),
   client_ttft_ms: +(ttftSum / requests).toFixed(1),
   sim_step_lateness_mean_ms: +e1.late.toFixed(2),
   sim_step_lateness_p99_ms_bucket: e1.lateP99,

@@ -95,7 +95,10 @@ export class SimEngine {
     return this.running.length > 0 || this.numWaiting > 0 ? this.now : Infinity;
   }
 
-  /** Runs every step that ends by `t`, then starts the next one if there is work; returns its end (or -1). */
+  /**
+   * Runs every step that ends by `t`, then starts the next one if there is
+   * work; returns its end (or -1 when idle). `advanceTo(Infinity)` drains.
+   */
   advanceTo(t: number): number {
     for (;;) {
       if (this.stepEnd >= 0) {
@@ -104,7 +107,7 @@ export class SimEngine {
         this.completeStep();
       }
       if (this.startStep() === 0) {
-        if (t > this.now) this.now = t;
+        if (t > this.now && t !== Infinity) this.now = t;
         return -1;
       }
     }
