@@ -25,7 +25,7 @@ function run(sent: Array<[number, string, string?]>, prompt: string, model = 'm'
 }
 
 describe('prefix-cache-scorer', () => {
-  it.each([
+  const cases: Array<{ name: string; sent: Array<[number, string]>; prompt: string; scores: number[] }> = [
     { name: 'nothing sent yet', sent: [], prompt: block('a') + block('b'), scores: [0, 0, 0] },
     { name: 'same prompt → 1', sent: [[1, block('a') + block('b')]], prompt: block('a') + block('b'), scores: [0, 1, 0] },
     { name: 'shared first block of four', sent: [[2, block('a') + block('x')]], prompt: block('a') + block('b') + block('c') + block('d'), scores: [0, 0, 0.25] },
@@ -33,8 +33,9 @@ describe('prefix-cache-scorer', () => {
     { name: 'longest prefix wins', sent: [[0, block('a')], [1, block('a') + block('b') + block('c')]], prompt: block('a') + block('b') + block('c') + block('d'), scores: [0.25, 0.75, 0] },
     { name: 'prompt shorter than a block scores 0', sent: [[0, 'short']], prompt: 'short', scores: [0, 0, 0] },
     { name: 'trailing partial block ignored', sent: [[0, block('a') + 'tail one']], prompt: block('a') + 'tail two', scores: [1, 0, 0] },
-  ] as const)('$name', ({ sent, prompt, scores }) => {
-    expect(run(sent as Array<[number, string]>, prompt)).toEqual(scores);
+  ];
+  it.each(cases)('$name', ({ sent, prompt, scores }) => {
+    expect(run(sent, prompt)).toEqual(scores);
   });
 
   it('is seeded by the target model', () => {
