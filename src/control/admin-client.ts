@@ -1,0 +1,24 @@
+/** Clients of a gateway's admin API, for `infergate apply` / `get` and tests. */
+import { createClient, type Interceptor } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { RoutingService } from '../gen/infergate/v1/routing_pb.ts';
+import { EndpointService } from '../gen/infergate/v1/endpoint_pb.ts';
+
+export const adminFlags = {
+  server: { type: 'string', default: 'http://127.0.0.1:8081', help: "the gateway's admin URL" },
+  token: { type: 'string', help: 'bearer token of the admin API' },
+  'token-file': { type: 'string', help: 'file holding the bearer token' },
+} as const;
+
+export function adminClients(server: string, token: string | undefined) {
+  const interceptors: Interceptor[] = token
+    ? [
+        (next) => (req) => {
+          req.header.set('authorization', `Bearer ${token}`);
+          return next(req);
+        },
+      ]
+    : [];
+  const transport = createConnectTransport({ baseUrl: server, httpVersion: '1.1', interceptors, useBinaryFormat: true });
+  return { routing: createClient(RoutingService, transport), endpoints: createClient(EndpointService, transport) };
+}
