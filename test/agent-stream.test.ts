@@ -52,7 +52,7 @@ describe('agent over the wire', () => {
   const transports: [string, () => Transport][] = [
     ['connect-node Connect over HTTP/1.1', () => node.createConnectTransport({ baseUrl, httpVersion: '1.1' })],
     ['connect-node gRPC-Web over HTTP/1.1', () => node.createGrpcWebTransport({ baseUrl, httpVersion: '1.1' })],
-    ['connect-node plain gRPC over h2c', () => node.createGrpcTransport({ baseUrl, httpVersion: '2' })],
+    ['connect-node plain gRPC over h2c', () => node.createGrpcTransport({ baseUrl })],
     ['connect-web Connect (fetch)', () => web.createConnectTransport({ baseUrl })],
     ['connect-web gRPC-Web (fetch)', () => web.createGrpcWebTransport({ baseUrl })],
   ];
