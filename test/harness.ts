@@ -2,8 +2,10 @@
  * Shared pieces for end-to-end tests: simulated pods and a gateway, all real
  * HTTP servers on loopback ports chosen by the OS.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startSimulator, type Simulator } from '../src/sim/index.ts';
-import { FileEndpointSource } from '../src/endpoints/file.ts';
 import type { EndpointEntry } from '../src/endpoints/file-schema.ts';
 import { startGateway, type RunningGateway, type StartGatewayOptions } from '../src/runtime/node-gateway.ts';
 import { demoPools } from '../src/cli/commands/demo.ts';
@@ -23,7 +25,17 @@ export function entriesFor(sim: Simulator, labels: Record<string, string>, engin
   return sim.pods.map((p) => ({ address: '127.0.0.1', port: p.port, labels, engine }));
 }
 
-/** The seed use cases: gemma3 (3 pods, LoRA adapters) and deepseek-r1 (2 pods), behind a gateway. */
+/** Write an endpoints file (in a fresh temporary directory) and return its path. */
+export function writeEndpointsFile(entries: EndpointEntry[]): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'infergate-test-')), 'endpoints.json');
+  writeFileSync(path, JSON.stringify({ endpoints: entries }));
+  return path;
+}
+
+/**
+ * The seed use cases: gemma3 (3 pods, LoRA adapters) and deepseek-r1 (2 pods),
+ * behind a gateway whose embedded agent scrapes the pods' metrics.
+ */
 export async function startDemoCluster(options: { timeScale?: number; gateway?: StartGatewayOptions; podsPerPool?: Record<string, number> } = {}): Promise<DemoCluster> {
   const pools: Record<string, Simulator> = {};
   const entries: EndpointEntry[] = [];
@@ -39,7 +51,9 @@ export async function startDemoCluster(options: { timeScale?: number; gateway?: 
     });
     entries.push(...entriesFor(pools[name]!, { pool: name }));
   }
-  const gateway = await startGateway({ port: 0, manifests: SEED_MANIFESTS, endpointSource: new FileEndpointSource(entries), ...options.gateway });
+  const endpointsFile = writeEndpointsFile(entries);
+  const gateway = await startGateway({ port: 0, manifests: SEED_MANIFESTS, endpoints: endpointsFile, ...options.gateway });
+  await waitForMetrics(gateway, Object.keys(pools));
   const endpointIds = Object.fromEntries(Object.entries(pools).map(([n, s]) => [n, s.pods.map((p) => `127.0.0.1:${p.port}`)]));
   return {
     gateway,
@@ -63,3 +77,19 @@ export const chat = (model: string, content = 'Hello there', extra: Record<strin
   max_tokens: 8,
   ...extra,
 });
+
+/** Wait until the gateway has fresh metrics for every endpoint of these pools (the agent scraped them). */
+export async function waitForMetrics(gateway: RunningGateway, pools: string[], timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const table = gateway.store.current;
+    const ready = pools.every((name) => {
+      const pool = table?.pools.get(name);
+      const snap = pool && gateway.gateway.endpoints.snapshot(pool);
+      return snap && snap.endpoints.length > 0 && snap.endpoints.every((e) => e.metrics && e.scrapedAt);
+    });
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`no metrics for pools ${pools.join(', ')} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

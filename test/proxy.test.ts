@@ -19,7 +19,8 @@ let stallServer: http.Server;
 
 const table = (pools: { name: string; label: string }[]) => ({
   routes: [{ name: 'all', rules: pools.map((p) => ({ matches: [{ headers: [{ name: 'x-pool', value: p.name }] }], backendRefs: [{ pool: p.name }] })) }],
-  pools: pools.map((p) => ({ name: p.name, selector: { pool: p.label }, targetPorts: [8000] })),
+  // FailOpen: these endpoints publish no metrics; the picker routes on its own in-flight counts.
+  pools: pools.map((p) => ({ name: p.name, selector: { pool: p.label }, targetPorts: [8000], failureMode: 'FailOpen' as const })),
   models: pools.map((p) => ({ name: 'bot', pool: p.name, targetModels: [{ name: 'bot-lora-v7' }] })),
 });
 
@@ -147,7 +148,7 @@ describe("the gateway's own errors", () => {
   });
 
   it('503 saying no routes are configured when no table is loaded', async () => {
-    const gw = await startGateway({ port: 0 });
+    const gw = await startGateway({ port: 0, endpointSource: new FileEndpointSource([]) });
     try {
       const err = await expectError(await postJson(`${gw.url}/v1/chat/completions`, chat('bot')), 503, 'no_routes_configured');
       expect(err.message).toContain('infergate apply');

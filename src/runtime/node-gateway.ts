@@ -1,20 +1,21 @@
 /**
- * Assemble and start a gateway on Node: read the manifests and endpoints
- * files, build the routing table, the endpoint source, the scheduler and the
- * upstream client, and listen.
+ * Assemble and start a gateway on Node: the routing table (manifests at
+ * start, else the state dir's last accepted table), the endpoint source (an
+ * embedded agent over the endpoints file, or a remote agent), the endpoint
+ * picker with its WebAssembly kernel, the data plane and the admin API.
  */
 import { readFile } from 'node:fs/promises';
 import { createDataPlaneApp } from '../api/app.ts';
 import { Gateway, type GatewayOptions } from '../gateway/gateway.ts';
-import { FileEndpointSource } from '../endpoints/file.ts';
-import { parseEndpointsFile } from '../endpoints/file-schema.ts';
+import { createEndpointSource } from '../endpoints/index.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
 import { importManifests } from '../routing/manifests.ts';
 import { formatProblem, type Problem } from '../routing/problems.ts';
 import { RoutingTableStore } from '../routing/store.ts';
-import { LeastInFlightScheduler } from '../scheduling/least-in-flight.ts';
+import { createScheduler, parseSchedulerConfig } from '../scheduling/index.ts';
 import type { Scheduler } from '../scheduling/scheduler.ts';
-import { listen } from './node.ts';
+import { adminListenHost, createAdminApp, restoreTable, stateDirPersistence } from '../control/index.ts';
+import { listen, loadKernelModule, readFileText, watchFile, writeFileAtomic, type Listening } from './node.ts';
 import { NodeUpstream } from './node-upstream.ts';
 import { inboundFromNode } from './node-inbound.ts';
 
@@ -23,16 +24,31 @@ export interface StartGatewayOptions extends Partial<GatewayOptions> {
   host?: string;
   /** Kubernetes manifests (YAML) to load at start. */
   manifests?: string;
-  /** The endpoints file. */
+  /** The endpoints file (scraped by an agent embedded in the gateway). */
   endpoints?: string;
-  /** An endpoint source to use instead of the endpoints file. */
+  /** A remote agent's URL, instead of the embedded one. */
+  agent?: string;
+  /** An endpoint source to use as is (tests). */
   endpointSource?: EndpointSource;
+  /** EndpointPickerConfig YAML: plugins and scheduling profiles. */
+  schedulingConfig?: string;
   scheduler?: Scheduler;
+  scrapeIntervalMs?: number;
+  staleAfterMs?: number;
+  /** Admin API port (RoutingService); undefined: no admin API. */
+  adminPort?: number;
+  adminHost?: string;
+  /** Bearer token for the admin API; without one it listens on loopback only. */
+  token?: string;
+  /** Where the accepted routing table is kept across restarts. */
+  stateDir?: string;
+  log?: (line: Record<string, unknown>) => void;
 }
 
 export interface RunningGateway {
   url: string;
   port: number;
+  adminUrl?: string;
   gateway: Gateway;
   store: RoutingTableStore;
   close(): Promise<void>;
@@ -48,37 +64,78 @@ export class ConfigError extends Error {
   }
 }
 
-export async function loadManifestsFile(path: string): Promise<RoutingTableStore> {
-  const store = new RoutingTableStore();
+const files = { readFileText, watchFile, writeFileAtomic };
+
+export async function loadManifestsInto(store: RoutingTableStore, path: string, log: (l: Record<string, unknown>) => void): Promise<void> {
   const imported = importManifests(await readFile(path, 'utf8'), path);
   if (imported.errors.length) throw new ConfigError(`${path}: the manifests were rejected whole`, imported.errors);
-  for (const w of imported.warnings) console.error(JSON.stringify({ level: 'warn', msg: formatProblem(w) }));
+  for (const w of imported.warnings) log({ level: 'warn', msg: formatProblem(w) });
   const result = store.apply(imported.table);
   if (!result.ok) throw new ConfigError(`${path}: the routing table was rejected whole`, result.reason === 'invalid' ? result.problems : []);
-  return store;
 }
 
-export async function loadEndpointsFile(path: string): Promise<FileEndpointSource> {
-  const parsed = parseEndpointsFile(await readFile(path, 'utf8'), path);
-  if (!parsed.ok) throw new ConfigError(`${path}: the endpoints file was rejected`, parsed.problems);
-  return new FileEndpointSource(parsed.endpoints);
+async function loadScheduler(options: StartGatewayOptions): Promise<Scheduler> {
+  if (options.scheduler) return options.scheduler;
+  let config;
+  if (options.schedulingConfig) {
+    const parsed = parseSchedulerConfig(await readFile(options.schedulingConfig, 'utf8'));
+    if (!parsed.ok) {
+      throw new ConfigError(`${options.schedulingConfig}: the scheduling config was rejected`, parsed.problems.map((p) => ({ object: 'EndpointPickerConfig', path: p.path, message: p.message })));
+    }
+    config = parsed.config;
+  }
+  return createScheduler({ config, kernel: await loadKernelModule(), now: options.now, random: options.random });
 }
 
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
-  const store = options.manifests ? await loadManifestsFile(options.manifests) : new RoutingTableStore();
-  const endpoints = options.endpointSource ?? (options.endpoints ? await loadEndpointsFile(options.endpoints) : new FileEndpointSource([]));
-  const scheduler = options.scheduler ?? new LeastInFlightScheduler();
+  const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
+  const store = new RoutingTableStore();
+  const persistence = options.stateDir ? stateDirPersistence(options.stateDir, files) : undefined;
+  if (options.manifests) {
+    await loadManifestsInto(store, options.manifests, log);
+    await persistence?.save(store.current!.source);
+  } else if (persistence) {
+    const version = await restoreTable(store, persistence);
+    if (version) log({ level: 'info', msg: 'restored the last accepted routing table', version, stateDir: options.stateDir });
+  }
+
+  const endpoints =
+    options.endpointSource ??
+    (options.endpoints || options.agent
+      ? await createEndpointSource({ endpointsFile: options.endpoints, agentUrl: options.agent, files, scrapeIntervalMs: options.scrapeIntervalMs, staleAfterMs: options.staleAfterMs, log })
+      : undefined);
+  if (!endpoints) throw new ConfigError('no endpoints: give --endpoints FILE or --agent URL', []);
+  const prepare = () => endpoints.prepare?.([...(store.current?.pools.values() ?? [])]);
+  prepare();
+  const unsubscribe = store.subscribe(prepare);
+
+  const scheduler = await loadScheduler(options);
   const upstream = new NodeUpstream();
   const gateway = new Gateway(store, endpoints, scheduler, upstream, options);
   const app = createDataPlaneApp(gateway, { inbound: inboundFromNode });
-  const server = await listen(app.fetch, options.port ?? 8080, options.host ?? '127.0.0.1');
+  const servers: Listening[] = [];
+  try {
+    servers.push(await listen(app.fetch, options.port ?? 8080, options.host ?? '127.0.0.1'));
+    if (options.adminPort !== undefined) {
+      const admin = createAdminApp({ store, token: options.token, persistence, endpointSource: endpoints, log });
+      admin.get('/healthz', (c) => c.json({ status: 'ok' }));
+      servers.push(await listen(admin.fetch, options.adminPort, adminListenHost(options.token, options.adminHost ?? options.host ?? '127.0.0.1')));
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.close()));
+    await endpoints.close();
+    throw err;
+  }
+  const [data, admin] = servers;
   return {
-    url: `http://${server.host}:${server.port}`,
-    port: server.port,
+    url: `http://${data!.host}:${data!.port}`,
+    port: data!.port,
+    adminUrl: admin ? `http://${admin.host}:${admin.port}` : undefined,
     gateway,
     store,
     async close() {
-      await server.close();
+      unsubscribe();
+      await Promise.all(servers.map((s) => s.close()));
       await upstream.close();
       await endpoints.close();
     },

@@ -19,6 +19,7 @@ const flags = {
   manifests: { type: 'string', default: 'examples/seed-use-cases.yaml', help: 'routing manifests' },
   endpoints: { type: 'string', default: 'examples/seed-endpoints.yaml', help: 'endpoints file; each entry becomes a simulated pod on its port' },
   port: { type: 'number', default: 8080, help: 'gateway port' },
+  'admin-port': { type: 'number', default: 8081, help: 'admin API port (loopback only, no token)' },
   'time-scale': { type: 'number', default: 1, help: 'simulated pods run this much slower (0.1 = ten times faster)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
@@ -60,9 +61,9 @@ export async function run(args: string[]): Promise<number> {
         }),
       );
     }
-    const gw = await startGateway({ manifests: f.manifests, endpoints: f.endpoints, port: f.port });
+    const gw = await startGateway({ manifests: f.manifests, endpoints: f.endpoints, port: f.port, adminPort: f['admin-port'] });
     const pods = sims.flatMap((s) => s.pods.map((p) => `${p.name} ${p.url} (${p.model})`));
-    console.log(`infergate demo: gateway on ${gw.url}, ${pods.length} simulated vLLM pods:\n  ${pods.join('\n  ')}
+    console.log(`infergate demo: gateway on ${gw.url} (admin API ${gw.adminUrl}), ${pods.length} simulated vLLM pods:\n  ${pods.join('\n  ')}
 
 Models: ${gw.store.current?.modelNames.join(', ')}. Try:
 

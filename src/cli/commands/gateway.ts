@@ -2,12 +2,20 @@
  * `infergate gateway`: serve the data plane.
  */
 import { FlagError, parseFlags, usage, type FlagSpec } from '../flags.ts';
-import { environment, waitForShutdown } from '../../runtime/node.ts';
+import { environment, readFileText, waitForShutdown } from '../../runtime/node.ts';
 import { ConfigError, startGateway } from '../../runtime/node-gateway.ts';
 
 export const gatewayFlags = {
   manifests: { type: 'string', help: 'Kubernetes manifests (Gateway, HTTPRoute, InferencePool, InferenceModel, InferenceObjective) to load at start' },
-  endpoints: { type: 'string', help: 'endpoints file: model-server pods and their labels' },
+  endpoints: { type: 'string', help: 'endpoints file: model-server pods and their labels (scraped by an embedded agent)' },
+  agent: { type: 'string', help: 'URL of a remote infergate agent, instead of the embedded one' },
+  'scheduling-config': { type: 'string', help: 'EndpointPickerConfig YAML: plugins and scheduling profiles' },
+  'admin-port': { type: 'number', default: 8081, help: 'admin API port (RoutingService); -1 disables it' },
+  token: { type: 'string', help: 'bearer token for the admin API (without one the admin API listens on loopback only)' },
+  'token-file': { type: 'string', help: 'file holding the admin bearer token' },
+  'state-dir': { type: 'string', help: 'directory where the accepted routing table is kept across restarts' },
+  'scrape-interval': { type: 'number', default: 50, help: 'ms between scrapes of each endpoint (embedded agent)' },
+  'stale-after': { type: 'number', default: 2000, help: 'ms after which endpoint metrics are stale' },
   port: { type: 'number', default: 8080, help: 'data-plane port' },
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
   'body-limit': { type: 'number', default: 8 * 1024 * 1024, help: 'largest request body, bytes' },
@@ -29,17 +37,33 @@ export async function run(args: string[]): Promise<number> {
     console.log(usage('gateway', gatewayFlags));
     return 0;
   }
+  let token = flags.token;
+  if (!token && flags['token-file']) {
+    const text = await readFileText(flags['token-file']);
+    if (text === undefined) {
+      console.error(`infergate gateway: --token-file ${flags['token-file']} does not exist`);
+      return 1;
+    }
+    token = text.trim();
+  }
   try {
     const gw = await startGateway({
       manifests: flags.manifests,
       endpoints: flags.endpoints,
+      agent: flags.agent,
+      schedulingConfig: flags['scheduling-config'],
+      adminPort: flags['admin-port'] >= 0 ? flags['admin-port'] : undefined,
+      token,
+      stateDir: flags['state-dir'],
+      scrapeIntervalMs: flags['scrape-interval'],
+      staleAfterMs: flags['stale-after'],
       port: flags.port,
       host: flags.host,
       bodyLimit: flags['body-limit'],
       upstreamTimeoutMs: flags['upstream-timeout'],
       maxAttempts: flags['max-attempts'],
     });
-    console.log(JSON.stringify({ level: 'info', msg: 'gateway listening', url: gw.url, version: gw.store.version }));
+    console.log(JSON.stringify({ level: 'info', msg: 'gateway listening', url: gw.url, admin: gw.adminUrl, version: gw.store.version }));
     await waitForShutdown();
     await gw.close();
     return 0;
