@@ -28,18 +28,30 @@ const EQUALS = 61;
 export function parsePrometheusText(text: string, wanted?: ReadonlySet<string>): Sample[] {
   const out: Sample[] = [];
   const length = text.length;
+  const names = wanted ? [...wanted] : undefined;
   let pos = 0;
   while (pos < length) {
     let end = text.indexOf('\n', pos);
     if (end < 0) end = length;
     const first = text.charCodeAt(pos);
-    if (first !== HASH && first !== NEWLINE && end > pos) {
+    if (first !== HASH && first !== NEWLINE && end > pos && (!names || startsWithAny(text, pos, names))) {
       const sample = readLine(text, pos, end, wanted);
       if (sample) out.push(sample);
     }
     pos = end + 1;
   }
   return out;
+}
+
+/** Cheap pre-check before the name is sliced: most lines of a page are not wanted. */
+function startsWithAny(text: string, pos: number, names: readonly string[]): boolean {
+  for (const name of names) {
+    if (text.startsWith(name, pos)) {
+      const next = text.charCodeAt(pos + name.length);
+      if (next === BRACE || next === SPACE || next === TAB) return true;
+    }
+  }
+  return false;
 }
 
 function readLine(text: string, start: number, end: number, wanted?: ReadonlySet<string>): Sample | undefined {
