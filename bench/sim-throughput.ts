@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -188,6 +188,8 @@ const result = {
   sim_step_lateness_mean_ms: +e1.late.toFixed(2),
   sim_step_lateness_p99_ms_bucket: e1.lateP99,
   sim_cpu_cores: +cpuSim.toFixed(2),
+  sim_cpu_us_per_streamed_token: +((cpuSim * 1e6) / (tokens / wall)).toFixed(1),
+  load_average_1m: loadavg()[0],
   loadgen_cpu_cores: +cpuLoad.toFixed(2),
 };
 console.log(JSON.stringify(result, null, 2));
