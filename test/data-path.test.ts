@@ -10,7 +10,7 @@ let cluster: DemoCluster;
 let client: OpenAI;
 
 beforeAll(async () => {
-  cluster = await startDemoCluster();
+  cluster = await startDemoCluster({ gateway: { adminPort: 0 } });
   client = new OpenAI({ baseURL: `${cluster.gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 afterAll(() => cluster?.close());
@@ -100,6 +100,17 @@ describe('errors are OpenAI-shaped', () => {
   it('404 for an unknown path', async () => {
     const res = await fetch(`${cluster.gateway.url}/v2/nothing`);
     await expectError(res, 404, 'unknown_url');
+  });
+});
+
+describe('gateway metrics', () => {
+  it('counts requests per pool, model and status on the admin port', async () => {
+    await (await postJson(`${cluster.gateway.url}/v1/chat/completions`, chat('spanish-bot', 'count me', { max_tokens: 2 }))).arrayBuffer();
+    const text = await (await fetch(`${cluster.gateway.adminUrl}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('infergate_requests_total{pool="gemma3",model="spanish-bot",code="200"}'));
+    expect(Number(line?.split(' ').pop())).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/infergate_time_to_first_token_seconds_count\{pool="gemma3"\} [1-9]/);
+    expect(text).toContain('infergate_request_duration_seconds_bucket{pool="deepseek-r1",le="+Inf"}');
   });
 });
 

@@ -24,6 +24,8 @@ export interface ForwardRequest {
   stream: boolean;
   restoreModel?: { target: string; requested: string };
   extraHeaders: Record<string, string>;
+  /** When the gateway received the request (ms, the gateway's clock). */
+  startedAt: number;
 }
 
 export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
@@ -57,6 +59,7 @@ export async function forward(gateway: Gateway, req: ForwardRequest): Promise<Re
         return new Response(null, { status: 499 });
       }
       gateway.outliers.failed(endpoint);
+      gateway.metrics.refused(req.pool.name);
       refused.push(`${endpoint.id} (${err.message})`);
       continue;
     }
@@ -74,7 +77,9 @@ async function respond(gateway: Gateway, req: ForwardRequest, endpoint: Endpoint
     if (finished) return;
     finished = true;
     gateway.scheduler.completed(req.pool, endpoint, req.scheduling);
+    gateway.metrics.duration(req.pool.name, (gateway.options.now() - req.startedAt) / 1000);
   };
+  gateway.metrics.request(req.pool.name, req.scheduling.requestedModel, upstream.status);
   const contentType = upstream.headers.get('content-type') ?? '';
   const restore = upstream.status < 300 && req.restoreModel && upstream.body ? req.restoreModel : undefined;
   const headers = clientResponseHeaders(upstream.headers, restore !== undefined);
@@ -99,7 +104,7 @@ async function respond(gateway: Gateway, req: ForwardRequest, endpoint: Endpoint
     if (!restore) return new Response(bytes as BodyInit, { status: upstream.status, headers });
     return new Response(restoreModelInJson(decoder.decode(bytes), restore.target, restore.requested), { status: upstream.status, headers });
   }
-  let body = upstream.body.stream(done);
+  let body = upstream.body.stream(done, () => gateway.metrics.firstToken(req.pool.name, (gateway.options.now() - req.startedAt) / 1000));
   if (restore) body = body.pipeThrough(restoreModelInSse(restore.target, restore.requested));
   return new Response(body, { status: upstream.status, headers });
 }

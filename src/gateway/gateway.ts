@@ -11,6 +11,7 @@ import type { RoutingTableStore } from '../routing/store.ts';
 import type { Scheduler, SchedulingRequest } from '../scheduling/scheduler.ts';
 import type { UpstreamClient } from '../proxy/upstream.ts';
 import { OutlierDetector } from './outliers.ts';
+import { GatewayMetrics } from './metrics.ts';
 import { resolveRequest } from './resolve.ts';
 import { forward } from './forward.ts';
 import type { InboundRequest } from './inbound.ts';
@@ -41,6 +42,7 @@ export const DECISION_HEADER = 'x-infergate-decision';
 export class Gateway {
   readonly options: GatewayOptions;
   readonly outliers: OutlierDetector;
+  readonly metrics = new GatewayMetrics();
 
   constructor(
     readonly store: RoutingTableStore,
@@ -56,16 +58,20 @@ export class Gateway {
   /** Serve one OpenAI API request. Never throws: every failure is an OpenAI-shaped response. */
   async handle(kind: ApiKind, request: InboundRequest, path: string): Promise<Response> {
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
+    const startedAt = this.options.now();
     try {
-      return await this.#handle(kind, request, path, requestId);
+      return await this.#handle(kind, request, path, requestId, startedAt);
     } catch (err) {
-      if (err instanceof GatewayError) return err.toResponse({ 'x-request-id': requestId });
+      if (err instanceof GatewayError) {
+        this.metrics.request('', '', err.status);
+        return err.toResponse({ 'x-request-id': requestId });
+      }
       console.error(JSON.stringify({ level: 'error', msg: 'unexpected error', requestId, error: String((err as Error)?.stack ?? err) }));
       return new GatewayError({ status: 500, type: 'server_error', code: 'internal_error', message: `The gateway failed on this request (request id ${requestId}); it was logged. Retry, and report it if it persists.` }).toResponse({ 'x-request-id': requestId });
     }
   }
 
-  async #handle(kind: ApiKind, request: InboundRequest, path: string, requestId: string): Promise<Response> {
+  async #handle(kind: ApiKind, request: InboundRequest, path: string, requestId: string, startedAt: number): Promise<Response> {
     const table = this.store.current;
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
@@ -87,7 +93,9 @@ export class Gateway {
     const snapshot = this.outliers.apply(this.endpoints.snapshot(route.pool));
     const decision = this.scheduler.decide(route.pool, snapshot, schedulingRequest);
     const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: JSON.stringify(decision.explain) } : {};
+    if (decision.kind !== 'route') this.metrics.request(route.pool.name, route.requestedModel, decision.kind === 'shed' ? 429 : 503);
     if (decision.kind === 'shed') {
+      this.metrics.shed(route.pool.name);
       return shed(`Pool "${route.pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds).toResponse({ ...decisionHeader, 'x-request-id': requestId });
     }
     if (decision.kind === 'unavailable') {
@@ -108,6 +116,7 @@ export class Gateway {
       stream: parsed.stream,
       restoreModel: route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined,
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
+      startedAt,
     });
   }
 

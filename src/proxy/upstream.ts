@@ -19,8 +19,8 @@ export interface UpstreamRequest {
 export interface UpstreamBody {
   /** The whole body (for answers that are not streamed). */
   bytes(): Promise<Uint8Array>;
-  /** The body as it arrives; `onEnd` runs once when it ends, fails or is cancelled. */
-  stream(onEnd: () => void): ReadableStream<Uint8Array>;
+  /** The body as it arrives; `onEnd` runs once when it ends, fails or is cancelled; `onFirst` at its first chunk. */
+  stream(onEnd: () => void, onFirst?: () => void): ReadableStream<Uint8Array>;
   /** Drop the body unread. */
   cancel(): void;
 }
@@ -85,8 +85,9 @@ export const fetchUpstream: UpstreamClient = {
 export function webBody(source: ReadableStream<Uint8Array>): UpstreamBody {
   return {
     bytes: async () => new Uint8Array(await new Response(source).arrayBuffer()),
-    stream: (onEnd) => {
+    stream: (onEnd, onFirst) => {
       const reader = source.getReader();
+      let first = onFirst;
       return new ReadableStream<Uint8Array>({
         async pull(controller) {
           try {
@@ -94,7 +95,13 @@ export function webBody(source: ReadableStream<Uint8Array>): UpstreamBody {
             if (done) {
               onEnd();
               controller.close();
-            } else controller.enqueue(value);
+            } else {
+              if (first) {
+                first();
+                first = undefined;
+              }
+              controller.enqueue(value);
+            }
           } catch (err) {
             onEnd();
             controller.error(err);

@@ -119,6 +119,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     if (options.adminPort !== undefined) {
       const admin = createAdminApp({ store, token: options.token, persistence, endpointSource: endpoints, log });
       admin.get('/healthz', (c) => c.json({ status: 'ok' }));
+      admin.get('/metrics', () => new Response(gateway.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4' } }));
       servers.push(await listen(admin.fetch, options.adminPort, adminListenHost(options.token, options.adminHost ?? options.host ?? '127.0.0.1')));
     }
   } catch (err) {

@@ -64,16 +64,17 @@ function nodeBody(body: Readable): UpstreamBody {
         body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
         body.once('error', reject);
       }),
-    stream: (onEnd) => toWebStream(body, onEnd),
+    stream: (onEnd, onFirst) => toWebStream(body, onEnd, onFirst),
     cancel: () => void body.destroy(),
   };
 }
 
 /** A Node Readable as a web ReadableStream, with backpressure, without copying chunks. */
-function toWebStream(body: Readable, onEnd: () => void): ReadableStream<Uint8Array> {
+function toWebStream(body: Readable, onEnd: () => void, onFirst?: () => void): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
+        if (onFirst) body.once('data', onFirst);
         body.on('data', (chunk: Buffer) => {
           controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
           if ((controller.desiredSize ?? 1) <= 0) body.pause();
