@@ -15,6 +15,7 @@ import { KvCache } from './kv-cache.ts';
 import { EngineStats } from './stats.ts';
 import { Sequence, type SimRequest } from './sequence.ts';
 import { LoraSlots } from './lora-slots.ts';
+import { batchCost } from './step-time.ts';
 
 export interface EngineListener {
   /** A token was generated for `seq` (seq.output counts them) at time `now`. */
@@ -187,24 +188,10 @@ export class SimEngine {
   /** The step-time model (ms) applied to the batch just planned; also loads adapters it needs. */
   private stepDuration(): number {
     const cfg = this.config;
-    let prefill = 0;
-    let attn = 0;
-    let decode = 0;
-    let withLora = false;
-    for (const seq of this.batch) {
-      const n = seq.scheduled;
-      if (n === 1 && seq.output > 0) {
-        decode += cfg.decodeMsPerSeq + cfg.decodeMsPerSeqK * (seq.numComputed / 1000);
-      } else {
-        prefill += n;
-        attn += n * ((seq.numComputed + n / 2) / 1000);
-      }
-      if (seq.adapter !== undefined) withLora = true;
-    }
-    this.stats.prefillTokens += prefill;
-    let ms = cfg.stepBaseMs + cfg.prefillMsPerToken * prefill + cfg.prefillAttnMsPerTokenK * attn + decode;
-    if (withLora) {
-      ms *= cfg.loraStepFactor;
+    const cost = batchCost(this.batch, cfg);
+    this.stats.prefillTokens += cost.prefillTokens;
+    let ms = cost.ms;
+    if (cost.withLora) {
       for (const adapter of this.runningAdapters.keys()) {
         const load = this.lora.ensureLoaded(adapter, this.runningAdapters, cfg);
         if (load > 0) this.stats.loraLoads++;
