@@ -36,6 +36,8 @@ const ORDER = memory.data((MAX_FALLBACKS + 1) * 4, 16);
 const MODEL = memory.data(MODEL_BYTES, 16);
 const INPUT = memory.data(INPUT_BYTES, 16);
 const HASHES = memory.data(MAX_BLOCKS * 8, 16);
+/** Scratch: the k+1 best totals, best first. */
+const BEST = memory.data((MAX_FALLBACKS + 2) * 4, 16);
 
 /** Offsets of the regions, in the order of src/scheduling/kernel/layout.ts `REGIONS`. */
 export function region(i: i32): usize {
@@ -69,40 +71,90 @@ let rngState: u32 = 0;
   return <f64>(t ^ (t >>> 14)) / 4294967296.0;
 }
 
-@inline function clamp01(x: f64): f64 {
-  return x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x;
-}
-
-/** Lower is better: the fewest gets 1, the most 0, all equal gets 1. */
-function minMax(column: usize, out: usize, n: i32): void {
-  let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < n; i++) {
+/** Lower is better: min((max − v) × 1/(max − min), 1), all equal → 1. Adds w × score to TOTAL. */
+function minMax(column: usize, out: usize, n: i32, w: f64): void {
+  let lo2 = f64x2.splat(Infinity), hi2 = f64x2.splat(-Infinity);
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const v = v128.load(column + (<usize>i << 3));
+    // pmin/pmax (b < a ? b : a) are single instructions; f64x2.min/max are not.
+    lo2 = f64x2.pmin(lo2, v);
+    hi2 = f64x2.pmax(hi2, v);
+  }
+  let lo = f64x2.extract_lane(lo2, 0), hi = f64x2.extract_lane(hi2, 0);
+  const lo1 = f64x2.extract_lane(lo2, 1), hi1 = f64x2.extract_lane(hi2, 1);
+  if (lo1 < lo) lo = lo1;
+  if (hi < hi1) hi = hi1;
+  if (i < n) {
     const v = load<f64>(column + (<usize>i << 3));
     if (v < lo) lo = v;
-    if (v > hi) hi = v;
+    if (hi < v) hi = v;
   }
   const range = hi - lo;
-  for (let i = 0; i < n; i++) {
-    const v = load<f64>(column + (<usize>i << 3));
-    store<f64>(out + (<usize>i << 3), range > 0.0 ? clamp01((hi - v) / range) : 1.0);
+  const w2 = f64x2.splat(w);
+  if (!(range > 0.0)) {
+    const one = f64x2.splat(1.0);
+    for (let j = 0; j < n; j += 2) {
+      v128.store(out + (<usize>j << 3), one);
+      const t = TOTAL + (<usize>j << 3);
+      v128.store(t, f64x2.add(v128.load(t), f64x2.mul(w2, one)));
+    }
+    return;
+  }
+  const inv = 1.0 / range;
+  if (!(inv < Infinity)) {
+    // A subnormal range: the reciprocal overflows, so divide (never with whole counts).
+    for (let j = 0; j < n; j++) {
+      const sj = (hi - load<f64>(column + (<usize>j << 3))) / range;
+      store<f64>(out + (<usize>j << 3), sj);
+      const t = TOTAL + (<usize>j << 3);
+      store<f64>(t, load<f64>(t) + w * sj);
+    }
+    return;
+  }
+  const hi2b = f64x2.splat(hi), inv2 = f64x2.splat(inv), one = f64x2.splat(1.0);
+  // Pairs past n read and write one slot beyond the candidates; nothing reads it back.
+  for (let j = 0; j < n; j += 2) {
+    const s2 = f64x2.pmin(f64x2.mul(f64x2.sub(hi2b, v128.load(column + (<usize>j << 3))), inv2), one);
+    v128.store(out + (<usize>j << 3), s2);
+    const t = TOTAL + (<usize>j << 3);
+    v128.store(t, f64x2.add(v128.load(t), f64x2.mul(w2, s2)));
   }
 }
 
-function scoreColumn(kind: i32, out: usize, n: i32, promptBlocks: i32): void {
-  if (kind == 1) { minMax(WAITING, out, n); return; }
-  if (kind == 2) { minMax(RUNNING, out, n); return; }
-  if (kind == 6) { minMax(IN_FLIGHT, out, n); return; }
+/** Scores from one column without normalisation; adds w × score to TOTAL. */
+function direct(kind: i32, out: usize, n: i32, promptBlocks: i32, w: f64): void {
+  const w2 = f64x2.splat(w);
+  const zero = f64x2.splat(0.0), one = f64x2.splat(1.0);
+  if (kind == 3) {
+    for (let j = 0; j < n; j += 2) {
+      const s2 = f64x2.pmin(f64x2.pmax(f64x2.sub(one, v128.load(KV_USAGE + (<usize>j << 3))), zero), one);
+      v128.store(out + (<usize>j << 3), s2);
+      const t = TOTAL + (<usize>j << 3);
+      v128.store(t, f64x2.add(v128.load(t), f64x2.mul(w2, s2)));
+    }
+    return;
+  }
+  if (kind == 5) {
+    // 0 × (1/0) would be NaN: with no prompt blocks the reciprocal is 0.
+    const inv = f64x2.splat(promptBlocks > 0 ? 1.0 / <f64>promptBlocks : 0.0);
+    for (let j = 0; j < n; j += 2) {
+      const s2 = f64x2.pmin(f64x2.pmax(f64x2.mul(v128.load(PREFIX_MATCHED + (<usize>j << 3)), inv), zero), one);
+      v128.store(out + (<usize>j << 3), s2);
+      const t = TOTAL + (<usize>j << 3);
+      v128.store(t, f64x2.add(v128.load(t), f64x2.mul(w2, s2)));
+    }
+    return;
+  }
   for (let i = 0; i < n; i++) {
     let s: f64 = 0.0;
-    if (kind == 3) {
-      s = clamp01(1.0 - load<f64>(KV_USAGE + (<usize>i << 3)));
-    } else if (kind == 4) {
+    if (kind == 4) {
       const c = load<i32>(LORA_CLASS + (<usize>i << 2));
       s = c == 3 ? 1.0 : c == 2 ? 0.8 : c == 1 ? 0.6 : 0.0;
-    } else if (kind == 5) {
-      s = promptBlocks > 0 ? clamp01(load<f64>(PREFIX_MATCHED + (<usize>i << 3)) / <f64>promptBlocks) : 0.0;
     }
     store<f64>(out + (<usize>i << 3), s);
+    const t = TOTAL + (<usize>i << 3);
+    store<f64>(t, load<f64>(t) + w * s);
   }
 }
 
@@ -115,79 +167,74 @@ function scoreColumn(kind: i32, out: usize, n: i32, promptBlocks: i32): void {
 export function scoreAndPick(n: i32, scorers: i32, promptBlocks: i32, picker: i32, seed: u32, fallbacks: i32): i32 {
   if (n <= 0) return -1;
   rngState = seed;
-  for (let i = 0; i < n; i++) store<f64>(TOTAL + (<usize>i << 3), 0.0);
+  const zero = f64x2.splat(0.0);
+  for (let j = 0; j < n; j += 2) v128.store(TOTAL + (<usize>j << 3), zero);
   for (let k = 0; k < scorers; k++) {
     const out = SCORES + (<usize>(k * MAX_ENDPOINTS) << 3);
-    scoreColumn(load<i32>(SCORER_KIND + (<usize>k << 2)), out, n, promptBlocks);
+    const kind = load<i32>(SCORER_KIND + (<usize>k << 2));
     const w = load<f64>(SCORER_WEIGHT + (<usize>k << 3));
-    for (let i = 0; i < n; i++) {
-      const p = TOTAL + (<usize>i << 3);
-      store<f64>(p, load<f64>(p) + w * load<f64>(out + (<usize>i << 3)));
+    if (kind == 1) minMax(WAITING, out, n, w);
+    else if (kind == 2) minMax(RUNNING, out, n, w);
+    else if (kind == 6) minMax(IN_FLIGHT, out, n, w);
+    else direct(kind, out, n, promptBlocks, w);
+  }
+  const k = fallbacks < MAX_FALLBACKS ? fallbacks : MAX_FALLBACKS;
+  // One pass keeps the k+1 best (ties to the lower index) and, for max-score, picks.
+  let best = -Infinity, chosen = 0, ties: f64 = 0.0, count = 0;
+  const k1 = k + 1;
+  for (let i = 0; i < n; i++) {
+    const t = load<f64>(TOTAL + (<usize>i << 3));
+    if (picker == 0) {
+      if (t > best) {
+        best = t; chosen = i; ties = 1.0;
+      } else if (t == best) {
+        ties += 1.0;
+        if (nextRandom() * ties < 1.0) chosen = i;
+      }
+    }
+    let j = count < k1 ? count : k1;
+    while (j > 0) {
+      const prev = load<i32>(BEST + (<usize>(j - 1) << 2));
+      if (!(t > load<f64>(TOTAL + (<usize>prev << 3)))) break;
+      if (j < k1) store<i32>(BEST + (<usize>j << 2), prev);
+      j--;
+    }
+    if (j < k1) {
+      store<i32>(BEST + (<usize>j << 2), i);
+      if (count < k1) count++;
     }
   }
-  const picked = pick(n, picker);
+  const picked = picker == 0 ? chosen : pickRandom(n, picker);
   store<i32>(ORDER, picked);
-  const k = fallbacks < MAX_FALLBACKS ? fallbacks : MAX_FALLBACKS;
-  topFallbacks(n, picked, k);
+  let f = 0;
+  for (let j = 0; j < count && f < k; j++) {
+    const i = load<i32>(BEST + (<usize>j << 2));
+    if (i != picked) store<i32>(ORDER + (<usize>(++f) << 2), i);
+  }
+  for (; f < k; ) store<i32>(ORDER + (<usize>(++f) << 2), -1);
   return picked;
 }
 
-function pick(n: i32, picker: i32): i32 {
+function pickRandom(n: i32, picker: i32): i32 {
   if (picker == 1) return <i32>(nextRandom() * <f64>n);
-  if (picker == 2) {
-    let sum: f64 = 0.0;
-    for (let i = 0; i < n; i++) {
-      const t = load<f64>(TOTAL + (<usize>i << 3));
-      if (t > 0.0) sum += t;
-    }
-    const r = nextRandom();
-    if (!(sum > 0.0)) return <i32>(r * <f64>n);
-    const target = r * sum;
-    let acc: f64 = 0.0, last = 0;
-    for (let i = 0; i < n; i++) {
-      const t = load<f64>(TOTAL + (<usize>i << 3));
-      if (t > 0.0) {
-        acc += t;
-        last = i;
-        if (target < acc) return i;
-      }
-    }
-    return last;
-  }
-  // max-score; ties broken uniformly by reservoir sampling.
-  let best = -Infinity, chosen = 0, ties: f64 = 0.0;
+  let sum: f64 = 0.0;
   for (let i = 0; i < n; i++) {
     const t = load<f64>(TOTAL + (<usize>i << 3));
-    if (t > best) {
-      best = t; chosen = i; ties = 1.0;
-    } else if (t == best) {
-      ties += 1.0;
-      if (nextRandom() * ties < 1.0) chosen = i;
-    }
+    if (t > 0.0) sum += t;
   }
-  return chosen;
-}
-
-/** ORDER[1..k]: the k best totals other than `picked`, ties to the lower index. */
-function topFallbacks(n: i32, picked: i32, k: i32): void {
-  const list = ORDER + 4;
-  let count = 0;
+  const r = nextRandom();
+  if (!(sum > 0.0)) return <i32>(r * <f64>n);
+  const target = r * sum;
+  let acc: f64 = 0.0, last = 0;
   for (let i = 0; i < n; i++) {
-    if (i == picked) continue;
     const t = load<f64>(TOTAL + (<usize>i << 3));
-    let j = count < k ? count : k;
-    while (j > 0) {
-      const prev = load<i32>(list + (<usize>(j - 1) << 2));
-      if (!(t > load<f64>(TOTAL + (<usize>prev << 3)))) break;
-      if (j < k) store<i32>(list + (<usize>j << 2), prev);
-      j--;
-    }
-    if (j < k) {
-      store<i32>(list + (<usize>j << 2), i);
-      if (count < k) count++;
+    if (t > 0.0) {
+      acc += t;
+      last = i;
+      if (target < acc) return i;
     }
   }
-  for (let j = count; j < k; j++) store<i32>(list + (<usize>j << 2), -1);
+  return last;
 }
 
 // ---- XXH64 ----

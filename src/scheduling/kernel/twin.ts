@@ -22,8 +22,10 @@ class Mulberry32 {
   }
 }
 
+/** The kernel's pmin(pmax(x, 0), 1), i.e. (x < 0 ? 0 : x) then (1 < y ? 1 : y). */
 function clamp01(x: number): number {
-  return x < 0 ? 0 : x > 1 ? 1 : x;
+  const y = x < 0 ? 0 : x;
+  return 1 < y ? 1 : y;
 }
 
 export class TwinKernel implements Kernel {
@@ -45,6 +47,7 @@ export class TwinKernel implements Kernel {
   readonly #modelWords: Uint32Array;
   readonly #inputWords: Uint32Array;
   readonly #rng = new Mulberry32();
+  readonly #best = new Int32Array(MAX_FALLBACKS + 2);
 
   constructor() {
     const offsets: number[] = [];
@@ -62,102 +65,124 @@ export class TwinKernel implements Kernel {
   scoreAndPick(n: number, scorers: number, promptBlocks: number, picker: number, seed: number, fallbacks: number): number {
     if (n <= 0) return -1;
     this.#rng.state = seed >>> 0;
-    const total = this.total;
-    for (let i = 0; i < n; i++) total[i] = 0;
+    this.total.fill(0, 0, n);
     for (let k = 0; k < scorers; k++) {
       const out = k * MAX_ENDPOINTS;
-      this.#scoreColumn(this.scorerKind[k]!, out, n, promptBlocks);
+      const kind = this.scorerKind[k]!;
       const w = this.scorerWeight[k]!;
-      for (let i = 0; i < n; i++) total[i] = total[i]! + w * this.scores[out + i]!;
+      if (kind === 1) this.#minMax(this.waiting, out, n, w);
+      else if (kind === 2) this.#minMax(this.running, out, n, w);
+      else if (kind === 6) this.#minMax(this.inFlight, out, n, w);
+      else this.#direct(kind, out, n, promptBlocks, w);
     }
-    const picked = this.#pick(n, picker);
-    this.order[0] = picked;
-    this.#topFallbacks(n, picked, Math.min(fallbacks, MAX_FALLBACKS));
+    const k = Math.min(fallbacks, MAX_FALLBACKS);
+    const k1 = k + 1;
+    const total = this.total, best = this.#best, rng = this.#rng;
+    // One pass keeps the k+1 best (ties to the lower index) and, for max-score, picks.
+    let top = -Infinity, chosen = 0, ties = 0, count = 0;
+    for (let i = 0; i < n; i++) {
+      const t = total[i]!;
+      if (picker === 0) {
+        if (t > top) {
+          top = t; chosen = i; ties = 1;
+        } else if (t === top) {
+          ties += 1;
+          if (rng.next() * ties < 1) chosen = i;
+        }
+      }
+      let j = count < k1 ? count : k1;
+      while (j > 0) {
+        const prev = best[j - 1]!;
+        if (!(t > total[prev]!)) break;
+        if (j < k1) best[j] = prev;
+        j--;
+      }
+      if (j < k1) {
+        best[j] = i;
+        if (count < k1) count++;
+      }
+    }
+    const picked = picker === 0 ? chosen : this.#pickRandom(n, picker);
+    const order = this.order;
+    order[0] = picked;
+    let f = 0;
+    for (let j = 0; j < count && f < k; j++) if (best[j] !== picked) order[++f] = best[j]!;
+    while (f < k) order[++f] = -1;
     return picked;
   }
 
-  #minMax(column: Float64Array, out: number, n: number): void {
+  /** Lower is better: min((max − v) × 1/(max − min), 1), all equal → 1. Adds w × score to total. */
+  #minMax(column: Float64Array, out: number, n: number, w: number): void {
     let lo = Infinity, hi = -Infinity;
     for (let i = 0; i < n; i++) {
       const v = column[i]!;
       if (v < lo) lo = v;
-      if (v > hi) hi = v;
+      if (hi < v) hi = v;
     }
     const range = hi - lo;
-    for (let i = 0; i < n; i++) this.scores[out + i] = range > 0 ? clamp01((hi - column[i]!) / range) : 1;
+    const scores = this.scores, total = this.total;
+    if (!(range > 0)) {
+      for (let i = 0; i < n; i++) {
+        scores[out + i] = 1;
+        total[i] = total[i]! + w * 1;
+      }
+      return;
+    }
+    const inv = 1 / range;
+    if (!(inv < Infinity)) {
+      for (let i = 0; i < n; i++) {
+        const s = (hi - column[i]!) / range;
+        scores[out + i] = s;
+        total[i] = total[i]! + w * s;
+      }
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      const x = (hi - column[i]!) * inv;
+      const s = 1 < x ? 1 : x;
+      scores[out + i] = s;
+      total[i] = total[i]! + w * s;
+    }
   }
 
-  #scoreColumn(kind: number, out: number, n: number, promptBlocks: number): void {
-    if (kind === 1) return this.#minMax(this.waiting, out, n);
-    if (kind === 2) return this.#minMax(this.running, out, n);
-    if (kind === 6) return this.#minMax(this.inFlight, out, n);
+  /** Scores from one column without normalisation; adds w × score to total. */
+  #direct(kind: number, out: number, n: number, promptBlocks: number, w: number): void {
+    const scores = this.scores, total = this.total;
+    const inv = promptBlocks > 0 ? 1 / promptBlocks : 0;
     for (let i = 0; i < n; i++) {
       let s = 0;
       if (kind === 3) {
         s = clamp01(1 - this.kvUsage[i]!);
+      } else if (kind === 5) {
+        s = clamp01(this.prefixMatched[i]! * inv);
       } else if (kind === 4) {
         const c = this.loraClass[i]!;
         s = c === 3 ? 1 : c === 2 ? 0.8 : c === 1 ? 0.6 : 0;
-      } else if (kind === 5) {
-        s = promptBlocks > 0 ? clamp01(this.prefixMatched[i]! / promptBlocks) : 0;
       }
-      this.scores[out + i] = s;
+      scores[out + i] = s;
+      total[i] = total[i]! + w * s;
     }
   }
 
-  #pick(n: number, picker: number): number {
+  #pickRandom(n: number, picker: number): number {
     const total = this.total;
     const rng = this.#rng;
     if (picker === 1) return Math.trunc(rng.next() * n);
-    if (picker === 2) {
-      let sum = 0;
-      for (let i = 0; i < n; i++) if (total[i]! > 0) sum += total[i]!;
-      const r = rng.next();
-      if (!(sum > 0)) return Math.trunc(r * n);
-      const target = r * sum;
-      let acc = 0, last = 0;
-      for (let i = 0; i < n; i++) {
-        const t = total[i]!;
-        if (t > 0) {
-          acc += t;
-          last = i;
-          if (target < acc) return i;
-        }
-      }
-      return last;
-    }
-    let best = -Infinity, chosen = 0, ties = 0;
+    let sum = 0;
+    for (let i = 0; i < n; i++) if (total[i]! > 0) sum += total[i]!;
+    const r = rng.next();
+    if (!(sum > 0)) return Math.trunc(r * n);
+    const target = r * sum;
+    let acc = 0, last = 0;
     for (let i = 0; i < n; i++) {
       const t = total[i]!;
-      if (t > best) {
-        best = t; chosen = i; ties = 1;
-      } else if (t === best) {
-        ties += 1;
-        if (rng.next() * ties < 1) chosen = i;
+      if (t > 0) {
+        acc += t;
+        last = i;
+        if (target < acc) return i;
       }
     }
-    return chosen;
-  }
-
-  #topFallbacks(n: number, picked: number, k: number): void {
-    const order = this.order, total = this.total;
-    let count = 0;
-    for (let i = 0; i < n; i++) {
-      if (i === picked) continue;
-      const t = total[i]!;
-      let j = count < k ? count : k;
-      while (j > 0) {
-        const prev = order[j]!;
-        if (!(t > total[prev]!)) break;
-        if (j < k) order[j + 1] = prev;
-        j--;
-      }
-      if (j < k) {
-        order[j + 1] = i;
-        if (count < k) count++;
-      }
-    }
-    for (let j = count; j < k; j++) order[j + 1] = -1;
+    return last;
   }
 
   hashPrompt(modelLen: number, promptLen: number, maxBlocks: number): number {
