@@ -3,17 +3,16 @@
  */
 import { Hono, type Context } from 'hono';
 import type { Gateway } from '../gateway/gateway.ts';
-import { inboundFromRequest, type InboundRequest } from '../gateway/inbound.ts';
+import { inboundFromRequest } from '../gateway/inbound.ts';
 import { GatewayError } from './errors.ts';
 
-export interface DataPlaneOptions {
-  /** How to read a request: a runtime may pass a cheaper reader of its native request. */
-  inbound?: (c: Context) => InboundRequest;
-}
-
-export function createDataPlaneApp(gateway: Gateway, options: DataPlaneOptions = {}): Hono {
+/**
+ * On Node the three POST routes are served before this app sees them
+ * (src/runtime/node-dataplane.ts); on Deno and Workers it serves them too.
+ */
+export function createDataPlaneApp(gateway: Gateway): Hono {
   const app = new Hono();
-  const inbound = options.inbound ?? ((c: Context) => inboundFromRequest(c.req.raw));
+  const inbound = (c: Context) => inboundFromRequest(c.req.raw);
   app.post('/v1/chat/completions', (c) => gateway.handle('chat', inbound(c), '/v1/chat/completions'));
   app.post('/v1/completions', (c) => gateway.handle('completions', inbound(c), '/v1/completions'));
   app.post('/v1/embeddings', (c) => gateway.handle('embeddings', inbound(c), '/v1/embeddings'));

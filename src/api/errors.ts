@@ -39,10 +39,14 @@ export class GatewayError extends Error {
   toResponse(extraHeaders?: Record<string, string>): Response {
     return errorResponse(this, extraHeaders);
   }
+
+  toJSON(): { error: { message: string; type: ErrorType; param: string | null; code: string } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
 }
 
 export function errorResponse(err: GatewayError, extraHeaders?: Record<string, string>): Response {
-  const body = JSON.stringify({ error: { message: err.message, type: err.type, param: err.param, code: err.code } });
+  const body = JSON.stringify(err.toJSON());
   return new Response(body, {
     status: err.status,
     headers: { 'content-type': 'application/json', ...err.headers, ...extraHeaders },

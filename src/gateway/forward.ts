@@ -13,6 +13,7 @@ import { restoreModelInJson, restoreModelInSse } from '../proxy/model-rewrite.ts
 import { UpstreamError, type UpstreamResponse } from '../proxy/upstream.ts';
 import type { Gateway } from './gateway.ts';
 import type { InboundRequest } from './inbound.ts';
+import type { Answer } from './answer.ts';
 
 export interface ForwardRequest {
   pool: Pool;
@@ -30,7 +31,7 @@ export interface ForwardRequest {
 
 export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
 
-export async function forward(gateway: Gateway, req: ForwardRequest): Promise<Response> {
+export async function forward(gateway: Gateway, req: ForwardRequest): Promise<Answer> {
   const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId);
   const attempts = Math.min(gateway.options.maxAttempts, req.candidates.length);
   const refused: string[] = [];
@@ -42,7 +43,7 @@ export async function forward(gateway: Gateway, req: ForwardRequest): Promise<Re
       upstream = await gateway.upstream.request({
         origin: `http://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`,
         method: 'POST',
-        path: req.path,
+        path: req.path + req.request.search,
         headers,
         body: req.body,
         signal: req.request.signal,
@@ -56,7 +57,7 @@ export async function forward(gateway: Gateway, req: ForwardRequest): Promise<Re
       }
       if (err.kind === 'aborted') {
         // The client is gone; nobody reads this answer.
-        return new Response(null, { status: 499 });
+        return { status: 499, headers: {}, body: null };
       }
       gateway.outliers.failed(endpoint);
       gateway.metrics.refused(req.pool.name);
@@ -71,7 +72,7 @@ export async function forward(gateway: Gateway, req: ForwardRequest): Promise<Re
   );
 }
 
-async function respond(gateway: Gateway, req: ForwardRequest, endpoint: Endpoint, upstream: UpstreamResponse): Promise<Response> {
+async function respond(gateway: Gateway, req: ForwardRequest, endpoint: Endpoint, upstream: UpstreamResponse): Promise<Answer> {
   let finished = false;
   const done = () => {
     if (finished) return;
@@ -83,12 +84,12 @@ async function respond(gateway: Gateway, req: ForwardRequest, endpoint: Endpoint
   const contentType = upstream.headers.get('content-type') ?? '';
   const restore = upstream.status < 300 && req.restoreModel && upstream.body ? req.restoreModel : undefined;
   const headers = clientResponseHeaders(upstream.headers, restore !== undefined);
-  headers.set(DESTINATION_HEADER, endpoint.id);
-  for (const [k, v] of Object.entries(req.extraHeaders)) headers.set(k, v);
+  headers[DESTINATION_HEADER] = endpoint.id;
+  for (const k in req.extraHeaders) headers[k] = req.extraHeaders[k]!;
 
   if (!upstream.body) {
     done();
-    return new Response(null, { status: upstream.status, headers });
+    return { status: upstream.status, headers, body: null };
   }
   if (!req.stream && !contentType.includes('text/event-stream')) {
     // A whole answer the client could not use before its end anyway: read it
@@ -101,12 +102,12 @@ async function respond(gateway: Gateway, req: ForwardRequest, endpoint: Endpoint
     } finally {
       done();
     }
-    if (!restore) return new Response(bytes as BodyInit, { status: upstream.status, headers });
-    return new Response(restoreModelInJson(decoder.decode(bytes), restore.target, restore.requested), { status: upstream.status, headers });
+    if (!restore) return { status: upstream.status, headers, body: bytes };
+    return { status: upstream.status, headers, body: restoreModelInJson(decoder.decode(bytes), restore.target, restore.requested) };
   }
   let body = upstream.body.stream(done, () => gateway.metrics.firstToken(req.pool.name, (gateway.options.now() - req.startedAt) / 1000));
   if (restore) body = body.pipeThrough(restoreModelInSse(restore.target, restore.requested));
-  return new Response(body, { status: upstream.status, headers });
+  return { status: upstream.status, headers, body };
 }
 
 const decoder = new TextDecoder();

@@ -15,6 +15,7 @@ import { GatewayMetrics } from './metrics.ts';
 import { resolveRequest } from './resolve.ts';
 import { forward } from './forward.ts';
 import type { InboundRequest } from './inbound.ts';
+import { errorAnswer, toResponse, type Answer } from './answer.ts';
 
 export interface GatewayOptions {
   /** Largest request body accepted, bytes. */
@@ -55,8 +56,13 @@ export class Gateway {
     this.outliers = new OutlierDetector(this.options.now);
   }
 
-  /** Serve one OpenAI API request. Never throws: every failure is an OpenAI-shaped response. */
+  /** Serve one OpenAI API request as a web Response. */
   async handle(kind: ApiKind, request: InboundRequest, path: string): Promise<Response> {
+    return toResponse(await this.answer(kind, request, path));
+  }
+
+  /** Serve one OpenAI API request. Never throws: every failure is an OpenAI-shaped answer. */
+  async answer(kind: ApiKind, request: InboundRequest, path: string): Promise<Answer> {
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
     const startedAt = this.options.now();
     try {
@@ -64,14 +70,14 @@ export class Gateway {
     } catch (err) {
       if (err instanceof GatewayError) {
         this.metrics.request('', '', err.status);
-        return err.toResponse({ 'x-request-id': requestId });
+        return errorAnswer(err, { 'x-request-id': requestId });
       }
       console.error(JSON.stringify({ level: 'error', msg: 'unexpected error', requestId, error: String((err as Error)?.stack ?? err) }));
-      return new GatewayError({ status: 500, type: 'server_error', code: 'internal_error', message: `The gateway failed on this request (request id ${requestId}); it was logged. Retry, and report it if it persists.` }).toResponse({ 'x-request-id': requestId });
+      return errorAnswer(new GatewayError({ status: 500, type: 'server_error', code: 'internal_error', message: `The gateway failed on this request (request id ${requestId}); it was logged. Retry, and report it if it persists.` }), { 'x-request-id': requestId });
     }
   }
 
-  async #handle(kind: ApiKind, request: InboundRequest, path: string, requestId: string, startedAt: number): Promise<Response> {
+  async #handle(kind: ApiKind, request: InboundRequest, path: string, requestId: string, startedAt: number): Promise<Answer> {
     const table = this.store.current;
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
@@ -96,10 +102,10 @@ export class Gateway {
     if (decision.kind !== 'route') this.metrics.request(route.pool.name, route.requestedModel, decision.kind === 'shed' ? 429 : 503);
     if (decision.kind === 'shed') {
       this.metrics.shed(route.pool.name);
-      return shed(`Pool "${route.pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds).toResponse({ ...decisionHeader, 'x-request-id': requestId });
+      return errorAnswer(shed(`Pool "${route.pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds), { ...decisionHeader, 'x-request-id': requestId });
     }
     if (decision.kind === 'unavailable') {
-      return serviceUnavailable(`No endpoint of pool "${route.pool.name}" can take this request: ${decision.reason}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', 1).toResponse({ ...decisionHeader, 'x-request-id': requestId });
+      return errorAnswer(serviceUnavailable(`No endpoint of pool "${route.pool.name}" can take this request: ${decision.reason}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', 1), { ...decisionHeader, 'x-request-id': requestId });
     }
 
     if (parsed.body.model !== route.targetModel) {

@@ -15,14 +15,18 @@ export interface InboundRequest {
   headers: InboundHeaders;
   /** Aborts when the client goes away before the answer is complete. */
   signal: AbortSignal;
+  /** The query string, `''` or `?…`, passed upstream as is. */
+  search: string;
   /** The whole body, at most `limit` bytes (else 413). Read once. */
   body(limit: number): Promise<Uint8Array>;
 }
 
 export function inboundFromRequest(request: Request): InboundRequest {
+  const q = request.url.indexOf('?');
   return {
     headers: request.headers,
     signal: request.signal,
+    search: q >= 0 ? request.url.slice(q) : '',
     body: (limit) => readLimited(request, limit),
   };
 }

@@ -1,4 +1,5 @@
 import type { InboundHeaders } from '../gateway/inbound.ts';
+import type { UpstreamHeaders } from './upstream.ts';
 
 /** Header handling at the proxy: hop-by-hop headers never cross it (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -26,14 +27,14 @@ export function upstreamRequestHeaders(incoming: InboundHeaders, requestId: stri
   return out;
 }
 
-/** Headers to send the client: the upstream's, minus hop-by-hop (and length when the body changes). */
-export function clientResponseHeaders(upstream: Headers, bodyChanged: boolean): Headers {
-  const out = new Headers();
+/** Headers to send the client: the upstream's, minus hop-by-hop, length and date (the server sets those). */
+export function clientResponseHeaders(upstream: UpstreamHeaders, bodyChanged: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
   const listed = connectionListed(upstream);
   upstream.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || listed?.has(name)) return;
-    if (bodyChanged && (name === 'content-length' || name === 'content-encoding')) return;
-    out.append(name, value);
+    if (HOP_BY_HOP.has(name) || listed?.has(name) || name === 'content-length' || name === 'date') return;
+    if (bodyChanged && name === 'content-encoding') return;
+    out[name] = value;
   });
   return out;
 }

@@ -25,9 +25,15 @@ export interface UpstreamBody {
   cancel(): void;
 }
 
+/** Response headers as read: a web `Headers`, or a runtime's cheaper view of its native ones. */
+export interface UpstreamHeaders {
+  get(name: string): string | null;
+  forEach(callback: (value: string, name: string) => void): void;
+}
+
 export interface UpstreamResponse {
   status: number;
-  headers: Headers;
+  headers: UpstreamHeaders;
   body: UpstreamBody | null;
 }
 

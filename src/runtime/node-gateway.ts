@@ -15,9 +15,9 @@ import { RoutingTableStore } from '../routing/store.ts';
 import { createScheduler, parseSchedulerConfig } from '../scheduling/index.ts';
 import type { Scheduler } from '../scheduling/scheduler.ts';
 import { adminListenHost, createAdminApp, restoreTable, stateDirPersistence } from '../control/index.ts';
-import { listen, loadKernelModule, readFileText, watchFile, writeFileAtomic, type Listening } from './node.ts';
+import { listen, listenHttp, loadKernelModule, readFileText, watchFile, writeFileAtomic, type Listening } from './node.ts';
 import { NodeUpstream } from './node-upstream.ts';
-import { inboundFromNode } from './node-inbound.ts';
+import { dataPlaneListener } from './node-dataplane.ts';
 
 export interface StartGatewayOptions extends Partial<GatewayOptions> {
   port?: number;
@@ -112,10 +112,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const scheduler = await loadScheduler(options);
   const upstream = new NodeUpstream();
   const gateway = new Gateway(store, endpoints, scheduler, upstream, options);
-  const app = createDataPlaneApp(gateway, { inbound: inboundFromNode });
+  const app = createDataPlaneApp(gateway);
   const servers: Listening[] = [];
   try {
-    servers.push(await listen(app.fetch, options.port ?? 8080, options.host ?? '127.0.0.1'));
+    servers.push(await listenHttp(dataPlaneListener(gateway, app), options.port ?? 8080, options.host ?? '127.0.0.1'));
     if (options.adminPort !== undefined) {
       const admin = createAdminApp({ store, token: options.token, persistence, endpointSource: endpoints, log });
       admin.get('/healthz', (c) => c.json({ status: 'ok' }));

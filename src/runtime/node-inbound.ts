@@ -4,36 +4,21 @@
  * path these cost more than the routing itself).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Context } from 'hono';
 import { payloadTooLarge } from '../api/errors.ts';
-import { concat, inboundFromRequest, type InboundHeaders, type InboundRequest } from '../gateway/inbound.ts';
+import { concat, type InboundRequest } from '../gateway/inbound.ts';
+import { NodeHeaders } from './node-headers.ts';
 
-class NodeHeaders implements InboundHeaders {
-  constructor(private readonly raw: IncomingMessage['headers']) {}
-  get(name: string): string | null {
-    const v = this.raw[name];
-    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-  }
-  forEach(callback: (value: string, name: string) => void): void {
-    for (const name in this.raw) {
-      const v = this.raw[name];
-      if (v !== undefined) callback(Array.isArray(v) ? v.join(', ') : v, name);
-    }
-  }
-}
-
-export function inboundFromNode(c: Context): InboundRequest {
-  const env = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
-  const incoming = env?.incoming;
-  const outgoing = env?.outgoing;
-  if (!incoming || !outgoing) return inboundFromRequest(c.req.raw);
+export function inboundFromNode(incoming: IncomingMessage, outgoing: ServerResponse): InboundRequest {
   const controller = new AbortController();
   outgoing.once('close', () => {
     if (!outgoing.writableFinished) controller.abort(new Error('client disconnected'));
   });
+  const url = incoming.url ?? '';
+  const q = url.indexOf('?');
   return {
     headers: new NodeHeaders(incoming.headers),
     signal: controller.signal,
+    search: q >= 0 ? url.slice(q) : '',
     body: (limit) => readIncoming(incoming, limit),
   };
 }

@@ -3,7 +3,7 @@
  * touches runtime APIs — sockets, files, env, signals.
  */
 import { serve, type ServerType } from '@hono/node-server';
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Listening {
@@ -34,6 +34,26 @@ export function listen(fetch: FetchHandler, port: number, host = '127.0.0.1'): P
       });
     });
     (server as Server).on('error', onError);
+  });
+}
+
+/** Serve a node:http request listener on host:port (for paths that skip web Request/Response). */
+export function listenHttp(listener: (req: IncomingMessage, res: ServerResponse) => void, port: number, host = '127.0.0.1'): Promise<Listening> {
+  return new Promise((resolve, reject) => {
+    const server = createServer({ keepAliveTimeout: 65_000, noDelay: true }, listener);
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        host,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
   });
 }
 

@@ -1,0 +1,77 @@
+/**
+ * The data plane on Node: the three proxied OpenAI routes are served straight
+ * from node:http (the gateway's answer written to the socket, no web Request
+ * or Response per request); everything else goes to the Hono app.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { ApiKind } from '../api/openai.ts';
+import type { Gateway } from '../gateway/gateway.ts';
+import type { Answer } from '../gateway/answer.ts';
+import { inboundFromNode } from './node-inbound.ts';
+
+const ROUTES: Record<string, ApiKind> = {
+  '/v1/chat/completions': 'chat',
+  '/v1/completions': 'completions',
+  '/v1/embeddings': 'embeddings',
+};
+
+export function dataPlaneListener(gateway: Gateway, app: Hono): (req: IncomingMessage, res: ServerResponse) => void {
+  const fallback = getRequestListener(app.fetch);
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    const kind = req.method === 'POST' ? ROUTES[path] : undefined;
+    if (!kind) {
+      void fallback(req, res);
+      return;
+    }
+    gateway.answer(kind, inboundFromNode(req, res), path).then(
+      (answer) => writeAnswer(res, answer),
+      (err: unknown) => {
+        console.error(JSON.stringify({ level: 'error', msg: 'unexpected error', error: String((err as Error)?.stack ?? err) }));
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end();
+      },
+    );
+  };
+}
+
+export function writeAnswer(res: ServerResponse, answer: Answer): void {
+  if (res.destroyed) {
+    if (answer.body instanceof ReadableStream) void answer.body.cancel().catch(() => undefined);
+    return;
+  }
+  const body = answer.body;
+  if (!(body instanceof ReadableStream)) {
+    res.writeHead(answer.status, answer.headers);
+    res.end(body ?? undefined);
+    return;
+  }
+  res.writeHead(answer.status, answer.headers);
+  res.flushHeaders();
+  void pump(body, res);
+}
+
+/** Copy a stream to the socket as it arrives, with backpressure; a client that leaves cancels it. */
+async function pump(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
+  const reader = body.getReader();
+  const onClose = () => void reader.cancel(new Error('client disconnected')).catch(() => undefined);
+  res.once('close', onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (res.destroyed) return;
+    }
+    res.end();
+  } catch {
+    // The upstream broke off mid-answer: cut the client's connection too, so it sees an incomplete answer.
+    res.destroy();
+  } finally {
+    res.off('close', onClose);
+  }
+}

@@ -1,0 +1,18 @@
+/** Node's plain-object headers seen through the small get/forEach view the core reads. */
+import type { IncomingHttpHeaders } from 'node:http';
+
+export class NodeHeaders {
+  constructor(private readonly raw: IncomingHttpHeaders) {}
+
+  get(name: string): string | null {
+    const v = this.raw[name];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  }
+
+  forEach(callback: (value: string, name: string) => void): void {
+    for (const name in this.raw) {
+      const v = this.raw[name];
+      if (v !== undefined) callback(Array.isArray(v) ? v.join(', ') : v, name);
+    }
+  }
+}
