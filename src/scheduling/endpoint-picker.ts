@@ -80,13 +80,16 @@ export class EndpointPicker implements Scheduler {
 
     const rejected: Rejection[] | undefined = explain ? [] : undefined;
     let candidates: Candidate[] = [];
-    for (const e of ready) {
+    const records = state.recordsFor(snapshot.endpoints, now);
+    for (let i = 0; i < snapshot.endpoints.length; i++) {
+      const e = snapshot.endpoints[i]!;
+      if (!e.ready) continue;
       if (e.metrics === undefined) {
         rejected?.push({ id: e.id, by: 'metrics', reason: e.lastError ? `no metrics: ${e.lastError}` : 'no metrics yet' });
         continue;
       }
       const ageMs = e.scrapedAt === undefined ? Infinity : now - e.scrapedAt;
-      candidates.push({ endpoint: e, metrics: e.metrics, ageMs, record: state.record(e.id, now) });
+      candidates.push({ endpoint: e, metrics: e.metrics, ageMs, record: records[i]! });
     }
     const ctx: DecisionContext = { pool, request, now, kernel: this.kernel, promptBlocks: 0, rejected };
     for (const filter of profile.filters) {

@@ -27,14 +27,32 @@ export class PoolState {
     return r;
   }
 
+  #lastEndpoints: readonly { id: string }[] | undefined;
+  #lastRecords: EndpointRecord[] = [];
+
+  /**
+   * Records for a snapshot's endpoints, by position. Snapshots are reused
+   * between scrapes, so the same array gets the same records without a map
+   * lookup per endpoint per decision.
+   */
+  recordsFor(endpoints: readonly { id: string }[], now: number): EndpointRecord[] {
+    if (endpoints !== this.#lastEndpoints || this.#lastRecords.length !== endpoints.length) {
+      this.#lastRecords = endpoints.map((e) => this.record(e.id, now));
+      this.#lastEndpoints = endpoints;
+    }
+    return this.#lastRecords;
+  }
+
   get size(): number {
     return this.#records.size;
   }
 
   /** Forget endpoints unseen for `idleMs` with nothing in flight (pods come and go). */
   prune(now: number, idleMs: number): void {
+    for (const r of this.#lastRecords) r.lastSeen = now;
     for (const [id, r] of this.#records) {
       if (now - r.lastSeen > idleMs && r.inFlight.total === 0) this.#records.delete(id);
     }
+    this.#lastEndpoints = undefined;
   }
 }

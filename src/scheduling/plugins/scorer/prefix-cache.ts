@@ -41,13 +41,20 @@ function readKeys(hashes: Uint32Array, n: number, into: Float64Array): void {
   for (let j = 0; j < n; j++) into[j] = (hashes[2 * j + 1]! & 0x1fffff) * 4294967296 + hashes[2 * j]!;
 }
 
+/** A plain-array copy: a small typed-array slice costs an off-heap allocation, ~30× more. */
+function copyKeys(keys: Float64Array, n: number): number[] {
+  const out = new Array<number>(n);
+  for (let j = 0; j < n; j++) out[j] = keys[j]!;
+  return out;
+}
+
 export function createPrefixCacheScorer(name = 'prefix-cache-scorer', params: PrefixCacheParameters = {}): ScorerPlugin {
   const maxBlocks = Math.min(params.maxPrefixBlocksToMatch ?? DEFAULT_MAX_PREFIX_BLOCKS, MAX_BLOCKS);
   const fallbackCapacity = params.lruCapacityPerServer ?? DEFAULT_LRU_CAPACITY;
   const encoder = new TextEncoder();
   const indexes = new Map<string, PrefixIndex>();
   const keys = new Float64Array(maxBlocks);
-  const remembered = new WeakMap<SchedulingRequest, Float64Array>();
+  const remembered = new WeakMap<SchedulingRequest, number[]>();
   let capped: { kernel: Kernel; input: Uint8Array } | undefined;
 
   function hash(request: SchedulingRequest, kernel: Kernel): number {
@@ -69,7 +76,7 @@ export function createPrefixCacheScorer(name = 'prefix-cache-scorer', params: Pr
       const n = hash(ctx.request, ctx.kernel);
       ctx.promptBlocks = n;
       const index = indexes.get(ctx.pool.name);
-      if (n > 0) remembered.set(ctx.request, keys.slice(0, n));
+      if (n > 0) remembered.set(ctx.request, copyKeys(keys, n));
       if (n === 0 || index === undefined) {
         column.fill(0, 0, candidates.length);
         return;
@@ -80,7 +87,7 @@ export function createPrefixCacheScorer(name = 'prefix-cache-scorer', params: Pr
     },
     dispatched(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest, kernel: Kernel) {
       let blocks = remembered.get(request);
-      if (blocks === undefined) blocks = keys.slice(0, hash(request, kernel));
+      if (blocks === undefined) blocks = copyKeys(keys, hash(request, kernel));
       if (blocks.length === 0) return;
       let index = indexes.get(pool.name);
       if (index === undefined) {
