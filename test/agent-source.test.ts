@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { listen, listenWithGrpc, readFileText, watchFile, type Listening } from '../src/runtime/node.ts';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
-import { undiciGetter } from '../src/agent/http-get.ts';
+import { undiciGetter } from '../src/runtime/node-metrics-getter.ts';
 import { createEndpointSource } from '../src/endpoints/index.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

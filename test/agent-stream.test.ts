@@ -6,7 +6,8 @@ import * as web from '@connectrpc/connect-web';
 import { listen, listenWithGrpc, type Listening } from '../src/runtime/node.ts';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
-import { undiciGetter, type MetricsGetter } from '../src/agent/http-get.ts';
+import type { MetricsGetter } from '../src/agent/http-get.ts';
+import { undiciGetter } from '../src/runtime/node-metrics-getter.ts';
 import { watchPool } from '../src/agent/watch.ts';
 import { EndpointService } from '../src/gen/infergate/v1/endpoint_pb.ts';
 

@@ -16,7 +16,7 @@ import { adminClients } from '../src/control/admin-client.ts';
 import { importManifests } from '../src/routing/manifests.ts';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
-import { undiciGetter } from '../src/agent/http-get.ts';
+import { undiciGetter } from '../src/runtime/node-metrics-getter.ts';
 import { demoPools } from '../src/cli/commands/demo.ts';
 import { run as apply } from '../src/cli/commands/apply.ts';
 import { run as get } from '../src/cli/commands/get.ts';

@@ -1,6 +1,6 @@
 /** Clients of a gateway's admin API, for `infergate apply` / `get` and tests. */
 import { createClient, type Interceptor } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
+import { createConnectTransport } from '@connectrpc/connect-web';
 import { RoutingService } from '../gen/infergate/v1/routing_pb.ts';
 import { EndpointService } from '../gen/infergate/v1/endpoint_pb.ts';
 
@@ -19,6 +19,6 @@ export function adminClients(server: string, token: string | undefined) {
         },
       ]
     : [];
-  const transport = createConnectTransport({ baseUrl: server, httpVersion: '1.1', interceptors, useBinaryFormat: true });
+  const transport = createConnectTransport({ baseUrl: server, interceptors, useBinaryFormat: true });
   return { routing: createClient(RoutingService, transport), endpoints: createClient(EndpointService, transport) };
 }

@@ -5,7 +5,7 @@
 import type { Transport } from '@connectrpc/connect';
 import { MetricsAgent } from '../agent/agent.ts';
 import { startFileDiscovery, type FileAccess } from '../agent/discovery.ts';
-import type { MetricsGetter } from '../agent/http-get.ts';
+import { fetchGetter, type MetricsGetter } from '../agent/http-get.ts';
 import { AgentEndpointSource } from './agent-source.ts';
 import { EmbeddedAgentSource } from './embedded.ts';
 import type { EndpointSource } from './types.ts';
@@ -21,7 +21,7 @@ export interface EndpointSourceOptions {
   staleAfterMs?: number;
   /** How files are read and watched (the runtime's readFileText / watchFile); needed with endpointsFile. */
   files?: FileAccess;
-  /** How the embedded agent fetches /metrics (default: undici keep-alive pool). */
+  /** How the embedded agent fetches /metrics (default: fetch; Node injects its undici getter, src/runtime/node-metrics-getter.ts). */
   getter?: MetricsGetter;
   /** How to reach a remote agent (default: Connect over fetch). */
   transport?: Transport;
@@ -44,18 +44,10 @@ export async function createEndpointSource(options: EndpointSourceOptions): Prom
   }
   if (!options.endpointsFile) throw new Error('an endpoint source needs --endpoints FILE or --agent URL');
   if (!options.files) throw new Error('createEndpointSource: files (readFileText, watchFile) are needed to read the endpoints file');
-  let getter = options.getter;
-  let closeGetter: () => Promise<void> = async () => {};
-  if (!getter) {
-    const { undiciGetter } = await import('../agent/http-get.ts');
-    const g = undiciGetter();
-    getter = g;
-    closeGetter = () => g.close();
-  }
-  const agent = new MetricsAgent({ get: getter, scrapeIntervalMs: options.scrapeIntervalMs, scrapeTimeoutMs: options.scrapeTimeoutMs });
+  const agent = new MetricsAgent({ get: options.getter ?? fetchGetter(), scrapeIntervalMs: options.scrapeIntervalMs, scrapeTimeoutMs: options.scrapeTimeoutMs });
   const discovery = await startFileDiscovery(agent, options.endpointsFile, options.files, options.log);
   agent.start();
-  return new EmbeddedAgentSource(agent, discovery, closeGetter);
+  return new EmbeddedAgentSource(agent, discovery);
 }
 
 export { AgentEndpointSource } from './agent-source.ts';

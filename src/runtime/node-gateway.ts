@@ -17,6 +17,7 @@ import type { Scheduler } from '../scheduling/scheduler.ts';
 import { adminListenHost, createAdminApp, restoreTable, stateDirPersistence } from '../control/index.ts';
 import { listen, listenHttp, loadKernelModule, readFileText, watchFile, writeFileAtomic, type Listening } from './node.ts';
 import { NodeUpstream } from './node-upstream.ts';
+import { undiciGetter } from './node-metrics-getter.ts';
 import { dataPlaneListener } from './node-dataplane.ts';
 
 export interface StartGatewayOptions extends Partial<GatewayOptions> {
@@ -99,10 +100,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     if (version) log({ level: 'info', msg: 'restored the last accepted routing table', version, stateDir: options.stateDir });
   }
 
+  // The embedded agent scrapes over undici (Node-only, so injected from here).
+  const getter = !options.endpointSource && options.endpoints && !options.agent ? undiciGetter() : undefined;
   const endpoints =
     options.endpointSource ??
     (options.endpoints || options.agent
-      ? await createEndpointSource({ endpointsFile: options.endpoints, agentUrl: options.agent, files, scrapeIntervalMs: options.scrapeIntervalMs, staleAfterMs: options.staleAfterMs, log })
+      ? await createEndpointSource({ endpointsFile: options.endpoints, agentUrl: options.agent, files, getter, scrapeIntervalMs: options.scrapeIntervalMs, staleAfterMs: options.staleAfterMs, log }).catch(async (err: unknown) => {
+          await getter?.close();
+          throw err;
+        })
       : undefined);
   if (!endpoints) throw new ConfigError('no endpoints: give --endpoints FILE or --agent URL', []);
   const prepare = () => endpoints.prepare?.([...(store.current?.pools.values() ?? [])]);
@@ -125,6 +131,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   } catch (err) {
     await Promise.all(servers.map((s) => s.close()));
     await endpoints.close();
+    await getter?.close();
     throw err;
   }
   const [data, admin] = servers;
@@ -139,6 +146,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       await Promise.all(servers.map((s) => s.close()));
       await upstream.close();
       await endpoints.close();
+      await getter?.close();
     },
   };
 }

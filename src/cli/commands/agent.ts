@@ -8,7 +8,7 @@ import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile }
 import { MetricsAgent } from '../../agent/agent.ts';
 import { createAgentApp } from '../../agent/app.ts';
 import { startFileDiscovery } from '../../agent/discovery.ts';
-import { undiciGetter } from '../../agent/http-get.ts';
+import { undiciGetter } from '../../runtime/node-metrics-getter.ts';
 
 export const agentFlags = {
   endpoints: { type: 'string', help: 'endpoints file (YAML/JSON): model-server pods and their labels; re-read on change' },
