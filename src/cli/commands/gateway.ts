@@ -1,28 +1,12 @@
 /**
  * `infergate gateway`: serve the data plane.
  */
-import { FlagError, parseFlags, usage, type FlagSpec } from '../flags.ts';
+import { FlagError, parseFlags, usage } from '../flags.ts';
+import { gatewayFlags } from '../gateway-flags.ts';
 import { environment, readFileText, waitForShutdown } from '../../runtime/node.ts';
 import { ConfigError, startGateway } from '../../runtime/node-gateway.ts';
 
-export const gatewayFlags = {
-  manifests: { type: 'string', help: 'Kubernetes manifests (Gateway, HTTPRoute, InferencePool, InferenceModel, InferenceObjective) to load at start' },
-  endpoints: { type: 'string', help: 'endpoints file: model-server pods and their labels (scraped by an embedded agent)' },
-  agent: { type: 'string', help: 'URL of a remote infergate agent, instead of the embedded one' },
-  'scheduling-config': { type: 'string', help: 'EndpointPickerConfig YAML: plugins and scheduling profiles' },
-  'admin-port': { type: 'number', default: 8081, help: 'admin API port (RoutingService); -1 disables it' },
-  token: { type: 'string', help: 'bearer token for the admin API (without one the admin API listens on loopback only)' },
-  'token-file': { type: 'string', help: 'file holding the admin bearer token' },
-  'state-dir': { type: 'string', help: 'directory where the accepted routing table is kept across restarts' },
-  'scrape-interval': { type: 'number', default: 50, help: 'ms between scrapes of each endpoint (embedded agent)' },
-  'stale-after': { type: 'number', default: 2000, help: 'ms after which endpoint metrics are stale' },
-  port: { type: 'number', default: 8080, help: 'data-plane port' },
-  host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
-  'body-limit': { type: 'number', default: 8 * 1024 * 1024, help: 'largest request body, bytes' },
-  'upstream-timeout': { type: 'number', default: 300_000, help: 'ms to wait for a model server to start answering' },
-  'max-attempts': { type: 'number', default: 3, help: 'endpoints tried per request when connections are refused' },
-  help: { type: 'boolean', help: 'show this help' },
-} satisfies FlagSpec;
+export { gatewayFlags };
 
 export async function run(args: string[]): Promise<number> {
   let flags;
