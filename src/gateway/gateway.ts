@@ -6,9 +6,10 @@
 import { parseJsonObject } from '../api/body.ts';
 import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
 import { GatewayError, serviceUnavailable, shed } from '../api/errors.ts';
-import type { EndpointSource } from '../endpoints/types.ts';
+import type { EndpointSource, PoolSnapshot } from '../endpoints/types.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
-import type { Scheduler, SchedulingRequest } from '../scheduling/scheduler.ts';
+import type { Decision, Scheduler, SchedulingRequest } from '../scheduling/scheduler.ts';
+import type { Pool } from '../routing/schema.ts';
 import type { UpstreamClient } from '../proxy/upstream.ts';
 import { OutlierDetector } from './outliers.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -36,6 +37,14 @@ export const defaultGatewayOptions: GatewayOptions = {
   now: Date.now,
 };
 
+/**
+ * A scheduler that decides elsewhere and answers later: on Workers the pool's
+ * Durable Object holds the metrics, in-flight counts and prefix index.
+ */
+export interface RemoteScheduler extends Omit<Scheduler, 'decide'> {
+  decide(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Promise<Decision>;
+}
+
 const encoder = new TextEncoder();
 export const EXPLAIN_HEADER = 'x-infergate-explain';
 export const DECISION_HEADER = 'x-infergate-decision';
@@ -48,7 +57,7 @@ export class Gateway {
   constructor(
     readonly store: RoutingTableStore,
     readonly endpoints: EndpointSource,
-    readonly scheduler: Scheduler,
+    readonly scheduler: Scheduler | RemoteScheduler,
     readonly upstream: UpstreamClient,
     options: Partial<GatewayOptions> = {},
   ) {
@@ -97,7 +106,8 @@ export class Gateway {
       explain,
     };
     const snapshot = this.outliers.apply(this.endpoints.snapshot(route.pool));
-    const decision = this.scheduler.decide(route.pool, snapshot, schedulingRequest);
+    const decided = this.scheduler.decide(route.pool, snapshot, schedulingRequest);
+    const decision = decided instanceof Promise ? await decided : decided;
     const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: JSON.stringify(decision.explain) } : {};
     if (decision.kind !== 'route') this.metrics.request(route.pool.name, route.requestedModel, decision.kind === 'shed' ? 429 : 503);
     if (decision.kind === 'shed') {
