@@ -1,0 +1,53 @@
+/** Seeded random draws for the workload generators (mulberry32 underneath, as the simulator uses). */
+import { rng } from '../../src/sim/text.ts';
+
+export type Random = () => number;
+
+export function seeded(seed: number, stream = 0): Random {
+  return rng((Math.imul(seed, 0x9e3779b1) ^ Math.imul(stream + 1, 0x85ebca6b)) >>> 0);
+}
+
+/** Exponential with the given mean. */
+export function exponential(random: Random, mean: number): number {
+  return -Math.log(1 - random()) * mean;
+}
+
+/** Log-normal with the given median and sigma (of the underlying normal), clamped to [min, max], rounded. */
+export function logNormal(random: Random, median: number, sigma: number, min: number, max: number): number {
+  const u = Math.max(random(), 1e-12);
+  const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+  return Math.round(Math.min(max, Math.max(min, median * Math.exp(sigma * z))));
+}
+
+/** Integer uniform in [min, max]. */
+export function uniformInt(random: Random, min: number, max: number): number {
+  return min + Math.floor(random() * (max - min + 1));
+}
+
+/** A Zipf(s) sampler over ranks 0..n-1 (rank 0 most popular), by inverse CDF. */
+export function zipf(n: number, s: number): (random: Random) => number {
+  const cdf: number[] = [];
+  let sum = 0;
+  for (let k = 1; k <= n; k++) cdf.push((sum += 1 / k ** s));
+  for (let k = 0; k < n; k++) cdf[k]! /= sum;
+  return (random) => {
+    const u = random();
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/** Picks from weighted options. */
+export function weighted<T>(random: Random, options: readonly (readonly [T, number])[]): T {
+  let total = 0;
+  for (const [, w] of options) total += w;
+  let u = random() * total;
+  for (const [v, w] of options) if ((u -= w) < 0) return v;
+  return options[options.length - 1]![0];
+}
