@@ -36,34 +36,41 @@ export function lruCapacity(endpoint: Endpoint, fallback: number): number {
   return fallback;
 }
 
-/** 53-bit Map keys from the kernel's u64 block hashes (lo, hi pairs). */
-function readKeys(hashes: Uint32Array, n: number, into: Float64Array): void {
-  for (let j = 0; j < n; j++) into[j] = (hashes[2 * j + 1]! & 0x1fffff) * 4294967296 + hashes[2 * j]!;
-}
-
-/** A plain-array copy: a small typed-array slice costs an off-heap allocation, ~30× more. */
-function copyKeys(keys: Float64Array, n: number): number[] {
-  const out = new Array<number>(n);
-  for (let j = 0; j < n; j++) out[j] = keys[j]!;
-  return out;
-}
+/**
+ * Block hashes of recent decisions, kept until `dispatched()` records them:
+ * the data path dispatches right after deciding (a retry on a fallback may
+ * come later, after other decisions), so a small ring of preallocated
+ * buffers suffices; a request whose entry was overwritten is hashed again.
+ */
+const REMEMBERED = 16;
 
 export function createPrefixCacheScorer(name = 'prefix-cache-scorer', params: PrefixCacheParameters = {}): ScorerPlugin {
   const maxBlocks = Math.min(params.maxPrefixBlocksToMatch ?? DEFAULT_MAX_PREFIX_BLOCKS, MAX_BLOCKS);
   const fallbackCapacity = params.lruCapacityPerServer ?? DEFAULT_LRU_CAPACITY;
   const encoder = new TextEncoder();
   const indexes = new Map<string, PrefixIndex>();
-  const keys = new Float64Array(maxBlocks);
-  const remembered = new WeakMap<SchedulingRequest, number[]>();
+  const width = 2 * maxBlocks;
+  const ring = new Uint32Array(REMEMBERED * width);
+  const ringOwner: Array<SchedulingRequest | undefined> = new Array(REMEMBERED).fill(undefined);
+  const ringBlocks = new Int32Array(REMEMBERED);
+  let ringNext = 0;
   let capped: { kernel: Kernel; input: Uint8Array } | undefined;
 
+  /** Hash the request's prompt into `kernel.hashes`; returns the block count. */
   function hash(request: SchedulingRequest, kernel: Kernel): number {
     if (capped?.kernel !== kernel) capped = { kernel, input: kernel.input.subarray(0, maxBlocks * BLOCK_BYTES) };
     const modelLen = encoder.encodeInto(request.targetModel, kernel.model).written;
     const promptLen = encoder.encodeInto(request.prompt, capped.input).written;
-    const n = kernel.hashPrompt(modelLen, promptLen, maxBlocks);
-    readKeys(kernel.hashes, n, keys);
-    return n;
+    return kernel.hashPrompt(modelLen, promptLen, maxBlocks);
+  }
+
+  function remember(request: SchedulingRequest, hashes: Uint32Array, n: number): void {
+    const k = ringNext;
+    ringNext = (k + 1) % REMEMBERED;
+    ringOwner[k] = request;
+    ringBlocks[k] = n;
+    const base = k * width;
+    for (let i = 0; i < 2 * n; i++) ring[base + i] = hashes[i]!;
   }
 
   return {
@@ -76,25 +83,32 @@ export function createPrefixCacheScorer(name = 'prefix-cache-scorer', params: Pr
       const n = hash(ctx.request, ctx.kernel);
       ctx.promptBlocks = n;
       const index = indexes.get(ctx.pool.name);
-      if (n > 0) remembered.set(ctx.request, copyKeys(keys, n));
+      if (n > 0) remember(ctx.request, ctx.kernel.hashes, n);
       if (n === 0 || index === undefined) {
         column.fill(0, 0, candidates.length);
         return;
       }
-      index.lookup(keys, n);
+      index.lookup(ctx.kernel.hashes, n);
       for (let i = 0; i < candidates.length; i++) column[i] = index.matchedFor(candidates[i]!.record.slot);
       index.reset();
     },
     dispatched(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest, kernel: Kernel) {
-      let blocks = remembered.get(request);
-      if (blocks === undefined) blocks = copyKeys(keys, hash(request, kernel));
-      if (blocks.length === 0) return;
+      let source: ArrayLike<number> = ring;
+      let n = 0;
+      const k = ringOwner.indexOf(request);
+      if (k >= 0) {
+        n = ringBlocks[k]!;
+      } else {
+        n = hash(request, kernel);
+        source = kernel.hashes;
+      }
+      if (n === 0) return;
       let index = indexes.get(pool.name);
       if (index === undefined) {
         index = new PrefixIndex();
         indexes.set(pool.name, index);
       }
-      index.record(record.slot, blocks, blocks.length, lruCapacity(endpoint, fallbackCapacity));
+      index.record(record.slot, source, n, lruCapacity(endpoint, fallbackCapacity), k >= 0 ? k * width : 0);
     },
   };
 }
