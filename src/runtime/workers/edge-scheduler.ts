@@ -1,0 +1,88 @@
+/**
+ * The isolate's side of scheduling at the edge: decisions come from the
+ * pool's Durable Object (or, in `isolate` mode, from a decider in this
+ * isolate). The decision already counted the dispatch to the chosen
+ * endpoint; fallbacks tried and every completion are reported back, kept
+ * alive past the response with the request's `waitUntil`.
+ */
+import type { RemoteScheduler } from '../../gateway/gateway.ts';
+import type { Endpoint, PoolSnapshot } from '../../endpoints/types.ts';
+import type { Pool } from '../../routing/schema.ts';
+import { INPUT_BYTES } from '../../scheduling/kernel/layout.ts';
+import type { Decision, SchedulingRequest } from '../../scheduling/scheduler.ts';
+import type { ExecutionContext } from './types.ts';
+
+/** Where a pool's decisions are made: its Durable Object's stub, or a local decider. */
+export interface PoolTarget {
+  decide(pool: Pool, request: SchedulingRequest): Promise<Decision>;
+  dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): Promise<void> | void;
+  completed(pool: Pool, endpointId: string, requestId: string): Promise<void> | void;
+  readiness(pool: Pool): Promise<{ ready: boolean; reason?: string }>;
+}
+
+interface Tracked {
+  ctx: ExecutionContext;
+  /** The endpoint whose dispatch the decision already counted (until forward() reports it). */
+  counted?: string;
+  open: number;
+  answered: boolean;
+}
+
+export class EdgeScheduler implements RemoteScheduler {
+  readonly #requests = new Map<string, Tracked>();
+
+  constructor(private readonly target: (pool: Pool) => PoolTarget) {}
+
+  /** A request starts: reports about it are kept alive by its context. */
+  begin(requestId: string, ctx: ExecutionContext): void {
+    this.#requests.set(requestId, { ctx, open: 0, answered: false });
+  }
+
+  /** The gateway has answered (a streamed body may still be running). */
+  answered(requestId: string): void {
+    const r = this.#requests.get(requestId);
+    if (!r) return;
+    r.answered = true;
+    if (r.open <= 0) this.#requests.delete(requestId);
+  }
+
+  async decide(pool: Pool, _snapshot: PoolSnapshot, request: SchedulingRequest): Promise<Decision> {
+    const decision = await this.target(pool).decide(pool, trimmed(request));
+    const r = this.#requests.get(request.requestId);
+    if (r && decision.kind === 'route') {
+      r.counted = decision.endpoint.id;
+      r.open++;
+    }
+    return decision;
+  }
+
+  dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
+    const r = this.#requests.get(request.requestId);
+    if (r?.counted === endpoint.id) {
+      r.counted = undefined;
+      return;
+    }
+    if (r) r.open++;
+    this.#report(r, () => this.target(pool).dispatched(pool, endpoint, trimmed(request)));
+  }
+
+  completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
+    const r = this.#requests.get(request.requestId);
+    this.#report(r, () => this.target(pool).completed(pool, endpoint.id, request.requestId));
+    if (!r) return;
+    r.open--;
+    if (r.open <= 0 && r.answered) this.#requests.delete(request.requestId);
+  }
+
+  #report(r: Tracked | undefined, call: () => Promise<void> | void): void {
+    const done = Promise.resolve()
+      .then(call)
+      .catch((err: unknown) => console.error(JSON.stringify({ level: 'warn', msg: 'could not report to the pool object', error: String(err) })));
+    r?.ctx.waitUntil(done);
+  }
+}
+
+/** The kernel hashes at most INPUT_BYTES of the prompt; a character is at least a byte, so nothing it reads is cut. */
+function trimmed(request: SchedulingRequest): SchedulingRequest {
+  return request.prompt.length > INPUT_BYTES ? { ...request, prompt: request.prompt.slice(0, INPUT_BYTES) } : request;
+}

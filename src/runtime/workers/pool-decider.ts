@@ -1,0 +1,94 @@
+/**
+ * One pool's view and decisions — what the pool's Durable Object runs (or,
+ * in `isolate` mode, each isolate): the latest agent snapshot, refreshed by a
+ * unary GetEndpoints when older than the scrape interval, and the endpoint
+ * picker with its in-flight counts and prefix index. A decision that routes
+ * counts as the dispatch to the chosen endpoint, saving a round trip.
+ */
+import { ConnectError, type Client } from '@connectrpc/connect';
+import type { EndpointService } from '../../gen/infergate/v1/endpoint_pb.ts';
+import type { Endpoint } from '../../endpoints/types.ts';
+import { fromWireSnapshot } from '../../endpoints/wire.ts';
+import type { Pool } from '../../routing/schema.ts';
+import { createScheduler, type EndpointPicker } from '../../scheduling/index.ts';
+import type { Decision, SchedulingRequest } from '../../scheduling/scheduler.ts';
+
+export interface PoolDeciderOptions {
+  agent: Client<typeof EndpointService> | undefined;
+  kernel: WebAssembly.Module;
+  scrapeIntervalMs: number;
+}
+
+interface View {
+  key: string;
+  endpoints: Endpoint[];
+  hasMetrics: boolean;
+  /** When the agent was last asked (ms), answered or not. */
+  askedAt: number;
+  error?: string;
+}
+
+export class PoolDecider {
+  readonly picker: EndpointPicker;
+  #view: View = { key: '', endpoints: [], hasMetrics: false, askedAt: 0 };
+  #refreshing: Promise<void> | undefined;
+
+  constructor(private readonly options: PoolDeciderOptions) {
+    this.picker = createScheduler({ kernel: options.kernel });
+  }
+
+  async decide(pool: Pool, request: SchedulingRequest): Promise<Decision> {
+    await this.#fresh(pool);
+    const v = this.#view;
+    const decision = this.picker.decide(pool, { pool: pool.name, endpoints: v.endpoints, at: Date.now(), hasMetrics: v.hasMetrics }, request);
+    if (decision.kind === 'route') this.picker.dispatched(pool, decision.endpoint, request);
+    else if (decision.kind === 'unavailable' && v.error) decision.reason += ` (agent: ${v.error})`;
+    return decision;
+  }
+
+  /** A fallback endpoint was tried after the chosen one refused. */
+  dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
+    this.picker.dispatched(pool, endpoint, request);
+  }
+
+  completed(pool: Pool, endpointId: string, requestId: string): void {
+    this.picker.completed(pool, { id: endpointId } as Endpoint, { requestId } as SchedulingRequest);
+  }
+
+  async readiness(pool: Pool): Promise<{ ready: boolean; reason?: string }> {
+    await this.#fresh(pool);
+    if (this.#view.endpoints.some((e) => e.ready)) return { ready: true };
+    return { ready: false, reason: this.#view.error ? `agent: ${this.#view.error}` : `pool "${pool.name}" has no ready endpoint` };
+  }
+
+  /**
+   * Ask the agent when the view is older than the scrape interval. A view
+   * only a few intervals old is used as is while the answer comes (the next
+   * decision gets it); an older one — an idle pool — is waited for.
+   */
+  async #fresh(pool: Pool): Promise<void> {
+    const key = JSON.stringify([pool.selector, pool.targetPorts]);
+    if (key !== this.#view.key) this.#view = { key, endpoints: [], hasMetrics: false, askedAt: 0 };
+    const age = Date.now() - this.#view.askedAt;
+    if (age <= this.options.scrapeIntervalMs) return;
+    const refreshing = (this.#refreshing ??= this.#refresh(pool, key).finally(() => (this.#refreshing = undefined)));
+    if (age > Math.max(4 * this.options.scrapeIntervalMs, 200)) await refreshing;
+  }
+
+  async #refresh(pool: Pool, key: string): Promise<void> {
+    const agent = this.options.agent;
+    try {
+      if (!agent) throw new Error('no agent configured (set INFERGATE_AGENT)');
+      const res = await agent.getEndpoints({ selector: pool.selector, targetPorts: pool.targetPorts, pool: pool.name }, { timeoutMs: 1000 });
+      if (key !== this.#view.key) return;
+      this.#view.endpoints = res.snapshot ? fromWireSnapshot(res.snapshot, Date.now()) : [];
+      this.#view.hasMetrics = true;
+      this.#view.error = undefined;
+    } catch (err) {
+      // Keep the last endpoints: their scrape times age, and the picker applies the pool's failure mode.
+      this.#view.error = err instanceof ConnectError ? err.rawMessage : (err as Error).message;
+    } finally {
+      this.#view.askedAt = Date.now();
+    }
+  }
+}
