@@ -72,7 +72,8 @@ export class EndpointPicker implements Scheduler {
       const saturation = poolSaturation(ready, now, this.#saturation);
       if (explain) explain.saturation = round4(saturation);
       if (sheddable && saturation >= this.#saturation.threshold) {
-        const reason = `pool "${pool.name}" is saturated (${round4(saturation)} ≥ ${this.#saturation.threshold}) and the request is sheddable`;
+        // ASCII only: the reason travels in a response header (x-infergate-decision), and Node refuses non-Latin-1 there.
+        const reason = `pool "${pool.name}" is saturated (${round4(saturation)} >= ${this.#saturation.threshold}) and the request is sheddable`;
         if (explain) explain.shed = reason;
         return { kind: 'shed', reason, retryAfterSeconds: this.#saturation.retryAfterSeconds, ...(explain ? { explain } : {}) };
       }
