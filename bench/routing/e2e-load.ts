@@ -1,0 +1,86 @@
+/**
+ * The end-to-end mode's open-loop load generator: sends each request at its
+ * (time-scaled) arrival time as a streaming /v1/completions call through the
+ * gateway, and measures what a client sees — TTFT at the first token event,
+ * time per output token, end to end — in engine time (wall ÷ time scale).
+ */
+import { Pool } from 'undici';
+import type { Criticality } from '../../src/routing/schema.ts';
+import { LogHistogram, percentile, Samples } from './stats.ts';
+import type { RequestSpec, Workload } from './types.ts';
+import { materialize } from './workloads/common.ts';
+
+export interface LoadResult {
+  ttft: Samples;
+  e2e: Samples;
+  tpot: LogHistogram;
+  shed: Record<Criticality, number>;
+  errors: number;
+  windowTokens: number;
+  measured: number;
+  /** How late requests were sent, ms wall (load-generator lag). */
+  sendLagP99: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function driveLoad(url: string, workload: Workload, timeScale: number): Promise<LoadResult> {
+  const pool = new Pool(url, { connections: 512, pipelining: 0, keepAliveTimeout: 60_000 });
+  const r: LoadResult = { ttft: new Samples(), e2e: new Samples(), tpot: new LogHistogram(), shed: { Critical: 0, Standard: 0, Sheddable: 0 }, errors: 0, windowTokens: 0, measured: 0, sendLagP99: 0 };
+  const lag = new Samples();
+  const start = performance.now();
+  const engineNow = () => (performance.now() - start) / timeScale;
+  const inFlight: Promise<void>[] = [];
+
+  const one = async (spec: RequestSpec): Promise<void> => {
+    const measured = spec.at >= workload.warmupMs;
+    if (measured) r.measured++;
+    const body = JSON.stringify({ model: spec.model, prompt: materialize(spec.parts), max_tokens: spec.outputTokens, ignore_eos: true, stream: true });
+    const sent = engineNow();
+    lag.push((sent - spec.at) * timeScale);
+    try {
+      const res = await pool.request({ path: '/v1/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      if (res.statusCode !== 200) {
+        await res.body.text();
+        if (!measured) return;
+        if (res.statusCode === 429) r.shed[spec.criticality]++;
+        else r.errors++;
+        return;
+      }
+      let first = -1;
+      let last = -1;
+      let tokens = 0;
+      for await (const chunk of res.body) {
+        const now = engineNow();
+        const text = (chunk as Buffer).toString('utf8');
+        let n = 0;
+        for (let i = text.indexOf('"text"'); i >= 0; i = text.indexOf('"text"', i + 6)) n++;
+        if (n === 0) continue;
+        if (first < 0) first = now;
+        last = now;
+        tokens += n;
+        if (now >= workload.warmupMs && now < workload.durationMs) r.windowTokens += n;
+      }
+      if (!measured) return;
+      if (first < 0) {
+        r.errors++;
+        return;
+      }
+      r.ttft.push(first - spec.at);
+      r.e2e.push(last - spec.at);
+      if (tokens > 1) r.tpot.observe((last - first) / (tokens - 1));
+    } catch {
+      if (measured) r.errors++;
+    }
+  };
+
+  for (const spec of workload.requests) {
+    const wait = spec.at * timeScale - (performance.now() - start);
+    if (wait > 1) await sleep(wait);
+    inFlight.push(one(spec));
+  }
+  await Promise.all(inFlight);
+  await pool.close();
+  r.sendLagP99 = percentile(lag.sorted(), 0.99);
+  return r;
+}
