@@ -14,7 +14,7 @@ export const multiModel: WorkloadDef = {
   describe: 'two pools (chatbot: short chat; recommender: long prompts, short answers), 4 pods each',
   pods: 4,
   durationMs: 120_000,
-  quickDurationMs: 40_000,
+  quickDurationMs: 20_000,
   generate(params) {
     const pods = params.pods ?? 4;
     const pools = [

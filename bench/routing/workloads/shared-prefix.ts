@@ -24,7 +24,7 @@ export const sharedPrefix: WorkloadDef = {
   describe: '8 pods, 32 system prompts of 2–8k tokens shared by 85% of multi-turn conversations',
   pods: 8,
   durationMs: 120_000,
-  quickDurationMs: 45_000,
+  quickDurationMs: 30_000,
   generate(params) {
     const pods = params.pods ?? 8;
     const pool = { name: 'prefix-pool', pods, model: 'llama-3.1-8b', adapters: [], engine: ENGINE };
