@@ -66,7 +66,9 @@ export class MetricsAgent {
     this.scrapeIntervalMs = options.scrapeIntervalMs ?? 50;
     this.#o = {
       get: options.get,
-      scrapeTimeoutMs: options.scrapeTimeoutMs ?? Math.max(200, this.scrapeIntervalMs * 4),
+      // Generous: a busy pod answers /metrics late, and a late answer is still news. Scrapes never
+      // pile up (a pod with one outstanding is skipped), and staleness is judged by scrape time.
+      scrapeTimeoutMs: options.scrapeTimeoutMs ?? Math.max(1000, this.scrapeIntervalMs * 4),
       maxConcurrency: options.maxConcurrency ?? 512,
       failureThreshold: options.failureThreshold ?? 3,
       metricsPath: options.metricsPath ?? '/metrics',
@@ -223,7 +225,9 @@ export class MetricsAgent {
       }
     }
     this.stats.failures++;
-    t.failures++;
+    // Only a pod that cannot be reached is taken for gone; one that answers slowly or
+    // badly keeps serving, its metrics age, and the picker treats it as stale.
+    if (unreachable(error)) t.failures++;
     const ready = t.failures < this.#o.failureThreshold;
     this.#replace(t, { ...prev, ready, lastError: error }, ready !== prev.ready || error !== prev.lastError);
   }
@@ -264,4 +268,9 @@ export class MetricsAgent {
     this.#waiters.clear();
     for (const wake of waiters) wake();
   }
+}
+
+/** Connection-level failures (refused, reset, no route, no such host), as the getters describe them. */
+function unreachable(error: string | undefined): boolean {
+  return error !== undefined && /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|UND_ERR_SOCKET|refused|socket hang up/i.test(error);
 }
