@@ -148,7 +148,7 @@ describe('scheduling end to end', () => {
   it('sends adapter requests to the pod that has the adapter loaded', async () => {
     const c = await demoCluster(0.2);
     // vLLM lists an adapter as running only while a request uses it: keep one spanish-bot request running.
-    const holder = (await startLong(c.gateway, 'spanish-bot', 6000)).picked!;
+    const holder = (await startLong(c.gateway, 'spanish-bot', 8000)).picked!;
     await waitFor('the agent to see spanish-bot-v1 running', () => seen(c.gateway).some((e) => e.id === holder && e.metrics?.activeAdapters.includes('spanish-bot-v1')));
     for (let i = 0; i < 5; i++) {
       // A scrape from before the last answer still shows that request queued, and one waiting request costs more
@@ -183,10 +183,11 @@ describe('scheduling end to end', () => {
   });
 
   it('avoids a pod with a long queue', async () => {
-    const c = await startPool(3, { maxNumSeqs: 2 }, 0.05);
+    // 5× real time: the pod's 8 000-token requests outlast the test even on a loaded machine, so none finishes in it.
+    const c = await startPool(3, { maxNumSeqs: 2 }, 0.2);
     const busy = 1;
     const signal = aborter();
-    for (let i = 0; i < 10; i++) occupy(c.sim.pods[busy]!.url, 'google/gemma-3-4b-it', 4000, signal);
+    for (let i = 0; i < 10; i++) occupy(c.sim.pods[busy]!.url, 'google/gemma-3-4b-it', 8000, signal);
     await waitFor('the agent to see the queue', () => (seen(c.gateway).find((e) => e.id === c.ids[busy])?.metrics?.waiting ?? 0) >= 6);
     const picks = new Set<string>();
     for (let i = 0; i < 6; i++) {
