@@ -89,11 +89,16 @@ class Edge {
       headers: { get: (name) => (name === 'x-request-id' ? requestId : headers.get(name)), forEach: (cb) => headers.forEach(cb) },
     };
     this.scheduler.begin(requestId, ctx);
+    let answer;
     try {
-      return toResponse(await this.gateway.answer(kind, edgeInbound, path));
+      answer = await this.gateway.answer(kind, edgeInbound, path);
     } finally {
       this.scheduler.answered(requestId);
     }
+    // Refused before reading (413 on content-length): read the rest so the client can finish sending and
+    // see the answer; the platform has admitted the body under its own limit already.
+    if (answer.status === 413 && request.body && !request.bodyUsed) await request.body.pipeTo(new WritableStream()).catch(() => undefined);
+    return toResponse(answer);
   }
 
   async #readiness(): Promise<Response> {

@@ -1,11 +1,13 @@
 /**
  * Start the Worker under `wrangler dev --local` (workerd, no network beyond
- * loopback): the routing table of `manifests` bundled the way the deploy-time
- * build does it, wrangler.toml without its [build] step (so edits elsewhere in
- * the checkout do not rebuild it mid-test), telemetry and the Request.cf
- * download off, no Cloudflare credentials.
+ * loopback). It is first bundled once the way `wrangler deploy` bundles it
+ * (`--dry-run --outdir`, with the routing table of `manifests` bundled as the
+ * deploy-time build does), then served unbundled from that output: wrangler
+ * dev would otherwise rebuild and restart the Worker — losing the Durable
+ * Objects' state mid-test — whenever anyone edits a source file in the
+ * checkout. Telemetry and the Request.cf download are off, no credentials.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleTable } from '../../src/runtime/workers/bundle-table.ts';
@@ -18,28 +20,39 @@ export interface WranglerDev {
   stop(): Promise<void>;
 }
 
-export async function startWranglerDev(options: { manifests: string; vars: Record<string, string> }): Promise<WranglerDev> {
-  await bundleTable(options.manifests);
-  const dir = join(ROOT, 'build/workers');
-  mkdirSync(dir, { recursive: true });
-  const config = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
+const ENV = { CLOUDFLARE_API_TOKEN: undefined, CLOUDFLARE_ACCOUNT_ID: undefined, WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' };
+const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
+
+/** wrangler.toml without its [build] step (the test runs it), for a config file in `dir`. */
+function configFrom(main: string, extra = ''): string {
+  return readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
     .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
-    .replace(/^main = .*$/m, 'main = "../../src/runtime/workers.ts"');
-  const configPath = join(dir, `wrangler.test-${process.pid}.toml`);
-  writeFileSync(configPath, config);
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(main)}\n${extra}`);
+}
+
+/** Bundle the Worker as `wrangler deploy` would, into `dir`/dist. */
+export async function bundleWorker(dir: string, manifests: string): Promise<void> {
+  await bundleTable(manifests);
+  const config = join(dir, 'wrangler.bundle.toml');
+  writeFileSync(config, configFrom(join(ROOT, 'src/runtime/workers.ts')));
+  const child = startChild(WRANGLER, ['deploy', '--dry-run', '--config', config, '--outdir', join(dir, 'dist')], ENV, ROOT);
+  await child.waitFor(/--dry-run: exiting now/, 60_000);
+  await child.stop();
+}
+
+export async function startWranglerDev(options: { manifests: string; vars: Record<string, string>; bundled?: string }): Promise<WranglerDev> {
+  const dir = options.bundled ?? mkdtempSync(join(tmpdir(), 'infergate-worker-'));
+  if (!options.bundled) await bundleWorker(dir, options.manifests);
+  const config = join(dir, `wrangler.dev-${Date.now()}.toml`);
+  writeFileSync(config, configFrom('dist/workers.js', 'no_bundle = true\nfind_additional_modules = true\nbase_dir = "dist"\nrules = [{ type = "CompiledWasm", globs = ["**/*.wasm"], fallthrough = true }]'));
   const port = await freePort();
-  const args = ['dev', '--local', '--config', configPath, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', mkdtempSync(join(tmpdir(), 'infergate-wrangler-')), '--log-level', 'warn'];
+  const args = ['dev', '--local', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', join(dir, 'state'), '--log-level', 'warn'];
   for (const [k, v] of Object.entries(options.vars)) args.push('--var', `${k}:${v}`);
-  const child = startChild(
-    join(ROOT, 'node_modules/.bin/wrangler'),
-    args,
-    { CLOUDFLARE_API_TOKEN: undefined, CLOUDFLARE_ACCOUNT_ID: undefined, WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },
-    ROOT,
-  );
+  const child = startChild(WRANGLER, args, ENV, ROOT);
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     await child.stop();
-    rmSync(configPath, { force: true });
+    if (!options.bundled) rmSync(dir, { recursive: true, force: true });
   };
   try {
     await waitForOk(`${url}/readyz`, 60_000);

@@ -47,7 +47,13 @@ export class EdgeScheduler implements RemoteScheduler {
   }
 
   async decide(pool: Pool, _snapshot: PoolSnapshot, request: SchedulingRequest): Promise<Decision> {
-    const decision = await this.target(pool).decide(pool, trimmed(request));
+    let decision: Decision;
+    try {
+      decision = await this.target(pool).decide(pool, trimmed(request));
+    } catch (err) {
+      // The pool's object is unreachable (overloaded, being moved): answer 503, retryable.
+      return { kind: 'unavailable', reason: `the pool's decision object did not answer (${(err as Error).message})` };
+    }
     const r = this.#requests.get(request.requestId);
     if (r && decision.kind === 'route') {
       r.counted = decision.endpoint.id;
