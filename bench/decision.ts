@@ -2,43 +2,74 @@
  * A whole scheduling decision, no I/O: pool snapshot of 256 endpoints with
  * live metrics, a 32 KiB chat prompt, infergate's default profile (fresh
  * metrics filter, five scorers, max-score) — decide() then dispatched(), as
- * the data path calls them. Reports per-decision latency percentiles for the
- * WASM kernel and the TypeScript twin. Run: npx tsx bench/decision.ts
+ * the data path calls them. Reports per-decision wall-time percentiles and
+ * the garbage collections that happened during the measured decisions.
+ *
+ * Each variant runs in its own process (a fresh heap: one variant's garbage
+ * must not pause another's), the variants alternate, `--runs` times, and the
+ * table gives the median of the runs for each figure.
+ *
+ *   npx tsx bench/decision.ts                      # this tree, WASM kernel
+ *   npx tsx bench/decision.ts --baseline a838bfb   # … side by side with that commit's scheduler
+ *   npx tsx bench/decision.ts --twin --runs 5      # also the TypeScript twin; 5 runs each
+ *   npx tsx bench/decision.ts --quick              # smoke run (npm run bench --quick)
  */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Endpoint } from '../src/endpoints/types.ts';
 import type { Pool } from '../src/routing/schema.ts';
 import { loadKernelModule } from '../src/runtime/node.ts';
-import { createScheduler } from '../src/scheduling/index.ts';
+import type { createScheduler as CreateScheduler } from '../src/scheduling/index.ts';
 import type { SchedulingRequest } from '../src/scheduling/scheduler.ts';
 
 const ENDPOINTS = 256;
 const NOW = 1_800_000_000_000;
-const DECISIONS = 20_000;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const option = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const quick = flag('--quick') || process.env.INFERGATE_BENCH_QUICK === '1';
+const DECISIONS = Number(option('--decisions') ?? (quick ? 2000 : 20_000));
+
+interface Result {
+  label: string;
+  decide: { p50: number; p90: number; p99: number; p999: number };
+  dispatched: { p50: number; p99: number };
+  gc: { minor: number; major: number; ms: number };
+}
+
+// ---------------------------------------------------------------- the measurement (child process)
 
 let rng = 42;
-const random = () => ((rng = (Math.imul(rng, 1103515245) + 12345) >>> 0) / 4294967296);
+const random = () => (rng = (Math.imul(rng, 1103515245) + 12345) >>> 0) / 4294967296;
 
-const endpoints: Endpoint[] = Array.from({ length: ENDPOINTS }, (_, i) => ({
-  id: `10.1.${i >> 8}.${i & 255}:8000`,
-  address: `10.1.${i >> 8}.${i & 255}`,
-  port: 8000,
-  labels: { app: 'vllm' },
-  ready: true,
-  engine: 'vllm',
-  scrapedAt: NOW - Math.floor(random() * 50),
-  metrics: {
-    waiting: Math.floor(random() * 6),
-    running: Math.floor(random() * 64),
-    kvUsage: random() * 0.9,
-    activeAdapters: i % 3 === 0 ? ['english-bot'] : ['spanish-bot'],
-    waitingAdapters: [],
-    maxAdapters: 4,
-    blockSize: 16,
-    totalBlocks: 8192,
-  },
-}));
-const snapshot = { pool: 'bench', endpoints, at: NOW, hasMetrics: true };
-const pool: Pool = { name: 'bench', selector: {}, targetPorts: [8000], appProtocol: 'http', failureMode: 'FailClose' };
+function makeEndpoints(): Endpoint[] {
+  return Array.from({ length: ENDPOINTS }, (_, i) => ({
+    id: `10.1.${i >> 8}.${i & 255}:8000`,
+    address: `10.1.${i >> 8}.${i & 255}`,
+    port: 8000,
+    labels: { app: 'vllm' },
+    ready: true,
+    engine: 'vllm',
+    scrapedAt: NOW - Math.floor(random() * 50),
+    metrics: {
+      waiting: Math.floor(random() * 6),
+      running: Math.floor(random() * 64),
+      kvUsage: random() * 0.9,
+      activeAdapters: i % 3 === 0 ? ['english-bot'] : ['spanish-bot'],
+      waitingAdapters: [],
+      maxAdapters: 4,
+      blockSize: 16,
+      totalBlocks: 8192,
+    },
+  }));
+}
 
 /** A 32 KiB chat prompt: a shared system prompt and one of 64 conversations. */
 function chatPrompt(conversation: number): string {
@@ -46,14 +77,17 @@ function chatPrompt(conversation: number): string {
   const user = `user: conversation ${conversation}: ` + 'I would like to change my booking to a later flight, please. '.repeat(400);
   return (system + user).slice(0, 32 * 1024);
 }
-const prompts = Array.from({ length: 64 }, (_, i) => chatPrompt(i));
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
+const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
-async function run(label: string, kernel: WebAssembly.Module | undefined): Promise<void> {
+async function measure(label: string, schedulingIndex: string, twin: boolean): Promise<Result> {
+  const { createScheduler } = (await import(schedulingIndex)) as { createScheduler: typeof CreateScheduler };
+  const kernel = twin ? undefined : await loadKernelModule();
   const scheduler = createScheduler({ kernel, now: () => NOW, random });
+  const endpoints = makeEndpoints();
+  const snapshot = { pool: 'bench', endpoints, at: NOW, hasMetrics: true };
+  const pool: Pool = { name: 'bench', selector: {}, targetPorts: [8000], appProtocol: 'http', failureMode: 'FailClose' };
+  const prompts = Array.from({ length: 64 }, (_, i) => chatPrompt(i));
   const request = (r: number): SchedulingRequest => ({
     requestId: `r${r}`, targetModel: r % 2 ? 'english-bot' : 'spanish-bot', requestedModel: 'chatbot',
     prompt: prompts[r % prompts.length]!, criticality: 'Standard', priority: 0, explain: false,
@@ -67,10 +101,22 @@ async function run(label: string, kernel: WebAssembly.Module | undefined): Promi
       scheduler.completed(pool, d.endpoint, req);
     }
   }
+  const requests = Array.from({ length: DECISIONS }, (_, r) => request(r));
+  const gc = { minor: 0, major: 0, ms: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      // detail.kind: 1 scavenge (minor), 2 mark-sweep-compact, 4 incremental marking, 8 weak callbacks.
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      if (kind === 1) gc.minor++;
+      else gc.major++;
+      gc.ms += e.duration;
+    }
+  });
   const times = new Float64Array(DECISIONS);
   const dispatchTimes = new Float64Array(DECISIONS);
+  observer.observe({ entryTypes: ['gc'] });
   for (let r = 0; r < DECISIONS; r++) {
-    const req = request(r);
+    const req = requests[r]!;
     const t0 = process.hrtime.bigint();
     const d = scheduler.decide(pool, snapshot, req);
     const t1 = process.hrtime.bigint();
@@ -81,15 +127,96 @@ async function run(label: string, kernel: WebAssembly.Module | undefined): Promi
     times[r] = Number(t1 - t0) / 1000;
     dispatchTimes[r] = Number(t2 - t1) / 1000;
   }
+  await new Promise((r) => setTimeout(r, 100)); // GC entries are delivered on a later turn of the event loop
+  observer.disconnect();
   times.sort();
   dispatchTimes.sort();
-  const f = (x: number) => x.toFixed(1).padStart(6);
-  console.log(
-    `${label.padEnd(5)} | decide p50 ${f(percentile(times, 0.5))} p90 ${f(percentile(times, 0.9))} p99 ${f(percentile(times, 0.99))} p99.9 ${f(percentile(times, 0.999))} µs` +
-      ` | dispatched p50 ${f(percentile(dispatchTimes, 0.5))} p99 ${f(percentile(dispatchTimes, 0.99))} µs`,
-  );
+  return {
+    label,
+    decide: { p50: percentile(times, 0.5), p90: percentile(times, 0.9), p99: percentile(times, 0.99), p999: percentile(times, 0.999) },
+    dispatched: { p50: percentile(dispatchTimes, 0.5), p99: percentile(dispatchTimes, 0.99) },
+    gc,
+  };
 }
 
-console.log(`decision benchmark — node ${process.version}, ${ENDPOINTS} endpoints, 32 KiB prompt, ${DECISIONS} decisions, wall time`);
-await run('wasm', await loadKernelModule());
-await run('ts', undefined);
+// ---------------------------------------------------------------- the driver (parent process)
+
+interface Variant {
+  label: string;
+  index: string;
+  twin: boolean;
+}
+
+/** That commit's src/ in node_modules/.cache (so its imports resolve), keyed by the full hash. */
+function baselineTree(ref: string): string {
+  const sha = execFileSync('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: root, encoding: 'utf8' }).trim();
+  const dir = `${root}node_modules/.cache/infergate-bench/${sha}`;
+  if (!existsSync(`${dir}/src/scheduling/index.ts`)) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('sh', ['-c', `git archive ${sha} src | tar -x -C '${dir}'`], { cwd: root });
+  }
+  return `${dir}/src/scheduling/index.ts`;
+}
+
+function runChild(v: Variant): Result {
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', v.label, v.index, v.twin ? 'ts' : 'wasm', '--decisions', String(DECISIONS)], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0) throw new Error(`${v.label}: child exited with ${r.status ?? r.signal}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Result;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function main(): Promise<void> {
+  if (flag('--child')) {
+    const i = args.indexOf('--child');
+    const [label, index, kernel] = args.slice(i + 1, i + 4) as [string, string, string];
+    console.log(JSON.stringify(await measure(label, index, kernel === 'ts')));
+    return;
+  }
+  const current = `${root}src/scheduling/index.ts`;
+  const variants: Variant[] = [{ label: 'wasm', index: pathToFileURL(current).href, twin: false }];
+  const baseline = quick ? undefined : option('--baseline');
+  if (baseline) variants.unshift({ label: `wasm@${baseline}`, index: pathToFileURL(baselineTree(baseline)).href, twin: false });
+  if (flag('--twin')) variants.push({ label: 'ts', index: pathToFileURL(current).href, twin: true });
+  const runs = Number(option('--runs') ?? (quick ? 1 : 3));
+
+  const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.log(`decision benchmark — node ${process.version}, ${ENDPOINTS} endpoints, 32 KiB prompt, ${DECISIONS} decisions × ${runs} runs per variant, wall time; load average ${load}`);
+  const f = (x: number) => x.toFixed(1).padStart(6);
+  const line = (r: Result) =>
+    `${r.label.padEnd(14)} | decide p50 ${f(r.decide.p50)} p90 ${f(r.decide.p90)} p99 ${f(r.decide.p99)} p99.9 ${f(r.decide.p999)} µs` +
+    ` | dispatched p50 ${f(r.dispatched.p50)} p99 ${f(r.dispatched.p99)} µs | GC ${String(r.gc.minor).padStart(4)} minor ${String(r.gc.major).padStart(3)} major ${r.gc.ms.toFixed(0).padStart(4)} ms`;
+  const results = new Map<string, Result[]>(variants.map((v) => [v.label, []]));
+  for (let run = 0; run < runs; run++) {
+    // Alternate the order, so a drift in the machine's load does not favour one variant.
+    const order = run % 2 ? [...variants].reverse() : variants;
+    for (const v of order) {
+      const r = runChild(v);
+      results.get(v.label)!.push(r);
+      console.log(`run ${run + 1} ${line(r)}`);
+    }
+  }
+  if (runs > 1) {
+    console.log(`median of ${runs} runs (load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')}):`);
+    for (const [label, rs] of results) {
+      const m = (pick: (r: Result) => number) => median(rs.map(pick));
+      console.log(
+        `      ${line({
+          label,
+          decide: { p50: m((r) => r.decide.p50), p90: m((r) => r.decide.p90), p99: m((r) => r.decide.p99), p999: m((r) => r.decide.p999) },
+          dispatched: { p50: m((r) => r.dispatched.p50), p99: m((r) => r.dispatched.p99) },
+          gc: { minor: m((r) => r.gc.minor), major: m((r) => r.gc.major), ms: m((r) => r.gc.ms) },
+        })}`,
+      );
+    }
+  }
+}
+
+await main();

@@ -12,7 +12,7 @@ import { MAX_ENDPOINTS, type Kernel } from './kernel/layout.ts';
 import type { Candidate, DecisionContext, Rejection } from './plugins/types.ts';
 import { PoolState } from './pool-state.ts';
 import { buildProfiles, DEFAULT_PROFILE, type Profile } from './profile.ts';
-import { isSheddable, poolSaturation } from './saturation.ts';
+import { endpointSaturation, isSheddable } from './saturation.ts';
 import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
 
 export interface EndpointPickerOptions {
@@ -30,6 +30,8 @@ export class EndpointPicker implements Scheduler {
   readonly #pools = new Map<string, PoolState>();
   readonly #saturation: SaturationConfig;
   readonly #staleAfter: number;
+  readonly #candidates: Candidate[] = [];
+  readonly #pooledCandidates: Candidate[] = [];
   #decisions = 0;
 
   constructor(
@@ -57,19 +59,20 @@ export class EndpointPicker implements Scheduler {
     const explain: Explanation | undefined = request.explain ? { profile: profile.name, kernel: this.kernel.implementation } : undefined;
     if (explain && pool.profile !== undefined && pool.profile !== profile.name) explain.profileMissing = pool.profile;
 
-    const ready: Endpoint[] = [];
+    // Counted, not collected: the common path allocates no per-endpoint arrays.
+    let ready = 0;
     let fresh = 0;
     for (const e of snapshot.endpoints) {
       if (!e.ready) continue;
-      ready.push(e);
+      ready++;
       if (e.metrics !== undefined && e.scrapedAt !== undefined && now - e.scrapedAt <= this.#staleAfter) fresh++;
     }
-    if (ready.length === 0) return unavailable(`pool "${pool.name}" has no ready endpoint`, explain);
-    if (!snapshot.hasMetrics || fresh === 0) return this.#withoutMetrics(pool, ready, state, now, explain);
+    if (ready === 0) return unavailable(`pool "${pool.name}" has no ready endpoint`, explain);
+    if (!snapshot.hasMetrics || fresh === 0) return this.#withoutMetrics(pool, snapshot.endpoints.filter((e) => e.ready), state, now, explain);
 
     const sheddable = isSheddable(request);
     if (sheddable || explain) {
-      const saturation = poolSaturation(ready, now, this.#saturation);
+      const saturation = readySaturation(snapshot.endpoints, ready, now, this.#saturation);
       if (explain) explain.saturation = round4(saturation);
       if (sheddable && saturation >= this.#saturation.threshold) {
         // ASCII only: the reason travels in a response header (x-infergate-decision), and Node refuses non-Latin-1 there.
@@ -80,7 +83,12 @@ export class EndpointPicker implements Scheduler {
     }
 
     const rejected: Rejection[] | undefined = explain ? [] : undefined;
-    let candidates: Candidate[] = [];
+    // Candidate objects and the array holding them are reused from decision to decision (decide is synchronous
+    // and nothing keeps them): 256 fresh objects per decision were most of its garbage.
+    // Written by index and truncated once: `length = 0` would drop the backing store and every push regrow it.
+    let candidates: Candidate[] = this.#candidates;
+    let count = 0;
+    const pooled = this.#pooledCandidates;
     const records = state.recordsFor(snapshot.endpoints, now);
     for (let i = 0; i < snapshot.endpoints.length; i++) {
       const e = snapshot.endpoints[i]!;
@@ -90,8 +98,19 @@ export class EndpointPicker implements Scheduler {
         continue;
       }
       const ageMs = e.scrapedAt === undefined ? Infinity : now - e.scrapedAt;
-      candidates.push({ endpoint: e, metrics: e.metrics, ageMs, record: records[i]! });
+      let c = pooled[count];
+      if (c === undefined) {
+        c = { endpoint: e, metrics: e.metrics, ageMs, record: records[i]! };
+        pooled.push(c);
+      } else {
+        c.endpoint = e;
+        c.metrics = e.metrics;
+        c.ageMs = ageMs;
+        c.record = records[i]!;
+      }
+      candidates[count++] = c;
     }
+    if (candidates.length !== count) candidates.length = count;
     const ctx: DecisionContext = { pool, request, now, kernel: this.kernel, promptBlocks: 0, rejected };
     for (const filter of profile.filters) {
       const before = rejected?.length ?? 0;
@@ -107,11 +126,13 @@ export class EndpointPicker implements Scheduler {
     if (candidates.length > MAX_ENDPOINTS) candidates.length = MAX_ENDPOINTS;
 
     const kernel = this.kernel;
-    profile.scorers.forEach((s, k) => {
+    const scorers = profile.scorers;
+    for (let k = 0; k < scorers.length; k++) {
+      const s = scorers[k]!;
       s.plugin.prepare(candidates, ctx);
       kernel.scorerKind[k] = s.plugin.scorer;
       kernel.scorerWeight[k] = s.weight;
-    });
+    }
     const seed = (this.options.random() * 4294967296) >>> 0;
     const picked = kernel.scoreAndPick(candidates.length, profile.scorers.length, ctx.promptBlocks, profile.picker.picker, seed, this.options.fallbacks);
     const fallbacks: Endpoint[] = [];
@@ -165,6 +186,13 @@ export class EndpointPicker implements Scheduler {
     if ((++this.#decisions & 1023) === 0) for (const p of this.#pools.values()) p.prune(now, PRUNE_IDLE_MS);
     return s;
   }
+}
+
+/** Mean saturation over the ready endpoints (`ready` of them, > 0). */
+function readySaturation(endpoints: readonly Endpoint[], ready: number, now: number, config: SaturationConfig): number {
+  let sum = 0;
+  for (const e of endpoints) if (e.ready) sum += endpointSaturation(e, now, config);
+  return sum / ready;
 }
 
 function unavailable(reason: string, explain: Explanation | undefined): Decision {

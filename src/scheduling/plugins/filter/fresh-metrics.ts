@@ -14,6 +14,10 @@ export function createFreshMetricsFilter(name = 'fresh-metrics-filter', params: 
     type: 'fresh-metrics-filter',
     name,
     filter(candidates, ctx) {
+      // Usually every endpoint is fresh: then keep the input as is, without copying it.
+      let stale = 0;
+      while (stale < candidates.length && candidates[stale]!.ageMs <= maxAge) stale++;
+      if (stale === candidates.length) return candidates;
       const kept: Candidate[] = [];
       for (const c of candidates) {
         if (c.ageMs <= maxAge) kept.push(c);
