@@ -3,12 +3,12 @@
  *
  *   npx tsx bench/routing.ts [--workload NAME[,NAME…]|all|traces|trace:FILE] [--mode sim|e2e] [--quick]
  *                            [--seed N] [--out docs/FILE.md] [--json FILE] [--strategies a,b] [--levels 0.5,0.8]
- *                            [--speed 1,1.5] [--pods N] [--duration SECONDS]
+ *                            [--speed 1,1.5] [--pods N] [--duration SECONDS] [--from-json FILE]
  *
  * Workloads: multi-model, multi-lora, shared-prefix, mixed-criticality (`all`, the default), and
  * trace:<file> for a file in ../shared/traces (`traces`: all four). See docs/routing-benchmark.md.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadKernelModule } from '../src/runtime/node.ts';
 import { ttftChart } from './routing/chart.ts';
@@ -51,7 +51,11 @@ async function main(): Promise<void> {
   const progress = (line: string) => console.error(line);
   const started = performance.now();
   const results: WorkloadResult[] = [];
-  if (mode === 'e2e') {
+  const fromJson = flag('from-json');
+  if (fromJson) {
+    // Re-render a previous run's results (e.g. after a report change) without running anything.
+    results.push(...(JSON.parse(readFileSync(fromJson, 'utf8')) as { results: WorkloadResult[] }).results);
+  } else if (mode === 'e2e') {
     const { runE2E } = await import('./routing/e2e.ts');
     for (const name of names) results.push(await runE2E(name, { seed, quick, strategies, levels: numbers(flag('levels')), pods, progress }));
   } else if (mode !== 'sim') {

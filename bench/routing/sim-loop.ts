@@ -23,6 +23,8 @@ export interface SimRunOptions {
   /** Simulated time allowed after the last arrival for queues to drain (default: the workload's duration). */
   drainMs?: number;
   kernel?: WebAssembly.Module;
+  /** Called for every finished request (analysis: which decisions made the tail). */
+  onDone?: (seq: Sequence, arrival: number, endpointId: string) => void;
 }
 
 interface InFlight {
@@ -59,6 +61,7 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
       scheduler.completed(r.pool, r.endpoint, r.sreq);
       collect.done(now);
       if (r.measured) collect.finished(seq, r.at, now);
+      options.onDone?.(seq, r.at, r.endpoint.id);
     },
   });
   const heap = new EventHeap(cluster.pods.length);
