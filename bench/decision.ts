@@ -110,7 +110,7 @@ function controlLoop(targetMicros: number): { p50: number; p99: number } {
   let passes = 1;
   for (let round = 0; round < 3; round++) {
     const median = Array.from({ length: 300 }, () => time(passes)).sort((a, b) => a - b)[150]!;
-    passes = Math.max(1, Math.round((passes * targetMicros) / median));
+    passes = Math.max(1, Math.min(passes * 8, Math.round((passes * targetMicros) / Math.max(median, 0.05))));
   }
   const times = new Float64Array(DECISIONS);
   for (let r = 0; r < DECISIONS; r++) times[r] = time(passes);
