@@ -71,3 +71,32 @@ export function usage(command: string, spec: FlagSpec): string {
   });
   return `usage: infergate ${command} [flags]\n\n${lines.join('\n')}`;
 }
+
+/**
+ * A command's flags, or the exit code when there is nothing more to do: a bad
+ * flag (usage on stderr, 2) or `--help` (usage on stdout, 0). `check` may
+ * throw FlagError for what the spec alone cannot say (a required flag).
+ */
+export function commandFlags<S extends FlagSpec>(
+  command: string,
+  args: string[],
+  spec: S,
+  env: Record<string, string | undefined>,
+  options: { check?: (flags: FlagValues<S> & { _: string[] }) => void; help?: string } = {},
+): (FlagValues<S> & { _: string[] }) | number {
+  const help = options.help ?? usage(command, spec);
+  let flags;
+  try {
+    flags = parseFlags(args, spec, env);
+    if (!(flags as { help?: boolean }).help) options.check?.(flags);
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    console.error(`infergate ${command.split(' ')[0]}: ${err.message}\n\n${help}`);
+    return 2;
+  }
+  if ((flags as { help?: boolean }).help) {
+    console.log(help);
+    return 0;
+  }
+  return flags;
+}

@@ -3,7 +3,7 @@
  * stream endpoint snapshots (EndpointService: Connect, gRPC-Web, and plain
  * gRPC over h2c on the same port).
  */
-import { FlagError, parseFlags, usage, type FlagSpec } from '../flags.ts';
+import { commandFlags, FlagError, type FlagSpec } from '../flags.ts';
 import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node.ts';
 import { MetricsAgent } from '../../agent/agent.ts';
 import { createAgentApp } from '../../agent/app.ts';
@@ -24,20 +24,13 @@ export const agentFlags = {
 const log = (line: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line }));
 
 export async function run(args: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseFlags(args, agentFlags, environment());
-    if (!flags.help && !flags.endpoints) throw new FlagError('--endpoints is required');
-    if (flags['scrape-interval'] < 1) throw new FlagError('--scrape-interval must be at least 1 ms');
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    console.error(`infergate agent: ${err.message}\n\n${usage('agent', agentFlags)}`);
-    return 2;
-  }
-  if (flags.help) {
-    console.log(usage('agent', agentFlags));
-    return 0;
-  }
+  const flags = commandFlags('agent', args, agentFlags, environment(), {
+    check(f) {
+      if (!f.endpoints) throw new FlagError('--endpoints is required');
+      if (f['scrape-interval'] < 1) throw new FlagError('--scrape-interval must be at least 1 ms');
+    },
+  });
+  if (typeof flags === 'number') return flags;
   const get = undiciGetter();
   const agent = new MetricsAgent({
     get,

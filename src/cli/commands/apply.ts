@@ -4,7 +4,7 @@
  * `kubectl apply` does. Exit 1 when anything was not accepted.
  */
 import { Code, ConnectError } from '@connectrpc/connect';
-import { FlagError, parseFlags, usage, type FlagSpec } from '../flags.ts';
+import { commandFlags, FlagError, type FlagSpec } from '../flags.ts';
 import { environment, readFileText } from '../../runtime/node.ts';
 import { importManifests, type ObjectStatus } from '../../routing/manifests.ts';
 import { formatProblem } from '../../routing/problems.ts';
@@ -35,19 +35,12 @@ export function resourceName(o: Pick<ObjectStatus, 'kind' | 'apiVersion' | 'name
 }
 
 export async function run(args: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseFlags(args, applyFlags, environment());
-    if (!flags.help && !flags.file) throw new FlagError('-f FILE is required');
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    console.error(`infergate apply: ${err.message}\n\n${usage('apply', applyFlags)}`);
-    return 2;
-  }
-  if (flags.help) {
-    console.log(usage('apply', applyFlags));
-    return 0;
-  }
+  const flags = commandFlags('apply', args, applyFlags, environment(), {
+    check(f) {
+      if (!f.file) throw new FlagError('-f FILE is required');
+    },
+  });
+  if (typeof flags === 'number') return flags;
   const text = await readFileText(flags.file);
   if (text === undefined) {
     console.error(`infergate apply: ${flags.file} does not exist`);

@@ -3,7 +3,7 @@
  * seed use cases, and a gateway in front of them configured from
  * examples/seed-use-cases.yaml and examples/seed-endpoints.yaml.
  */
-import { FlagError, parseFlags, usage, type FlagSpec } from '../flags.ts';
+import { commandFlags, type FlagSpec } from '../flags.ts';
 import { environment, readTextFile, waitForShutdown } from '../../runtime/node.ts';
 import { ConfigError, startGateway } from '../../runtime/node-gateway.ts';
 import { parseEndpointsFile } from '../../endpoints/file-schema.ts';
@@ -25,18 +25,8 @@ const flags = {
 } satisfies FlagSpec;
 
 export async function run(args: string[]): Promise<number> {
-  let f;
-  try {
-    f = parseFlags(args, flags, environment());
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    console.error(`infergate demo: ${err.message}\n\n${usage('demo', flags)}`);
-    return 2;
-  }
-  if (f.help) {
-    console.log(usage('demo', flags));
-    return 0;
-  }
+  const f = commandFlags('demo', args, flags, environment());
+  if (typeof f === 'number') return f;
   const parsed = parseEndpointsFile(await readTextFile(f.endpoints), f.endpoints);
   if (!parsed.ok) {
     console.error(new ConfigError(`${f.endpoints}: rejected`, parsed.problems).message);

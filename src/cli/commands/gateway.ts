@@ -1,7 +1,7 @@
 /**
  * `infergate gateway`: serve the data plane.
  */
-import { FlagError, parseFlags, usage } from '../flags.ts';
+import { commandFlags } from '../flags.ts';
 import { gatewayFlags } from '../gateway-flags.ts';
 import { environment, readFileText, waitForShutdown } from '../../runtime/node.ts';
 import { ConfigError, startGateway } from '../../runtime/node-gateway.ts';
@@ -9,18 +9,8 @@ import { ConfigError, startGateway } from '../../runtime/node-gateway.ts';
 export { gatewayFlags };
 
 export async function run(args: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseFlags(args, gatewayFlags, environment());
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    console.error(`infergate gateway: ${err.message}\n\n${usage('gateway', gatewayFlags)}`);
-    return 2;
-  }
-  if (flags.help) {
-    console.log(usage('gateway', gatewayFlags));
-    return 0;
-  }
+  const flags = commandFlags('gateway', args, gatewayFlags, environment());
+  if (typeof flags === 'number') return flags;
   let token = flags.token;
   if (!token && flags['token-file']) {
     const text = await readFileText(flags['token-file']);

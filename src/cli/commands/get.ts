@@ -3,7 +3,7 @@
  * as tables.
  */
 import { ConnectError, Code } from '@connectrpc/connect';
-import { FlagError, parseFlags, usage, type FlagSpec } from '../flags.ts';
+import { commandFlags, FlagError, type FlagSpec } from '../flags.ts';
 import { environment, readFileText } from '../../runtime/node.ts';
 import { adminClients, adminFlags } from '../../control/admin-client.ts';
 import { tableFromWire } from '../../control/table-wire.ts';
@@ -44,19 +44,14 @@ function rowsOf(kind: Exclude<Kind, 'endpoints'>, t: RoutingTable): [string[], s
 }
 
 export async function run(args: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseFlags(args, getFlags, environment());
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    console.error(`infergate get: ${err.message}\n\n${usage('get routes|pools|models|endpoints', getFlags)}`);
-    return 2;
-  }
-  const kind = flags._[0] as Kind | undefined;
-  if (flags.help || !kind || !kinds.includes(kind)) {
-    console.log(usage('get routes|pools|models|endpoints', getFlags));
-    return flags.help ? 0 : 2;
-  }
+  const flags = commandFlags('get routes|pools|models|endpoints', args, getFlags, environment(), {
+    check(f) {
+      const kind = f._[0];
+      if (!kind || !kinds.includes(kind as Kind)) throw new FlagError(kind ? `cannot get "${kind}"` : 'say what to get');
+    },
+  });
+  if (typeof flags === 'number') return flags;
+  const kind = flags._[0] as Kind;
   const token = flags.token || (flags['token-file'] ? (await readFileText(flags['token-file']))?.trim() : undefined);
   const { routing, endpoints } = adminClients(flags.server, token);
   try {

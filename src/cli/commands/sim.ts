@@ -2,7 +2,7 @@
  * `infergate sim`: N simulated vLLM pods in one process, on ports port..port+N-1.
  * Every flag can also be set as INFERGATE_SIM_<FLAG> (`--max-loras` ↔ INFERGATE_SIM_MAX_LORAS).
  */
-import { FlagError, parseFlags, usage, type FlagSpec } from '../flags.ts';
+import { commandFlags, usage, type FlagSpec } from '../flags.ts';
 import { environment, waitForShutdown } from '../../runtime/node.ts';
 import { startSimulator, type SimulatorOptions } from '../../sim/index.ts';
 
@@ -34,18 +34,8 @@ const spec = {
 } satisfies FlagSpec;
 
 export async function run(args: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseFlags(args, spec, simEnvironment());
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    console.error(`infergate sim: ${err.message}\n\n${help()}`);
-    return 2;
-  }
-  if (flags.help) {
-    console.log(help());
-    return 0;
-  }
+  const flags = commandFlags('sim', args, spec, simEnvironment(), { help: help() });
+  if (typeof flags === 'number') return flags;
   const options: SimulatorOptions = {
     pods: flags.pods,
     port: flags.port,
