@@ -108,7 +108,7 @@ export class Gateway {
     const snapshot = this.outliers.apply(this.endpoints.snapshot(route.pool));
     const decided = this.scheduler.decide(route.pool, snapshot, schedulingRequest);
     const decision = decided instanceof Promise ? await decided : decided;
-    const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: JSON.stringify(decision.explain) } : {};
+    const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};
     if (decision.kind !== 'route') this.metrics.request(route.pool.name, route.requestedModel, decision.kind === 'shed' ? 429 : 503);
     if (decision.kind === 'shed') {
       this.metrics.shed(route.pool.name);
@@ -154,4 +154,9 @@ export class Gateway {
     }
     return { ready: false, reason: `no pool has a ready endpoint (pools: ${[...table.pools.keys()].join(', ') || 'none'})` };
   }
+}
+
+/** JSON for a header value: HTTP field values must be ASCII (JSON.stringify already escapes control characters). */
+export function headerSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

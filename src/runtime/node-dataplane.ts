@@ -17,6 +17,10 @@ const ROUTES: Record<string, ApiKind> = {
   '/v1/embeddings': 'embeddings',
 };
 
+const INTERNAL_ERROR = JSON.stringify({
+  error: { message: 'The gateway failed on this request; it was logged. Retry, and report it if it persists.', type: 'server_error', param: null, code: 'internal_error' },
+});
+
 export function dataPlaneListener(gateway: Gateway, app: Hono): (req: IncomingMessage, res: ServerResponse) => void {
   const fallback = getRequestListener(app.fetch);
   return (req, res) => {
@@ -28,14 +32,19 @@ export function dataPlaneListener(gateway: Gateway, app: Hono): (req: IncomingMe
       void fallback(req, res);
       return;
     }
-    gateway.answer(kind, inboundFromNode(req, res), path).then(
-      (answer) => writeAnswer(res, answer),
-      (err: unknown) => {
+    gateway
+      .answer(kind, inboundFromNode(req, res), path)
+      .then((answer) => writeAnswer(res, answer))
+      .catch((err: unknown) => {
+        // A bug, not a request problem: log it, and never leave the client waiting.
         console.error(JSON.stringify({ level: 'error', msg: 'unexpected error', error: String((err as Error)?.stack ?? err) }));
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end();
-      },
-    );
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(INTERNAL_ERROR);
+      });
   };
 }
 
