@@ -14,7 +14,7 @@ import { loadKernelModule } from '../src/runtime/node.ts';
 import { ttftChart } from './routing/chart.ts';
 import { checkTargets, resultTable, targetTable, type TargetCheck } from './routing/report.ts';
 import { LEVELS, runWorkloadSim, type WorkloadResult } from './routing/run.ts';
-import { STRATEGIES } from './routing/strategies/index.ts';
+import { INFERGATE_TUNED, STRATEGIES, strategyByName } from './routing/strategies/index.ts';
 import { runTraceSim } from './routing/trace-run.ts';
 import { WORKLOADS, workloadByName } from './routing/workloads/index.ts';
 
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const out = flag('out');
   const names = (list(flag('workload')) ?? ['all']).flatMap((n) => (n === 'all' ? WORKLOADS.map((w) => w.name) : n === 'traces' ? TRACES.map((t) => `trace:${t}`) : [n]));
   const wanted = list(flag('strategies'));
-  const strategies = wanted ? wanted.map((n) => STRATEGIES.find((s) => s.name === n) ?? fail(`unknown strategy "${n}" (known: ${STRATEGIES.map((s) => s.name).join(', ')})`)) : STRATEGIES;
+  const strategies = wanted ? wanted.map((n) => strategyByName(n) ?? fail(`unknown strategy "${n}" (known: ${STRATEGIES.map((s) => s.name).join(', ')})`)) : STRATEGIES;
   const pods = flag('pods') !== undefined ? Number(flag('pods')) : undefined;
   const kernel = await loadKernelModule().catch((err: unknown) => {
     console.error(`kernel: ${(err as Error).message}; using the TypeScript twin (run npm run build:kernel)`);
@@ -77,6 +77,7 @@ async function main(): Promise<void> {
   }
   const wall = (performance.now() - started) / 1000;
   const checks: TargetCheck[] = results.filter((r) => TARGETED.has(r.workload)).flatMap((r) => checkTargets(r));
+  const tunedChecks: TargetCheck[] = results.filter((r) => TARGETED.has(r.workload)).flatMap((r) => checkTargets(r, INFERGATE_TUNED));
   const command = `npx tsx bench/routing.ts ${process.argv.slice(2).join(' ')}`.trim();
   const md = [
     `## Routing quality — ${mode === 'sim' ? 'simulated time' : 'end to end'}`,
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     '',
     ...results.flatMap((r) => [resultTable(r), '']),
     ...(checks.length ? ['### Targets (infergate-default, issue 6)', '', targetTable(checks), ''] : []),
+    ...(tunedChecks.length ? ['### Targets (infergate-tuned: the proposed default, via the config API)', '', targetTable(tunedChecks, INFERGATE_TUNED), ''] : []),
   ].join('\n');
   if (out) {
     mkdirSync(dirname(out), { recursive: true });

@@ -1,7 +1,9 @@
 /** Markdown tables and the target check for the routing benchmark's results. */
 import type { WorkloadResult } from './run.ts';
 import type { RunMetrics } from './types.ts';
-import { INFERGATE_DEFAULT } from './strategies/index.ts';
+import { INFERGATE_DEFAULT, INFERGATE_TUNED } from './strategies/index.ts';
+
+const OURS = new Set([INFERGATE_DEFAULT, INFERGATE_TUNED]);
 
 const ms = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)}`) : '—');
 const ms1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '—');
@@ -25,7 +27,7 @@ export function resultTable(r: WorkloadResult): string {
   ];
   for (const l of r.levels) {
     for (const m of l.runs) {
-      const bold = m.strategy === INFERGATE_DEFAULT ? '**' : '';
+      const bold = OURS.has(m.strategy) ? '**' : '';
       lines.push(
         `| ${levelLabel(r, l.level)} (${l.rate.toFixed(1)}/s) | ${bold}${m.strategy}${bold} | ${ms(m.ttft.p50)} | ${ms(m.ttft.p90)} | ${bold}${ms(m.ttft.p99)}${bold} | ${ms1(m.itl.p50)} | ${ms1(m.itl.p99)} | ${(m.e2eP99 / 1000).toFixed(1)} | ${Math.round(m.outputTokensPerS)} | ${pct(m.prefixHitRate)} |${withCeiling ? ` ${pct(m.prefixHitRate / (l.ceiling ?? 1))} (of ${pct(l.ceiling ?? 0)}) |` : ''} ${m.adapterLoads} | ${m.shed.Critical}/${m.shed.Standard}/${m.shed.Sheddable} | ${m.errors + m.unfinished}${m.unfinished ? ` (${m.unfinished} unfinished)` : ''} |`,
       );
@@ -56,7 +58,7 @@ export function checkTargets(r: WorkloadResult, subject = INFERGATE_DEFAULT): Ta
     if (l.level !== 0.8 && l.level !== 0.95) continue;
     const me = l.runs.find((m) => m.strategy === subject);
     if (!me) continue;
-    const others = l.runs.filter((m) => m.strategy !== subject && m.strategy !== INFERGATE_DEFAULT);
+    const others = l.runs.filter((m) => !OURS.has(m.strategy));
     const rr = l.runs.find((m) => m.strategy === 'round-robin');
     const best = others.reduce<RunMetrics | undefined>((b, m) => (b === undefined || m.ttft.p99 < b.ttft.p99 ? m : b), undefined);
     const maxOtherTokens = Math.max(...others.map((m) => m.outputTokensPerS));

@@ -4,7 +4,7 @@
  * real endpoint picker (src/scheduling) with a named profile.
  */
 import type { EndpointPickerConfig, Kernel } from '../../../src/scheduling/index.ts';
-import { createScheduler, GIE_DEFAULT_PROFILE } from '../../../src/scheduling/index.ts';
+import { createScheduler, GIE_DEFAULT_PROFILE, validateSchedulerConfig } from '../../../src/scheduling/index.ts';
 import type { Scheduler, SchedulingRequest } from '../../../src/scheduling/scheduler.ts';
 import { leastRequestScheduler, randomScheduler, roundRobinScheduler } from './baselines.ts';
 import { cacheAwareScheduler } from './sglang.ts';
@@ -44,6 +44,48 @@ export const STRATEGIES: Strategy[] = [
   pickerStrategy(INFERGATE_DEFAULT, undefined),
 ];
 
+export const INFERGATE_TUNED = 'infergate-tuned';
+
+/**
+ * A proposal for infergate's default profile, passed through the public
+ * config API only (src/scheduling is not changed): the default profile with
+ * lora-affinity weighted 6 instead of 2, so that "adapter already running
+ * here / room to load it" outweighs a slightly shorter queue and the
+ * per-adapter system prompt's prefix match (see docs/routing-benchmark.md).
+ * Base-model traffic is unaffected: lora-affinity scores 1.0 everywhere for it.
+ */
+export const TUNED_CONFIG_DOC = {
+  plugins: [
+    { type: 'fresh-metrics-filter' }, { type: 'queue-scorer' }, { type: 'kv-cache-utilization-scorer' }, { type: 'prefix-cache-scorer' },
+    { type: 'in-flight-scorer' }, { type: 'lora-affinity-scorer' }, { type: 'max-score-picker' },
+  ],
+  schedulingProfiles: [
+    {
+      name: INFERGATE_TUNED,
+      plugins: [
+        { pluginRef: 'fresh-metrics-filter' },
+        { pluginRef: 'queue-scorer', weight: 2 },
+        { pluginRef: 'kv-cache-utilization-scorer', weight: 2 },
+        { pluginRef: 'prefix-cache-scorer', weight: 3 },
+        { pluginRef: 'in-flight-scorer', weight: 2 },
+        { pluginRef: 'lora-affinity-scorer', weight: 6 },
+        { pluginRef: 'max-score-picker' },
+      ],
+    },
+  ],
+};
+
+function tunedConfig(): EndpointPickerConfig {
+  const r = validateSchedulerConfig(TUNED_CONFIG_DOC);
+  if (!r.ok) throw new Error(`tuned profile invalid: ${JSON.stringify(r.problems)}`);
+  return r.config;
+}
+
+/** Not in the default comparison: run it with `--strategies …,infergate-tuned`. */
+export const EXTRA_STRATEGIES: Strategy[] = [
+  { name: INFERGATE_TUNED, profile: INFERGATE_TUNED, create: (ctx) => pickerStrategy(INFERGATE_TUNED, INFERGATE_TUNED, tunedConfig()).create(ctx) },
+];
+
 export function strategyByName(name: string): Strategy | undefined {
-  return STRATEGIES.find((s) => s.name === name);
+  return STRATEGIES.find((s) => s.name === name) ?? EXTRA_STRATEGIES.find((s) => s.name === name);
 }

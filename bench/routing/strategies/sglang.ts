@@ -12,7 +12,7 @@
  *   chars > cache_threshold (0.5) route there, else to the worker whose tree
  *   is smallest (most free cache, presumably);
  * - the chosen worker's tree gets the prompt either way; trees are LRU-evicted
- *   above max_tree_size characters.
+ *   above max_tree_size characters (here in batches down to 90%).
  *
  * Approximation: the tree matches whole 64-character blocks (the simulator's
  * 16-token KV blocks) rather than single characters, so a match is rounded down
@@ -75,12 +75,17 @@ class ApproxTree {
       if (hs === undefined) this.holders.set(h, [slot]);
       else hs.push(slot);
     }
-    while (lru.size > maxBlocks) {
-      const oldest = lru.keys().next().value as number;
-      lru.delete(oldest);
-      const hs = this.holders.get(oldest)!;
-      hs.splice(hs.indexOf(slot), 1);
-      if (hs.length === 0) this.holders.delete(oldest);
+    // Evict in batches, down to 90% (SGLang evicts periodically, not per insert): one iterator pass,
+    // where popping the oldest key one at a time would rescan the Map's deleted entries each time.
+    if (lru.size > maxBlocks) {
+      let excess = lru.size - Math.floor(maxBlocks * 0.9);
+      for (const oldest of lru.keys()) {
+        if (excess-- <= 0) break;
+        lru.delete(oldest);
+        const hs = this.holders.get(oldest)!;
+        hs.splice(hs.indexOf(slot), 1);
+        if (hs.length === 0) this.holders.delete(oldest);
+      }
     }
   }
 }
