@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/routing.ts [--workload NAME[,NAME…]|all|traces|trace:FILE] [--mode sim|e2e] [--quick]
  *                            [--seed N] [--out docs/FILE.md] [--json FILE] [--strategies a,b] [--levels 0.5,0.8]
- *                            [--speed 1,1.5] [--pods N] [--duration SECONDS] [--from-json FILE]
+ *                            [--speed 1,1.5] [--pods N] [--duration SECONDS] [--from-json FILE] [--time-scale T]
  *
  * Workloads: multi-model, multi-lora, shared-prefix, mixed-criticality (`all`, the default), and
  * trace:<file> for a file in ../shared/traces (`traces`: all four). See docs/routing-benchmark.md.
@@ -57,7 +57,9 @@ async function main(): Promise<void> {
     results.push(...(JSON.parse(readFileSync(fromJson, 'utf8')) as { results: WorkloadResult[] }).results);
   } else if (mode === 'e2e') {
     const { runE2E } = await import('./routing/e2e.ts');
-    for (const name of names) results.push(await runE2E(name, { seed, quick, strategies, levels: numbers(flag('levels')), pods, progress }));
+    const durationMs = flag('duration') !== undefined ? Number(flag('duration')) * 1000 : undefined;
+    const timeScale = flag('time-scale') !== undefined ? Number(flag('time-scale')) : undefined;
+    for (const name of names) results.push(await runE2E(name, { seed, quick, strategies, levels: numbers(flag('levels')), pods, progress, durationMs, timeScale }));
   } else if (mode !== 'sim') {
     fail(`--mode must be sim or e2e, not "${mode}"`);
   } else {

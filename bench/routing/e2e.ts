@@ -28,6 +28,8 @@ export interface E2EOptions {
   levels?: number[];
   pods?: number;
   timeScale?: number;
+  /** Seconds of arrivals (default 30, quick 20). */
+  durationMs?: number;
   progress?: (line: string) => void;
 }
 
@@ -85,7 +87,7 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
   const cap = measureCapacity(def.generate, base);
   const dir = mkdtempSync(join(tmpdir(), 'infergate-e2e-'));
   const levels: LevelResult[] = [];
-  const durationMs = options.quick ? 20_000 : 30_000;
+  const durationMs = options.durationMs ?? (options.quick ? 20_000 : 30_000);
   let pools: PoolSpec[] = [];
   let warmupMs = 0;
   const notes: string[] = [];
