@@ -46,7 +46,7 @@ export async function startWranglerDev(options: { manifests: string; vars: Recor
   const config = join(dir, `wrangler.dev-${Date.now()}.toml`);
   writeFileSync(config, configFrom('dist/workers.js', 'no_bundle = true\nfind_additional_modules = true\nbase_dir = "dist"\nrules = [{ type = "CompiledWasm", globs = ["**/*.wasm"], fallthrough = true }]'));
   const port = await freePort();
-  const args = ['dev', '--local', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', join(dir, 'state'), '--log-level', 'warn'];
+  const args = ['dev', '--local', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', join(dir, 'state'), '--log-level', process.env.INFERGATE_WRANGLER_LOG ?? 'warn'];
   for (const [k, v] of Object.entries(options.vars)) args.push('--var', `${k}:${v}`);
   const child = startChild(WRANGLER, args, ENV, ROOT);
   const url = `http://127.0.0.1:${port}`;

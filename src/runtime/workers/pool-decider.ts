@@ -17,6 +17,8 @@ export interface PoolDeciderOptions {
   agent: Client<typeof EndpointService> | undefined;
   kernel: WebAssembly.Module;
   scrapeIntervalMs: number;
+  /** Keeps a background refresh alive past the request that started it. */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 interface View {
@@ -31,7 +33,8 @@ interface View {
 export class PoolDecider {
   readonly picker: EndpointPicker;
   #view: View = { key: '', endpoints: [], hasMetrics: false, askedAt: 0 };
-  #refreshing: Promise<void> | undefined;
+  /** When the running background refresh started (0: none). */
+  #backgroundSince = 0;
 
   constructor(private readonly options: PoolDeciderOptions) {
     this.picker = createScheduler({ kernel: options.kernel });
@@ -63,16 +66,24 @@ export class PoolDecider {
 
   /**
    * Ask the agent when the view is older than the scrape interval. A view
-   * only a few intervals old is used as is while the answer comes (the next
-   * decision gets it); an older one — an idle pool — is waited for.
+   * only a few intervals old is used as is while a background call refreshes
+   * it (the next decision gets the answer); an older one — an idle pool — is
+   * refreshed by this caller before deciding. No caller awaits a promise
+   * another request created: outside Durable Objects, Workers forbid I/O
+   * across requests, and this class also runs in isolates.
    */
   async #fresh(pool: Pool): Promise<void> {
     const key = JSON.stringify([pool.selector, pool.targetPorts]);
     if (key !== this.#view.key) this.#view = { key, endpoints: [], hasMetrics: false, askedAt: 0 };
-    const age = Date.now() - this.#view.askedAt;
+    const now = Date.now();
+    const age = now - this.#view.askedAt;
     if (age <= this.options.scrapeIntervalMs) return;
-    const refreshing = (this.#refreshing ??= this.#refresh(pool, key).finally(() => (this.#refreshing = undefined)));
-    if (age > Math.max(4 * this.options.scrapeIntervalMs, 200)) await refreshing;
+    if (age > Math.max(4 * this.options.scrapeIntervalMs, 200)) return this.#refresh(pool, key);
+    // A background refresh cut short (its request ended) is presumed lost after a second.
+    if (now - this.#backgroundSince < 1000) return;
+    this.#backgroundSince = now;
+    const background = this.#refresh(pool, key).finally(() => (this.#backgroundSince = 0));
+    this.options.waitUntil?.(background);
   }
 
   async #refresh(pool: Pool, key: string): Promise<void> {

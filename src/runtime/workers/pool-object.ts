@@ -28,7 +28,12 @@ export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectSt
   #pool(): PoolDecider {
     if (!this.#decider) {
       const config = edgeConfig(this.env);
-      this.#decider = new PoolDecider({ agent: config.agentUrl ? agentClient(config.agentUrl) : undefined, kernel, scrapeIntervalMs: config.scrapeIntervalMs });
+      this.#decider = new PoolDecider({
+        agent: config.agentUrl ? agentClient(config.agentUrl) : undefined,
+        kernel,
+        scrapeIntervalMs: config.scrapeIntervalMs,
+        waitUntil: (p) => this.ctx.waitUntil(p),
+      });
     }
     return this.#decider;
   }
