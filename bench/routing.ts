@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadKernelModule } from '../src/runtime/node.ts';
 import { ttftChart } from './routing/chart.ts';
-import { checkTargets, resultTable, targetTable, type TargetCheck } from './routing/report.ts';
+import { checkTargets, rankTable, resultTable, targetTable, type TargetCheck } from './routing/report.ts';
 import { LEVELS, runWorkloadSim, type WorkloadResult } from './routing/run.ts';
 import { INFERGATE_TUNED, STRATEGIES, strategyByName } from './routing/strategies/index.ts';
 import { runTraceSim } from './routing/trace-run.ts';
@@ -86,7 +86,11 @@ async function main(): Promise<void> {
     '',
     `\`${command}\` · seed ${seed} · ${wall.toFixed(0)} s wall`,
     '',
-    ...results.flatMap((r) => [resultTable(r), '']),
+    ...results.flatMap((r) => [
+      resultTable(r),
+      '',
+      ...(r.simulated ? [`#### ${r.workload}: ranking, end to end vs simulated time on the same requests`, '', rankTable({ ...r, mode: 'sim', levels: r.simulated }, r), ''] : []),
+    ]),
     ...(checks.length ? ['### Targets (infergate-default, issue 6)', '', targetTable(checks), ''] : []),
     ...(tunedChecks.length ? ['### Targets (infergate-tuned: the proposed default, via the config API)', '', targetTable(tunedChecks, INFERGATE_TUNED), ''] : []),
   ].join('\n');

@@ -13,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { loadKernelModule } from '../../src/runtime/node.ts';
 import { measureCapacity } from './capacity.ts';
+import { runSimulated } from './sim-loop.ts';
 import { driveLoad } from './e2e-load.ts';
 import { CAPACITY_METHOD, type LevelResult, type WorkloadResult } from './run.ts';
 import type { Strategy } from './strategies/index.ts';
@@ -87,6 +89,8 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
   const cap = measureCapacity(def.generate, base);
   const dir = mkdtempSync(join(tmpdir(), 'infergate-e2e-'));
   const levels: LevelResult[] = [];
+  const simulated: LevelResult[] = [];
+  const kernel = await loadKernelModule();
   const durationMs = options.durationMs ?? (options.quick ? 20_000 : 30_000);
   let pools: PoolSpec[] = [];
   let warmupMs = 0;
@@ -146,11 +150,14 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
       options.progress?.(`e2e ${name} ${Math.round(level * 100)}% ${strategy.name}: ttft p99 ${m.ttft.p99.toFixed(0)} ms; ${busy}`);
     }
     levels.push({ level, rate: cap.total * level, requests: workload.requests.length, runs });
+    const simRuns = options.strategies.map((s) => runSimulated(workload, s, { seed: options.seed, kernel }));
+    simulated.push({ level, rate: cap.total * level, requests: workload.requests.length, runs: simRuns });
   }
   return {
     workload: name, describe: def.describe, mode: 'e2e', capacity: cap, capacityMethod: CAPACITY_METHOD,
     pods: Object.fromEntries(pools.map((p) => [p.name, p.pods])), durationMs, warmupMs,
     notes: `Time scale ${T} (wall ms per engine ms); latencies in engine ms; ITL column = time per output token per request (client side). Process load — ${notes.join('; ')}`,
     levels,
+    simulated,
   };
 }

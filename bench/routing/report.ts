@@ -97,3 +97,43 @@ export function targetTable(checks: TargetCheck[], subject = INFERGATE_DEFAULT):
   }
   return lines.join('\n');
 }
+
+/**
+ * Do the two modes rank the strategies alike? Per strategy the p99 TTFT and rank in each mode at the
+ * first level both have; Kendall's τ over all pairs; pairs ranked differently are listed with how far
+ * apart they were in each mode (close pairs swap within noise).
+ */
+export function rankTable(sim: WorkloadResult, e2e: WorkloadResult): string {
+  const level = e2e.levels[0]!;
+  const simLevel = sim.levels.find((l) => l.level === level.level);
+  if (!simLevel) return '';
+  const names = level.runs.map((m) => m.strategy).filter((n) => simLevel.runs.some((m) => m.strategy === n));
+  const p = (runs: RunMetrics[], n: string) => runs.find((m) => m.strategy === n)!.ttft.p99;
+  const rank = (runs: RunMetrics[]) => {
+    const sorted = [...names].sort((a, b) => p(runs, a) - p(runs, b));
+    return (n: string) => sorted.indexOf(n) + 1;
+  };
+  const rs = rank(simLevel.runs), re = rank(level.runs);
+  let concordant = 0, discordant = 0;
+  const swaps: string[] = [];
+  for (let i = 0; i < names.length; i++) {
+    for (let j = i + 1; j < names.length; j++) {
+      const a = names[i]!, b = names[j]!;
+      const s = Math.sign(p(simLevel.runs, a) - p(simLevel.runs, b)) * Math.sign(p(level.runs, a) - p(level.runs, b));
+      if (s >= 0) concordant++;
+      else {
+        discordant++;
+        swaps.push(`${a} / ${b} (sim ${ms(p(simLevel.runs, a))} vs ${ms(p(simLevel.runs, b))}, e2e ${ms(p(level.runs, a))} vs ${ms(p(level.runs, b))})`);
+      }
+    }
+  }
+  const tau = (concordant - discordant) / Math.max(1, concordant + discordant);
+  const lines = [
+    `| strategy | simulated p99 TTFT | rank | end-to-end p99 TTFT | rank |`,
+    '|---|---|---|---|---|',
+    ...names.map((n) => `| ${n} | ${ms(p(simLevel.runs, n))} | ${rs(n)} | ${ms(p(level.runs, n))} | ${re(n)} |`),
+    '',
+    `Kendall's τ = ${tau.toFixed(2)} (${concordant} of ${concordant + discordant} pairs ordered alike)${swaps.length ? `; swapped: ${swaps.join('; ')}` : ''}.`,
+  ];
+  return lines.join('\n');
+}

@@ -34,6 +34,8 @@ export interface WorkloadResult {
   warmupMs: number;
   notes?: string;
   levels: LevelResult[];
+  /** End-to-end mode: the same requests through the simulated-time mode, for the ranking check. */
+  simulated?: LevelResult[];
 }
 
 export interface SimSuiteOptions {
