@@ -79,7 +79,7 @@ export function runTraceSim(options: TraceSuiteOptions): WorkloadResult & { ceil
     mode: 'sim',
     axis: 'speed',
     capacity: { perPod: { 'trace-pool': perPod }, poolRates: { 'trace-pool': perPod * choice.pods }, total: perPod * choice.pods },
-    capacityMethod: `pods = ceil(busiest-minute rate ${choice.peakRate.toFixed(2)} req/s ÷ (0.9 × one pod's round-robin capacity on the trace's mix, ${perPod.toFixed(2)} req/s))`,
+    capacityMethod: options.pods !== undefined ? `given (--pods ${options.pods})` : `pods = ceil(busiest-minute rate ${choice.peakRate.toFixed(2)} req/s ÷ (0.9 × one pod's round-robin capacity on the trace's mix, ${perPod.toFixed(2)} req/s))`,
     pods: { 'trace-pool': choice.pods },
     durationMs: last?.durationMs ?? 0,
     warmupMs: last?.warmupMs ?? 0,
