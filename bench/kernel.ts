@@ -19,7 +19,10 @@ const kernels: Kernel[] = [wasm, twin];
  * than wall time, because the 2-core machine is shared with other work and
  * wall time there measures the queue for a core.
  */
-function measure(fn: () => void, budgetMs = 60, rounds = 5): number {
+// --quick (npm run bench -- --quick): a smoke run, shorter budgets and fewer rounds.
+const quick = process.argv.includes('--quick') || process.env.INFERGATE_BENCH_QUICK === '1';
+
+function measure(fn: () => void, budgetMs = quick ? 10 : 60, rounds = quick ? 2 : 5): number {
   const cpu = () => {
     const u = process.cpuUsage();
     return u.user + u.system;

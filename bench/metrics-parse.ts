@@ -9,7 +9,11 @@ import { seriesCount, vllmPage } from './metrics-page.ts';
 const pages = Array.from({ length: 16 }, (_, i) => vllmPage(i));
 const page = pages[0]!;
 
+// --quick (npm run bench -- --quick): a smoke run with a tenth of the iterations.
+const scale = process.argv.includes('--quick') || process.env.INFERGATE_BENCH_QUICK === '1' ? 0.1 : 1;
+
 function measure(name: string, fn: (text: string) => unknown, iterations: number): void {
+  iterations = Math.max(100, Math.round(iterations * scale));
   for (let i = 0; i < 2000; i++) fn(pages[i & 15]!); // warm up
   const start = performance.now();
   for (let i = 0; i < iterations; i++) fn(pages[i & 15]!);
