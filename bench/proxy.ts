@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
-import { PORTS, nginxAvailable, startInfergate, startNginx } from './proxy/setup.ts';
+import { PORTS, nginxAvailable, startInfergate, startNginx, startNodeFloor } from './proxy/setup.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
@@ -51,13 +51,14 @@ function fixedRate(port: number, rate: number, body: string): { p50: number; p99
 
 const nginx = await startNginx();
 const infergate = await startInfergate(root);
+const floor = await startNodeFloor(root);
 try {
   // Warm up every path (JIT, connection pools) before measuring.
-  for (const port of [PORTS.upstream, PORTS.nginx, PORTS.infergate]) fixedRate(port, 500, BODY);
+  for (const port of [PORTS.upstream, PORTS.nginx, PORTS.floor, PORTS.infergate]) fixedRate(port, 500, BODY);
 
   const jsonScript = lua(BODY);
   const sseScript = lua(SSE_BODY, 'sse');
-  const sat = { direct: wrk(PORTS.upstream, jsonScript), nginx: wrk(PORTS.nginx, jsonScript), infergate: wrk(PORTS.infergate, jsonScript) };
+  const sat = { direct: wrk(PORTS.upstream, jsonScript), nginx: wrk(PORTS.nginx, jsonScript), floor: wrk(PORTS.floor, jsonScript), infergate: wrk(PORTS.infergate, jsonScript) };
   const satSse = { direct: wrk(PORTS.sse, sseScript), infergate: wrk(PORTS.infergate, sseScript) };
 
   const latency = rates.map((rate) => ({
@@ -74,7 +75,9 @@ try {
   console.log('| path | req/s | share of nginx |\n|---|---|---|');
   console.log(`| upstream directly | ${f(sat.direct)} | — |`);
   console.log(`| nginx reverse proxy | ${f(sat.nginx)} | 100% |`);
+  console.log(`| bare node:http proxy (bench/proxy/node-floor.ts) | ${f(sat.floor)} | ${((100 * sat.floor) / sat.nginx).toFixed(0)}% |`);
   console.log(`| infergate | ${f(sat.infergate)} | ${((100 * sat.infergate) / sat.nginx).toFixed(0)}% |`);
+  console.log(`\ninfergate's own cost above the node:http floor: ${(1e6 / sat.infergate - 1e6 / sat.floor).toFixed(0)} µs per request.`);
   console.log(`\nStreaming (7-chunk SSE): upstream ${f(satSse.direct)} req/s, infergate ${f(satSse.infergate)} req/s.\n`);
   console.log('## Added latency at fixed rates (open loop, ms)\n');
   console.log('| rate | direct p50 / p99 | nginx p50 / p99 | infergate p50 / p99 | infergate added p50 / p99 |\n|---|---|---|---|---|');
@@ -86,6 +89,7 @@ try {
     if (errs) throw new Error(`${errs} requests failed at ${l.rate}/s`);
   }
 } finally {
+  await floor.close();
   await infergate.close();
   await nginx.close();
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104 };
+export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105 };
 
 const CHAT_JSON = JSON.stringify({
   id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama',
@@ -99,6 +99,13 @@ spec: { modelName: llama, poolRef: { name: sse } }
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitForPort(PORTS.infergate);
+  return { close: () => stop(child) };
+}
+
+/** The bare node:http proxy (bench/proxy/node-floor.ts) in front of the JSON upstream. */
+export async function startNodeFloor(root: string): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/proxy/node-floor.ts'), String(PORTS.floor), String(PORTS.upstream)], { stdio: 'inherit' });
+  await waitForPort(PORTS.floor);
   return { close: () => stop(child) };
 }
 
