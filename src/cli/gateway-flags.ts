@@ -2,7 +2,7 @@
  * The gateway's flags (and INFERGATE_* environment variables), shared by every
  * runtime's entry: `infergate gateway` on Node, src/runtime/deno.ts on Deno.
  */
-import type { FlagSpec } from './flags.ts';
+import type { FlagSpec, FlagValues } from './flags.ts';
 
 export const gatewayFlags = {
   manifests: { type: 'string', help: 'Kubernetes manifests (Gateway, HTTPRoute, InferencePool, InferenceModel, InferenceObjective) to load at start' },
@@ -22,3 +22,35 @@ export const gatewayFlags = {
   'max-attempts': { type: 'number', default: 3, help: 'endpoints tried per request when connections are refused' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
+
+type GatewayFlagValues = FlagValues<typeof gatewayFlags>;
+
+/** The bearer token: `--token`, else the contents of `--token-file`; an error message when that file is missing. */
+export async function adminToken(
+  flags: GatewayFlagValues,
+  readFileText: (path: string) => Promise<string | undefined>,
+): Promise<{ token?: string } | { error: string }> {
+  if (flags.token || !flags['token-file']) return { token: flags.token || undefined };
+  const text = await readFileText(flags['token-file']);
+  return text === undefined ? { error: `--token-file ${flags['token-file']} does not exist` } : { token: text.trim() };
+}
+
+/** The start options every runtime's gateway takes, from the flags. */
+export function gatewayOptions(flags: GatewayFlagValues, token: string | undefined) {
+  return {
+    manifests: flags.manifests,
+    endpoints: flags.endpoints,
+    agent: flags.agent,
+    schedulingConfig: flags['scheduling-config'],
+    adminPort: flags['admin-port'] >= 0 ? flags['admin-port'] : undefined,
+    token,
+    stateDir: flags['state-dir'],
+    scrapeIntervalMs: flags['scrape-interval'],
+    staleAfterMs: flags['stale-after'],
+    port: flags.port,
+    host: flags.host,
+    bodyLimit: flags['body-limit'],
+    upstreamTimeoutMs: flags['upstream-timeout'],
+    maxAttempts: flags['max-attempts'],
+  };
+}

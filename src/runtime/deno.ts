@@ -4,8 +4,8 @@
  * Same flags and INFERGATE_* environment variables as `infergate gateway`.
  * With src/runtime/deno-*.ts, the only code that touches Deno's APIs.
  */
-import { FlagError, parseFlags, usage } from '../cli/flags.ts';
-import { gatewayFlags } from '../cli/gateway-flags.ts';
+import { commandFlags } from '../cli/flags.ts';
+import { adminToken, gatewayFlags, gatewayOptions } from '../cli/gateway-flags.ts';
 import { deno } from './deno-api.ts';
 import { DenoConfigError, startDenoGateway } from './deno-gateway.ts';
 import { readFileText } from './deno-files.ts';
@@ -27,44 +27,15 @@ function waitForShutdown(): Promise<string> {
 }
 
 export async function main(args: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseFlags(args, gatewayFlags, deno().env.toObject());
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    console.error(`infergate gateway (deno): ${err.message}\n\n${usage('gateway', gatewayFlags)}`);
-    return 2;
-  }
-  if (flags.help) {
-    console.log(usage('gateway', gatewayFlags));
-    return 0;
-  }
-  let token = flags.token;
-  if (!token && flags['token-file']) {
-    const text = await readFileText(flags['token-file']);
-    if (text === undefined) {
-      console.error(`infergate gateway (deno): --token-file ${flags['token-file']} does not exist`);
-      return 1;
-    }
-    token = text.trim();
+  const flags = commandFlags('gateway', args, gatewayFlags, deno().env.toObject());
+  if (typeof flags === 'number') return flags;
+  const token = await adminToken(flags, readFileText);
+  if ('error' in token) {
+    console.error(`infergate gateway (deno): ${token.error}`);
+    return 1;
   }
   try {
-    const gw = await startDenoGateway({
-      manifests: flags.manifests,
-      endpoints: flags.endpoints,
-      agent: flags.agent,
-      schedulingConfig: flags['scheduling-config'],
-      adminPort: flags['admin-port'] >= 0 ? flags['admin-port'] : undefined,
-      token,
-      stateDir: flags['state-dir'],
-      scrapeIntervalMs: flags['scrape-interval'],
-      staleAfterMs: flags['stale-after'],
-      port: flags.port,
-      host: flags.host,
-      bodyLimit: flags['body-limit'],
-      upstreamTimeoutMs: flags['upstream-timeout'],
-      maxAttempts: flags['max-attempts'],
-    });
+    const gw = await startDenoGateway(gatewayOptions(flags, token.token));
     console.log(JSON.stringify({ level: 'info', msg: 'gateway listening', runtime: 'deno', url: gw.url, admin: gw.adminUrl, version: gw.store.version }));
     await waitForShutdown();
     await gw.close();

@@ -2,7 +2,7 @@
  * `infergate gateway`: serve the data plane.
  */
 import { commandFlags } from '../flags.ts';
-import { gatewayFlags } from '../gateway-flags.ts';
+import { adminToken, gatewayFlags, gatewayOptions } from '../gateway-flags.ts';
 import { environment, readFileText, waitForShutdown } from '../../runtime/node.ts';
 import { ConfigError, startGateway } from '../../runtime/node-gateway.ts';
 
@@ -11,32 +11,13 @@ export { gatewayFlags };
 export async function run(args: string[]): Promise<number> {
   const flags = commandFlags('gateway', args, gatewayFlags, environment());
   if (typeof flags === 'number') return flags;
-  let token = flags.token;
-  if (!token && flags['token-file']) {
-    const text = await readFileText(flags['token-file']);
-    if (text === undefined) {
-      console.error(`infergate gateway: --token-file ${flags['token-file']} does not exist`);
-      return 1;
-    }
-    token = text.trim();
+  const token = await adminToken(flags, readFileText);
+  if ('error' in token) {
+    console.error(`infergate gateway: ${token.error}`);
+    return 1;
   }
   try {
-    const gw = await startGateway({
-      manifests: flags.manifests,
-      endpoints: flags.endpoints,
-      agent: flags.agent,
-      schedulingConfig: flags['scheduling-config'],
-      adminPort: flags['admin-port'] >= 0 ? flags['admin-port'] : undefined,
-      token,
-      stateDir: flags['state-dir'],
-      scrapeIntervalMs: flags['scrape-interval'],
-      staleAfterMs: flags['stale-after'],
-      port: flags.port,
-      host: flags.host,
-      bodyLimit: flags['body-limit'],
-      upstreamTimeoutMs: flags['upstream-timeout'],
-      maxAttempts: flags['max-attempts'],
-    });
+    const gw = await startGateway(gatewayOptions(flags, token.token));
     console.log(JSON.stringify({ level: 'info', msg: 'gateway listening', url: gw.url, admin: gw.adminUrl, version: gw.store.version }));
     await waitForShutdown();
     await gw.close();
