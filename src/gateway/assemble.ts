@@ -1,0 +1,153 @@
+/**
+ * Everything a gateway is made of, assembled the same way on every
+ * long-running runtime (Node, Deno): the routing table (manifests at start,
+ * else the state dir's last accepted one), the endpoint source (embedded agent
+ * over the endpoints file, or a remote agent), the endpoint picker, and the
+ * admin app. A runtime supplies its files, kernel and clients, then listens.
+ */
+import type { Hono } from 'hono';
+import { Gateway, type GatewayOptions } from './gateway.ts';
+import { createEndpointSource } from '../endpoints/index.ts';
+import type { FileAccess } from '../agent/discovery.ts';
+import type { MetricsGetter } from '../agent/http-get.ts';
+import type { EndpointSource } from '../endpoints/types.ts';
+import type { UpstreamClient } from '../proxy/upstream.ts';
+import { importManifests } from '../routing/manifests.ts';
+import { formatProblem, type Problem } from '../routing/problems.ts';
+import { RoutingTableStore } from '../routing/store.ts';
+import { createScheduler, parseSchedulerConfig } from '../scheduling/index.ts';
+import type { Scheduler } from '../scheduling/scheduler.ts';
+import { adminListenHost, createAdminApp, restoreTable, stateDirPersistence } from '../control/index.ts';
+
+export interface GatewayStartOptions extends Partial<GatewayOptions> {
+  port?: number;
+  host?: string;
+  /** Kubernetes manifests (YAML) to load at start. */
+  manifests?: string;
+  /** The endpoints file (scraped by an agent embedded in the gateway). */
+  endpoints?: string;
+  /** A remote agent's URL, instead of the embedded one. */
+  agent?: string;
+  /** An endpoint source to use as is (tests). */
+  endpointSource?: EndpointSource;
+  /** EndpointPickerConfig YAML: plugins and scheduling profiles. */
+  schedulingConfig?: string;
+  scheduler?: Scheduler;
+  scrapeIntervalMs?: number;
+  staleAfterMs?: number;
+  /** Admin API port (RoutingService); undefined: no admin API. */
+  adminPort?: number;
+  adminHost?: string;
+  /** Bearer token for the admin API; without one it listens on loopback only. */
+  token?: string;
+  /** Where the accepted routing table is kept across restarts. */
+  stateDir?: string;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+/** What a runtime lends the assembly. */
+export interface RuntimeParts {
+  files: FileAccess & { writeFileAtomic(path: string, text: string): Promise<void> };
+  loadKernel(): Promise<WebAssembly.Module>;
+  upstream: UpstreamClient;
+  /** How the embedded agent fetches /metrics (default: fetch). */
+  getter?: MetricsGetter;
+}
+
+export interface AssembledGateway {
+  gateway: Gateway;
+  store: RoutingTableStore;
+  endpoints: EndpointSource;
+  /** The admin app when `adminPort` is set, and the host it must listen on. */
+  admin?: { app: Hono; host: string };
+  /** Stop following table changes and close the endpoint source. */
+  close(): Promise<void>;
+}
+
+/** Startup refused: the configuration has problems, each named. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly problems: Problem[],
+  ) {
+    super(`${message}${problems.map((p) => `\n  - ${formatProblem(p)}`).join('')}`);
+  }
+}
+
+async function readRequired(files: FileAccess, path: string): Promise<string> {
+  const text = await files.readFileText(path);
+  if (text === undefined) throw new ConfigError(`${path} does not exist`, []);
+  return text;
+}
+
+export async function loadManifestsInto(store: RoutingTableStore, files: FileAccess, path: string, log: (l: Record<string, unknown>) => void): Promise<void> {
+  const imported = importManifests(await readRequired(files, path), path);
+  if (imported.errors.length) throw new ConfigError(`${path}: the manifests were rejected whole`, imported.errors);
+  for (const w of imported.warnings) log({ level: 'warn', msg: formatProblem(w) });
+  const result = store.apply(imported.table);
+  if (!result.ok) throw new ConfigError(`${path}: the routing table was rejected whole`, result.reason === 'invalid' ? result.problems : []);
+}
+
+async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts): Promise<Scheduler> {
+  if (options.scheduler) return options.scheduler;
+  let config;
+  if (options.schedulingConfig) {
+    const parsed = parseSchedulerConfig(await readRequired(parts.files, options.schedulingConfig));
+    if (!parsed.ok) {
+      throw new ConfigError(`${options.schedulingConfig}: the scheduling config was rejected`, parsed.problems.map((p) => ({ object: 'EndpointPickerConfig', path: p.path, message: p.message })));
+    }
+    config = parsed.config;
+  }
+  return createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random });
+}
+
+export async function assembleGateway(options: GatewayStartOptions, parts: RuntimeParts): Promise<AssembledGateway> {
+  const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
+  const store = new RoutingTableStore();
+  const persistence = options.stateDir ? stateDirPersistence(options.stateDir, parts.files) : undefined;
+  if (options.manifests) {
+    await loadManifestsInto(store, parts.files, options.manifests, log);
+    await persistence?.save(store.current!.source);
+  } else if (persistence) {
+    const version = await restoreTable(store, persistence);
+    if (version) log({ level: 'info', msg: 'restored the last accepted routing table', version, stateDir: options.stateDir });
+  }
+  const scheduler = await loadScheduler(options, parts);
+
+  const endpoints =
+    options.endpointSource ??
+    (options.endpoints || options.agent
+      ? await createEndpointSource({
+          endpointsFile: options.endpoints,
+          agentUrl: options.agent,
+          files: parts.files,
+          getter: parts.getter,
+          scrapeIntervalMs: options.scrapeIntervalMs,
+          staleAfterMs: options.staleAfterMs,
+          log,
+        })
+      : undefined);
+  if (!endpoints) throw new ConfigError('no endpoints: give --endpoints FILE or --agent URL', []);
+  const prepare = () => endpoints.prepare?.([...(store.current?.pools.values() ?? [])]);
+  prepare();
+  const unsubscribe = store.subscribe(prepare);
+
+  const gateway = new Gateway(store, endpoints, scheduler, parts.upstream, options);
+  let admin: AssembledGateway['admin'];
+  if (options.adminPort !== undefined) {
+    const app = createAdminApp({ store, token: options.token, persistence, endpointSource: endpoints, log });
+    app.get('/healthz', (c) => c.json({ status: 'ok' }));
+    app.get('/metrics', () => new Response(gateway.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4' } }));
+    admin = { app, host: adminListenHost(options.token, options.adminHost ?? options.host ?? '127.0.0.1') };
+  }
+  return {
+    gateway,
+    store,
+    endpoints,
+    admin,
+    async close() {
+      unsubscribe();
+      await endpoints.close();
+    },
+  };
+}
