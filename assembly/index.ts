@@ -38,6 +38,9 @@ const ORDER = memory.data((MAX_FALLBACKS + 1) * 4, 16);
 const MODEL = memory.data(MODEL_BYTES, 16);
 const INPUT = memory.data(INPUT_BYTES, 16);
 const HASHES = memory.data(MAX_BLOCKS * 8, 16);
+// Prefill work (appended after the hashes so earlier region numbers stay put).
+const PENDING_WORK = memory.data(MAX_ENDPOINTS * 8, 16);
+const SCORER_PARAM = memory.data(MAX_SCORERS * 8, 16);
 /** Scratch: the k+1 best totals, best first. */
 const BEST = memory.data((MAX_FALLBACKS + 2) * 4, 16);
 
@@ -58,6 +61,8 @@ export function region(i: i32): usize {
     case 11: return MODEL;
     case 12: return INPUT;
     case 13: return HASHES;
+    case 14: return PENDING_WORK;
+    case 15: return SCORER_PARAM;
     default: return 0;
   }
 }
@@ -161,6 +166,36 @@ function direct(kind: i32, out: usize, n: i32, promptBlocks: i32, w: f64): void 
 }
 
 /**
+ * Prefill work, lower is better: cost = PENDING_WORK[i] + (promptBlocks − PREFIX_MATCHED[i]) (the
+ * uncached prefill queued on the endpoint plus this prompt's own uncached part there, in blocks);
+ * score = 1 − (cost − min) / max(max − min, span), clamped to [0, 1]; all equal (and span 0) → 1.
+ * span = 0 is plain min-max; a span keeps tiny differences from counting as a full point.
+ */
+function prefillWork(out: usize, n: i32, promptBlocks: i32, w: f64, span: f64): void {
+  const pb = <f64>promptBlocks;
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const c = load<f64>(PENDING_WORK + (<usize>i << 3)) + (pb - load<f64>(PREFIX_MATCHED + (<usize>i << 3)));
+    if (c < lo) lo = c;
+    if (hi < c) hi = c;
+  }
+  let range = hi - lo;
+  if (range < span) range = span;
+  for (let i = 0; i < n; i++) {
+    let s: f64 = 1.0;
+    if (range > 0.0) {
+      const c = load<f64>(PENDING_WORK + (<usize>i << 3)) + (pb - load<f64>(PREFIX_MATCHED + (<usize>i << 3)));
+      s = 1.0 - (c - lo) / range;
+      if (s < 0.0) s = 0.0;
+      if (1.0 < s) s = 1.0;
+    }
+    store<f64>(out + (<usize>i << 3), s);
+    const t = TOTAL + (<usize>i << 3);
+    store<f64>(t, load<f64>(t) + w * s);
+  }
+}
+
+/**
  * Score n endpoints with the first `scorers` entries of SCORER_KIND/WEIGHT,
  * sum, pick (0 max-score with random tie-break, 1 random, 2 weighted-random),
  * and write ORDER = [picked, up to `fallbacks` next best by total]. Returns
@@ -178,6 +213,7 @@ export function scoreAndPick(n: i32, scorers: i32, promptBlocks: i32, picker: i3
     if (kind == 1) minMax(WAITING, out, n, w);
     else if (kind == 2) minMax(RUNNING, out, n, w);
     else if (kind == 6) minMax(IN_FLIGHT, out, n, w);
+    else if (kind == 7) prefillWork(out, n, promptBlocks, w, load<f64>(SCORER_PARAM + (<usize>k << 3)));
     else direct(kind, out, n, promptBlocks, w);
   }
   const k = fallbacks < MAX_FALLBACKS ? fallbacks : MAX_FALLBACKS;

@@ -122,8 +122,13 @@ describe('score and pick', () => {
         kv: fc.array(fc.double({ min: -0.5, max: 1.5, noNaN: true }), { minLength: n, maxLength: n }),
         inFlight: column(n),
         prefix: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: n, maxLength: n }),
+        pending: fc.array(fc.oneof(fc.constant(0), fc.double({ min: 0, max: 2000, noNaN: true })), { minLength: n, maxLength: n }),
         lora: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: n, maxLength: n }),
-        scorers: fc.array(fc.record({ kind: fc.integer({ min: 1, max: 6 }), weight: fc.oneof(fc.constantFrom(0, 1, 2, 3), fc.double({ min: 0, max: 10, noNaN: true })) }), { minLength: 0, maxLength: 8 }),
+        scorers: fc.array(fc.record({
+            kind: fc.integer({ min: 1, max: 7 }),
+            weight: fc.oneof(fc.constantFrom(0, 1, 2, 3), fc.double({ min: 0, max: 10, noNaN: true })),
+            param: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 500, noNaN: true })),
+          }), { minLength: 0, maxLength: 8 }),
         promptBlocks: fc.integer({ min: 0, max: 40 }),
         picker: fc.integer({ min: 0, max: 2 }),
         seed: fc.integer({ min: 0, max: 0xffffffff }),
@@ -134,8 +139,8 @@ describe('score and pick', () => {
       fc.property(input, (x) => {
         const results = [wasm, twin].map((k) => {
           k.waiting.set(x.waiting); k.running.set(x.running); k.kvUsage.set(x.kv); k.inFlight.set(x.inFlight);
-          k.prefixMatched.set(x.prefix); k.loraClass.set(x.lora);
-          x.scorers.forEach((s, i) => { k.scorerKind[i] = s.kind; k.scorerWeight[i] = s.weight; });
+          k.prefixMatched.set(x.prefix); k.loraClass.set(x.lora); k.pendingWork.set(x.pending);
+          x.scorers.forEach((s, i) => { k.scorerKind[i] = s.kind; k.scorerWeight[i] = s.weight; k.scorerParam[i] = s.param; });
           const picked = k.scoreAndPick(x.n, x.scorers.length, x.promptBlocks, x.picker, x.seed, x.fallbacks);
           const scores = x.scorers.map((_, i) => Array.from(k.scores.slice(i * MAX_ENDPOINTS, i * MAX_ENDPOINTS + x.n)));
           return { picked, scores, total: Array.from(k.total.slice(0, x.n)), order: Array.from(k.order.slice(0, x.fallbacks + 1)) };

@@ -53,6 +53,8 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
       const r = seq.handle as InFlight;
       collect.token(r.at, r.measured, seq.output, now, r.last);
       r.last = now;
+      // The first token is the first byte of the streamed answer: the gateway's firstToken callback.
+      if (seq.output === 1) scheduler.firstToken?.(r.pool, r.endpoint, r.sreq);
     },
     onFinish(seq, now) {
       const r = seq.handle as InFlight;

@@ -105,7 +105,12 @@ async function respond(gateway: Gateway, req: ForwardRequest, endpoint: Endpoint
     if (!restore) return { status: upstream.status, headers, body: bytes };
     return { status: upstream.status, headers, body: restoreModelInJson(decoder.decode(bytes), restore.target, restore.requested) };
   }
-  let body = upstream.body.stream(done, () => gateway.metrics.firstToken(req.pool.name, (gateway.options.now() - req.startedAt) / 1000));
+  // The first chunk of a stream is the first token: the endpoint's prefill of this prompt is over.
+  const first = () => {
+    gateway.scheduler.firstToken?.(req.pool, endpoint, req.scheduling);
+    gateway.metrics.firstToken(req.pool.name, (gateway.options.now() - req.startedAt) / 1000);
+  };
+  let body = upstream.body.stream(done, first);
   if (restore) body = body.pipeThrough(restoreModelInSse(restore.target, restore.requested));
   return { status: upstream.status, headers, body };
 }

@@ -127,11 +127,14 @@ export class EndpointPicker implements Scheduler {
 
     const kernel = this.kernel;
     const scorers = profile.scorers;
+    // Scorers that read the prefix match are prepared after the one that writes it.
+    for (let k = 0; k < scorers.length; k++) if (!scorers[k]!.plugin.usesPrefixMatch) scorers[k]!.plugin.prepare(candidates, ctx);
     for (let k = 0; k < scorers.length; k++) {
       const s = scorers[k]!;
-      s.plugin.prepare(candidates, ctx);
+      if (s.plugin.usesPrefixMatch) s.plugin.prepare(candidates, ctx);
       kernel.scorerKind[k] = s.plugin.scorer;
       kernel.scorerWeight[k] = s.weight;
+      kernel.scorerParam[k] = s.plugin.param ?? 0;
     }
     const seed = (this.options.random() * 4294967296) >>> 0;
     const picked = kernel.scoreAndPick(candidates.length, profile.scorers.length, ctx.promptBlocks, profile.picker.picker, seed, this.options.fallbacks);
@@ -152,9 +155,18 @@ export class EndpointPicker implements Scheduler {
     for (const s of this.#profileFor(pool).scorers) s.plugin.dispatched?.(pool, endpoint, record, request, this.kernel);
   }
 
+  firstToken(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
+    const scorers = this.#profileFor(pool).scorers;
+    const now = this.options.now();
+    const record = this.#poolState(pool.name, now).record(endpoint.id, now);
+    for (const s of scorers) s.plugin.firstToken?.(pool, endpoint, record, request);
+  }
+
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
     const now = this.options.now();
-    this.#poolState(pool.name, now).record(endpoint.id, now).inFlight.completed(request.requestId);
+    const record = this.#poolState(pool.name, now).record(endpoint.id, now);
+    record.inFlight.completed(request.requestId);
+    for (const s of this.#profileFor(pool).scorers) s.plugin.completed?.(pool, endpoint, record, request);
   }
 
   /** No fresh metrics: FailOpen routes by this gateway's in-flight counts alone, FailClose refuses. */

@@ -41,6 +41,8 @@ export interface Scheduler {
   decide(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Decision;
   /** The request was sent to this endpoint (in-flight +1, prefix index update). */
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
+  /** The endpoint sent the first byte of the answer: its prefill is done (optional; pending prefill work −1). */
+  firstToken?(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
   /** The request to this endpoint finished, however it ended (in-flight −1). */
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
 }

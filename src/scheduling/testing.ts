@@ -57,6 +57,7 @@ export function scoresOf(scorer: ScorerPlugin, endpoints: Endpoint[], req: Sched
   scorer.prepare(cands, ctx);
   ctx.kernel.scorerKind[0] = scorer.scorer;
   ctx.kernel.scorerWeight[0] = 1;
+  ctx.kernel.scorerParam[0] = scorer.param ?? 0;
   ctx.kernel.scoreAndPick(cands.length, 1, ctx.promptBlocks, PickerKind.maxScore, 1, 0);
   return Array.from(ctx.kernel.scores.subarray(0, MAX_ENDPOINTS).slice(0, cands.length));
 }

@@ -19,6 +19,8 @@ export const ScorerKind = {
   loraAffinity: 4,
   prefixCache: 5,
   inFlight: 6,
+  /** Estimated prefill work: pending uncached prompt blocks on the endpoint + this prompt's uncached blocks there. */
+  prefillWork: 7,
 } as const;
 export type ScorerKind = (typeof ScorerKind)[keyof typeof ScorerKind];
 
@@ -47,6 +49,10 @@ export interface KernelViews {
   input: Uint8Array;
   /** Block hashes as little-endian u32 pairs: lo at 2j, hi at 2j+1. */
   hashes: Uint32Array;
+  /** Pending prefill work per endpoint, in 64-byte prompt blocks (prefill-work scorer). */
+  pendingWork: Float64Array;
+  /** One parameter per scorer (prefill-work: the smallest cost range that spans a score of 1; 0 = min-max). */
+  scorerParam: Float64Array;
 }
 
 export interface Kernel extends KernelViews {
@@ -75,6 +81,8 @@ export function viewsAt(buffer: ArrayBuffer, offset: (region: number) => number)
     model: new Uint8Array(buffer, offset(11), MODEL_BYTES),
     input: new Uint8Array(buffer, offset(12), INPUT_BYTES),
     hashes: new Uint32Array(buffer, offset(13), MAX_BLOCKS * 2),
+    pendingWork: f64(14, MAX_ENDPOINTS),
+    scorerParam: f64(15, MAX_SCORERS),
   };
 }
 
@@ -83,4 +91,5 @@ export const REGION_BYTES = [
   MAX_ENDPOINTS * 8, MAX_ENDPOINTS * 8, MAX_ENDPOINTS * 8, MAX_ENDPOINTS * 8, MAX_ENDPOINTS * 8,
   MAX_ENDPOINTS * 4, MAX_SCORERS * 4, MAX_SCORERS * 8, MAX_SCORERS * MAX_ENDPOINTS * 8,
   MAX_ENDPOINTS * 8, (MAX_FALLBACKS + 1) * 4, MODEL_BYTES, INPUT_BYTES, MAX_BLOCKS * 8,
+  MAX_ENDPOINTS * 8, MAX_SCORERS * 8,
 ];

@@ -44,6 +44,8 @@ export class TwinKernel implements Kernel {
   readonly model!: Uint8Array;
   readonly input!: Uint8Array;
   readonly hashes!: Uint32Array;
+  readonly pendingWork!: Float64Array;
+  readonly scorerParam!: Float64Array;
   readonly #modelWords: Uint32Array;
   readonly #inputWords: Uint32Array;
   readonly #rng = new Mulberry32();
@@ -73,6 +75,7 @@ export class TwinKernel implements Kernel {
       if (kind === 1) this.#minMax(this.waiting, out, n, w);
       else if (kind === 2) this.#minMax(this.running, out, n, w);
       else if (kind === 6) this.#minMax(this.inFlight, out, n, w);
+      else if (kind === 7) this.#prefillWork(out, n, promptBlocks, w, this.scorerParam[k]!);
       else this.#direct(kind, out, n, promptBlocks, w);
     }
     const k = Math.min(fallbacks, MAX_FALLBACKS);
@@ -140,6 +143,30 @@ export class TwinKernel implements Kernel {
     for (let i = 0; i < n; i++) {
       const x = (hi - column[i]!) * inv;
       const s = 1 < x ? 1 : x;
+      scores[out + i] = s;
+      total[i] = total[i]! + w * s;
+    }
+  }
+
+  /** See assembly/index.ts prefillWork: cost = pending + (promptBlocks − matched), 1 − (cost − min)/max(range, span). */
+  #prefillWork(out: number, n: number, promptBlocks: number, w: number, span: number): void {
+    const pending = this.pendingWork, matched = this.prefixMatched, scores = this.scores, total = this.total;
+    let lo = Infinity, hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const c = pending[i]! + (promptBlocks - matched[i]!);
+      if (c < lo) lo = c;
+      if (hi < c) hi = c;
+    }
+    let range = hi - lo;
+    if (range < span) range = span;
+    for (let i = 0; i < n; i++) {
+      let s = 1;
+      if (range > 0) {
+        const c = pending[i]! + (promptBlocks - matched[i]!);
+        s = 1 - (c - lo) / range;
+        if (s < 0) s = 0;
+        if (1 < s) s = 1;
+      }
       scores[out + i] = s;
       total[i] = total[i]! + w * s;
     }

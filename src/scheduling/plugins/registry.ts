@@ -13,6 +13,7 @@ import { createInFlightScorer } from './scorer/in-flight.ts';
 import { createKvCacheScorer } from './scorer/kv-cache.ts';
 import { createLoraAffinityScorer } from './scorer/lora-affinity.ts';
 import { createPrefixCacheScorer } from './scorer/prefix-cache.ts';
+import { createPrefillWorkScorer } from './scorer/prefill-work.ts';
 import { createQueueScorer } from './scorer/queue.ts';
 import { createRunningRequestsScorer } from './scorer/running-requests.ts';
 import type { Plugin } from './types.ts';
@@ -69,6 +70,12 @@ const TYPES: PluginType[] = [
       lruCapacityPerServer: v.optional(Count(1, 10_000_000)),
     }),
     (n, p) => createPrefixCacheScorer(n, p),
+  ),
+  define(
+    'prefill-work-scorer',
+    'scorer',
+    v.strictObject({ minRangeTokens: v.optional(v.pipe(v.number('must be a number'), v.minValue(0, 'must not be negative'), v.maxValue(1_000_000, 'must be ≤ 1000000'))) }),
+    (n, p) => createPrefillWorkScorer(n, p),
   ),
   define('least-queue-filter', 'filter', NoParameters, (n) => createLeastQueueFilter(n)),
   define('least-kv-cache-filter', 'filter', NoParameters, (n) => createLeastKvCacheFilter(n)),

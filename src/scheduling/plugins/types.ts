@@ -31,6 +31,8 @@ export interface DecisionContext {
   kernel: Kernel;
   /** Prompt blocks hashed for prefix scoring (0 when none). */
   promptBlocks: number;
+  /** The prefix-cache scorer has written `kernel.prefixMatched` for these candidates. */
+  prefixMatched?: boolean;
   /** Collects why endpoints were filtered out; only when an explanation was asked for. */
   rejected: Rejection[] | undefined;
 }
@@ -49,10 +51,18 @@ export interface ScorerPlugin {
   readonly name: string;
   /** Which kernel scorer does the per-endpoint arithmetic. */
   readonly scorer: ScorerKind;
+  /** The kernel's per-scorer parameter (`scorerParam`), 0 when unused. */
+  readonly param?: number;
+  /** Reads the prefix match the prefix-cache scorer writes: prepared after it. */
+  readonly usesPrefixMatch?: boolean;
   /** Write this scorer's input column(s) for candidates[0..n) into the kernel. */
   prepare(candidates: Candidate[], ctx: DecisionContext): void;
   /** The request went to this endpoint (e.g. it now holds the prompt's blocks). */
   dispatched?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest, kernel: Kernel): void;
+  /** The endpoint sent the first byte of its answer (the prompt's prefill is done). */
+  firstToken?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest): void;
+  /** The request to this endpoint ended, however it ended. */
+  completed?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest): void;
 }
 
 export interface PickerPlugin {

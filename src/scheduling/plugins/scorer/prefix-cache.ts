@@ -82,6 +82,7 @@ export function createPrefixCacheScorer(name = 'prefix-cache-scorer', params: Pr
       const column = ctx.kernel.prefixMatched;
       const n = hash(ctx.request, ctx.kernel);
       ctx.promptBlocks = n;
+      ctx.prefixMatched = true;
       const index = indexes.get(ctx.pool.name);
       if (n > 0) remember(ctx.request, ctx.kernel.hashes, n);
       if (n === 0 || index === undefined) {
