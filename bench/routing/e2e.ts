@@ -94,12 +94,14 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
   const durationMs = options.durationMs ?? (options.quick ? 20_000 : 30_000);
   let pools: PoolSpec[] = [];
   let warmupMs = 0;
+  let arrivalsMs = durationMs;
   const notes: string[] = [];
   for (const level of options.levels ?? [0.8]) {
     const poolRates = Object.fromEntries(Object.entries(cap.poolRates).map(([p, r]) => [p, r * level]));
     const workload = def.generate({ ...base, durationMs, rate: cap.total * level, poolRates, capacity: cap.total });
     pools = workload.pools;
     warmupMs = workload.warmupMs;
+    arrivalsMs = workload.durationMs;
     const endpoints: string[] = [];
     let port = BASE_PORT;
     const podPorts = pools.map((p) => {
@@ -155,7 +157,7 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
   }
   return {
     workload: name, describe: def.describe, mode: 'e2e', capacity: cap, capacityMethod: CAPACITY_METHOD,
-    pods: Object.fromEntries(pools.map((p) => [p.name, p.pods])), durationMs, warmupMs,
+    pods: Object.fromEntries(pools.map((p) => [p.name, p.pods])), durationMs: arrivalsMs, warmupMs,
     notes: `Time scale ${T} (wall ms per engine ms); latencies in engine ms; ITL column = time per output token per request (client side). Process load — ${notes.join('; ')}`,
     levels,
     simulated,

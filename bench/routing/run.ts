@@ -83,7 +83,7 @@ export function runWorkloadSim(
     capacity: cap,
     capacityMethod: CAPACITY_METHOD,
     pods: Object.fromEntries((shape?.pools ?? []).map((p) => [p.name, p.pods])),
-    durationMs: options.durationMs,
+    durationMs: shape?.durationMs ?? options.durationMs,
     warmupMs: shape?.warmupMs ?? 0,
     notes: shape?.notes,
     levels,

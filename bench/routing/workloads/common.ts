@@ -33,8 +33,17 @@ export function poisson(random: Random, rate: number, from: number, to: number, 
   for (let t = from + exponential(random, gap); t < to; t += exponential(random, gap)) each(t);
 }
 
-/** Sorts by arrival and wraps the requests up; warm-up defaults to 15% of the duration. */
-export function finish(name: string, params: WorkloadParams, pools: Workload['pools'], requests: RequestSpec[], notes?: string): Workload {
+/**
+ * Sorts by arrival and wraps the requests up; warm-up is 15% of the duration.
+ * `historyMs`: the requests were generated from t = −historyMs (conversations
+ * whose earlier turns came before the measured run); they are shifted to
+ * start at 0 and that history counts as warm-up, so the measured window
+ * starts with the caches a steady state would have, not with every
+ * conversation's history unseen.
+ */
+export function finish(name: string, params: WorkloadParams, pools: Workload['pools'], requests: RequestSpec[], notes?: string, historyMs = 0): Workload {
   requests.sort((a, b) => a.at - b.at);
-  return { name, pools, requests, durationMs: params.durationMs, warmupMs: Math.round(params.durationMs * 0.15), rate: params.rate, notes };
+  if (historyMs > 0) for (const r of requests) r.at += historyMs;
+  const durationMs = params.durationMs + historyMs;
+  return { name, pools, requests, durationMs, warmupMs: historyMs + Math.round(params.durationMs * 0.15), rate: params.rate, notes };
 }
