@@ -39,6 +39,7 @@ function withProfile(inner: Scheduler, profile: string | undefined): Scheduler {
   return {
     decide: (pool, snapshot, request) => inner.decide({ ...pool, profile }, snapshot, request),
     dispatched: (pool, endpoint, request) => inner.dispatched({ ...pool, profile }, endpoint, request),
+    firstToken: (pool, endpoint, request) => inner.firstToken?.({ ...pool, profile }, endpoint, request),
     completed: (pool, endpoint, request) => inner.completed({ ...pool, profile }, endpoint, request),
   };
 }

@@ -1,9 +1,9 @@
 /** Markdown tables and the target check for the routing benchmark's results. */
 import type { WorkloadResult } from './run.ts';
 import type { RunMetrics } from './types.ts';
-import { INFERGATE_DEFAULT, INFERGATE_TUNED } from './strategies/index.ts';
+import { INFERGATE_DEFAULT, INFERGATE_WITHOUT_PREFILL_WORK } from './strategies/index.ts';
 
-const OURS = new Set([INFERGATE_DEFAULT, INFERGATE_TUNED]);
+const OURS = new Set([INFERGATE_DEFAULT, INFERGATE_WITHOUT_PREFILL_WORK]);
 
 const ms = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)}`) : '—');
 const ms1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '—');

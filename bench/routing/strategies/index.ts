@@ -44,24 +44,21 @@ export const STRATEGIES: Strategy[] = [
   pickerStrategy(INFERGATE_DEFAULT, undefined),
 ];
 
-export const INFERGATE_TUNED = 'infergate-tuned';
+export const INFERGATE_WITHOUT_PREFILL_WORK = 'infergate-no-prefill-work';
 
 /**
- * A proposal for infergate's default profile, passed through the public
- * config API only (src/scheduling is not changed): the default profile with
- * lora-affinity weighted 6 instead of 2, so that "adapter already running
- * here / room to load it" outweighs a slightly shorter queue and the
- * per-adapter system prompt's prefix match (see docs/routing-benchmark.md).
- * Base-model traffic is unaffected: lora-affinity scores 1.0 everywhere for it.
+ * An ablation, through the public config API: infergate's default profile
+ * without the prefill-work scorer (and with GIE's 256-block prefix match),
+ * i.e. the default before that scorer — to show what it changes.
  */
-export const TUNED_CONFIG_DOC = {
+const WITHOUT_PREFILL_WORK_DOC = {
   plugins: [
     { type: 'fresh-metrics-filter' }, { type: 'queue-scorer' }, { type: 'kv-cache-utilization-scorer' }, { type: 'prefix-cache-scorer' },
     { type: 'in-flight-scorer' }, { type: 'lora-affinity-scorer' }, { type: 'max-score-picker' },
   ],
   schedulingProfiles: [
     {
-      name: INFERGATE_TUNED,
+      name: INFERGATE_WITHOUT_PREFILL_WORK,
       plugins: [
         { pluginRef: 'fresh-metrics-filter' },
         { pluginRef: 'queue-scorer', weight: 2 },
@@ -75,15 +72,19 @@ export const TUNED_CONFIG_DOC = {
   ],
 };
 
-function tunedConfig(): EndpointPickerConfig {
-  const r = validateSchedulerConfig(TUNED_CONFIG_DOC);
-  if (!r.ok) throw new Error(`tuned profile invalid: ${JSON.stringify(r.problems)}`);
+function ablationConfig(): EndpointPickerConfig {
+  const r = validateSchedulerConfig(WITHOUT_PREFILL_WORK_DOC);
+  if (!r.ok) throw new Error(`ablation profile invalid: ${JSON.stringify(r.problems)}`);
   return r.config;
 }
 
-/** Not in the default comparison: run it with `--strategies …,infergate-tuned`. */
+/** Not in the default comparison: run it with `--strategies …,infergate-no-prefill-work`. */
 export const EXTRA_STRATEGIES: Strategy[] = [
-  { name: INFERGATE_TUNED, profile: INFERGATE_TUNED, create: (ctx) => pickerStrategy(INFERGATE_TUNED, INFERGATE_TUNED, tunedConfig()).create(ctx) },
+  {
+    name: INFERGATE_WITHOUT_PREFILL_WORK,
+    profile: INFERGATE_WITHOUT_PREFILL_WORK,
+    create: (ctx) => pickerStrategy(INFERGATE_WITHOUT_PREFILL_WORK, INFERGATE_WITHOUT_PREFILL_WORK, ablationConfig()).create(ctx),
+  },
 ];
 
 export function strategyByName(name: string): Strategy | undefined {
