@@ -14,7 +14,7 @@ import { loadKernelModule } from '../src/runtime/node.ts';
 import { ttftChart } from './routing/chart.ts';
 import { checkTargets, rankTable, resultTable, targetTable, type TargetCheck } from './routing/report.ts';
 import { LEVELS, runWorkloadSim, type WorkloadResult } from './routing/run.ts';
-import { INFERGATE_TUNED, STRATEGIES, strategyByName } from './routing/strategies/index.ts';
+import { STRATEGIES, strategyByName } from './routing/strategies/index.ts';
 import { runTraceSim } from './routing/trace-run.ts';
 import { WORKLOADS, workloadByName } from './routing/workloads/index.ts';
 
@@ -79,7 +79,6 @@ async function main(): Promise<void> {
   }
   const wall = (performance.now() - started) / 1000;
   const checks: TargetCheck[] = results.filter((r) => TARGETED.has(r.workload)).flatMap((r) => checkTargets(r));
-  const tunedChecks: TargetCheck[] = results.filter((r) => TARGETED.has(r.workload)).flatMap((r) => checkTargets(r, INFERGATE_TUNED));
   const command = `npx tsx bench/routing.ts ${process.argv.slice(2).join(' ')}`.trim();
   const md = [
     `## Routing quality — ${mode === 'sim' ? 'simulated time' : 'end to end'}`,
@@ -92,7 +91,6 @@ async function main(): Promise<void> {
       ...(r.simulated ? [`#### ${r.workload}: ranking, end to end vs simulated time on the same requests`, '', rankTable({ ...r, mode: 'sim', levels: r.simulated }, r), ''] : []),
     ]),
     ...(checks.length ? ['### Targets (infergate-default, issue 6)', '', targetTable(checks), ''] : []),
-    ...(tunedChecks.length ? ['### Targets (infergate-tuned: the proposed default, via the config API)', '', targetTable(tunedChecks, INFERGATE_TUNED), ''] : []),
   ].join('\n');
   if (out) {
     mkdirSync(dirname(out), { recursive: true });
