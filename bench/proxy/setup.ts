@@ -61,7 +61,8 @@ http {
   return { close: () => stop(child) };
 }
 
-export async function startInfergate(root: string, dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
+/** `nodeArgs` go before the script (e.g. `--cpu-prof` to see where a run's time goes). */
+export async function startInfergate(root: string, nodeArgs: string[] = [], dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
   writeFileSync(
     join(dir, 'manifests.yaml'),
     `apiVersion: gateway.networking.k8s.io/v1
@@ -95,7 +96,7 @@ spec: { modelName: llama, poolRef: { name: sse } }
 `,
   );
   writeFileSync(join(dir, 'endpoints.yaml'), `endpoints:\n  - { address: 127.0.0.1, labels: { pool: json } }\n  - { address: 127.0.0.1, labels: { pool: sse } }\n`);
-  const child = spawn(process.execPath, [join(root, 'bin/infergate.js'), 'gateway', '--manifests', join(dir, 'manifests.yaml'), '--endpoints', join(dir, 'endpoints.yaml'), '--port', String(PORTS.infergate)], {
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'bin/infergate.js'), 'gateway', '--manifests', join(dir, 'manifests.yaml'), '--endpoints', join(dir, 'endpoints.yaml'), '--port', String(PORTS.infergate)], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitForPort(PORTS.infergate);

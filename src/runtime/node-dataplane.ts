@@ -1,7 +1,9 @@
 /**
- * The data plane on Node: the three proxied OpenAI routes are served straight
- * from node:http (the gateway's answer written to the socket, no web Request
- * or Response per request); everything else goes to the Hono app.
+ * The data plane on Node: the three proxied OpenAI routes are served by the
+ * purpose-built HTTP/1.1 server (node-http1-server.ts) when the request has
+ * the plain shape it parses, else straight from node:http (the gateway's
+ * answer written to the socket, no web Request or Response per request);
+ * everything else goes to the Hono app.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
@@ -10,6 +12,8 @@ import type { ApiKind } from '../api/openai.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { Answer } from '../gateway/answer.ts';
 import { inboundFromNode } from './node-inbound.ts';
+import { listenFast } from './node-http1-server.ts';
+import type { Listening } from './node.ts';
 
 const ROUTES: Record<string, ApiKind> = {
   '/v1/chat/completions': 'chat',
@@ -20,6 +24,20 @@ const ROUTES: Record<string, ApiKind> = {
 const INTERNAL_ERROR = JSON.stringify({
   error: { message: 'The gateway failed on this request; it was logged. Retry, and report it if it persists.', type: 'server_error', param: null, code: 'internal_error' },
 });
+
+/** Listen for the data plane: the fast server for the hot requests, node:http for the rest. */
+export function listenDataPlane(gateway: Gateway, app: Hono, port: number, host: string): Promise<Listening> {
+  return listenFast(
+    {
+      routes: ROUTES,
+      handle: (kind, request, path) => gateway.answer(kind, request, path),
+      fallback: dataPlaneListener(gateway, app),
+      bodyLimit: gateway.options.bodyLimit,
+    },
+    port,
+    host,
+  );
+}
 
 export function dataPlaneListener(gateway: Gateway, app: Hono): (req: IncomingMessage, res: ServerResponse) => void {
   const fallback = getRequestListener(app.fetch);

@@ -1,16 +1,17 @@
 /**
  * Start a gateway on Node: the shared assembly (src/gateway/assemble.ts) with
  * Node's parts — files, the kernel from build/, node:http to the model servers,
- * undici for scraping — then the data plane on node:http and the admin API.
+ * undici for scraping — then the data plane (its own HTTP/1.1 server for the
+ * proxied routes, node:http for the rest) and the admin API.
  */
 import { createDataPlaneApp } from '../api/app.ts';
 import { assembleGateway, ConfigError, type GatewayStartOptions } from '../gateway/assemble.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
-import { listen, listenHttp, loadKernelModule, readFileText, watchFile, writeFileAtomic, type Listening } from './node.ts';
+import { listen, loadKernelModule, readFileText, watchFile, writeFileAtomic, type Listening } from './node.ts';
 import { NodeUpstream } from './node-upstream.ts';
 import { undiciGetter } from './node-metrics-getter.ts';
-import { dataPlaneListener } from './node-dataplane.ts';
+import { listenDataPlane } from './node-dataplane.ts';
 
 export { ConfigError };
 export type StartGatewayOptions = GatewayStartOptions;
@@ -46,7 +47,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await getter?.close();
   };
   try {
-    servers.push(await listenHttp(dataPlaneListener(gateway, createDataPlaneApp(gateway)), options.port ?? 8080, options.host ?? '127.0.0.1'));
+    servers.push(await listenDataPlane(gateway, createDataPlaneApp(gateway), options.port ?? 8080, options.host ?? '127.0.0.1'));
     if (admin) servers.push(await listen(admin.app.fetch, options.adminPort!, admin.host));
   } catch (err) {
     await closeAll();

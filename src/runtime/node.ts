@@ -37,26 +37,6 @@ export function listen(fetch: FetchHandler, port: number, host = '127.0.0.1'): P
   });
 }
 
-/** Serve a node:http request listener on host:port (for paths that skip web Request/Response). */
-export function listenHttp(listener: (req: IncomingMessage, res: ServerResponse) => void, port: number, host = '127.0.0.1'): Promise<Listening> {
-  return new Promise((resolve, reject) => {
-    const server = createServer({ keepAliveTimeout: 65_000, noDelay: true }, listener);
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        host,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
-}
-
 /** The process environment, for flag defaults. */
 export function environment(): Record<string, string | undefined> {
   return process.env;
