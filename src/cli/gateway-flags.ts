@@ -2,7 +2,7 @@
  * The gateway's flags (and INFERGATE_* environment variables), shared by every
  * runtime's entry: `infergate gateway` on Node, src/runtime/deno.ts on Deno.
  */
-import type { FlagSpec, FlagValues } from './flags.ts';
+import { FlagError, type FlagSpec, type FlagValues } from './flags.ts';
 
 export const gatewayFlags = {
   manifests: { type: 'string', help: 'Kubernetes manifests (Gateway, HTTPRoute, InferencePool, InferenceModel, InferenceObjective) to load at start' },
@@ -20,6 +20,7 @@ export const gatewayFlags = {
   'body-limit': { type: 'number', default: 8 * 1024 * 1024, help: 'largest request body, bytes' },
   'upstream-timeout': { type: 'number', default: 300_000, help: 'ms to wait for a model server to start answering' },
   'max-attempts': { type: 'number', default: 3, help: 'endpoints tried per request when connections are refused' },
+  workers: { type: 'string', default: '1', help: 'processes serving the data plane on the one port (Node only; "auto": one per CPU)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
 
@@ -33,6 +34,14 @@ export async function adminToken(
   if (flags.token || !flags['token-file']) return { token: flags.token || undefined };
   const text = await readFileText(flags['token-file']);
   return text === undefined ? { error: `--token-file ${flags['token-file']} does not exist` } : { token: text.trim() };
+}
+
+/** `--workers`: a whole number of at least 1, or "auto" (one per CPU: `cpus`). */
+export function workerCount(value: string, cpus: number): number {
+  if (value.trim() === 'auto') return Math.max(1, cpus);
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 1) throw new FlagError(`--workers must be a whole number of at least 1, or "auto", got "${value}"`);
+  return n;
 }
 
 /** The start options every runtime's gateway takes, from the flags. */

@@ -33,6 +33,14 @@ export function bearerAuth(token: string): Interceptor {
   };
 }
 
+/** A Connect client interceptor sending `Authorization: Bearer <token>`. */
+export function sendBearer(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set('authorization', `Bearer ${token}`);
+    return next(req);
+  };
+}
+
 /** Where the admin port may listen: anywhere with a token, loopback only without one. */
 export function adminListenHost(token: string | undefined, requested: string): string {
   if (token) return requested;

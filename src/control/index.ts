@@ -49,6 +49,6 @@ export function createAdminApp(options: AdminOptions): Hono {
   return app;
 }
 
-export { adminListenHost, bearerAuth, constantTimeEqual } from './auth.ts';
+export { adminListenHost, bearerAuth, constantTimeEqual, sendBearer } from './auth.ts';
 export { stateDirPersistence, restoreTable, type TablePersistence } from './persistence.ts';
 export { tableFromWire, tableToWire } from './table-wire.ts';

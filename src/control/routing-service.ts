@@ -5,7 +5,7 @@
  * could not be persisted is never installed.
  */
 import { create } from '@bufbuild/protobuf';
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import {
   ApplyRoutingTableResponseSchema,
   GetRoutingTableResponseSchema,
@@ -68,35 +68,51 @@ export function routingServiceRoutes({ store, persistence, log = () => {} }: Rou
         });
       },
 
-      getRoutingTable() {
-        const current = store.current;
-        return create(GetRoutingTableResponseSchema, current ? { table: tableToWire(current.source) } : {});
-      },
-
-      async *watchRoutingTable(_req, ctx: HandlerContext) {
-        let wake: (() => void) | undefined;
-        const unsubscribe = store.subscribe(() => wake?.());
-        const onAbort = () => wake?.();
-        ctx.signal.addEventListener('abort', onAbort, { once: true });
-        try {
-          let sent: unknown;
-          while (!ctx.signal.aborted) {
-            const current = store.current;
-            if (current && current !== sent) {
-              sent = current;
-              yield create(WatchRoutingTableResponseSchema, { table: tableToWire(current.source) });
-              continue; // a newer table may have landed while the reader was slow
-            }
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-              if (ctx.signal.aborted) resolve();
-            });
-          }
-        } finally {
-          ctx.signal.removeEventListener('abort', onAbort);
-          unsubscribe();
-        }
-      },
+      ...readMethods(store),
     });
+  };
+}
+
+/**
+ * Read-only RoutingService (get and watch; apply answers unimplemented): what
+ * gateway workers follow on the primary's internal listener.
+ */
+export function routingReadRoutes(store: RoutingTableStore) {
+  return (router: ConnectRouter) => {
+    router.service(RoutingService, readMethods(store));
+  };
+}
+
+function readMethods(store: RoutingTableStore): Pick<ServiceImpl<typeof RoutingService>, 'getRoutingTable' | 'watchRoutingTable'> {
+  return {
+    getRoutingTable() {
+      const current = store.current;
+      return create(GetRoutingTableResponseSchema, current ? { table: tableToWire(current.source) } : {});
+    },
+
+    async *watchRoutingTable(_req, ctx: HandlerContext) {
+      let wake: (() => void) | undefined;
+      const unsubscribe = store.subscribe(() => wake?.());
+      const onAbort = () => wake?.();
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        let sent: unknown;
+        while (!ctx.signal.aborted) {
+          const current = store.current;
+          if (current && current !== sent) {
+            sent = current;
+            yield create(WatchRoutingTableResponseSchema, { table: tableToWire(current.source) });
+            continue; // a newer table may have landed while the reader was slow
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            if (ctx.signal.aborted) resolve();
+          });
+        }
+      } finally {
+        ctx.signal.removeEventListener('abort', onAbort);
+        unsubscribe();
+      }
+    },
   };
 }

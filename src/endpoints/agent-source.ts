@@ -8,11 +8,14 @@
 import { createClient, ConnectError, type Client, type Transport } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { EndpointService } from '../gen/infergate/v1/endpoint_pb.ts';
+import { sendBearer } from '../control/auth.ts';
 import type { Endpoint, EndpointSource, PoolSnapshot } from './types.ts';
 import { fromWireSnapshot } from './wire.ts';
 
 export interface AgentSourceOptions {
   agentUrl: string;
+  /** Bearer token the agent requires (the primary's internal listener under `--workers N`). */
+  token?: string;
   /** Default: Connect over fetch (works on every runtime). */
   transport?: Transport;
   /** A stream silent for this long is presumed dead and reconnected; also the readiness horizon. */
@@ -39,7 +42,7 @@ interface Subscription {
 
 export class AgentEndpointSource implements EndpointSource {
   readonly #client: Client<typeof EndpointService>;
-  readonly #o: Required<Omit<AgentSourceOptions, 'transport'>>;
+  readonly #o: Required<Omit<AgentSourceOptions, 'transport' | 'token'>>;
   readonly #subs = new Map<string, Subscription>();
   readonly #watchdog: ReturnType<typeof setInterval>;
   #probeError: string | undefined = 'not connected yet';
@@ -55,7 +58,8 @@ export class AgentEndpointSource implements EndpointSource {
       random: options.random ?? Math.random,
       log: options.log ?? (() => {}),
     };
-    this.#client = createClient(EndpointService, options.transport ?? createConnectTransport({ baseUrl: options.agentUrl, useBinaryFormat: true }));
+    const interceptors = options.token ? [sendBearer(options.token)] : [];
+    this.#client = createClient(EndpointService, options.transport ?? createConnectTransport({ baseUrl: options.agentUrl, useBinaryFormat: true, interceptors }));
     this.#watchdog = setInterval(() => this.#check(), Math.min(500, this.#o.staleAfterMs / 2));
     void this.#probe();
   }

@@ -15,6 +15,8 @@ export interface EndpointSourceOptions {
   endpointsFile?: string;
   /** A remote agent's base URL, e.g. http://agent:9090. */
   agentUrl?: string;
+  /** Bearer token the remote agent requires. */
+  agentToken?: string;
   scrapeIntervalMs?: number;
   scrapeTimeoutMs?: number;
   /** Metrics older than this are stale (the picker applies the pool's failure mode). */
@@ -40,7 +42,7 @@ export type ClosableEndpointSource = EndpointSource & {
  */
 export async function createEndpointSource(options: EndpointSourceOptions): Promise<ClosableEndpointSource> {
   if (options.agentUrl) {
-    return new AgentEndpointSource({ agentUrl: options.agentUrl, transport: options.transport, staleAfterMs: options.staleAfterMs, log: options.log });
+    return new AgentEndpointSource({ agentUrl: options.agentUrl, token: options.agentToken, transport: options.transport, staleAfterMs: options.staleAfterMs, log: options.log });
   }
   if (!options.endpointsFile) throw new Error('an endpoint source needs --endpoints FILE or --agent URL');
   if (!options.files) throw new Error('createEndpointSource: files (readFileText, watchFile) are needed to read the endpoints file');

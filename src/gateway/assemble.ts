@@ -1,11 +1,13 @@
 /**
  * Everything a gateway is made of, assembled the same way on every
  * long-running runtime (Node, Deno): the routing table (manifests at start,
- * else the state dir's last accepted one), the endpoint source (embedded agent
- * over the endpoints file, or a remote agent), the endpoint picker, and the
- * admin app. A runtime supplies its files, kernel and clients, then listens.
+ * else the state dir's last accepted one, or followed from a leader), the
+ * endpoint source (embedded agent over the endpoints file, or a remote agent),
+ * the endpoint picker, and the admin app. A runtime supplies its files,
+ * kernel and clients, then listens.
  */
 import type { Hono } from 'hono';
+import type { Transport } from '@connectrpc/connect';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 import { createEndpointSource } from '../endpoints/index.ts';
 import type { FileAccess } from '../agent/discovery.ts';
@@ -17,7 +19,8 @@ import { formatProblem, type Problem } from '../routing/problems.ts';
 import { RoutingTableStore } from '../routing/store.ts';
 import { createScheduler, parseSchedulerConfig } from '../scheduling/index.ts';
 import type { Scheduler } from '../scheduling/scheduler.ts';
-import { adminListenHost, createAdminApp, restoreTable, stateDirPersistence } from '../control/index.ts';
+import { adminListenHost, createAdminApp, restoreTable, stateDirPersistence, type TablePersistence } from '../control/index.ts';
+import { TableFollower } from '../control/table-follower.ts';
 
 export interface GatewayStartOptions extends Partial<GatewayOptions> {
   port?: number;
@@ -28,6 +31,14 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
   endpoints?: string;
   /** A remote agent's URL, instead of the embedded one. */
   agent?: string;
+  /** Bearer token the remote agent requires (the primary's internal listener, for a worker). */
+  agentToken?: string;
+  /**
+   * Follow this leader's routing table (RoutingService.WatchRoutingTable)
+   * instead of loading one: a `--workers N` worker. `manifests` and
+   * `stateDir` are then not read (the leader persists what it accepts).
+   */
+  tableFrom?: TableSource;
   /** An endpoint source to use as is (tests). */
   endpointSource?: EndpointSource;
   /** EndpointPickerConfig YAML: plugins and scheduling profiles. */
@@ -43,6 +54,15 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
   /** Where the accepted routing table is kept across restarts. */
   stateDir?: string;
   log?: (line: Record<string, unknown>) => void;
+}
+
+export interface TableSource {
+  /** The leader's RoutingService base URL. */
+  url: string;
+  token?: string;
+  transport?: Transport;
+  /** Wait up to this long for the first table before the gateway is returned (0: do not wait). */
+  waitMs?: number;
 }
 
 /** What a runtime lends the assembly. */
@@ -101,25 +121,38 @@ async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts):
   return createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random });
 }
 
-export async function assembleGateway(options: GatewayStartOptions, parts: RuntimeParts): Promise<AssembledGateway> {
-  const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
+/** The routing table a gateway starts with: `manifests`, else the state dir's last accepted one (else none). */
+export async function loadRoutingTable(
+  options: Pick<GatewayStartOptions, 'manifests' | 'stateDir'>,
+  files: RuntimeParts['files'],
+  log: (l: Record<string, unknown>) => void,
+): Promise<{ store: RoutingTableStore; persistence?: TablePersistence }> {
   const store = new RoutingTableStore();
-  const persistence = options.stateDir ? stateDirPersistence(options.stateDir, parts.files) : undefined;
+  const persistence = options.stateDir ? stateDirPersistence(options.stateDir, files) : undefined;
   if (options.manifests) {
-    await loadManifestsInto(store, parts.files, options.manifests, log);
+    await loadManifestsInto(store, files, options.manifests, log);
     await persistence?.save(store.current!.source);
   } else if (persistence) {
     const version = await restoreTable(store, persistence);
     if (version) log({ level: 'info', msg: 'restored the last accepted routing table', version, stateDir: options.stateDir });
   }
-  const scheduler = await loadScheduler(options, parts);
+  return { store, persistence };
+}
 
+/** The endpoint source the options name, kept watching the pools of the store's table. */
+export async function openEndpointSource(
+  options: GatewayStartOptions,
+  parts: Pick<RuntimeParts, 'files' | 'getter'>,
+  store: RoutingTableStore,
+  log: (l: Record<string, unknown>) => void,
+): Promise<{ endpoints: EndpointSource; close(): Promise<void> }> {
   const endpoints =
     options.endpointSource ??
     (options.endpoints || options.agent
       ? await createEndpointSource({
           endpointsFile: options.endpoints,
           agentUrl: options.agent,
+          agentToken: options.agentToken,
           files: parts.files,
           getter: parts.getter,
           scrapeIntervalMs: options.scrapeIntervalMs,
@@ -131,23 +164,55 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
   const prepare = () => endpoints.prepare?.([...(store.current?.pools.values() ?? [])]);
   prepare();
   const unsubscribe = store.subscribe(prepare);
+  return {
+    endpoints,
+    async close() {
+      unsubscribe();
+      await endpoints.close();
+    },
+  };
+}
+
+/** The admin API (RoutingService, GetEndpoints) plus /healthz and the gateway's /metrics. */
+export function adminApp(
+  options: Pick<GatewayStartOptions, 'token' | 'adminHost' | 'host'>,
+  control: { store: RoutingTableStore; persistence?: TablePersistence; endpoints: EndpointSource; log: (l: Record<string, unknown>) => void },
+  metrics: () => string | Promise<string>,
+): { app: Hono; host: string } {
+  const app = createAdminApp({ store: control.store, token: options.token, persistence: control.persistence, endpointSource: control.endpoints, log: control.log });
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/metrics', async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4' } }));
+  return { app, host: adminListenHost(options.token, options.adminHost ?? options.host ?? '127.0.0.1') };
+}
+
+export async function assembleGateway(options: GatewayStartOptions, parts: RuntimeParts): Promise<AssembledGateway> {
+  const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
+  const { store, persistence } = options.tableFrom ? { store: new RoutingTableStore(), persistence: undefined } : await loadRoutingTable(options, parts.files, log);
+  const scheduler = await loadScheduler(options, parts);
+  const from = options.tableFrom;
+  const follower = from && new TableFollower({ store, url: from.url, token: from.token, transport: from.transport, log });
+  let source;
+  try {
+    source = await openEndpointSource(options, parts, store, log);
+  } catch (err) {
+    follower?.close();
+    throw err;
+  }
+  const { endpoints } = source;
+  if (follower && from.waitMs && !(await follower.firstTable(from.waitMs))) {
+    log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
+  }
 
   const gateway = new Gateway(store, endpoints, scheduler, parts.upstream, options);
-  let admin: AssembledGateway['admin'];
-  if (options.adminPort !== undefined) {
-    const app = createAdminApp({ store, token: options.token, persistence, endpointSource: endpoints, log });
-    app.get('/healthz', (c) => c.json({ status: 'ok' }));
-    app.get('/metrics', () => new Response(gateway.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4' } }));
-    admin = { app, host: adminListenHost(options.token, options.adminHost ?? options.host ?? '127.0.0.1') };
-  }
+  const admin = options.adminPort !== undefined ? adminApp(options, { store, persistence, endpoints, log }, () => gateway.metrics.render()) : undefined;
   return {
     gateway,
     store,
     endpoints,
     admin,
     async close() {
-      unsubscribe();
-      await endpoints.close();
+      follower?.close();
+      await source.close();
     },
   };
 }

@@ -4,7 +4,7 @@
  * Same flags and INFERGATE_* environment variables as `infergate gateway`.
  * With src/runtime/deno-*.ts, the only code that touches Deno's APIs.
  */
-import { commandFlags } from '../cli/flags.ts';
+import { commandFlags, FlagError } from '../cli/flags.ts';
 import { adminToken, gatewayFlags, gatewayOptions } from '../cli/gateway-flags.ts';
 import { deno } from './deno-api.ts';
 import { DenoConfigError, startDenoGateway } from './deno-gateway.ts';
@@ -27,7 +27,13 @@ function waitForShutdown(): Promise<string> {
 }
 
 export async function main(args: string[]): Promise<number> {
-  const flags = commandFlags('gateway', args, gatewayFlags, deno().env.toObject());
+  const flags = commandFlags('gateway', args, gatewayFlags, deno().env.toObject(), {
+    check(f) {
+      if (f.workers.trim() !== '1') {
+        throw new FlagError(`--workers ${f.workers}: several data-plane processes need node:cluster, so only Node has them (infergate gateway --workers N); on Deno run one gateway per core behind a load balancer`);
+      }
+    },
+  });
   if (typeof flags === 'number') return flags;
   const token = await adminToken(flags, readFileText);
   if ('error' in token) {

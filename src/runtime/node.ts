@@ -5,6 +5,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 
 export interface Listening {
   port: number;
@@ -40,6 +41,11 @@ export function listen(fetch: FetchHandler, port: number, host = '127.0.0.1'): P
 /** The process environment, for flag defaults. */
 export function environment(): Record<string, string | undefined> {
   return process.env;
+}
+
+/** How many processes can usefully run in parallel here (for `--workers auto`). */
+export function cpuCount(): number {
+  return availableParallelism();
 }
 
 /** Resolves on SIGINT or SIGTERM. */

@@ -1,29 +1,33 @@
 /**
- * `infergate gateway`: serve the data plane.
+ * `infergate gateway`: serve the data plane (in `--workers` processes).
  */
 import { commandFlags } from '../flags.ts';
-import { adminToken, gatewayFlags, gatewayOptions } from '../gateway-flags.ts';
-import { environment, readFileText, waitForShutdown } from '../../runtime/node.ts';
+import { adminToken, gatewayFlags, gatewayOptions, workerCount } from '../gateway-flags.ts';
+import { cpuCount, environment, readFileText, waitForShutdown } from '../../runtime/node.ts';
 import { ConfigError, startGateway } from '../../runtime/node-gateway.ts';
 
 export { gatewayFlags };
 
 export async function run(args: string[]): Promise<number> {
-  const flags = commandFlags('gateway', args, gatewayFlags, environment());
+  const flags = commandFlags('gateway', args, gatewayFlags, environment(), { check: (f) => void workerCount(f.workers, cpuCount()) });
   if (typeof flags === 'number') return flags;
   const token = await adminToken(flags, readFileText);
   if ('error' in token) {
     console.error(`infergate gateway: ${token.error}`);
     return 1;
   }
+  const workers = workerCount(flags.workers, cpuCount());
+  // Loaded only when asked for: node:cluster and the worker plumbing stay out of a single-process gateway.
+  const cluster = workers > 1 ? await import('../../runtime/node-cluster.ts') : undefined;
   try {
-    const gw = await startGateway(gatewayOptions(flags, token.token));
-    console.log(JSON.stringify({ level: 'info', msg: 'gateway listening', url: gw.url, admin: gw.adminUrl, version: gw.store.version }));
+    const options = gatewayOptions(flags, token.token);
+    const gw = cluster ? await cluster.startClusterGateway({ ...options, workers }) : await startGateway(options);
+    console.log(JSON.stringify({ level: 'info', msg: 'gateway listening', url: gw.url, admin: gw.adminUrl, version: gw.store.version, workers }));
     await waitForShutdown();
     await gw.close();
     return 0;
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || (cluster && err instanceof cluster.WorkerStartError)) {
       console.error(`infergate gateway: ${err.message}`);
       return 1;
     }

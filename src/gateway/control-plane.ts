@@ -1,0 +1,54 @@
+/**
+ * The control plane of a gateway whose data plane runs in other processes
+ * (`--workers N`): the routing table (manifests or state dir, as a single
+ * gateway loads it) with the admin API, the endpoint source (the embedded
+ * agent scrapes once for every worker), and the internal API the workers
+ * follow — RoutingService read-only and, with an embedded agent, its
+ * EndpointService — behind a per-run bearer token.
+ */
+import { Hono } from 'hono';
+import type { ConnectRouter } from '@connectrpc/connect';
+import { endpointServiceRoutes } from '../agent/service.ts';
+import { bearerAuth } from '../control/auth.ts';
+import { mountConnect } from '../control/connect-mount.ts';
+import { routingReadRoutes } from '../control/routing-service.ts';
+import { EmbeddedAgentSource } from '../endpoints/embedded.ts';
+import type { EndpointSource } from '../endpoints/types.ts';
+import type { RoutingTableStore } from '../routing/store.ts';
+import { adminApp, loadRoutingTable, openEndpointSource, type GatewayStartOptions, type RuntimeParts } from './assemble.ts';
+
+export interface ControlPlaneOptions extends Pick<GatewayStartOptions, 'manifests' | 'stateDir' | 'endpoints' | 'agent' | 'agentToken' | 'scrapeIntervalMs' | 'staleAfterMs' | 'adminPort' | 'adminHost' | 'host' | 'token' | 'log'> {
+  /** Bearer token of the internal API (random per run). */
+  internalToken: string;
+  /** The gateway metrics for the admin port's /metrics (the workers', merged). */
+  metrics(): Promise<string>;
+}
+
+export interface ControlPlane {
+  store: RoutingTableStore;
+  endpoints: EndpointSource;
+  /** The API the workers call; `endpoints` tells whether it serves EndpointService (embedded agent) or they go to `agent`. */
+  internal: { app: Hono; endpoints: boolean };
+  admin?: { app: Hono; host: string };
+  close(): Promise<void>;
+}
+
+export async function assembleControlPlane(options: ControlPlaneOptions, parts: Pick<RuntimeParts, 'files' | 'getter'>): Promise<ControlPlane> {
+  const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
+  const { store, persistence } = await loadRoutingTable(options, parts.files, log);
+  const source = await openEndpointSource(options, parts, store, log);
+  const { endpoints } = source;
+  const agent = !options.agent && endpoints instanceof EmbeddedAgentSource ? endpoints.agent : undefined;
+
+  const internal = new Hono();
+  const routing = routingReadRoutes(store);
+  const endpointService = agent && endpointServiceRoutes(agent);
+  const routes = (router: ConnectRouter) => {
+    routing(router);
+    endpointService?.(router);
+  };
+  mountConnect(internal, routes, { interceptors: [bearerAuth(options.internalToken)] });
+
+  const admin = options.adminPort !== undefined ? adminApp(options, { store, persistence, endpoints, log }, options.metrics) : undefined;
+  return { store, endpoints, internal: { app: internal, endpoints: !!agent }, admin, close: () => source.close() };
+}
