@@ -11,10 +11,48 @@ export interface InboundHeaders {
   forEach(callback: (value: string, name: string) => void): void;
 }
 
+/**
+ * What the gateway and the upstream clients need of an abort signal. A web
+ * `AbortSignal` has it; a runtime's hot path may pass a `ClientAbort`, which
+ * costs ~0.1 µs per request where an AbortController with one listener added
+ * and removed costs ~8 µs on Node 20 (its EventTarget).
+ */
+export interface ClientSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/** A one-shot `ClientSignal`: `abort()` runs each listener once. */
+export class ClientAbort implements ClientSignal {
+  aborted = false;
+  #listeners: Array<() => void> | null = null;
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (this.aborted) return;
+    (this.#listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const l = this.#listeners;
+    if (!l) return;
+    const k = l.indexOf(listener);
+    if (k >= 0) l.splice(k, 1);
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const l = this.#listeners;
+    this.#listeners = null;
+    if (l) for (const listener of l) listener();
+  }
+}
+
 export interface InboundRequest {
   headers: InboundHeaders;
   /** Aborts when the client goes away before the answer is complete. */
-  signal: AbortSignal;
+  signal: ClientSignal;
   /** The query string, `''` or `?…`, passed upstream as is. */
   search: string;
   /** The whole body, at most `limit` bytes (else 413). Read once. */

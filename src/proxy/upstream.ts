@@ -1,3 +1,5 @@
+import type { ClientSignal } from '../gateway/inbound.ts';
+
 /**
  * How the proxy talks to a model server. The core ships a web-standard
  * `fetch` client; runtimes may supply a faster one (Node: pooled undici).
@@ -11,7 +13,7 @@ export interface UpstreamRequest {
   headers: Record<string, string>;
   body: Uint8Array;
   /** Aborts the upstream request (client went away). */
-  signal: AbortSignal;
+  signal: ClientSignal;
   /** Give up if the response headers have not arrived by then. */
   headersTimeoutMs: number;
 }
@@ -59,7 +61,7 @@ export const fetchUpstream: UpstreamClient = {
   async request(req) {
     const controller = new AbortController();
     let timedOut = false;
-    const onAbort = () => controller.abort(req.signal.reason);
+    const onAbort = () => controller.abort(new Error('the client went away'));
     if (req.signal.aborted) throw new UpstreamError('aborted', 'the client went away');
     req.signal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => {

@@ -19,7 +19,7 @@ import { STATUS_CODES, createServer, type IncomingHttpHeaders, type IncomingMess
 import { payloadTooLarge } from '../api/errors.ts';
 import type { ApiKind } from '../api/openai.ts';
 import type { Answer } from '../gateway/answer.ts';
-import type { InboundRequest } from '../gateway/inbound.ts';
+import { ClientAbort, type InboundRequest } from '../gateway/inbound.ts';
 import { NodeHeaders } from './node-headers.ts';
 import type { Listening } from './node.ts';
 
@@ -109,7 +109,7 @@ class Connection {
   /** Body bytes of an over-limit request still to read and drop. */
   #discard = 0;
   #startedAt = 0;
-  #controller: AbortController | null = null;
+  #controller: ClientAbort | null = null;
 
   constructor(
     readonly socket: net.Socket,
@@ -211,11 +211,11 @@ class Connection {
 
   #dispatch(body: Buffer | null): void {
     const head = this.#head!;
-    const controller = new AbortController();
+    const controller = new ClientAbort();
     this.#controller = controller;
     const request: InboundRequest = {
       headers: new NodeHeaders(head.headers),
-      signal: controller.signal,
+      signal: controller,
       search: head.search,
       body: (limit) => (body === null || head.length > limit ? Promise.reject(payloadTooLarge(limit)) : Promise.resolve(body)),
     };
@@ -335,7 +335,7 @@ class Connection {
 
   #onClose = (): void => {
     this.#state = State.Closed;
-    this.#controller?.abort(new Error('client disconnected'));
+    this.#controller?.abort();
     this.#controller = null;
   };
 

@@ -9,6 +9,7 @@
 import { Buffer } from 'node:buffer';
 import { connect, type Socket } from 'node:net';
 import { GatewayError } from '../api/errors.ts';
+import type { ClientSignal } from '../gateway/inbound.ts';
 import { UpstreamError, type UpstreamBody, type UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../proxy/upstream.ts';
 import { Http1ResponseParser, type ResponseHead, type ResponseSink } from './http1-response.ts';
 
@@ -313,7 +314,7 @@ class Exchange implements UpstreamBody {
   #reject!: (err: Error) => void;
   #state = WAITING;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #signal: AbortSignal;
+  readonly #signal: ClientSignal;
   readonly #onAbort = () => this.#aborted();
   readonly #headRequest: boolean;
   #conn: Conn | null;
