@@ -6,43 +6,31 @@
  * behind.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parsePrometheusText } from '../src/agent/prom-text.ts';
 import { run as apply } from '../src/cli/commands/apply.ts';
-import { demoPools } from '../src/cli/commands/demo.ts';
-import { startSimulator, type Simulator } from '../src/sim/index.ts';
-import { SEED_MANIFESTS, chat, entriesFor } from './harness.ts';
+import { SEED_MANIFESTS, chat, startDemoPods, type DemoPods } from './harness.ts';
 import { ROOT, startChild, type Child } from './runtimes/spawn.ts';
 
 const TOKEN = 'cluster-e2e-token';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+let pods: DemoPods;
 let dir: string;
-const sims: Simulator[] = [];
 let gateway: Child;
 let url: string;
 let admin: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'infergate-cluster-'));
-  const entries = [];
-  for (const [name, spec] of Object.entries(demoPools)) {
-    const sim = await startSimulator({ pods: name === 'gemma3' ? 2 : 1, port: 0, model: spec.model, loras: spec.loras, engineConfig: { maxLoras: 2 }, timeScale: 0.01, name });
-    sims.push(sim);
-    entries.push(...entriesFor(sim, { pool: name }));
-  }
-  writeFileSync(join(dir, 'endpoints.json'), JSON.stringify({ endpoints: entries }));
+  pods = await startDemoPods({ podsPerPool: (name) => (name === 'gemma3' ? 2 : 1), timeScale: 0.01, prefix: 'infergate-cluster-' });
+  dir = pods.dir;
 });
 
-afterAll(async () => {
-  await Promise.all(sims.map((s) => s.close()));
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => pods.close());
 
 const gatewayArgs = (...more: string[]) => ['bin/infergate.js', 'gateway', '--workers', '2', '--manifests', SEED_MANIFESTS, '--endpoints', join(dir, 'endpoints.json'), ...more];
 

@@ -3,11 +3,9 @@
  * admin API (and `infergate apply`), endpoints from an embedded or a remote
  * agent. Real servers on loopback; simulated vLLM pods.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startSimulator, type Simulator } from '../src/sim/index.ts';
 import { startGateway, type RunningGateway } from '../src/runtime/node-gateway.ts';
 import { listen, listenWithGrpc, readFileText, watchFile, writeFileAtomic, type Listening } from '../src/runtime/node.ts';
 import { createEndpointSource } from '../src/endpoints/index.ts';
@@ -17,10 +15,9 @@ import { importManifests } from '../src/routing/manifests.ts';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
 import { undiciGetter } from '../src/runtime/node-metrics-getter.ts';
-import { demoPools } from '../src/cli/commands/demo.ts';
 import { run as apply } from '../src/cli/commands/apply.ts';
 import { run as get } from '../src/cli/commands/get.ts';
-import { SEED_MANIFESTS, chat, entriesFor, postJson } from './harness.ts';
+import { SEED_MANIFESTS, chat, postJson, startDemoPods, type DemoPods } from './harness.ts';
 import type { EndpointEntry } from '../src/endpoints/file-schema.ts';
 
 const TOKEN = 'e2e-token';
@@ -30,23 +27,14 @@ function readFileSyncText(path: string): string {
   return readFileSync(path, 'utf8');
 }
 
+let pods: DemoPods;
 let dir: string;
-const sims: Simulator[] = [];
-const entries: EndpointEntry[] = [];
-
+let entries: EndpointEntry[];
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'infergate-e2e-'));
-  for (const [name, spec] of Object.entries(demoPools)) {
-    const sim = await startSimulator({ pods: 2, port: 0, model: spec.model, loras: spec.loras, engineConfig: { maxLoras: 2 }, timeScale: 0.02, name });
-    sims.push(sim);
-    entries.push(...entriesFor(sim, { pool: name }));
-  }
-  writeFileSync(join(dir, 'endpoints.json'), JSON.stringify({ endpoints: entries }));
+  pods = await startDemoPods({ podsPerPool: () => 2, timeScale: 0.02, prefix: 'infergate-e2e-' });
+  ({ dir, entries } = pods);
 });
-afterAll(async () => {
-  await Promise.all(sims.map((s) => s.close()));
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => pods.close());
 
 async function startStack(stateDir: string, source?: Awaited<ReturnType<typeof createEndpointSource>>) {
   const endpointSource = source ?? (await createEndpointSource({ endpointsFile: join(dir, 'endpoints.json'), files: { readFileText, watchFile } }));

@@ -2,7 +2,7 @@
  * Shared pieces for end-to-end tests: simulated pods and a gateway, all real
  * HTTP servers on loopback ports chosen by the OS.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type Simulator } from '../src/sim/index.ts';
@@ -30,6 +30,38 @@ export function writeEndpointsFile(entries: EndpointEntry[]): string {
   const path = join(mkdtempSync(join(tmpdir(), 'infergate-test-')), 'endpoints.json');
   writeFileSync(path, JSON.stringify({ endpoints: entries }));
   return path;
+}
+
+/** The demo's pools as simulated pods only (no gateway), their endpoints file in a fresh directory. */
+export interface DemoPods {
+  dir: string;
+  endpointsFile: string;
+  entries: EndpointEntry[];
+  sims: Simulator[];
+  close(): Promise<void>;
+}
+
+export async function startDemoPods(options: { podsPerPool: (pool: string) => number; timeScale: number; prefix: string }): Promise<DemoPods> {
+  const dir = mkdtempSync(join(tmpdir(), options.prefix));
+  const sims: Simulator[] = [];
+  const entries: EndpointEntry[] = [];
+  for (const [name, spec] of Object.entries(demoPools)) {
+    const sim = await startSimulator({ pods: options.podsPerPool(name), port: 0, model: spec.model, loras: spec.loras, engineConfig: { maxLoras: 2 }, timeScale: options.timeScale, name });
+    sims.push(sim);
+    entries.push(...entriesFor(sim, { pool: name }));
+  }
+  const endpointsFile = join(dir, 'endpoints.json');
+  writeFileSync(endpointsFile, JSON.stringify({ endpoints: entries }));
+  return {
+    dir,
+    endpointsFile,
+    entries,
+    sims,
+    async close() {
+      await Promise.all(sims.map((s) => s.close()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**
