@@ -10,7 +10,8 @@
  * request rate is steady from the start. The last 60 s of turns before t = 0
  * are replayed as warm-up (the pods' caches and the routers' indexes then
  * hold the histories a running cluster would: ~96% of next turns come within
- * 60 s); earlier ones are dropped.
+ * 60 s); earlier ones are dropped. Runs shorter than a minute (--quick)
+ * replay half their length.
  */
 import { exponential, logNormal, seeded, uniformInt, zipf } from '../rand.ts';
 import type { RequestSpec, TextPart, WorkloadDef } from '../types.ts';
@@ -21,7 +22,7 @@ const MEAN_TURNS = 4;
 const MAX_TURNS = 12;
 const THINK_MS = 15_000;
 const PRE_ROLL_MS = 240_000;
-const HISTORY_MS = 60_000;
+const MAX_HISTORY_MS = 60_000;
 
 export const sharedPrefix: WorkloadDef = {
   name: 'shared-prefix',
@@ -36,6 +37,7 @@ export const sharedPrefix: WorkloadDef = {
     const sysLen = Array.from({ length: SYSTEM_PROMPTS }, (_, i) => uniformInt(seeded(1000 + i), 2000, 8000));
     const pickSys = zipf(SYSTEM_PROMPTS, 0.6);
     const requests: RequestSpec[] = [];
+    const historyMs = params.durationMs >= MAX_HISTORY_MS ? MAX_HISTORY_MS : params.durationMs / 2;
     let conv = 0;
     poisson(random, params.rate / MEAN_TURNS, -PRE_ROLL_MS, params.durationMs, (start) => {
       const c = conv++;
@@ -52,13 +54,13 @@ export const sharedPrefix: WorkloadDef = {
         parts.push(part(`user-${params.seed}-${c}-${t}`, logNormal(random, 300, 0.8, 8, 2000)));
         const output = logNormal(random, 250, 0.7, 8, 1000);
         const snapshot = parts.slice();
-        if (at >= -HISTORY_MS && at < params.durationMs) {
+        if (at >= -historyMs && at < params.durationMs) {
           requests.push({ at, pool: pool.name, model: pool.model, adapter: false, parts: snapshot, promptTokens: tokensOf(snapshot), outputTokens: output, criticality: 'Standard' });
         }
         parts.push(part(`answer-${params.seed}-${c}-${t}`, output));
         at += output * 15 + exponential(random, THINK_MS);
       }
     });
-    return finish('shared-prefix', params, [pool], requests, undefined, HISTORY_MS);
+    return finish('shared-prefix', params, [pool], requests, undefined, historyMs);
   },
 };
