@@ -1,25 +1,36 @@
 /**
  * `npm run bench:proxy`: what the gateway itself costs. Against an upstream
  * that answers at once, side by side in one run: the upstream called
- * directly, nginx as a plain reverse proxy, and infergate.
+ * directly, nginx as a plain reverse proxy (1 worker, and one per core), a
+ * bare node:http proxy (the floor for a Node proxy here), and infergate (one
+ * process, and `--workers` one per core).
  *
- * - saturation: wrk -t1 -c32 (a separate process), requests/s;
- * - added latency: open-loop fixed rates (500 and 2000 req/s), p50/p99,
- *   minus the direct call's.
+ * - saturation: wrk -t1 -c32 (a separate process), requests/s; each path
+ *   measured twice, in alternating order, the better run kept;
+ * - added latency: open-loop fixed rates (500 and 2000 req/s) from a separate
+ *   process, p50/p99 counted from when each request was written, minus the
+ *   direct call's; each rate runs `--reps` times (default 3) with the targets
+ *   (direct, nginx, the node:http floor, infergate) alternating, and the table
+ *   gives the medians.
  *
- * Flags: --quick (short runs, one rate), --duration S.
+ * Flags: --quick (short runs, one rate, one rep), --duration S, --reps N.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PORTS, nginxAvailable, startInfergate, startNginx, startNodeFloor } from './proxy/setup.ts';
+import { PORTS, nginxAvailable, startInfergate, startNginx, startNginxProxy, startNodeFloor, type Started } from './proxy/setup.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
-const durationArg = process.argv.indexOf('--duration');
-const seconds = durationArg > 0 ? Number(process.argv[durationArg + 1]) : quick ? 2 : 10;
+const arg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : undefined;
+};
+const seconds = arg('duration') ?? (quick ? 2 : 10);
+const reps = arg('reps') ?? (quick ? 1 : 3);
 const rates = quick ? [500] : [500, 2000];
+const cores = availableParallelism();
 
 const BODY = JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'Say hello in one short sentence, please.' }], max_tokens: 16 });
 const SSE_BODY = JSON.stringify({ model: 'llama', stream: true, messages: [{ role: 'user', content: 'Say hello in one short sentence, please.' }], max_tokens: 16 });
@@ -44,52 +55,109 @@ function wrk(port: number, script: string): number {
   return Number(m?.[1] ?? 0);
 }
 
-function fixedRate(port: number, rate: number, body: string): { p50: number; p99: number; errors: number } {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/proxy/fixed-rate.ts'), `http://127.0.0.1:${port}/v1/chat/completions`, String(rate), String(seconds), body], { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').pop()!);
+interface Latency {
+  p50: number;
+  p99: number;
+  errors: number;
+  wire: { p50: number; p99: number };
+  lateP99: number;
 }
 
-const nginx = await startNginx();
-const infergate = await startInfergate(root);
-const floor = await startNodeFloor(root);
+function fixedRate(port: number, rate: number, body: string): Latency {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/proxy/fixed-rate.ts'), `http://127.0.0.1:${port}/v1/chat/completions`, String(rate), String(seconds), body], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!) as Latency;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const started: Started[] = [];
 try {
+  started.push(await startNginx());
+  started.push(await startNginxProxy(cores, PORTS.nginxWorkers));
+  const infergate = await startInfergate(root);
+  started.push(infergate);
+  started.push(await startInfergate(root, { port: PORTS.infergateWorkers, args: ['--workers', String(cores)] }));
+  const floor = await startNodeFloor(root);
+  started.push(floor);
+
+  const paths = [
+    { key: 'direct', label: 'upstream directly', port: PORTS.upstream },
+    { key: 'nginx', label: 'nginx reverse proxy, 1 worker', port: PORTS.nginx },
+    { key: 'nginxN', label: `nginx reverse proxy, ${cores} workers`, port: PORTS.nginxWorkers },
+    { key: 'floor', label: 'bare node:http proxy, 1 process (bench/proxy/node-floor.ts)', port: PORTS.floor },
+    { key: 'infergate', label: 'infergate, 1 process', port: PORTS.infergate },
+    { key: 'infergateN', label: `infergate --workers ${cores}`, port: PORTS.infergateWorkers },
+  ] as const;
   // Warm up every path (JIT, connection pools) before measuring.
-  for (const port of [PORTS.upstream, PORTS.nginx, PORTS.floor, PORTS.infergate]) fixedRate(port, 500, BODY);
+  for (const p of paths) fixedRate(p.port, 500, BODY);
 
   const jsonScript = lua(BODY);
   const sseScript = lua(SSE_BODY, 'sse');
-  const sat = { direct: wrk(PORTS.upstream, jsonScript), nginx: wrk(PORTS.nginx, jsonScript), floor: wrk(PORTS.floor, jsonScript), infergate: wrk(PORTS.infergate, jsonScript) };
+  const sat: Record<string, number> = {};
+  for (const round of quick ? [0] : [0, 1]) {
+    const order = round === 0 ? paths : [...paths].reverse();
+    for (const p of order) sat[p.key] = Math.max(sat[p.key] ?? 0, wrk(p.port, jsonScript));
+  }
   const satSse = { direct: wrk(PORTS.sse, sseScript), infergate: wrk(PORTS.infergate, sseScript) };
+  // Only the latency targets stay up: idle gateways still scrape every 50 ms and would add their wake-ups to the tails.
+  for (const s of started.splice(1)) if (s !== infergate && s !== floor) await s.close();
+  started.push(infergate, floor);
 
-  const latency = rates.map((rate) => ({
-    rate,
-    direct: fixedRate(PORTS.upstream, rate, BODY),
-    nginx: fixedRate(PORTS.nginx, rate, BODY),
-    infergate: fixedRate(PORTS.infergate, rate, BODY),
-  }));
+  const targets = [
+    { key: 'direct', port: PORTS.upstream },
+    { key: 'nginx', port: PORTS.nginx },
+    { key: 'floor', port: PORTS.floor },
+    { key: 'infergate', port: PORTS.infergate },
+  ] as const;
+  const latency = rates.map((rate) => {
+    const runs: Record<string, Latency[]> = { direct: [], nginx: [], floor: [], infergate: [] };
+    for (let r = 0; r < reps; r++) {
+      const order = r % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) runs[t.key]!.push(fixedRate(t.port, rate, BODY));
+    }
+    const pick = (key: string) => ({
+      wireP50: median(runs[key]!.map((x) => x.wire.p50)),
+      wireP99: median(runs[key]!.map((x) => x.wire.p99)),
+      dueP50: median(runs[key]!.map((x) => x.p50)),
+      dueP99: median(runs[key]!.map((x) => x.p99)),
+      lateP99: median(runs[key]!.map((x) => x.lateP99)),
+      errors: runs[key]!.reduce((s, x) => s + x.errors, 0),
+      addedP50s: runs[key]!.map((x, i) => x.wire.p50 - runs.direct![i]!.wire.p50),
+      addedP99s: runs[key]!.map((x, i) => x.wire.p99 - runs.direct![i]!.wire.p99),
+    });
+    return { rate, direct: pick('direct'), nginx: pick('nginx'), floor: pick('floor'), infergate: pick('infergate') };
+  });
 
   const f = (n: number) => n.toFixed(0);
   const ms = (n: number) => n.toFixed(2);
+  const share = (n: number, of: number) => `${((100 * n) / of).toFixed(0)}%`;
   console.log(`# bench:proxy — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model}), Node ${process.version}, ${seconds} s per run${quick ? ' (quick)' : ''}\n`);
   console.log('## Saturation (wrk -t1 -c32), non-streaming chat completion\n');
-  console.log('| path | req/s | share of nginx |\n|---|---|---|');
-  console.log(`| upstream directly | ${f(sat.direct)} | — |`);
-  console.log(`| nginx reverse proxy | ${f(sat.nginx)} | 100% |`);
-  console.log(`| bare node:http proxy (bench/proxy/node-floor.ts) | ${f(sat.floor)} | ${((100 * sat.floor) / sat.nginx).toFixed(0)}% |`);
-  console.log(`| infergate | ${f(sat.infergate)} | ${((100 * sat.infergate) / sat.nginx).toFixed(0)}% |`);
-  console.log(`\ninfergate's own cost above the node:http floor: ${(1e6 / sat.infergate - 1e6 / sat.floor).toFixed(0)} µs per request.`);
-  console.log(`\nStreaming (7-chunk SSE): upstream ${f(satSse.direct)} req/s, infergate ${f(satSse.infergate)} req/s.\n`);
-  console.log('## Added latency at fixed rates (open loop, ms)\n');
-  console.log('| rate | direct p50 / p99 | nginx p50 / p99 | infergate p50 / p99 | infergate added p50 / p99 |\n|---|---|---|---|---|');
+  console.log(`| path | req/s | share of nginx, 1 worker | share of nginx, ${cores} workers |\n|---|---|---|---|`);
+  for (const p of paths) {
+    const v = sat[p.key]!;
+    console.log(`| ${p.label} | ${f(v)} | ${p.key === 'direct' ? '—' : share(v, sat.nginx!)} | ${p.key === 'direct' ? '—' : share(v, sat.nginxN!)} |`);
+  }
+  console.log(`\ninfergate's own cost above the node:http floor (1 process each): ${(1e6 / sat.infergate! - 1e6 / sat.floor!).toFixed(0)} µs per request.`);
+  console.log(`\nStreaming (7-chunk SSE): upstream ${f(satSse.direct)} req/s, infergate (1 process) ${f(satSse.infergate)} req/s.\n`);
+  console.log(`## Added latency at fixed rates (open loop; ms from the request's write; median of ${reps} run${reps > 1 ? 's' : ''} of ${seconds} s each)\n`);
+  console.log('| rate | direct p50 / p99 | nginx p50 / p99 | node:http floor p50 / p99 | infergate p50 / p99 | infergate added p50 / p99 (each run) | generator late p99 |\n|---|---|---|---|---|---|---|');
   for (const l of latency) {
+    const each = l.infergate.addedP50s.map((a, i) => `${ms(a)} / ${ms(l.infergate.addedP99s[i]!)}`).join('; ');
     console.log(
-      `| ${l.rate}/s | ${ms(l.direct.p50)} / ${ms(l.direct.p99)} | ${ms(l.nginx.p50)} / ${ms(l.nginx.p99)} | ${ms(l.infergate.p50)} / ${ms(l.infergate.p99)} | ${ms(l.infergate.p50 - l.direct.p50)} / ${ms(l.infergate.p99 - l.direct.p99)} |`,
+      `| ${l.rate}/s | ${ms(l.direct.wireP50)} / ${ms(l.direct.wireP99)} | ${ms(l.nginx.wireP50)} / ${ms(l.nginx.wireP99)} | ${ms(l.floor.wireP50)} / ${ms(l.floor.wireP99)} | ${ms(l.infergate.wireP50)} / ${ms(l.infergate.wireP99)} | **${ms(l.infergate.wireP50 - l.direct.wireP50)} / ${ms(l.infergate.wireP99 - l.direct.wireP99)}** (${each}) | ${ms(Math.max(l.direct.lateP99, l.nginx.lateP99, l.infergate.lateP99))} |`,
     );
-    const errs = l.direct.errors + l.nginx.errors + l.infergate.errors;
-    if (errs) throw new Error(`${errs} requests failed at ${l.rate}/s`);
+    const errs = l.direct.errors + l.nginx.errors + l.floor.errors + l.infergate.errors;
+    if (errs) throw new Error(`requests failed at ${l.rate}/s: direct ${l.direct.errors}, nginx ${l.nginx.errors}, floor ${l.floor.errors}, infergate ${l.infergate.errors}`);
+  }
+  console.log('\nCounted from when each request was due instead (the generator\'s own lateness included):\n');
+  console.log('| rate | direct p50 / p99 | nginx p50 / p99 | node:http floor p50 / p99 | infergate p50 / p99 |\n|---|---|---|---|---|');
+  for (const l of latency) {
+    console.log(`| ${l.rate}/s | ${ms(l.direct.dueP50)} / ${ms(l.direct.dueP99)} | ${ms(l.nginx.dueP50)} / ${ms(l.nginx.dueP99)} | ${ms(l.floor.dueP50)} / ${ms(l.floor.dueP99)} | ${ms(l.infergate.dueP50)} / ${ms(l.infergate.dueP99)} |`);
   }
 } finally {
-  await floor.close();
-  await infergate.close();
-  await nginx.close();
+  for (const s of started.reverse()) await s.close();
 }

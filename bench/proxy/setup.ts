@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105 };
+export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107 };
 
 const CHAT_JSON = JSON.stringify({
   id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama',
@@ -18,6 +18,28 @@ const CHAT_JSON = JSON.stringify({
 });
 const chunk = (content: string) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta: { content } }] })}\\n\\n`;
 const SSE = ['Hello', '!', ' How', ' can', ' I', ' help', '?'].map(chunk).join('') + 'data: [DONE]\\n\\n';
+
+/** An nginx.conf: `workers` processes, no access log, the JSON upstream pool, and these server blocks. */
+function nginxConf(workers: number, dir: string, servers: string): string {
+  return `worker_processes ${workers};
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  upstream json_pool { server 127.0.0.1:${PORTS.upstream}; keepalive 128; }
+  ${servers}
+}
+`;
+}
+
+/** nginx as a plain round-robin reverse proxy (keep-alive upstream, no buffering) on `port`. */
+const proxyServer = (port: number) =>
+  `server {
+    listen 127.0.0.1:${port} reuseport;
+    location / { proxy_pass http://json_pool; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+  }`;
 
 export function nginxAvailable(): boolean {
   try {
@@ -33,14 +55,7 @@ export interface Started {
 }
 
 export async function startNginx(dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
-  const conf = `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  upstream json_pool { server 127.0.0.1:${PORTS.upstream}; keepalive 128; }
+  const conf = nginxConf(1, dir, `
   server {
     listen 127.0.0.1:${PORTS.upstream} reuseport;
     location / { default_type application/json; return 200 '${CHAT_JSON}'; }
@@ -49,20 +64,37 @@ http {
     listen 127.0.0.1:${PORTS.sse} reuseport;
     location / { default_type text/event-stream; return 200 '${SSE}'; }
   }
-  server {
-    listen 127.0.0.1:${PORTS.nginx};
-    location / { proxy_pass http://json_pool; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
-  }
+  ${proxyServer(PORTS.nginx)}`);
+  return runNginx(conf, dir, PORTS.nginx);
 }
-`;
+
+/**
+ * nginx as a plain reverse proxy only, with `workers` worker processes, in
+ * front of the upstream `startNginx` serves (for the multi-process comparison).
+ */
+export async function startNginxProxy(workers: number, port: number, dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
+  return runNginx(nginxConf(workers, dir, proxyServer(port)), dir, port);
+}
+
+async function runNginx(conf: string, dir: string, port: number): Promise<Started> {
   writeFileSync(join(dir, 'nginx.conf'), conf);
   const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'inherit' });
-  await waitForPort(PORTS.nginx);
+  await waitForPort(port);
   return { close: () => stop(child) };
 }
 
-/** `nodeArgs` go before the script (e.g. `--cpu-prof` to see where a run's time goes). */
-export async function startInfergate(root: string, nodeArgs: string[] = [], dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
+export interface InfergateOptions {
+  /** Node flags before the script (e.g. `--cpu-prof` to see where a run's time goes). */
+  nodeArgs?: string[];
+  /** Gateway flags after the defaults (e.g. `--workers 2`). */
+  args?: string[];
+  port?: number;
+  /** Where the gateway's stdout goes (default: nowhere; 'inherit' to see e.g. --trace-gc). */
+  stdout?: 'ignore' | 'inherit';
+}
+
+export async function startInfergate(root: string, options: InfergateOptions = {}, dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
+  const port = options.port ?? PORTS.infergate;
   writeFileSync(
     join(dir, 'manifests.yaml'),
     `apiVersion: gateway.networking.k8s.io/v1
@@ -96,10 +128,9 @@ spec: { modelName: llama, poolRef: { name: sse } }
 `,
   );
   writeFileSync(join(dir, 'endpoints.yaml'), `endpoints:\n  - { address: 127.0.0.1, labels: { pool: json } }\n  - { address: 127.0.0.1, labels: { pool: sse } }\n`);
-  const child = spawn(process.execPath, [...nodeArgs, join(root, 'bin/infergate.js'), 'gateway', '--manifests', join(dir, 'manifests.yaml'), '--endpoints', join(dir, 'endpoints.yaml'), '--port', String(PORTS.infergate)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  await waitForPort(PORTS.infergate);
+  const args = ['gateway', '--manifests', join(dir, 'manifests.yaml'), '--endpoints', join(dir, 'endpoints.yaml'), '--port', String(port), '--admin-port', '-1', ...(options.args ?? [])];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(root, 'bin/infergate.js'), ...args], { stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'] });
+  await waitForPort(port);
   return { close: () => stop(child) };
 }
 
