@@ -61,8 +61,8 @@ const BUILT_IN = {
         // requests score 1.0 everywhere, so nothing else changes.
         { pluginRef: 'lora-affinity-scorer', weight: 6 },
         // ×16 over a 4096-token span: 4096 tokens (≈ 100 ms of prefill) less work ahead is worth
-        // 16 points, more than any other scorer can give (shared-prefix p99 TTFT 196 → 158 ms at
-        // 80% load, 216 → 173 ms at 95%; docs/routing-benchmark.md).
+        // 16 points, more than any other scorer can give (shared-prefix p99 TTFT 201 → 99 ms at
+        // 80% load, 245 → 129 ms at 95%, against the profile without it; docs/routing-benchmark.md).
         { pluginRef: 'prefill-work-scorer', weight: 16 },
         { pluginRef: 'max-score-picker' },
       ],
