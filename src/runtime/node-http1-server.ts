@@ -15,11 +15,12 @@
  * errors, and no ambiguous message is ever interpreted twice.
  */
 import net from 'node:net';
-import { STATUS_CODES, createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { payloadTooLarge } from '../api/errors.ts';
 import type { ApiKind } from '../api/openai.ts';
 import type { Answer } from '../gateway/answer.ts';
 import { ClientAbort, type InboundRequest } from '../gateway/inbound.ts';
+import { BAD_VALUE, parseHead, TOKEN, type Head } from './http1-request-head.ts';
 import { NodeHeaders } from './node-headers.ts';
 import type { Listening } from './node.ts';
 
@@ -43,11 +44,6 @@ const MAX_HEAD = 16 * 1024;
 const MAX_AHEAD = 64 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const POST = Buffer.from('POST ');
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values: visible characters, spaces, tabs and obs-text; no CR, LF, NUL or other controls. */
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-const TARGET = /^\/[\x21-\x7e]*$/;
-const DIGITS = /^\d{1,15}$/;
 const KEEP_ALIVE_HEADERS = 'connection: keep-alive\r\n';
 
 const INTERNAL_ERROR = JSON.stringify({
@@ -61,15 +57,6 @@ const enum State {
   /** Answered an over-limit request; its body is still arriving and is dropped before the next head. */
   Drain,
   Closed,
-}
-
-interface Head {
-  kind: ApiKind;
-  path: string;
-  search: string;
-  headers: IncomingHttpHeaders;
-  length: number;
-  keepAlive: boolean;
 }
 
 export function listenFast(options: FastServerOptions, port: number, host = '127.0.0.1'): Promise<Listening> {
@@ -343,52 +330,6 @@ class Connection {
     // Idle too long, or a request trickling in: close. A request being answered may take its time.
     if (this.#state !== State.Busy) this.socket.destroy();
   };
-}
-
-/** The head of a hot request, or null when it is anything else (node:http takes it from there). */
-export function parseHead(text: string, routes: Record<string, ApiKind>): Head | null {
-  let lineEnd = text.indexOf('\r\n');
-  if (lineEnd < 0) lineEnd = text.length;
-  // `POST <target> HTTP/1.1`
-  if (!text.startsWith(' HTTP/1.1', lineEnd - 9)) return null;
-  const target = text.slice(5, lineEnd - 9);
-  if (!TARGET.test(target)) return null;
-  const q = target.indexOf('?');
-  const path = q >= 0 ? target.slice(0, q) : target;
-  const kind = routes[path];
-  if (!kind) return null;
-  const headers: IncomingHttpHeaders = {};
-  let length = -1;
-  let keepAlive = true;
-  let at = lineEnd + 2;
-  while (at < text.length) {
-    let next = text.indexOf('\r\n', at);
-    if (next < 0) next = text.length;
-    const colon = text.indexOf(':', at);
-    if (colon < 0 || colon >= next) return null;
-    const rawName = text.slice(at, colon);
-    if (!TOKEN.test(rawName)) return null;
-    const name = rawName.toLowerCase();
-    const value = text.slice(colon + 1, next).trim();
-    if (BAD_VALUE.test(value)) return null;
-    at = next + 2;
-    switch (name) {
-      case 'content-length':
-        if (length >= 0 || !DIGITS.test(value)) return null;
-        length = Number(value);
-        break;
-      case 'transfer-encoding':
-      case 'expect':
-      case 'upgrade':
-        return null;
-      case 'connection':
-        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) keepAlive = false;
-        break;
-    }
-    const had = headers[name];
-    headers[name] = had === undefined ? value : `${had as string}, ${value}`;
-  }
-  return { kind, path, search: q >= 0 ? target.slice(q) : '', headers, length: Math.max(length, 0), keepAlive };
 }
 
 /** Headers this server writes itself. */
