@@ -12,7 +12,7 @@ import type { ApiKind } from '../api/openai.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { Answer } from '../gateway/answer.ts';
 import { inboundFromNode } from './node-inbound.ts';
-import { listenFast } from './node-http1-server.ts';
+import { drained, listenFast } from './node-http1-server.ts';
 import type { Listening } from './node.ts';
 
 const ROUTES: Record<string, ApiKind> = {
@@ -91,7 +91,7 @@ async function pump(body: ReadableStream<Uint8Array>, res: ServerResponse): Prom
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (!res.write(value)) await drained(res);
       if (res.destroyed) return;
     }
     res.end();

@@ -5,7 +5,8 @@
  */
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
-import { listenFast } from './node-http1-server.ts';
+import { EventEmitter } from 'node:events';
+import { drained, listenFast } from './node-http1-server.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanUp, LIMIT, ROUTES, answer, connect, count, dated, echo, fallbackEcho, post, sleep, sockets, start, until } from './http1-testing.ts';
 
@@ -351,5 +352,17 @@ describe('listenFast: handoff to node:http', () => {
     await c.until((t) => t.endsWith('body='), 'the fallback answer');
     await listening.close();
     await c.closed();
+  });
+});
+
+describe('drained', () => {
+  it('resolves on drain or close and leaves neither listener behind (a kept-alive socket waits many times)', async () => {
+    const socket = new EventEmitter();
+    for (let i = 0; i < 50; i++) {
+      const wait = drained(socket);
+      socket.emit(i % 2 ? 'drain' : 'close');
+      await wait;
+    }
+    expect([socket.listenerCount('drain'), socket.listenerCount('close')]).toEqual([0, 0]);
   });
 });

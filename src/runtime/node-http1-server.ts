@@ -262,7 +262,7 @@ class Connection {
         if (done) break;
         if (socket.destroyed) return;
         if (value.byteLength === 0) continue;
-        if (!socket.write(chunkFrame(value))) await new Promise<void>((resolve) => socket.once('drain', resolve).once('close', resolve));
+        if (!socket.write(chunkFrame(value))) await drained(socket);
       }
       if (socket.destroyed) return;
       socket.write('0\r\n\r\n', 'latin1');
@@ -365,6 +365,19 @@ function httpDate(): string {
     dateValue = new Date(now).toUTCString();
   }
   return dateValue;
+}
+
+/** The socket can take more, or is gone; either listener is removed when the other fires (a kept-alive socket lives on). */
+export function drained(socket: { once(event: string, fn: () => void): unknown; off(event: string, fn: () => void): unknown }): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.once('drain', done);
+    socket.once('close', done);
+  });
 }
 
 function noop(): void {}
