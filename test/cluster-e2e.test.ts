@@ -167,6 +167,8 @@ describe('infergate gateway --workers 2', () => {
     expect(statuses.every((s) => s === 200), `statuses while worker 0 was down: ${statuses}`).toBe(true);
     expect(alive(victim)).toBe(false);
     const m0 = await metrics();
+    // The dead worker's last counts stay in the sums: a summed counter never goes down.
+    expect(m0.requests).toBeGreaterThanOrEqual(before.requests);
     expect(await sendFresh('chatbot', 8)).toEqual(Array(8).fill(200));
     const m1 = await metrics();
     expect(m1.restarts).toBe(1);

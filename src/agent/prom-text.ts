@@ -107,7 +107,8 @@ function readLabels(text: string, i: number, end: number, labels: Record<string,
   return -1;
 }
 
-function parseValue(raw: string): number | undefined {
+/** A sample's value as Prometheus writes it (`+Inf`, `-Inf`, `NaN` included); undefined when it is not one. */
+export function parseValue(raw: string): number | undefined {
   if (raw.length === 0) return undefined;
   const n = Number(raw);
   if (!Number.isNaN(n)) return n;

@@ -5,6 +5,7 @@
  * renders — and each family keeps one HELP and one TYPE line, its samples
  * grouped under them in the order they were first seen.
  */
+import { parseValue } from '../agent/prom-text.ts';
 
 interface Family {
   help?: string;
@@ -92,14 +93,6 @@ function closingBrace(line: string, i: number): number {
     else if (c === '}') return i + 1;
   }
   return -1;
-}
-
-function parseValue(raw: string): number | undefined {
-  if (raw === '+Inf' || raw === 'Inf') return Infinity;
-  if (raw === '-Inf') return -Infinity;
-  if (raw === 'NaN') return NaN;
-  const n = raw === '' ? NaN : Number(raw);
-  return Number.isNaN(n) ? undefined : n;
 }
 
 function formatValue(n: number): string {

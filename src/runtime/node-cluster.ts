@@ -73,6 +73,8 @@ interface Slot {
   failures: number;
   failed?: { error: string; fatal: boolean };
   timer?: ReturnType<typeof setTimeout>;
+  /** The worker's last metrics page: stands in while it does not answer, and is kept when it exits. */
+  lastPage?: string;
 }
 
 export async function startClusterGateway(options: ClusterGatewayOptions): Promise<RunningClusterGateway> {
@@ -83,6 +85,8 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
   let metricsId = 0;
   let restarts = 0;
   let stopping = false;
+  /** The last metrics of workers that exited, summed. */
+  let retired = '';
 
   const askMetrics = (worker: Worker): Promise<string | undefined> =>
     new Promise((resolve) => {
@@ -101,7 +105,7 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
   /** The workers' gateway metrics summed, plus how requests spread over the workers and how often one was replaced. */
   const metrics = async (): Promise<string> => {
     const live = slots.filter((s) => s.worker && s.ready);
-    const pages = await Promise.all(live.map((s) => askMetrics(s.worker!)));
+    const pages = await Promise.all(live.map(async (s) => (s.lastPage = (await askMetrics(s.worker!)) ?? s.lastPage)));
     const lines = [
       '# HELP infergate_worker_requests_total Requests answered by each data-plane worker process (--workers), by slot and pid: shows how evenly connections spread.',
       '# TYPE infergate_worker_requests_total counter',
@@ -113,7 +117,8 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
       lines.push(`infergate_worker_requests_total{worker="${s.index}",pid="${s.worker!.process.pid}"} ${total}`);
     });
     lines.push('# HELP infergate_worker_restarts_total Data-plane worker processes replaced after they exited.', '# TYPE infergate_worker_restarts_total counter', `infergate_worker_restarts_total ${restarts}`);
-    return mergePrometheusText(pages.filter((p): p is string => p !== undefined)) + lines.join('\n') + '\n';
+    // Replaced workers' counts stay in the sums (`retired`), so a summed counter never goes down.
+    return mergePrometheusText([retired, ...pages.filter((p): p is string => p !== undefined)]) + lines.join('\n') + '\n';
   };
 
   const getter = options.endpoints && !options.agent ? undiciGetter() : undefined;
@@ -181,6 +186,8 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
         worker.on('exit', (code, signal) => {
           if (slot.worker !== worker) return;
           slot.worker = undefined;
+          if (slot.lastPage) retired = mergePrometheusText([retired, slot.lastPage]);
+          slot.lastPage = undefined;
           const wasReady = slot.ready;
           slot.ready = false;
           if (stopping) return;
