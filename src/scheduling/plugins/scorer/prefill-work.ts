@@ -24,7 +24,7 @@
  */
 import type { Endpoint } from '../../../endpoints/types.ts';
 import type { Pool } from '../../../routing/schema.ts';
-import { BLOCK_BYTES, ScorerKind } from '../../kernel/layout.ts';
+import { BLOCK_BYTES, MAX_ENDPOINTS, ScorerKind } from '../../kernel/layout.ts';
 import type { EndpointRecord } from '../../pool-state.ts';
 import type { SchedulingRequest } from '../../scheduler.ts';
 import type { ScorerPlugin } from '../types.ts';
@@ -64,11 +64,12 @@ class PoolWork {
 export function createPrefillWorkScorer(name = 'prefill-work-scorer', params: PrefillWorkParameters = {}): ScorerPlugin {
   const pools = new Map<string, PoolWork>();
   const pending = new Map<string, Pending>();
-  // The last decision's prefix match per endpoint slot, for the dispatch that follows it.
+  // The last decision's candidates (slots) and their prefix match, for the dispatch that follows it.
   let lastRequest: SchedulingRequest | undefined;
   let lastPool: string | undefined;
-  let lastMatched = new Float64Array(16);
-  let lastValid = new Uint8Array(16);
+  let lastCount = 0;
+  const lastSlots = new Int32Array(MAX_ENDPOINTS);
+  const lastMatched = new Float64Array(MAX_ENDPOINTS);
 
   const poolWork = (name: string) => {
     let w = pools.get(name);
@@ -108,30 +109,29 @@ export function createPrefillWorkScorer(name = 'prefill-work-scorer', params: Pr
       const w = poolWork(ctx.pool.name);
       lastRequest = ctx.request;
       lastPool = ctx.pool.name;
-      lastValid.fill(0);
+      lastCount = Math.min(n, MAX_ENDPOINTS);
       for (let i = 0; i < n; i++) {
         const slot = candidates[i]!.record.slot;
         w.grow(slot);
         k.pendingWork[i] = w.blocks[slot]!;
-        if (slot >= lastMatched.length) {
-          let size = lastMatched.length;
-          while (size <= slot) size *= 2;
-          const m = new Float64Array(size);
-          m.set(lastMatched);
-          lastMatched = m;
-          const v = new Uint8Array(size);
-          v.set(lastValid);
-          lastValid = v;
+        if (i < MAX_ENDPOINTS) {
+          lastSlots[i] = slot;
+          lastMatched[i] = k.prefixMatched[i]!;
         }
-        lastMatched[slot] = k.prefixMatched[i]!;
-        lastValid[slot] = 1;
       }
     },
     dispatched(pool: Pool, _endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest) {
       release(request.requestId);
       const slot = record.slot;
-      const known = lastRequest === request && lastPool === pool.name && slot < lastValid.length && lastValid[slot] === 1;
-      const matched = known ? lastMatched[slot]! : 0;
+      let matched = 0;
+      if (lastRequest === request && lastPool === pool.name) {
+        for (let i = 0; i < lastCount; i++) {
+          if (lastSlots[i] === slot) {
+            matched = lastMatched[i]!;
+            break;
+          }
+        }
+      }
       const blocks = Math.max(0, request.prompt.length / BLOCK_BYTES - matched);
       const w = poolWork(pool.name);
       w.grow(slot);
