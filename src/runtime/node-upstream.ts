@@ -87,7 +87,11 @@ export class NodeUpstream implements UpstreamClient {
 
   #sweep(): void {
     const before = Date.now() - IDLE_TIMEOUT_MS;
-    for (const origin of this.#origins.values()) origin.sweep(before);
+    for (const [key, origin] of this.#origins) {
+      origin.sweep(before);
+      // Pods come and go with new addresses: forget an origin with no socket left.
+      if (origin.open === 0) this.#origins.delete(key);
+    }
   }
 
   async close(): Promise<void> {
@@ -103,6 +107,8 @@ class StaleSocketError extends Error {}
 /** One origin's idle kept-alive sockets, most recently used on top. */
 class Origin {
   readonly idle: Conn[] = [];
+  /** Sockets to this origin, idle or busy. */
+  open = 0;
 
   constructor(
     readonly host: string,
@@ -189,6 +195,7 @@ class Conn implements ResponseSink {
     private readonly all: Set<Conn>,
   ) {
     this.parser = new Http1ResponseParser(this);
+    origin.open++;
     const socket = connect({ host: origin.host, port: origin.port, noDelay: true });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -293,7 +300,9 @@ class Conn implements ResponseSink {
   }
 
   #destroy(): void {
+    if (this.dead) return;
     this.dead = true;
+    this.origin.open--;
     this.all.delete(this);
     this.origin.remove(this);
     this.socket.destroy();
