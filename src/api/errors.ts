@@ -53,6 +53,10 @@ export function errorResponse(err: GatewayError, extraHeaders?: Record<string, s
   });
 }
 
+/** A failure of the gateway itself (a bug); `detail` names the request when there is an id to give. */
+export const internalError = (detail = '') =>
+  new GatewayError({ status: 500, type: 'server_error', code: 'internal_error', message: `The gateway failed on this request${detail}; it was logged. Retry, and report it if it persists.` });
+
 export const badRequest = (message: string, code: string, param: string | null = null) =>
   new GatewayError({ status: 400, type: 'invalid_request_error', message, code, param });
 

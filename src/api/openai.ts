@@ -8,6 +8,13 @@ import { badRequest } from './errors.ts';
 
 export type ApiKind = 'chat' | 'completions' | 'embeddings';
 
+/** The proxied OpenAI routes (POST), by path. */
+export const API_ROUTES: Readonly<Record<string, ApiKind>> = {
+  '/v1/chat/completions': 'chat',
+  '/v1/completions': 'completions',
+  '/v1/embeddings': 'embeddings',
+};
+
 const ContentPart = v.looseObject({ type: v.string(), text: v.optional(v.string()) });
 const Message = v.looseObject({
   role: v.string('must be a string'),

@@ -5,7 +5,7 @@
  */
 import { parseJsonObject } from '../api/body.ts';
 import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
-import { GatewayError, serviceUnavailable, shed } from '../api/errors.ts';
+import { GatewayError, internalError, serviceUnavailable, shed } from '../api/errors.ts';
 import type { EndpointSource, PoolSnapshot } from '../endpoints/types.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
 import type { Decision, Scheduler, SchedulingRequest } from '../scheduling/scheduler.ts';
@@ -82,7 +82,7 @@ export class Gateway {
         return errorAnswer(err, { 'x-request-id': requestId });
       }
       console.error(JSON.stringify({ level: 'error', msg: 'unexpected error', requestId, error: String((err as Error)?.stack ?? err) }));
-      return errorAnswer(new GatewayError({ status: 500, type: 'server_error', code: 'internal_error', message: `The gateway failed on this request (request id ${requestId}); it was logged. Retry, and report it if it persists.` }), { 'x-request-id': requestId });
+      return errorAnswer(internalError(` (request id ${requestId})`), { 'x-request-id': requestId });
     }
   }
 

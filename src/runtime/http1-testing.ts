@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { expect, vi } from 'vitest';
-import type { ApiKind } from '../api/openai.ts';
+import { API_ROUTES, type ApiKind } from '../api/openai.ts';
 import { GatewayError } from '../api/errors.ts';
 import { errorAnswer, type Answer } from '../gateway/answer.ts';
 import type { InboundRequest } from '../gateway/inbound.ts';
@@ -47,11 +47,7 @@ export async function until(cond: () => boolean, what: string, ms = 2_000): Prom
 
 // The fast server's side.
 
-export const ROUTES: Record<string, ApiKind> = {
-  '/v1/chat/completions': 'chat',
-  '/v1/completions': 'completions',
-  '/v1/embeddings': 'embeddings',
-};
+export const ROUTES = API_ROUTES;
 export const LIMIT = 64;
 
 export interface Call {

@@ -8,28 +8,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
-import type { ApiKind } from '../api/openai.ts';
+import { internalError } from '../api/errors.ts';
+import { API_ROUTES } from '../api/openai.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { Answer } from '../gateway/answer.ts';
 import { inboundFromNode } from './node-inbound.ts';
 import { drained, listenFast } from './node-http1-server.ts';
 import type { Listening } from './node.ts';
 
-const ROUTES: Record<string, ApiKind> = {
-  '/v1/chat/completions': 'chat',
-  '/v1/completions': 'completions',
-  '/v1/embeddings': 'embeddings',
-};
-
-const INTERNAL_ERROR = JSON.stringify({
-  error: { message: 'The gateway failed on this request; it was logged. Retry, and report it if it persists.', type: 'server_error', param: null, code: 'internal_error' },
-});
+const INTERNAL_ERROR = JSON.stringify(internalError().toJSON());
 
 /** Listen for the data plane: the fast server for the hot requests, node:http for the rest. */
 export function listenDataPlane(gateway: Gateway, app: Hono, port: number, host: string): Promise<Listening> {
   return listenFast(
     {
-      routes: ROUTES,
+      routes: API_ROUTES,
       handle: (kind, request, path) => gateway.answer(kind, request, path),
       fallback: dataPlaneListener(gateway, app),
       bodyLimit: gateway.options.bodyLimit,
@@ -45,7 +38,7 @@ export function dataPlaneListener(gateway: Gateway, app: Hono): (req: IncomingMe
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q >= 0 ? url.slice(0, q) : url;
-    const kind = req.method === 'POST' ? ROUTES[path] : undefined;
+    const kind = req.method === 'POST' ? API_ROUTES[path] : undefined;
     if (!kind) {
       void fallback(req, res);
       return;

@@ -16,7 +16,7 @@
  */
 import net from 'node:net';
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { payloadTooLarge } from '../api/errors.ts';
+import { GatewayError, internalError, payloadTooLarge } from '../api/errors.ts';
 import type { ApiKind } from '../api/openai.ts';
 import type { Answer } from '../gateway/answer.ts';
 import { ClientAbort, type InboundRequest } from '../gateway/inbound.ts';
@@ -46,9 +46,10 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const POST = Buffer.from('POST ');
 const KEEP_ALIVE_HEADERS = 'connection: keep-alive\r\n';
 
-const INTERNAL_ERROR = JSON.stringify({
-  error: { message: 'The gateway failed on this request; it was logged. Retry, and report it if it persists.', type: 'server_error', param: null, code: 'internal_error' },
-});
+const INTERNAL_ERROR = JSON.stringify(internalError().toJSON());
+const REQUEST_TIMEOUT = JSON.stringify(
+  new GatewayError({ status: 408, type: 'invalid_request_error', code: 'request_timeout', message: 'The request did not arrive in time; send it again.' }).toJSON(),
+);
 
 const enum State {
   Head,
@@ -309,7 +310,7 @@ class Connection {
 
   #timeoutAnswer(): void {
     this.#state = State.Closed;
-    const body = JSON.stringify({ error: { message: 'The request did not arrive in time; send it again.', type: 'invalid_request_error', param: null, code: 'request_timeout' } });
+    const body = REQUEST_TIMEOUT;
     this.socket.end(`HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`, 'latin1');
   }
 

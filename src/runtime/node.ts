@@ -3,7 +3,7 @@
  * touches runtime APIs — sockets, files, env, signals.
  */
 import { serve, type ServerType } from '@hono/node-server';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 

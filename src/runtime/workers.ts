@@ -9,7 +9,7 @@
 import bundled from '../../build/workers/routing-table.bundle.js';
 import kernel from '../../build/kernel.wasm';
 import { createDataPlaneApp } from '../api/app.ts';
-import type { ApiKind } from '../api/openai.ts';
+import { API_ROUTES, type ApiKind } from '../api/openai.ts';
 import { toResponse } from '../gateway/answer.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { inboundFromRequest, type InboundRequest } from '../gateway/inbound.ts';
@@ -26,11 +26,6 @@ import type { ExecutionContext, WorkerEnv } from './workers/types.ts';
 
 export { PoolObject } from './workers/pool-object.ts';
 
-const ROUTES: Record<string, ApiKind> = {
-  '/v1/chat/completions': 'chat',
-  '/v1/completions': 'completions',
-  '/v1/embeddings': 'embeddings',
-};
 
 /** The isolate sees no endpoints itself: decisions are made where the snapshot is. */
 const noLocalEndpoints: EndpointSource = {
@@ -72,7 +67,7 @@ class Edge {
   async fetch(request: Request, ctx: ExecutionContext): Promise<Response> {
     await this.table.ensure();
     const url = new URL(request.url);
-    const kind = request.method === 'POST' ? ROUTES[url.pathname] : undefined;
+    const kind = request.method === 'POST' ? API_ROUTES[url.pathname] : undefined;
     if (kind) return this.#proxy(kind, request, url.pathname, ctx);
     if (url.pathname === '/readyz' && request.method === 'GET') return this.#readiness();
     return this.app.fetch(request);

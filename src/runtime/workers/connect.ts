@@ -8,19 +8,13 @@ import { createClient, type Client, type Interceptor } from '@connectrpc/connect
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { EndpointService } from '../../gen/infergate/v1/endpoint_pb.ts';
 import { RoutingService } from '../../gen/infergate/v1/routing_pb.ts';
+import { sendBearer } from '../../control/auth.ts';
 
 const workerFetch: typeof fetch = (input, init) =>
   fetch(input, { method: init?.method, headers: init?.headers, body: init?.body, signal: init?.signal ?? null });
 
 function transport(baseUrl: string, token?: string) {
-  const interceptors: Interceptor[] = token
-    ? [
-        (next) => (req) => {
-          req.header.set('authorization', `Bearer ${token}`);
-          return next(req);
-        },
-      ]
-    : [];
+  const interceptors: Interceptor[] = token ? [sendBearer(token)] : [];
   return createConnectTransport({ baseUrl, useBinaryFormat: true, fetch: workerFetch, interceptors });
 }
 
