@@ -23,6 +23,7 @@ import type { Endpoint } from '../src/endpoints/types.ts';
 import type { Pool } from '../src/routing/schema.ts';
 import { loadKernelModule } from '../src/runtime/node.ts';
 import type { createScheduler as CreateScheduler } from '../src/scheduling/index.ts';
+import { median } from './routing/stats.ts';
 import type { SchedulingRequest } from '../src/scheduling/scheduler.ts';
 
 const ENDPOINTS = 256;
@@ -229,10 +230,6 @@ function runChild(v: Variant): Result {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Result;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 async function main(): Promise<void> {
   if (flag('--child')) {

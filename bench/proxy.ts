@@ -19,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { median } from './routing/stats.ts';
 import { PORTS, nginxAvailable, startInfergate, startNginx, startNginxProxy, startNodeFloor, type Started } from './proxy/setup.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -68,20 +69,16 @@ function fixedRate(port: number, rate: number, body: string): Latency {
   return JSON.parse(out.trim().split('\n').pop()!) as Latency;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const started: Started[] = [];
 try {
   started.push(await startNginx());
-  started.push(await startNginxProxy(cores, PORTS.nginxWorkers));
-  const infergate = await startInfergate(root);
-  started.push(infergate);
-  started.push(await startInfergate(root, { port: PORTS.infergateWorkers, args: ['--workers', String(cores)] }));
-  const floor = await startNodeFloor(root);
-  started.push(floor);
+  const nginxN = await startNginxProxy(cores, PORTS.nginxWorkers);
+  started.push(nginxN);
+  started.push(await startInfergate(root));
+  const infergateN = await startInfergate(root, { port: PORTS.infergateWorkers, args: ['--workers', String(cores)] });
+  started.push(infergateN);
+  started.push(await startNodeFloor(root));
 
   const paths = [
     { key: 'direct', label: 'upstream directly', port: PORTS.upstream },
@@ -103,8 +100,10 @@ try {
   }
   const satSse = { direct: wrk(PORTS.sse, sseScript), infergate: wrk(PORTS.infergate, sseScript) };
   // Only the latency targets stay up: idle gateways still scrape every 50 ms and would add their wake-ups to the tails.
-  for (const s of started.splice(1)) if (s !== infergate && s !== floor) await s.close();
-  started.push(infergate, floor);
+  for (const s of [nginxN, infergateN]) {
+    await s.close();
+    started.splice(started.indexOf(s), 1);
+  }
 
   const targets = [
     { key: 'direct', port: PORTS.upstream },

@@ -37,25 +37,29 @@ export interface DemoPods {
   dir: string;
   endpointsFile: string;
   entries: EndpointEntry[];
+  /** The simulator of each pool, by pool name. */
+  pools: Record<string, Simulator>;
   sims: Simulator[];
   close(): Promise<void>;
 }
 
 export async function startDemoPods(options: { podsPerPool: (pool: string) => number; timeScale: number; prefix: string }): Promise<DemoPods> {
   const dir = mkdtempSync(join(tmpdir(), options.prefix));
-  const sims: Simulator[] = [];
+  const pools: Record<string, Simulator> = {};
   const entries: EndpointEntry[] = [];
   for (const [name, spec] of Object.entries(demoPools)) {
     const sim = await startSimulator({ pods: options.podsPerPool(name), port: 0, model: spec.model, loras: spec.loras, engineConfig: { maxLoras: 2 }, timeScale: options.timeScale, name });
-    sims.push(sim);
+    pools[name] = sim;
     entries.push(...entriesFor(sim, { pool: name }));
   }
   const endpointsFile = join(dir, 'endpoints.json');
   writeFileSync(endpointsFile, JSON.stringify({ endpoints: entries }));
+  const sims = Object.values(pools);
   return {
     dir,
     endpointsFile,
     entries,
+    pools,
     sims,
     async close() {
       await Promise.all(sims.map((s) => s.close()));
@@ -69,22 +73,13 @@ export async function startDemoPods(options: { podsPerPool: (pool: string) => nu
  * behind a gateway whose embedded agent scrapes the pods' metrics.
  */
 export async function startDemoCluster(options: { timeScale?: number; gateway?: StartGatewayOptions; podsPerPool?: Record<string, number> } = {}): Promise<DemoCluster> {
-  const pools: Record<string, Simulator> = {};
-  const entries: EndpointEntry[] = [];
-  for (const [name, spec] of Object.entries(demoPools)) {
-    pools[name] = await startSimulator({
-      pods: options.podsPerPool?.[name] ?? (name === 'gemma3' ? 3 : 2),
-      port: 0,
-      model: spec.model,
-      loras: spec.loras,
-      engineConfig: { maxLoras: 2 },
-      timeScale: options.timeScale ?? 0.05,
-      name,
-    });
-    entries.push(...entriesFor(pools[name]!, { pool: name }));
-  }
-  const endpointsFile = writeEndpointsFile(entries);
-  const gateway = await startGateway({ port: 0, manifests: SEED_MANIFESTS, endpoints: endpointsFile, ...options.gateway });
+  const pods = await startDemoPods({
+    podsPerPool: (name) => options.podsPerPool?.[name] ?? (name === 'gemma3' ? 3 : 2),
+    timeScale: options.timeScale ?? 0.05,
+    prefix: 'infergate-test-',
+  });
+  const { pools } = pods;
+  const gateway = await startGateway({ port: 0, manifests: SEED_MANIFESTS, endpoints: pods.endpointsFile, ...options.gateway });
   await waitForMetrics(gateway, Object.keys(pools));
   const endpointIds = Object.fromEntries(Object.entries(pools).map(([n, s]) => [n, s.pods.map((p) => `127.0.0.1:${p.port}`)]));
   return {
@@ -93,7 +88,7 @@ export async function startDemoCluster(options: { timeScale?: number; gateway?: 
     endpointIds,
     async close() {
       await gateway.close();
-      await Promise.all(Object.values(pools).map((s) => s.close()));
+      await pods.close();
     },
   };
 }

@@ -7,6 +7,12 @@ export function percentile(sorted: Float64Array, q: number): number {
 }
 
 /** Growable list of numbers, sorted once at the end. */
+/** The median of a few numbers (the middle two averaged when their count is even). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
 export class Samples {
   #data = new Float64Array(1024);
   #n = 0;
