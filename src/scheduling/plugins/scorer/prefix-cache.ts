@@ -6,9 +6,12 @@
  * The prompt is UTF-8 encoded straight into the kernel's input region
  * (TextEncoder.encodeInto, no intermediate copy), cut at
  * `maxPrefixBlocksToMatch` × 64 bytes, and hashed there in chained 64-byte
- * blocks seeded by the target model. The default cap of 256 blocks (16 KiB,
- * GIE's default too) bounds the cost: hashing plus encoding 16 KiB takes a
- * few µs, and a prefix shared beyond 16 KiB rarely changes which pod is best.
+ * blocks seeded by the target model. The cap bounds the cost. The plugin's
+ * default, 256 blocks (16 KiB), is GIE's; infergate's default profile sets
+ * 2048 (128 KiB), because in multi-turn chat the history beyond the system
+ * prompt is what tells its holder apart — at a cost for long prompts: for a
+ * 32 KiB prompt a decision takes ~7 µs and a dispatch ~50 µs more than with
+ * 256 (docs/benchmarks.md, Scheduling decision).
  */
 import type { Endpoint } from '../../../endpoints/types.ts';
 import type { Pool } from '../../../routing/schema.ts';
