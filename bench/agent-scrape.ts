@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { MetricsAgent } from '../src/agent/agent.ts';
-import { undiciGetter } from '../src/runtime/node-metrics-getter.ts';
+import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
 import { vllmPage } from './metrics-page.ts';
 
 const arg = (name: string, dflt: number) => {

@@ -3,11 +3,11 @@ import { Hono } from 'hono';
 import { createClient, type Transport } from '@connectrpc/connect';
 import * as node from '@connectrpc/connect-node';
 import * as web from '@connectrpc/connect-web';
-import { listen, listenWithGrpc, type Listening } from '../src/runtime/node.ts';
+import { listen, listenWithGrpc, type Listening } from '../src/runtime/node/node.ts';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
 import type { MetricsGetter } from '../src/agent/http-get.ts';
-import { undiciGetter } from '../src/runtime/node-metrics-getter.ts';
+import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
 import { watchPool } from '../src/agent/watch.ts';
 import { EndpointService } from '../src/gen/infergate/v1/endpoint_pb.ts';
 

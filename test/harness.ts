@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type Simulator } from '../src/sim/index.ts';
 import type { EndpointEntry } from '../src/endpoints/file-schema.ts';
-import { startGateway, type RunningGateway, type StartGatewayOptions } from '../src/runtime/node-gateway.ts';
+import { startGateway, type RunningGateway, type StartGatewayOptions } from '../src/runtime/node/gateway.ts';
 import { demoPools } from '../src/cli/commands/demo.ts';
 
 export const SEED_MANIFESTS = new URL('../examples/seed-use-cases.yaml', import.meta.url).pathname;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FileEndpointSource } from '../src/endpoints/file.ts';
-import { startGateway, type RunningGateway } from '../src/runtime/node-gateway.ts';
+import { startGateway, type RunningGateway } from '../src/runtime/node/gateway.ts';
 import { chat, postJson } from './harness.ts';
 import { startWireUpstream, type WireUpstream } from './wire-upstream.ts';
 

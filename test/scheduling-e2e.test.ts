@@ -10,7 +10,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../src/endpoints/types.ts';
-import { startGateway, type RunningGateway } from '../src/runtime/node-gateway.ts';
+import { startGateway, type RunningGateway } from '../src/runtime/node/gateway.ts';
 import type { CandidateExplanation, Explanation } from '../src/scheduling/index.ts';
 import { startSimulator, type Simulator } from '../src/sim/index.ts';
 import { demoPools } from '../src/cli/commands/demo.ts';

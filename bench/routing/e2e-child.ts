@@ -6,8 +6,8 @@
  * `{ "ready": … }` on stdout when listening; exits on SIGTERM.
  */
 import { startSimulator } from '../../src/sim/index.ts';
-import { startGateway } from '../../src/runtime/node-gateway.ts';
-import { loadKernelModule } from '../../src/runtime/node.ts';
+import { startGateway } from '../../src/runtime/node/gateway.ts';
+import { loadKernelModule } from '../../src/runtime/node/node.ts';
 import type { Scheduler } from '../../src/scheduling/scheduler.ts';
 import { seeded } from './rand.ts';
 import { strategyByName } from './strategies/index.ts';

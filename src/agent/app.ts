@@ -3,7 +3,7 @@
  * when served with listenWithGrpc) plus health and a JSON debug view.
  */
 import { Hono } from 'hono';
-import { mountConnect } from '../control/connect-mount.ts';
+import { mountConnect } from '../rpc/connect-mount.ts';
 import type { MetricsAgent } from './agent.ts';
 import { endpointServiceRoutes } from './service.ts';
 import type { WatchOptions } from './watch.ts';

@@ -8,7 +8,7 @@
 import { createClient, ConnectError, type Client, type Transport } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { EndpointService } from '../gen/infergate/v1/endpoint_pb.ts';
-import { sendBearer } from '../control/auth.ts';
+import { sendBearer } from '../rpc/auth.ts';
 import type { Endpoint, EndpointSource, PoolSnapshot } from './types.ts';
 import { fromWireSnapshot } from './wire.ts';
 

@@ -9,11 +9,11 @@
 import type { Hono } from 'hono';
 import type { Transport } from '@connectrpc/connect';
 import { Gateway, type GatewayOptions } from './gateway.ts';
-import { createEndpointSource } from '../endpoints/index.ts';
+import { createEndpointSource } from './endpoint-source.ts';
 import type { FileAccess } from '../agent/discovery.ts';
 import type { MetricsGetter } from '../agent/http-get.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
-import type { UpstreamClient } from '../proxy/upstream.ts';
+import type { UpstreamClient } from '../http/upstream.ts';
 import { importManifests } from '../routing/manifests.ts';
 import { formatProblem, type Problem } from '../routing/problems.ts';
 import { RoutingTableStore } from '../routing/store.ts';

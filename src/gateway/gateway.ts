@@ -10,13 +10,13 @@ import type { EndpointSource, PoolSnapshot } from '../endpoints/types.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
 import type { Decision, Scheduler, SchedulingRequest } from '../scheduling/scheduler.ts';
 import type { Pool } from '../routing/schema.ts';
-import type { UpstreamClient } from '../proxy/upstream.ts';
-import { OutlierDetector } from './outliers.ts';
+import type { UpstreamClient } from '../http/upstream.ts';
+import { OutlierDetector } from '../scheduling/outliers.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { resolveRequest } from './resolve.ts';
-import { forward } from './forward.ts';
-import type { InboundRequest } from './inbound.ts';
-import { errorAnswer, toResponse, type Answer } from './answer.ts';
+import { resolveRequest } from '../routing/resolve.ts';
+import { forward } from '../proxy/forward.ts';
+import type { InboundRequest } from '../http/inbound.ts';
+import { errorAnswer, toResponse, type Answer } from '../http/answer.ts';
 
 export interface GatewayOptions {
   /** Largest request body accepted, bytes. */

@@ -8,7 +8,7 @@
  * await sim.close();
  */
 import * as v from 'valibot';
-import { listen as nodeListen, type Listening } from '../runtime/node.ts';
+import { listen as nodeListen, type Listening } from '../runtime/node/node.ts';
 import { EngineConfigOverrides, resolveEngineConfig } from './config.ts';
 import { RealTimeDriver } from './driver.ts';
 import { SimEngine } from './engine.ts';

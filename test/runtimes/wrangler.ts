@@ -34,7 +34,7 @@ function configFrom(main: string, extra = ''): string {
 export async function bundleWorker(dir: string, manifests: string): Promise<void> {
   await bundleTable(manifests);
   const config = join(dir, 'wrangler.bundle.toml');
-  writeFileSync(config, configFrom(join(ROOT, 'src/runtime/workers.ts')));
+  writeFileSync(config, configFrom(join(ROOT, 'src/runtime/workers/main.ts')));
   const child = startChild(WRANGLER, ['deploy', '--dry-run', '--config', config, '--outdir', join(dir, 'dist')], ENV, ROOT);
   await child.waitFor(/--dry-run: exiting now/, 60_000);
   await child.stop();

@@ -3,12 +3,12 @@
  * stream endpoint snapshots (EndpointService: Connect, gRPC-Web, and plain
  * gRPC over h2c on the same port).
  */
-import { commandFlags, FlagError, type FlagSpec } from '../flags.ts';
-import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node.ts';
+import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
+import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node/node.ts';
 import { MetricsAgent } from '../../agent/agent.ts';
 import { createAgentApp } from '../../agent/app.ts';
 import { startFileDiscovery } from '../../agent/discovery.ts';
-import { undiciGetter } from '../../runtime/node-metrics-getter.ts';
+import { undiciGetter } from '../../runtime/node/metrics-getter.ts';
 
 export const agentFlags = {
   endpoints: { type: 'string', help: 'endpoints file (YAML/JSON): model-server pods and their labels; re-read on change' },

@@ -3,9 +3,9 @@
  * seed use cases, and a gateway in front of them configured from
  * examples/seed-use-cases.yaml and examples/seed-endpoints.yaml.
  */
-import { commandFlags, type FlagSpec } from '../flags.ts';
-import { environment, readTextFile, waitForShutdown } from '../../runtime/node.ts';
-import { ConfigError, startGateway } from '../../runtime/node-gateway.ts';
+import { commandFlags, type FlagSpec } from '../../config/flags.ts';
+import { environment, readTextFile, waitForShutdown } from '../../runtime/node/node.ts';
+import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
 import { parseEndpointsFile } from '../../endpoints/file-schema.ts';
 import { startSimulator, type Simulator } from '../../sim/index.ts';
 

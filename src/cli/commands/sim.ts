@@ -2,8 +2,8 @@
  * `infergate sim`: N simulated vLLM pods in one process, on ports port..port+N-1.
  * Every flag can also be set as INFERGATE_SIM_<FLAG> (`--max-loras` ↔ INFERGATE_SIM_MAX_LORAS).
  */
-import { commandFlags, usage, type FlagSpec } from '../flags.ts';
-import { environment, waitForShutdown } from '../../runtime/node.ts';
+import { commandFlags, usage, type FlagSpec } from '../../config/flags.ts';
+import { environment, waitForShutdown } from '../../runtime/node/node.ts';
 import { startSimulator, type SimulatorOptions } from '../../sim/index.ts';
 
 const spec = {
