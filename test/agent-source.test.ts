@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
-import { listen, listenWithGrpc, readFileText, watchFile, type Listening } from '../src/runtime/node/node.ts';
+import { listen, listenWithGrpc, readFileText, watchFile, type Listening } from '../src/runtime/node/index.ts';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
 import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startGateway, type RunningGateway } from '../src/runtime/node/gateway.ts';
-import { listen, listenWithGrpc, readFileText, watchFile, writeFileAtomic, type Listening } from '../src/runtime/node/node.ts';
+import { listen, listenWithGrpc, readFileText, watchFile, writeFileAtomic, type Listening } from '../src/runtime/node/index.ts';
 import { createEndpointSource } from '../src/gateway/endpoint-source.ts';
 import { createAdminApp, restoreTable, stateDirPersistence, tableToWire } from '../src/control/index.ts';
 import { adminClients } from '../src/rpc/admin-client.ts';

@@ -22,7 +22,7 @@ export function createAgentApp(agent: MetricsAgent, options: WatchOptions & { no
     const reason = options.notReadyReason?.();
     return reason ? c.text(`not ready: ${reason}`, 503) : c.text('ready');
   });
-  app.get('/debug/endpoints', (c) => c.json({ endpoints: agent.view({}, []).endpoints, stats: agent.stats }));
+  app.get('/debug/endpoints', (c) => c.json({ endpoints: agent.view({ selector: {}, targetPorts: [] }).endpoints, stats: agent.stats }));
   mountConnect(app, routes);
   return { app, routes };
 }

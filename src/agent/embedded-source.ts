@@ -5,9 +5,7 @@
  */
 import type { MetricsAgent } from './agent.ts';
 import type { FileDiscovery } from './discovery.ts';
-import type { EndpointSource, PoolSnapshot } from '../endpoints/types.ts';
-
-type PoolRef = { name: string; selector: Record<string, string>; targetPorts: number[] };
+import { poolKey, type EndpointSource, type PoolRef, type PoolSnapshot } from '../endpoints/types.ts';
 
 export class EmbeddedAgentSource implements EndpointSource {
   readonly #held = new Map<string, () => void>();
@@ -20,13 +18,13 @@ export class EmbeddedAgentSource implements EndpointSource {
 
   snapshot(pool: PoolRef): PoolSnapshot {
     this.#hold(pool);
-    const view = this.agent.view(pool.selector, pool.targetPorts);
+    const view = this.agent.view(pool);
     return { pool: pool.name, endpoints: view.endpoints, at: view.at, hasMetrics: true };
   }
 
   /** Start scraping these pools' endpoints now; stop holding pools no longer listed. */
   prepare(pools: readonly PoolRef[]): void {
-    const keep = new Set(pools.map(keyOf));
+    const keep = new Set(pools.map(poolKey));
     for (const [key, release] of this.#held) {
       if (keep.has(key)) continue;
       release();
@@ -49,11 +47,8 @@ export class EmbeddedAgentSource implements EndpointSource {
   }
 
   #hold(pool: PoolRef): void {
-    const key = keyOf(pool);
-    if (!this.#held.has(key)) this.#held.set(key, this.agent.acquire(pool.selector, pool.targetPorts));
+    const key = poolKey(pool);
+    if (!this.#held.has(key)) this.#held.set(key, this.agent.acquire(pool));
   }
 }
 
-function keyOf(pool: { selector: Record<string, string>; targetPorts: number[] }): string {
-  return JSON.stringify([pool.selector, pool.targetPorts]);
-}

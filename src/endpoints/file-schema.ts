@@ -10,6 +10,7 @@
  *     engine: vllm        # vllm (default) | sglang | trtllm | triton-trtllm
  * ```
  */
+import type { PoolSelector } from './types.ts';
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { issuePath, type Problem } from '../routing/problems.ts';
@@ -45,12 +46,9 @@ export function parseEndpointsFile(text: string, source = 'endpoints file'): End
 }
 
 /** The endpoints a pool selects: every label of the selector matches; no port → one per target port. */
-export function selectEndpoints(
-  entries: readonly EndpointEntry[],
-  selector: Record<string, string>,
-  targetPorts: readonly number[],
-): { address: string; port: number; labels: Record<string, string>; engine: string }[] {
+export function selectEndpoints(entries: readonly EndpointEntry[], pool: PoolSelector): { address: string; port: number; labels: Record<string, string>; engine: string }[] {
   const out = [];
+  const { selector, targetPorts } = pool;
   const keys = Object.keys(selector);
   for (const e of entries) {
     if (!keys.every((k) => e.labels[k] === selector[k])) continue;

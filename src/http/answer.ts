@@ -1,8 +1,9 @@
 /**
  * What the gateway answers, before it becomes a runtime's response: web
  * runtimes wrap it in a `Response`; Node writes it straight to the socket.
+ * Status 499 (nginx's "client closed request") means the client went away:
+ * the connection is closed without an answer.
  */
-import { GatewayError } from '../api/errors.ts';
 
 export interface Answer {
   status: number;
@@ -13,12 +14,4 @@ export interface Answer {
 
 export function toResponse(answer: Answer): Response {
   return new Response(answer.body as BodyInit | null, { status: answer.status, headers: answer.headers });
-}
-
-export function errorAnswer(err: GatewayError, extraHeaders?: Record<string, string>): Answer {
-  return {
-    status: err.status,
-    headers: { 'content-type': 'application/json', ...err.headers, ...extraHeaders },
-    body: JSON.stringify(err.toJSON()),
-  };
 }

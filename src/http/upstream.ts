@@ -1,9 +1,10 @@
-import type { ClientSignal } from './inbound.ts';
-
 /**
  * How the proxy talks to a model server. The core ships a web-standard
- * `fetch` client; runtimes may supply a faster one (Node: pooled undici).
+ * `fetch` client (./fetch-upstream.ts); a runtime may supply a faster one
+ * (Node: the pooled HTTP/1.1 client of packages/http1).
  */
+import type { ClientSignal } from './inbound.ts';
+
 export interface UpstreamRequest {
   /** `http://address:port` */
   origin: string;
@@ -39,9 +40,21 @@ export interface UpstreamResponse {
   body: UpstreamBody | null;
 }
 
-export type UpstreamFailure = 'connect' | 'timeout' | 'aborted';
+/**
+ * Why a request got no response: `connect` (refused, reset or closed before
+ * any answer: may be retried elsewhere), `timeout` (no head in time),
+ * `aborted` (the client went away), `invalid` (the request cannot be written:
+ * a header value the wire cannot carry).
+ */
+export type UpstreamFailure = 'connect' | 'timeout' | 'aborted' | 'invalid';
 
-/** The request got no response: `connect` failures (refused, reset) may be retried elsewhere. */
+const FAILURES: ReadonlySet<string> = new Set<UpstreamFailure>(['connect', 'timeout', 'aborted', 'invalid']);
+
+/**
+ * An `UpstreamClient.request` rejects with an error carrying one of these
+ * kinds; any other rejection is a bug. A client need not use this class: the
+ * contract is the `kind` (see upstreamFailure).
+ */
 export class UpstreamError extends Error {
   constructor(
     readonly kind: UpstreamFailure,
@@ -51,76 +64,14 @@ export class UpstreamError extends Error {
   }
 }
 
+/** The failure an upstream client reported, or undefined when `err` is not one (a bug). */
+export function upstreamFailure(err: unknown): UpstreamFailure | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const kind = (err as { kind?: unknown }).kind;
+  return typeof kind === 'string' && FAILURES.has(kind) ? (kind as UpstreamFailure) : undefined;
+}
+
 export interface UpstreamClient {
   request(req: UpstreamRequest): Promise<UpstreamResponse>;
   close?(): Promise<void>;
-}
-
-/** The web-standard client: works on every runtime, slower than a pooled native one. */
-export const fetchUpstream: UpstreamClient = {
-  async request(req) {
-    const controller = new AbortController();
-    let timedOut = false;
-    const onAbort = () => controller.abort(new Error('the client went away'));
-    if (req.signal.aborted) throw new UpstreamError('aborted', 'the client went away');
-    req.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error('headers timeout'));
-    }, req.headersTimeoutMs);
-    try {
-      const res = await fetch(req.origin + req.path, {
-        method: req.method,
-        headers: req.headers,
-        body: req.body.byteLength ? (req.body as BodyInit) : undefined,
-        signal: controller.signal,
-        redirect: 'manual',
-      });
-      return { status: res.status, headers: res.headers, body: res.body ? webBody(res.body) : null };
-    } catch (err) {
-      if (timedOut) throw new UpstreamError('timeout', `no response within ${req.headersTimeoutMs} ms`);
-      if (req.signal.aborted) throw new UpstreamError('aborted', 'the client went away');
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new UpstreamError('connect', cause?.code ?? cause?.message ?? (err as Error).message);
-    } finally {
-      clearTimeout(timer);
-      req.signal.removeEventListener('abort', onAbort);
-    }
-  },
-};
-
-/** An UpstreamBody over a web ReadableStream. */
-export function webBody(source: ReadableStream<Uint8Array>): UpstreamBody {
-  return {
-    bytes: async () => new Uint8Array(await new Response(source).arrayBuffer()),
-    stream: (onEnd, onFirst) => {
-      const reader = source.getReader();
-      let first = onFirst;
-      return new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          try {
-            const { done, value } = await reader.read();
-            if (done) {
-              onEnd();
-              controller.close();
-            } else {
-              if (first) {
-                first();
-                first = undefined;
-              }
-              controller.enqueue(value);
-            }
-          } catch (err) {
-            onEnd();
-            controller.error(err);
-          }
-        },
-        cancel(reason) {
-          onEnd();
-          return reader.cancel(reason);
-        },
-      });
-    },
-    cancel: () => void source.cancel().catch(() => undefined),
-  };
 }

@@ -3,7 +3,7 @@
  * createConnectRouter → router.handlers → universalServerRequestFromFetch /
  * universalServerResponseToFetch. Web-standard only, so the same app runs on
  * Node, Deno and Workers. Connect and gRPC-Web work over HTTP/1.1 here; plain
- * gRPC needs HTTP/2 trailers (see listenWithGrpc in src/runtime/node.ts).
+ * gRPC needs HTTP/2 trailers (see listenWithGrpc in src/runtime/node/listen.ts).
  */
 import type { Hono } from 'hono';
 import { createConnectRouter, type ConnectRouter, type ConnectRouterOptions } from '@connectrpc/connect';

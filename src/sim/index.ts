@@ -3,12 +3,11 @@
  * port with its own engine, driven on the real clock (scaled by `timeScale`).
  *
  * @example
- * const sim = await startSimulator({ pods: 2, port: 0, loras: ['english-bot'], timeScale: 0.1 });
+ * const sim = await startSimulator({ pods: 2, port: 0, timeScale: 0.1 }, listen); // listen: the runtime's (src/runtime/node/sim.ts)
  * await fetch(`${sim.pods[0].url}/v1/models`);
  * await sim.close();
  */
 import * as v from 'valibot';
-import { listen as nodeListen, type Listening } from '../runtime/node/node.ts';
 import { EngineConfigOverrides, resolveEngineConfig } from './config.ts';
 import { RealTimeDriver } from './driver.ts';
 import { SimEngine } from './engine.ts';
@@ -24,6 +23,14 @@ export { Sequence, type SimRequest } from './sequence.ts';
 export { blockHashes, chatPromptText, countTokens } from './text.ts';
 export type { FaultConfig, FaultInput } from './faults.ts';
 
+/** A listening pod server. */
+export interface Listening {
+  port: number;
+  host: string;
+  close(): Promise<void>;
+}
+
+/** How a pod listens: the runtime serves its fetch handler on host:port (Node: src/runtime/node/sim.ts). */
 export type ListenFn = (fetch: (r: Request) => Response | Promise<Response>, port: number, host: string) => Promise<Listening>;
 
 export const SimulatorOptions = v.strictObject({
@@ -74,7 +81,7 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-export async function startSimulator(options: SimulatorOptions = {}, listen: ListenFn = nodeListen): Promise<Simulator> {
+export async function startSimulator(options: SimulatorOptions, listen: ListenFn): Promise<Simulator> {
   const parsed = v.safeParse(SimulatorOptions, options);
   if (!parsed.success) {
     const issue = parsed.issues[0];

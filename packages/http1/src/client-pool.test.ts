@@ -1,17 +1,17 @@
 /**
- * NodeUpstream: the keep-alive pool (reuse, stale sockets retried once, idle
+ * Http1Client: the keep-alive pool (reuse, stale sockets retried once, idle
  * sweep), timeouts, aborts, streaming, cancel and backpressure.
  */
 import { Buffer } from 'node:buffer';
 import net, { type AddressInfo } from 'node:net';
 import { IDLE_TIMEOUT_MS } from './client.ts';
-import { UpstreamError } from '../../../src/http/upstream.ts';
+import { ClientError } from './types.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanUp, client, ok, readAll, rejection, request, sleep, text, until, upstream } from './testing.ts';
 
 afterEach(cleanUp);
 
-describe('NodeUpstream: the keep-alive pool', () => {
+describe('Http1Client: the keep-alive pool', () => {
   it('reuses one connection for requests one after another', async () => {
     const up = await upstream((s, req) => s.write(ok(`answer ${req.nth}`)));
     const c = client();
@@ -95,8 +95,8 @@ describe('NodeUpstream: the keep-alive pool', () => {
     const c = client();
     expect(await text(await c.request(request(up.origin)))).toBe('first');
     const err = await rejection(c.request(request(up.origin)));
-    expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as UpstreamError).kind).toBe('connect');
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).kind).toBe('connect');
     expect(up.sockets).toHaveLength(2);
     expect(up.requests).toHaveLength(3);
   });
@@ -104,8 +104,8 @@ describe('NodeUpstream: the keep-alive pool', () => {
   it('a fresh connection closed before any answer is not retried', async () => {
     const up = await upstream((s) => s.end());
     const err = await rejection(client().request(request(up.origin)));
-    expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as UpstreamError).kind).toBe('connect');
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).kind).toBe('connect');
     expect(err.message).toBe('the upstream closed the connection before answering');
     expect(up.sockets).toHaveLength(1);
   });
@@ -118,7 +118,7 @@ describe('NodeUpstream: the keep-alive pool', () => {
     const c = client();
     await text(await c.request(request(up.origin)));
     const err = await rejection(c.request(request(up.origin)));
-    expect((err as UpstreamError).kind).toBe('connect');
+    expect((err as ClientError).kind).toBe('connect');
     expect(err.message).toMatch(/mid-head/);
     expect(up.sockets).toHaveLength(1);
   });
@@ -159,8 +159,8 @@ describe('NodeUpstream: the keep-alive pool', () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise((r) => probe.close(r));
     const err = await rejection(client().request(request(`http://127.0.0.1:${port}`)));
-    expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as UpstreamError).kind).toBe('connect');
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).kind).toBe('connect');
     expect(err.message).toBe('ECONNREFUSED');
   });
 
@@ -177,20 +177,20 @@ describe('NodeUpstream: the keep-alive pool', () => {
     expect(up.closed).toBe(0);
     await c.close();
     const err = await rejection(inFlight);
-    expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as UpstreamError).kind).toBe('connect');
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).kind).toBe('connect');
     expect(err.message).toBe('the upstream client was closed');
     await until(() => up.closed === up.sockets.length, 'every connection to close');
   });
 });
 
-describe('NodeUpstream: timeouts and aborts', () => {
+describe('Http1Client: timeouts and aborts', () => {
   it('gives up when no head arrives in time, and closes the connection', async () => {
     const up = await upstream(() => undefined);
     const started = Date.now();
     const err = await rejection(client().request(request(up.origin, { headersTimeoutMs: 60 })));
-    expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as UpstreamError).kind).toBe('timeout');
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).kind).toBe('timeout');
     expect(err.message).toBe('no response within 60 ms');
     expect(Date.now() - started).toBeGreaterThanOrEqual(55);
     await until(() => up.closed === 1, 'the connection to close');
@@ -199,7 +199,7 @@ describe('NodeUpstream: timeouts and aborts', () => {
   it('a head that stops halfway times out too', async () => {
     const up = await upstream((s) => s.write('HTTP/1.1 200 OK\r\ncontent-'));
     const err = await rejection(client().request(request(up.origin, { headersTimeoutMs: 60 })));
-    expect((err as UpstreamError).kind).toBe('timeout');
+    expect((err as ClientError).kind).toBe('timeout');
     await until(() => up.closed === 1, 'the connection to close');
   });
 
@@ -218,7 +218,7 @@ describe('NodeUpstream: timeouts and aborts', () => {
     const ac = new AbortController();
     ac.abort();
     const err = await rejection(client().request(request(up.origin, { signal: ac.signal })));
-    expect((err as UpstreamError).kind).toBe('aborted');
+    expect((err as ClientError).kind).toBe('aborted');
     await sleep(10);
     expect(up.sockets).toHaveLength(0);
   });
@@ -231,8 +231,8 @@ describe('NodeUpstream: timeouts and aborts', () => {
     await sleep(5);
     ac.abort();
     const err = await rejection(pending);
-    expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as UpstreamError).kind).toBe('aborted');
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).kind).toBe('aborted');
     expect(err.message).toBe('the client went away');
     await until(() => up.closed === 1, 'the connection to close');
   });
@@ -275,7 +275,7 @@ describe('NodeUpstream: timeouts and aborts', () => {
   });
 });
 
-describe('NodeUpstream: streaming, cancel and backpressure', () => {
+describe('Http1Client: streaming, cancel and backpressure', () => {
   it('streams chunks as they arrive, onFirst before the first, onEnd once at the end', async () => {
     let next!: () => void;
     const up = await upstream((s, req) => {

@@ -1,18 +1,17 @@
 /**
- * NodeUpstream against upstreams on loopback that write exact bytes: what
+ * Http1Client against upstreams on loopback that write exact bytes: what
  * goes on the wire and every framing of the answer. The pool, timeouts,
- * aborts and streaming: node-upstream-pool.test.ts.
+ * aborts and streaming: client-pool.test.ts.
  */
 import { Buffer } from 'node:buffer';
 import net, { type AddressInfo } from 'node:net';
-import { GatewayError } from '../../../src/api/errors.ts';
-import { UpstreamError, type UpstreamRequest } from '../../../src/http/upstream.ts';
+import { ClientError, type ClientRequest } from './types.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanUp, client, ok, rejection, request, sleep, text, until, upstream } from './testing.ts';
 
 afterEach(cleanUp);
 
-describe('NodeUpstream: the request on the wire', () => {
+describe('Http1Client: the request on the wire', () => {
   it('writes the head and body in one write, and drops the caller framing and connection headers', async () => {
     const up = await upstream((s) => s.write(ok('fine')));
     const res = await client().request(
@@ -92,7 +91,7 @@ describe('NodeUpstream: the request on the wire', () => {
     }
   });
 
-  const injections: [string, Partial<UpstreamRequest>, RegExp][] = [
+  const injections: [string, Partial<ClientRequest>, RegExp][] = [
     ['CRLF in a header value', { headers: { 'x-a': 'b\r\nx-evil: 1' } }, /value of header x-a contains control characters/],
     ['a bare LF in a header value', { headers: { 'x-a': 'b\nc' } }, /value of header x-a/],
     ['NUL in a header value', { headers: { 'x-a': 'b\0' } }, /value of header x-a/],
@@ -109,9 +108,8 @@ describe('NodeUpstream: the request on the wire', () => {
     it(`answers 400 and sends nothing for ${name}`, async () => {
       const up = await upstream((s) => s.write(ok('')));
       const err = await rejection(client().request(request(up.origin, init)));
-      expect(err).toBeInstanceOf(GatewayError);
-      expect((err as GatewayError).status).toBe(400);
-      expect((err as GatewayError).code).toBe('invalid_header');
+      expect(err).toBeInstanceOf(ClientError);
+      expect((err as ClientError).kind).toBe('invalid');
       expect(err.message).toMatch(message);
       expect(err.message).toMatch(/the request was not forwarded/);
       await sleep(10);
@@ -122,14 +120,14 @@ describe('NodeUpstream: the request on the wire', () => {
   it('refuses an origin that is not http://host:port', async () => {
     for (const origin of ['https://127.0.0.1:1', 'http://127.0.0.1:1/v1', 'http://user@127.0.0.1:1', 'http://127.0.0.1:123456']) {
       const err = await rejection(client().request(request(origin)));
-      expect(err).toBeInstanceOf(UpstreamError);
-      expect((err as UpstreamError).kind).toBe('connect');
+      expect(err).toBeInstanceOf(ClientError);
+      expect((err as ClientError).kind).toBe('connect');
       expect(err.message).toContain('unsupported upstream origin');
     }
   });
 });
 
-describe('NodeUpstream: framing of the answer', () => {
+describe('Http1Client: framing of the answer', () => {
   it('reads status and headers; repeated ones joined', async () => {
     const up = await upstream((s) => s.write('HTTP/1.1 201 Created\r\nX-A: 1\r\nx-a: 2\r\ncontent-length: 2\r\n\r\nhi'));
     const res = await client().request(request(up.origin));
@@ -219,8 +217,8 @@ describe('NodeUpstream: framing of the answer', () => {
   it('garbage instead of a status line is a connect failure naming the malformed answer', async () => {
     const up = await upstream((s) => s.write('SSH-2.0-OpenSSH_9.6\r\n\r\n'));
     const err = await rejection(client().request(request(up.origin)));
-    expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as UpstreamError).kind).toBe('connect');
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).kind).toBe('connect');
     expect(err.message).toBe('malformed response: bad status line "SSH-2.0-OpenSSH_9.6"');
     await until(() => up.closed === 1, 'the connection to close');
   });
@@ -243,8 +241,8 @@ describe('NodeUpstream: framing of the answer', () => {
   it('an upstream that closes mid-head is a connect failure, not retried', async () => {
     const up = await upstream((s) => s.end('HTTP/1.1 200 OK\r\ncontent-le'));
     const err = await rejection(client().request(request(up.origin)));
-    expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as UpstreamError).kind).toBe('connect');
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).kind).toBe('connect');
     expect(err.message).toBe('malformed response: the upstream closed the connection mid-head');
     expect(up.sockets).toHaveLength(1);
   });

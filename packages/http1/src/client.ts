@@ -1,15 +1,15 @@
 /**
- * The Node upstream client: HTTP/1.1 straight over node:net sockets, kept
+ * The client: HTTP/1.1 straight over node:net sockets, kept
  * alive in a pool per origin. Per request it writes the head and body in one
- * go and reads the answer with a small parser (./http1-response.ts), handing
+ * go and reads the answer with a small parser (./response.ts), handing
  * the body on as views of the socket's own chunks. node:http's
  * ClientRequest/IncomingMessage/Agent machinery cost about half the proxy's
  * throughput on this path; this does not build any of it.
  */
 import { Buffer } from 'node:buffer';
 import { connect, type Socket } from 'node:net';
-import { GatewayError } from '../../../src/api/errors.ts';
-import { UpstreamError, type UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../../../src/http/upstream.ts';
+import { BAD_FIELD_VALUE, BAD_PATH, TOKEN } from './grammar.ts';
+import { ClientError, type ClientRequest, type ClientResponse } from './types.ts';
 import { Http1ResponseParser, type ResponseHead, type ResponseSink } from './response.ts';
 import { Exchange } from './exchange.ts';
 
@@ -20,13 +20,10 @@ const MID_ANSWER = 'the upstream closed the connection mid-answer';
 /** Bodies up to this size are copied behind the head into one buffer; larger ones are written beside it. */
 const COPY_BODY_LIMIT = 64 * 1024;
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-const BAD_PATH = /[^\x21-\xff]/;
 /** Framing and connection headers are this client's to write, whatever the caller passed. */
 const OWN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer']);
 
-export class NodeUpstream implements UpstreamClient {
+export class Http1Client {
   readonly #origins = new Map<string, Origin>();
   readonly #conns = new Set<Conn>();
   readonly #maxIdle: number;
@@ -37,7 +34,7 @@ export class NodeUpstream implements UpstreamClient {
     this.#maxIdle = maxSockets;
   }
 
-  async request(req: UpstreamRequest): Promise<UpstreamResponse> {
+  async request(req: ClientRequest): Promise<ClientResponse> {
     try {
       return await this.#send(req, false);
     } catch (err) {
@@ -47,8 +44,8 @@ export class NodeUpstream implements UpstreamClient {
     }
   }
 
-  #send(req: UpstreamRequest, fresh: boolean): Promise<UpstreamResponse> {
-    if (req.signal.aborted) return Promise.reject(new UpstreamError('aborted', 'the client went away'));
+  #send(req: ClientRequest, fresh: boolean): Promise<ClientResponse> {
+    if (req.signal.aborted) return Promise.reject(new ClientError('aborted', 'the client went away'));
     const origin = this.#origin(req.origin);
     const head = requestHead(req, origin.hostHeader);
     let conn = fresh ? undefined : origin.take();
@@ -151,7 +148,7 @@ class Origin {
 
 function parseOrigin(origin: string, maxIdle: number): Origin {
   const m = /^http:\/\/(\[[0-9A-Fa-f:.]+(?:%[^\]]+)?\]|[^/:[\]@]+)(?::(\d{1,5}))?\/?$/.exec(origin);
-  if (!m) throw new UpstreamError('connect', `unsupported upstream origin ${JSON.stringify(origin)} (only http://host:port)`);
+  if (!m) throw new ClientError('connect', `unsupported upstream origin ${JSON.stringify(origin)} (only http://host:port)`);
   const bracketed = m[1]!;
   const host = bracketed.startsWith('[') ? bracketed.slice(1, -1) : bracketed;
   const port = m[2] ? Number(m[2]) : 80;
@@ -159,7 +156,7 @@ function parseOrigin(origin: string, maxIdle: number): Origin {
 }
 
 /** The request line and headers; throws a 400 for anything that would let a value break out of its line. */
-function requestHead(req: UpstreamRequest, hostHeader: string): string {
+function requestHead(req: ClientRequest, hostHeader: string): string {
   if (!TOKEN.test(req.method)) throw invalidRequest(`the method ${JSON.stringify(req.method)} is not a valid HTTP method`);
   if (BAD_PATH.test(req.path)) throw invalidRequest('the request path contains characters that cannot be sent upstream');
   let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${hostHeader}\r\nconnection: keep-alive\r\n`;
@@ -169,14 +166,14 @@ function requestHead(req: UpstreamRequest, hostHeader: string): string {
     if (OWN_HEADERS.has(name.toLowerCase())) continue;
     const value = headers[name]!;
     if (!TOKEN.test(name)) throw invalidRequest(`the header name ${JSON.stringify(name.slice(0, 80))} is not valid`);
-    if (BAD_VALUE.test(value)) throw invalidRequest(`the value of header ${name} contains control characters (CR, LF or NUL)`);
+    if (BAD_FIELD_VALUE.test(value)) throw invalidRequest(`the value of header ${name} contains control characters (CR, LF or NUL)`);
     head += `${name}: ${value}\r\n`;
   }
   return `${head}content-length: ${req.body.byteLength}\r\n\r\n`;
 }
 
-function invalidRequest(message: string): GatewayError {
-  return new GatewayError({ status: 400, type: 'invalid_request_error', code: 'invalid_header', message: `${message}; the request was not forwarded.` });
+function invalidRequest(message: string): ClientError {
+  return new ClientError('invalid', `${message}; the request was not forwarded.`);
 }
 
 /** One socket to an origin, carrying one exchange at a time. */
@@ -250,7 +247,7 @@ class Conn implements ResponseSink {
       this.exchange = null;
       this.#destroy();
       if (this.parser.headRead) exchange.bodyFailed(err as Error);
-      else exchange.failHead(new UpstreamError('connect', (err as Error).message));
+      else exchange.failHead(new ClientError('connect', (err as Error).message));
       return;
     }
     if (this.exchange !== exchange || !this.parser.complete) return;
@@ -276,7 +273,7 @@ class Conn implements ResponseSink {
         exchange.failHead(new StaleSocketError(code ?? 'closed'));
       } else {
         const why = code ?? err?.message ?? (this.answered ? 'malformed response: the upstream closed the connection mid-head' : 'the upstream closed the connection before answering');
-        exchange.failHead(new UpstreamError('connect', why));
+        exchange.failHead(new ClientError('connect', why));
       }
       return;
     }

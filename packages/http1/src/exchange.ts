@@ -1,13 +1,11 @@
 /**
- * One request to a model server and its answer, for the Node upstream client
- * (./node-upstream.ts): it settles the response promise when the head
+ * One request and its answer, for the client (./client.ts): it settles the response promise when the head
  * arrives, then is the answer's body — read whole (`bytes()`) or streamed with
  * backpressure (`stream()`), pausing the socket while nobody reads — and it
  * handles the header timeout and the client going away.
  */
 import { Buffer } from 'node:buffer';
-import type { ClientSignal } from '../../../src/http/inbound.ts';
-import { UpstreamError, type UpstreamBody, type UpstreamRequest, type UpstreamResponse } from '../../../src/http/upstream.ts';
+import { ClientError, type AbortSignalLike, type ClientBody, type ClientRequest, type ClientResponse } from './types.ts';
 import type { ResponseHead } from './response.ts';
 
 /** Body bytes held for a reader that has not yet asked for them before the socket is paused. */
@@ -27,13 +25,13 @@ const DONE = 2;
 const FAILED = 3;
 
 /** One request and its answer: settles the response promise, then is the answer's body. */
-export class Exchange implements UpstreamBody {
-  readonly response: Promise<UpstreamResponse>;
-  #resolve!: (res: UpstreamResponse) => void;
+export class Exchange implements ClientBody {
+  readonly response: Promise<ClientResponse>;
+  #resolve!: (res: ClientResponse) => void;
   #reject!: (err: Error) => void;
   #state = WAITING;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #signal: ClientSignal;
+  readonly #signal: AbortSignalLike;
   readonly #onAbort = () => this.#aborted();
   readonly #headRequest: boolean;
   #conn: ExchangeConnection | null;
@@ -49,12 +47,12 @@ export class Exchange implements UpstreamBody {
 
   constructor(
     conn: ExchangeConnection,
-    req: UpstreamRequest,
+    req: ClientRequest,
     readonly reused: boolean,
   ) {
     this.#conn = conn;
     this.#headRequest = req.method === 'HEAD';
-    this.response = new Promise<UpstreamResponse>((resolve, reject) => {
+    this.response = new Promise<ClientResponse>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
@@ -138,13 +136,13 @@ export class Exchange implements UpstreamBody {
   #timedOut(ms: number): void {
     if (this.#state !== WAITING) return;
     const conn = this.#conn;
-    this.failHead(new UpstreamError('timeout', `no response within ${ms} ms`));
+    this.failHead(new ClientError('timeout', `no response within ${ms} ms`));
     conn?.kill();
   }
 
   #aborted(): void {
     const conn = this.#conn;
-    if (this.#state === WAITING) this.failHead(new UpstreamError('aborted', 'the client went away'));
+    if (this.#state === WAITING) this.failHead(new ClientError('aborted', 'the client went away'));
     else this.bodyFailed(new Error('the client went away'));
     conn?.kill();
   }

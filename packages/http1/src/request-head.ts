@@ -1,21 +1,14 @@
 /**
- * The request head the Node fast server (./node-http1-server.ts) serves
+ * The request head the fast server (./server.ts) serves
  * itself: `POST <route> HTTP/1.1` with CRLF line ends, valid tokens and values
  * and at most one content-length. Anything else is null: the connection goes
  * to node:http, which answers it (and its errors) as it always does.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ApiKind } from '../../../src/api/openai.ts';
+import { BAD_FIELD_VALUE, DIGITS, ORIGIN_FORM, TOKEN } from './grammar.ts';
 
-/** A header name (RFC 9110 token). */
-export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values: visible characters, spaces, tabs and obs-text; no CR, LF, NUL or other controls. */
-export const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-const TARGET = /^\/[\x21-\x7e]*$/;
-const DIGITS = /^\d{1,15}$/;
-
-export interface Head {
-  kind: ApiKind;
+export interface Head<K extends string = string> {
+  kind: K;
   path: string;
   search: string;
   headers: IncomingHttpHeaders;
@@ -24,13 +17,13 @@ export interface Head {
 }
 
 /** The head of a hot request, or null when it is anything else (node:http takes it from there). */
-export function parseHead(text: string, routes: Record<string, ApiKind>): Head | null {
+export function parseHead<K extends string>(text: string, routes: Readonly<Record<string, K>>): Head<K> | null {
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = text.length;
   // `POST <target> HTTP/1.1`
   if (!text.startsWith(' HTTP/1.1', lineEnd - 9)) return null;
   const target = text.slice(5, lineEnd - 9);
-  if (!TARGET.test(target)) return null;
+  if (!ORIGIN_FORM.test(target)) return null;
   const q = target.indexOf('?');
   const path = q >= 0 ? target.slice(0, q) : target;
   const kind = routes[path];
@@ -48,7 +41,7 @@ export function parseHead(text: string, routes: Record<string, ApiKind>): Head |
     if (!TOKEN.test(rawName)) return null;
     const name = rawName.toLowerCase();
     const value = text.slice(colon + 1, next).trim();
-    if (BAD_VALUE.test(value)) return null;
+    if (BAD_FIELD_VALUE.test(value)) return null;
     at = next + 2;
     switch (name) {
       case 'content-length':

@@ -1,10 +1,11 @@
 /**
- * An HTTP/1.x response parser for the Node upstream client: fed the socket's
+ * An HTTP/1.x response parser for the client (./client.ts): fed the socket's
  * chunks as they come, it reads the status line and headers, skips interim
  * (1xx) responses, and hands the body on as views of those same chunks —
  * framed by content-length, by chunked transfer coding (decoded; extensions
  * and trailers dropped) or by the connection's close. No I/O here.
  */
+import { DIGITS, HEX, TOKEN } from './grammar.ts';
 import { Buffer } from 'node:buffer';
 
 /** The response's status line and headers. */
@@ -67,9 +68,6 @@ const LF = 10;
 const CR = 13;
 // A status is three digits, the first 1-9: a 0xx one would pass for interim below and be skipped.
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?:[ \t].*)?$/;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const DIGITS = /^\d{1,15}$/;
-const HEX = /^[0-9A-Fa-f]{1,12}$/;
 
 export class Http1ResponseParser {
   #state = HEAD;

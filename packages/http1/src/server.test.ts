@@ -2,12 +2,11 @@
  * The fast HTTP/1.1 front door, driven by raw sockets on loopback: the exact
  * bytes it answers, keep-alive and pipelining, requests cut into any pieces,
  * 413/408/499. Client aborts, streamed answers and the handoff to node:http:
- * node-http1-server-stream.test.ts.
+ * server-stream.test.ts.
  */
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
-import { GatewayError } from '../../../src/api/errors.ts';
-import type { Answer } from '../../../src/http/answer.ts';
+import type { ServerAnswer } from './types.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanUp, LIMIT, answer, connect, count, dated, echo, post, sleep, start, until } from './testing.ts';
 
@@ -52,7 +51,7 @@ describe('listenFast: the fast path', () => {
   });
 
   it('answers Uint8Array and null bodies, and names unknown statuses', async () => {
-    const answers: Answer[] = [
+    const answers: ServerAnswer[] = [
       { status: 200, headers: {}, body: new Uint8Array([0, 1, 255]) },
       { status: 204, headers: {}, body: null },
       { status: 599, headers: {}, body: 'x' },
@@ -241,14 +240,14 @@ describe('listenFast: 413, 408 and timeouts', () => {
     await c.until((t) => t.includes('request_too_large'), 'the 413');
     c.socket.write(post('/v1/chat/completions', 'small'));
     const text = await c.until((t) => t.endsWith('small'), 'the next answer');
-    const tooLarge = JSON.stringify(
-      new GatewayError({
-        status: 413,
-        type: 'invalid_request_error',
-        code: 'request_too_large',
+    const tooLarge = JSON.stringify({
+      error: {
         message: `The request body is larger than this gateway's limit of ${LIMIT} bytes. Send a smaller prompt, or raise --body-limit.`,
-      }).toJSON(),
-    );
+        type: 'invalid_request_error',
+        param: null,
+        code: 'request_too_large',
+      },
+    });
     expect(dated(text)).toBe(answer('413 Payload Too Large', tooLarge, { headers: ['content-type: application/json'] }) + answer('200 OK', 'chat /v1/chat/completions small'));
     expect(calls).toHaveLength(2);
     expect(c.isClosed()).toBe(false);

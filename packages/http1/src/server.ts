@@ -1,10 +1,10 @@
 /**
- * The Node data plane's front door: a purpose-built HTTP/1.1 server over
- * node:net for the hot requests — `POST` to a proxied OpenAI route with a
- * `content-length` body — and node:http for everything else.
+ * A purpose-built HTTP/1.1 server over node:net for a few hot requests —
+ * `POST` to one of the given routes with a `content-length` body — and
+ * node:http for everything else.
  *
  * Why: per request, node:http's IncomingMessage/ServerResponse machinery costs
- * more CPU than the gateway's routing and scheduling together (bench:proxy:
+ * more CPU than an inference gateway's routing and scheduling together (bench:proxy:
  * a bare node:http proxy does a third of nginx's requests/s here, the same
  * proxy over raw sockets ~90%). This server parses only the request shape it
  * can parse with certainty, strictly; any other byte sequence (another method
@@ -16,19 +16,24 @@
  */
 import net from 'node:net';
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { GatewayError, internalError, payloadTooLarge } from '../../../src/api/errors.ts';
-import type { ApiKind } from '../../../src/api/openai.ts';
-import type { Answer } from '../../../src/http/answer.ts';
-import { ClientAbort, type InboundRequest } from '../../../src/http/inbound.ts';
-import { BAD_VALUE, parseHead, TOKEN, type Head } from './request-head.ts';
+import { AbortOnce } from './abort-once.ts';
+import { BAD_FIELD_VALUE, TOKEN } from './grammar.ts';
 import { NodeHeaders } from './headers.ts';
-import type { Listening } from '../../../src/runtime/node/node.ts';
+import { parseHead, type Head } from './request-head.ts';
+import { BodyTooLargeError, type Listening, type ServerAnswer, type ServerRequest } from './types.ts';
 
-export interface FastServerOptions {
-  /** `POST` paths served by the fast path. */
-  routes: Record<string, ApiKind>;
-  /** Answer one request (never rejects in practice; a rejection is answered 500). */
-  handle(kind: ApiKind, request: InboundRequest, path: string): Promise<Answer>;
+export interface FastServerOptions<K extends string = string> {
+  /** `POST` paths served by the fast path, each with the kind of request it is (handed to `handle`). */
+  routes: Readonly<Record<string, K>>;
+  /** Answer one request. It should never reject: a rejection is reported to `onError` and answered 500. */
+  handle(kind: K, request: ServerRequest, path: string): Promise<ServerAnswer>;
+  /**
+   * The body of an answer this server makes itself (408, and 500 when `handle`
+   * rejects), in the application's error shape; default: a plain-text reason.
+   */
+  errorBody?(status: number, code: string, message: string): { contentType: string; body: string };
+  /** A bug reported: `handle` rejected (default: logged to stderr as one JSON line). */
+  onError?(err: unknown): void;
   /** The node:http listener for everything else. */
   fallback: (req: IncomingMessage, res: ServerResponse) => void;
   /** Bodies declared larger are answered by `handle` (413) without being read, then drained. */
@@ -46,10 +51,8 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const POST = Buffer.from('POST ');
 const KEEP_ALIVE_HEADERS = 'connection: keep-alive\r\n';
 
-const INTERNAL_ERROR = JSON.stringify(internalError().toJSON());
-const REQUEST_TIMEOUT = JSON.stringify(
-  new GatewayError({ status: 408, type: 'invalid_request_error', code: 'request_timeout', message: 'The request did not arrive in time; send it again.' }).toJSON(),
-);
+const plainError = (_status: number, _code: string, message: string) => ({ contentType: 'text/plain; charset=utf-8', body: message });
+const logError = (err: unknown) => console.error(JSON.stringify({ level: 'error', msg: 'unexpected error', error: String((err as Error)?.stack ?? err) }));
 
 const enum State {
   Head,
@@ -60,7 +63,7 @@ const enum State {
   Closed,
 }
 
-export function listenFast(options: FastServerOptions, port: number, host = '127.0.0.1'): Promise<Listening> {
+export function listenFast<K extends string>(options: FastServerOptions<K>, port: number, host = '127.0.0.1'): Promise<Listening> {
   const keepAliveMs = options.keepAliveTimeoutMs ?? 65_000;
   const fallback = createServer({ keepAliveTimeout: keepAliveMs, noDelay: true }, options.fallback);
   const sockets = new Set<net.Socket>();
@@ -97,7 +100,7 @@ class Connection {
   /** Body bytes of an over-limit request still to read and drop. */
   #discard = 0;
   #startedAt = 0;
-  #controller: ClientAbort | null = null;
+  #controller: AbortOnce | null = null;
 
   constructor(
     readonly socket: net.Socket,
@@ -199,24 +202,25 @@ class Connection {
 
   #dispatch(body: Buffer | null): void {
     const head = this.#head!;
-    const controller = new ClientAbort();
+    const controller = new AbortOnce();
     this.#controller = controller;
-    const request: InboundRequest = {
+    const request: ServerRequest = {
       headers: new NodeHeaders(head.headers),
       signal: controller,
       search: head.search,
-      body: (limit) => (body === null || head.length > limit ? Promise.reject(payloadTooLarge(limit)) : Promise.resolve(body)),
+      body: (limit) => (body === null || head.length > limit ? Promise.reject(new BodyTooLargeError(limit)) : Promise.resolve(body)),
     };
     this.options.handle(head.kind, request, head.path).then(
       (answer) => this.#answer(answer),
       (err: unknown) => {
-        console.error(JSON.stringify({ level: 'error', msg: 'unexpected error', error: String((err as Error)?.stack ?? err) }));
-        this.#answer({ status: 500, headers: { 'content-type': 'application/json' }, body: INTERNAL_ERROR });
+        (this.options.onError ?? logError)(err);
+        const e = (this.options.errorBody ?? plainError)(500, 'internal_error', 'The server failed on this request; it was logged. Retry, and report it if it persists.');
+        this.#answer({ status: 500, headers: { 'content-type': e.contentType }, body: e.body });
       },
     );
   }
 
-  #answer(answer: Answer): void {
+  #answer(answer: ServerAnswer): void {
     const socket = this.socket;
     const body = answer.body;
     if (socket.destroyed || this.#state === State.Closed) {
@@ -233,7 +237,7 @@ class Connection {
     const headers = answer.headers;
     for (const name in headers) {
       const value = headers[name]!;
-      if (SERVER_SET.has(name) || BAD_VALUE.test(value) || !TOKEN.test(name)) continue;
+      if (SERVER_SET.has(name) || BAD_FIELD_VALUE.test(value) || !TOKEN.test(name)) continue;
       head += `${name}: ${value}\r\n`;
     }
     head += `date: ${httpDate()}\r\n${keepAlive ? KEEP_ALIVE_HEADERS : 'connection: close\r\n'}`;
@@ -310,8 +314,8 @@ class Connection {
 
   #timeoutAnswer(): void {
     this.#state = State.Closed;
-    const body = REQUEST_TIMEOUT;
-    this.socket.end(`HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`, 'latin1');
+    const { contentType, body } = (this.options.errorBody ?? plainError)(408, 'request_timeout', 'The request did not arrive in time; send it again.');
+    this.socket.end(`HTTP/1.1 408 Request Timeout\r\ncontent-type: ${contentType}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, 'latin1');
   }
 
   #onEnd = (): void => {

@@ -1,9 +1,9 @@
 /**
  * Fixtures for the tests of the Node HTTP/1.1 pieces, over raw sockets on
- * loopback: a fast server (./node-http1-server.ts) with a fake gateway and a
+ * loopback: a fast server (./server.ts) with a fake application and a
  * node:http fallback that echo what they got, a client that sees the exact
  * bytes, and upstreams that read requests and write whatever bytes a test
- * gives them, for the upstream client (./node-upstream.ts). Each test file
+ * gives them, for the client (./client.ts). Each test file
  * calls `afterEach(cleanUp)`.
  */
 import { Buffer } from 'node:buffer';
@@ -11,20 +11,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { expect, vi } from 'vitest';
-import { API_ROUTES, type ApiKind } from '../../../src/api/openai.ts';
-import { GatewayError } from '../../../src/api/errors.ts';
-import { errorAnswer, type Answer } from '../../../src/http/answer.ts';
-import type { InboundRequest } from '../../../src/http/inbound.ts';
-import type { UpstreamRequest, UpstreamResponse } from '../../../src/http/upstream.ts';
 import { listenFast, type FastServerOptions } from './server.ts';
-import { NodeUpstream } from './client.ts';
-import type { Listening } from '../../../src/runtime/node/node.ts';
+import { Http1Client } from './client.ts';
+import { BodyTooLargeError, type ClientRequest, type ClientResponse, type Listening, type ServerAnswer, type ServerRequest } from './types.ts';
 
 const servers: Listening[] = [];
 /** Client sockets to destroy after the test (the fixtures add theirs; a test may add its own). */
 export const sockets: net.Socket[] = [];
 const upstreams: Upstream[] = [];
-const clients: NodeUpstream[] = [];
+const clients: Http1Client[] = [];
 
 /** Close every server, socket and client a test opened here, and restore mocks. */
 export async function cleanUp(): Promise<void> {
@@ -47,24 +42,26 @@ export async function until(cond: () => boolean, what: string, ms = 2_000): Prom
 
 // The fast server's side.
 
-export const ROUTES = API_ROUTES;
+/** The routes the tests' server serves fast (an inference gateway's, as plain test data). */
+export const ROUTES = { '/v1/chat/completions': 'chat', '/v1/completions': 'completions', '/v1/embeddings': 'embeddings' } as const;
+export type Kind = (typeof ROUTES)[keyof typeof ROUTES];
 export const LIMIT = 64;
 
 export interface Call {
-  kind: ApiKind;
+  kind: Kind;
   path: string;
   search: string;
   headers: Record<string, string>;
-  request: InboundRequest;
+  request: ServerRequest;
 }
 
 /** The fake gateway: reads the body (413 over LIMIT) and echoes what it got. */
-export async function echo(kind: ApiKind, request: InboundRequest, path: string): Promise<Answer> {
+export async function echo(kind: Kind, request: ServerRequest, path: string): Promise<ServerAnswer> {
   let body: Uint8Array;
   try {
     body = await request.body(LIMIT);
   } catch (err) {
-    if (err instanceof GatewayError) return errorAnswer(err);
+    if (err instanceof BodyTooLargeError) return tooLarge(err);
     throw err;
   }
   return { status: 200, headers: { 'content-type': 'text/plain' }, body: `${kind} ${path}${request.search} ${Buffer.from(body).toString()}` };
@@ -81,7 +78,24 @@ export function fallbackEcho(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-export async function start(options: Partial<FastServerOptions> = {}) {
+/** An error body in OpenAI's shape, as the inference gateway these fixtures stand for answers. */
+export function openAiError(type: string, code: string, message: string): string {
+  return JSON.stringify({ error: { message, type, param: null, code } });
+}
+
+/** The 413 the gateway answers. */
+export function tooLarge(err: BodyTooLargeError): ServerAnswer {
+  const message = `The request body is larger than this gateway's limit of ${err.limit} bytes. Send a smaller prompt, or raise --body-limit.`;
+  return { status: 413, headers: { 'content-type': 'application/json' }, body: openAiError('invalid_request_error', 'request_too_large', message) };
+}
+
+/** The bodies of the answers the server makes itself, as the gateway shapes them. */
+export function gatewayErrorBody(status: number, code: string, message: string): { contentType: string; body: string } {
+  if (status >= 500) return { contentType: 'application/json', body: openAiError('server_error', code, 'The gateway failed on this request; it was logged. Retry, and report it if it persists.') };
+  return { contentType: 'application/json', body: openAiError('invalid_request_error', code, message) };
+}
+
+export async function start(options: Partial<FastServerOptions<Kind>> = {}) {
   const calls: Call[] = [];
   const handle = options.handle ?? echo;
   const listening = await listenFast(
@@ -89,6 +103,7 @@ export async function start(options: Partial<FastServerOptions> = {}) {
       routes: ROUTES,
       bodyLimit: LIMIT,
       fallback: fallbackEcho,
+      errorBody: gatewayErrorBody,
       ...options,
       handle: async (kind, request, path) => {
         const headers: Record<string, string> = {};
@@ -232,13 +247,13 @@ export async function upstream(answer: Answerer): Promise<Upstream> {
   return up;
 }
 
-export function client(maxSockets?: number): NodeUpstream {
-  const c = new NodeUpstream(maxSockets);
+export function client(maxSockets?: number): Http1Client {
+  const c = new Http1Client(maxSockets);
   clients.push(c);
   return c;
 }
 
-export function request(origin: string, init: Partial<UpstreamRequest> = {}): UpstreamRequest {
+export function request(origin: string, init: Partial<ClientRequest> = {}): ClientRequest {
   return {
     origin,
     method: 'POST',
@@ -253,7 +268,7 @@ export function request(origin: string, init: Partial<UpstreamRequest> = {}): Up
 
 export const ok = (body: string, extra = '') => `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
-export async function text(res: UpstreamResponse): Promise<string> {
+export async function text(res: ClientResponse): Promise<string> {
   expect(res.body).not.toBeNull();
   return Buffer.from(await res.body!.bytes()).toString('latin1');
 }

@@ -4,7 +4,7 @@
  * gRPC over h2c on the same port).
  */
 import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
-import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node/node.ts';
+import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node/index.ts';
 import { MetricsAgent } from '../../agent/agent.ts';
 import { createAgentApp } from '../../agent/app.ts';
 import { startFileDiscovery } from '../../agent/discovery.ts';

@@ -5,7 +5,7 @@
  */
 import { Code, ConnectError } from '@connectrpc/connect';
 import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
-import { environment, readFileText } from '../../runtime/node/node.ts';
+import { environment, readFileText } from '../../runtime/node/index.ts';
 import { importManifests, type ObjectStatus } from '../../routing/manifests.ts';
 import { formatProblem } from '../../routing/problems.ts';
 import { ObjectChange, ValidationProblemsSchema } from '../../gen/infergate/v1/routing_pb.ts';

@@ -3,7 +3,7 @@
  */
 import { commandFlags } from '../../config/flags.ts';
 import { adminToken, gatewayFlags, gatewayOptions, workerCount } from '../../config/gateway-flags.ts';
-import { cpuCount, environment, readFileText, waitForShutdown } from '../../runtime/node/node.ts';
+import { cpuCount, environment, readFileText, waitForShutdown } from '../../runtime/node/index.ts';
 import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
 
 export { gatewayFlags };

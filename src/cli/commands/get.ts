@@ -4,7 +4,7 @@
  */
 import { ConnectError, Code } from '@connectrpc/connect';
 import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
-import { environment, readFileText } from '../../runtime/node/node.ts';
+import { environment, readFileText } from '../../runtime/node/index.ts';
 import { adminClients, adminFlags } from '../../rpc/admin-client.ts';
 import { tableFromWire } from '../../control/table-wire.ts';
 import { validateTable } from '../../routing/validate.ts';

@@ -3,8 +3,9 @@
  * Every flag can also be set as INFERGATE_SIM_<FLAG> (`--max-loras` ↔ INFERGATE_SIM_MAX_LORAS).
  */
 import { commandFlags, usage, type FlagSpec } from '../../config/flags.ts';
-import { environment, waitForShutdown } from '../../runtime/node/node.ts';
-import { startSimulator, type SimulatorOptions } from '../../sim/index.ts';
+import { environment, waitForShutdown } from '../../runtime/node/index.ts';
+import { type SimulatorOptions } from '../../sim/index.ts';
+import { startSimulator } from '../../runtime/node/index.ts';
 
 const spec = {
   pods: { type: 'number', default: 1, help: 'number of simulated pods' },

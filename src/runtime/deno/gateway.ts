@@ -7,7 +7,7 @@
 import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
 import { assembleGateway, ConfigError, type GatewayStartOptions } from '../../gateway/assemble.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
-import { fetchUpstream } from '../../http/upstream.ts';
+import { fetchUpstream } from '../../http/fetch-upstream.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
 import { deno, type DenoServer } from './api.ts';
 import { readFileText, watchFile, writeFileAtomic } from './files.ts';

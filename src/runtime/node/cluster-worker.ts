@@ -1,6 +1,6 @@
 /**
  * A data-plane worker of `infergate gateway --workers N`, forked by the
- * primary (node-cluster.ts) with its configuration in the environment: a
+ * primary (./cluster.ts) with its configuration in the environment: a
  * normal gateway whose routing table follows the primary's and whose
  * endpoints come from the primary's agent (or the remote one), listening on
  * the shared data-plane port. No admin API here. It answers the primary's
@@ -8,7 +8,7 @@
  * goes away: node:cluster exits a worker whose IPC channel closes).
  */
 import { ConfigError, startGateway } from './gateway.ts';
-import { waitForShutdown } from './node.ts';
+import { waitForShutdown } from './process.ts';
 import { WORKER_CONFIG_ENV, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from './cluster.ts';
 
 const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);

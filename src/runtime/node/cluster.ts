@@ -5,7 +5,7 @@
  * table and the admin API, the embedded agent (scraping once for every
  * worker) — and serves the workers an internal API on loopback behind a
  * per-run token: they follow its routing table and its endpoint snapshots.
- * It forks the workers (src/runtime/node-cluster-worker.ts), replaces one
+ * It forks the workers (./cluster-worker.ts), replaces one
  * that dies, and merges their metrics for the admin port's /metrics.
  */
 import cluster, { type Worker } from 'node:cluster';
@@ -16,7 +16,8 @@ import type { GatewayStartOptions } from '../../gateway/assemble.ts';
 import { assembleControlPlane, type ControlPlane } from '../../gateway/control-plane.ts';
 import { mergePrometheusText } from '../../gateway/metrics-merge.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
-import { listen, readFileText, watchFile, writeFileAtomic, type Listening } from './node.ts';
+import { nodeFiles } from './files.ts';
+import { listen, type Listening } from './listen.ts';
 import { undiciGetter } from './metrics-getter.ts';
 
 export interface ClusterGatewayOptions extends GatewayStartOptions {
@@ -138,7 +139,7 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
   };
 
   try {
-    control = await assembleControlPlane({ ...options, internalToken, metrics, log }, { files: { readFileText, watchFile, writeFileAtomic }, getter });
+    control = await assembleControlPlane({ ...options, internalToken, metrics, log }, { files: nodeFiles, getter });
     const internal = await listen(control.internal.app.fetch, 0, '127.0.0.1');
     servers.push(internal);
     const internalUrl = `http://127.0.0.1:${internal.port}`;

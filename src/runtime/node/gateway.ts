@@ -1,17 +1,20 @@
 /**
  * Start a gateway on Node: the shared assembly (src/gateway/assemble.ts) with
- * Node's parts — files, the kernel from build/, node:http to the model servers,
- * undici for scraping — then the data plane (its own HTTP/1.1 server for the
- * proxied routes, node:http for the rest) and the admin API.
+ * Node's parts — files, the kernel from build/, the HTTP/1.1 client of
+ * packages/http1 to the model servers, undici for scraping — then the data
+ * plane (./data-plane.ts) and the admin API.
  */
 import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
 import { assembleGateway, ConfigError, type GatewayStartOptions } from '../../gateway/assemble.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
+import type { EndpointSource } from '../../endpoints/types.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
-import { listen, loadKernelModule, readFileText, watchFile, writeFileAtomic, type Listening } from './node.ts';
-import { NodeUpstream } from '../../../packages/http1/src/client.ts';
-import { undiciGetter } from './metrics-getter.ts';
+import { Http1Client } from '@infergate/http1';
 import { listenDataPlane } from './data-plane.ts';
+import { nodeFiles } from './files.ts';
+import { loadKernelModule } from './kernel.ts';
+import { listen, type Listening } from './listen.ts';
+import { undiciGetter } from './metrics-getter.ts';
 
 export { ConfigError };
 export type StartGatewayOptions = GatewayStartOptions;
@@ -22,14 +25,16 @@ export interface RunningGateway {
   adminUrl?: string;
   gateway: Gateway;
   store: RoutingTableStore;
+  /** What the gateway sees of the pods (tests read it). */
+  endpoints: EndpointSource;
   close(): Promise<void>;
 }
 
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   // The embedded agent scrapes over undici (Node-only, so lent from here).
   const getter = !options.endpointSource && options.endpoints && !options.agent ? undiciGetter() : undefined;
-  const upstream = new NodeUpstream();
-  const parts = { files: { readFileText, watchFile, writeFileAtomic }, loadKernel: () => loadKernelModule(), upstream, getter };
+  const upstream = new Http1Client();
+  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter };
   let assembled;
   try {
     assembled = await assembleGateway(options, parts);
@@ -38,7 +43,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await upstream.close();
     throw err;
   }
-  const { gateway, store, admin } = assembled;
+  const { gateway, store, admin, endpoints } = assembled;
   const servers: Listening[] = [];
   const closeAll = async () => {
     await Promise.all(servers.map((s) => s.close()));
@@ -60,6 +65,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     adminUrl: adminServer ? `http://${adminServer.host}:${adminServer.port}` : undefined,
     gateway,
     store,
+    endpoints,
     close: closeAll,
   };
 }

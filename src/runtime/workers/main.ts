@@ -13,8 +13,7 @@ import { API_ROUTES, type ApiKind } from '../../api/openai.ts';
 import { toResponse } from '../../http/answer.ts';
 import { Gateway } from '../../gateway/gateway.ts';
 import { inboundFromRequest, type InboundRequest } from '../../http/inbound.ts';
-import type { EndpointSource } from '../../endpoints/types.ts';
-import { fetchUpstream } from '../../http/upstream.ts';
+import { fetchUpstream } from '../../http/fetch-upstream.ts';
 import type { Pool } from '../../routing/schema.ts';
 import { RoutingTableStore } from '../../routing/store.ts';
 import { edgeConfig, type EdgeConfig } from './config.ts';
@@ -25,14 +24,6 @@ import { EdgeTable } from './table.ts';
 import type { ExecutionContext, WorkerEnv } from './types.ts';
 
 export { PoolObject } from './pool-object.ts';
-
-
-/** The isolate sees no endpoints itself: decisions are made where the snapshot is. */
-const noLocalEndpoints: EndpointSource = {
-  snapshot: (pool) => ({ pool: pool.name, endpoints: [], at: Date.now(), hasMetrics: false }),
-  notReadyReason: () => undefined,
-  close: () => {},
-};
 
 class Edge {
   readonly store = new RoutingTableStore();
@@ -56,7 +47,7 @@ class Edge {
       };
     }
     this.scheduler = new EdgeScheduler(this.#targets);
-    this.gateway = new Gateway(this.store, noLocalEndpoints, this.scheduler, fetchUpstream, {
+    this.gateway = new Gateway({ table: this.store, scheduling: this.scheduler, upstream: fetchUpstream }, {
       bodyLimit: config.bodyLimit,
       upstreamTimeoutMs: config.upstreamTimeoutMs,
       maxAttempts: config.maxAttempts,
@@ -69,7 +60,9 @@ class Edge {
     const url = new URL(request.url);
     const kind = request.method === 'POST' ? API_ROUTES[url.pathname] : undefined;
     if (kind) return this.#proxy(kind, request, url.pathname, ctx);
-    if (url.pathname === '/readyz' && request.method === 'GET') return this.#readiness();
+    if (url.pathname === '/readyz' && request.method === 'GET' && !this.store.current) {
+      return Response.json({ status: 'not ready', reason: this.table.problem ?? 'no routing table is loaded' }, { status: 503 });
+    }
     return this.app.fetch(request);
   }
 
@@ -94,14 +87,6 @@ class Edge {
     // see the answer; the platform has admitted the body under its own limit already.
     if (answer.status === 413 && request.body && !request.bodyUsed) await request.body.pipeTo(new WritableStream()).catch(() => undefined);
     return toResponse(answer);
-  }
-
-  async #readiness(): Promise<Response> {
-    const table = this.store.current;
-    if (!table) return Response.json({ status: 'not ready', reason: this.table.problem ?? 'no routing table is loaded' }, { status: 503 });
-    const results = await Promise.all([...table.pools.values()].map(async (pool) => ({ pool: pool.name, ...(await this.#targets(pool).readiness(pool)) })));
-    if (results.some((r) => r.ready)) return Response.json({ status: 'ready' });
-    return Response.json({ status: 'not ready', reason: results.map((r) => `${r.pool}: ${r.reason}`).join('; ') || 'no pools' }, { status: 503 });
   }
 }
 

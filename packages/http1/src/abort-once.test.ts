@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ClientAbort } from './inbound.ts';
+import { AbortOnce } from './abort-once.ts';
 
-describe('ClientAbort', () => {
+describe('AbortOnce', () => {
   it('runs each listener once, in order, and is aborted from then on', () => {
-    const a = new ClientAbort();
+    const a = new AbortOnce();
     const calls: string[] = [];
     a.addEventListener('abort', () => calls.push('one'));
     a.addEventListener('abort', () => calls.push('two'));
@@ -15,7 +15,7 @@ describe('ClientAbort', () => {
   });
 
   it('a removed listener is not called; one added after the abort is not either (check `aborted` first)', () => {
-    const a = new ClientAbort();
+    const a = new AbortOnce();
     let removed = 0;
     let kept = 0;
     const r = () => removed++;
@@ -29,7 +29,7 @@ describe('ClientAbort', () => {
   });
 
   it('a listener that removes itself while listeners run does not skip the next one', () => {
-    const a = new ClientAbort();
+    const a = new AbortOnce();
     const calls: number[] = [];
     const first = () => {
       calls.push(1);

@@ -2,29 +2,31 @@ import { describe, expect, it } from 'vitest';
 import { TwinKernel } from '../../kernel/twin.ts';
 import { PoolState } from '../../pool-state.ts';
 import { candidates, context, endpoint, pool, request } from '../../testing.ts';
-import { createPrefixCacheScorer, lruCapacity } from './prefix-cache.ts';
+import { createPrefixCacheScorer } from '../scorer/prefix-cache.ts';
+import { createApproxPrefixCacheProducer, lruCapacity } from './approx-prefix-cache.ts';
 
 const block = (c: string) => c.repeat(64);
 
 /** Dispatch `sent` prompts to endpoints, then score `prompt`. */
 function run(sent: Array<[number, string, string?]>, prompt: string, model = 'm', params = {}): number[] {
-  const scorer = createPrefixCacheScorer('prefix', params);
+  const producer = createApproxPrefixCacheProducer('prefix', params);
+  const scorer = createPrefixCacheScorer('prefix');
   const kernel = new TwinKernel();
   const state = new PoolState();
   const eps = [0, 1, 2].map((i) => endpoint(i, { totalBlocks: 0 }));
   for (const [i, text, target] of sent) {
-    scorer.dispatched!(pool(), eps[i]!, state.record(eps[i]!.id, 0), request({ prompt: text, targetModel: target ?? model }), kernel);
+    producer.dispatched!(pool(), eps[i]!, state.record(eps[i]!.id, 0), request({ prompt: text, targetModel: target ?? model }), kernel);
   }
   const ctx = context(request({ prompt, targetModel: model }), kernel);
   const cands = candidates(eps).map((c) => ({ ...c, record: state.record(c.endpoint.id, 0) }));
-  scorer.prepare(cands, ctx);
+  producer.produce(cands, ctx);
   kernel.scorerKind[0] = scorer.scorer;
   kernel.scorerWeight[0] = 1;
   kernel.scoreAndPick(cands.length, 1, ctx.promptBlocks, 0, 1, 0);
   return Array.from(kernel.scores.slice(0, 3));
 }
 
-describe('prefix-cache-scorer', () => {
+describe('approx-prefix-cache-producer with the prefix-cache-scorer', () => {
   const cases: Array<{ name: string; sent: Array<[number, string]>; prompt: string; scores: number[] }> = [
     { name: 'nothing sent yet', sent: [], prompt: block('a') + block('b'), scores: [0, 0, 0] },
     { name: 'same prompt → 1', sent: [[1, block('a') + block('b')]], prompt: block('a') + block('b'), scores: [0, 1, 0] },

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { BLOCK_BYTES, PickerKind } from '../../kernel/layout.ts';
 import { candidates, context, endpoint, pool, request } from '../../testing.ts';
 import type { Candidate } from '../types.ts';
-import { createPrefillWorkScorer } from './prefill-work.ts';
+import { createPrefillWorkScorer as createScorer, type PrefillWorkParameters } from '../scorer/prefill-work.ts';
+import { createPrefillWorkProducer } from './prefill-work.ts';
+
+/** The scorer with the producer it reads, driven as one: the picker runs the producer, then the scorer's kernel arithmetic. */
+function createPrefillWorkScorer(name?: string, params?: PrefillWorkParameters) {
+  const producer = createPrefillWorkProducer();
+  const scorer = createScorer(name, params);
+  return { scorer: scorer.scorer, param: scorer.param, prepare: producer.produce, dispatched: producer.dispatched, firstToken: producer.firstToken, completed: producer.completed };
+}
 
 let next = 300;
 
@@ -28,7 +36,7 @@ function dispatch(scorer: ReturnType<typeof createPrefillWorkScorer>, c: Candida
   return req;
 }
 
-describe('prefill-work-scorer', () => {
+describe('prefill-work-producer with the prefill-work-scorer', () => {
   it.each([
     { name: 'nothing pending, no match: all equal → 1', promptBlocks: 10, matched: [0, 0, 0], pending: [0, 0, 0], scores: [1, 1, 1] },
     { name: 'the holder of the prefix has the least work', promptBlocks: 10, matched: [10, 0, 5], pending: [0, 0, 0], scores: [1, 0, 0.5] },

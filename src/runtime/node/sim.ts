@@ -1,0 +1,13 @@
+/** Simulated pods on Node: the simulator (src/sim/) with its pods served by node:http. */
+import { startSimulator as start, type Simulator, type SimulatorOptions } from '../../sim/index.ts';
+import { listen } from './listen.ts';
+
+/**
+ * @example
+ * const sim = await startSimulator({ pods: 2, port: 0, loras: ['english-bot'], timeScale: 0.1 });
+ * await fetch(`${sim.pods[0].url}/v1/models`);
+ * await sim.close();
+ */
+export function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  return start(options, listen);
+}
