@@ -4,7 +4,7 @@
  */
 import type { LlmdPluginInfo } from './llmd-plugins.ts';
 
-const ROLE_LABEL = 'the pod label llm-d.ai/role';
+const ROLE_LABEL = 'pod label llm-d.ai/role';
 
 export const LLMD_SCHEDULING_PLUGINS: readonly LlmdPluginInfo[] = [
   // ── screener ──
