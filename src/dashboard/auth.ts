@@ -69,6 +69,7 @@ export function loginPage(problem?: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>infergate dashboard — sign in</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="dashboard.css">
 </head>
 <body class="login">

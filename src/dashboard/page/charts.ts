@@ -91,7 +91,8 @@ function options(spec: ChartSpec, width: number): uPlot.Options {
   return {
     width,
     height: 180,
-    legend: { show: true },
+    // Names only: the values under the cursor would repeat the latest-values line below the chart.
+    legend: { show: true, live: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, max ?? 0, min ?? 0)] } },
     axes: [{}, { size: 50, label: spec.unit.trim() === 'ms' ? 'ms' : 'per second' }],

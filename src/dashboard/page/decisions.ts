@@ -129,9 +129,9 @@ function candidates(list: Candidate[], weights: Record<string, number>, picked: 
         'tr',
         {},
         h('th', { scope: 'col' }, 'Endpoint'),
-        ...scorers.map((s) => h('th', { scope: 'col' }, s, weights[s] !== undefined ? h('span', { class: 'weight' }, ` ×${weights[s]}`) : null)),
-        h('th', { scope: 'col' }, 'Total'),
-        h('th', { scope: 'col' }, 'Metrics age'),
+        ...scorers.map((s) => h('th', { scope: 'col', class: 'num' }, s, weights[s] !== undefined ? h('span', { class: 'weight' }, ` ×${weights[s]}`) : null)),
+        h('th', { scope: 'col', class: 'num' }, 'Total'),
+        h('th', { scope: 'col', class: 'num' }, 'Metrics age'),
       ),
     ),
     h(
