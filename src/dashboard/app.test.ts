@@ -5,6 +5,7 @@ import { createDashboardApp, type DashboardOptions } from './app.ts';
 import type { DashboardAssets } from './assets.ts';
 import { SESSION_SECONDS } from './auth.ts';
 import { FeedEvent } from './feed.ts';
+import { DashboardRecorder } from './recorder.ts';
 import { MAX_BACKLOG, feedStream } from './sse.ts';
 import { DashboardSourceDouble, samplePoint } from './testing.ts';
 
@@ -194,5 +195,15 @@ describe('feedStream', () => {
     expect(lines[0]).toMatchObject({ msg: 'dashboard client too slow, closing its stream' });
     let done = false;
     while (!done) done = (await reader.read()).done;
+  });
+
+  it('carries a DashboardRecorder: its timer ticks pools out while the stream is open and stops when it closes', async () => {
+    const recorder = new DashboardRecorder({ pools: () => [{ name: 'p', pods: [] }], routing: () => ({ version: 1, objects: [] }), tickMs: 10 });
+    const frames = new FrameReader(feedStream(recorder, { heartbeatMs: 60_000 }).getReader());
+    const [state, pools] = await frames.until(2);
+    expect([state!.type, pools!.type]).toEqual(['state', 'pools']);
+    expect(recorder.watching).toBe(true);
+    await frames.reader.cancel();
+    expect(recorder.watching).toBe(false);
   });
 });
