@@ -111,6 +111,8 @@ describe('dashboard app behind the admin token', () => {
     const wrong = await admin.request('/dashboard/login', { method: 'POST', body: new URLSearchParams({ token: 'nope' }) });
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toContain('role="alert"');
+    const huge = await admin.request('/dashboard/login', { method: 'POST', body: new URLSearchParams({ token: 'x'.repeat(10_000) }) });
+    expect(huge.status).toBe(413);
     const right = await admin.request('/dashboard/login', { method: 'POST', body: new URLSearchParams({ token }) });
     expect(right.status).toBe(303);
     expect(right.headers.get('location')).toBe('./');

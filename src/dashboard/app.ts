@@ -10,6 +10,7 @@
  * DashboardSource and the page's files behind DashboardAssets.
  */
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { basePath } from 'hono/route';
 import { GatewayError } from '../api/errors.ts';
 import { bearerMatches, constantTimeEqual } from '../rpc/auth.ts';
@@ -95,7 +96,9 @@ export function createDashboardApp(options: DashboardOptions): Hono {
 
   app.get('/events', async (c) => {
     if (!(await allowed(c))) return denied(c);
-    const body = feedStream(options.source, { heartbeatMs: options.heartbeatMs, signal: c.req.raw.signal, log: options.log });
+    // Not the request's signal: every server here cancels the body when the client leaves, and Deno's
+    // legacy signal semantics log a warning when it is listened to.
+    const body = feedStream(options.source, { heartbeatMs: options.heartbeatMs, log: options.log });
     return new Response(body, {
       headers: {
         'content-type': 'text/event-stream; charset=utf-8',
@@ -109,7 +112,9 @@ export function createDashboardApp(options: DashboardOptions): Hono {
   for (const name of STATIC) app.get(`/${name}`, (c) => asset(c, name));
 
   app.get('/login', (c) => (token ? html(loginPage(), 200) : c.redirect('./', 303)));
-  app.post('/login', async (c) => {
+  // Anyone may post here: a token is short, so anything over a few KiB is refused unread.
+  const loginLimit = bodyLimit({ maxSize: 4096, onError: () => html(loginPage('That is too long to be a token.'), 413) });
+  app.post('/login', loginLimit, async (c) => {
     if (!token) return c.redirect('./', 303);
     const form = await c.req.formData().catch(() => undefined);
     const given = form?.get('token');
