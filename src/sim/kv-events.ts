@@ -38,6 +38,9 @@ export class PodKvEvents implements EngineKvObserver, KvCacheObserver {
   private publisher: KvEventPublisher | undefined;
   /** Batches sent; for /admin/state and tests. */
   published = 0;
+  /** Blocks announced stored and removed. */
+  storedBlocks = 0;
+  removed = 0;
 
   constructor(
     engine: SimEngine,
@@ -67,6 +70,7 @@ export class PodKvEvents implements EngineKvObserver, KvCacheObserver {
     const kv = seq.kv;
     if (!kv) return; // a request submitted without token ids (tests, benchmarks) has nothing to publish
     const hashes = Array.from(kv.hashes.subarray(from, to));
+    this.storedBlocks += hashes.length;
     const blocks = seq.blocks;
     for (let b = from; b < to; b++) {
       const h = kv.hashes[b]!;
@@ -91,6 +95,7 @@ export class PodKvEvents implements EngineKvObserver, KvCacheObserver {
 
   evicted(id: number): void {
     const h = (BigInt(this.heldHi[id]!) << 32n) | BigInt(this.heldLo[id]!);
+    this.removed++;
     this.pending.push({ type: 'BlockRemoved', blockHashes: [h], medium: MEDIUM_GPU, groupIdx: 0 });
   }
 
