@@ -207,7 +207,12 @@ async function startPod(
     await l?.close();
   }
 
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    await kvEvents?.recorder.close(); // the pod never came up: its event sockets must not outlive it
+    throw err;
+  }
   await ctx.setFaults(initialFaults);
   return {
     name: ctx.name,
