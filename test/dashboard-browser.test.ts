@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboardApp } from '../src/dashboard/app.ts';
 import { embeddedDashboardAssets } from '../src/dashboard/embedded-assets.ts';
 import { DashboardSourceDouble, T0, sampleDecisions, samplePoint } from '../src/dashboard/testing.ts';
-import { listen, type Listening } from '../src/runtime/node/node.ts';
+import { listen, type Listening } from '../src/runtime/node/index.ts';
 
 const CHROMIUM = process.env.INFERGATE_CHROMIUM ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Simulator } from '../src/sim/index.ts';
+import type { Simulator } from '../src/sim/index.ts';
 import { startSimulator } from '../src/runtime/node/index.ts';
 import type { EndpointEntry } from '../src/endpoints/file-schema.ts';
 import { startGateway, type RunningGateway, type StartGatewayOptions } from '../src/runtime/node/gateway.ts';

@@ -90,6 +90,11 @@ export class MetricsAgent {
   }
 
   /** Replace the known pods (the endpoints file changed). Known pods keep their metrics. */
+  /** The endpoints it was last given (a new array on every change). */
+  get entries(): readonly EndpointEntry[] {
+    return this.#entries;
+  }
+
   setEntries(entries: EndpointEntry[]): void {
     this.#entries = entries;
     const wanted = new Map<string, { entry: EndpointEntry; port: number; explicit: boolean }>();

@@ -7,6 +7,8 @@ import { mountConnect } from '../rpc/connect-mount.ts';
 import type { MetricsAgent } from './agent.ts';
 import { endpointServiceRoutes } from './service.ts';
 import type { WatchOptions } from './watch.ts';
+import type { KvEventsCollector } from '../kvevents/collector.ts';
+import { kvIndexServiceRoutes, type KvEventsConvention } from './kv-index-service.ts';
 
 export interface AgentApp {
   app: Hono;
@@ -14,8 +16,22 @@ export interface AgentApp {
   routes: ReturnType<typeof endpointServiceRoutes>;
 }
 
-export function createAgentApp(agent: MetricsAgent, options: WatchOptions & { notReadyReason?: () => string | undefined } = {}): AgentApp {
-  const routes = endpointServiceRoutes(agent, options);
+/** With KV events on, the agent also serves KvIndexService. */
+export interface AgentKvEvents {
+  collector: KvEventsCollector;
+  convention: KvEventsConvention;
+}
+
+export function createAgentApp(
+  agent: MetricsAgent,
+  options: WatchOptions & { notReadyReason?: () => string | undefined; kvEvents?: AgentKvEvents } = {},
+): AgentApp {
+  const endpoints = endpointServiceRoutes(agent, options);
+  const kv = options.kvEvents && kvIndexServiceRoutes(agent, options.kvEvents.collector, options.kvEvents.convention);
+  const routes: ReturnType<typeof endpointServiceRoutes> = (router) => {
+    endpoints(router);
+    kv?.(router);
+  };
   const app = new Hono();
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', (c) => {

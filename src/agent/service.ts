@@ -18,7 +18,8 @@ const PoolRequest = v.object({
   targetPorts: v.array(Port),
 });
 
-function readRequest(req: PoolSelector): PoolSelector {
+/** A pool selector from a request, validated at this edge (InvalidArgument saying which field). */
+export function readPoolRequest(req: PoolSelector): PoolSelector {
   const parsed = v.safeParse(PoolRequest, { selector: req.selector, targetPorts: req.targetPorts });
   if (!parsed.success) {
     const detail = parsed.issues.map((i) => `${issuePath(i)}: ${i.message}`).join('; ');
@@ -31,12 +32,12 @@ export function endpointServiceRoutes(agent: MetricsAgent, options: WatchOptions
   return (router: ConnectRouter) => {
     router.service(EndpointService, {
       async *watchEndpoints(req, ctx: HandlerContext) {
-        for await (const view of watchPool(agent, readRequest(req), ctx.signal, options)) {
+        for await (const view of watchPool(agent, readPoolRequest(req), ctx.signal, options)) {
           yield create(WatchEndpointsResponseSchema, { snapshot: toWireSnapshot(view.endpoints, view.at, view.changeSeq) });
         }
       },
       async getEndpoints(req) {
-        const view = agent.view(readRequest(req));
+        const view = agent.view(readPoolRequest(req));
         return create(GetEndpointsResponseSchema, { snapshot: toWireSnapshot(view.endpoints, view.at, view.changeSeq) });
       },
     });

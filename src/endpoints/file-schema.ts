@@ -22,6 +22,10 @@ export const EndpointEntry = v.object({
   port: v.optional(v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be 1-65535'), v.maxValue(65535, 'must be 1-65535'))),
   labels: v.optional(v.record(v.string(), v.string('must be a string')), {}),
   engine: v.optional(Engine, 'vllm'),
+  /** Where the pod publishes KV events (vLLM's --kv-events-config endpoint); default: the agent's port convention. */
+  kvEventsEndpoint: v.optional(v.pipe(v.string(), v.regex(/^tcp:\/\/\S+:\d+$/, 'must be tcp://host:port'))),
+  /** The pod's replay socket (vLLM's replay_endpoint), if it has one. */
+  kvEventsReplayEndpoint: v.optional(v.pipe(v.string(), v.regex(/^tcp:\/\/\S+:\d+$/, 'must be tcp://host:port'))),
 });
 export type EndpointEntry = v.InferOutput<typeof EndpointEntry>;
 

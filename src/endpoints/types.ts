@@ -60,7 +60,7 @@ export function poolKey(pool: PoolSelector): string {
   const labels = Object.keys(pool.selector).sort();
   let key = '';
   for (const k of labels) key += `${JSON.stringify(k)}=${JSON.stringify(pool.selector[k])},`;
-  return `${key}|${pool.targetPorts.join(',')}`;
+  return `${key}|${[...pool.targetPorts].sort((a, b) => a - b).join(',')}`;
 }
 
 /** The endpoints of one pool at one moment. */

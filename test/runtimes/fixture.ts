@@ -8,7 +8,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Simulator } from '../../src/sim/index.ts';
+import type { Simulator } from '../../src/sim/index.ts';
 import { startSimulator } from '../../src/runtime/node/index.ts';
 import { demoPools } from '../../src/cli/commands/demo.ts';
 import type { EndpointEntry } from '../../src/endpoints/file-schema.ts';

@@ -7,7 +7,7 @@ import { commandFlags, type FlagSpec } from '../../config/flags.ts';
 import { environment, readTextFile, waitForShutdown } from '../../runtime/node/index.ts';
 import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
 import { parseEndpointsFile } from '../../endpoints/file-schema.ts';
-import { type Simulator } from '../../sim/index.ts';
+import type { Simulator } from '../../sim/index.ts';
 import { startSimulator } from '../../runtime/node/index.ts';
 
 /** What each demo pool's simulated pods serve. */

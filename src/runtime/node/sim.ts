@@ -1,6 +1,10 @@
-/** Simulated pods on Node: the simulator (src/sim/) with its pods served by node:http. */
+/** Simulated pods on Node: the simulator (src/sim/) with its pods served by node:http and KV events published over ZeroMQ. */
+import type { OpenPublisher } from '../../kvevents/transport.ts';
 import { startSimulator as start, type Simulator, type SimulatorOptions } from '../../sim/index.ts';
 import { listen } from './listen.ts';
+
+/** The KV-event publisher over ZeroMQ, loaded only when a pod publishes (a native module). */
+const zmqPublisher: OpenPublisher = async (o) => (await import('./zmq-publisher.ts')).openZmqPublisher(o);
 
 /**
  * @example
@@ -9,5 +13,5 @@ import { listen } from './listen.ts';
  * await sim.close();
  */
 export function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  return start(options, listen);
+  return start(options, listen, zmqPublisher);
 }
