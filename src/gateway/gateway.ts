@@ -6,7 +6,7 @@
  * upstream client, a log), not the things behind them, so the same director
  * runs on Node, Deno and Workers.
  */
-import { parseJsonObject } from '../api/body.ts';
+import { parseJsonBody, withModel } from '../api/body.ts';
 import { errorAnswer, GatewayError, internalError, payloadTooLarge, serviceUnavailable, shed } from '../api/errors.ts';
 import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
 import type { Answer } from '../http/answer.ts';
@@ -48,7 +48,6 @@ export interface GatewayPorts {
   log?: (line: Record<string, unknown>) => void;
 }
 
-const encoder = new TextEncoder();
 export const EXPLAIN_HEADER = 'x-infergate-explain';
 export const DECISION_HEADER = 'x-infergate-decision';
 
@@ -111,8 +110,9 @@ export class Gateway {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
     }
     // api: the body, once, checked.
-    let bytes = await request.body(this.options.bodyLimit);
-    const parsed = checkBody(kind, parseJsonObject(bytes));
+    const bytes = await request.body(this.options.bodyLimit);
+    const body = parseJsonBody(bytes);
+    const parsed = checkBody(kind, body.value);
     // routing: model → route → pool → target.
     const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random);
 
@@ -139,17 +139,13 @@ export class Gateway {
     }
 
     // proxy: forward with the target model, restore the asked-for name in the answer.
-    if (parsed.body.model !== route.targetModel) {
-      parsed.body.model = route.targetModel;
-      bytes = encoder.encode(JSON.stringify(parsed.body));
-    }
     return this.#proxy.forward({
       pool: route.pool,
       candidates: [decision.endpoint, ...decision.fallbacks],
       scheduling: schedulingRequest,
       request,
       path,
-      body: bytes,
+      body: parsed.body.model === route.targetModel ? bytes : withModel(body, route.targetModel),
       stream: parsed.stream,
       restoreModel: route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined,
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
