@@ -70,6 +70,7 @@ export class Gateway {
         observer: {
           responded: (pool, model, status) => metrics.request(pool, model, status),
           refused: (pool) => metrics.refused(pool),
+          retried: (pool, reason) => metrics.retried(pool, reason),
           firstToken: (pool, s) => metrics.firstToken(pool, s),
           finished: (pool, s) => metrics.duration(pool, s),
         },

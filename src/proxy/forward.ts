@@ -1,8 +1,10 @@
 /**
  * Send the request to the chosen endpoint and stream the answer back,
- * unbuffered. Connection refused/reset before any byte reached the client:
- * try the next candidate (bounded). The scheduling lifecycle hears of every
- * dispatch and of its end, however it ends.
+ * unbuffered. Before any byte of the answer has reached the client, a refused
+ * connection or a retriable status (./retry.ts) moves the request to the next
+ * candidate, within the per-request attempts and the pool's retry budget.
+ * The scheduling lifecycle hears of every dispatch and of its end, however it
+ * ends, with the outcome (passive health reads it).
  */
 import { badGateway, badRequest, gatewayTimeout, GatewayError } from '../api/errors.ts';
 import type { Endpoint } from '../endpoints/types.ts';
@@ -14,6 +16,7 @@ import type { EndpointScheduling } from '../scheduling/endpoint-scheduling.ts';
 import type { SchedulingRequest } from '../scheduling/scheduler.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { restoreModelInJson, restoreModelInSse } from './model-rewrite.ts';
+import { DEFAULT_RETRY_OPTIONS, RetryBudget, retryAfterSeconds, type RetryOptions } from './retry.ts';
 
 export interface ForwardRequest {
   pool: Pool;
@@ -35,6 +38,8 @@ export interface ProxyObserver {
   responded(pool: string, model: string, status: number): void;
   /** An attempt on an endpoint was refused or reset (then retried elsewhere). */
   refused(pool: string): void;
+  /** A request was sent again, to another endpoint, after this endpoint's answer (a status) or failure. */
+  retried(pool: string, reason: string): void;
   /** The first chunk of a streamed answer, `seconds` after the request arrived. */
   firstToken(pool: string, seconds: number): void;
   /** The answer ended, `seconds` after the request arrived. */
@@ -44,9 +49,10 @@ export interface ProxyObserver {
 export interface ProxyOptions {
   /** Give up on an upstream whose response head takes longer, ms. */
   upstreamTimeoutMs: number;
-  /** Endpoints tried per request when connections are refused. */
+  /** Endpoints tried per request (the first included) when one refuses or answers a retriable status. */
   maxAttempts: number;
   now: () => number;
+  retry?: RetryOptions;
 }
 
 export interface ProxyPorts {
@@ -60,18 +66,34 @@ export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
 const decoder = new TextDecoder();
 
 export class Proxy {
+  readonly #budget: RetryBudget;
+
   constructor(
     private readonly ports: ProxyPorts,
     private readonly options: ProxyOptions,
-  ) {}
+  ) {
+    this.#budget = new RetryBudget(options.retry ?? DEFAULT_RETRY_OPTIONS);
+  }
 
   async forward(req: ForwardRequest): Promise<Answer> {
+    const load = this.#budget.begin(req.pool.name);
+    try {
+      return await this.#attempts(req, load);
+    } finally {
+      this.#budget.done(load);
+    }
+  }
+
+  async #attempts(req: ForwardRequest, load: ReturnType<RetryBudget['begin']>): Promise<Answer> {
     const { upstream, lifecycle, observer } = this.ports;
+    const budget = this.#budget;
     const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId);
     const attempts = Math.min(this.options.maxAttempts, req.candidates.length);
     const refused: string[] = [];
-    for (let i = 0; i < attempts; i++) {
+    tries: for (let i = 0; i < attempts; i++) {
       const endpoint = req.candidates[i]!;
+      // Attempts after the first were counted in the pool's retry budget when they were decided.
+      const retry = i > 0;
       lifecycle.dispatched(req.pool, endpoint, req.scheduling);
       let response: UpstreamResponse;
       try {
@@ -85,6 +107,7 @@ export class Proxy {
           headersTimeoutMs: this.options.upstreamTimeoutMs,
         });
       } catch (err) {
+        if (retry) budget.retried(load);
         const failure = upstreamFailure(err);
         lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: failure === 'invalid' || !failure ? undefined : failure });
         switch (failure) {
@@ -98,14 +121,28 @@ export class Proxy {
           case 'connect':
             observer.refused(req.pool.name);
             refused.push(`${endpoint.id} (${(err as Error).message})`);
-            continue;
+            if (i + 1 < attempts && budget.tryRetry(load)) {
+              observer.retried(req.pool.name, 'connect-failure');
+              continue tries;
+            }
+            break tries;
           default:
             throw err;
         }
       }
+      if (retry) budget.retried(load);
+      // A retriable status with a candidate left: drop this answer, try the next (the client has seen nothing yet).
+      if (budget.retriable(response.status) && i + 1 < attempts && !req.request.signal.aborted && budget.tryRetry(load)) {
+        const after = retryAfterSeconds(response.headers.get('retry-after'), this.options.now());
+        response.body?.cancel();
+        lifecycle.completed(req.pool, endpoint, req.scheduling, { status: response.status, ...(after !== undefined ? { retryAfterSeconds: after } : {}) });
+        observer.retried(req.pool.name, String(response.status));
+        refused.push(`${endpoint.id} (answered ${response.status})`);
+        continue;
+      }
       return this.#respond(req, endpoint, response);
     }
-    throw badGateway(`Every endpoint tried for pool "${req.pool.name}" failed before answering: ${refused.join(', ')}. The model servers may be down or restarting; retry shortly.`);
+    throw badGateway(`Every endpoint tried for pool "${req.pool.name}" failed: ${refused.join(', ')}. The model servers may be down, restarting or overloaded; retry shortly.`);
   }
 
   async #respond(req: ForwardRequest, endpoint: Endpoint, upstream: UpstreamResponse): Promise<Answer> {

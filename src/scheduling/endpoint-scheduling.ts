@@ -19,6 +19,8 @@ export interface Outcome {
    * `broken` (the answer was cut off mid-body).
    */
   failure?: 'connect' | 'timeout' | 'aborted' | 'broken';
+  /** The endpoint's `Retry-After`, seconds, when it answered 429 or 503 with one. */
+  retryAfterSeconds?: number;
 }
 
 export interface Readiness {

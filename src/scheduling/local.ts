@@ -7,13 +7,24 @@
 import type { Endpoint, EndpointSource } from '../endpoints/types.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { EndpointScheduling, Outcome, Readiness } from './endpoint-scheduling.ts';
-import { OutlierDetector } from './outliers.ts';
+import { OutlierDetector, type OutlierOptions, type OutlierOutcome } from './outliers.ts';
 import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
 
 export interface LocalSchedulingOptions {
   /** Metrics older than this are stale (the picker's and the readiness probe's horizon), ms. */
   staleAfterMs: number;
   now: () => number;
+  outliers?: Partial<OutlierOptions>;
+}
+
+/** What passive health counts: a refused connection, a status (a timeout as 504, a cut-off answer as 502), or success. */
+function outlierOutcome(o: Outcome): OutlierOutcome {
+  if (o.failure === 'connect') return { kind: 'connect-failure' };
+  if (o.failure === 'timeout') return { kind: 'status', status: 504 };
+  if (o.failure === 'broken') return { kind: 'status', status: 502 };
+  if (o.failure === 'aborted' || o.status === 0) return { kind: 'success' };
+  if (o.status >= 500 || o.status === 429) return { kind: 'status', status: o.status, ...(o.retryAfterSeconds !== undefined ? { retryAfterSeconds: o.retryAfterSeconds } : {}) };
+  return { kind: 'success' };
 }
 
 export class LocalScheduling implements EndpointScheduling {
@@ -24,7 +35,7 @@ export class LocalScheduling implements EndpointScheduling {
     readonly scheduler: Scheduler,
     private readonly options: LocalSchedulingOptions,
   ) {
-    this.outliers = new OutlierDetector(options.now);
+    this.outliers = new OutlierDetector(options.now, options.outliers);
   }
 
   pick(pool: Pool, request: SchedulingRequest): Decision {
@@ -41,8 +52,7 @@ export class LocalScheduling implements EndpointScheduling {
 
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest, outcome: Outcome): void {
     this.scheduler.completed(pool, endpoint, request);
-    if (outcome.failure === 'connect') this.outliers.failed(endpoint);
-    else if (outcome.status > 0) this.outliers.succeeded(endpoint);
+    this.outliers.observe(endpoint, outlierOutcome(outcome));
   }
 
   /**

@@ -92,6 +92,8 @@ export interface SimPod {
   readonly faults: FaultConfig;
   /** True while the listening socket is open. */
   readonly listening: boolean;
+  /** Inference requests (`POST /v1/*`) received since start, answered or not (a fault's answers too). */
+  readonly received: number;
   /** The KV-event sockets, when the pod publishes events. */
   readonly kvEvents: { endpoint: string; replayEndpoint: string | undefined; recorder: PodKvEvents } | undefined;
   /** Replaces the fault set (same as `POST /admin/faults`). */
@@ -187,6 +189,7 @@ async function startPod(
     random: rng(o.seed * 7919 + index),
     faults: noFaults,
     inFlight: 0,
+    received: 0,
     async setFaults(next) {
       ctx.faults = next;
       if (resumeTimer) clearTimeout(resumeTimer);
@@ -242,6 +245,9 @@ async function startPod(
     },
     get listening() {
       return listener !== undefined;
+    },
+    get received() {
+      return ctx.received;
     },
     kvEvents,
     setFaults: (f) => ctx.setFaults(checkFaults(f)),

@@ -27,4 +27,6 @@ export interface PodContext {
   readonly kvHashing?: PodKvHashing;
   /** HTTP requests in flight on this pod. */
   inFlight: number;
+  /** Inference requests (`POST /v1/*`) received since start, answered or not. */
+  received: number;
 }
