@@ -65,6 +65,20 @@ export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
 
 const decoder = new TextDecoder();
 
+/** What a response's Content-Encoding is, as far as restoring the model name goes. */
+function contentCoding(value: string | null): 'identity' | 'gzip' | 'deflate' | 'other' {
+  const v = value?.trim().toLowerCase();
+  if (!v || v === 'identity') return 'identity';
+  if (v === 'gzip' || v === 'x-gzip') return 'gzip';
+  if (v === 'deflate') return 'deflate';
+  return 'other';
+}
+
+async function decompress(bytes: Uint8Array, coding: 'gzip' | 'deflate'): Promise<Uint8Array> {
+  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream(coding));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
 export class Proxy {
   readonly #budget: RetryBudget;
 
@@ -88,6 +102,8 @@ export class Proxy {
     const { upstream, lifecycle, observer } = this.ports;
     const budget = this.#budget;
     const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId);
+    // An answer whose model name will be restored is read as text: ask for it uncompressed.
+    if (req.restoreModel) headers['accept-encoding'] = 'identity';
     const attempts = Math.min(this.options.maxAttempts, req.candidates.length);
     const refused: string[] = [];
     tries: for (let i = 0; i < attempts; i++) {
@@ -157,7 +173,9 @@ export class Proxy {
     };
     observer.responded(req.pool.name, req.scheduling.requestedModel, upstream.status);
     const contentType = upstream.headers.get('content-type') ?? '';
-    const restore = upstream.status < 300 && req.restoreModel && upstream.body ? req.restoreModel : undefined;
+    // A pod that compresses anyway: gzip and deflate are decoded to restore the name; anything else passes untouched.
+    const coding = contentCoding(upstream.headers.get('content-encoding'));
+    const restore = upstream.status < 300 && req.restoreModel && upstream.body && coding !== 'other' ? req.restoreModel : undefined;
     const headers = clientResponseHeaders(upstream.headers, restore !== undefined);
     headers[DESTINATION_HEADER] = endpoint.id;
     for (const k in req.extraHeaders) headers[k] = req.extraHeaders[k]!;
@@ -178,6 +196,13 @@ export class Proxy {
       }
       done();
       if (!restore) return { status: upstream.status, headers, body: bytes };
+      if (coding !== 'identity') {
+        try {
+          bytes = await decompress(bytes, coding as 'gzip' | 'deflate');
+        } catch (err) {
+          throw new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_bad_encoding', message: `Endpoint ${endpoint.id} sent a ${coding} body that does not decode (${(err as Error).message}). Retry the request.` });
+        }
+      }
       return { status: upstream.status, headers, body: restoreModelInJson(decoder.decode(bytes), restore.target, restore.requested) };
     }
     // The first chunk of a stream is the first token: the endpoint's prefill of this prompt is over.
@@ -186,6 +211,7 @@ export class Proxy {
       observer.firstToken(req.pool.name, (now() - req.startedAt) / 1000);
     };
     let body = upstream.body.stream(done, first);
+    if (restore && coding !== 'identity') body = body.pipeThrough(new DecompressionStream(coding as 'gzip' | 'deflate') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
     if (restore) body = body.pipeThrough(restoreModelInSse(restore.target, restore.requested));
     return { status: upstream.status, headers, body };
   }
