@@ -18,6 +18,8 @@ export const agentFlags = {
   'scrape-timeout': { type: 'number', default: 0, help: 'ms before a scrape is abandoned (0: 4 × interval, at least 200)' },
   'failure-threshold': { type: 'number', default: 3, help: 'failed scrapes in a row before a pod reads not ready' },
   'metrics-path': { type: 'string', default: '/metrics', help: 'path of the Prometheus metrics on each pod' },
+  kubernetes: { type: 'boolean', help: 'discover the pods of every InferencePool from the Kubernetes API instead of --endpoints' },
+  namespace: { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
 
@@ -26,7 +28,8 @@ const log = (line: Record<string, unknown>) => console.log(JSON.stringify({ time
 export async function run(args: string[]): Promise<number> {
   const flags = commandFlags('agent', args, agentFlags, environment(), {
     check(f) {
-      if (!f.endpoints) throw new FlagError('--endpoints is required');
+      if (!f.endpoints && !f.kubernetes) throw new FlagError('--endpoints (or --kubernetes) is required');
+      if (f.endpoints && f.kubernetes) throw new FlagError('give --endpoints or --kubernetes, not both');
       if (f['scrape-interval'] < 1) throw new FlagError('--scrape-interval must be at least 1 ms');
     },
   });
@@ -41,7 +44,9 @@ export async function run(args: string[]): Promise<number> {
   });
   let discovery;
   try {
-    discovery = await startFileDiscovery(agent, flags.endpoints, { readFileText, watchFile }, log);
+    discovery = flags.kubernetes
+      ? await (await import('../../runtime/node/kubernetes-gateway.ts')).startKubernetesDiscovery(agent, { namespace: flags.namespace }, log)
+      : await startFileDiscovery(agent, flags.endpoints, { readFileText, watchFile }, log);
   } catch (err) {
     console.error(`infergate agent: ${(err as Error).message}`);
     return 1;

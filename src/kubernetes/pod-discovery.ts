@@ -1,0 +1,150 @@
+/**
+ * Discovery from the Kubernetes API: the pods of every InferencePool, kept
+ * current by informers (pools of each served version, and pods), handed to
+ * the agent as its entries after each change. Where the endpoints file's
+ * discovery (src/agent/discovery.ts) re-reads a file, this one follows
+ * watch events: a pod that appears, turns ready, turns not ready, starts
+ * terminating or is deleted changes the agent's entries at that event.
+ */
+import type { EndpointEntry } from '../endpoints/file-schema.ts';
+import { endpointEntries, podEndpoint, poolSelection, type PodEndpoint, type PoolSelection } from './pods.ts';
+import { objectKey, POD, type Informer, type KubeObject, type KubernetesPort } from './port.ts';
+import { poolResourceTypes } from './resources.ts';
+
+export interface PodDiscoveryOptions {
+  /** One namespace, or undefined for all. */
+  namespace?: string;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+export interface EntrySink {
+  setEntries(entries: EndpointEntry[]): void;
+}
+
+export class KubernetesPodDiscovery {
+  readonly #pods = new Map<string, PodEndpoint>();
+  readonly #pools = new Map<string, PoolSelection>();
+  readonly #informers: Informer[] = [];
+  readonly #unsynced = new Set<string>();
+  readonly #failing = new Map<string, string>();
+  readonly #log: (line: Record<string, unknown>) => void;
+  #scheduled = false;
+  #firstSync: Promise<void>;
+  #resolveFirstSync!: () => void;
+  #lastEntries = '';
+
+  constructor(
+    readonly port: KubernetesPort,
+    readonly sink: EntrySink,
+    readonly options: PodDiscoveryOptions = {},
+  ) {
+    this.#log = options.log ?? (() => {});
+    this.#firstSync = new Promise((resolve) => (this.#resolveFirstSync = resolve));
+  }
+
+  /** Why discovery is not working right now (the API unreachable, a list failing), or undefined. */
+  get problem(): string | undefined {
+    if (this.#failing.size) return [...this.#failing].map(([what, why]) => `${what}: ${why}`).join('; ');
+    if (this.#unsynced.size) return `waiting for the first list of ${[...this.#unsynced].join(', ')} from the Kubernetes API`;
+    return undefined;
+  }
+
+  /** True once pools and pods have each been listed (what follows are changes). */
+  get listed(): boolean {
+    return this.#unsynced.size === 0 && this.#informers.length > 0;
+  }
+
+  /** Start the informers; resolves when pools and pods have been listed once (or after `waitMs`). */
+  async start(waitMs = 10_000): Promise<void> {
+    const scope = { namespace: this.options.namespace };
+    for (const type of poolResourceTypes()) {
+      const name = `${type.plural}.${type.group}/${type.version}`;
+      this.#unsynced.add(name);
+      this.#informers.push(
+        this.port.watch(type, scope, {
+          upsert: (o) => this.#setPool(o),
+          remove: (o) => this.#pools.delete(objectKey(o)) && this.#changed(),
+          synced: () => this.#synced(name),
+          unavailable: (error, retryInMs) => this.#unavailable(name, error, retryInMs),
+          // A pool version whose CRD is not installed has no pools: not a problem.
+          missing: (error) => this.#synced(name, error),
+        }),
+      );
+    }
+    this.#unsynced.add('pods');
+    this.#informers.push(
+      this.port.watch(POD, scope, {
+        upsert: (o) => this.#setPod(o),
+        remove: (o) => this.#pods.delete(objectKey({ ...o, kind: 'Pod' })) && this.#changed(),
+        synced: () => this.#synced('pods'),
+        unavailable: (error, retryInMs) => this.#unavailable('pods', error, retryInMs),
+      }),
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#firstSync, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** Hand the current entries to the sink again (they are already current: this recomputes them). */
+  async reload(): Promise<boolean> {
+    this.#flush(true);
+    return this.problem === undefined;
+  }
+
+  stop(): void {
+    for (const i of this.#informers) void i.stop();
+    this.#informers.length = 0;
+  }
+
+  /** The pods known now, with their readiness (for tests and diagnostics). */
+  pods(): PodEndpoint[] {
+    return [...this.#pods.values()];
+  }
+
+  #setPool(o: KubeObject): void {
+    const selection = poolSelection(o);
+    if (selection) this.#pools.set(objectKey(o), selection);
+    else this.#pools.delete(objectKey(o));
+    this.#changed();
+  }
+
+  #setPod(o: KubeObject): void {
+    const pod = podEndpoint(o);
+    const key = objectKey({ ...o, kind: 'Pod' });
+    const before = this.#pods.get(key);
+    if (pod) this.#pods.set(key, pod);
+    else this.#pods.delete(key);
+    if (pod?.draining && !before?.draining) this.#log({ level: 'info', msg: 'pod terminating: no new requests, in-flight ones finish', pod: `${pod.namespace}/${pod.name}`, address: pod.address });
+    this.#changed();
+  }
+
+  #synced(name: string, note?: string): void {
+    this.#failing.delete(name);
+    if (note) this.#log({ level: 'info', msg: 'resource not served by this cluster; treated as empty', resource: name, detail: note });
+    if (this.#unsynced.delete(name) && this.#unsynced.size === 0) this.#resolveFirstSync();
+    this.#changed();
+  }
+
+  #unavailable(name: string, error: string, retryInMs: number): void {
+    this.#failing.set(name, error);
+    this.#log({ level: 'warn', msg: 'Kubernetes watch failed; keeping the last known pods and retrying', resource: name, error, retryInMs });
+  }
+
+  #changed(): true {
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      // Coalesce the events of one list (or one burst) into one update of the agent.
+      queueMicrotask(() => this.#flush(false));
+    }
+    return true;
+  }
+
+  #flush(force: boolean): void {
+    this.#scheduled = false;
+    const entries = endpointEntries(this.#pods.values(), [...this.#pools.values()]);
+    const text = JSON.stringify(entries);
+    if (!force && text === this.#lastEntries) return;
+    this.#lastEntries = text;
+    this.sink.setEntries(entries);
+  }
+}
