@@ -95,15 +95,17 @@ export function selects(selector: Record<string, string>, labels: Record<string,
 
 /**
  * The agent's entries: each ready pod that a pool of its namespace selects,
- * once, without a port (the agent makes one endpoint per target port of each
- * pool that asks for it).
+ * once per target port of those pools. Ports are explicit because the agent
+ * scrapes explicit entries as they come (port-less entries are expanded only
+ * when a pool is first acquired, so a pod appearing later would be missed).
  */
 export function endpointEntries(pods: Iterable<PodEndpoint>, pools: readonly PoolSelection[]): EndpointEntry[] {
   const entries: EndpointEntry[] = [];
   for (const pod of pods) {
     if (!pod.ready) continue;
-    if (!pools.some((p) => p.namespace === pod.namespace && selects(p.selector, pod.labels))) continue;
-    entries.push({ address: pod.address, labels: pod.labels, engine: pod.engine });
+    const ports = new Set<number>();
+    for (const p of pools) if (p.namespace === pod.namespace && selects(p.selector, pod.labels)) for (const port of p.targetPorts) ports.add(port);
+    for (const port of [...ports].sort((a, b) => a - b)) entries.push({ address: pod.address, port, labels: pod.labels, engine: pod.engine });
   }
   return entries;
 }
