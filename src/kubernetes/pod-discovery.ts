@@ -7,6 +7,7 @@
  * terminating or is deleted changes the agent's entries at that event.
  */
 import type { EndpointEntry } from '../endpoints/file-schema.ts';
+import { importObjects } from '../routing/manifests.ts';
 import { endpointEntries, podEndpoint, poolSelection, type PodEndpoint, type PoolSelection } from './pods.ts';
 import { objectKey, POD, type Informer, type KubeObject, type KubernetesPort } from './port.ts';
 import { poolResourceTypes } from './resources.ts';
@@ -102,9 +103,12 @@ export class KubernetesPodDiscovery {
   }
 
   #setPool(o: KubeObject): void {
-    const selection = poolSelection(o);
+    // Judged as the routing table judges it: an invalid new version leaves the last accepted one
+    // in use (src/kubernetes/routing-source.ts), so its pods must stay too.
+    const accepted = importObjects([o]).objects[0]?.conditions.every((c) => c.type !== 'Accepted' || c.status === 'True');
+    const selection = accepted ? poolSelection(o) : undefined;
     if (selection) this.#pools.set(objectKey(o), selection);
-    else this.#pools.delete(objectKey(o));
+    else if (accepted) this.#pools.delete(objectKey(o));
     this.#changed();
   }
 
