@@ -87,16 +87,19 @@ export class LeaderElector {
 
   #loop(): void {
     if (this.#stopped) return;
-    this.#tick = this.#tryAcquireOrRenew().then(
-      (held) => {
+    this.#tick = this.#tryAcquireOrRenew()
+      .catch((err: unknown) => {
+        this.#o.log({ level: 'warn', msg: 'leader election: lease read or write failed', error: (err as Error).message });
+        return false;
+      })
+      .then((held) => {
+        if (this.#stopped) return;
         const now = this.#o.now();
         if (held) this.#lastRenew = now;
         if (held && !this.#leading) this.#setLeading(true);
         // A leader that could not renew within the deadline steps down before others may take over.
         if (!held && this.#leading && now - this.#lastRenew >= this.#o.renewDeadlineMs) this.#setLeading(false);
-      },
-      (err: unknown) => this.#o.log({ level: 'warn', msg: 'leader election: lease read or write failed', error: (err as Error).message }),
-    );
+      });
     void this.#tick.finally(() => {
       if (!this.#stopped) this.#timer = setTimeout(() => this.#loop(), this.#o.retryPeriodMs);
     });

@@ -11,7 +11,7 @@
  */
 import { canonicalJson } from './canonical.ts';
 import { timeNow } from './conditions.ts';
-import { KubeConflictError, objectKey, type KubernetesPort } from './port.ts';
+import { KubeConflictError, objectKey, type KubeObject, type KubernetesPort } from './port.ts';
 import type { DesiredStatus } from './status.ts';
 
 export interface StatusWriterOptions {
@@ -33,6 +33,8 @@ export interface StatusWriterStats {
 export class StatusWriter {
   readonly stats: StatusWriterStats = { writes: 0, conflicts: 0, errors: 0 };
   #desired = new Map<string, DesiredStatus>();
+  /** Our last write per object: the version it replaced, and what it stored (the informer may not have seen it yet). */
+  readonly #written = new Map<string, { base: string | undefined; object: KubeObject }>();
   #running: Promise<void> | undefined;
   #again = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
@@ -49,6 +51,7 @@ export class StatusWriter {
   /** The statuses as they should be now (replaces the previous set) — written if this replica leads. */
   set(desired: readonly DesiredStatus[]): void {
     this.#desired = new Map(desired.map((d) => [objectKey(d.object), d]));
+    for (const key of this.#written.keys()) if (!this.#desired.has(key)) this.#written.delete(key);
     this.kick();
   }
 
@@ -97,15 +100,17 @@ export class StatusWriter {
   }
 
   async #write(d: DesiredStatus): Promise<void> {
-    let object = d.object;
+    const key = objectKey(d.object);
+    const ours = this.#written.get(key);
+    // The informer's copy may predate our own last write: start from what we stored instead of earning a 409.
+    let object = ours && ours.base === d.object.metadata.resourceVersion ? ours.object : d.object;
     for (let attempt = 0; attempt <= this.#o.maxConflicts; attempt++) {
       const next = d.render(object.status, object.metadata.generation ?? 0, timeNow(this.#o.now()));
       if (canonicalJson(next) === canonicalJson(object.status ?? {})) return;
       try {
         const written = await this.port.replaceStatus(d.type, { ...object, status: next });
         this.stats.writes++;
-        // Later rounds start from what is stored now, not from the informer's older copy.
-        if (this.#desired.get(objectKey(d.object)) === d) d.object = written;
+        this.#written.set(key, { base: object.metadata.resourceVersion, object: written });
         return;
       } catch (err) {
         if (!(err instanceof KubeConflictError)) throw err;
