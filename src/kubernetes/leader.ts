@@ -48,7 +48,14 @@ export class LeaderElector {
     readonly port: KubernetesPort,
     options: LeaderElectionOptions,
   ) {
-    this.#o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, now: Date.now, log: () => {}, ...options };
+    this.#o = {
+      ...options,
+      leaseDurationMs: options.leaseDurationMs ?? 15_000,
+      renewDeadlineMs: options.renewDeadlineMs ?? 10_000,
+      retryPeriodMs: options.retryPeriodMs ?? 2_000,
+      now: options.now ?? Date.now,
+      log: options.log ?? (() => {}),
+    };
     if (!(this.#o.leaseDurationMs > this.#o.renewDeadlineMs && this.#o.renewDeadlineMs > this.#o.retryPeriodMs)) {
       throw new Error('leader election needs leaseDuration > renewDeadline > retryPeriod');
     }

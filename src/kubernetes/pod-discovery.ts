@@ -43,11 +43,19 @@ export class KubernetesPodDiscovery {
     this.#firstSync = new Promise((resolve) => (this.#resolveFirstSync = resolve));
   }
 
-  /** Why discovery is not working right now (the API unreachable, a list failing), or undefined. */
+  /**
+   * Why there are no pods to go by: before the first list of pools and pods.
+   * After it, a failing watch keeps the last known pods (see `lastError`): a
+   * readiness probe must not take every replica out because the API hiccuped.
+   */
   get problem(): string | undefined {
-    if (this.#failing.size) return [...this.#failing].map(([what, why]) => `${what}: ${why}`).join('; ');
-    if (this.#unsynced.size) return `waiting for the first list of ${[...this.#unsynced].join(', ')} from the Kubernetes API`;
-    return undefined;
+    if (!this.#unsynced.size) return undefined;
+    return this.lastError ?? `waiting for the first list of ${[...this.#unsynced].join(', ')} from the Kubernetes API`;
+  }
+
+  /** The watches failing right now (retried with backoff), or undefined. */
+  get lastError(): string | undefined {
+    return this.#failing.size ? [...this.#failing].map(([what, why]) => `${what}: ${why}`).join('; ') : undefined;
   }
 
   /** True once pools and pods have each been listed (what follows are changes). */

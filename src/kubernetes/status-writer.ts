@@ -45,7 +45,7 @@ export class StatusWriter {
     readonly port: KubernetesPort,
     options: StatusWriterOptions,
   ) {
-    this.#o = { maxConflicts: 5, retryAfterMs: 1000, now: Date.now, log: () => {}, ...options };
+    this.#o = { isLeader: options.isLeader, maxConflicts: options.maxConflicts ?? 5, retryAfterMs: options.retryAfterMs ?? 1000, now: options.now ?? Date.now, log: options.log ?? (() => {}) };
   }
 
   /** The statuses as they should be now (replaces the previous set) — written if this replica leads. */

@@ -101,7 +101,7 @@ export class NodeKubernetesPort implements KubernetesPort {
     this.#core = kubeConfig.makeApiClient(CoreV1Api);
     this.#custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.#coordination = kubeConfig.makeApiClient(CoordinationV1Api);
-    this.#o = { initialBackoffMs: 500, maxBackoffMs: 30_000, ...options };
+    this.#o = { initialBackoffMs: options.initialBackoffMs ?? 500, maxBackoffMs: options.maxBackoffMs ?? 30_000 };
   }
 
   watch(type: ResourceType, options: WatchOptions, handlers: InformerHandlers): Informer {
