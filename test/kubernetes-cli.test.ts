@@ -58,7 +58,7 @@ describe('infergate agent|gateway --kubernetes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the agent scrapes the ready pods of the pools, and follows them', async () => {
+  it('the agent scrapes the ready pods of the pools and follows them; a gateway routes with it (deploy/base\'s topology)', async () => {
     const agent = start(['agent', '--kubernetes', '--port', '0', '--scrape-interval', '20'], env);
     const url = await agent.url;
     const endpoints = async () => ((await (await fetch(`${url}/debug/endpoints`)).json()) as { endpoints: { id: string; ready: boolean }[] }).endpoints.map((e) => e.id).sort();
@@ -66,6 +66,14 @@ describe('infergate agent|gateway --kubernetes', () => {
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     api.modify({ apiVersion: 'v1', kind: 'Pod', namespace: NS, name: 'vllm-1' }, (o) => ((o.status as { conditions: unknown[] }).conditions = [{ type: 'Ready', status: 'True' }]));
     await until(async () => (await endpoints()).length === 2, 'vllm-1 scraped');
+
+    // The gateway takes routes from the cluster and endpoints from that agent.
+    const gateway = start(['gateway', '--kubernetes', '--agent', url, '--port', '0', '--admin-port', '-1'], env);
+    const gatewayUrl = await gateway.url;
+    await until(async () => (await fetch(`${gatewayUrl}/readyz`)).status === 200, 'the gateway ready', 5000);
+    const answer = await fetch(`${gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }) });
+    expect(answer.status).toBe(200);
+    expect(await stop(gateway.child)).toBe(0);
     expect(await stop(agent.child)).toBe(0);
   });
 

@@ -87,7 +87,7 @@ describe('gateway --kubernetes: pods from the API server', () => {
     const chunksAtTermination = chunks.length;
     await until(() => candidates(gw, 'llama').join() === id(1), 'vllm-0 draining, vllm-1 the only candidate', 1000);
     expect(api.get({ ...POD, namespace: NS, name: 'vllm-0' })!.metadata.deletionTimestamp).toBeTruthy();
-    expect(gw.discovery.pods().find((p) => p.name === 'vllm-0')).toMatchObject({ draining: true, ready: false });
+    expect(gw.discovery!.pods().find((p) => p.name === 'vllm-0')).toMatchObject({ draining: true, ready: false });
 
     const before = pods.finished();
     for (let i = 0; i < 5; i++) await client.chat.completions.create({ model: 'llama', messages: [{ role: 'user', content: `during drain ${i}` }], max_tokens: 2 });
@@ -117,7 +117,7 @@ describe('gateway --kubernetes: pods from the API server', () => {
     await until(() => candidates(gw, 'llama').join() === [id(1), id(2)].join(), 'the state after the relist', 3000);
     await until(() => api.openWatches('Pod') === 1, 'the pod watch resumed');
     expect(api.listCount('Pod')).toBe(podLists + 1); // one relist, as 410 requires
-    expect(gw.discovery.pods().map((p) => p.name).sort()).toEqual(['vllm-1', 'vllm-2']);
+    expect(gw.discovery!.pods().map((p) => p.name).sort()).toEqual(['vllm-1', 'vllm-2']);
     // The routing table did not change through all this (pods are not routing objects).
     expect(gw.store.version).toBe(1);
     expect(api.writes.slice(writesBefore).filter((w) => w.path.endsWith('/status'))).toEqual([]);

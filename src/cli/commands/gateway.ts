@@ -12,7 +12,7 @@ export async function run(args: string[]): Promise<number> {
   const flags = commandFlags('gateway', args, gatewayFlags, environment(), {
     check(f) {
       workerCount(f.workers, cpuCount());
-      if (f.kubernetes && (f.manifests || f.endpoints || f.agent || f['state-dir'])) throw new FlagError('--kubernetes takes routes and pods from the cluster: drop --manifests, --endpoints, --agent and --state-dir');
+      if (f.kubernetes && (f.manifests || f.endpoints || f['state-dir'])) throw new FlagError('--kubernetes takes routes and pods from the cluster: drop --manifests, --endpoints and --state-dir (--agent URL may name an agent that runs --kubernetes)');
       if (f.kubernetes && f.workers !== '1') throw new FlagError('--kubernetes runs one process a replica: scale with Deployment replicas, not --workers');
       if (!f.kubernetes && (f.namespace || f['gateway-class'])) throw new FlagError('--namespace and --gateway-class need --kubernetes');
     },

@@ -45,25 +45,32 @@ async function leaseNamespace(flags: KubernetesFlags, contextNamespace: string |
 }
 
 export interface KubernetesGateway extends RunningGateway {
-  discovery: KubernetesPodDiscovery;
+  /** The embedded agent's discovery; undefined when a remote agent (`--agent URL`, itself `--kubernetes`) finds the pods. */
+  discovery?: KubernetesPodDiscovery;
   routing: KubernetesRouting;
+}
+
+/** The endpoint source: a remote agent when `options.agent` names one, else an embedded agent fed by the API. */
+async function podsFrom(port: NodeKubernetesPort, options: StartGatewayOptions, flags: KubernetesFlags, log: (line: Record<string, unknown>) => void) {
+  if (options.agent) return { discovery: undefined, endpointSource: undefined };
+  const getter = undiciGetter();
+  const agent = new MetricsAgent({ get: getter, scrapeIntervalMs: options.scrapeIntervalMs });
+  const discovery = new KubernetesPodDiscovery(port, agent, { namespace: flags.namespace, log });
+  await discovery.start(flags.waitMs);
+  agent.start();
+  return { discovery, endpointSource: new KubernetesAgentSource(agent, discovery, () => getter.close()) };
 }
 
 export async function startKubernetesGateway(options: StartGatewayOptions, flags: KubernetesFlags): Promise<KubernetesGateway> {
   const log = options.log ?? ((line: Record<string, unknown>) => console.error(JSON.stringify(line)));
   const kc = loadKubeConfig(flags.kubeconfig);
   const port = new NodeKubernetesPort(kc);
-  const getter = undiciGetter();
-  const agent = new MetricsAgent({ get: getter, scrapeIntervalMs: options.scrapeIntervalMs });
-  const discovery = new KubernetesPodDiscovery(port, agent, { namespace: flags.namespace, log });
-  await discovery.start(flags.waitMs);
-  agent.start();
-  const endpointSource = new KubernetesAgentSource(agent, discovery, () => getter.close());
+  const { discovery, endpointSource } = await podsFrom(port, options, flags, log);
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway({ ...options, manifests: undefined, stateDir: undefined, endpoints: undefined, agent: undefined, endpointSource, log });
+    gateway = await startGateway({ ...options, manifests: undefined, stateDir: undefined, endpoints: undefined, endpointSource, log });
   } catch (err) {
-    await endpointSource.close();
+    await endpointSource?.close();
     throw err;
   }
   const routing = await startKubernetesRouting(port, gateway.store, {
