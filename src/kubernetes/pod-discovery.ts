@@ -28,6 +28,7 @@ export class KubernetesPodDiscovery {
   readonly #informers: Informer[] = [];
   readonly #unsynced = new Set<string>();
   readonly #failing = new Map<string, string>();
+  readonly #missing = new Set<string>();
   readonly #log: (line: Record<string, unknown>) => void;
   #scheduled = false;
   #firstSync: Promise<void>;
@@ -132,7 +133,10 @@ export class KubernetesPodDiscovery {
 
   #synced(name: string, note?: string): void {
     this.#failing.delete(name);
-    if (note) this.#log({ level: 'info', msg: 'resource not served by this cluster; treated as empty', resource: name, detail: note });
+    // Retried with backoff in case the CRD is installed later; said once.
+    if (note && !this.#missing.has(name)) this.#log({ level: 'info', msg: 'resource not served by this cluster; treated as empty', resource: name, detail: note });
+    if (note) this.#missing.add(name);
+    else this.#missing.delete(name);
     if (this.#unsynced.delete(name) && this.#unsynced.size === 0) this.#resolveFirstSync();
     this.#changed();
   }

@@ -45,6 +45,7 @@ export class KubernetesRoutingSource {
   readonly #informers: Informer[] = [];
   readonly #unsynced = new Set<string>();
   readonly #failing = new Map<string, string>();
+  readonly #missing = new Set<string>();
   readonly #log: (line: Record<string, unknown>) => void;
   #scheduled = false;
   #appliedText: string | undefined;
@@ -109,7 +110,10 @@ export class KubernetesRoutingSource {
 
   #listed(name: string, missing?: string): void {
     this.#failing.delete(name);
-    if (missing) this.#log({ level: 'info', msg: 'resource not served by this cluster (CRD not installed?); treated as empty', resource: name, detail: missing });
+    // Retried with backoff in case the CRD is installed later; said once.
+    if (missing && !this.#missing.has(name)) this.#log({ level: 'info', msg: 'resource not served by this cluster (CRD not installed?); treated as empty', resource: name, detail: missing });
+    if (missing) this.#missing.add(name);
+    else this.#missing.delete(name);
     if (this.#unsynced.delete(name) && this.#unsynced.size === 0) this.#firstSync();
     this.#changed();
   }
