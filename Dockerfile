@@ -6,6 +6,8 @@ ARG NODE_IMAGE=node:20-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The workspace packages (packages/http1) are part of the install.
+COPY packages ./packages
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json asconfig.json buf.yaml buf.gen.yaml ./
 COPY assembly ./assembly
@@ -18,6 +20,7 @@ FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages ./packages
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
 COPY examples ./examples

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { MetricsAgent } from '../src/agent/agent.ts';
-import { undiciGetter } from '../src/runtime/node-metrics-getter.ts';
+import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
 import { vllmPage } from './metrics-page.ts';
 
 const arg = (name: string, dflt: number) => {
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const get = undiciGetter();
   const agent = new MetricsAgent({ get, scrapeIntervalMs: interval });
   agent.setEntries(ports.map((port) => ({ address: '127.0.0.1', port, labels: { pool: 'bench' }, engine: 'vllm' as const })));
-  const release = agent.acquire({ pool: 'bench' }, []);
+  const release = agent.acquire({ selector: { pool: 'bench' }, targetPorts: [] });
   agent.start();
   await new Promise((r) => setTimeout(r, 2000)); // warm up: connections, JIT
   const before = { cpu: process.cpuUsage(), at: performance.now(), scrapes: agent.stats.scrapes, failures: agent.stats.failures, skipped: agent.stats.skipped };

@@ -21,7 +21,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Endpoint } from '../src/endpoints/types.ts';
 import type { Pool } from '../src/routing/schema.ts';
-import { loadKernelModule } from '../src/runtime/node.ts';
+import { loadKernelModule } from '../src/runtime/node/index.ts';
 import type { createScheduler as CreateScheduler } from '../src/scheduling/index.ts';
 import { median } from './routing/stats.ts';
 import type { SchedulingRequest } from '../src/scheduling/scheduler.ts';

@@ -4,7 +4,7 @@
  * profile's five scorers and max-score) and chained prompt-block hashing
  * (GB/s). Run: npx tsx bench/kernel.ts (after npm run build:kernel).
  */
-import { loadKernelModule } from '../src/runtime/node.ts';
+import { loadKernelModule } from '../src/runtime/node/index.ts';
 import { MAX_BLOCKS, PickerKind, ScorerKind, type Kernel } from '../src/scheduling/kernel/layout.ts';
 import { TwinKernel } from '../src/scheduling/kernel/twin.ts';
 import { instantiateKernel } from '../src/scheduling/kernel/wasm.ts';

@@ -10,7 +10,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadKernelModule } from '../src/runtime/node.ts';
+import { loadKernelModule } from '../src/runtime/node/index.ts';
 import { ttftChart } from './routing/chart.ts';
 import { checkTargets, rankTable, resultTable, targetTable, type TargetCheck } from './routing/report.ts';
 import { LEVELS, runWorkloadSim, type WorkloadResult } from './routing/run.ts';

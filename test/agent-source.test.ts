@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
-import { listen, listenWithGrpc, readFileText, watchFile, type Listening } from '../src/runtime/node.ts';
+import { listen, listenWithGrpc, readFileText, watchFile, type Listening } from '../src/runtime/node/index.ts';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
-import { undiciGetter } from '../src/runtime/node-metrics-getter.ts';
-import { createEndpointSource } from '../src/endpoints/index.ts';
+import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
+import { createEndpointSource } from '../src/gateway/endpoint-source.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until<T>(fn: () => T | undefined, timeoutMs: number): Promise<{ value: T; ms: number }> {

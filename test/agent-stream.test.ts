@@ -3,11 +3,11 @@ import { Hono } from 'hono';
 import { createClient, type Transport } from '@connectrpc/connect';
 import * as node from '@connectrpc/connect-node';
 import * as web from '@connectrpc/connect-web';
-import { listen, listenWithGrpc, type Listening } from '../src/runtime/node.ts';
+import { listen, listenWithGrpc, type Listening } from '../src/runtime/node/index.ts';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
 import type { MetricsGetter } from '../src/agent/http-get.ts';
-import { undiciGetter } from '../src/runtime/node-metrics-getter.ts';
+import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
 import { watchPool } from '../src/agent/watch.ts';
 import { EndpointService } from '../src/gen/infergate/v1/endpoint_pb.ts';
 
@@ -136,7 +136,7 @@ describe('agent scheduling and backpressure', () => {
     const abort = new AbortController();
     const times: number[] = [];
     setTimeout(() => abort.abort(), 500);
-    for await (const _ of watchPool(agent, {}, [8000], abort.signal, { minIntervalMs: 50 })) times.push(Date.now());
+    for await (const _ of watchPool(agent, { selector: {}, targetPorts: [8000] }, abort.signal, { minIntervalMs: 50 })) times.push(Date.now());
     agent.stop();
     expect(times.length).toBeGreaterThanOrEqual(5);
     expect(times.length).toBeLessThanOrEqual(12);
@@ -149,8 +149,8 @@ describe('agent scheduling and backpressure', () => {
     agent.setEntries([{ address: '10.0.0.1', port: 8000, labels: {}, engine: 'vllm' }]);
     agent.start();
     const abort = new AbortController();
-    const slow = watchPool(agent, {}, [], abort.signal, { minIntervalMs: 10 });
-    const fast = watchPool(agent, {}, [], abort.signal, { minIntervalMs: 10 });
+    const slow = watchPool(agent, { selector: {}, targetPorts: [] }, abort.signal, { minIntervalMs: 10 });
+    const fast = watchPool(agent, { selector: {}, targetPorts: [] }, abort.signal, { minIntervalMs: 10 });
     await slow.next(); // then it stops reading for a while
     let fastCount = 0;
     const fastDone = (async () => {

@@ -86,7 +86,7 @@ describe('engine mappings on recorded metric text', () => {
   });
 
   it('the simulator’s vLLM metrics map too', async () => {
-    const { startSimulator } = await import('../src/sim/index.ts');
+    const { startSimulator } = await import('../src/runtime/node/index.ts');
     const sim = await startSimulator({ port: 0 });
     try {
       const text = await (await fetch(`${sim.pods[0]!.url}/metrics`)).text();

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadKernelModule } from '../src/runtime/node.ts';
+import { loadKernelModule } from '../src/runtime/node/index.ts';
 import { countTokens, blockHashes } from '../src/sim/text.ts';
 import { ttftChart } from '../bench/routing/chart.ts';
 import { checkTargets, resultTable } from '../bench/routing/report.ts';

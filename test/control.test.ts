@@ -9,7 +9,7 @@ import { createAdminApp, constantTimeEqual, restoreTable, stateDirPersistence, t
 import { RoutingTableStore } from '../src/routing/store.ts';
 import { validateTable } from '../src/routing/validate.ts';
 import { importManifests } from '../src/routing/manifests.ts';
-import { listen, readFileText, writeFileAtomic, type Listening } from '../src/runtime/node.ts';
+import { listen, readFileText, writeFileAtomic, type Listening } from '../src/runtime/node/index.ts';
 import type { RoutingTableInput } from '../src/routing/schema.ts';
 
 const seed = importManifests(readFileSync(new URL('../examples/seed-use-cases.yaml', import.meta.url), 'utf8')).table;

@@ -15,8 +15,8 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { importObjects } from '../src/routing/manifests.ts';
 import { poolResourceTypes, routingResourceTypes } from '../src/kubernetes/resources.ts';
-import { parseFlags, type FlagSpec } from '../src/cli/flags.ts';
-import { gatewayFlags } from '../src/cli/gateway-flags.ts';
+import { parseFlags, type FlagSpec } from '../src/config/flags.ts';
+import { gatewayFlags } from '../src/config/gateway-flags.ts';
 import { agentFlags } from '../src/cli/commands/agent.ts';
 import { simFlags } from '../src/cli/commands/sim.ts';
 

@@ -5,9 +5,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSimulator, type Simulator } from '../src/sim/index.ts';
+import type { Simulator } from '../src/sim/index.ts';
+import { startSimulator } from '../src/runtime/node/index.ts';
 import type { EndpointEntry } from '../src/endpoints/file-schema.ts';
-import { startGateway, type RunningGateway, type StartGatewayOptions } from '../src/runtime/node-gateway.ts';
+import { startGateway, type RunningGateway, type StartGatewayOptions } from '../src/runtime/node/gateway.ts';
 import { demoPools } from '../src/cli/commands/demo.ts';
 
 export const SEED_MANIFESTS = new URL('../examples/seed-use-cases.yaml', import.meta.url).pathname;
@@ -112,7 +113,7 @@ export async function waitForMetrics(gateway: RunningGateway, pools: string[], t
     const table = gateway.store.current;
     const ready = pools.every((name) => {
       const pool = table?.pools.get(name);
-      const snap = pool && gateway.gateway.endpoints.snapshot(pool);
+      const snap = pool && gateway.endpoints.snapshot(pool);
       return snap && snap.endpoints.length > 0 && snap.endpoints.every((e) => e.metrics && e.scrapedAt);
     });
     if (ready) return;

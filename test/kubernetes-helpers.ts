@@ -5,7 +5,8 @@
  * applies, and a gateway started with --kubernetes against the fake API server.
  */
 import { createServer } from 'node:net';
-import { startSimulator, type Simulator } from '../src/sim/index.ts';
+import type { Simulator } from '../src/sim/index.ts';
+import { startSimulator } from '../src/runtime/node/index.ts';
 import { startKubernetesGateway, type KubernetesFlags, type KubernetesGateway } from '../src/runtime/node/kubernetes-gateway.ts';
 import type { FakeKubeApiServer, KubeObject } from './fixtures/kube-apiserver/index.ts';
 
@@ -109,7 +110,7 @@ export function startGatewayOn(api: FakeKubeApiServer, flags: Partial<Kubernetes
 export function candidates(gw: KubernetesGateway, pool: string): string[] {
   const p = gw.store.current?.pools.get(pool);
   if (!p) return [];
-  return gw.gateway.endpoints
+  return gw.endpoints
     .snapshot(p)
     .endpoints.filter((e) => e.ready && e.scrapedAt !== undefined)
     .map((e) => e.id)

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FileEndpointSource } from '../src/endpoints/file.ts';
-import { startGateway, type RunningGateway } from '../src/runtime/node-gateway.ts';
+import { staticEndpoints } from './static-endpoints.ts';
+import { startGateway, type RunningGateway } from '../src/runtime/node/gateway.ts';
 import { chat, postJson } from './harness.ts';
 import { startWireUpstream, type WireUpstream } from './wire-upstream.ts';
 
@@ -39,7 +39,7 @@ beforeAll(async () => {
   gateway = await startGateway({
     port: 0,
     upstreamTimeoutMs: 300,
-    endpointSource: new FileEndpointSource([
+    endpointSource: staticEndpoints([
       { address: '127.0.0.1', port: upstream.port, labels: { pool: 'wire' }, engine: 'vllm' },
       { address: '127.0.0.1', port: deadPort, labels: { pool: 'dead' }, engine: 'vllm' },
       { address: '127.0.0.1', port: deadPort, labels: { pool: 'dead' }, engine: 'vllm' },
@@ -105,7 +105,7 @@ describe('streaming', () => {
 
   it('a client that aborts mid-stream makes the upstream see its connection closed', async () => {
     const fresh = await startWireUpstream();
-    const gw = await startGateway({ port: 0, endpointSource: new FileEndpointSource([{ address: '127.0.0.1', port: fresh.port, labels: { pool: 'wire' }, engine: 'vllm' }]) });
+    const gw = await startGateway({ port: 0, endpointSource: staticEndpoints([{ address: '127.0.0.1', port: fresh.port, labels: { pool: 'wire' }, engine: 'vllm' }]) });
     gw.store.apply(table([{ name: 'wire', label: 'wire' }]));
     try {
       const controller = new AbortController();
@@ -148,7 +148,7 @@ describe("the gateway's own errors", () => {
   });
 
   it('503 saying no routes are configured when no table is loaded', async () => {
-    const gw = await startGateway({ port: 0, endpointSource: new FileEndpointSource([]) });
+    const gw = await startGateway({ port: 0, endpointSource: staticEndpoints([]) });
     try {
       const err = await expectError(await postJson(`${gw.url}/v1/chat/completions`, chat('bot')), 503, 'no_routes_configured');
       expect(err.message).toContain('infergate apply');

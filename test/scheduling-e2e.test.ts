@@ -10,9 +10,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../src/endpoints/types.ts';
-import { startGateway, type RunningGateway } from '../src/runtime/node-gateway.ts';
+import { startGateway, type RunningGateway } from '../src/runtime/node/gateway.ts';
 import type { CandidateExplanation, Explanation } from '../src/scheduling/index.ts';
-import { startSimulator, type Simulator } from '../src/sim/index.ts';
+import { type Simulator } from '../src/sim/index.ts';
+import { startSimulator } from '../src/runtime/node/index.ts';
 import { demoPools } from '../src/cli/commands/demo.ts';
 import { chat, entriesFor, postJson, SEED_MANIFESTS, startDemoCluster, waitForMetrics, writeEndpointsFile } from './harness.ts';
 
@@ -49,7 +50,7 @@ async function demoCluster(timeScale: number): Promise<Cluster> {
 /** The gateway's current view of the gemma3 pool (what the scheduler decides on). */
 function seen(gateway: RunningGateway): Endpoint[] {
   const pool = gateway.store.current!.pools.get('gemma3')!;
-  return gateway.gateway.endpoints.snapshot(pool).endpoints;
+  return gateway.endpoints.snapshot(pool).endpoints;
 }
 
 async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {

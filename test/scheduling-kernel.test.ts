@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadKernelModule } from '../src/runtime/node.ts';
+import { loadKernelModule } from '../src/runtime/node/index.ts';
 import { BLOCK_BYTES, MAX_ENDPOINTS, type Kernel } from '../src/scheduling/kernel/layout.ts';
 import { TwinKernel } from '../src/scheduling/kernel/twin.ts';
 import { instantiateKernel } from '../src/scheduling/kernel/wasm.ts';

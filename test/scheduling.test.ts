@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../src/endpoints/types.ts';
-import { loadKernelModule } from '../src/runtime/node.ts';
+import { loadKernelModule } from '../src/runtime/node/index.ts';
 import { createScheduler, parseSchedulerConfig, type EndpointPicker, type Explanation } from '../src/scheduling/index.ts';
 import { endpointSaturation, isSheddable, poolSaturation } from '../src/scheduling/saturation.ts';
 import { DEFAULT_SATURATION } from '../src/scheduling/config.ts';

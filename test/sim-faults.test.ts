@@ -1,6 +1,7 @@
 /** Each fault knob of a simulated pod, at start and at run time, over real sockets. */
 import { afterAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../src/sim/index.ts';
+import type { Simulator } from '../src/sim/index.ts';
+import { startSimulator } from '../src/runtime/node/index.ts';
 import { chat, postJson, sleep, streamTimed } from './sim-helpers.ts';
 
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';

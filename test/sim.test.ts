@@ -5,7 +5,8 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../src/sim/index.ts';
+import type { Simulator } from '../src/sim/index.ts';
+import { startSimulator } from '../src/runtime/node/index.ts';
 import { chat, metric, parsePrometheus, postJson, scrape, sleep, streamTimed } from './sim-helpers.ts';
 
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';

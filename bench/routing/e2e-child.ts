@@ -5,9 +5,9 @@
  * scheduler. Reads its JSON config from argv[2]; prints one JSON line
  * `{ "ready": … }` on stdout when listening; exits on SIGTERM.
  */
-import { startSimulator } from '../../src/sim/index.ts';
-import { startGateway } from '../../src/runtime/node-gateway.ts';
-import { loadKernelModule } from '../../src/runtime/node.ts';
+import { startSimulator } from '../../src/runtime/node/index.ts';
+import { startGateway } from '../../src/runtime/node/gateway.ts';
+import { loadKernelModule } from '../../src/runtime/node/index.ts';
 import type { Scheduler } from '../../src/scheduling/scheduler.ts';
 import { seeded } from './rand.ts';
 import { strategyByName } from './strategies/index.ts';

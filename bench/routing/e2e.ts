@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { loadKernelModule } from '../../src/runtime/node.ts';
+import { loadKernelModule } from '../../src/runtime/node/index.ts';
 import { measureCapacity } from './capacity.ts';
 import { runSimulated } from './sim-loop.ts';
 import { driveLoad } from './e2e-load.ts';

@@ -4,7 +4,7 @@
  * Subscribers (streams, the embedded source) read views of a pool and wait
  * for changes; they never hold up scraping.
  */
-import type { Endpoint } from '../endpoints/types.ts';
+import { poolKey, type Endpoint, type PoolSelector } from '../endpoints/types.ts';
 import { selectEndpoints, type EndpointEntry } from '../endpoints/file-schema.ts';
 import { readEngineMetrics, sameMetrics } from './engines.ts';
 import type { MetricsGetter } from './http-get.ts';
@@ -90,6 +90,11 @@ export class MetricsAgent {
   }
 
   /** Replace the known pods (the endpoints file changed). Known pods keep their metrics. */
+  /** The endpoints it was last given (a new array on every change). */
+  get entries(): readonly EndpointEntry[] {
+    return this.#entries;
+  }
+
   setEntries(entries: EndpointEntry[]): void {
     this.#entries = entries;
     const wanted = new Map<string, { entry: EndpointEntry; port: number; explicit: boolean }>();
@@ -114,9 +119,9 @@ export class MetricsAgent {
   }
 
   /** Keep scraping the endpoints a pool selects (port-less entries need the pool's ports). Returns a release function. */
-  acquire(selector: Record<string, string>, targetPorts: readonly number[]): () => void {
+  acquire(pool: PoolSelector): () => void {
     const ids: string[] = [];
-    for (const e of selectEndpoints(this.#entries, selector, targetPorts)) {
+    for (const e of selectEndpoints(this.#entries, pool)) {
       const id = `${e.address}:${e.port}`;
       let t = this.#targets.get(id);
       if (!t) {
@@ -140,13 +145,13 @@ export class MetricsAgent {
   }
 
   /** The endpoints a pool selects, as of the last scrapes. Cached until the next scrape lands. */
-  view(selector: Record<string, string>, targetPorts: readonly number[]): PoolView {
-    const key = JSON.stringify([selector, targetPorts]);
+  view(pool: PoolSelector): PoolView {
+    const key = poolKey(pool);
     const cached = this.#views.get(key);
     if (cached && cached.roundSeq === this.#roundSeq && cached.membership === this.#membership) return cached.view;
     const endpoints: Endpoint[] = [];
     let changeSeq = this.#membership;
-    for (const e of selectEndpoints(this.#entries, selector, targetPorts)) {
+    for (const e of selectEndpoints(this.#entries, pool)) {
       const t = this.#targets.get(`${e.address}:${e.port}`);
       if (!t) continue;
       endpoints.push(t.endpoint);

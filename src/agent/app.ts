@@ -3,10 +3,12 @@
  * when served with listenWithGrpc) plus health and a JSON debug view.
  */
 import { Hono } from 'hono';
-import { mountConnect } from '../control/connect-mount.ts';
+import { mountConnect } from '../rpc/connect-mount.ts';
 import type { MetricsAgent } from './agent.ts';
 import { endpointServiceRoutes } from './service.ts';
 import type { WatchOptions } from './watch.ts';
+import type { KvEventsCollector } from '../kvevents/collector.ts';
+import { kvIndexServiceRoutes, type KvEventsConvention } from './kv-index-service.ts';
 
 export interface AgentApp {
   app: Hono;
@@ -14,15 +16,29 @@ export interface AgentApp {
   routes: ReturnType<typeof endpointServiceRoutes>;
 }
 
-export function createAgentApp(agent: MetricsAgent, options: WatchOptions & { notReadyReason?: () => string | undefined } = {}): AgentApp {
-  const routes = endpointServiceRoutes(agent, options);
+/** With KV events on, the agent also serves KvIndexService. */
+export interface AgentKvEvents {
+  collector: KvEventsCollector;
+  convention: KvEventsConvention;
+}
+
+export function createAgentApp(
+  agent: MetricsAgent,
+  options: WatchOptions & { notReadyReason?: () => string | undefined; kvEvents?: AgentKvEvents } = {},
+): AgentApp {
+  const endpoints = endpointServiceRoutes(agent, options);
+  const kv = options.kvEvents && kvIndexServiceRoutes(agent, options.kvEvents.collector, options.kvEvents.convention);
+  const routes: ReturnType<typeof endpointServiceRoutes> = (router) => {
+    endpoints(router);
+    kv?.(router);
+  };
   const app = new Hono();
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', (c) => {
     const reason = options.notReadyReason?.();
     return reason ? c.text(`not ready: ${reason}`, 503) : c.text('ready');
   });
-  app.get('/debug/endpoints', (c) => c.json({ endpoints: agent.view({}, []).endpoints, stats: agent.stats }));
+  app.get('/debug/endpoints', (c) => c.json({ endpoints: agent.view({ selector: {}, targetPorts: [] }).endpoints, stats: agent.stats }));
   mountConnect(app, routes);
   return { app, routes };
 }

@@ -1,6 +1,6 @@
 /**
  * How the agent fetches a /metrics page. This is the web-standard getter;
- * Node injects a faster one over undici (src/runtime/node-metrics-getter.ts),
+ * Node injects a faster one over undici (src/runtime/node/metrics-getter.ts),
  * kept there because undici is Node-only.
  */
 

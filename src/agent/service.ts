@@ -6,6 +6,7 @@ import * as v from 'valibot';
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { create } from '@bufbuild/protobuf';
 import { EndpointService, GetEndpointsResponseSchema, WatchEndpointsResponseSchema } from '../gen/infergate/v1/endpoint_pb.ts';
+import type { PoolSelector } from '../endpoints/types.ts';
 import { toWireSnapshot } from '../endpoints/wire.ts';
 import type { MetricsAgent } from './agent.ts';
 import { watchPool, type WatchOptions } from './watch.ts';
@@ -17,7 +18,8 @@ const PoolRequest = v.object({
   targetPorts: v.array(Port),
 });
 
-function readRequest(req: { selector: Record<string, string>; targetPorts: number[] }) {
+/** A pool selector from a request, validated at this edge (InvalidArgument saying which field). */
+export function readPoolRequest(req: PoolSelector): PoolSelector {
   const parsed = v.safeParse(PoolRequest, { selector: req.selector, targetPorts: req.targetPorts });
   if (!parsed.success) {
     const detail = parsed.issues.map((i) => `${issuePath(i)}: ${i.message}`).join('; ');
@@ -30,14 +32,12 @@ export function endpointServiceRoutes(agent: MetricsAgent, options: WatchOptions
   return (router: ConnectRouter) => {
     router.service(EndpointService, {
       async *watchEndpoints(req, ctx: HandlerContext) {
-        const { selector, targetPorts } = readRequest(req);
-        for await (const view of watchPool(agent, selector, targetPorts, ctx.signal, options)) {
+        for await (const view of watchPool(agent, readPoolRequest(req), ctx.signal, options)) {
           yield create(WatchEndpointsResponseSchema, { snapshot: toWireSnapshot(view.endpoints, view.at, view.changeSeq) });
         }
       },
       async getEndpoints(req) {
-        const { selector, targetPorts } = readRequest(req);
-        const view = agent.view(selector, targetPorts);
+        const view = agent.view(readPoolRequest(req));
         return create(GetEndpointsResponseSchema, { snapshot: toWireSnapshot(view.endpoints, view.at, view.changeSeq) });
       },
     });

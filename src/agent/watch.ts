@@ -5,6 +5,7 @@
  * It is pulled: a slow reader simply pulls later and gets the view of that
  * moment — there is no queue to build a backlog in.
  */
+import type { PoolSelector } from '../endpoints/types.ts';
 import type { MetricsAgent, PoolView } from './agent.ts';
 
 export interface WatchOptions {
@@ -17,20 +18,19 @@ export interface WatchOptions {
 
 export async function* watchPool(
   agent: MetricsAgent,
-  selector: Record<string, string>,
-  targetPorts: readonly number[],
+  pool: PoolSelector,
   signal: AbortSignal,
   options: WatchOptions = {},
 ): AsyncGenerator<PoolView> {
   const minInterval = options.minIntervalMs ?? agent.scrapeIntervalMs;
   const heartbeat = Math.max(options.heartbeatMs ?? 100, minInterval);
   const now = options.now ?? Date.now;
-  const release = agent.acquire(selector, targetPorts);
+  const release = agent.acquire(pool);
   try {
     let sentSeq = -1;
     let sentAt = 0;
     while (!signal.aborted) {
-      const view = agent.view(selector, targetPorts);
+      const view = agent.view(pool);
       if (view.changeSeq !== sentSeq || now() - sentAt >= heartbeat) {
         yield view;
         sentSeq = view.changeSeq;
@@ -38,7 +38,7 @@ export async function* watchPool(
       }
       const wait = sentAt + minInterval - now();
       if (wait > 0) await sleep(wait, signal);
-      if (signal.aborted || agent.view(selector, targetPorts).changeSeq !== sentSeq) continue;
+      if (signal.aborted || agent.view(pool).changeSeq !== sentSeq) continue;
       await agent.waitForChange(sentAt + heartbeat - now(), signal);
     }
   } finally {

@@ -2,6 +2,8 @@
  * Errors the gateway itself makes, in OpenAI's shape
  * (`{"error":{"message","type","param","code"}}`), each saying what to do.
  */
+import type { Answer } from '../http/answer.ts';
+
 export type ErrorType =
   | 'invalid_request_error'
   | 'not_found_error'
@@ -51,6 +53,15 @@ export function errorResponse(err: GatewayError, extraHeaders?: Record<string, s
     status: err.status,
     headers: { 'content-type': 'application/json', ...err.headers, ...extraHeaders },
   });
+}
+
+/** The error as the gateway's answer (JSON), with any headers it carries (Retry-After). */
+export function errorAnswer(err: GatewayError, extraHeaders?: Record<string, string>): Answer {
+  return {
+    status: err.status,
+    headers: { 'content-type': 'application/json', ...err.headers, ...extraHeaders },
+    body: JSON.stringify(err.toJSON()),
+  };
 }
 
 /** A failure of the gateway itself (a bug); `detail` names the request when there is an id to give. */

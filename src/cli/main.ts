@@ -9,7 +9,6 @@ const commands: Record<string, string> = {
   demo: 'gateway + simulated pools for the two seed use cases (npm start)',
   apply: 'push Kubernetes manifests to a running gateway',
   get: 'show routes, pools, models or endpoints of a running gateway',
-  bench: 'run the benchmarks',
 };
 
 export async function main(argv: string[]): Promise<number> {

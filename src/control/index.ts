@@ -10,8 +10,8 @@ import { EndpointService, GetEndpointsResponseSchema } from '../gen/infergate/v1
 import type { EndpointSource } from '../endpoints/types.ts';
 import { toWireSnapshot } from '../endpoints/wire.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
-import { bearerAuth } from './auth.ts';
-import { mountConnect } from './connect-mount.ts';
+import { bearerAuth } from '../rpc/auth.ts';
+import { mountConnect } from '../rpc/connect-mount.ts';
 import type { TablePersistence } from './persistence.ts';
 import { routingServiceRoutes } from './routing-service.ts';
 
@@ -49,6 +49,6 @@ export function createAdminApp(options: AdminOptions): Hono {
   return app;
 }
 
-export { adminListenHost, bearerAuth, constantTimeEqual, sendBearer } from './auth.ts';
+export { adminListenHost, bearerAuth, constantTimeEqual, sendBearer } from '../rpc/auth.ts';
 export { stateDirPersistence, restoreTable, type TablePersistence } from './persistence.ts';
 export { tableFromWire, tableToWire } from './table-wire.ts';

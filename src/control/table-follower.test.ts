@@ -7,7 +7,7 @@ import { importManifests } from '../routing/manifests.ts';
 import type { RoutingTableInput } from '../routing/schema.ts';
 import { RoutingTableStore } from '../routing/store.ts';
 import { validateTable } from '../routing/validate.ts';
-import { bearerAuth, sendBearer } from './auth.ts';
+import { bearerAuth, sendBearer } from '../rpc/auth.ts';
 import { routingReadRoutes } from './routing-service.ts';
 import { TableFollower } from './table-follower.ts';
 import { tableToWire } from './table-wire.ts';

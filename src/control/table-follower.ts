@@ -11,7 +11,7 @@ import { RoutingService, type RoutingTable as WireTable } from '../gen/infergate
 import { formatProblem } from '../routing/problems.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
 import { validateTable } from '../routing/validate.ts';
-import { sendBearer } from './auth.ts';
+import { sendBearer } from '../rpc/auth.ts';
 import { tableFromWire } from './table-wire.ts';
 
 export interface TableFollowerOptions {

@@ -8,8 +8,8 @@
 import { createClient, ConnectError, type Client, type Transport } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { EndpointService } from '../gen/infergate/v1/endpoint_pb.ts';
-import { sendBearer } from '../control/auth.ts';
-import type { Endpoint, EndpointSource, PoolSnapshot } from './types.ts';
+import { sendBearer } from '../rpc/auth.ts';
+import { poolKey, type Endpoint, type EndpointSource, type PoolRef, type PoolSnapshot } from './types.ts';
 import { fromWireSnapshot } from './wire.ts';
 
 export interface AgentSourceOptions {
@@ -26,8 +26,6 @@ export interface AgentSourceOptions {
   random?: () => number;
   log?: (line: Record<string, unknown>) => void;
 }
-
-type PoolRef = { name: string; selector: Record<string, string>; targetPorts: number[] };
 
 interface Subscription {
   pool: PoolRef;
@@ -71,7 +69,7 @@ export class AgentEndpointSource implements EndpointSource {
 
   /** Subscribe to these pools now (before the first request) and drop streams of pools no longer listed. */
   prepare(pools: readonly PoolRef[]): void {
-    const keep = new Set(pools.map((p) => keyOf(p)));
+    const keep = new Set(pools.map((p) => poolKey(p)));
     for (const [key, sub] of this.#subs) {
       if (keep.has(key)) continue;
       sub.closed = true;
@@ -99,7 +97,7 @@ export class AgentEndpointSource implements EndpointSource {
   }
 
   #subscribe(pool: PoolRef): Subscription {
-    const key = keyOf(pool);
+    const key = poolKey(pool);
     let sub = this.#subs.get(key);
     if (!sub) {
       sub = { pool, endpoints: [], hasMetrics: false, connected: false, lastMessageAt: 0, closed: this.#closed };
@@ -159,12 +157,6 @@ export class AgentEndpointSource implements EndpointSource {
   }
 }
 
-function keyOf(pool: { selector: Record<string, string>; targetPorts: number[] }): string {
-  const selector = Object.keys(pool.selector)
-    .sort()
-    .map((k) => [k, pool.selector[k]]);
-  return JSON.stringify([selector, pool.targetPorts]);
-}
 
 /** Sleep, checking `stop` every 50 ms so that close() is prompt. */
 async function sleep(ms: number, stop: () => boolean): Promise<void> {

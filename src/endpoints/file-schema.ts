@@ -10,6 +10,7 @@
  *     engine: vllm        # vllm (default) | sglang | trtllm | triton-trtllm
  * ```
  */
+import type { PoolSelector } from './types.ts';
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { issuePath, type Problem } from '../routing/problems.ts';
@@ -21,6 +22,10 @@ export const EndpointEntry = v.object({
   port: v.optional(v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be 1-65535'), v.maxValue(65535, 'must be 1-65535'))),
   labels: v.optional(v.record(v.string(), v.string('must be a string')), {}),
   engine: v.optional(Engine, 'vllm'),
+  /** Where the pod publishes KV events (vLLM's --kv-events-config endpoint); default: the agent's port convention. */
+  kvEventsEndpoint: v.optional(v.pipe(v.string(), v.regex(/^tcp:\/\/\S+:\d+$/, 'must be tcp://host:port'))),
+  /** The pod's replay socket (vLLM's replay_endpoint), if it has one. */
+  kvEventsReplayEndpoint: v.optional(v.pipe(v.string(), v.regex(/^tcp:\/\/\S+:\d+$/, 'must be tcp://host:port'))),
 });
 export type EndpointEntry = v.InferOutput<typeof EndpointEntry>;
 
@@ -45,12 +50,9 @@ export function parseEndpointsFile(text: string, source = 'endpoints file'): End
 }
 
 /** The endpoints a pool selects: every label of the selector matches; no port → one per target port. */
-export function selectEndpoints(
-  entries: readonly EndpointEntry[],
-  selector: Record<string, string>,
-  targetPorts: readonly number[],
-): { address: string; port: number; labels: Record<string, string>; engine: string }[] {
+export function selectEndpoints(entries: readonly EndpointEntry[], pool: PoolSelector): { address: string; port: number; labels: Record<string, string>; engine: string }[] {
   const out = [];
+  const { selector, targetPorts } = pool;
   const keys = Object.keys(selector);
   for (const e of entries) {
     if (!keys.every((k) => e.labels[k] === selector[k])) continue;

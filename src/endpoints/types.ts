@@ -41,6 +41,28 @@ export interface Endpoint {
   lastError?: string;
 }
 
+/**
+ * Which endpoints make up a pool: those whose labels match the selector, on
+ * each of the target ports. The routing table's Pool is one.
+ */
+export interface PoolSelector {
+  selector: Record<string, string>;
+  targetPorts: number[];
+}
+
+/** A pool by name and selector. */
+export interface PoolRef extends PoolSelector {
+  name: string;
+}
+
+/** One key per distinct selector + ports (label order does not matter): two pools selecting the same pods share it. */
+export function poolKey(pool: PoolSelector): string {
+  const labels = Object.keys(pool.selector).sort();
+  let key = '';
+  for (const k of labels) key += `${JSON.stringify(k)}=${JSON.stringify(pool.selector[k])},`;
+  return `${key}|${[...pool.targetPorts].sort((a, b) => a - b).join(',')}`;
+}
+
 /** The endpoints of one pool at one moment. */
 export interface PoolSnapshot {
   pool: string;
@@ -51,16 +73,16 @@ export interface PoolSnapshot {
   hasMetrics: boolean;
 }
 
-/** Where a gateway gets its endpoints from: a static file, an embedded agent, a remote agent. */
+/** Where a gateway gets its endpoints from: an embedded agent, a remote agent. */
 export interface EndpointSource {
   /** The current view of a pool (selector + ports come from the routing table). */
-  snapshot(pool: { name: string; selector: Record<string, string>; targetPorts: number[] }): PoolSnapshot;
+  snapshot(pool: PoolRef): PoolSnapshot;
   /** Why this source is not ready, or undefined when it is. */
   notReadyReason(): string | undefined;
   /**
    * Optional: start watching these pools ahead of the first request, and stop
    * watching pools no longer listed. Call it whenever the routing table changes.
    */
-  prepare?(pools: readonly { name: string; selector: Record<string, string>; targetPorts: number[] }[]): void;
+  prepare?(pools: readonly PoolRef[]): void;
   close(): Promise<void> | void;
 }

@@ -9,11 +9,12 @@
 import type { Hono } from 'hono';
 import type { Transport } from '@connectrpc/connect';
 import { Gateway, type GatewayOptions } from './gateway.ts';
-import { createEndpointSource } from '../endpoints/index.ts';
+import { createEndpointSource } from './endpoint-source.ts';
 import type { FileAccess } from '../agent/discovery.ts';
 import type { MetricsGetter } from '../agent/http-get.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
-import type { UpstreamClient } from '../proxy/upstream.ts';
+import type { UpstreamClient } from '../http/upstream.ts';
+import { LocalScheduling } from '../scheduling/local.ts';
 import { importManifests } from '../routing/manifests.ts';
 import { formatProblem, type Problem } from '../routing/problems.ts';
 import { RoutingTableStore } from '../routing/store.ts';
@@ -78,6 +79,7 @@ export interface AssembledGateway {
   gateway: Gateway;
   store: RoutingTableStore;
   endpoints: EndpointSource;
+  scheduling: LocalScheduling;
   /** The admin app when `adminPort` is set, and the host it must listen on. */
   admin?: { app: Hono; host: string };
   /** Stop following table changes and close the endpoint source. */
@@ -203,12 +205,14 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
   }
 
-  const gateway = new Gateway(store, endpoints, scheduler, parts.upstream, options);
+  const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now });
+  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, log }, options);
   const admin = options.adminPort !== undefined ? adminApp(options, { store, persistence, endpoints, log }, () => gateway.metrics.render()) : undefined;
   return {
     gateway,
     store,
     endpoints,
+    scheduling,
     admin,
     async close() {
       follower?.close();

@@ -9,10 +9,10 @@
 import { Hono } from 'hono';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { endpointServiceRoutes } from '../agent/service.ts';
-import { bearerAuth } from '../control/auth.ts';
-import { mountConnect } from '../control/connect-mount.ts';
+import { bearerAuth } from '../rpc/auth.ts';
+import { mountConnect } from '../rpc/connect-mount.ts';
 import { routingReadRoutes } from '../control/routing-service.ts';
-import { EmbeddedAgentSource } from '../endpoints/embedded.ts';
+import { EmbeddedAgentSource } from '../agent/embedded-source.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
 import { adminApp, loadRoutingTable, openEndpointSource, type GatewayStartOptions, type RuntimeParts } from './assemble.ts';

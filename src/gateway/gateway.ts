@@ -1,22 +1,23 @@
 /**
- * One request, step by step: read and check the body, resolve model → pool →
- * target, pick an endpoint, proxy and stream the answer back. Web-standard
- * only: the same Gateway runs on Node, Deno and Workers.
+ * The director: one request, step by step, in one direction — the API layer
+ * reads and checks the body, routing resolves model → pool → target,
+ * scheduling picks an endpoint (or sheds), the proxy forwards and streams the
+ * answer back. It holds ports (the routing table, the scheduling port, the
+ * upstream client, a log), not the things behind them, so the same director
+ * runs on Node, Deno and Workers.
  */
-import { parseJsonObject } from '../api/body.ts';
+import { parseJsonBody, withModel } from '../api/body.ts';
+import { errorAnswer, GatewayError, internalError, payloadTooLarge, serviceUnavailable, shed } from '../api/errors.ts';
 import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
-import { GatewayError, internalError, serviceUnavailable, shed } from '../api/errors.ts';
-import type { EndpointSource, PoolSnapshot } from '../endpoints/types.ts';
-import type { RoutingTableStore } from '../routing/store.ts';
-import type { Decision, Scheduler, SchedulingRequest } from '../scheduling/scheduler.ts';
-import type { Pool } from '../routing/schema.ts';
-import type { UpstreamClient } from '../proxy/upstream.ts';
-import { OutlierDetector } from './outliers.ts';
+import type { Answer } from '../http/answer.ts';
+import { isBodyTooLarge, type InboundRequest } from '../http/inbound.ts';
+import type { UpstreamClient } from '../http/upstream.ts';
+import { Proxy } from '../proxy/forward.ts';
+import type { CompiledTable } from '../routing/compile.ts';
+import { resolveRequest } from '../routing/resolve.ts';
+import type { EndpointScheduling, Readiness } from '../scheduling/endpoint-scheduling.ts';
+import type { SchedulingRequest } from '../scheduling/scheduler.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { resolveRequest } from './resolve.ts';
-import { forward } from './forward.ts';
-import type { InboundRequest } from './inbound.ts';
-import { errorAnswer, toResponse, type Answer } from './answer.ts';
 
 export interface GatewayOptions {
   /** Largest request body accepted, bytes. */
@@ -37,37 +38,44 @@ export const defaultGatewayOptions: GatewayOptions = {
   now: Date.now,
 };
 
-/**
- * A scheduler that decides elsewhere and answers later: on Workers the pool's
- * Durable Object holds the metrics, in-flight counts and prefix index.
- */
-export interface RemoteScheduler extends Omit<Scheduler, 'decide'> {
-  decide(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Promise<Decision>;
+/** The ports the director holds. */
+export interface GatewayPorts {
+  /** The routing table in force (undefined until one is applied). */
+  table: { readonly current: CompiledTable | undefined };
+  scheduling: EndpointScheduling;
+  upstream: UpstreamClient;
+  /** Structured log lines (default: one JSON object per line on stderr). */
+  log?: (line: Record<string, unknown>) => void;
 }
 
-const encoder = new TextEncoder();
 export const EXPLAIN_HEADER = 'x-infergate-explain';
 export const DECISION_HEADER = 'x-infergate-decision';
 
 export class Gateway {
   readonly options: GatewayOptions;
-  readonly outliers: OutlierDetector;
   readonly metrics = new GatewayMetrics();
+  readonly #ports: GatewayPorts;
+  readonly #proxy: Proxy;
+  readonly #log: (line: Record<string, unknown>) => void;
 
-  constructor(
-    readonly store: RoutingTableStore,
-    readonly endpoints: EndpointSource,
-    readonly scheduler: Scheduler | RemoteScheduler,
-    readonly upstream: UpstreamClient,
-    options: Partial<GatewayOptions> = {},
-  ) {
+  constructor(ports: GatewayPorts, options: Partial<GatewayOptions> = {}) {
     this.options = { ...defaultGatewayOptions, ...options };
-    this.outliers = new OutlierDetector(this.options.now);
-  }
-
-  /** Serve one OpenAI API request as a web Response. */
-  async handle(kind: ApiKind, request: InboundRequest, path: string): Promise<Response> {
-    return toResponse(await this.answer(kind, request, path));
+    this.#ports = ports;
+    this.#log = ports.log ?? ((line) => console.error(JSON.stringify(line)));
+    const metrics = this.metrics;
+    this.#proxy = new Proxy(
+      {
+        upstream: ports.upstream,
+        lifecycle: ports.scheduling,
+        observer: {
+          responded: (pool, model, status) => metrics.request(pool, model, status),
+          refused: (pool) => metrics.refused(pool),
+          firstToken: (pool, s) => metrics.firstToken(pool, s),
+          finished: (pool, s) => metrics.duration(pool, s),
+        },
+      },
+      this.options,
+    );
   }
 
   /** Serve one OpenAI API request. Never throws: every failure is an OpenAI-shaped answer. */
@@ -75,26 +83,40 @@ export class Gateway {
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
     const startedAt = this.options.now();
     try {
-      return await this.#handle(kind, request, path, requestId, startedAt);
+      return await this.#answer(kind, request, path, requestId, startedAt);
     } catch (err) {
-      if (err instanceof GatewayError) {
-        this.metrics.request('', '', err.status);
-        return errorAnswer(err, { 'x-request-id': requestId });
+      const known = err instanceof GatewayError ? err : isBodyTooLarge(err) ? payloadTooLarge(this.options.bodyLimit) : undefined;
+      if (known) {
+        this.metrics.request('', '', known.status);
+        return errorAnswer(known, { 'x-request-id': requestId });
       }
-      console.error(JSON.stringify({ level: 'error', msg: 'unexpected error', requestId, error: String((err as Error)?.stack ?? err) }));
-      return errorAnswer(internalError(` (request id ${requestId})`), { 'x-request-id': requestId });
+      return errorAnswer(this.unexpected(err, requestId), { 'x-request-id': requestId });
     }
   }
 
-  async #handle(kind: ApiKind, request: InboundRequest, path: string, requestId: string, startedAt: number): Promise<Answer> {
-    const table = this.store.current;
+  /**
+   * The one place an unexpected error (a bug) is logged: here, from the
+   * data-plane app's error handler, and from a runtime's server. Returns the
+   * 500 to answer with.
+   */
+  unexpected(err: unknown, requestId?: string): GatewayError {
+    this.#log({ level: 'error', msg: 'unexpected error', ...(requestId ? { requestId } : {}), error: String((err as Error)?.stack ?? err) });
+    return internalError(requestId ? ` (request id ${requestId})` : '');
+  }
+
+  async #answer(kind: ApiKind, request: InboundRequest, path: string, requestId: string, startedAt: number): Promise<Answer> {
+    const table = this.#ports.table.current;
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
     }
-    let bytes = await request.body(this.options.bodyLimit);
-    const parsed = checkBody(kind, parseJsonObject(bytes));
+    // api: the body, once, checked.
+    const bytes = await request.body(this.options.bodyLimit);
+    const body = parseJsonBody(bytes);
+    const parsed = checkBody(kind, body.value);
+    // routing: model → route → pool → target.
     const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random);
 
+    // scheduling: where it goes, or shed.
     const explain = request.headers.get(EXPLAIN_HEADER) === '1';
     const schedulingRequest: SchedulingRequest = {
       requestId,
@@ -105,9 +127,7 @@ export class Gateway {
       priority: route.priority,
       explain,
     };
-    const snapshot = this.outliers.apply(this.endpoints.snapshot(route.pool));
-    const decided = this.scheduler.decide(route.pool, snapshot, schedulingRequest);
-    const decision = decided instanceof Promise ? await decided : decided;
+    const decision = await this.#ports.scheduling.pick(route.pool, schedulingRequest);
     const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};
     if (decision.kind !== 'route') this.metrics.request(route.pool.name, route.requestedModel, decision.kind === 'shed' ? 429 : 503);
     if (decision.kind === 'shed') {
@@ -118,17 +138,14 @@ export class Gateway {
       return errorAnswer(serviceUnavailable(`No endpoint of pool "${route.pool.name}" can take this request: ${decision.reason}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', 1), { ...decisionHeader, 'x-request-id': requestId });
     }
 
-    if (parsed.body.model !== route.targetModel) {
-      parsed.body.model = route.targetModel;
-      bytes = encoder.encode(JSON.stringify(parsed.body));
-    }
-    return forward(this, {
+    // proxy: forward with the target model, restore the asked-for name in the answer.
+    return this.#proxy.forward({
       pool: route.pool,
       candidates: [decision.endpoint, ...decision.fallbacks],
       scheduling: schedulingRequest,
       request,
       path,
-      body: bytes,
+      body: parsed.body.model === route.targetModel ? bytes : withModel(body, route.targetModel),
       stream: parsed.stream,
       restoreModel: route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined,
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
@@ -137,22 +154,19 @@ export class Gateway {
   }
 
   /** `GET /v1/models`: the model names the routing table serves, in OpenAI's list shape. */
-  models(): Response {
-    const names = this.store.current?.modelNames ?? [];
-    const created = Math.floor((this.store.current ? this.options.now() : 0) / 1000);
-    return Response.json({ object: 'list', data: names.map((id) => ({ id, object: 'model', created, owned_by: 'infergate' })) });
+  models(): Answer {
+    const table = this.#ports.table.current;
+    const names = table?.modelNames ?? [];
+    const created = Math.floor((table ? this.options.now() : 0) / 1000);
+    const body = JSON.stringify({ object: 'list', data: names.map((id) => ({ id, object: 'model', created, owned_by: 'infergate' })) });
+    return { status: 200, headers: { 'content-type': 'application/json' }, body };
   }
 
-  /** Ready when a table is loaded and at least one pool has a ready endpoint. */
-  readiness(): { ready: boolean; reason?: string } {
-    const table = this.store.current;
+  /** Ready when a table is loaded and some pool can serve (see EndpointScheduling.readiness). */
+  async readiness(): Promise<Readiness> {
+    const table = this.#ports.table.current;
     if (!table) return { ready: false, reason: 'no routing table is loaded' };
-    const sourceProblem = this.endpoints.notReadyReason();
-    if (sourceProblem) return { ready: false, reason: sourceProblem };
-    for (const pool of table.pools.values()) {
-      if (this.endpoints.snapshot(pool).endpoints.some((e) => e.ready)) return { ready: true };
-    }
-    return { ready: false, reason: `no pool has a ready endpoint (pools: ${[...table.pools.keys()].join(', ') || 'none'})` };
+    return this.#ports.scheduling.readiness([...table.pools.values()]);
   }
 }
 

@@ -5,7 +5,7 @@
  * how many were shed, and how often an endpoint refused and was retried.
  * Cheap on the hot path: a few Map look-ups per request.
  */
-import { Histogram, REQUEST_BUCKETS, TTFT_BUCKETS } from '../sim/histogram.ts';
+import { Histogram, REQUEST_BUCKETS, TTFT_BUCKETS } from '../observability/histogram.ts';
 
 export class GatewayMetrics {
   readonly #requests = new Map<string, number>();

@@ -7,7 +7,7 @@
  * of its Service at once.
  */
 import type { MetricsAgent } from '../agent/agent.ts';
-import { EmbeddedAgentSource } from '../endpoints/embedded.ts';
+import { EmbeddedAgentSource } from '../agent/embedded-source.ts';
 import type { KubernetesPodDiscovery } from './pod-discovery.ts';
 
 export class KubernetesAgentSource extends EmbeddedAgentSource {

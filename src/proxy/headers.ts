@@ -1,5 +1,5 @@
-import type { InboundHeaders } from '../gateway/inbound.ts';
-import type { UpstreamHeaders } from './upstream.ts';
+import type { InboundHeaders } from '../http/inbound.ts';
+import type { UpstreamHeaders } from '../http/upstream.ts';
 
 /** Header handling at the proxy: hop-by-hop headers never cross it (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([

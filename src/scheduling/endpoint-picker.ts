@@ -1,8 +1,10 @@
 /**
  * The endpoint picker: admission (no candidates, no fresh metrics, saturation
  * shedding), then the pool's scheduling profile — filters in TypeScript, the
- * scorers' arithmetic, the weighted sum and the pick in the kernel — then the
- * bookkeeping of dispatches (in-flight counts, prefix index).
+ * producers' data and the scorers' inputs written into the kernel, the
+ * scorers' arithmetic, the weighted sum and the pick in the kernel — and the
+ * request's lifecycle handed to the profile's producers (prefix index,
+ * prefill queued) and the in-flight counts.
  */
 import type { Endpoint, PoolSnapshot } from '../endpoints/types.ts';
 import type { Pool } from '../routing/schema.ts';
@@ -45,6 +47,11 @@ export class EndpointPicker implements Scheduler {
     const effective = config ?? builtIn;
     this.#saturation = effective.saturation;
     this.#staleAfter = effective.metricsStaleAfterMs;
+  }
+
+  /** With no endpoint's metrics this fresh, the pool's failure mode applies, ms. */
+  get staleAfterMs(): number {
+    return this.#staleAfter;
   }
 
   /** Profiles a pool may name. */
@@ -126,12 +133,12 @@ export class EndpointPicker implements Scheduler {
     if (candidates.length > MAX_ENDPOINTS) candidates.length = MAX_ENDPOINTS;
 
     const kernel = this.kernel;
+    const producers = profile.producers;
+    for (let k = 0; k < producers.length; k++) producers[k]!.produce(candidates, ctx);
     const scorers = profile.scorers;
-    // Scorers that read the prefix match are prepared after the one that writes it.
-    for (let k = 0; k < scorers.length; k++) if (!scorers[k]!.plugin.usesPrefixMatch) scorers[k]!.plugin.prepare(candidates, ctx);
     for (let k = 0; k < scorers.length; k++) {
       const s = scorers[k]!;
-      if (s.plugin.usesPrefixMatch) s.plugin.prepare(candidates, ctx);
+      s.plugin.prepare?.(candidates, ctx);
       kernel.scorerKind[k] = s.plugin.scorer;
       kernel.scorerWeight[k] = s.weight;
       kernel.scorerParam[k] = s.plugin.param ?? 0;
@@ -152,21 +159,21 @@ export class EndpointPicker implements Scheduler {
     const now = this.options.now();
     const record = this.#poolState(pool.name, now).record(endpoint.id, now);
     record.inFlight.dispatched(request.requestId, now);
-    for (const s of this.#profileFor(pool).scorers) s.plugin.dispatched?.(pool, endpoint, record, request, this.kernel);
+    for (const p of this.#profileFor(pool).producers) p.dispatched?.(pool, endpoint, record, request, this.kernel);
   }
 
   firstToken(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
-    const scorers = this.#profileFor(pool).scorers;
+    const producers = this.#profileFor(pool).producers;
     const now = this.options.now();
     const record = this.#poolState(pool.name, now).record(endpoint.id, now);
-    for (const s of scorers) s.plugin.firstToken?.(pool, endpoint, record, request);
+    for (const p of producers) p.firstToken?.(pool, endpoint, record, request);
   }
 
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
     const now = this.options.now();
     const record = this.#poolState(pool.name, now).record(endpoint.id, now);
     record.inFlight.completed(request.requestId);
-    for (const s of this.#profileFor(pool).scorers) s.plugin.completed?.(pool, endpoint, record, request);
+    for (const p of this.#profileFor(pool).producers) p.completed?.(pool, endpoint, record, request);
   }
 
   /** No fresh metrics: FailOpen routes by this gateway's in-flight counts alone, FailClose refuses. */

@@ -1,6 +1,6 @@
 /**
- * Scheduling profiles: filters → weighted scorers → picker, built from a
- * validated configuration. Two are built in: `default` (infergate's) and
+ * Scheduling profiles: producers → filters → weighted scorers → picker,
+ * built from a validated configuration. Two are built in: `default` (infergate's) and
  * `gie-default` (the Gateway API Inference Extension's default, kept for
  * comparison); a configuration's own profiles are added, and replace a
  * built-in of the same name.
@@ -9,10 +9,12 @@ import type { EndpointPickerConfig } from './config.ts';
 import { validateSchedulerConfig } from './config.ts';
 import { pluginType } from './plugins/registry.ts';
 import { createMaxScorePicker } from './plugins/picker/pickers.ts';
-import type { FilterPlugin, PickerPlugin, Plugin, ScorerPlugin } from './plugins/types.ts';
+import type { FilterPlugin, PickerPlugin, Plugin, ProducerPlugin, ScorerPlugin } from './plugins/types.ts';
 
 export interface Profile {
   name: string;
+  /** In the order they run (a producer after those it reads). */
+  producers: ProducerPlugin[];
   filters: FilterPlugin[];
   scorers: Array<{ plugin: ScorerPlugin; weight: number }>;
   picker: PickerPlugin;
@@ -86,20 +88,59 @@ export function builtInConfig(): EndpointPickerConfig {
   return result.config;
 }
 
-/** Instantiate a configuration's plugins and assemble its profiles. */
+/**
+ * Instantiate a configuration's plugins and assemble its profiles. A scorer
+ * that reads a producer's data gets one: the producer of that type the
+ * configuration declares, or — when the scorer carries the producer's
+ * parameters itself, or none is declared — one of its own, shared by every
+ * profile that uses the scorer.
+ */
 export function buildProfiles(config: EndpointPickerConfig): Map<string, Profile> {
   const plugins = new Map<string, Plugin>();
+  const specs = new Map(config.plugins.map((p) => [p.name, p]));
   for (const p of config.plugins) plugins.set(p.name, pluginType(p.type)!.create(p.name, p.parameters));
+  const ownProducers = new Map<string, ProducerPlugin>();
+  const producerFor = (scorer: ScorerPlugin): ProducerPlugin => {
+    const type = scorer.requires!;
+    const spec = specs.get(scorer.name)!;
+    const own = pluginType(spec.type)!.producerParameters?.filter((k) => spec.parameters[k] !== undefined) ?? [];
+    const declared = config.plugins.find((p) => p.type === type);
+    if (declared && own.length === 0) return plugins.get(declared.name) as ProducerPlugin;
+    let producer = ownProducers.get(scorer.name);
+    if (!producer) {
+      const parameters = Object.fromEntries(own.map((k) => [k, spec.parameters[k]]));
+      producer = pluginType(type)!.create(`${scorer.name}/${type}`, parameters) as ProducerPlugin;
+      ownProducers.set(scorer.name, producer);
+    }
+    return producer;
+  };
   const profiles = new Map<string, Profile>();
   for (const spec of config.profiles) {
-    const profile: Profile = { name: spec.name, filters: [], scorers: [], picker: createMaxScorePicker() };
+    const profile: Profile = { name: spec.name, producers: [], filters: [], scorers: [], picker: createMaxScorePicker() };
+    const producers = new Set<ProducerPlugin>();
     for (const ref of spec.plugins) {
       const plugin = plugins.get(ref.ref)!;
-      if (plugin.kind === 'filter') profile.filters.push(plugin);
-      else if (plugin.kind === 'scorer') profile.scorers.push({ plugin, weight: ref.weight });
-      else profile.picker = plugin;
+      if (plugin.kind === 'producer') producers.add(plugin);
+      else if (plugin.kind === 'filter') profile.filters.push(plugin);
+      else if (plugin.kind === 'scorer') {
+        profile.scorers.push({ plugin, weight: ref.weight });
+        if (plugin.requires) producers.add(producerFor(plugin));
+      } else profile.picker = plugin;
     }
+    profile.producers = ordered([...producers]);
     profiles.set(spec.name, profile);
   }
   return profiles;
+}
+
+/** Producers in an order where each runs after the types it names in `after`. */
+function ordered(producers: ProducerPlugin[]): ProducerPlugin[] {
+  const out: ProducerPlugin[] = [];
+  const visit = (p: ProducerPlugin, depth: number) => {
+    if (out.includes(p) || depth > producers.length) return;
+    for (const type of p.after ?? []) for (const q of producers) if (q.type === type) visit(q, depth + 1);
+    out.push(p);
+  };
+  for (const p of producers) visit(p, 0);
+  return out;
 }

@@ -54,7 +54,7 @@ export function context(req: SchedulingRequest = request(), kernel = new TwinKer
 export function scoresOf(scorer: ScorerPlugin, endpoints: Endpoint[], req: SchedulingRequest = request()): number[] {
   const ctx = context(req);
   const cands = candidates(endpoints);
-  scorer.prepare(cands, ctx);
+  scorer.prepare?.(cands, ctx);
   ctx.kernel.scorerKind[0] = scorer.scorer;
   ctx.kernel.scorerWeight[0] = 1;
   ctx.kernel.scorerParam[0] = scorer.param ?? 0;

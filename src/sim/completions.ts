@@ -9,7 +9,8 @@ import type { TokenSink } from './driver.ts';
 import { ChatRequest, CompletionRequest, errorResponse, invalidBody, modelNotFound, requestId, usage } from './openai.ts';
 import type { PodContext } from './pod-context.ts';
 import type { Sequence } from './sequence.ts';
-import { blockHashes, chatPromptText, countTokens, fillerText, fillerToken } from './text.ts';
+import { chatPromptText, countTokens, fillerText, fillerToken } from './text.ts';
+import { promptBlocks } from './prompt-blocks.ts';
 
 type Kind = 'chat' | 'completion';
 
@@ -57,11 +58,11 @@ export async function handleCompletion(ctx: PodContext, kind: Kind, request: Req
   if (fault.stallMs > 0) await sleep(fault.stallMs, request.signal);
   if (request.signal.aborted) return errorResponse(499, 'client closed the request');
 
-  const hashes = cfg.prefixCaching ? blockHashes(text, cfg.blockSize, adapter ?? '') : undefined;
+  const blocks = cfg.prefixCaching ? promptBlocks(text, cfg.blockSize, adapter, ctx.kvHashing) : undefined;
   const created = Math.floor(Date.now() / 1000);
   const id = requestId(kind === 'chat' ? 'chatcmpl-' : 'cmpl-', ctx.random);
   const seed = (ctx.random() * 0xffff) | 0;
-  const req = { promptTokens, blockHashes: hashes, outputTokens, lengthLimited: outputTokens === limit, adapter, priority: body.priority ?? 0 };
+  const req = { promptTokens, blockHashes: blocks?.blockHashes, kv: blocks?.kv, outputTokens, lengthLimited: outputTokens === limit, adapter, priority: body.priority ?? 0 };
 
   if (!body.stream) {
     const seq = await new Promise<Sequence>((resolve) => {

@@ -6,7 +6,7 @@
  * delivered in a burst rather than lost or slowed.
  */
 import type { SimEngine } from './engine.ts';
-import { Histogram } from './histogram.ts';
+import { Histogram } from '../observability/histogram.ts';
 import type { Sequence, SimRequest } from './sequence.ts';
 
 /** Receives a sequence's tokens as they are generated; kept in `Sequence.handle`. */

@@ -24,7 +24,16 @@ export interface EngineListener {
   onFinish?(seq: Sequence, now: number): void;
 }
 
+/** Told when blocks enter the prefix cache and when a step ends (the simulator's KV-event recorder). */
+export interface EngineKvObserver {
+  /** Blocks [from, to) of `seq`'s prompt were cached, in one chain. */
+  stored(seq: Sequence, from: number, to: number): void;
+  /** A step ended: events gathered during it leave as one batch (vLLM publishes per step). */
+  stepDone(): void;
+}
+
 export class SimEngine {
+  kvObserver: EngineKvObserver | undefined;
   readonly config: EngineConfig;
   readonly kv: KvCache;
   readonly stats = new EngineStats();
@@ -160,7 +169,14 @@ export class SimEngine {
       seq.scheduled = 0;
       if (seq.registered < seq.hashes.length && this.config.prefixCaching) {
         const full = Math.min(Math.floor(seq.numComputed / bs), seq.hashes.length);
-        for (let b = seq.registered; b < full; b++) this.kv.register(seq.blocks[b]!, seq.hashes[b]!);
+        const obs = this.kvObserver;
+        let run = -1; // first block of the run of blocks cached by this loop
+        for (let b = seq.registered; b < full; b++) {
+          const cached = this.kv.register(seq.blocks[b]!, seq.hashes[b]!);
+          if (cached && run < 0) run = b;
+          else if (!cached && run >= 0) obs?.stored(seq, run, b), (run = -1);
+        }
+        if (run >= 0) obs?.stored(seq, run, full);
         seq.registered = Math.max(seq.registered, full);
       }
       if (seq.numComputed < seq.totalTokens) continue; // prefill chunk, nothing sampled yet
@@ -178,6 +194,7 @@ export class SimEngine {
       }
     }
     this.batch.length = 0;
+    this.kvObserver?.stepDone();
     if (finished > 0) {
       let w = 0;
       for (const seq of this.running) if (seq.state === 'running') this.running[w++] = seq;

@@ -7,7 +7,16 @@
  * Everything lives in typed arrays; the free queue is an intrusive doubly
  * linked list so taking a cached block out of it is O(1).
  */
+/** Told when cached hashes leave the cache (for KV events). */
+export interface KvCacheObserver {
+  /** Block `id` lost its hash: it was handed out for new tokens (vLLM's eviction). */
+  evicted(id: number): void;
+  /** Every hash was dropped at once (reset_prefix_cache). */
+  cleared(): void;
+}
+
 export class KvCache {
+  observer: KvCacheObserver | undefined;
   readonly numBlocks: number;
   readonly blockSize: number;
   private readonly refs: Int32Array;
@@ -40,6 +49,11 @@ export class KvCache {
     return 1 - this.freeCount / this.numBlocks;
   }
 
+  /** Calls `fn` with every block id that holds a hash (tests compare it with published events). */
+  forEachCached(fn: (id: number) => void): void {
+    for (let id = 0; id < this.numBlocks; id++) if (this.hashOf[id]! >= 0) fn(id);
+  }
+
   /** Blocks that still hold a hash (hit-able). */
   get cachedBlocks(): number {
     return this.byHash.size;
@@ -70,6 +84,7 @@ export class KvCache {
       this.unlinkFree(id);
       const h = this.hashOf[id]!;
       if (h >= 0) {
+        this.observer?.evicted(id);
         if (this.byHash.get(h) === id) this.byHash.delete(h);
         this.hashOf[id] = -1;
       }
@@ -79,12 +94,25 @@ export class KvCache {
     return true;
   }
 
-  /** Records that a held block now holds the tokens with this hash. */
-  register(id: number, hash: number): void {
-    if (this.hashOf[id]! >= 0) return;
-    if (this.byHash.has(hash)) return; // an identical block exists; keep the first
+  /** Records that a held block now holds the tokens with this hash; false when it is not cached (see below). */
+  register(id: number, hash: number): boolean {
+    if (this.hashOf[id]! >= 0) return false;
+    if (this.byHash.has(hash)) return false; // an identical block exists; keep the first
     this.hashOf[id] = hash;
     this.byHash.set(hash, id);
+    return true;
+  }
+
+  /**
+   * Drops every cached hash (vLLM's reset_prefix_cache). Like vLLM it refuses
+   * while any block is held by a running request; returns whether it ran.
+   */
+  resetPrefixCache(): boolean {
+    if (this.freeCount !== this.numBlocks) return false;
+    this.byHash.clear();
+    this.hashOf.fill(-1);
+    this.observer?.cleared();
+    return true;
   }
 
   /**

@@ -2,7 +2,7 @@
  * A pod's `/metrics` in the Prometheus text exposition format (0.0.4), with
  * vLLM V1's metric names and labels, or SGLang's for `--engine sglang`.
  */
-import type { Histogram } from './histogram.ts';
+import type { Histogram } from '../observability/histogram.ts';
 import type { PodContext } from './pod-context.ts';
 
 type Labels = Record<string, string | number>;

@@ -2,6 +2,7 @@
 import type { RealTimeDriver } from './driver.ts';
 import type { SimEngine } from './engine.ts';
 import type { FaultConfig } from './faults.ts';
+import type { PodKvHashing } from './prompt-blocks.ts';
 
 export type EngineFlavor = 'vllm' | 'sglang';
 
@@ -22,6 +23,8 @@ export interface PodContext {
   faults: FaultConfig;
   /** Applies a new fault set (the pod may stop or resume listening). */
   setFaults(faults: FaultConfig): Promise<void>;
+  /** Set when the pod publishes KV events: prompts are hashed as vLLM hashes them. */
+  readonly kvHashing?: PodKvHashing;
   /** HTTP requests in flight on this pod. */
   inFlight: number;
 }

@@ -9,6 +9,8 @@ export interface SimRequest {
   promptTokens: number;
   /** Chained hashes of the prompt's full KV blocks (for prefix caching); empty disables hits. */
   blockHashes?: readonly number[];
+  /** Token ids and 64-bit vLLM hashes of the prompt, when the pod publishes KV events. */
+  kv?: SequenceKvInfo;
   /** Tokens to generate; 0 = prefill only (embeddings). */
   outputTokens: number;
   /** True when generation stops because max_tokens was reached (finish_reason "length"). */
@@ -21,6 +23,15 @@ export interface SimRequest {
   handle?: unknown;
 }
 
+/** What a BlockStored event needs about a request's blocks (blockHashes are derived from `hashes`). */
+export interface SequenceKvInfo {
+  tokens: Uint32Array;
+  /** vLLM's block hashes (low 64 bits), one per full prompt block. */
+  hashes: BigUint64Array;
+  loraId: number | null;
+  loraName: string | null;
+}
+
 const NO_HASHES: readonly number[] = [];
 
 export class Sequence {
@@ -30,6 +41,7 @@ export class Sequence {
   readonly target: number;
   readonly lengthLimited: boolean;
   readonly adapter: string | undefined;
+  readonly kv: SequenceKvInfo | undefined;
   readonly priority: number;
   readonly arrivalMs: number;
   handle: unknown;
@@ -61,6 +73,7 @@ export class Sequence {
     this.target = Math.max(0, Math.floor(req.outputTokens));
     this.lengthLimited = req.lengthLimited ?? false;
     this.adapter = req.adapter || undefined;
+    this.kv = req.kv;
     this.priority = req.priority ?? 0;
     this.arrivalMs = now;
     this.handle = req.handle;

@@ -12,6 +12,7 @@ import { EmbeddingRequest, errorResponse, invalidBody, LoadLoraRequest, modelNot
 import type { PodContext } from './pod-context.ts';
 import type { Sequence } from './sequence.ts';
 import { countTokens, rng } from './text.ts';
+import { handleDetokenize, handleTokenize } from './tokenize-routes.ts';
 
 const EMBEDDING_DIMS = 64;
 
@@ -30,6 +31,13 @@ export function createPodApp(ctx: PodContext): Hono {
   app.post('/v1/chat/completions', (c) => handleCompletion(ctx, 'chat', c.req.raw));
   app.post('/v1/completions', (c) => handleCompletion(ctx, 'completion', c.req.raw));
   app.post('/v1/embeddings', (c) => handleEmbeddings(ctx, c.req.raw));
+
+  app.post('/tokenize', (c) => handleTokenize(ctx, c.req.raw));
+  app.post('/detokenize', (c) => handleDetokenize(ctx, c.req.raw));
+  // vLLM's (dev-mode) reset: refused while requests hold blocks; AllBlocksCleared when it runs.
+  app.post('/reset_prefix_cache', (c) =>
+    ctx.engine.kv.resetPrefixCache() ? c.body(null, 200) : errorResponse(400, 'Failed to reset prefix cache: requests still hold KV blocks; retry when the pod is idle.'),
+  );
 
   app.get('/v1/models', (c) => {
     const card = (id: string, parent: string | null) => ({

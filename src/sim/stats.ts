@@ -1,5 +1,5 @@
 /** Counters and latency histograms of one engine, in the units /metrics reports. */
-import { Histogram, ITL_BUCKETS, REQUEST_BUCKETS, TTFT_BUCKETS } from './histogram.ts';
+import { Histogram, ITL_BUCKETS, REQUEST_BUCKETS, TTFT_BUCKETS } from '../observability/histogram.ts';
 import type { Sequence } from './sequence.ts';
 
 export class EngineStats {

@@ -7,7 +7,7 @@
  *
  *   npx tsx test/runtimes/bench-edge-decision.ts [requests=400] [concurrency=8]
  */
-import { startGateway } from '../../src/runtime/node-gateway.ts';
+import { startGateway } from '../../src/runtime/node/gateway.ts';
 import { startFixture } from './fixture.ts';
 import { chat } from './suite.ts';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -8,14 +8,15 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSimulator, type Simulator } from '../../src/sim/index.ts';
+import type { Simulator } from '../../src/sim/index.ts';
+import { startSimulator } from '../../src/runtime/node/index.ts';
 import { demoPools } from '../../src/cli/commands/demo.ts';
 import type { EndpointEntry } from '../../src/endpoints/file-schema.ts';
 import { MetricsAgent } from '../../src/agent/agent.ts';
 import { createAgentApp } from '../../src/agent/app.ts';
 import { startFileDiscovery } from '../../src/agent/discovery.ts';
-import { listen, readFileText, watchFile, type Listening } from '../../src/runtime/node.ts';
-import { undiciGetter } from '../../src/runtime/node-metrics-getter.ts';
+import { listen, readFileText, watchFile, type Listening } from '../../src/runtime/node/index.ts';
+import { undiciGetter } from '../../src/runtime/node/metrics-getter.ts';
 import { startFakePod, type FakePod } from './fake-pod.ts';
 
 export const MANIFESTS = new URL('./manifests.yaml', import.meta.url).pathname;

@@ -1,6 +1,6 @@
 /** The end-to-end suite against the gateway on Node (in this process, as `infergate gateway` runs it). */
 import { afterAll, beforeAll } from 'vitest';
-import { startGateway, type RunningGateway } from '../../src/runtime/node-gateway.ts';
+import { startGateway, type RunningGateway } from '../../src/runtime/node/gateway.ts';
 import { BODY_LIMIT, startFixture, waitForOk, type Fixture } from './fixture.ts';
 import { dataPathSuite } from './suite.ts';
 

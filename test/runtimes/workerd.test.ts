@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type RunningGateway } from '../../src/runtime/node-gateway.ts';
+import { startGateway, type RunningGateway } from '../../src/runtime/node/gateway.ts';
 import { BODY_LIMIT, startFixture, type Fixture } from './fixture.ts';
 import { chat, dataPathSuite, post } from './suite.ts';
 import { bundleWorker, startWranglerDev, type WranglerDev } from './wrangler.ts';

@@ -34,7 +34,7 @@ function configFrom(main: string, extra = ''): string {
 export async function bundleWorker(dir: string, manifests: string): Promise<void> {
   await bundleTable(manifests);
   const config = join(dir, 'wrangler.bundle.toml');
-  writeFileSync(config, configFrom(join(ROOT, 'src/runtime/workers.ts')));
+  writeFileSync(config, configFrom(join(ROOT, 'src/runtime/workers/main.ts')));
   const child = startChild(WRANGLER, ['deploy', '--dry-run', '--config', config, '--outdir', join(dir, 'dist')], ENV, ROOT);
   await child.waitFor(/--dry-run: exiting now/, 60_000);
   await child.stop();
@@ -44,7 +44,7 @@ export async function startWranglerDev(options: { manifests: string; vars: Recor
   const dir = options.bundled ?? mkdtempSync(join(tmpdir(), 'infergate-worker-'));
   if (!options.bundled) await bundleWorker(dir, options.manifests);
   const config = join(dir, `wrangler.dev-${Date.now()}.toml`);
-  writeFileSync(config, configFrom('dist/workers.js', 'no_bundle = true\nfind_additional_modules = true\nbase_dir = "dist"\nrules = [{ type = "CompiledWasm", globs = ["**/*.wasm"], fallthrough = true }]'));
+  writeFileSync(config, configFrom('dist/main.js', 'no_bundle = true\nfind_additional_modules = true\nbase_dir = "dist"\nrules = [{ type = "CompiledWasm", globs = ["**/*.wasm"], fallthrough = true }]'));
   const port = await freePort();
   const args = ['dev', '--local', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', join(dir, 'state'), '--log-level', process.env.INFERGATE_WRANGLER_LOG ?? 'warn'];
   for (const [k, v] of Object.entries(options.vars)) args.push('--var', `${k}:${v}`);

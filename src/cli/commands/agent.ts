@@ -3,12 +3,13 @@
  * stream endpoint snapshots (EndpointService: Connect, gRPC-Web, and plain
  * gRPC over h2c on the same port).
  */
-import { commandFlags, FlagError, type FlagSpec } from '../flags.ts';
-import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node.ts';
+import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
+import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node/index.ts';
 import { MetricsAgent } from '../../agent/agent.ts';
 import { createAgentApp } from '../../agent/app.ts';
 import { startFileDiscovery } from '../../agent/discovery.ts';
-import { undiciGetter } from '../../runtime/node-metrics-getter.ts';
+import { undiciGetter } from '../../runtime/node/metrics-getter.ts';
+import { KvEventsCollector } from '../../kvevents/collector.ts';
 
 export const agentFlags = {
   endpoints: { type: 'string', help: 'endpoints file (YAML/JSON): model-server pods and their labels; re-read on change' },
@@ -18,6 +19,10 @@ export const agentFlags = {
   'scrape-timeout': { type: 'number', default: 0, help: 'ms before a scrape is abandoned (0: 4 × interval, at least 200)' },
   'failure-threshold': { type: 'number', default: 3, help: 'failed scrapes in a row before a pod reads not ready' },
   'metrics-path': { type: 'string', default: '/metrics', help: 'path of the Prometheus metrics on each pod' },
+  'kv-events': { type: 'boolean', default: false, help: "subscribe to the pods' KV events (ZMQ) and serve KvIndexService" },
+  'kv-events-port': { type: 'number', default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (llm-d's socketPort)" },
+  'kv-events-replay-port': { type: 'number', default: 0, help: "pods' replay ROUTER port when their entry names none (0: no replay)" },
+  'kv-events-topic': { type: 'string', default: '', help: 'ZMQ topic prefix to subscribe to ("" takes all; llm-d uses kv@)' },
   kubernetes: { type: 'boolean', help: 'discover the pods of every InferencePool from the Kubernetes API instead of --endpoints' },
   namespace: { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
   help: { type: 'boolean', help: 'show this help' },
@@ -52,12 +57,20 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   agent.start();
-  const { app, routes } = createAgentApp(agent, { notReadyReason: () => discovery.problem });
+  let kvEvents;
+  if (flags['kv-events']) {
+    // zeromq is a native module: loaded only when KV events are on.
+    const { zmqTransport } = await import('../../runtime/node/zmq-subscriber.ts');
+    const collector = new KvEventsCollector({ transport: zmqTransport, topic: flags['kv-events-topic'], log });
+    kvEvents = { collector, convention: { port: flags['kv-events-port'], replayPort: flags['kv-events-replay-port'] || undefined } };
+  }
+  const { app, routes } = createAgentApp(agent, { notReadyReason: () => discovery.problem, kvEvents });
   const server = await listenWithGrpc(app.fetch, routes, flags.port, flags.host);
   log({ level: 'info', msg: 'agent listening', url: `http://${server.host}:${server.port}`, endpoints: agent.endpointCount, scrapeIntervalMs: agent.scrapeIntervalMs });
   await waitForShutdown();
   discovery.stop();
   agent.stop();
+  await kvEvents?.collector.close();
   await server.close();
   await get.close();
   return 0;

@@ -4,13 +4,13 @@
  * `kubectl apply` does. Exit 1 when anything was not accepted.
  */
 import { Code, ConnectError } from '@connectrpc/connect';
-import { commandFlags, FlagError, type FlagSpec } from '../flags.ts';
-import { environment, readFileText } from '../../runtime/node.ts';
+import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
+import { environment, readFileText } from '../../runtime/node/index.ts';
 import { importManifests, type ObjectStatus } from '../../routing/manifests.ts';
 import { formatProblem } from '../../routing/problems.ts';
 import { ObjectChange, ValidationProblemsSchema } from '../../gen/infergate/v1/routing_pb.ts';
 import { tableToWire } from '../../control/table-wire.ts';
-import { adminClients, adminFlags } from '../../control/admin-client.ts';
+import { adminClients, adminFlags } from '../../rpc/admin-client.ts';
 
 export const applyFlags = {
   file: { type: 'string', help: 'manifests to apply (-f)' },

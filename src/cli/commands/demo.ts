@@ -3,11 +3,12 @@
  * seed use cases, and a gateway in front of them configured from
  * examples/seed-use-cases.yaml and examples/seed-endpoints.yaml.
  */
-import { commandFlags, type FlagSpec } from '../flags.ts';
-import { environment, readTextFile, waitForShutdown } from '../../runtime/node.ts';
-import { ConfigError, startGateway } from '../../runtime/node-gateway.ts';
+import { commandFlags, type FlagSpec } from '../../config/flags.ts';
+import { environment, readTextFile, waitForShutdown } from '../../runtime/node/index.ts';
+import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
 import { parseEndpointsFile } from '../../endpoints/file-schema.ts';
-import { startSimulator, type Simulator } from '../../sim/index.ts';
+import type { Simulator } from '../../sim/index.ts';
+import { startSimulator } from '../../runtime/node/index.ts';
 
 /** What each demo pool's simulated pods serve. */
 export const demoPools: Record<string, { model: string; loras: string[] }> = {

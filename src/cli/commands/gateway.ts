@@ -1,10 +1,10 @@
 /**
  * `infergate gateway`: serve the data plane (in `--workers` processes).
  */
-import { commandFlags, FlagError } from '../flags.ts';
-import { adminToken, gatewayFlags, gatewayOptions, workerCount } from '../gateway-flags.ts';
-import { cpuCount, environment, readFileText, waitForShutdown } from '../../runtime/node.ts';
-import { ConfigError, startGateway } from '../../runtime/node-gateway.ts';
+import { commandFlags, FlagError } from '../../config/flags.ts';
+import { adminToken, gatewayFlags, gatewayOptions, workerCount } from '../../config/gateway-flags.ts';
+import { cpuCount, environment, readFileText, waitForShutdown } from '../../runtime/node/index.ts';
+import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
 
 export { gatewayFlags };
 
@@ -25,7 +25,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const workers = workerCount(flags.workers, cpuCount());
   // Loaded only when asked for: node:cluster and the worker plumbing stay out of a single-process gateway.
-  const cluster = workers > 1 ? await import('../../runtime/node-cluster.ts') : undefined;
+  const cluster = workers > 1 ? await import('../../runtime/node/cluster.ts') : undefined;
   try {
     const options = gatewayOptions(flags, token.token);
     // Loaded only when asked for: the Kubernetes client stays out of a gateway that does not use it.

@@ -3,9 +3,9 @@
  * as tables.
  */
 import { ConnectError, Code } from '@connectrpc/connect';
-import { commandFlags, FlagError, type FlagSpec } from '../flags.ts';
-import { environment, readFileText } from '../../runtime/node.ts';
-import { adminClients, adminFlags } from '../../control/admin-client.ts';
+import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
+import { environment, readFileText } from '../../runtime/node/index.ts';
+import { adminClients, adminFlags } from '../../rpc/admin-client.ts';
 import { tableFromWire } from '../../control/table-wire.ts';
 import { validateTable } from '../../routing/validate.ts';
 import type { RoutingTable } from '../../routing/schema.ts';

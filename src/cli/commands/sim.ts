@@ -2,9 +2,10 @@
  * `infergate sim`: N simulated vLLM pods in one process, on ports port..port+N-1.
  * Every flag can also be set as INFERGATE_SIM_<FLAG> (`--max-loras` ↔ INFERGATE_SIM_MAX_LORAS).
  */
-import { commandFlags, usage, type FlagSpec } from '../flags.ts';
-import { environment, waitForShutdown } from '../../runtime/node.ts';
-import { startSimulator, type SimulatorOptions } from '../../sim/index.ts';
+import { commandFlags, usage, type FlagSpec } from '../../config/flags.ts';
+import { environment, waitForShutdown } from '../../runtime/node/index.ts';
+import type { SimulatorOptions } from '../../sim/index.ts';
+import { startSimulator } from '../../runtime/node/index.ts';
 
 const spec = {
   pods: { type: 'number', default: 1, help: 'number of simulated pods' },
@@ -30,6 +31,11 @@ const spec = {
   'fault-stall-ms': { type: 'number', default: 0, help: 'hold every response this long before the first token' },
   'fault-disconnect-after': { type: 'number', default: 0, help: 'cut streams after this many tokens' },
   'fault-unhealthy': { type: 'boolean', default: false, help: '/health answers 503' },
+  'kv-events-endpoint': { type: 'string', default: '', help: 'publish KV events on a ZMQ PUB socket, e.g. tcp://127.0.0.1:5557 (pod i: port+i)' },
+  'kv-events-replay-endpoint': { type: 'string', default: '', help: 'the replay ROUTER socket, e.g. tcp://127.0.0.1:5657 (pod i: port+i)' },
+  'kv-events-topic': { type: 'string', default: '', help: 'ZMQ topic; {pod} and {model} are replaced (llm-d: kv@{pod}@{model})' },
+  'prefix-caching-hash-algo': { type: 'string', default: 'sha256', help: 'block hash: sha256 (pickle, vLLM default) or sha256_cbor' },
+  'hash-seed': { type: 'string', default: '0', help: "the engines' PYTHONHASHSEED (NONE_HASH = H(seed))" },
   help: { type: 'boolean', default: false, help: 'show this help' },
 } satisfies FlagSpec;
 
@@ -60,6 +66,15 @@ export async function run(args: string[]): Promise<number> {
       prefixCaching: flags['prefix-caching'],
       defaultOutputTokens: flags['output-tokens'],
     }),
+    ...(flags['kv-events-endpoint']
+      ? {
+          kvEventsEndpoint: flags['kv-events-endpoint'],
+          kvEventsReplayEndpoint: flags['kv-events-replay-endpoint'] || undefined,
+          kvEventsTopic: flags['kv-events-topic'],
+          prefixCachingHashAlgo: flags['prefix-caching-hash-algo'] as 'sha256' | 'sha256_cbor',
+          hashSeed: flags['hash-seed'],
+        }
+      : {}),
     faults: {
       error_rate: flags['fault-error-rate'],
       error_status: flags['fault-error-status'] as 429 | 500 | 503,
@@ -76,7 +91,8 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   for (const pod of sim.pods) {
-    console.log(JSON.stringify({ msg: 'sim pod listening', pod: pod.name, url: pod.url, model: pod.model, engine: options.engine }));
+    const kv = pod.kvEvents ? { kvEvents: pod.kvEvents.endpoint, kvEventsReplay: pod.kvEvents.replayEndpoint } : {};
+    console.log(JSON.stringify({ msg: 'sim pod listening', pod: pod.name, url: pod.url, model: pod.model, engine: options.engine, ...kv }));
   }
   const signal = await waitForShutdown();
   console.log(JSON.stringify({ msg: 'sim stopping', signal }));

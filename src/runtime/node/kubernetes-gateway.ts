@@ -2,7 +2,7 @@
  * `infergate gateway --kubernetes` and `infergate agent --kubernetes` on Node:
  * the Kubernetes port over @kubernetes/client-node, this replica's identity
  * for leader election, and the pieces assembled — an embedded agent whose
- * pods come from the API, the gateway (src/runtime/node-gateway.ts, unchanged)
+ * pods come from the API, the gateway (src/runtime/node/gateway.ts, unchanged)
  * given that endpoint source, and the routing table followed from the
  * cluster with status written back.
  */
@@ -11,8 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { MetricsAgent } from '../../agent/agent.ts';
 import { KubernetesAgentSource, KubernetesPodDiscovery, startKubernetesRouting, type KubernetesRouting } from '../../kubernetes/index.ts';
-import { undiciGetter } from '../node-metrics-getter.ts';
-import { startGateway, type RunningGateway, type StartGatewayOptions } from '../node-gateway.ts';
+import { undiciGetter } from './metrics-getter.ts';
+import { startGateway, type RunningGateway, type StartGatewayOptions } from './gateway.ts';
 import { loadKubeConfig, NodeKubernetesPort } from './kubernetes.ts';
 
 export interface KubernetesFlags {

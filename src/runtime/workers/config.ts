@@ -4,8 +4,8 @@
  * (INFERGATE_SCRAPE_INTERVAL, INFERGATE_BODY_LIMIT, …), plus what only the
  * edge has: where the routing table comes from and where decisions are made.
  */
-import { FlagError, parseFlags } from '../../cli/flags.ts';
-import { gatewayFlags } from '../../cli/gateway-flags.ts';
+import { FlagError, parseFlags } from '../../config/flags.ts';
+import { gatewayFlags } from '../../config/gateway-flags.ts';
 import type { WorkerEnv } from './types.ts';
 
 export interface EdgeConfig {

@@ -8,7 +8,7 @@ import { createClient, type Client, type Interceptor } from '@connectrpc/connect
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { EndpointService } from '../../gen/infergate/v1/endpoint_pb.ts';
 import { RoutingService } from '../../gen/infergate/v1/routing_pb.ts';
-import { sendBearer } from '../../control/auth.ts';
+import { sendBearer } from '../../rpc/auth.ts';
 
 const workerFetch: typeof fetch = (input, init) =>
   fetch(input, { method: init?.method, headers: init?.headers, body: init?.body, signal: init?.signal ?? null });

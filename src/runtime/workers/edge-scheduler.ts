@@ -1,12 +1,13 @@
 /**
- * The isolate's side of scheduling at the edge: decisions come from the
- * pool's Durable Object (or, in `isolate` mode, from a decider in this
- * isolate). The decision already counted the dispatch to the chosen
- * endpoint; fallbacks tried and every completion are reported back, kept
+ * The isolate's side of scheduling at the edge — the director's scheduling
+ * port, asynchronous here: decisions come from the pool's Durable Object (or,
+ * in `isolate` mode, from a decider in this isolate). The decision already
+ * counted the dispatch to the chosen endpoint; fallbacks tried and every
+ * completion (with its outcome, for passive health) are reported back, kept
  * alive past the response with the request's `waitUntil`.
  */
-import type { RemoteScheduler } from '../../gateway/gateway.ts';
-import type { Endpoint, PoolSnapshot } from '../../endpoints/types.ts';
+import type { Endpoint } from '../../endpoints/types.ts';
+import type { EndpointScheduling, Outcome, Readiness } from '../../scheduling/endpoint-scheduling.ts';
 import type { Pool } from '../../routing/schema.ts';
 import { INPUT_BYTES } from '../../scheduling/kernel/layout.ts';
 import type { Decision, SchedulingRequest } from '../../scheduling/scheduler.ts';
@@ -16,8 +17,8 @@ import type { ExecutionContext } from './types.ts';
 export interface PoolTarget {
   decide(pool: Pool, request: SchedulingRequest): Promise<Decision>;
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): Promise<void> | void;
-  completed(pool: Pool, endpointId: string, requestId: string): Promise<void> | void;
-  readiness(pool: Pool): Promise<{ ready: boolean; reason?: string }>;
+  completed(pool: Pool, endpointId: string, requestId: string, outcome: Outcome): Promise<void> | void;
+  readiness(pool: Pool): Promise<Readiness>;
 }
 
 interface Tracked {
@@ -28,7 +29,7 @@ interface Tracked {
   answered: boolean;
 }
 
-export class EdgeScheduler implements RemoteScheduler {
+export class EdgeScheduler implements EndpointScheduling {
   readonly #requests = new Map<string, Tracked>();
 
   constructor(private readonly target: (pool: Pool) => PoolTarget) {}
@@ -46,7 +47,7 @@ export class EdgeScheduler implements RemoteScheduler {
     if (r.open <= 0) this.#requests.delete(requestId);
   }
 
-  async decide(pool: Pool, _snapshot: PoolSnapshot, request: SchedulingRequest): Promise<Decision> {
+  async pick(pool: Pool, request: SchedulingRequest): Promise<Decision> {
     let decision: Decision;
     try {
       decision = await this.target(pool).decide(pool, trimmed(request));
@@ -72,12 +73,25 @@ export class EdgeScheduler implements RemoteScheduler {
     this.#report(r, () => this.target(pool).dispatched(pool, endpoint, trimmed(request)));
   }
 
-  completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
+  /** The Durable Object is not told of first tokens (a round trip per request for a small gain in prefill accounting). */
+  firstToken(): void {}
+
+  completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest, outcome: Outcome): void {
     const r = this.#requests.get(request.requestId);
-    this.#report(r, () => this.target(pool).completed(pool, endpoint.id, request.requestId));
+    this.#report(r, () => this.target(pool).completed(pool, endpoint.id, request.requestId, outcome));
     if (!r) return;
     r.open--;
     if (r.open <= 0 && r.answered) this.#requests.delete(request.requestId);
+  }
+
+  /** Ready while any pool's object says its pool can serve. */
+  async readiness(pools: readonly Pool[]): Promise<Readiness> {
+    const results = await Promise.all(pools.map(async (pool) => ({ pool: pool.name, ...(await this.target(pool).readiness(pool)) })));
+    const serving = results.filter((r) => r.ready);
+    if (serving.length === 0) return { ready: false, reason: results.map((r) => `${r.pool}: ${r.reason}`).join('; ') || 'no pools' };
+    const degraded = serving.flatMap((r) => r.degraded ?? []);
+    const notes = results.filter((r) => r.reason).map((r) => `${r.pool}: ${r.reason}`);
+    return { ready: true, ...(notes.length ? { reason: notes.join('; ') } : {}), ...(degraded.length ? { degraded } : {}) };
   }
 
   #report(r: Tracked | undefined, call: () => Promise<void> | void): void {

@@ -2,15 +2,19 @@
  * One pool's view and decisions — what the pool's Durable Object runs (or,
  * in `isolate` mode, each isolate): the latest agent snapshot, refreshed by a
  * unary GetEndpoints when older than the scrape interval, and the endpoint
- * picker with its in-flight counts and prefix index. A decision that routes
- * counts as the dispatch to the chosen endpoint, saving a round trip.
+ * picker with its in-flight counts, prefix index and passive health (the
+ * same LocalScheduling a Node or Deno gateway runs, over this view). A
+ * decision that routes counts as the dispatch to the chosen endpoint, saving
+ * a round trip.
  */
 import { ConnectError, type Client } from '@connectrpc/connect';
 import type { EndpointService } from '../../gen/infergate/v1/endpoint_pb.ts';
-import type { Endpoint } from '../../endpoints/types.ts';
+import { poolKey, type Endpoint, type EndpointSource, type PoolSnapshot } from '../../endpoints/types.ts';
 import { fromWireSnapshot } from '../../endpoints/wire.ts';
 import type { Pool } from '../../routing/schema.ts';
+import type { Outcome, Readiness } from '../../scheduling/endpoint-scheduling.ts';
 import { createScheduler, type EndpointPicker } from '../../scheduling/index.ts';
+import { LocalScheduling } from '../../scheduling/local.ts';
 import type { Decision, SchedulingRequest } from '../../scheduling/scheduler.ts';
 
 export interface PoolDeciderOptions {
@@ -30,38 +34,52 @@ interface View {
   error?: string;
 }
 
-export class PoolDecider {
+export class PoolDecider implements EndpointSource {
   readonly picker: EndpointPicker;
+  readonly #local: LocalScheduling;
   #view: View = { key: '', endpoints: [], hasMetrics: false, askedAt: 0 };
   /** When the running background refresh started (0: none). */
   #backgroundSince = 0;
 
   constructor(private readonly options: PoolDeciderOptions) {
     this.picker = createScheduler({ kernel: options.kernel });
+    this.#local = new LocalScheduling(this, this.picker, { staleAfterMs: this.picker.staleAfterMs, now: Date.now });
   }
+
+  /** The view as an endpoint source (for LocalScheduling): refreshed by decide and readiness before they read it. */
+  snapshot(pool: { name: string }): PoolSnapshot {
+    const v = this.#view;
+    return { pool: pool.name, endpoints: v.endpoints, at: Date.now(), hasMetrics: v.hasMetrics };
+  }
+
+  notReadyReason(): string | undefined {
+    return this.#view.error ? `agent: ${this.#view.error}` : undefined;
+  }
+
+  close(): void {}
 
   async decide(pool: Pool, request: SchedulingRequest): Promise<Decision> {
     await this.#fresh(pool);
-    const v = this.#view;
-    const decision = this.picker.decide(pool, { pool: pool.name, endpoints: v.endpoints, at: Date.now(), hasMetrics: v.hasMetrics }, request);
-    if (decision.kind === 'route') this.picker.dispatched(pool, decision.endpoint, request);
-    else if (decision.kind === 'unavailable' && v.error) decision.reason += ` (agent: ${v.error})`;
+    const decision = this.#local.pick(pool, request);
+    if (decision.kind === 'route') this.#local.dispatched(pool, decision.endpoint, request);
+    else if (decision.kind === 'unavailable' && this.#view.error) decision.reason += ` (agent: ${this.#view.error})`;
     return decision;
   }
 
   /** A fallback endpoint was tried after the chosen one refused. */
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
-    this.picker.dispatched(pool, endpoint, request);
+    this.#local.dispatched(pool, endpoint, request);
   }
 
-  completed(pool: Pool, endpointId: string, requestId: string): void {
-    this.picker.completed(pool, { id: endpointId } as Endpoint, { requestId } as SchedulingRequest);
+  /** A request ended; only its id and endpoint travel (the rest of the request stays in the isolate). */
+  completed(pool: Pool, endpointId: string, requestId: string, outcome: Outcome): void {
+    const endpoint = this.#view.endpoints.find((e) => e.id === endpointId) ?? ({ id: endpointId } as Endpoint);
+    this.#local.completed(pool, endpoint, { requestId } as SchedulingRequest, outcome);
   }
 
-  async readiness(pool: Pool): Promise<{ ready: boolean; reason?: string }> {
+  async readiness(pool: Pool): Promise<Readiness> {
     await this.#fresh(pool);
-    if (this.#view.endpoints.some((e) => e.ready)) return { ready: true };
-    return { ready: false, reason: this.#view.error ? `agent: ${this.#view.error}` : `pool "${pool.name}" has no ready endpoint` };
+    return this.#local.readiness([pool]);
   }
 
   /**
@@ -73,7 +91,7 @@ export class PoolDecider {
    * across requests, and this class also runs in isolates.
    */
   async #fresh(pool: Pool): Promise<void> {
-    const key = JSON.stringify([pool.selector, pool.targetPorts]);
+    const key = poolKey(pool);
     if (key !== this.#view.key) this.#view = { key, endpoints: [], hasMetrics: false, askedAt: 0 };
     const now = Date.now();
     const age = now - this.#view.askedAt;

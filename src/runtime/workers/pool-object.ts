@@ -8,6 +8,7 @@ import { DurableObject } from 'cloudflare:workers';
 import kernel from '../../../build/kernel.wasm';
 import type { Endpoint } from '../../endpoints/types.ts';
 import type { Pool } from '../../routing/schema.ts';
+import type { Outcome, Readiness } from '../../scheduling/endpoint-scheduling.ts';
 import type { Decision, SchedulingRequest } from '../../scheduling/scheduler.ts';
 import { edgeConfig } from './config.ts';
 import { agentClient } from './connect.ts';
@@ -18,8 +19,8 @@ import type { WorkerEnv } from './types.ts';
 export interface PoolObjectStub {
   decide(pool: Pool, request: SchedulingRequest): Promise<Decision>;
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): Promise<void>;
-  completed(pool: Pool, endpointId: string, requestId: string): Promise<void>;
-  readiness(pool: Pool): Promise<{ ready: boolean; reason?: string }>;
+  completed(pool: Pool, endpointId: string, requestId: string, outcome: Outcome): Promise<void>;
+  readiness(pool: Pool): Promise<Readiness>;
 }
 
 export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectStub {
@@ -46,11 +47,11 @@ export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectSt
     this.#pool().dispatched(pool, endpoint, request);
   }
 
-  async completed(pool: Pool, endpointId: string, requestId: string): Promise<void> {
-    this.#pool().completed(pool, endpointId, requestId);
+  async completed(pool: Pool, endpointId: string, requestId: string, outcome: Outcome): Promise<void> {
+    this.#pool().completed(pool, endpointId, requestId, outcome);
   }
 
-  readiness(pool: Pool): Promise<{ ready: boolean; reason?: string }> {
+  readiness(pool: Pool): Promise<Readiness> {
     return this.#pool().readiness(pool);
   }
 }

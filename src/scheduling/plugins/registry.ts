@@ -12,6 +12,8 @@ import { createMaxScorePicker, createRandomPicker, createWeightedRandomPicker } 
 import { createInFlightScorer } from './scorer/in-flight.ts';
 import { createKvCacheScorer } from './scorer/kv-cache.ts';
 import { createLoraAffinityScorer } from './scorer/lora-affinity.ts';
+import { createApproxPrefixCacheProducer } from './producer/approx-prefix-cache.ts';
+import { createPrefillWorkProducer } from './producer/prefill-work.ts';
 import { createPrefixCacheScorer } from './scorer/prefix-cache.ts';
 import { createPrefillWorkScorer } from './scorer/prefill-work.ts';
 import { createQueueScorer } from './scorer/queue.ts';
@@ -44,6 +46,12 @@ export interface PluginType {
   kind: Plugin['kind'];
   parameters: v.GenericSchema<unknown, Record<string, unknown>>;
   create(name: string, parameters: Record<string, unknown>): Plugin;
+  /**
+   * A scorer's parameters that configure the producer it reads (GIE's
+   * prefix-cache-scorer took the index's parameters itself): given on the
+   * scorer, they make a producer of its own.
+   */
+  producerParameters?: readonly string[];
 }
 
 function define<S extends v.GenericSchema<unknown, Record<string, unknown>>>(
@@ -51,9 +59,16 @@ function define<S extends v.GenericSchema<unknown, Record<string, unknown>>>(
   kind: Plugin['kind'],
   parameters: S,
   create: (name: string, p: v.InferOutput<S>) => Plugin,
+  producerParameters?: readonly string[],
 ): PluginType {
-  return { type, kind, parameters, create: create as PluginType['create'] };
+  return { type, kind, parameters, create: create as PluginType['create'], producerParameters };
 }
+
+const PrefixIndexParameters = {
+  hashBlockSize: v.optional(v.literal(64, 'must be 64 (the kernel hashes 64-byte blocks)')),
+  maxPrefixBlocksToMatch: v.optional(Count(1, 4096)),
+  lruCapacityPerServer: v.optional(Count(1, 10_000_000)),
+};
 
 const TYPES: PluginType[] = [
   define('queue-scorer', 'scorer', NoParameters, (n) => createQueueScorer(n)),
@@ -61,16 +76,9 @@ const TYPES: PluginType[] = [
   define('kv-cache-utilization-scorer', 'scorer', NoParameters, (n) => createKvCacheScorer(n)),
   define('in-flight-scorer', 'scorer', NoParameters, (n) => createInFlightScorer(n)),
   define('lora-affinity-scorer', 'scorer', v.strictObject({ baseModels: BaseModels }), (n, p) => createLoraAffinityScorer(n, p)),
-  define(
-    'prefix-cache-scorer',
-    'scorer',
-    v.strictObject({
-      hashBlockSize: v.optional(v.literal(64, 'must be 64 (the kernel hashes 64-byte blocks)')),
-      maxPrefixBlocksToMatch: v.optional(Count(1, 4096)),
-      lruCapacityPerServer: v.optional(Count(1, 10_000_000)),
-    }),
-    (n, p) => createPrefixCacheScorer(n, p),
-  ),
+  define('prefix-cache-scorer', 'scorer', v.strictObject(PrefixIndexParameters), (n) => createPrefixCacheScorer(n), Object.keys(PrefixIndexParameters)),
+  define('approx-prefix-cache-producer', 'producer', v.strictObject(PrefixIndexParameters), (n, p) => createApproxPrefixCacheProducer(n, p)),
+  define('prefill-work-producer', 'producer', NoParameters, (n) => createPrefillWorkProducer(n)),
   define(
     'prefill-work-scorer',
     'scorer',

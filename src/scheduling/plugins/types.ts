@@ -1,8 +1,9 @@
 /**
- * The extension points of a scheduling profile: filters narrow the
- * candidates, scorers rate each one in [0, 1] (combined as a weighted sum in
- * the kernel), a picker chooses. Built-in plugins are created by type from
- * ./registry.ts.
+ * The extension points of a scheduling profile: producers write the data
+ * scorers read and follow each request's lifecycle (llm-d's requestcontrol
+ * data producers), filters narrow the candidates, scorers rate each one in
+ * [0, 1] (combined as a weighted sum in the kernel) and hold no state, a
+ * picker chooses. Built-in plugins are created by type from ./registry.ts.
  */
 import type { Endpoint, EndpointMetrics } from '../../endpoints/types.ts';
 import type { Pool } from '../../routing/schema.ts';
@@ -31,7 +32,7 @@ export interface DecisionContext {
   kernel: Kernel;
   /** Prompt blocks hashed for prefix scoring (0 when none). */
   promptBlocks: number;
-  /** The prefix-cache scorer has written `kernel.prefixMatched` for these candidates. */
+  /** The approx-prefix-cache producer has written `kernel.prefixMatched` for these candidates. */
   prefixMatched?: boolean;
   /** Collects why endpoints were filtered out; only when an explanation was asked for. */
   rejected: Rejection[] | undefined;
@@ -53,10 +54,25 @@ export interface ScorerPlugin {
   readonly scorer: ScorerKind;
   /** The kernel's per-scorer parameter (`scorerParam`), 0 when unused. */
   readonly param?: number;
-  /** Reads the prefix match the prefix-cache scorer writes: prepared after it. */
-  readonly usesPrefixMatch?: boolean;
-  /** Write this scorer's input column(s) for candidates[0..n) into the kernel. */
-  prepare(candidates: Candidate[], ctx: DecisionContext): void;
+  /** The producer type whose data this scorer reads (one is added to the profile when none is configured). */
+  readonly requires?: string;
+  /** Write this scorer's input column(s) for candidates[0..n) from their metrics (none: it reads a producer's column). */
+  prepare?(candidates: Candidate[], ctx: DecisionContext): void;
+}
+
+/**
+ * A data producer: before scoring it writes per-candidate data into the
+ * kernel's columns; at the request's lifecycle points it updates what it
+ * keeps (the prefix index, the prefill queued per endpoint).
+ */
+export interface ProducerPlugin {
+  readonly kind: 'producer';
+  readonly type: string;
+  readonly name: string;
+  /** Producer types that must run before this one in a decision (it reads their output). */
+  readonly after?: readonly string[];
+  /** Write this producer's column(s) for candidates[0..n) into the kernel. */
+  produce(candidates: Candidate[], ctx: DecisionContext): void;
   /** The request went to this endpoint (e.g. it now holds the prompt's blocks). */
   dispatched?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest, kernel: Kernel): void;
   /** The endpoint sent the first byte of its answer (the prompt's prefill is done). */
@@ -72,4 +88,4 @@ export interface PickerPlugin {
   readonly picker: PickerKind;
 }
 
-export type Plugin = FilterPlugin | ScorerPlugin | PickerPlugin;
+export type Plugin = ProducerPlugin | FilterPlugin | ScorerPlugin | PickerPlugin;

@@ -18,7 +18,7 @@ describe('in-flight-scorer', () => {
     });
     const ctx = context();
     const scorer = createInFlightScorer();
-    scorer.prepare(cands, ctx);
+    scorer.prepare!(cands, ctx);
     ctx.kernel.scorerKind[0] = scorer.scorer;
     ctx.kernel.scorerWeight[0] = 1;
     ctx.kernel.scoreAndPick(cands.length, 1, 0, 0, 1, 0);

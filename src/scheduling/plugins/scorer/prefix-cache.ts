@@ -1,118 +1,13 @@
 /**
- * prefix-cache-scorer: the share of the prompt's leading blocks that this
- * gateway recently sent to the endpoint (so its KV cache likely still holds
- * them): longest matched prefix / prompt blocks.
- *
- * The prompt is UTF-8 encoded straight into the kernel's input region
- * (TextEncoder.encodeInto, no intermediate copy), cut at
- * `maxPrefixBlocksToMatch` × 64 bytes, and hashed there in chained 64-byte
- * blocks seeded by the target model. The cap bounds the cost. The plugin's
- * default, 256 blocks (16 KiB), is GIE's; infergate's default profile sets
- * 2048 (128 KiB), because in multi-turn chat the history beyond the system
- * prompt is what tells its holder apart — at a cost for long prompts: for a
- * 32 KiB prompt a decision takes ~7 µs and a dispatch ~50 µs more than with
- * 256 (docs/benchmarks.md, Scheduling decision).
+ * prefix-cache-scorer: the share of the prompt's leading blocks the endpoint
+ * likely holds in its KV cache — matched prefix / prompt blocks, the match
+ * written by the approx-prefix-cache producer (../producer/approx-prefix-cache.ts).
+ * The kernel does the division; the scorer only names its column.
  */
-import type { Endpoint } from '../../../endpoints/types.ts';
-import type { Pool } from '../../../routing/schema.ts';
-import { BLOCK_BYTES, MAX_BLOCKS, type Kernel, ScorerKind } from '../../kernel/layout.ts';
-import type { EndpointRecord } from '../../pool-state.ts';
-import { PrefixIndex } from '../../prefix-index.ts';
-import type { SchedulingRequest } from '../../scheduler.ts';
+import { ScorerKind } from '../../kernel/layout.ts';
+import { APPROX_PREFIX_CACHE_PRODUCER } from '../producer/approx-prefix-cache.ts';
 import type { ScorerPlugin } from '../types.ts';
 
-export interface PrefixCacheParameters {
-  maxPrefixBlocksToMatch?: number;
-  /** Blocks remembered per endpoint when its metrics do not report its KV capacity. */
-  lruCapacityPerServer?: number;
-}
-
-export const DEFAULT_MAX_PREFIX_BLOCKS = 256;
-export const DEFAULT_LRU_CAPACITY = 31_250;
-/** ~4 characters per token: a 64-byte block is about 16 tokens of KV cache. */
-const TOKENS_PER_BLOCK = 16;
-
-/** Index entries an endpoint can hold: its KV capacity in 64-byte blocks when reported. */
-export function lruCapacity(endpoint: Endpoint, fallback: number): number {
-  const m = endpoint.metrics;
-  if (m && m.totalBlocks > 0 && m.blockSize > 0) return Math.max(1, Math.floor((m.totalBlocks * m.blockSize) / TOKENS_PER_BLOCK));
-  return fallback;
-}
-
-/**
- * Block hashes of recent decisions, kept until `dispatched()` records them:
- * the data path dispatches right after deciding (a retry on a fallback may
- * come later, after other decisions), so a small ring of preallocated
- * buffers suffices; a request whose entry was overwritten is hashed again.
- */
-const REMEMBERED = 16;
-
-export function createPrefixCacheScorer(name = 'prefix-cache-scorer', params: PrefixCacheParameters = {}): ScorerPlugin {
-  const maxBlocks = Math.min(params.maxPrefixBlocksToMatch ?? DEFAULT_MAX_PREFIX_BLOCKS, MAX_BLOCKS);
-  const fallbackCapacity = params.lruCapacityPerServer ?? DEFAULT_LRU_CAPACITY;
-  const encoder = new TextEncoder();
-  const indexes = new Map<string, PrefixIndex>();
-  const width = 2 * maxBlocks;
-  const ring = new Uint32Array(REMEMBERED * width);
-  const ringOwner: Array<SchedulingRequest | undefined> = new Array(REMEMBERED).fill(undefined);
-  const ringBlocks = new Int32Array(REMEMBERED);
-  let ringNext = 0;
-  let capped: { kernel: Kernel; input: Uint8Array } | undefined;
-
-  /** Hash the request's prompt into `kernel.hashes`; returns the block count. */
-  function hash(request: SchedulingRequest, kernel: Kernel): number {
-    if (capped?.kernel !== kernel) capped = { kernel, input: kernel.input.subarray(0, maxBlocks * BLOCK_BYTES) };
-    const modelLen = encoder.encodeInto(request.targetModel, kernel.model).written;
-    const promptLen = encoder.encodeInto(request.prompt, capped.input).written;
-    return kernel.hashPrompt(modelLen, promptLen, maxBlocks);
-  }
-
-  function remember(request: SchedulingRequest, hashes: Uint32Array, n: number): void {
-    const k = ringNext;
-    ringNext = (k + 1) % REMEMBERED;
-    ringOwner[k] = request;
-    ringBlocks[k] = n;
-    const base = k * width;
-    for (let i = 0; i < 2 * n; i++) ring[base + i] = hashes[i]!;
-  }
-
-  return {
-    kind: 'scorer',
-    type: 'prefix-cache-scorer',
-    name,
-    scorer: ScorerKind.prefixCache,
-    prepare(candidates, ctx) {
-      const column = ctx.kernel.prefixMatched;
-      const n = hash(ctx.request, ctx.kernel);
-      ctx.promptBlocks = n;
-      ctx.prefixMatched = true;
-      const index = indexes.get(ctx.pool.name);
-      if (n > 0) remember(ctx.request, ctx.kernel.hashes, n);
-      if (n === 0 || index === undefined) {
-        column.fill(0, 0, candidates.length);
-        return;
-      }
-      index.lookup(ctx.kernel.hashes, n);
-      for (let i = 0; i < candidates.length; i++) column[i] = index.matchedFor(candidates[i]!.record.slot);
-      index.reset();
-    },
-    dispatched(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest, kernel: Kernel) {
-      let source: ArrayLike<number> = ring;
-      let n = 0;
-      const k = ringOwner.indexOf(request);
-      if (k >= 0) {
-        n = ringBlocks[k]!;
-      } else {
-        n = hash(request, kernel);
-        source = kernel.hashes;
-      }
-      if (n === 0) return;
-      let index = indexes.get(pool.name);
-      if (index === undefined) {
-        index = new PrefixIndex();
-        indexes.set(pool.name, index);
-      }
-      index.record(record.slot, source, n, lruCapacity(endpoint, fallbackCapacity), k >= 0 ? k * width : 0);
-    },
-  };
+export function createPrefixCacheScorer(name = 'prefix-cache-scorer'): ScorerPlugin {
+  return { kind: 'scorer', type: 'prefix-cache-scorer', name, scorer: ScorerKind.prefixCache, requires: APPROX_PREFIX_CACHE_PRODUCER };
 }

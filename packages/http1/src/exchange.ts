@@ -1,0 +1,232 @@
+/**
+ * One request and its answer, for the client (./client.ts): it settles the response promise when the head
+ * arrives, then is the answer's body — read whole (`bytes()`) or streamed with
+ * backpressure (`stream()`), pausing the socket while nobody reads — and it
+ * handles the header timeout and the client going away.
+ */
+import { Buffer } from 'node:buffer';
+import { ClientError, type AbortSignalLike, type ClientBody, type ClientRequest, type ClientResponse } from './types.ts';
+import type { ResponseHead } from './response.ts';
+
+/** Body bytes held for a reader that has not yet asked for them before the socket is paused. */
+const UNCLAIMED_LIMIT = 256 * 1024;
+
+/** What an exchange needs of the connection carrying it. */
+export interface ExchangeConnection {
+  pause(): void;
+  resume(): void;
+  /** Drop the socket without settling anything (the exchange already did). */
+  kill(): void;
+}
+
+const WAITING = 0;
+const BODY = 1;
+const DONE = 2;
+const FAILED = 3;
+
+/** One request and its answer: settles the response promise, then is the answer's body. */
+export class Exchange implements ClientBody {
+  readonly response: Promise<ClientResponse>;
+  #resolve!: (res: ClientResponse) => void;
+  #reject!: (err: Error) => void;
+  #state = WAITING;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #signal: AbortSignalLike;
+  readonly #onAbort = () => this.#aborted();
+  readonly #headRequest: boolean;
+  #conn: ExchangeConnection | null;
+  /** Body chunks not yet handed to a stream: before bytes()/stream(), or for bytes(). */
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #error: Error | undefined;
+  #claimed = false;
+  #waiter: { resolve(b: Uint8Array): void; reject(err: Error): void } | undefined;
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #onEnd: (() => void) | undefined;
+  #onFirst: (() => void) | undefined;
+
+  constructor(
+    conn: ExchangeConnection,
+    req: ClientRequest,
+    readonly reused: boolean,
+  ) {
+    this.#conn = conn;
+    this.#headRequest = req.method === 'HEAD';
+    this.response = new Promise<ClientResponse>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#signal = req.signal;
+    this.#signal.addEventListener('abort', this.#onAbort, { once: true });
+    const ms = req.headersTimeoutMs;
+    this.#timer = setTimeout(() => this.#timedOut(ms), ms);
+  }
+
+  onHead(head: ResponseHead): void {
+    if (this.#state !== WAITING) return;
+    clearTimeout(this.#timer);
+    // An answer to HEAD has no body even when it says how long one would be.
+    const noBody = head.status === 204 || head.status === 304 || this.#headRequest;
+    this.#state = BODY;
+    if (noBody) this.#signal.removeEventListener('abort', this.#onAbort);
+    this.#resolve({ status: head.status, headers: head.headers, body: noBody ? null : this });
+  }
+
+  onBody(chunk: Buffer): void {
+    if (this.#state !== BODY) return;
+    const controller = this.#controller;
+    if (controller) {
+      this.#enqueue(controller, chunk);
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#size += chunk.byteLength;
+    if (!this.#claimed && this.#size > UNCLAIMED_LIMIT) this.#conn?.pause();
+  }
+
+  #enqueue(controller: ReadableStreamDefaultController<Uint8Array>, chunk: Buffer): void {
+    if (this.#onFirst) {
+      const first = this.#onFirst;
+      this.#onFirst = undefined;
+      first();
+    }
+    controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if ((controller.desiredSize ?? 1) <= 0) this.#conn?.pause();
+  }
+
+  failHead(err: Error): void {
+    if (this.#state !== WAITING) return;
+    this.#state = FAILED;
+    clearTimeout(this.#timer);
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    this.#conn = null;
+    this.#reject(err);
+  }
+
+  bodyDone(): void {
+    if (this.#state !== BODY) return;
+    this.#state = DONE;
+    this.#conn = null;
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    if (this.#controller) {
+      this.#end();
+      this.#controller.close();
+    } else if (this.#waiter) {
+      this.#waiter.resolve(this.#joined());
+      this.#waiter = undefined;
+    }
+  }
+
+  bodyFailed(err: Error): void {
+    if (this.#state !== BODY) return;
+    this.#state = FAILED;
+    this.#error = err;
+    this.#conn = null;
+    this.#chunks = [];
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    if (this.#controller) {
+      this.#end();
+      this.#controller.error(err);
+    } else if (this.#waiter) {
+      this.#waiter.reject(err);
+      this.#waiter = undefined;
+    }
+  }
+
+  #timedOut(ms: number): void {
+    if (this.#state !== WAITING) return;
+    const conn = this.#conn;
+    this.failHead(new ClientError('timeout', `no response within ${ms} ms`));
+    conn?.kill();
+  }
+
+  #aborted(): void {
+    const conn = this.#conn;
+    if (this.#state === WAITING) this.failHead(new ClientError('aborted', 'the client went away'));
+    else this.bodyFailed(new Error('the client went away'));
+    conn?.kill();
+  }
+
+  #end(): void {
+    const onEnd = this.#onEnd;
+    this.#onEnd = undefined;
+    onEnd?.();
+  }
+
+  #joined(): Uint8Array {
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    if (chunks.length === 1) return chunks[0]!;
+    return Buffer.concat(chunks, this.#size);
+  }
+
+  #claim(): void {
+    if (this.#claimed) throw new TypeError('the upstream body was already read');
+    this.#claimed = true;
+  }
+
+  bytes(): Promise<Uint8Array> {
+    try {
+      this.#claim();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#state === DONE) return Promise.resolve(this.#joined());
+    if (this.#state === FAILED) return Promise.reject(this.#error ?? new Error('the upstream body was cancelled'));
+    this.#conn?.resume();
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  stream(onEnd: () => void, onFirst?: () => void): ReadableStream<Uint8Array> {
+    this.#claim();
+    this.#onEnd = onEnd;
+    this.#onFirst = onFirst;
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          const pending = this.#chunks;
+          this.#chunks = [];
+          this.#size = 0;
+          if (this.#state === FAILED) {
+            this.#end();
+            controller.error(this.#error ?? new Error('the upstream body was cancelled'));
+            return;
+          }
+          for (const chunk of pending) this.#enqueue(controller, chunk);
+          if (this.#state === DONE) {
+            this.#end();
+            controller.close();
+            return;
+          }
+          this.#controller = controller;
+          if ((controller.desiredSize ?? 1) > 0) this.#conn?.resume();
+        },
+        pull: () => {
+          this.#conn?.resume();
+        },
+        cancel: () => {
+          this.cancel();
+        },
+      },
+      { highWaterMark: 16 },
+    );
+  }
+
+  cancel(): void {
+    this.#chunks = [];
+    if (this.#state !== BODY) {
+      this.#end();
+      return;
+    }
+    const conn = this.#conn;
+    this.#state = FAILED;
+    this.#error = new Error('the upstream body was cancelled');
+    this.#conn = null;
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    this.#end();
+    // Unread bytes are still on their way: the socket can't carry another answer.
+    conn?.kill();
+  }
+}

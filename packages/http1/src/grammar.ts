@@ -1,0 +1,21 @@
+/**
+ * The HTTP/1.1 grammar both sides check against, in one place (RFC 9110 §5.6.2
+ * tokens, §5.5 field values; RFC 9112 for the message framing).
+ */
+
+/** A field name or method: an RFC 9110 token. */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * Anything a field value may not hold: field values are visible ASCII, SP,
+ * HTAB and obs-text (0x80–0xFF). CR, LF, NUL and the other controls are out;
+ * so is anything past 0xFF in a JS string (it cannot be written as one byte).
+ */
+export const BAD_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** A request target in origin form: `/` then visible ASCII. */
+export const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
+/** Characters a request path may not carry on the wire (controls, SP). */
+export const BAD_PATH = /[^\x21-\xff]/;
+/** A content-length: decimal digits only, at most 15 of them (below 2^53). */
+export const DIGITS = /^\d{1,15}$/;
+/** A chunk size. */
+export const HEX = /^[0-9A-Fa-f]{1,12}$/;

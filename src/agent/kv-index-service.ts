@@ -1,0 +1,99 @@
+/**
+ * KvIndexService: the agent's precise prefix index over Connect. A pool's
+ * pods are subscribed on its first request; where each pod publishes comes
+ * from its endpoints-file entry (`kvEventsEndpoint`, `kvEventsReplayEndpoint`)
+ * or, when unset, from a port convention on the pod's address (llm-d's
+ * `socketPort`, 5557, vLLM's default `tcp://*:5557`).
+ */
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
+import {
+  GetKvIndexStateResponseSchema,
+  KvEventsPodStateSchema,
+  KvIndexService,
+  LookupPrefixResponseSchema,
+  PrefixMatchSchema,
+} from '../gen/infergate/v1/kv_index_pb.ts';
+import { selectEndpoints, type EndpointEntry } from '../endpoints/file-schema.ts';
+import { poolKey, type PoolSelector } from '../endpoints/types.ts';
+import type { KvEventsCollector, KvPodTarget } from '../kvevents/collector.ts';
+import type { MetricsAgent } from './agent.ts';
+import { readPoolRequest } from './service.ts';
+
+export interface KvEventsConvention {
+  /** The PUB port on each pod's address when its entry names none (llm-d: 5557). */
+  port: number;
+  /** The replay port on each pod's address; undefined: no replay unless the entry names one. */
+  replayPort?: number;
+}
+
+/** Where the pods of a pool publish KV events. */
+export function kvTargets(entries: readonly EndpointEntry[], pool: PoolSelector, c: KvEventsConvention): KvPodTarget[] {
+  return selectEndpoints(entries, pool).map((e) => {
+    const entry = entries.find((x) => x.address === e.address && (x.port === e.port || x.port === undefined));
+    const host = e.address.includes(':') ? `[${e.address}]` : e.address;
+    return {
+      id: `${e.address}:${e.port}`,
+      endpoint: entry?.kvEventsEndpoint ?? `tcp://${host}:${c.port}`,
+      replayEndpoint: entry?.kvEventsReplayEndpoint ?? (c.replayPort ? `tcp://${host}:${c.replayPort}` : undefined),
+    };
+  });
+}
+
+const MAX_BLOCKS = 1 << 20;
+
+export function kvIndexServiceRoutes(agent: MetricsAgent, collector: KvEventsCollector, convention: KvEventsConvention) {
+  const known = new Map<string, readonly EndpointEntry[]>();
+  /** The pool's key, with its membership brought up to date when the endpoints changed. */
+  const pool = (req: PoolSelector): string => {
+    const selector = readPoolRequest(req);
+    const key = poolKey(selector);
+    if (known.get(key) !== agent.entries) {
+      collector.setPoolPods(key, kvTargets(agent.entries, selector, convention));
+      known.set(key, agent.entries);
+    }
+    return key;
+  };
+  return (router: ConnectRouter) => {
+    router.service(KvIndexService, {
+      async lookupPrefix(req) {
+        if (req.blockHashes.length > MAX_BLOCKS) {
+          throw new ConnectError(`block_hashes has ${req.blockHashes.length} entries; at most ${MAX_BLOCKS} (a ${MAX_BLOCKS}-block prompt)`, Code.InvalidArgument);
+        }
+        const key = pool(req);
+        const hashes = BigUint64Array.from(req.blockHashes);
+        const matches = collector.lookup(key, hashes, req.endpointIds.length > 0 ? req.endpointIds : undefined);
+        return create(LookupPrefixResponseSchema, {
+          matches: matches.map((m) => create(PrefixMatchSchema, { endpointId: m.pod, blocks: m.blocks, deviceBlocks: m.deviceBlocks })),
+          indexUpdatedUnixMs: collector.updatedAt(key),
+          eventsEnabled: true,
+        });
+      },
+      async getKvIndexState(req) {
+        const key = pool(req);
+        const stats = collector.index(key).stats();
+        return create(GetKvIndexStateResponseSchema, {
+          indexUpdatedUnixMs: collector.updatedAt(key),
+          indexBytes: BigInt(stats.bytes),
+          indexEntries: BigInt(stats.entries),
+          pods: collector.podStates(key).map((p) =>
+            create(KvEventsPodStateSchema, {
+              endpointId: p.id,
+              eventsEndpoint: p.endpoint,
+              replayEndpoint: p.replayEndpoint ?? '',
+              nextSeq: BigInt(p.nextSeq),
+              lastEventUnixMs: p.lastEventMs,
+              blocks: BigInt(p.blocks),
+              batches: BigInt(p.batches),
+              gaps: BigInt(p.gaps),
+              replays: BigInt(p.replays),
+              resyncs: BigInt(p.resyncs),
+              decodeErrors: BigInt(p.decodeErrors),
+              lastError: p.lastError,
+            }),
+          ),
+        });
+      },
+    });
+  };
+}

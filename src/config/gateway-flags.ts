@@ -1,0 +1,69 @@
+/**
+ * The gateway's flags (and INFERGATE_* environment variables), shared by every
+ * runtime's entry: `infergate gateway` on Node, src/runtime/deno/main.ts on Deno.
+ */
+import { FlagError, type FlagSpec, type FlagValues } from './flags.ts';
+
+export const gatewayFlags = {
+  manifests: { type: 'string', help: 'Kubernetes manifests (Gateway, HTTPRoute, InferencePool, InferenceModel, InferenceObjective) to load at start' },
+  endpoints: { type: 'string', help: 'endpoints file: model-server pods and their labels (scraped by an embedded agent)' },
+  agent: { type: 'string', help: 'URL of a remote infergate agent, instead of the embedded one' },
+  'scheduling-config': { type: 'string', help: 'EndpointPickerConfig YAML: plugins and scheduling profiles' },
+  'admin-port': { type: 'number', default: 8081, help: 'admin API port (RoutingService); -1 disables it' },
+  token: { type: 'string', help: 'bearer token for the admin API (without one the admin API listens on loopback only)' },
+  'token-file': { type: 'string', help: 'file holding the admin bearer token' },
+  'state-dir': { type: 'string', help: 'directory where the accepted routing table is kept across restarts' },
+  'scrape-interval': { type: 'number', default: 50, help: 'ms between scrapes of each endpoint (embedded agent)' },
+  'stale-after': { type: 'number', default: 2000, help: 'ms after which endpoint metrics are stale' },
+  port: { type: 'number', default: 8080, help: 'data-plane port' },
+  host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
+  'body-limit': { type: 'number', default: 8 * 1024 * 1024, help: 'largest request body, bytes' },
+  'upstream-timeout': { type: 'number', default: 300_000, help: 'ms to wait for a model server to start answering' },
+  'max-attempts': { type: 'number', default: 3, help: 'endpoints tried per request when connections are refused' },
+  kubernetes: { type: 'boolean', help: 'take the routing table and the pools\' pods from the Kubernetes API (in-cluster service account, or KUBECONFIG); status written back by the elected replica' },
+  namespace: { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
+  'gateway-class': { type: 'string', help: 'with --kubernetes: serve the HTTPRoutes attached to Gateways of this class (default: every HTTPRoute to an InferencePool)' },
+  'lease-name': { type: 'string', default: 'infergate-gateway', help: 'with --kubernetes: the coordination.k8s.io Lease the replicas elect a status writer with' },
+  workers: { type: 'string', default: '1', help: 'processes serving the data plane on the one port (Node only; "auto": one per CPU)' },
+  help: { type: 'boolean', help: 'show this help' },
+} satisfies FlagSpec;
+
+type GatewayFlagValues = FlagValues<typeof gatewayFlags>;
+
+/** The bearer token: `--token`, else the contents of `--token-file`; an error message when that file is missing. */
+export async function adminToken(
+  flags: GatewayFlagValues,
+  readFileText: (path: string) => Promise<string | undefined>,
+): Promise<{ token?: string } | { error: string }> {
+  if (flags.token || !flags['token-file']) return { token: flags.token || undefined };
+  const text = await readFileText(flags['token-file']);
+  return text === undefined ? { error: `--token-file ${flags['token-file']} does not exist` } : { token: text.trim() };
+}
+
+/** `--workers`: a whole number of at least 1, or "auto" (one per CPU: `cpus`). */
+export function workerCount(value: string, cpus: number): number {
+  if (value.trim() === 'auto') return Math.max(1, cpus);
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 1) throw new FlagError(`--workers must be a whole number of at least 1, or "auto", got "${value}"`);
+  return n;
+}
+
+/** The start options every runtime's gateway takes, from the flags. */
+export function gatewayOptions(flags: GatewayFlagValues, token: string | undefined) {
+  return {
+    manifests: flags.manifests,
+    endpoints: flags.endpoints,
+    agent: flags.agent,
+    schedulingConfig: flags['scheduling-config'],
+    adminPort: flags['admin-port'] >= 0 ? flags['admin-port'] : undefined,
+    token,
+    stateDir: flags['state-dir'],
+    scrapeIntervalMs: flags['scrape-interval'],
+    staleAfterMs: flags['stale-after'],
+    port: flags.port,
+    host: flags.host,
+    bodyLimit: flags['body-limit'],
+    upstreamTimeoutMs: flags['upstream-timeout'],
+    maxAttempts: flags['max-attempts'],
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * How the proxy talks to a model server. The core ships a web-standard
+ * `fetch` client (./fetch-upstream.ts); a runtime may supply a faster one
+ * (Node: the pooled HTTP/1.1 client of packages/http1).
+ */
+import type { ClientSignal } from './inbound.ts';
+
+export interface UpstreamRequest {
+  /** `http://address:port` */
+  origin: string;
+  method: string;
+  /** Path and query, e.g. `/v1/chat/completions`. */
+  path: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** Aborts the upstream request (client went away). */
+  signal: ClientSignal;
+  /** Give up if the response headers have not arrived by then. */
+  headersTimeoutMs: number;
+}
+
+export interface UpstreamBody {
+  /** The whole body (for answers that are not streamed). */
+  bytes(): Promise<Uint8Array>;
+  /** The body as it arrives; `onEnd` runs once when it ends, fails or is cancelled; `onFirst` at its first chunk. */
+  stream(onEnd: () => void, onFirst?: () => void): ReadableStream<Uint8Array>;
+  /** Drop the body unread. */
+  cancel(): void;
+}
+
+/** Response headers as read: a web `Headers`, or a runtime's cheaper view of its native ones. */
+export interface UpstreamHeaders {
+  get(name: string): string | null;
+  forEach(callback: (value: string, name: string) => void): void;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: UpstreamHeaders;
+  body: UpstreamBody | null;
+}
+
+/**
+ * Why a request got no response: `connect` (refused, reset or closed before
+ * any answer: may be retried elsewhere), `timeout` (no head in time),
+ * `aborted` (the client went away), `invalid` (the request cannot be written:
+ * a header value the wire cannot carry).
+ */
+export type UpstreamFailure = 'connect' | 'timeout' | 'aborted' | 'invalid';
+
+const FAILURES: ReadonlySet<string> = new Set<UpstreamFailure>(['connect', 'timeout', 'aborted', 'invalid']);
+
+/**
+ * An `UpstreamClient.request` rejects with an error carrying one of these
+ * kinds; any other rejection is a bug. A client need not use this class: the
+ * contract is the `kind` (see upstreamFailure).
+ */
+export class UpstreamError extends Error {
+  constructor(
+    readonly kind: UpstreamFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The failure an upstream client reported, or undefined when `err` is not one (a bug). */
+export function upstreamFailure(err: unknown): UpstreamFailure | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const kind = (err as { kind?: unknown }).kind;
+  return typeof kind === 'string' && FAILURES.has(kind) ? (kind as UpstreamFailure) : undefined;
+}
+
+export interface UpstreamClient {
+  request(req: UpstreamRequest): Promise<UpstreamResponse>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,157 @@
+/**
+ * The agent's KV-event side: one subscription per pod (wherever its events
+ * are published), feeding a precise prefix index per pool. A pod in several
+ * pools is subscribed once; its batches go to every pool index that lists it.
+ * Runtime-neutral: sockets come through the KvEventTransport port.
+ */
+import { KvBlockIndex, type PrefixMatch } from './block-index.ts';
+import { PodEventStream, type PodStreamStats } from './pod-stream.ts';
+import type { KvEventSubscription, KvEventTransport } from './transport.ts';
+
+export interface KvPodTarget {
+  /** The endpoint id (`address:port`), as EndpointService names it. */
+  id: string;
+  /** The pod's PUB address, e.g. `tcp://10.0.0.7:5557`. */
+  endpoint: string;
+  replayEndpoint?: string;
+}
+
+export interface CollectorOptions {
+  transport: KvEventTransport;
+  /** SUB prefix filter (vLLM's default topic is ""; llm-d filters on `kv@`). */
+  topic?: string;
+  replayTimeoutMs?: number;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+export interface PodEventsState extends PodStreamStats {
+  id: string;
+  endpoint: string;
+  replayEndpoint: string | undefined;
+  blocks: number;
+  lastError: string;
+}
+
+interface PodSub {
+  target: KvPodTarget;
+  stream: PodEventStream;
+  sub: KvEventSubscription;
+  pools: Set<KvBlockIndex>;
+  lastError: string;
+}
+
+export class KvEventsCollector {
+  private readonly subs = new Map<string, PodSub>();
+  private readonly pools = new Map<string, { index: KvBlockIndex; pods: Set<string>; updatedAt: number }>();
+  private readonly o: Required<Omit<CollectorOptions, 'log'>> & Pick<CollectorOptions, 'log'>;
+
+  constructor(options: CollectorOptions) {
+    this.o = { topic: '', replayTimeoutMs: 2000, ...options };
+  }
+
+  /** The pool's index (created empty on first use). */
+  index(pool: string): KvBlockIndex {
+    return this.poolEntry(pool).index;
+  }
+
+  /** Makes the pool's members exactly `targets`: new pods are subscribed, gone ones forgotten. */
+  setPoolPods(pool: string, targets: readonly KvPodTarget[]): void {
+    const p = this.poolEntry(pool);
+    const wanted = new Map(targets.map((t) => [t.id, t]));
+    for (const id of p.pods) {
+      const t = wanted.get(id);
+      const s = this.subs.get(id);
+      if (t && s && s.target.endpoint === t.endpoint && s.target.replayEndpoint === t.replayEndpoint) continue;
+      p.pods.delete(id);
+      p.index.clearPod(id, true);
+      if (s) this.release(s, p.index);
+    }
+    for (const t of wanted.values()) {
+      if (p.pods.has(t.id)) continue;
+      p.pods.add(t.id);
+      this.acquire(t).pools.add(p.index);
+    }
+  }
+
+  lookup(pool: string, hashes: BigUint64Array, pods?: readonly string[]): PrefixMatch[] {
+    const p = this.poolEntry(pool);
+    return p.index.lookup(hashes, pods ?? [...p.pods]);
+  }
+
+  /** When the pool's index last changed (ms since the epoch; 0: never). */
+  updatedAt(pool: string): number {
+    return this.pools.get(pool)?.updatedAt ?? 0;
+  }
+
+  podStates(pool: string): PodEventsState[] {
+    const p = this.pools.get(pool);
+    if (!p) return [];
+    const out: PodEventsState[] = [];
+    for (const id of p.pods) {
+      const s = this.subs.get(id);
+      if (!s) continue;
+      out.push({ id, endpoint: s.target.endpoint, replayEndpoint: s.target.replayEndpoint, blocks: p.index.blockCount(id), lastError: s.lastError, ...s.stream.stats });
+    }
+    return out;
+  }
+
+  /** Settles once no replay is in progress (tests). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.subs.values()].map((s) => s.stream.idle));
+  }
+
+  async close(): Promise<void> {
+    const subs = [...this.subs.values()];
+    this.subs.clear();
+    await Promise.all(subs.map((s) => s.sub.close()));
+  }
+
+  private poolEntry(pool: string) {
+    let p = this.pools.get(pool);
+    if (!p) this.pools.set(pool, (p = { index: new KvBlockIndex(), pods: new Set(), updatedAt: 0 }));
+    return p;
+  }
+
+  private touch(s: PodSub): void {
+    const now = Date.now();
+    for (const p of this.pools.values()) if (s.pools.has(p.index)) p.updatedAt = now;
+  }
+
+  private acquire(t: KvPodTarget): PodSub {
+    const existing = this.subs.get(t.id);
+    if (existing) return existing;
+    const { transport, replayTimeoutMs, topic } = this.o;
+    const replay = t.replayEndpoint ? (from: bigint) => transport.replay(t.replayEndpoint!, from, replayTimeoutMs) : undefined;
+    const s: PodSub = { target: t, pools: new Set(), lastError: '' } as PodSub;
+    const fail = (message: string) => {
+      s.lastError = message;
+      this.o.log?.({ msg: 'kv events', pod: t.id, endpoint: t.endpoint, error: message });
+    };
+    s.stream = new PodEventStream(
+      {
+        apply: (batch) => {
+          for (const index of s.pools) index.apply(t.id, batch.events);
+          this.touch(s);
+        },
+        clear: (reason) => {
+          for (const index of s.pools) index.clearPod(t.id);
+          this.touch(s);
+          this.o.log?.({ msg: 'kv events: resync, pod entries dropped', pod: t.id, reason });
+        },
+      },
+      replay,
+      fail,
+    );
+    s.sub = transport.subscribe({ endpoint: t.endpoint, topic, onMessage: (m) => s.stream.receive(m), onError: fail });
+    this.subs.set(t.id, s);
+    s.stream.catchUp();
+    return s;
+  }
+
+  private release(s: PodSub, index: KvBlockIndex): void {
+    s.pools.delete(index);
+    if (s.pools.size > 0) return;
+    this.subs.delete(s.target.id);
+    void s.sub.close();
+  }
+}

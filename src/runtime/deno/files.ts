@@ -1,0 +1,72 @@
+/**
+ * Files on Deno: the state dir (atomic replace with fsync) and the endpoints
+ * file (read, and watched through its directory so that a replacement by
+ * rename — editors, ConfigMap updates — is seen too).
+ */
+import { deno } from './api.ts';
+
+/** A file's text, or undefined when it does not exist. */
+export async function readFileText(path: string): Promise<string | undefined> {
+  try {
+    return await deno().readTextFile(path);
+  } catch (err) {
+    if (err instanceof deno().errors.NotFound) return undefined;
+    throw err;
+  }
+}
+
+/** Replace a file whole: write a temporary file, fsync it, rename it over the old one, fsync the directory. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const d = deno();
+  const dir = dirname(path);
+  await d.mkdir(dir, { recursive: true });
+  const tmp = `${path}.tmp-${d.pid}-${Date.now()}`;
+  const file = await d.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+  try {
+    await writeAll(file, new TextEncoder().encode(text));
+    await file.sync();
+  } finally {
+    file.close();
+  }
+  await d.rename(tmp, path);
+  const handle = await d.open(dir, { read: true }).catch(() => undefined);
+  if (handle) {
+    await handle.sync().catch(() => undefined); // not every filesystem syncs directories
+    handle.close();
+  }
+}
+
+async function writeAll(file: { write(data: Uint8Array): Promise<number> }, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.byteLength) at += await file.write(bytes.subarray(at));
+}
+
+/** Call `onChange` (debounced) when the file changes or is replaced. Returns a stop function. */
+export function watchFile(path: string, onChange: () => void, debounceMs = 50): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const watcher = deno().watchFs(dirname(path), { recursive: false });
+  void (async () => {
+    try {
+      for await (const event of watcher) {
+        if (stopped) break;
+        if (!event.paths.some((p) => p.endsWith(`/${name}`))) continue;
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(onChange, debounceMs);
+      }
+    } catch (err) {
+      if (!stopped) console.error(JSON.stringify({ level: 'warn', msg: 'file watch ended', path, error: String(err) }));
+    }
+  })();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    watcher.close();
+  };
+}
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i > 0 ? path.slice(0, i) : i === 0 ? '/' : '.';
+}

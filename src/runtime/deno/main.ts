@@ -1,0 +1,58 @@
+/**
+ * The gateway on Deno: `npm run start:deno -- --manifests m.yaml --endpoints e.yaml`
+ * (or `deno run --allow-net --allow-read --allow-env --allow-write src/runtime/deno/main.ts …`).
+ * Same flags and INFERGATE_* environment variables as `infergate gateway`.
+ * With src/runtime/deno-*.ts, the only code that touches Deno's APIs.
+ */
+import { commandFlags, FlagError } from '../../config/flags.ts';
+import { adminToken, gatewayFlags, gatewayOptions } from '../../config/gateway-flags.ts';
+import { deno } from './api.ts';
+import { DenoConfigError, startDenoGateway } from './gateway.ts';
+import { readFileText } from './files.ts';
+
+/** Resolves on SIGINT or SIGTERM. */
+function waitForShutdown(): Promise<string> {
+  return new Promise((resolve) => {
+    const d = deno();
+    const on = (signal: 'SIGINT' | 'SIGTERM') => () => {
+      d.removeSignalListener('SIGINT', onInt);
+      d.removeSignalListener('SIGTERM', onTerm);
+      resolve(signal);
+    };
+    const onInt = on('SIGINT');
+    const onTerm = on('SIGTERM');
+    d.addSignalListener('SIGINT', onInt);
+    d.addSignalListener('SIGTERM', onTerm);
+  });
+}
+
+export async function main(args: string[]): Promise<number> {
+  const flags = commandFlags('gateway', args, gatewayFlags, deno().env.toObject(), {
+    check(f) {
+      if (f.workers.trim() !== '1') {
+        throw new FlagError(`--workers ${f.workers}: several data-plane processes need node:cluster, so only Node has them (infergate gateway --workers N); on Deno run one gateway per core behind a load balancer`);
+      }
+    },
+  });
+  if (typeof flags === 'number') return flags;
+  const token = await adminToken(flags, readFileText);
+  if ('error' in token) {
+    console.error(`infergate gateway (deno): ${token.error}`);
+    return 1;
+  }
+  try {
+    const gw = await startDenoGateway(gatewayOptions(flags, token.token));
+    console.log(JSON.stringify({ level: 'info', msg: 'gateway listening', runtime: 'deno', url: gw.url, admin: gw.adminUrl, version: gw.store.version }));
+    await waitForShutdown();
+    await gw.close();
+    return 0;
+  } catch (err) {
+    if (err instanceof DenoConfigError) {
+      console.error(`infergate gateway (deno): ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+if ((import.meta as { main?: boolean }).main) deno().exit(await main(deno().args));

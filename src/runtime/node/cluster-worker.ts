@@ -1,0 +1,55 @@
+/**
+ * A data-plane worker of `infergate gateway --workers N`, forked by the
+ * primary (./cluster.ts) with its configuration in the environment: a
+ * normal gateway whose routing table follows the primary's and whose
+ * endpoints come from the primary's agent (or the remote one), listening on
+ * the shared data-plane port. No admin API here. It answers the primary's
+ * requests for its metrics, and stops on SIGTERM/SIGINT (or when the primary
+ * goes away: node:cluster exits a worker whose IPC channel closes).
+ */
+import { ConfigError, startGateway } from './gateway.ts';
+import { waitForShutdown } from './process.ts';
+import { WORKER_CONFIG_ENV, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from './cluster.ts';
+
+const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);
+
+function send(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(message, undefined, undefined, () => resolve());
+  });
+}
+
+async function main(): Promise<number> {
+  let config: WorkerConfig;
+  try {
+    config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '') as WorkerConfig;
+  } catch {
+    await send({ type: 'infergate:failed', error: `${WORKER_CONFIG_ENV} is not set or not JSON: this file is started by \`infergate gateway --workers N\``, fatal: true });
+    return 1;
+  }
+  const tag = { worker: config.slot, pid: process.pid };
+  const log = (line: Record<string, unknown>) => console.error(JSON.stringify({ ...line, ...tag }));
+  let gw;
+  try {
+    gw = await startGateway({ ...config.options, log });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const listenError = code !== undefined && LISTEN_ERRORS.has(code);
+    const error = listenError ? `cannot listen on ${config.options.host}:${config.options.port} (${code})` : (err as Error).message;
+    if (!(err instanceof ConfigError) && !listenError) log({ level: 'error', msg: 'gateway worker failed to start', error: String((err as Error)?.stack ?? err) });
+    await send({ type: 'infergate:failed', error, fatal: err instanceof ConfigError || listenError });
+    return 1;
+  }
+  const running = gw;
+  process.on('message', (msg: PrimaryMessage) => {
+    if (msg?.type === 'infergate:metrics') void send({ type: 'infergate:metrics', id: msg.id, text: running.gateway.metrics.render() });
+  });
+  await send({ type: 'infergate:ready', port: running.port });
+  await waitForShutdown();
+  await running.close();
+  return 0;
+}
+
+// Exit explicitly: the IPC channel to the primary would keep the process alive.
+process.exit(await main());

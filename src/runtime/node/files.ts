@@ -1,0 +1,68 @@
+/** Files on Node: the state dir, the endpoints file, manifests; watched for changes. */
+
+/** Read a whole text file (UTF-8). */
+export async function readTextFile(path: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(path, 'utf8');
+}
+
+/** A file's text, or undefined when it does not exist. */
+export async function readFileText(path: string): Promise<string | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Replace a file whole: write a temporary file, fsync it, rename it over the old one, fsync the directory. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const { open, rename, mkdir } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const file = await open(tmp, 'w', 0o600);
+  try {
+    await file.writeFile(text, 'utf8');
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(tmp, path);
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (handle) {
+    await handle.sync().catch(() => undefined); // not every filesystem syncs directories
+    await handle.close();
+  }
+}
+
+/**
+ * Call `onChange` (debounced) when a file changes, including when it is
+ * replaced by rename (editors, ConfigMap updates). Returns a stop function.
+ */
+export function watchFile(path: string, onChange: () => void, debounceMs = 50): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fire = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(onChange, debounceMs);
+  };
+  // fs.watchFile polls stat: it survives rename-replacement, which fs.watch does not.
+  let stop = () => {};
+  void import('node:fs').then(({ watchFile: watch, unwatchFile }) => {
+    const listener = (cur: { mtimeMs: number; size: number; ino: number }, prev: { mtimeMs: number; size: number; ino: number }) => {
+      if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) fire();
+    };
+    watch(path, { interval: 250, persistent: false }, listener);
+    stop = () => unwatchFile(path, listener);
+  });
+  return () => {
+    if (timer) clearTimeout(timer);
+    stop();
+  };
+}
+
+/** The files a gateway or agent reads and writes, as the core's FileAccess port wants them. */
+export const nodeFiles = { readFileText, watchFile, writeFileAtomic };

@@ -1,0 +1,43 @@
+/**
+ * The scheduling port the gateway's director holds: where a request goes,
+ * and what happens to it afterwards. One port for every runtime — decided in
+ * this process (LocalScheduling: the endpoint picker over the endpoint
+ * source's snapshot) or elsewhere (Workers: the pool's Durable Object) — so
+ * the core never asks which: it awaits `pick` either way.
+ */
+import type { Endpoint } from '../endpoints/types.ts';
+import type { Pool } from '../routing/schema.ts';
+import type { Decision, SchedulingRequest } from './scheduler.ts';
+
+/** How a dispatched request ended, for passive health and the producers. */
+export interface Outcome {
+  /** The endpoint's answer status; 0 when it sent none. */
+  status: number;
+  /**
+   * Why no (complete) answer came: `connect` (refused, reset before answering),
+   * `timeout` (no answer head in time), `aborted` (the client went away),
+   * `broken` (the answer was cut off mid-body).
+   */
+  failure?: 'connect' | 'timeout' | 'aborted' | 'broken';
+}
+
+export interface Readiness {
+  ready: boolean;
+  /** Why not ready, or what is degraded while still ready. */
+  reason?: string;
+  /** Pools that serve in a degraded way (e.g. FailOpen without metrics). */
+  degraded?: string[];
+}
+
+export interface EndpointScheduling {
+  /** Decide where this request goes: synchronous here, a promise where decisions are made elsewhere. */
+  pick(pool: Pool, request: SchedulingRequest): Decision | Promise<Decision>;
+  /** The request was sent to this endpoint (the pick's, or a fallback's). */
+  dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
+  /** The endpoint sent the first byte of a streamed answer: its prefill of this prompt is over. */
+  firstToken(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
+  /** The request to this endpoint ended, however it ended. */
+  completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest, outcome: Outcome): void;
+  /** Whether these pools can be served (a readiness probe's question). */
+  readiness(pools: readonly Pool[]): Readiness | Promise<Readiness>;
+}
