@@ -20,6 +20,10 @@ export const gatewayFlags = {
   'body-limit': { type: 'number', default: 8 * 1024 * 1024, help: 'largest request body, bytes' },
   'upstream-timeout': { type: 'number', default: 300_000, help: 'ms to wait for a model server to start answering' },
   'max-attempts': { type: 'number', default: 3, help: 'endpoints tried per request when connections are refused' },
+  kubernetes: { type: 'boolean', help: 'take the routing table and the pools\' pods from the Kubernetes API (in-cluster service account, or KUBECONFIG); status written back by the elected replica' },
+  namespace: { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
+  'gateway-class': { type: 'string', help: 'with --kubernetes: serve the HTTPRoutes attached to Gateways of this class (default: every HTTPRoute to an InferencePool)' },
+  'lease-name': { type: 'string', default: 'infergate-gateway', help: 'with --kubernetes: the coordination.k8s.io Lease the replicas elect a status writer with' },
   workers: { type: 'string', default: '1', help: 'processes serving the data plane on the one port (Node only; "auto": one per CPU)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;

@@ -23,6 +23,8 @@ export const agentFlags = {
   'kv-events-port': { type: 'number', default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (llm-d's socketPort)" },
   'kv-events-replay-port': { type: 'number', default: 0, help: "pods' replay ROUTER port when their entry names none (0: no replay)" },
   'kv-events-topic': { type: 'string', default: '', help: 'ZMQ topic prefix to subscribe to ("" takes all; llm-d uses kv@)' },
+  kubernetes: { type: 'boolean', help: 'discover the pods of every InferencePool from the Kubernetes API instead of --endpoints' },
+  namespace: { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
 
@@ -31,7 +33,8 @@ const log = (line: Record<string, unknown>) => console.log(JSON.stringify({ time
 export async function run(args: string[]): Promise<number> {
   const flags = commandFlags('agent', args, agentFlags, environment(), {
     check(f) {
-      if (!f.endpoints) throw new FlagError('--endpoints is required');
+      if (!f.endpoints && !f.kubernetes) throw new FlagError('--endpoints (or --kubernetes) is required');
+      if (f.endpoints && f.kubernetes) throw new FlagError('give --endpoints or --kubernetes, not both');
       if (f['scrape-interval'] < 1) throw new FlagError('--scrape-interval must be at least 1 ms');
     },
   });
@@ -46,7 +49,9 @@ export async function run(args: string[]): Promise<number> {
   });
   let discovery;
   try {
-    discovery = await startFileDiscovery(agent, flags.endpoints, { readFileText, watchFile }, log);
+    discovery = flags.kubernetes
+      ? await (await import('../../runtime/node/kubernetes-gateway.ts')).startKubernetesDiscovery(agent, { namespace: flags.namespace }, log)
+      : await startFileDiscovery(agent, flags.endpoints, { readFileText, watchFile }, log);
   } catch (err) {
     console.error(`infergate agent: ${(err as Error).message}`);
     return 1;

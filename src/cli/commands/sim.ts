@@ -39,6 +39,9 @@ const spec = {
   help: { type: 'boolean', default: false, help: 'show this help' },
 } satisfies FlagSpec;
 
+/** The flags, for checks of manifests that run `infergate sim` (test/deploy-manifests.test.ts). */
+export const simFlags = spec;
+
 export async function run(args: string[]): Promise<number> {
   const flags = commandFlags('sim', args, spec, simEnvironment(), { help: help() });
   if (typeof flags === 'number') return flags;
