@@ -66,6 +66,7 @@ describe('two gateway replicas: one status writer, elected on a Lease', () => {
     const before = statusWrites();
     api.modify({ ...OBJECTIVE, namespace: NS, name: 'urgent' }, (o) => ((o.spec as { priority: number }).priority = 7));
     await until(() => (api.get({ ...OBJECTIVE, namespace: NS, name: 'urgent' })!.status as { conditions: { observedGeneration: number }[] }).conditions[0]!.observedGeneration === 2, 'b writing the new generation');
+    await b.routing.writer.idle(); // the write has landed on the server; b counts it when its answer arrives
     expect(statusWrites()).toBe(before + 1);
     expect(b.routing.writer.stats.writes).toBe(1);
   });

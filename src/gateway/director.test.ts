@@ -96,7 +96,7 @@ describe('the director', () => {
     const reply = (bytes: Uint8Array, type: string): UpstreamResponse => ({
       status: 200,
       headers: new Headers({ 'content-type': type, 'content-encoding': 'gzip' }),
-      body: { bytes: async () => bytes, stream: (onEnd) => new Response(bytes).body!.pipeThrough(new TransformStream({ flush: () => onEnd() })), cancel: () => {} },
+      body: { bytes: async () => bytes, stream: (onEnd) => new Response(bytes as BodyInit).body!.pipeThrough(new TransformStream({ flush: () => onEnd() })), cancel: () => {} },
     });
     const up = fakeUpstream({ '10.0.0.1:8000': (req) => (JSON.parse(new TextDecoder().decode(req.body)).stream ? reply(sse, 'text/event-stream') : reply(body, 'application/json')) });
     const { chat } = director(endpoints([{ port: 8000, pool: 'p' }]), up.client);
