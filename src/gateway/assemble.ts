@@ -54,6 +54,8 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
   token?: string;
   /** Where the accepted routing table is kept across restarts. */
   stateDir?: string;
+  /** The routing table comes from elsewhere (the Kubernetes API): the admin API refuses Apply, saying this. */
+  tableReadOnly?: string;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -177,11 +179,11 @@ export async function openEndpointSource(
 
 /** The admin API (RoutingService, GetEndpoints) plus /healthz and the gateway's /metrics. */
 export function adminApp(
-  options: Pick<GatewayStartOptions, 'token' | 'adminHost' | 'host'>,
+  options: Pick<GatewayStartOptions, 'token' | 'adminHost' | 'host' | 'tableReadOnly'>,
   control: { store: RoutingTableStore; persistence?: TablePersistence; endpoints: EndpointSource; log: (l: Record<string, unknown>) => void },
   metrics: () => string | Promise<string>,
 ): { app: Hono; host: string } {
-  const app = createAdminApp({ store: control.store, token: options.token, persistence: control.persistence, endpointSource: control.endpoints, log: control.log });
+  const app = createAdminApp({ store: control.store, token: options.token, persistence: control.persistence, endpointSource: control.endpoints, log: control.log, readOnly: options.tableReadOnly });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4' } }));
   return { app, host: adminListenHost(options.token, options.adminHost ?? options.host ?? '127.0.0.1') };

@@ -68,7 +68,8 @@ export async function startKubernetesGateway(options: StartGatewayOptions, flags
   const { discovery, endpointSource } = await podsFrom(port, options, flags, log);
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway({ ...options, manifests: undefined, stateDir: undefined, endpoints: undefined, endpointSource, log });
+    const tableReadOnly = 'this gateway takes its routing table from the Kubernetes API (--kubernetes): change the objects there, with kubectl apply';
+    gateway = await startGateway({ ...options, manifests: undefined, stateDir: undefined, endpoints: undefined, endpointSource, log, tableReadOnly });
   } catch (err) {
     await endpointSource?.close();
     throw err;
