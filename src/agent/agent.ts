@@ -6,7 +6,7 @@
  */
 import { poolKey, type Endpoint, type PoolSelector } from '../endpoints/types.ts';
 import { selectEndpoints, type EndpointEntry } from '../endpoints/file-schema.ts';
-import { readEngineMetrics, sameMetrics } from './engines.ts';
+import { EngineMismatchError, readEngineMetrics, sameMetrics } from './engines.ts';
 import type { MetricsGetter } from './http-get.ts';
 
 export interface AgentOptions {
@@ -19,6 +19,12 @@ export interface AgentOptions {
   /** Consecutive failed scrapes before an endpoint reads not ready. */
   failureThreshold?: number;
   metricsPath?: string;
+  /**
+   * A pod whose /metrics page is another engine's than configured: `not-ready`
+   * (default) takes it out of the candidates, `ready` only reports it as the
+   * endpoint's last error.
+   */
+  engineMismatch?: 'not-ready' | 'ready';
   now?: () => number;
 }
 
@@ -71,6 +77,7 @@ export class MetricsAgent {
       maxConcurrency: options.maxConcurrency ?? 512,
       failureThreshold: options.failureThreshold ?? 3,
       metricsPath: options.metricsPath ?? '/metrics',
+      engineMismatch: options.engineMismatch ?? 'not-ready',
       now: options.now ?? Date.now,
     };
   }
@@ -232,6 +239,12 @@ export class MetricsAgent {
       try {
         metrics = readEngineMetrics(prev.engine, text);
       } catch (err) {
+        if (err instanceof EngineMismatchError) {
+          this.stats.failures++;
+          const ready = this.#o.engineMismatch === 'ready';
+          this.#replace(t, { ...prev, ready, lastError: err.message }, ready !== prev.ready || err.message !== prev.lastError);
+          return;
+        }
         error = `unreadable metrics: ${(err as Error).message}`;
       }
       if (metrics) {

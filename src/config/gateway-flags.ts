@@ -14,6 +14,7 @@ export const gatewayFlags = {
   'token-file': { type: 'string', help: 'file holding the admin bearer token' },
   'state-dir': { type: 'string', help: 'directory where the accepted routing table is kept across restarts' },
   'scrape-interval': { type: 'number', default: 50, help: 'ms between scrapes of each endpoint (embedded agent)' },
+  'engine-mismatch': { type: 'string', default: 'not-ready', help: 'a pod whose /metrics are another engine\'s than its endpoint says: not-ready (out of the candidates) or ready (only reported as its last error)' },
   'stale-after': { type: 'number', default: 2000, help: 'ms after which endpoint metrics are stale' },
   port: { type: 'number', default: 8080, help: 'data-plane port' },
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
@@ -48,6 +49,12 @@ export function workerCount(value: string, cpus: number): number {
   return n;
 }
 
+/** `--engine-mismatch`: not-ready or ready. */
+export function engineMismatch(value: string): 'not-ready' | 'ready' {
+  if (value === 'not-ready' || value === 'ready') return value;
+  throw new FlagError(`--engine-mismatch must be not-ready or ready, got "${value}"`);
+}
+
 /** The start options every runtime's gateway takes, from the flags. */
 export function gatewayOptions(flags: GatewayFlagValues, token: string | undefined) {
   return {
@@ -59,6 +66,7 @@ export function gatewayOptions(flags: GatewayFlagValues, token: string | undefin
     token,
     stateDir: flags['state-dir'],
     scrapeIntervalMs: flags['scrape-interval'],
+    engineMismatch: engineMismatch(flags['engine-mismatch']),
     staleAfterMs: flags['stale-after'],
     port: flags.port,
     host: flags.host,

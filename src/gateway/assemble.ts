@@ -46,6 +46,8 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
   schedulingConfig?: string;
   scheduler?: Scheduler;
   scrapeIntervalMs?: number;
+  /** The embedded agent: a pod whose /metrics are another engine's is not-ready (default) or ready with an error. */
+  engineMismatch?: 'not-ready' | 'ready';
   staleAfterMs?: number;
   /** Admin API port (RoutingService); undefined: no admin API. */
   adminPort?: number;
@@ -160,6 +162,7 @@ export async function openEndpointSource(
           files: parts.files,
           getter: parts.getter,
           scrapeIntervalMs: options.scrapeIntervalMs,
+          engineMismatch: options.engineMismatch,
           staleAfterMs: options.staleAfterMs,
           log,
         })

@@ -4,6 +4,7 @@
  * gRPC over h2c on the same port).
  */
 import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
+import { engineMismatch } from '../../config/gateway-flags.ts';
 import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node/index.ts';
 import { MetricsAgent } from '../../agent/agent.ts';
 import { createAgentApp } from '../../agent/app.ts';
@@ -16,6 +17,7 @@ export const agentFlags = {
   port: { type: 'number', default: 9090, help: 'port for EndpointService (HTTP/1.1 and h2c)' },
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
   'scrape-interval': { type: 'number', default: 50, help: 'ms between scrapes of each pod' },
+  'engine-mismatch': { type: 'string', default: 'not-ready', help: 'a pod whose /metrics are another engine\'s than its endpoint says: not-ready (out of the candidates) or ready (only reported as its last error)' },
   'scrape-timeout': { type: 'number', default: 0, help: 'ms before a scrape is abandoned (0: 4 × interval, at least 200)' },
   'failure-threshold': { type: 'number', default: 3, help: 'failed scrapes in a row before a pod reads not ready' },
   'metrics-path': { type: 'string', default: '/metrics', help: 'path of the Prometheus metrics on each pod' },
@@ -36,6 +38,7 @@ export async function run(args: string[]): Promise<number> {
       if (!f.endpoints && !f.kubernetes) throw new FlagError('--endpoints (or --kubernetes) is required');
       if (f.endpoints && f.kubernetes) throw new FlagError('give --endpoints or --kubernetes, not both');
       if (f['scrape-interval'] < 1) throw new FlagError('--scrape-interval must be at least 1 ms');
+      engineMismatch(f['engine-mismatch']);
     },
   });
   if (typeof flags === 'number') return flags;
@@ -43,6 +46,7 @@ export async function run(args: string[]): Promise<number> {
   const agent = new MetricsAgent({
     get,
     scrapeIntervalMs: flags['scrape-interval'],
+    engineMismatch: engineMismatch(flags['engine-mismatch']),
     scrapeTimeoutMs: flags['scrape-timeout'] || undefined,
     failureThreshold: flags['failure-threshold'],
     metricsPath: flags['metrics-path'],

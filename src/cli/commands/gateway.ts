@@ -2,7 +2,7 @@
  * `infergate gateway`: serve the data plane (in `--workers` processes).
  */
 import { commandFlags, FlagError } from '../../config/flags.ts';
-import { adminToken, gatewayFlags, gatewayOptions, workerCount } from '../../config/gateway-flags.ts';
+import { adminToken, engineMismatch, gatewayFlags, gatewayOptions, workerCount } from '../../config/gateway-flags.ts';
 import { cpuCount, environment, readFileText, waitForShutdown } from '../../runtime/node/index.ts';
 import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
 
@@ -12,6 +12,7 @@ export async function run(args: string[]): Promise<number> {
   const flags = commandFlags('gateway', args, gatewayFlags, environment(), {
     check(f) {
       workerCount(f.workers, cpuCount());
+      engineMismatch(f['engine-mismatch']);
       if (f.kubernetes && (f.manifests || f.endpoints || f['state-dir'])) throw new FlagError('--kubernetes takes routes and pods from the cluster: drop --manifests, --endpoints and --state-dir (--agent URL may name an agent that runs --kubernetes)');
       if (f.kubernetes && f.workers !== '1') throw new FlagError('--kubernetes runs one process a replica: scale with Deployment replicas, not --workers');
       if (!f.kubernetes && (f.namespace || f['gateway-class'])) throw new FlagError('--namespace and --gateway-class need --kubernetes');
