@@ -151,7 +151,7 @@ export class EngineMismatchError extends Error {
   ) {
     super(
       found
-        ? `the /metrics page is ${found}'s, not ${expected}'s: set engine: ${found} for this endpoint (read as ${expected}, its queue would look empty)`
+        ? `the /metrics page is ${found}'s, not ${expected}'s: set engine: ${found} for this endpoint (endpoints file), or label the pod infergate.dev/engine=${found} (Kubernetes); read as ${expected}, its queue would look empty`
         : `the /metrics page has none of ${expected}'s metrics (is this the model server's metrics port?)`,
     );
   }
