@@ -15,6 +15,10 @@ import type { MetricsGetter } from '../agent/http-get.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
 import { LocalScheduling } from '../scheduling/local.ts';
+import type { ApiKeys } from '../api/api-keys.ts';
+import { parseApiKeys } from '../config/api-keys-file.ts';
+import { defaultUpstreamAuth, parseUpstreamCredentials } from '../config/upstream-credentials.ts';
+import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
 import { importManifests } from '../routing/manifests.ts';
 import { formatProblem, type Problem } from '../routing/problems.ts';
 import { RoutingTableStore } from '../routing/store.ts';
@@ -56,6 +60,10 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
   token?: string;
   /** Where the accepted routing table is kept across restarts. */
   stateDir?: string;
+  /** Clients' API keys file (SHA-256 digests, each with a tenant): the data plane then requires a key. */
+  apiKeys?: string;
+  /** What the pods receive in Authorization, per pool (file). */
+  upstreamCredentials?: string;
   /** The routing table comes from elsewhere (the Kubernetes API): the admin API refuses Apply, saying this. */
   tableReadOnly?: string;
   log?: (line: Record<string, unknown>) => void;
@@ -127,6 +135,20 @@ async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts):
   return createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random });
 }
 
+/** The clients' API keys and what the pods receive in Authorization, from their files (each rejected whole, every problem named). */
+async function loadCredentials(options: Pick<GatewayStartOptions, 'apiKeys' | 'upstreamCredentials'>, files: FileAccess): Promise<{ clients?: ApiKeys; upstreamAuth: UpstreamAuth }> {
+  let clients: ApiKeys | undefined;
+  if (options.apiKeys) {
+    const parsed = parseApiKeys(await readRequired(files, options.apiKeys), options.apiKeys);
+    if (!parsed.ok) throw new ConfigError(`${options.apiKeys}: the API keys were rejected`, parsed.problems);
+    clients = parsed.keys;
+  }
+  if (!options.upstreamCredentials) return { clients, upstreamAuth: defaultUpstreamAuth(clients !== undefined) };
+  const parsed = parseUpstreamCredentials(await readRequired(files, options.upstreamCredentials), options.upstreamCredentials, clients !== undefined);
+  if (!parsed.ok) throw new ConfigError(`${options.upstreamCredentials}: the upstream credentials were rejected`, parsed.problems);
+  return { clients, upstreamAuth: parsed.auth };
+}
+
 /** The routing table a gateway starts with: `manifests`, else the state dir's last accepted one (else none). */
 export async function loadRoutingTable(
   options: Pick<GatewayStartOptions, 'manifests' | 'stateDir'>,
@@ -196,6 +218,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
   const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
   const { store, persistence } = options.tableFrom ? { store: new RoutingTableStore(), persistence: undefined } : await loadRoutingTable(options, parts.files, log);
   const scheduler = await loadScheduler(options, parts);
+  const { clients, upstreamAuth } = await loadCredentials(options, parts.files);
   const from = options.tableFrom;
   const follower = from && new TableFollower({ store, url: from.url, token: from.token, transport: from.transport, log });
   let source;
@@ -211,7 +234,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
   }
 
   const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now });
-  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, log }, options);
+  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log }, options);
   const admin = options.adminPort !== undefined ? adminApp(options, { store, persistence, endpoints, log }, () => gateway.metrics.render()) : undefined;
   return {
     gateway,

@@ -12,6 +12,8 @@ import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
 import type { Answer } from '../http/answer.ts';
 import { isBodyTooLarge, type InboundRequest } from '../http/inbound.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
+import type { ApiKeys } from '../api/api-keys.ts';
+import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
 import { Proxy } from '../proxy/forward.ts';
 import type { CompiledTable } from '../routing/compile.ts';
 import { resolveRequest } from '../routing/resolve.ts';
@@ -44,6 +46,10 @@ export interface GatewayPorts {
   table: { readonly current: CompiledTable | undefined };
   scheduling: EndpointScheduling;
   upstream: UpstreamClient;
+  /** Clients' API keys, when the gateway checks them (each names a tenant). */
+  clients?: ApiKeys;
+  /** What the pods receive in Authorization, per pool. */
+  upstreamAuth?: UpstreamAuth;
   /** Structured log lines (default: one JSON object per line on stderr). */
   log?: (line: Record<string, unknown>) => void;
 }
@@ -66,6 +72,7 @@ export class Gateway {
     this.#proxy = new Proxy(
       {
         upstream: ports.upstream,
+        upstreamAuth: ports.upstreamAuth,
         lifecycle: ports.scheduling,
         observer: {
           responded: (pool, model, status) => metrics.request(pool, model, status),
@@ -110,7 +117,8 @@ export class Gateway {
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
     }
-    // api: the body, once, checked.
+    // api: who is asking (when keys are checked), then the body, once, checked.
+    const tenant = this.#ports.clients?.authenticate(request.headers.get('authorization')).tenant;
     const bytes = await request.body(this.options.bodyLimit);
     const body = parseJsonBody(bytes);
     const parsed = checkBody(kind, body.value);
@@ -127,6 +135,7 @@ export class Gateway {
       criticality: route.criticality,
       priority: route.priority,
       explain,
+      ...(tenant !== undefined ? { tenant } : {}),
     };
     const decision = await this.#ports.scheduling.pick(route.pool, schedulingRequest);
     const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};

@@ -16,6 +16,7 @@ import type { EndpointScheduling } from '../scheduling/endpoint-scheduling.ts';
 import type { SchedulingRequest } from '../scheduling/scheduler.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { restoreModelInJson, restoreModelInSse } from './model-rewrite.ts';
+import type { UpstreamAuth } from './upstream-auth.ts';
 import { DEFAULT_RETRY_OPTIONS, RetryBudget, retryAfterSeconds, type RetryOptions } from './retry.ts';
 
 export interface ForwardRequest {
@@ -57,6 +58,8 @@ export interface ProxyOptions {
 
 export interface ProxyPorts {
   upstream: UpstreamClient;
+  /** What the pods receive in Authorization, per pool (default: the client's header as sent). */
+  upstreamAuth?: UpstreamAuth;
   lifecycle: Pick<EndpointScheduling, 'dispatched' | 'firstToken' | 'completed'>;
   observer: ProxyObserver;
 }
@@ -101,7 +104,8 @@ export class Proxy {
   async #attempts(req: ForwardRequest, load: ReturnType<RetryBudget['begin']>): Promise<Answer> {
     const { upstream, lifecycle, observer } = this.ports;
     const budget = this.#budget;
-    const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId);
+    const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId, req.request.remoteAddress);
+    this.ports.upstreamAuth?.apply(req.pool.name, headers);
     // An answer whose model name will be restored is read as text: ask for it uncompressed.
     if (req.restoreModel) headers['accept-encoding'] = 'identity';
     const attempts = Math.min(this.options.maxAttempts, req.candidates.length);

@@ -19,6 +19,8 @@ export interface SchedulingRequest {
   priority: number;
   /** Include a decision explanation in the result. */
   explain: boolean;
+  /** The tenant of the client's API key, when the gateway checks keys. */
+  tenant?: string;
 }
 
 export interface DecisionExplanation {
