@@ -9,6 +9,7 @@
 import { parseJsonBody, withModel } from '../api/body.ts';
 import { errorAnswer, GatewayError, internalError, payloadTooLarge, serviceUnavailable, shed } from '../api/errors.ts';
 import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
+import { continuationFor } from '../api/continuation.ts';
 import type { Answer } from '../http/answer.ts';
 import { isBodyTooLarge, type InboundRequest } from '../http/inbound.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
@@ -74,10 +75,15 @@ export class Gateway {
         upstream: ports.upstream,
         upstreamAuth: ports.upstreamAuth,
         lifecycle: ports.scheduling,
+        pick: async (pool, request, exclude) => {
+          const d = await ports.scheduling.pick(pool, { ...request, explain: false });
+          return d.kind === 'route' ? [d.endpoint, ...d.fallbacks].find((e) => !exclude.has(e.id)) : undefined;
+        },
         observer: {
           responded: (pool, model, status) => metrics.request(pool, model, status),
           refused: (pool) => metrics.refused(pool),
           retried: (pool, reason) => metrics.retried(pool, reason),
+          resumed: (pool, ok) => metrics.resumed(pool, ok),
           firstToken: (pool, s) => metrics.firstToken(pool, s),
           finished: (pool, s) => metrics.duration(pool, s),
         },
@@ -158,6 +164,7 @@ export class Gateway {
       body: parsed.body.model === route.targetModel ? bytes : withModel(body, route.targetModel),
       stream: parsed.stream,
       restoreModel: route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined,
+      continuation: continuationFor(kind, body.value, route.targetModel)?.body,
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
       startedAt,
     });

@@ -17,6 +17,7 @@ import type { SchedulingRequest } from '../scheduling/scheduler.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { restoreModelInJson, restoreModelInSse } from './model-rewrite.ts';
 import type { UpstreamAuth } from './upstream-auth.ts';
+import { relaySse, type RelayedStream } from './sse-relay.ts';
 import { DEFAULT_RETRY_OPTIONS, RetryBudget, retryAfterSeconds, type RetryOptions } from './retry.ts';
 
 export interface ForwardRequest {
@@ -28,6 +29,8 @@ export interface ForwardRequest {
   body: Uint8Array;
   stream: boolean;
   restoreModel?: { target: string; requested: string };
+  /** How to continue a streamed answer on another pod when its pod breaks off (../api/continuation.ts); undefined: it cannot be. */
+  continuation?: (text: string, generated: number) => Uint8Array;
   extraHeaders: Record<string, string>;
   /** When the gateway received the request (ms, the gateway's clock). */
   startedAt: number;
@@ -41,6 +44,8 @@ export interface ProxyObserver {
   refused(pool: string): void;
   /** A request was sent again, to another endpoint, after this endpoint's answer (a status) or failure. */
   retried(pool: string, reason: string): void;
+  /** A stream broken off by its pod: continued on another (`ok`), or ended with an error event. */
+  resumed(pool: string, ok: boolean): void;
   /** The first chunk of a streamed answer, `seconds` after the request arrived. */
   firstToken(pool: string, seconds: number): void;
   /** The answer ended, `seconds` after the request arrived. */
@@ -62,11 +67,47 @@ export interface ProxyPorts {
   upstreamAuth?: UpstreamAuth;
   lifecycle: Pick<EndpointScheduling, 'dispatched' | 'firstToken' | 'completed'>;
   observer: ProxyObserver;
+  /** Another endpoint of the pool for this request, not one of `exclude` (to continue a broken stream). */
+  pick?(pool: Pool, request: SchedulingRequest, exclude: ReadonlySet<string>): Promise<Endpoint | undefined>;
 }
 
 export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
 
 const decoder = new TextDecoder();
+const noop = () => {};
+
+function originOf(endpoint: Endpoint): string {
+  return `http://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
+}
+
+/** A body stream that reports how it ended: read to its end, broken off by the pod, or cancelled by the client. */
+function tracked(source: ReadableStream<Uint8Array>, end: (failure?: 'broken' | 'aborted') => void): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (err) {
+        end('broken');
+        controller.error(err);
+        return;
+      }
+      if (r.done) {
+        end();
+        controller.close();
+      } else controller.enqueue(r.value);
+    },
+    cancel(reason) {
+      end('aborted');
+      return reader.cancel(reason);
+    },
+  });
+}
+
+function decoding(coding: 'gzip' | 'deflate'): ReadableWritablePair<Uint8Array, Uint8Array> {
+  return new DecompressionStream(coding) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+}
 
 /** What a response's Content-Encoding is, as far as restoring the model name goes. */
 function contentCoding(value: string | null): 'identity' | 'gzip' | 'deflate' | 'other' {
@@ -118,7 +159,7 @@ export class Proxy {
       let response: UpstreamResponse;
       try {
         response = await upstream.request({
-          origin: `http://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`,
+          origin: originOf(endpoint),
           method: 'POST',
           path: req.path + req.request.search,
           headers,
@@ -169,7 +210,7 @@ export class Proxy {
     const { lifecycle, observer } = this.ports;
     const now = this.options.now;
     let finished = false;
-    const done = (failure?: 'broken') => {
+    const done = (failure?: 'broken' | 'aborted') => {
       if (finished) return;
       finished = true;
       lifecycle.completed(req.pool, endpoint, req.scheduling, { status: upstream.status, ...(failure ? { failure } : {}) });
@@ -210,13 +251,57 @@ export class Proxy {
       return { status: upstream.status, headers, body: restoreModelInJson(decoder.decode(bytes), restore.target, restore.requested) };
     }
     // The first chunk of a stream is the first token: the endpoint's prefill of this prompt is over.
+    let firstSeen = false;
     const first = () => {
       lifecycle.firstToken(req.pool, endpoint, req.scheduling);
+      if (firstSeen) return;
+      firstSeen = true;
       observer.firstToken(req.pool.name, (now() - req.startedAt) / 1000);
     };
-    let body = upstream.body.stream(done, first);
-    if (restore && coding !== 'identity') body = body.pipeThrough(new DecompressionStream(coding as 'gzip' | 'deflate') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
+    let body = tracked(upstream.body.stream(noop, first), done);
+    if (restore && coding !== 'identity') body = body.pipeThrough(decoding(coding as 'gzip' | 'deflate'));
+    // An SSE answer in clear text is relayed event by event: a pod that breaks off is replaced, or the client gets an error event.
+    if (upstream.status === 200 && contentType.includes('text/event-stream') && (coding === 'identity' || restore)) {
+      body = relaySse(
+        { endpointId: endpoint.id, stream: body },
+        { continuation: req.continuation, maxResumes: 2, resume: (next, failed) => this.#resume(req, next, failed), onResumed: (ok) => observer.resumed(req.pool.name, ok) },
+      );
+    }
     if (restore) body = body.pipeThrough(restoreModelInSse(restore.target, restore.requested));
     return { status: upstream.status, headers, body };
+  }
+
+  /** Send a continuation of a broken stream to another endpoint of the pool; its answer stream, or why none. */
+  async #resume(req: ForwardRequest, body: Uint8Array, failed: ReadonlySet<string>): Promise<RelayedStream | { error: string }> {
+    const { upstream, lifecycle, pick } = this.ports;
+    const endpoint = pick && (await pick(req.pool, req.scheduling, failed));
+    if (!endpoint) return { error: `no other endpoint of pool "${req.pool.name}" can take it` };
+    lifecycle.dispatched(req.pool, endpoint, req.scheduling);
+    const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId, req.request.remoteAddress);
+    this.ports.upstreamAuth?.apply(req.pool.name, headers);
+    if (req.restoreModel) headers['accept-encoding'] = 'identity';
+    let response: UpstreamResponse;
+    try {
+      response = await upstream.request({ origin: originOf(endpoint), method: 'POST', path: req.path + req.request.search, headers, body, signal: req.request.signal, headersTimeoutMs: this.options.upstreamTimeoutMs });
+    } catch (err) {
+      const failure = upstreamFailure(err);
+      lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: failure === 'invalid' || !failure ? undefined : failure });
+      return { error: `${endpoint.id} (${(err as Error).message})` };
+    }
+    const coding = contentCoding(response.headers.get('content-encoding'));
+    if (response.status !== 200 || !response.body || !(response.headers.get('content-type') ?? '').includes('text/event-stream') || coding === 'other') {
+      response.body?.cancel();
+      lifecycle.completed(req.pool, endpoint, req.scheduling, { status: response.status });
+      return { error: `${endpoint.id} answered ${response.status}` };
+    }
+    let finished = false;
+    const done = (failure?: 'broken' | 'aborted') => {
+      if (finished) return;
+      finished = true;
+      lifecycle.completed(req.pool, endpoint, req.scheduling, { status: response.status, ...(failure ? { failure } : {}) });
+    };
+    let stream = tracked(response.body.stream(noop, () => lifecycle.firstToken(req.pool, endpoint, req.scheduling)), done);
+    if (coding !== 'identity') stream = stream.pipeThrough(decoding(coding));
+    return { endpointId: endpoint.id, stream };
   }
 }

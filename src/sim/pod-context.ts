@@ -20,6 +20,8 @@ export interface PodContext {
   readonly startedAt: number;
   /** Seeded stream for ids and fault draws. */
   readonly random: () => number;
+  /** Output text from the prompt alone (see SimulatorOptions.deterministic). */
+  readonly deterministic: boolean;
   faults: FaultConfig;
   /** Applies a new fault set (the pod may stop or resume listening). */
   setFaults(faults: FaultConfig): Promise<void>;
