@@ -133,6 +133,7 @@ describe('the director', () => {
     ];
     for (const [res, status, code] of cases) {
       expect(res.status).toBe(status);
+      expect(res.headers.get('x-infergate-error-origin')).toBe('gateway');
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
     }
     expect(up.sent).toHaveLength(0);

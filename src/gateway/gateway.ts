@@ -104,6 +104,8 @@ export class Gateway {
         this.metrics.request('', '', known.status);
         return errorAnswer(known, { 'x-request-id': requestId });
       }
+      // The client went away (mid-body, say): nobody reads an answer, and it is not a bug to log.
+      if (request.signal.aborted) return { status: 499, headers: {}, body: null };
       return errorAnswer(this.unexpected(err, requestId), { 'x-request-id': requestId });
     }
   }
