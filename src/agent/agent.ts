@@ -61,6 +61,7 @@ export class MetricsAgent {
   #views = new Map<string, { roundSeq: number; membership: number; view: PoolView }>();
   #membership = 0;
   #waiters = new Set<() => void>();
+  readonly #listeners = new Set<() => void>();
   /** Pools being watched, by poolKey, with how many hold each. */
   readonly #held = new Map<string, { pool: PoolSelector; count: number }>();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -296,6 +297,13 @@ export class MetricsAgent {
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const wake of waiters) wake();
+    for (const listener of this.#listeners) listener();
+  }
+
+  /** Call `listener` on every change of any endpoint (metrics, readiness, membership). Returns a stop function. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 }
 

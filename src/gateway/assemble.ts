@@ -15,6 +15,8 @@ import type { MetricsGetter } from '../agent/http-get.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
 import { LocalScheduling } from '../scheduling/local.ts';
+import { DEFAULT_FLOW_CONTROL, type FlowControlConfig } from '../flowcontrol/config.ts';
+import { DEFAULT_SATURATION } from '../scheduling/config.ts';
 import type { ApiKeys } from '../api/api-keys.ts';
 import { parseApiKeys } from '../config/api-keys-file.ts';
 import { defaultUpstreamAuth, parseUpstreamCredentials } from '../config/upstream-credentials.ts';
@@ -60,6 +62,11 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
   token?: string;
   /** Where the accepted routing table is kept across restarts. */
   stateDir?: string;
+  /**
+   * Flow control (llm-d's `flowControl` feature gate): requests wait in the gateway
+   * while their pool is saturated, by priority band and fairness flow.
+   */
+  flowControl?: { config?: Partial<FlowControlConfig>; maxConcurrency?: number };
   /** Clients' API keys file (SHA-256 digests, each with a tenant): the data plane then requires a key. */
   apiKeys?: string;
   /** What the pods receive in Authorization, per pool (file). */
@@ -233,7 +240,9 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
   }
 
-  const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now });
+  const fc = options.flowControl;
+  const flowControl = fc && { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: scheduler.saturation ?? DEFAULT_SATURATION, maxConcurrency: fc.maxConcurrency ?? 0 };
+  const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now, ...(flowControl ? { flowControl } : {}) });
   const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log }, options);
   const admin = options.adminPort !== undefined ? adminApp(options, { store, persistence, endpoints, log }, () => gateway.metrics.render()) : undefined;
   return {
@@ -244,6 +253,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     admin,
     async close() {
       follower?.close();
+      scheduling.flow?.close();
       await source.close();
     },
   };

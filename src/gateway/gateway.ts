@@ -10,6 +10,8 @@ import { parseJsonBody, withModel } from '../api/body.ts';
 import { errorAnswer, GatewayError, internalError, payloadTooLarge, serviceUnavailable, shed } from '../api/errors.ts';
 import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
 import { continuationFor } from '../api/continuation.ts';
+import { QUEUE_DURATION_HEADER, readFlowHeaders } from '../api/request-headers.ts';
+import type { Admission, Refusal } from '../flowcontrol/controller.ts';
 import type { Answer } from '../http/answer.ts';
 import { isBodyTooLarge, type InboundRequest } from '../http/inbound.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
@@ -144,9 +146,25 @@ export class Gateway {
       priority: route.priority,
       explain,
       ...(tenant !== undefined ? { tenant } : {}),
+      ...readFlowHeaders(request.headers),
     };
-    const decision = await this.#ports.scheduling.pick(route.pool, schedulingRequest);
+
+    // flow control (when on): wait while the pool is saturated, or be refused.
+    const scheduling = this.#ports.scheduling;
+    let admission: Admission | undefined;
+    if (scheduling.admit) {
+      const admitted = await scheduling.admit(route.pool, schedulingRequest, bytes.byteLength, request.signal);
+      if ('refused' in admitted) return this.#refused(admitted.refused, route.pool.name, route.requestedModel, requestId);
+      admission = admitted.admitted;
+    }
+    let decision;
+    try {
+      decision = await scheduling.pick(route.pool, schedulingRequest);
+    } finally {
+      admission?.started();
+    }
     const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};
+    if (admission && admission.waitedMs > 0) decisionHeader[QUEUE_DURATION_HEADER] = String(Math.round(admission.waitedMs));
     if (decision.kind !== 'route') this.metrics.request(route.pool.name, route.requestedModel, decision.kind === 'shed' ? 429 : 503);
     if (decision.kind === 'shed') {
       this.metrics.shed(route.pool.name);
@@ -170,6 +188,20 @@ export class Gateway {
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
       startedAt,
     });
+  }
+
+  /** A request flow control did not let through: 429 (limits, TTL, shed), 503 (no endpoints), 499 (the client left). */
+  #refused(refusal: Refusal, pool: string, model: string, requestId: string): Answer {
+    if (refusal.kind === 'client-gone') return { status: 499, headers: {}, body: null };
+    const headers = { 'x-request-id': requestId };
+    if (refusal.kind === 'no-endpoints') {
+      this.metrics.request(pool, model, 503);
+      return errorAnswer(serviceUnavailable(`No endpoint of pool "${pool}" came up in time: ${refusal.message}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', refusal.retryAfterSeconds), headers);
+    }
+    this.metrics.request(pool, model, 429);
+    if (refusal.kind === 'shed') this.metrics.shed(pool);
+    const code = refusal.kind === 'shed' ? 'pool_saturated' : refusal.kind === 'queue-full' ? 'flow_control_queue_full' : 'flow_control_ttl_expired';
+    return errorAnswer(new GatewayError({ status: 429, type: 'rate_limit_error', code, message: `${refusal.message}. Retry after ${refusal.retryAfterSeconds} s.`, headers: { 'retry-after': String(refusal.retryAfterSeconds) } }), headers);
   }
 
   /** `GET /v1/models`: the model names the routing table serves, in OpenAI's list shape. */

@@ -8,6 +8,9 @@ import type { Endpoint, EndpointSource } from '../endpoints/types.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { EndpointScheduling, Outcome, Readiness } from './endpoint-scheduling.ts';
 import { OutlierDetector, type OutlierOptions, type OutlierOutcome } from './outliers.ts';
+import { FlowAdmission, type AdmissionOptions } from './admission.ts';
+import type { AdmitResult } from '../flowcontrol/controller.ts';
+import type { ClientSignalLike } from './endpoint-scheduling.ts';
 import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
 
 export interface LocalSchedulingOptions {
@@ -15,6 +18,8 @@ export interface LocalSchedulingOptions {
   staleAfterMs: number;
   now: () => number;
   outliers?: Partial<OutlierOptions>;
+  /** Flow control (llm-d's flowControl feature gate): requests wait in the gateway while their pool is saturated. */
+  flowControl?: Omit<AdmissionOptions, 'now'>;
 }
 
 /** What passive health counts: a refused connection, a status (a timeout as 504, a cut-off answer as 502), or success. */
@@ -29,6 +34,7 @@ function outlierOutcome(o: Outcome): OutlierOutcome {
 
 export class LocalScheduling implements EndpointScheduling {
   readonly outliers: OutlierDetector;
+  readonly flow: FlowAdmission | undefined;
 
   constructor(
     readonly endpoints: EndpointSource,
@@ -36,6 +42,13 @@ export class LocalScheduling implements EndpointScheduling {
     private readonly options: LocalSchedulingOptions,
   ) {
     this.outliers = new OutlierDetector(options.now, options.outliers);
+    this.flow = options.flowControl ? new FlowAdmission(endpoints, scheduler, (pool) => this.outliers.apply(endpoints.snapshot(pool)), { ...options.flowControl, now: options.now }) : undefined;
+    // Without flow control there is no admit: the director goes straight to pick.
+    if (!this.flow) this.admit = undefined;
+  }
+
+  admit?(pool: Pool, request: SchedulingRequest, bytes: number, signal: ClientSignalLike): AdmitResult | Promise<AdmitResult> {
+    return this.flow!.admit(pool, request, bytes, signal);
   }
 
   pick(pool: Pool, request: SchedulingRequest): Decision {
@@ -48,11 +61,13 @@ export class LocalScheduling implements EndpointScheduling {
 
   firstToken(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
     this.scheduler.firstToken?.(pool, endpoint, request);
+    this.flow?.wake(pool);
   }
 
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest, outcome: Outcome): void {
     this.scheduler.completed(pool, endpoint, request);
     this.outliers.observe(endpoint, outlierOutcome(outcome));
+    this.flow?.wake(pool);
   }
 
   /**
