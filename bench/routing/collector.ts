@@ -1,7 +1,7 @@
 /** Gathers one run's numbers: per-request TTFT/E2E (exact percentiles), per-token gaps (log histogram), tokens in the window, hits, sheds. */
 import type { Sequence } from '../../src/sim/index.ts';
 import type { Criticality } from '../../src/routing/schema.ts';
-import { LogHistogram, percentile, Samples } from './stats.ts';
+import { LogHistogram, percentile, Samples } from '../lib/stats.ts';
 import type { RunMetrics, Workload } from './types.ts';
 
 export class RunCollector {

@@ -6,7 +6,7 @@
  */
 import { Pool } from 'undici';
 import type { Criticality } from '../../src/routing/schema.ts';
-import { LogHistogram, percentile, Samples } from './stats.ts';
+import { LogHistogram, percentile, Samples } from '../lib/stats.ts';
 import type { RequestSpec, Workload } from './types.ts';
 import { materialize } from './workloads/common.ts';
 

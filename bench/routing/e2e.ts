@@ -19,7 +19,7 @@ import { runSimulated } from './sim-loop.ts';
 import { driveLoad } from './e2e-load.ts';
 import { CAPACITY_METHOD, type LevelResult, type WorkloadResult } from './run.ts';
 import type { Strategy } from './strategies/index.ts';
-import { percentile } from './stats.ts';
+import { percentile } from '../lib/stats.ts';
 import type { PoolSpec, RunMetrics, WorkloadParams } from './types.ts';
 import { workloadByName } from './workloads/index.ts';
 

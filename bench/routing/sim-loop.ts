@@ -11,7 +11,7 @@ import type { Pool } from '../../src/routing/schema.ts';
 import type { Endpoint } from '../../src/endpoints/types.ts';
 import { SimCluster, type SimPod } from './cluster.ts';
 import { EventHeap } from './heap.ts';
-import { seeded } from './rand.ts';
+import { seeded } from '../lib/rand.ts';
 import { RunCollector } from './collector.ts';
 import type { Strategy } from './strategies/index.ts';
 import { materialize } from './workloads/common.ts';

@@ -1,7 +1,7 @@
 /** Helpers shared by the workload generators. */
 import type { EngineConfigOverrides } from '../../../src/sim/config.ts';
 import { CHARS_PER_TOKEN } from '../../../src/sim/text.ts';
-import { exponential, type Random } from '../rand.ts';
+import { exponential, type Random } from '../../lib/rand.ts';
 import { charsFor, textOfChars } from '../text.ts';
 import type { RequestSpec, TextPart, Workload, WorkloadParams } from '../types.ts';
 

@@ -1,4 +1,4 @@
-/** Seeded random draws for the workload generators (mulberry32 underneath, as the simulator uses). */
+/** Seeded random draws for the benchmarks (mulberry32 underneath, as the simulator uses): one seed and stream, one sequence. */
 import { rng } from '../../src/sim/text.ts';
 
 export type Random = () => number;
@@ -17,6 +17,11 @@ export function logNormal(random: Random, median: number, sigma: number, min: nu
   const u = Math.max(random(), 1e-12);
   const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
   return Math.round(Math.min(max, Math.max(min, median * Math.exp(sigma * z))));
+}
+
+/** Log-uniform in [min, max], rounded: as many values between 150 and 300 as between 1 500 and 3 000. */
+export function logUniform(random: Random, min: number, max: number): number {
+  return Math.round(min * Math.exp(random() * Math.log(max / min)));
 }
 
 /** Integer uniform in [min, max]. */
