@@ -20,7 +20,7 @@ import { runTraceSim } from './routing/trace-run.ts';
 import { WORKLOADS, workloadByName } from './routing/workloads/index.ts';
 
 const TRACES = ['conversation_trace.jsonl', 'synthetic_trace.jsonl', 'AzureLLMInferenceTrace_code.csv', 'AzureLLMInferenceTrace_conv.csv'];
-/** --quick runs the two levels the targets are set at, on shorter workloads. */
+/** --quick runs the two levels the targets are set at, on shorter workloads (a workload may name its one quick level instead). */
 const QUICK_LEVELS = [0.8, 0.95];
 /** Workloads the issue sets targets on. */
 const TARGETED = new Set(['multi-lora', 'shared-prefix', 'mixed-criticality']);
@@ -65,8 +65,8 @@ async function main(): Promise<void> {
       }
       const def = workloadByName(name) ?? fail(`unknown workload "${name}" (known: ${WORKLOADS.map((w) => w.name).join(', ')}, trace:<file>)`);
       const duration = flags.number('duration', (quick ? def.quickDurationMs : def.durationMs) / 1000) * 1000;
-      const levels = flags.numbers('levels') ?? (quick ? QUICK_LEVELS : LEVELS);
-      results.push(runWorkloadSim(def.name, def.describe, def.generate, { seed, durationMs: duration, levels, strategies, kernel, pods, progress }));
+      const levels = flags.numbers('levels') ?? (quick ? (def.quickLevel !== undefined ? [def.quickLevel] : QUICK_LEVELS) : LEVELS);
+      results.push(runWorkloadSim(def, { seed, durationMs: duration, levels, strategies, kernel, pods, progress }));
     }
   }
   const wall = (performance.now() - started) / 1000;
