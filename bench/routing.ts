@@ -5,8 +5,9 @@
  *                            [--seed N] [--out docs/FILE.md] [--json FILE] [--strategies a,b] [--levels 0.5,0.8]
  *                            [--speed 1,1.5] [--pods N] [--duration SECONDS] [--from-json FILE] [--time-scale T]
  *
- * Workloads: multi-model, multi-lora, shared-prefix, mixed-criticality (`all`, the default), and
- * trace:<file> for a file in ../shared/traces (`traces`: all four). See docs/routing-benchmark.md.
+ * Workloads (`all`, the default, is every one): multi-model, multi-lora, shared-prefix, mixed-criticality
+ * (issue 6); agent, document-qa (issue 19); priority-burst, noisy-neighbour (issue 17); and trace:<file>
+ * for a file in ../shared/traces (`traces`: all four). See docs/routing-benchmark.md.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,6 +15,7 @@ import { loadKernelModule } from '../src/runtime/node.ts';
 import { failUsage, readFlags, runBench } from './lib/flags.ts';
 import { ttftChart } from './routing/chart.ts';
 import { checkTargets, rankTable, resultTable, targetTable, type TargetCheck } from './routing/report.ts';
+import { firstPlaceTable, flowControlTargets, groupTable, unloadedTable } from './routing/report-groups.ts';
 import { LEVELS, runWorkloadSim, type WorkloadResult } from './routing/run.ts';
 import { STRATEGIES, strategyByName } from './routing/strategies/index.ts';
 import { runTraceSim } from './routing/trace-run.ts';
@@ -71,18 +73,30 @@ async function main(): Promise<void> {
   }
   const wall = (performance.now() - started) / 1000;
   const checks: TargetCheck[] = results.filter((r) => TARGETED.has(r.workload)).flatMap((r) => checkTargets(r));
+  const flow = flowControlTargets(results);
   const command = `npx tsx bench/routing.ts ${process.argv.slice(2).join(' ')}`.trim();
   const md = [
     `## Routing quality — ${mode === 'sim' ? 'simulated time' : 'end to end'}`,
     '',
     `\`${command}\` · seed ${seed} · ${wall.toFixed(0)} s wall`,
     '',
-    ...results.flatMap((r) => [
-      resultTable(r),
-      '',
-      ...(r.simulated ? [`#### ${r.workload}: ranking, end to end vs simulated time on the same requests`, '', rankTable({ ...r, mode: 'sim', levels: r.simulated }, r), ''] : []),
-    ]),
+    ...results.flatMap((r) => {
+      const groups = groupTable(r);
+      const unloaded = unloadedTable(r);
+      return [
+        resultTable(r),
+        '',
+        ...(groups ? [`#### ${r.workload}: per group`, '', groups, ''] : []),
+        ...(unloaded ? [`#### ${r.workload}: under load against alone (the same requests without the traffic that loads them)`, '', unloaded, ''] : []),
+        ...(r.simulated ? [`#### ${r.workload}: ranking, end to end vs simulated time on the same requests`, '', rankTable({ ...r, mode: 'sim', levels: r.simulated }, r), ''] : []),
+      ];
+    }),
     ...(checks.length ? ['### Targets (infergate-default, issue 6)', '', targetTable(checks), ''] : []),
+    ...(flow ? ['### Flow control (issue 17)', '', flow, ''] : []),
+    '### Is infergate-default first? (lowest p99 TTFT, issue 19)',
+    '',
+    firstPlaceTable(results),
+    '',
   ].join('\n');
   if (out) {
     mkdirSync(dirname(out), { recursive: true });

@@ -5,7 +5,7 @@ import { INFERGATE_DEFAULT, INFERGATE_WITHOUT_PREFILL_WORK } from './strategies/
 
 const OURS = new Set([INFERGATE_DEFAULT, INFERGATE_WITHOUT_PREFILL_WORK]);
 
-const ms = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)}`) : '—');
+export const ms = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)}`) : '—');
 const ms1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '—');
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 

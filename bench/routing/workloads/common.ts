@@ -1,7 +1,7 @@
 /** Helpers shared by the workload generators. */
 import type { EngineConfigOverrides } from '../../../src/sim/config.ts';
 import { CHARS_PER_TOKEN } from '../../../src/sim/text.ts';
-import { exponential, type Random } from '../../lib/rand.ts';
+import { exponential, gamma, type Random } from '../../lib/rand.ts';
 import { charsFor, textOfChars } from '../text.ts';
 import type { RequestSpec, TextPart, Workload, WorkloadParams } from '../types.ts';
 
@@ -52,21 +52,25 @@ export function opaquePart(tag: string, tokens: number): TextPart {
 }
 
 /**
- * Clustered arrivals: clusters start as a Poisson process at `rate / meanSize`
- * per second; each holds a geometric number of arrivals (mean `meanSize`, at
- * least one) spread uniformly over `spreadMs` after its start — e.g. an
- * orchestrator that launches several agents at once. The mean rate is `rate`.
- * `each(at, cluster)` gets the cluster's index.
+ * Clustered arrivals: clusters start `gamma(shape)`-spaced (mean gap
+ * `meanSize / rate`; shape 1 is Poisson, larger is steadier), each holds
+ * `size()` arrivals spread uniformly over `spreadMs` after its start — e.g.
+ * an orchestrator that launches several agents at once. The mean rate is
+ * `rate` when `size()` averages `meanSize`. `each(at, cluster)` gets the
+ * cluster's index.
  */
-export function clustered(random: Random, rate: number, meanSize: number, spreadMs: number, from: number, to: number, each: (at: number, cluster: number) => void): void {
+export function clustered(
+  random: Random, rate: number, size: () => number, meanSize: number, shape: number, spreadMs: number, from: number, to: number,
+  each: (at: number, cluster: number) => void,
+): void {
+  if (!(rate > 0)) return;
+  const gap = (meanSize * 1000) / rate;
   let cluster = 0;
-  poisson(random, rate / meanSize, from, to, (start) => {
+  for (let start = from + random() * gap; start < to; start += gamma(random, shape, gap)) {
     const c = cluster++;
-    // Geometric on {1, 2, …} with mean meanSize.
-    const size = 1 + Math.floor(Math.log(1 - random()) / Math.log(1 - 1 / meanSize));
-    const times = Array.from({ length: Number.isFinite(size) ? size : 1 }, () => start + random() * spreadMs).sort((x, y) => x - y);
+    const times = Array.from({ length: size() }, () => start + random() * spreadMs).sort((x, y) => x - y);
     for (const at of times) if (at < to) each(at, c);
-  });
+  }
 }
 
 /**
@@ -102,5 +106,10 @@ export function finish(name: string, params: WorkloadParams, pools: Workload['po
   requests.sort((a, b) => a.at - b.at);
   if (historyMs > 0) for (const r of requests) r.at += historyMs;
   const durationMs = params.durationMs + historyMs;
-  return { name, pools, requests, durationMs, warmupMs: historyMs + Math.round(params.durationMs * 0.15), rate: params.rate, notes };
+  return { name, pools, requests, durationMs, warmupMs: historyMs + warmupOf(params), rate: params.rate, notes };
+}
+
+/** The warm-up `finish` gives a run of `params.durationMs` (without replayed history): its first 15%. */
+export function warmupOf(params: WorkloadParams): number {
+  return Math.round(params.durationMs * 0.15);
 }

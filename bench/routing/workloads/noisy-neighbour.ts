@@ -13,7 +13,7 @@
  */
 import { logNormal, seeded, weighted } from '../../lib/rand.ts';
 import type { RequestSpec, Workload, WorkloadDef } from '../types.ts';
-import { ENGINE, finish, NEUTRAL_POOL, onOff, opaquePart, poisson, tokensOf } from './common.ts';
+import { ENGINE, finish, NEUTRAL_POOL, onOff, opaquePart, poisson, tokensOf, warmupOf } from './common.ts';
 
 export const NOISY = {
   quiet: [['tenant-a', 0.4], ['tenant-b', 0.3], ['tenant-c', 0.2], ['tenant-d', 0.1]] as const,
@@ -22,6 +22,8 @@ export const NOISY = {
   floodShare: 0.5,
   periodMs: 20_000,
   onMs: 5000,
+  /** The first flood window of the measurement starts this long after the warm-up. */
+  firstOnMs: 7500,
 };
 
 export const TENANT_GROUPS = [...NOISY.quiet.map(([t]) => t), NOISY.flooding, 'quiet'] as const;
@@ -57,7 +59,9 @@ export const noisyNeighbour: WorkloadDef = {
     const floodRate = params.rate * NOISY.floodShare;
     // The capacity probe takes the batch tenant steady (bursts are what the load levels then add).
     if (params.forCapacity) poisson(random, floodRate, 0, params.durationMs, flood);
-    else onOff(random, floodRate, NOISY.periodMs, NOISY.onMs, random() * NOISY.periodMs, 0, params.durationMs, flood);
+    // Windows placed so that the measurement holds whole ones (5 in 102 s): a phase that cut one in two would
+    // move the flooding tenant's share of the measured traffic by a tenth from run to run.
+    else onOff(random, floodRate, NOISY.periodMs, NOISY.onMs, warmupOf(params) + NOISY.firstOnMs, 0, params.durationMs, flood);
     const w = finish('noisy-neighbour', params, [pool], requests, `${NOISY.flooding} floods 5 s of every 20 s at 4× its mean rate; "unloaded" = the quiet tenants' requests alone`);
     return { ...w, groups: TENANT_GROUPS };
   },
