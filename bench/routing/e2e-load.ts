@@ -22,6 +22,8 @@ export interface LoadResult {
   /** How late requests were sent, ms wall (load-generator lag). */
   sendLagP99: number;
   groups: GroupCollector;
+  /** Failures of measured requests by HTTP status (or "no tokens", "connection"), with the first answer of each. */
+  failures: Record<string, { count: number; first: string }>;
 }
 
 /** llm-d's header naming a request's fairness flow (the older alias is x-gateway-inference-fairness-id). */
@@ -49,6 +51,11 @@ export async function driveLoad(url: string, workload: Workload, timeScale: numb
   const r: LoadResult = {
     ttft: new Samples(), e2e: new Samples(), tpot: new LogHistogram(), shed: { Critical: 0, Standard: 0, Sheddable: 0 }, errors: 0, windowTokens: 0, measured: 0, sendLagP99: 0,
     groups: new GroupCollector(workload.groups),
+    failures: {},
+  };
+  const fail = (kind: string, detail: string) => {
+    const f = (r.failures[kind] ??= { count: 0, first: detail.slice(0, 300) });
+    f.count++;
   };
   const lag = new Samples();
   const start = performance.now();
@@ -67,10 +74,13 @@ export async function driveLoad(url: string, workload: Workload, timeScale: numb
     try {
       const res = await pool.request({ path: '/v1/completions', method: 'POST', headers: requestHeaders(spec), body });
       if (res.statusCode !== 200) {
-        await res.body.text();
+        const answer = await res.body.text();
         if (!measured) return;
         if (res.statusCode === 429) r.shed[spec.criticality]++;
-        else r.errors++;
+        else {
+          r.errors++;
+          fail(String(res.statusCode), answer);
+        }
         r.groups.lost(spec.groups, res.statusCode === 429);
         return;
       }
@@ -91,6 +101,7 @@ export async function driveLoad(url: string, workload: Workload, timeScale: numb
       if (!measured) return;
       if (first < 0) {
         r.errors++;
+        fail('no tokens', '');
         r.groups.lost(spec.groups, false);
         return;
       }
@@ -103,7 +114,7 @@ export async function driveLoad(url: string, workload: Workload, timeScale: numb
       if (measured) {
         r.errors++;
         r.groups.lost(spec.groups, false);
-        if (r.errors === 1) console.error(`e2e: first failed request: ${(err as Error).message}`);
+        fail('connection', (err as Error).message);
       }
     }
   };

@@ -133,7 +133,8 @@ async function runOne({ workload, pools, podPorts, dir, strategy, timeScale: T, 
     shed: load.shed, errors: load.errors, unfinished: 0, lateQueueP50: NaN, wallMs: performance.now() - started,
     groups: load.groups.result(),
   };
-  const busy = `gateway ${(gwCpu * 100).toFixed(0)}% of a core, pods ${(simCpu * 100).toFixed(0)}%, load generator ${(loadCpu * 100).toFixed(0)}%; simulator step lateness p99 ${lateP99.toFixed(0)} ms (wall); send lag p99 ${load.sendLagP99.toFixed(0)} ms`;
+  const failed = Object.entries(load.failures).map(([k, f]) => `${f.count}× ${k}${f.first ? ` (${f.first})` : ''}`).join('; ');
+  const busy = `${failed ? `failed: ${failed}; ` : ''}gateway ${(gwCpu * 100).toFixed(0)}% of a core, pods ${(simCpu * 100).toFixed(0)}%, load generator ${(loadCpu * 100).toFixed(0)}%; simulator step lateness p99 ${lateP99.toFixed(0)} ms (wall); send lag p99 ${load.sendLagP99.toFixed(0)} ms`;
   return { metrics, busy };
 }
 

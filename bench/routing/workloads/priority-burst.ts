@@ -52,7 +52,7 @@ export const priorityBurst: WorkloadDef = {
     if (!params.forCapacity && capacity > 0) {
       poisson(random, PRIORITY_BURST.burst * capacity, params.durationMs * PRIORITY_BURST.burstFrom, params.durationMs * PRIORITY_BURST.burstTo, (at) => add(at, 'Standard'));
     }
-    const w = finish('priority-burst', params, [pool], requests, `Burst: +${PRIORITY_BURST.burst}× capacity of Standard traffic between ${PRIORITY_BURST.burstFrom * 100}% and ${PRIORITY_BURST.burstTo * 100}% of the run`);
+    const w = finish('priority-burst', params, [pool], requests, `Burst: +${PRIORITY_BURST.burst}× capacity of Standard traffic between ${Math.round(PRIORITY_BURST.burstFrom * 100)}% and ${Math.round(PRIORITY_BURST.burstTo * 100)}% of the run`);
     return { ...w, groups: CLASSES };
   },
 };
