@@ -49,8 +49,11 @@ function baselineTree(ref: string): string {
   return `${dir}/src/scheduling/index.ts`;
 }
 
-function runChild(v: Variant, c: DecisionCase, decisions: number): DecisionResult {
-  const args: MeasureArgs = { label: v.label, index: v.index, twin: v.twin, case: c.name, decisions, replica: v.current, maxBlocks: DEFAULT_PROFILE_MAX_BLOCKS };
+function runChild(v: Variant, c: DecisionCase, decisions: number, fullIndex: boolean): DecisionResult {
+  const args: MeasureArgs = {
+    label: v.label, index: v.index, twin: v.twin, case: c.name, decisions, replica: v.current, maxBlocks: DEFAULT_PROFILE_MAX_BLOCKS,
+    fullIndex: v.current && fullIndex,
+  };
   const r = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', CHILD, JSON.stringify(args)], {
     cwd: root,
     encoding: 'utf8',
@@ -66,11 +69,12 @@ const mb = (x: number) => x.toFixed(1).padStart(5);
 
 function line(r: DecisionResult): string {
   const index = r.index ? ` | prefix index ${r.index.entries} entries (${r.index.keys} hashes), ${mb(r.index.typedArraysMB)} MB` : '';
+  const full = r.fullIndex ? `; at capacity ${r.fullIndex.entries} entries, ${mb(r.fullIndex.typedArraysMB)} MB` : '';
   return (
     `${r.label.padEnd(14)} | decide p50 ${f(r.decide.p50)} p90 ${f(r.decide.p90)} p99 ${f(r.decide.p99)} p99.9 ${f(r.decide.p999)} µs` +
     ` | dispatched p50 ${f(r.dispatched.p50)} p99 ${f(r.dispatched.p99)} µs | both p50 ${f(r.both.p50)} p99 ${f(r.both.p99)} µs` +
     ` | GC ${String(r.gc.minor).padStart(4)} minor ${String(r.gc.major).padStart(3)} major ${r.gc.ms.toFixed(0).padStart(4)} ms` +
-    ` | kept: heap ${mb(r.memory.heapMB)} MB, RSS ${mb(r.memory.rssMB)} MB, typed arrays ${mb(r.memory.typedArraysMB)} MB${index}` +
+    ` | kept: heap ${mb(r.memory.heapMB)} MB, RSS ${mb(r.memory.rssMB)} MB, typed arrays ${mb(r.memory.typedArraysMB)} MB${index}${full}` +
     ` | preempted ${(100 * r.preempted.share).toFixed(1).padStart(4)}%, p99 of the rest ${f(r.preempted.p99Undisturbed)} µs` +
     ` | control p50 ${f(r.control.p50)} p99 ${f(r.control.p99)} µs`
   );
@@ -91,6 +95,7 @@ function medianResult(rs: DecisionResult[]): DecisionResult {
     control: { p50: m((r) => r.control.p50), p99: m((r) => r.control.p99) },
     memory: { heapMB: m((r) => r.memory.heapMB), rssMB: m((r) => r.memory.rssMB), typedArraysMB: m((r) => r.memory.typedArraysMB) },
     index: first.index && { keys: m((r) => r.index!.keys), entries: m((r) => r.index!.entries), typedArraysMB: m((r) => r.index!.typedArraysMB) },
+    fullIndex: first.fullIndex && { entries: m((r) => r.fullIndex!.entries), typedArraysMB: m((r) => r.fullIndex!.typedArraysMB), buildMs: m((r) => r.fullIndex!.buildMs) },
   };
 }
 
@@ -114,7 +119,7 @@ async function main(): Promise<void> {
       // Alternate the order, so a drift in the machine's load does not favour one variant.
       const order = run % 2 ? [...variants].reverse() : variants;
       for (const v of order) {
-        const r = runChild(v, c, decisions);
+        const r = runChild(v, c, decisions, !quick);
         results.get(v.label)!.push(r);
         console.log(`run ${run + 1} ${line(r)}`);
       }

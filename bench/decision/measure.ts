@@ -35,6 +35,8 @@ export interface MeasureArgs {
   replica: boolean;
   /** The profile's prefix match cap, blocks (for the replica; infergate's default: 2048). */
   maxBlocks: number;
+  /** Also build an index with every endpoint's LRU full of distinct blocks: its upper bound for this pool. */
+  fullIndex: boolean;
 }
 
 export interface DecisionResult {
@@ -53,9 +55,17 @@ export interface DecisionResult {
   memory: { heapMB: number; rssMB: number; typedArraysMB: number };
   /** The prefix index (replica): distinct block hashes, (hash, endpoint) entries, MB of its typed arrays. */
   index?: { keys: number; entries: number; typedArraysMB: number };
+  /** The same structure at capacity: every endpoint holding as many distinct blocks as its KV cache has. */
+  fullIndex?: { entries: number; typedArraysMB: number; buildMs: number };
 }
 
 const NOW = 1_800_000_000_000;
+/**
+ * What must still be alive at the second memory reading. An async function keeps across an await only the
+ * locals it still uses, so without this the scheduler (and its prefix index) would be collected before it
+ * is measured.
+ */
+const retained: unknown[] = [];
 
 /** Which endpoint slot each request went to, in order (typed arrays allocated up front: nothing here counts as the scheduler's memory). */
 class Dispatches {
@@ -125,6 +135,30 @@ function replicaIndex(kernel: Kernel, dispatches: Dispatches, request: (r: numbe
   return { ...index.totals, typedArraysMB: (process.memoryUsage().arrayBuffers - before) / MB };
 }
 
+/** An index where every endpoint holds `capacity` blocks no other holds: the most this pool's index can keep. */
+function fullIndex(endpoints: number, capacity: number) {
+  const index = new PrefixIndex();
+  const hashes = new Uint32Array(2 * 1024);
+  const before = process.memoryUsage().arrayBuffers;
+  const t0 = performance.now();
+  let next = 1;
+  for (let slot = 0; slot < endpoints; slot++) {
+    for (let held = 0; held < capacity; held += 1024) {
+      const n = Math.min(1024, capacity - held);
+      for (let j = 0; j < n; j++) {
+        hashes[2 * j] = next;
+        hashes[2 * j + 1] = Math.imul(next++, 0x9e3779b1);
+      }
+      index.record(slot, hashes, n, capacity);
+    }
+  }
+  const buildMs = performance.now() - t0;
+  fullGc();
+  const result = { entries: index.totals.entries, typedArraysMB: (process.memoryUsage().arrayBuffers - before) / MB, buildMs };
+  retained.push(index);
+  return result;
+}
+
 export async function measure(args: MeasureArgs): Promise<DecisionResult> {
   const c: DecisionCase = caseByName(args.case) ?? (() => { throw new Error(`unknown case ${args.case}`); })();
   const { createScheduler } = (await import(args.index)) as { createScheduler: typeof CreateScheduler };
@@ -143,6 +177,12 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
   });
   const requests = Array.from({ length: args.decisions }, (_, r) => request(r));
   const dispatches = new Dispatches(c.warmup + 2 * args.decisions);
+  // The harness's own arrays exist before the first reading, and everything lives to the second.
+  const times = new Float64Array(args.decisions);
+  const dispatchTimes = new Float64Array(args.decisions);
+  const bothTimes = new Float64Array(args.decisions);
+  const undisturbed = new Float64Array(args.decisions);
+  retained.push(scheduler, snapshot, requests, prompts, times, dispatchTimes, bothTimes, undisturbed);
 
   fullGc();
   const m0 = process.memoryUsage();
@@ -167,9 +207,6 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
       gc.ms += e.duration;
     }
   });
-  const times = new Float64Array(args.decisions);
-  const dispatchTimes = new Float64Array(args.decisions);
-  const bothTimes = new Float64Array(args.decisions);
   observer.observe({ entryTypes: ['gc'] });
   for (let r = 0; r < args.decisions; r++) {
     const req = requests[r]!;
@@ -187,7 +224,6 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
   }
   measuredUntil = performance.now();
   // The attribution pass (resourceUsage allocates, so it stays out of the headline loop).
-  const undisturbed = new Float64Array(args.decisions);
   let kept = 0;
   for (let r = 0; r < args.decisions; r++) {
     const req = requests[r]!;
@@ -213,6 +249,8 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     const kernel = module ? instantiateKernel(module) : new TwinKernel();
     index = replicaIndex(kernel, dispatches, request, lruCapacity(endpoints[0]!, 0), args.maxBlocks);
   }
+  const full = args.replica && args.fullIndex ? fullIndex(c.endpoints, lruCapacity(endpoints[0]!, 0)) : undefined;
+  retained.length = 0;
   dispatchTimes.sort();
   bothTimes.sort();
   const calm = undisturbed.subarray(0, kept).sort();
@@ -227,5 +265,6 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     control,
     memory: { heapMB: (m1.heapUsed - m0.heapUsed) / MB, rssMB: (m1.rss - m0.rss) / MB, typedArraysMB: (m1.arrayBuffers - m0.arrayBuffers) / MB },
     index,
+    fullIndex: full,
   };
 }
