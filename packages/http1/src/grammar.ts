@@ -19,3 +19,9 @@ export const BAD_PATH = /[^\x21-\xff]/;
 export const DIGITS = /^\d{1,15}$/;
 /** A chunk size. */
 export const HEX = /^[0-9A-Fa-f]{1,12}$/;
+/**
+ * A Host value (RFC 9112 §3.2, RFC 3986 §3.2.2): an IP literal or a reg-name
+ * (unreserved, sub-delims, percent-encoded), then an optional port; empty is
+ * allowed (a target without authority).
+ */
+export const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;

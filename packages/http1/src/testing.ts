@@ -116,7 +116,7 @@ export async function start(options: Partial<FastServerOptions<Kind>> = {}) {
     0,
   );
   servers.push(listening);
-  return { port: listening.port, calls };
+  return { port: listening.port, calls, listening };
 }
 
 export interface Client {
