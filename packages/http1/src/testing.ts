@@ -247,8 +247,8 @@ export async function upstream(answer: Answerer): Promise<Upstream> {
   return up;
 }
 
-export function client(maxSockets?: number): Http1Client {
-  const c = new Http1Client(maxSockets);
+export function client(options?: ConstructorParameters<typeof Http1Client>[0]): Http1Client {
+  const c = new Http1Client(options);
   clients.push(c);
   return c;
 }
