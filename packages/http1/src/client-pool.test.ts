@@ -62,7 +62,6 @@ describe('Http1Client: the keep-alive pool', () => {
     ]);
   });
 
-  // Issue 16: these four were retried on a new socket, so a POST the upstream had read reached it twice.
   it('a kept-alive connection the upstream drops after reading the next request is not retried: broken, written', async () => {
     const up = await upstream((s, req) => {
       if (req.conn === 0 && req.nth === 1) s.destroy();
@@ -184,7 +183,6 @@ describe('Http1Client: the keep-alive pool', () => {
     await c.close();
     const err = await rejection(inFlight);
     expect(err).toBeInstanceOf(ClientError);
-    // The upstream had read it: `broken` (issue 16), not `connect`.
     expect((err as ClientError).kind).toBe('broken');
     expect(err.message).toBe('the upstream client was closed');
     await until(() => up.closed === up.sockets.length, 'every connection to close');
