@@ -34,7 +34,7 @@ function brokenAs502(err: unknown): never {
     throw new GatewayError({
       status: 502,
       type: 'upstream_error',
-      code: 'upstream_broken',
+      code: 'upstream_unavailable',
       message: `The model server closed the connection or sent a malformed answer after receiving the request (${err.message}). It was not retried on another endpoint, since it may have been processed; retry the request if that is safe.`,
     });
   }
