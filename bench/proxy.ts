@@ -2,8 +2,10 @@
  * `npm run bench:proxy`: what the gateway itself costs. Against an upstream
  * that answers at once, side by side in one run: the upstream called
  * directly, nginx as a plain reverse proxy (1 worker, and one per core), a
- * bare node:http proxy (the floor for a Node proxy here), and infergate (one
- * process, and `--workers` one per core).
+ * bare node:http proxy (the floor for a Node proxy here), infergate on Node
+ * (one process, and `--workers` one per core) and infergate on Deno (one
+ * process; skipped with a note when the `deno` npm package's binary is
+ * missing). The run ends with issue 19's ratios, each from this one run.
  *
  * - saturation: wrk -t1 -c32 (a separate process), requests/s; each path
  *   measured twice, in alternating order, the better run kept;
@@ -20,7 +22,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median } from './routing/stats.ts';
-import { PORTS, nginxAvailable, startInfergate, startNginx, startNginxProxy, startNodeFloor, type Started } from './proxy/setup.ts';
+import { PORTS, denoBinary, nginxAvailable, startDenoInfergate, startInfergate, startNginx, startNginxProxy, startNodeFloor, type Started } from './proxy/setup.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
@@ -79,15 +81,20 @@ try {
   const infergateN = await startInfergate(root, { port: PORTS.infergateWorkers, args: ['--workers', String(cores)] });
   started.push(infergateN);
   started.push(await startNodeFloor(root));
+  const deno = denoBinary(root);
+  const denoGateway = deno ? await startDenoInfergate(root, deno) : undefined;
+  if (denoGateway) started.push(denoGateway);
 
-  const paths = [
+  const allPaths = [
     { key: 'direct', label: 'upstream directly', port: PORTS.upstream },
     { key: 'nginx', label: 'nginx reverse proxy, 1 worker', port: PORTS.nginx },
     { key: 'nginxN', label: `nginx reverse proxy, ${cores} workers`, port: PORTS.nginxWorkers },
     { key: 'floor', label: 'bare node:http proxy, 1 process (bench/proxy/node-floor.ts)', port: PORTS.floor },
     { key: 'infergate', label: 'infergate, 1 process', port: PORTS.infergate },
     { key: 'infergateN', label: `infergate --workers ${cores}`, port: PORTS.infergateWorkers },
+    { key: 'deno', label: 'infergate on Deno, 1 process', port: PORTS.deno },
   ] as const;
+  const paths = allPaths.filter((p) => p.key !== 'deno' || denoGateway);
   // Warm up every path (JIT, connection pools) before measuring.
   for (const p of paths) fixedRate(p.port, 500, BODY);
 
@@ -100,7 +107,7 @@ try {
   }
   const satSse = { direct: wrk(PORTS.sse, sseScript), infergate: wrk(PORTS.infergate, sseScript) };
   // Only the latency targets stay up: idle gateways still scrape every 50 ms and would add their wake-ups to the tails.
-  for (const s of [nginxN, infergateN]) {
+  for (const s of [nginxN, infergateN, ...(denoGateway ? [denoGateway] : [])]) {
     await s.close();
     started.splice(started.indexOf(s), 1);
   }
@@ -140,7 +147,10 @@ try {
     const v = sat[p.key]!;
     console.log(`| ${p.label} | ${f(v)} | ${p.key === 'direct' ? '—' : share(v, sat.nginx!)} | ${p.key === 'direct' ? '—' : share(v, sat.nginxN!)} |`);
   }
+  if (!denoGateway) console.log('\n(Deno not measured: node_modules/.bin/deno is missing; `npm ci` installs it.)');
   console.log(`\ninfergate's own cost above the node:http floor (1 process each): ${(1e6 / sat.infergate! - 1e6 / sat.floor!).toFixed(0)} µs per request.`);
+  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${((100 * a) / b).toFixed(0)}%` : 'not measured');
+  console.log(`\nIssue 19's targets, this run: Deno / Node one process ${ratio(sat.deno, sat.infergate)} (target ≥ 100%); Node one process / nginx 1 worker ${ratio(sat.infergate, sat.nginx)} (≥ 40%); Node --workers ${cores} / nginx ${cores} workers ${ratio(sat.infergateN, sat.nginxN)} (≥ 50%).`);
   console.log(`\nStreaming (7-chunk SSE): upstream ${f(satSse.direct)} req/s, infergate (1 process) ${f(satSse.infergate)} req/s.\n`);
   console.log(`## Added latency at fixed rates (open loop; ms from the request's write; median of ${reps} run${reps > 1 ? 's' : ''} of ${seconds} s each)\n`);
   console.log('| rate | direct p50 / p99 | nginx p50 / p99 | node:http floor p50 / p99 | infergate p50 / p99 | infergate added p50 / p99 (each run) | generator late p99 |\n|---|---|---|---|---|---|---|');

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107 };
+export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107, deno: 19108 };
 
 const CHAT_JSON = JSON.stringify({
   id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama',
@@ -93,8 +93,8 @@ export interface InfergateOptions {
   stdout?: 'ignore' | 'inherit';
 }
 
-export async function startInfergate(root: string, options: InfergateOptions = {}, dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
-  const port = options.port ?? PORTS.infergate;
+/** The gateway's routing for the benchmark: the JSON pool, and the SSE pool for requests with `x-bench: sse`. */
+function writeBenchConfig(dir: string): { manifests: string; endpoints: string } {
   writeFileSync(
     join(dir, 'manifests.yaml'),
     `apiVersion: gateway.networking.k8s.io/v1
@@ -128,8 +128,36 @@ spec: { modelName: llama, poolRef: { name: sse } }
 `,
   );
   writeFileSync(join(dir, 'endpoints.yaml'), `endpoints:\n  - { address: 127.0.0.1, labels: { pool: json } }\n  - { address: 127.0.0.1, labels: { pool: sse } }\n`);
-  const args = ['gateway', '--manifests', join(dir, 'manifests.yaml'), '--endpoints', join(dir, 'endpoints.yaml'), '--port', String(port), '--admin-port', '-1', ...(options.args ?? [])];
+  return { manifests: join(dir, 'manifests.yaml'), endpoints: join(dir, 'endpoints.yaml') };
+}
+
+export async function startInfergate(root: string, options: InfergateOptions = {}, dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
+  const port = options.port ?? PORTS.infergate;
+  const config = writeBenchConfig(dir);
+  const args = ['gateway', '--manifests', config.manifests, '--endpoints', config.endpoints, '--port', String(port), '--admin-port', '-1', ...(options.args ?? [])];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(root, 'bin/infergate.js'), ...args], { stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'] });
+  await waitForPort(port);
+  return { close: () => stop(child) };
+}
+
+/** The Deno binary the project installs (the `deno` npm package), or undefined. */
+export function denoBinary(root: string): string | undefined {
+  const bin = join(root, 'node_modules/.bin/deno');
+  try {
+    execFileSync(bin, ['--version'], { stdio: 'ignore' });
+    return bin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** infergate on Deno (src/runtime/deno/main.ts), one process, in front of the same upstreams. */
+export async function startDenoInfergate(root: string, deno: string, options: { port?: number; args?: string[] } = {}, dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
+  const port = options.port ?? PORTS.deno;
+  const config = writeBenchConfig(dir);
+  const args = ['run', ...(process.env.DENO_PROF ? ['--v8-flags=--prof,--logfile=/tmp/http1x/v8deno.log,--no-logfile-per-isolate'] : []), '--allow-net', '--allow-read', '--allow-env', '--allow-write', join(root, 'src/runtime/deno/main.ts')];
+  args.push('--manifests', config.manifests, '--endpoints', config.endpoints, '--port', String(port), '--admin-port', '-1', ...(options.args ?? []));
+  const child = spawn(deno, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForPort(port);
   return { close: () => stop(child) };
 }
