@@ -5,7 +5,7 @@
  * front of the same upstream, as separate processes.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -52,6 +52,45 @@ export function nginxAvailable(): boolean {
 
 export interface Started {
   close(): Promise<void>;
+  /** The process and its descendants (nginx workers, cluster workers), for CPU accounting. */
+  pids(): number[];
+}
+
+/** CPU time (user + system) used so far by `pids`, in seconds, from /proc (Linux); 0 where /proc is missing. */
+export function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command's closing parenthesis: state is 3rd, utime 14th, stime 15th.
+      const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(rest[11]) + Number(rest[12]);
+    } catch {
+      // The process is gone.
+    }
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/** `pid` and every process below it. */
+function tree(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  const parents = new Map<number, number[]>();
+  try {
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const ppid = Number(readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+        parents.set(ppid, [...(parents.get(ppid) ?? []), Number(name)]);
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  } catch {
+    return [pid];
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(parents.get(out[i]!) ?? []));
+  return out;
 }
 
 export async function startNginx(dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
@@ -80,7 +119,7 @@ async function runNginx(conf: string, dir: string, port: number): Promise<Starte
   writeFileSync(join(dir, 'nginx.conf'), conf);
   const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'inherit' });
   await waitForPort(port);
-  return { close: () => stop(child) };
+  return { close: () => stop(child), pids: () => tree(child.pid) };
 }
 
 export interface InfergateOptions {
@@ -137,7 +176,7 @@ export async function startInfergate(root: string, options: InfergateOptions = {
   const args = ['gateway', '--manifests', config.manifests, '--endpoints', config.endpoints, '--port', String(port), '--admin-port', '-1', ...(options.args ?? [])];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(root, 'bin/infergate.js'), ...args], { stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'] });
   await waitForPort(port);
-  return { close: () => stop(child) };
+  return { close: () => stop(child), pids: () => tree(child.pid) };
 }
 
 /** The Deno binary the project installs (the `deno` npm package), or undefined. */
@@ -159,14 +198,14 @@ export async function startDenoInfergate(root: string, deno: string, options: { 
   args.push('--manifests', config.manifests, '--endpoints', config.endpoints, '--port', String(port), '--admin-port', '-1', ...(options.args ?? []));
   const child = spawn(deno, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForPort(port);
-  return { close: () => stop(child) };
+  return { close: () => stop(child), pids: () => tree(child.pid) };
 }
 
 /** The bare node:http proxy (bench/proxy/node-floor.ts) in front of the JSON upstream. */
 export async function startNodeFloor(root: string): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/proxy/node-floor.ts'), String(PORTS.floor), String(PORTS.upstream)], { stdio: 'inherit' });
   await waitForPort(PORTS.floor);
-  return { close: () => stop(child) };
+  return { close: () => stop(child), pids: () => tree(child.pid) };
 }
 
 async function waitForPort(port: number): Promise<void> {
