@@ -17,6 +17,7 @@
 import { AbortOnce } from '../../../packages/http1/src/abort-once.ts';
 import { BAD_FIELD_VALUE, TOKEN } from '../../../packages/http1/src/grammar.ts';
 import type { Hono } from 'hono';
+import { GatewayError } from '../../api/errors.ts';
 import { API_ROUTES, type ApiKind } from '../../api/openai.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
 import type { Answer } from '../../http/answer.ts';
@@ -62,8 +63,14 @@ function inbound(request: Request, search: string, info: ServeInfo | undefined):
         void request.body?.cancel().catch(() => undefined);
         throw new BodyTooLargeError(limit);
       }
-      if (declared !== null || !request.body) return new Uint8Array(await request.arrayBuffer());
-      return readLimited(request.body, limit);
+      try {
+        if (declared !== null || !request.body) return new Uint8Array(await request.arrayBuffer());
+        return await readLimited(request.body, limit);
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) throw err;
+        // Reading the client's own body failed: it went away mid-body. A 499, not a bug to log.
+        throw new GatewayError({ status: 499, type: 'invalid_request_error', code: 'client_closed_request', message: `The client's request body could not be read: ${(err as Error).message}.` });
+      }
     },
   };
 }
