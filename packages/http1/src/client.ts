@@ -8,7 +8,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { connect, type Socket } from 'node:net';
-import { BAD_FIELD_VALUE, BAD_PATH, TOKEN } from './grammar.ts';
+import { BAD_FIELD_VALUE, BAD_PATH, fieldName, TOKEN } from './grammar.ts';
 import { ClientBodyError, ClientError, type ClientRequest, type ClientResponse } from './types.ts';
 import { Http1ResponseParser, type ResponseHead, type ResponseSink } from './response.ts';
 import { Exchange } from './exchange.ts';
@@ -176,10 +176,11 @@ function requestHead(req: ClientRequest, hostHeader: string): string {
   let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${hostHeader}\r\nconnection: keep-alive\r\n`;
   const headers = req.headers;
   for (const name in headers) {
+    const lower = fieldName(name);
+    if (lower === null) throw invalidRequest(`the header name ${JSON.stringify(name.slice(0, 80))} is not valid`);
     // Any letter case: a caller's `Content-Length` or `Transfer-Encoding` beside ours would reframe the body.
-    if (OWN_HEADERS.has(name.toLowerCase())) continue;
+    if (OWN_HEADERS.has(lower)) continue;
     const value = headers[name]!;
-    if (!TOKEN.test(name)) throw invalidRequest(`the header name ${JSON.stringify(name.slice(0, 80))} is not valid`);
     if (BAD_FIELD_VALUE.test(value)) throw invalidRequest(`the value of header ${name} contains control characters (CR, LF or NUL)`);
     head += `${name}: ${value}\r\n`;
   }

@@ -7,7 +7,7 @@ import type net from 'node:net';
 import { STATUS_CODES, type Server } from 'node:http';
 import { AbortOnce } from './abort-once.ts';
 import type { ErrorBody } from './fallback.ts';
-import { BAD_FIELD_VALUE, TOKEN } from './grammar.ts';
+import { BAD_FIELD_VALUE, fieldName } from './grammar.ts';
 import { NodeHeaders } from './headers.ts';
 import { parseHead, type Head } from './request-head.ts';
 import type { FastServerOptions } from './server.ts';
@@ -195,7 +195,7 @@ export class Connection {
     const headers = answer.headers;
     for (const name in headers) {
       const value = headers[name]!;
-      if (SERVER_SET.has(name) || BAD_FIELD_VALUE.test(value) || !TOKEN.test(name)) continue;
+      if (SERVER_SET.has(name) || BAD_FIELD_VALUE.test(value) || fieldName(name) === null) continue;
       head += `${name}: ${value}\r\n`;
     }
     head += `date: ${httpDate()}\r\n${keepAlive ? KEEP_ALIVE_HEADERS : 'connection: close\r\n'}`;

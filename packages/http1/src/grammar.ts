@@ -25,3 +25,22 @@ export const HEX = /^[0-9A-Fa-f]{1,12}$/;
  * allowed (a target without authority).
  */
 export const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
+
+/**
+ * Header names seen before, validated and lower-cased once: an upstream (or a
+ * client library) sends the same few names on every message, and the token
+ * check and lower-casing were a measurable share of parsing a head. Bounded,
+ * so that a peer sending endless new names cannot grow it.
+ */
+const knownNames = new Map<string, string>();
+const KNOWN_NAMES_MAX = 512;
+
+/** The lower-case form of a valid field name, or null when `raw` is not a token. */
+export function fieldName(raw: string): string | null {
+  const known = knownNames.get(raw);
+  if (known !== undefined) return known;
+  if (!TOKEN.test(raw)) return null;
+  const name = raw.toLowerCase();
+  if (knownNames.size < KNOWN_NAMES_MAX) knownNames.set(raw, name);
+  return name;
+}

@@ -13,7 +13,7 @@
  * is served here, node:http accepts with the same headers and body length.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { DIGITS, HOST, ORIGIN_FORM, TOKEN } from './grammar.ts';
+import { DIGITS, fieldName, HOST, ORIGIN_FORM } from './grammar.ts';
 
 export interface Head<K extends string = string> {
   kind: K;
@@ -58,9 +58,8 @@ export function parseHead<K extends string>(text: string, routes: Readonly<Recor
     if (next < 0) next = text.length;
     const colon = text.indexOf(':', at);
     if (colon < 0 || colon >= next) return null;
-    const rawName = text.slice(at, colon);
-    if (!TOKEN.test(rawName)) return null;
-    const name = rawName.toLowerCase();
+    const name = fieldName(text.slice(at, colon));
+    if (name === null) return null;
     // Only SP and HTAB are optional whitespace (RFC 9110 §5.6.3).
     let from = colon + 1;
     let to = next;
@@ -83,7 +82,7 @@ export function parseHead<K extends string>(text: string, routes: Readonly<Recor
       case 'upgrade':
         return null;
       case 'connection':
-        if (/(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) keepAlive = false;
+        if (value !== 'keep-alive' && /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) keepAlive = false;
         break;
     }
     const had = headers[name];

@@ -5,7 +5,7 @@
  * framed by content-length, by chunked transfer coding (decoded; extensions
  * and trailers dropped) or by the connection's close. No I/O here.
  */
-import { BAD_FIELD_VALUE, DIGITS, HEX, TOKEN } from './grammar.ts';
+import { BAD_FIELD_VALUE, DIGITS, fieldName, HEX } from './grammar.ts';
 import { Buffer } from 'node:buffer';
 
 /** The response's status line and headers. */
@@ -229,8 +229,8 @@ export class Http1ResponseParser {
       if (line === '') continue;
       const colon = line.indexOf(':');
       if (colon <= 0) throw new MalformedResponseError(`bad header line ${JSON.stringify(line.slice(0, 80))}`);
-      const name = line.slice(0, colon).toLowerCase();
-      if (!TOKEN.test(name)) throw new MalformedResponseError(`bad header name ${JSON.stringify(name.slice(0, 80))}`);
+      const name = fieldName(line.slice(0, colon));
+      if (name === null) throw new MalformedResponseError(`bad header name ${JSON.stringify(line.slice(0, colon).toLowerCase().slice(0, 80))}`);
       // Only SP and HTAB are whitespace to trim; a value with controls (a bare CR, NUL…) cannot be passed on
       // to a client (node:http refuses to write it): the answer is malformed, and its connection dropped.
       let from = colon + 1;
