@@ -45,7 +45,7 @@ const upstream: UpstreamClient = {
   request: async () => ({ status: 200, headers, body: { bytes: async () => ANSWER, stream: () => new ReadableStream(), cancel: () => undefined } }),
 };
 const { gateway, close } = await assembleGateway(
-  { manifests: join(dir, 'manifests.yaml'), endpointSource: staticEndpoints([{ address: '127.0.0.1', port: 8000, labels: { pool: 'json' } }]) },
+  { manifests: join(dir, 'manifests.yaml'), endpointSource: staticEndpoints([{ address: '127.0.0.1', port: 8000, labels: { pool: 'json' }, engine: 'vllm' }]) },
   { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream },
 );
 const body = new TextEncoder().encode(JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'Say hello in one short sentence, please.' }], max_tokens: 16 }));
