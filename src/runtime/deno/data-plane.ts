@@ -26,6 +26,7 @@ import { BodyTooLargeError, type InboundRequest } from '../../http/inbound.ts';
 /** What Deno.serve passes a handler beside the request (the part used here). */
 export interface ServeInfo {
   completed?: Promise<void>;
+  remoteAddr?: { hostname?: string };
 }
 
 type Handler = (request: Request, info?: ServeInfo) => Response | Promise<Response>;
@@ -53,9 +54,11 @@ function inbound(request: Request, search: string, info: ServeInfo | undefined):
     info.completed.then(undefined, () => once.abort());
     signal = once;
   }
+  const remoteAddress = info?.remoteAddr?.hostname;
   return {
     headers: request.headers,
     signal,
+    ...(remoteAddress ? { remoteAddress } : {}),
     search,
     body: async (limit) => {
       const declared = request.headers.get('content-length');

@@ -40,7 +40,7 @@ export async function loadKernelModule(url = new URL('../../../build/kernel.wasm
 }
 
 /** Deno.serve binds synchronously (and throws when it cannot); `onListen` only silences its banner. */
-function serve(fetch: (r: Request, info: { completed?: Promise<void> }) => Response | Promise<Response>, port: number, hostname: string): DenoServer {
+function serve(fetch: (r: Request, info: { completed?: Promise<void>; remoteAddr?: { hostname?: string } }) => Response | Promise<Response>, port: number, hostname: string): DenoServer {
   return deno().serve({ port, hostname, onListen: () => {} }, fetch);
 }
 
@@ -65,7 +65,9 @@ export async function startDenoGateway(options: DenoGatewayOptions): Promise<Run
     await assembled.close();
   };
   try {
-    servers.push(serve(denoDataPlane(gateway, createDataPlaneApp(gateway)), options.port ?? 8080, options.host ?? '127.0.0.1'));
+    // Deno.serve hands Hono its connection info as the env: the client's address is there.
+    const app = createDataPlaneApp(gateway, { clientAddress: (c) => (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname });
+    servers.push(serve(denoDataPlane(gateway, app), options.port ?? 8080, options.host ?? '127.0.0.1'));
     if (admin) servers.push(serve(admin.app.fetch, options.adminPort!, admin.host));
   } catch (err) {
     await closeAll();

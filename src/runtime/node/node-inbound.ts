@@ -39,6 +39,7 @@ export function inboundFromNode(req: IncomingMessage, res: ServerResponse): Node
     headers: new NodeHeaders(req.headers),
     signal,
     search: q >= 0 ? url.slice(q) : '',
+    ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}),
     get closeAfter() {
       return closeAfter;
     },
