@@ -19,6 +19,17 @@ const CHAT_JSON = JSON.stringify({
 const chunk = (content: string) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta: { content } }] })}\\n\\n`;
 const SSE = ['Hello', '!', ' How', ' can', ' I', ' help', '?'].map(chunk).join('') + 'data: [DONE]\\n\\n';
 
+/**
+ * An idle vLLM's /metrics page: the agent refuses a page with none of the
+ * configured engine's metrics (the endpoint then is not ready), so the fixed
+ * upstream answers its scrapes as a vLLM pod would.
+ */
+const METRICS_LOCATION = `location = /metrics { default_type text/plain; return 200 '${[
+  'vllm:num_requests_waiting{model_name="llama"} 0',
+  'vllm:num_requests_running{model_name="llama"} 0',
+  'vllm:kv_cache_usage_perc{model_name="llama"} 0',
+].join('\\n')}\\n'; }`;
+
 /** An nginx.conf: `workers` processes, no access log, the JSON upstream pool, and these server blocks. */
 function nginxConf(workers: number, dir: string, servers: string): string {
   return `worker_processes ${workers};
@@ -97,10 +108,12 @@ export async function startNginx(dir = mkdtempSync(join(tmpdir(), 'infergate-ben
   const conf = nginxConf(1, dir, `
   server {
     listen 127.0.0.1:${PORTS.upstream} reuseport;
+    ${METRICS_LOCATION}
     location / { default_type application/json; return 200 '${CHAT_JSON}'; }
   }
   server {
     listen 127.0.0.1:${PORTS.sse} reuseport;
+    ${METRICS_LOCATION}
     location / { default_type text/event-stream; return 200 '${SSE}'; }
   }
   ${proxyServer(PORTS.nginx)}`);
