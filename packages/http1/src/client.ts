@@ -12,6 +12,7 @@ import { BAD_FIELD_VALUE, BAD_PATH, fieldName, TOKEN } from './grammar.ts';
 import { ClientBodyError, ClientError, type ClientRequest, type ClientResponse } from './types.ts';
 import { Http1ResponseParser, type ResponseHead, type ResponseSink } from './response.ts';
 import { Exchange } from './exchange.ts';
+import { Deadlines } from './deadlines.ts';
 
 /**
  * Idle kept-alive sockets are closed after this long unused, and never reused
@@ -44,6 +45,7 @@ export class Http1Client {
   readonly #conns = new Set<Conn>();
   readonly #maxIdle: number;
   readonly #limits: { maxBuffered: number; bodyIdleMs: number };
+  readonly #deadlines = new Deadlines<Exchange>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
   /** A number is `maxSockets` (idle kept-alive sockets kept per origin). */
@@ -72,7 +74,7 @@ export class Http1Client {
       conn = new Conn(origin, this.#conns);
       this.#conns.add(conn);
     }
-    const exchange = new Exchange(conn, req, this.#limits.maxBuffered, req.bodyIdleTimeoutMs ?? this.#limits.bodyIdleMs);
+    const exchange = new Exchange(conn, req, this.#limits.maxBuffered, req.bodyIdleTimeoutMs ?? this.#limits.bodyIdleMs, this.#deadlines);
     conn.start(exchange, req.method === 'HEAD');
     const body = req.body;
     const socket = conn.socket;
@@ -113,6 +115,7 @@ export class Http1Client {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     for (const conn of [...this.#conns]) conn.terminate(new Error('the upstream client was closed'));
+    this.#deadlines.clear();
     this.#origins.clear();
   }
 }

@@ -8,6 +8,7 @@
 import { Buffer } from 'node:buffer';
 import { ClientBodyError, ClientError, type AbortSignalLike, type ClientBody, type ClientRequest, type ClientResponse } from './types.ts';
 import type { ResponseHead } from './response.ts';
+import type { Deadlines, HasDeadline } from './deadlines.ts';
 
 /** Body bytes held for a reader that has not yet asked for them before the socket is paused. */
 const UNCLAIMED_LIMIT = 256 * 1024;
@@ -26,12 +27,14 @@ const DONE = 2;
 const FAILED = 3;
 
 /** One request and its answer: settles the response promise, then is the answer's body. */
-export class Exchange implements ClientBody {
+export class Exchange implements ClientBody, HasDeadline {
   readonly response: Promise<ClientResponse>;
   #resolve!: (res: ClientResponse) => void;
   #reject!: (err: Error) => void;
   #state = WAITING;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the head is due (Date.now() ms); `deadlines` fails the exchange then. */
+  readonly deadline: number;
+  readonly #headTimeoutMs: number;
   readonly #signal: AbortSignalLike;
   readonly #onAbort = () => this.#aborted();
   readonly #headRequest: boolean;
@@ -57,6 +60,7 @@ export class Exchange implements ClientBody {
     req: ClientRequest,
     private readonly maxBuffered: number,
     private readonly bodyIdleMs: number,
+    private readonly deadlines: Deadlines<Exchange>,
   ) {
     this.#conn = conn;
     this.#headRequest = req.method === 'HEAD';
@@ -66,13 +70,14 @@ export class Exchange implements ClientBody {
     });
     this.#signal = req.signal;
     this.#signal.addEventListener('abort', this.#onAbort, { once: true });
-    const ms = req.headersTimeoutMs;
-    this.#timer = setTimeout(() => this.#timedOut(ms), ms);
+    this.#headTimeoutMs = req.headersTimeoutMs;
+    this.deadline = Date.now() + req.headersTimeoutMs;
+    deadlines.add(this);
   }
 
   onHead(head: ResponseHead): void {
     if (this.#state !== WAITING) return;
-    clearTimeout(this.#timer);
+    this.deadlines.delete(this);
     // An answer to HEAD has no body even when it says how long one would be.
     const noBody = head.status === 204 || head.status === 304 || this.#headRequest;
     this.#state = BODY;
@@ -146,7 +151,7 @@ export class Exchange implements ClientBody {
   failHead(err: Error): void {
     if (this.#state !== WAITING) return;
     this.#state = FAILED;
-    clearTimeout(this.#timer);
+    this.deadlines.delete(this);
     this.#signal.removeEventListener('abort', this.#onAbort);
     this.#conn = null;
     this.#reject(err);
@@ -184,10 +189,11 @@ export class Exchange implements ClientBody {
     }
   }
 
-  #timedOut(ms: number): void {
+  /** The head did not arrive by the deadline (called by `deadlines`). */
+  timedOut(): void {
     if (this.#state !== WAITING) return;
     const conn = this.#conn;
-    this.failHead(new ClientError('timeout', `no response within ${ms} ms`));
+    this.failHead(new ClientError('timeout', `no response within ${this.#headTimeoutMs} ms`));
     conn?.kill();
   }
 
