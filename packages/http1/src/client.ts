@@ -60,7 +60,7 @@ export class Http1Client {
    * byte was written rejects with `connect`, one after with `broken`.
    */
   request(req: ClientRequest): Promise<ClientResponse> {
-    if (req.signal.aborted) return Promise.reject(new ClientError('aborted', 'the client went away'));
+    if (req.signal.aborted) return Promise.reject(new ClientError('aborted', 'the client went away', false));
     let origin: Origin;
     let head: string;
     try {
