@@ -76,6 +76,15 @@ export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
 const decoder = new TextDecoder();
 const noop = () => {};
 
+/** An answer body that failed while being read whole: too large to hold, stalled, or cut off. */
+function bodyFailure(endpoint: Endpoint, err: unknown): GatewayError {
+  const kind = (err as { kind?: unknown }).kind;
+  const message = (err as Error).message;
+  if (kind === 'too_large') return new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_too_large', message: `Endpoint ${endpoint.id} sent an answer larger than this gateway holds (${message}). Ask for a shorter answer, or stream it.` });
+  if (kind === 'idle') return new GatewayError({ status: 504, type: 'timeout_error', code: 'upstream_stalled', message: `Endpoint ${endpoint.id} stopped sending its answer (${message}). Retry the request.` });
+  return new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_reset', message: `Endpoint ${endpoint.id} broke off its answer: ${message}. Retry the request.` });
+}
+
 function originOf(endpoint: Endpoint): string {
   return `http://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
 }
@@ -179,6 +188,9 @@ export class Proxy {
             return { status: 499, headers: {}, body: null };
           case 'invalid':
             throw badRequest(`${(err as Error).message}`, 'invalid_header');
+          case 'broken':
+            // The endpoint may have read the request: never sent to another one (a POST is not sent twice).
+            throw new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_unavailable', message: `Endpoint ${endpoint.id} of pool "${req.pool.name}" closed the connection or answered malformed after receiving the request (${(err as Error).message}). It was not sent to another endpoint, since it may have been processed; retry it if that is safe.` });
           case 'connect':
             observer.refused(req.pool.name);
             refused.push(`${endpoint.id} (${(err as Error).message})`);
@@ -237,7 +249,7 @@ export class Proxy {
         bytes = await upstream.body.bytes();
       } catch (err) {
         done('broken');
-        throw new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_reset', message: `Endpoint ${endpoint.id} broke off its answer: ${(err as Error).message}. Retry the request.` });
+        throw bodyFailure(endpoint, err);
       }
       done();
       if (!restore) return { status: upstream.status, headers, body: bytes };

@@ -15,9 +15,10 @@ export interface Outcome {
   /** The endpoint's answer status; 0 when it sent none. */
   status: number;
   /**
-   * Why no (complete) answer came: `connect` (refused, reset before answering),
-   * `timeout` (no answer head in time), `aborted` (the client went away),
-   * `broken` (the answer was cut off mid-body).
+   * Why no (complete) answer came: `connect` (refused, or failed before the
+   * request was written), `broken` (closed, reset or malformed after it was
+   * written, or the answer cut off mid-body), `timeout` (no answer head in
+   * time), `aborted` (the client went away).
    */
   failure?: 'connect' | 'timeout' | 'aborted' | 'broken';
   /** The endpoint's `Retry-After`, seconds, when it answered 429 or 503 with one. */

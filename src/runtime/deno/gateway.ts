@@ -10,7 +10,6 @@ import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
 import { assembleGateway, ConfigError, type GatewayStartOptions } from '../../gateway/assemble.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
 import { Http1Client } from '../../../packages/http1/src/client.ts';
-import { http1Upstream } from '../upstream-failures.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
 import { deno, type DenoServer } from './api.ts';
 import { denoDataPlane } from './data-plane.ts';
@@ -51,7 +50,7 @@ export async function startDenoGateway(options: DenoGatewayOptions): Promise<Run
     assembled = await assembleGateway(options, {
       files: { readFileText, watchFile, writeFileAtomic },
       loadKernel: () => loadKernelModule(),
-      upstream: http1Upstream(client),
+      upstream: client,
     });
   } catch (err) {
     await client.close();
