@@ -22,7 +22,11 @@ export const gatewayFlags = {
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
   'body-limit': { type: 'number', default: 8 * 1024 * 1024, help: 'largest request body, bytes' },
   'upstream-timeout': { type: 'number', default: 300_000, help: 'ms to wait for a model server to start answering' },
-  'max-attempts': { type: 'number', default: 3, help: 'endpoints tried per request when connections are refused' },
+  'max-attempts': { type: 'number', default: 3, help: 'endpoints tried per request (the first included) when one refuses or answers 429/5xx before the first byte' },
+  'max-connections': { type: 'number', default: 10_000, help: 'client connections open at once on the data plane (Node); more are refused' },
+  'max-connections-per-client': { type: 'number', default: 1000, help: 'client connections open at once from one address (Node)' },
+  'headers-timeout': { type: 'number', default: 60_000, help: 'ms for a request head to arrive (then 408)' },
+  'request-timeout': { type: 'number', default: 300_000, help: 'ms for a whole request, head and body, to arrive (then 408)' },
   kubernetes: { type: 'boolean', help: 'take the routing table and the pools\' pods from the Kubernetes API (in-cluster service account, or KUBECONFIG); status written back by the elected replica' },
   namespace: { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
   'gateway-class': { type: 'string', help: 'with --kubernetes: serve the HTTPRoutes attached to Gateways of this class (default: every HTTPRoute to an InferencePool)' },
@@ -77,5 +81,11 @@ export function gatewayOptions(flags: GatewayFlagValues, token: string | undefin
     bodyLimit: flags['body-limit'],
     upstreamTimeoutMs: flags['upstream-timeout'],
     maxAttempts: flags['max-attempts'],
+    dataPlaneLimits: {
+      maxConnections: flags['max-connections'],
+      maxConnectionsPerClient: flags['max-connections-per-client'],
+      headersTimeoutMs: flags['headers-timeout'],
+      requestTimeoutMs: flags['request-timeout'],
+    },
   };
 }

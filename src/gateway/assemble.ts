@@ -67,6 +67,8 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
    * while their pool is saturated, by priority band and fairness flow.
    */
   flowControl?: { config?: Partial<FlowControlConfig>; maxConcurrency?: number; maxPendingPrefillTokens?: number; saturation?: Partial<SaturationConfig> };
+  /** Bounds of the data-plane server: connections at once (all, per client address), head and request timeouts (Node's own HTTP/1.1 server). */
+  dataPlaneLimits?: { maxConnections?: number; maxConnectionsPerClient?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };
   /** Clients' API keys file (SHA-256 digests, each with a tenant): the data plane then requires a key. */
   apiKeys?: string;
   /** What the pods receive in Authorization, per pool (file). */

@@ -41,7 +41,7 @@ export interface WorkerConfig {
   slot: number;
   options: Pick<
     GatewayStartOptions,
-    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom'
+    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'apiKeys' | 'upstreamCredentials' | 'dataPlaneLimits' | 'flowControl'
   >;
 }
 
@@ -150,6 +150,11 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
       upstreamTimeoutMs: options.upstreamTimeoutMs,
       maxAttempts: options.maxAttempts,
       schedulingConfig: options.schedulingConfig,
+      // Each worker checks keys, bounds its connections and queues its own requests, as a replica does.
+      apiKeys: options.apiKeys,
+      upstreamCredentials: options.upstreamCredentials,
+      dataPlaneLimits: options.dataPlaneLimits,
+      flowControl: options.flowControl,
       staleAfterMs: options.staleAfterMs,
       ...(control!.internal.endpoints ? { agent: internalUrl, agentToken: internalToken } : { agent: options.agent, agentToken: options.agentToken }),
       // Wait for the table only when there is one to wait for: else the worker answers 503 until `infergate apply`.

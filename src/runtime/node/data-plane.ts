@@ -25,7 +25,14 @@ export interface DataPlaneLimits {
 }
 
 export function listenDataPlane(gateway: Gateway, app: Hono, port: number, host: string, limits: DataPlaneLimits = {}): Promise<FastListening> {
-  const hono = getRequestListener(app.fetch);
+  // A request @hono/node-server cannot make a web Request of (a backslash in the path, a bad Host) is
+  // the client's error: a 400 in the gateway's shape, not its plain-text default.
+  const hono = getRequestListener(app.fetch, {
+    errorHandler: (err) => {
+      if ((err as Error)?.name === 'RequestError') return new GatewayError({ status: 400, type: 'invalid_request_error', code: 'invalid_request', message: `The request could not be read: ${(err as Error).message}.` }).toResponse();
+      return gateway.unexpected(err).toResponse();
+    },
+  });
   const routes: Readonly<Record<string, ApiKind>> = API_ROUTES;
   const fallback = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';

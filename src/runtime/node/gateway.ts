@@ -56,7 +56,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   };
   try {
     const app = createDataPlaneApp(gateway, { clientAddress: (c) => (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress });
-    servers.push(await listenDataPlane(gateway, app, options.port ?? 8080, options.host ?? '127.0.0.1'));
+    servers.push(await listenDataPlane(gateway, app, options.port ?? 8080, options.host ?? '127.0.0.1', options.dataPlaneLimits));
     if (admin) servers.push(await listen(admin.app.fetch, options.adminPort!, admin.host));
   } catch (err) {
     await closeAll();
