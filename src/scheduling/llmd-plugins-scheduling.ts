@@ -211,7 +211,7 @@ export const LLMD_SCHEDULING_PLUGINS: readonly LlmdPluginInfo[] = [
   {
     type: 'running-requests-size-scorer', role: 'scorer', stability: 'beta',
     does: 'min-max normalised running-request count, fewer is better',
-    parameters: [], nearest: 'running-requests-scorer',
+    parameters: [], nearest: 'running-requests-size-scorer',
   },
   {
     type: 'lora-affinity-scorer', role: 'scorer', stability: 'beta',

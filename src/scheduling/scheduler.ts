@@ -4,6 +4,7 @@
  * that it is shed, or that nothing can serve it.
  */
 import type { Criticality, Pool } from '../routing/schema.ts';
+import type { EndpointHints } from '../routing/resolve.ts';
 import type { Endpoint, PoolSnapshot } from '../endpoints/types.ts';
 
 export interface SchedulingRequest {
@@ -19,6 +20,8 @@ export interface SchedulingRequest {
   priority: number;
   /** Include a decision explanation in the result. */
   explain: boolean;
+  /** The endpoints the caller named: `x-gateway-destination-endpoint-subset` (strict), `test-epp-endpoint-selection` (conformance). */
+  hints?: EndpointHints;
 }
 
 export interface DecisionExplanation {
@@ -33,6 +36,8 @@ export type Decision =
       /** Where to try next if the chosen endpoint refuses the connection, best first. */
       fallbacks: Endpoint[];
       explain?: DecisionExplanation;
+      /** Response headers to set to the endpoint that served (`address:port`), e.g. the conformance suite's `x-conformance-test-served-endpoint`. */
+      servedEndpointHeaders?: readonly string[];
     }
   | { kind: 'shed'; reason: string; retryAfterSeconds: number; explain?: DecisionExplanation }
   | { kind: 'unavailable'; reason: string; explain?: DecisionExplanation };
