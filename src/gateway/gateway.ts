@@ -8,13 +8,15 @@
  */
 import { parseJsonObject } from '../api/body.ts';
 import { errorAnswer, GatewayError, internalError, payloadTooLarge, serviceUnavailable, shed } from '../api/errors.ts';
-import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
+import { checkBody, promptText } from '../api/openai.ts';
+import { readAnyBody, type RouteKind } from '../api/any-body.ts';
 import type { Answer } from '../http/answer.ts';
 import { isBodyTooLarge, type InboundRequest } from '../http/inbound.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
-import { Proxy } from '../proxy/forward.ts';
+import { DESTINATION_HEADER, Proxy } from '../proxy/forward.ts';
 import type { CompiledTable } from '../routing/compile.ts';
 import { resolveRequest } from '../routing/resolve.ts';
+import { modelList } from '../routing/models-list.ts';
 import type { EndpointScheduling, Readiness } from '../scheduling/endpoint-scheduling.ts';
 import type { SchedulingRequest } from '../scheduling/scheduler.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -80,7 +82,7 @@ export class Gateway {
   }
 
   /** Serve one OpenAI API request. Never throws: every failure is an OpenAI-shaped answer. */
-  async answer(kind: ApiKind, request: InboundRequest, path: string): Promise<Answer> {
+  async answer(kind: RouteKind, request: InboundRequest, path: string): Promise<Answer> {
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
     const startedAt = this.options.now();
     try {
@@ -105,16 +107,16 @@ export class Gateway {
     return internalError(requestId ? ` (request id ${requestId})` : '');
   }
 
-  async #answer(kind: ApiKind, request: InboundRequest, path: string, requestId: string, startedAt: number): Promise<Answer> {
+  async #answer(kind: RouteKind, request: InboundRequest, path: string, requestId: string, startedAt: number): Promise<Answer> {
     const table = this.#ports.table.current;
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
     }
     // api: the body, once, checked.
     let bytes = await request.body(this.options.bodyLimit);
-    const parsed = checkBody(kind, parseJsonObject(bytes));
-    // routing: model → route → pool → target.
-    const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random);
+    const parsed = kind === 'other' ? readAnyBody(bytes) : checkBody(kind, parseJsonObject(bytes));
+    // routing: host, path, method, headers → route → pool → target.
+    const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random, { method: request.method, search: request.search, api: kind !== 'other' });
 
     // scheduling: where it goes, or shed.
     const explain = request.headers.get(EXPLAIN_HEADER) === '1';
@@ -122,10 +124,11 @@ export class Gateway {
       requestId,
       targetModel: route.targetModel,
       requestedModel: route.requestedModel,
-      prompt: promptText(parsed),
+      prompt: parsed.kind === 'other' ? parsed.prompt : promptText(parsed),
       criticality: route.criticality,
       priority: route.priority,
       explain,
+      hints: route.hints,
     };
     const decision = await this.#ports.scheduling.pick(route.pool, schedulingRequest);
     const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};
@@ -139,11 +142,11 @@ export class Gateway {
     }
 
     // proxy: forward with the target model, restore the asked-for name in the answer.
-    if (parsed.body.model !== route.targetModel) {
+    if (!(parsed.kind === 'other' && (parsed.raw || !route.targetModel)) && parsed.body.model !== route.targetModel) {
       parsed.body.model = route.targetModel;
       bytes = encoder.encode(JSON.stringify(parsed.body));
     }
-    return this.#proxy.forward({
+    const answer = await this.#proxy.forward({
       pool: route.pool,
       candidates: [decision.endpoint, ...decision.fallbacks],
       scheduling: schedulingRequest,
@@ -154,15 +157,18 @@ export class Gateway {
       restoreModel: route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined,
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
       startedAt,
+      ...(route.requestTimeoutMs ? { headersTimeoutMs: route.requestTimeoutMs } : {}),
     });
+    const served = answer.headers[DESTINATION_HEADER];
+    if (served) for (const h of decision.servedEndpointHeaders ?? []) answer.headers[h] = served;
+    return answer;
   }
 
-  /** `GET /v1/models`: the model names the routing table serves, in OpenAI's list shape. */
+  /** `GET /v1/models`: what the pools' servers serve and the names the routing table adds, in OpenAI's list shape. */
   models(): Answer {
     const table = this.#ports.table.current;
-    const names = table?.modelNames ?? [];
-    const created = Math.floor((table ? this.options.now() : 0) / 1000);
-    const body = JSON.stringify({ object: 'list', data: names.map((id) => ({ id, object: 'model', created, owned_by: 'infergate' })) });
+    const served = table ? this.#ports.scheduling.servedModels?.([...table.pools.values()]) : undefined;
+    const body = JSON.stringify(modelList(table, served ?? [], Math.floor((table ? this.options.now() : 0) / 1000)));
     return { status: 200, headers: { 'content-type': 'application/json' }, body };
   }
 
