@@ -41,6 +41,21 @@ export function importManifests(text: string, source = 'manifests'): ManifestImp
 }
 
 /**
+ * Several files imported as one set of objects (`apply -f DIR`): references
+ * resolve across them; a problem names its file and document.
+ */
+export function importManifestFiles(files: readonly { name: string; text: string }[]): ManifestImport {
+  const documents: ({ value: unknown } | { problem: Problem })[] = [];
+  for (const f of files) {
+    const docs = parseAllDocuments(f.text);
+    (Array.isArray(docs) ? docs : [docs]).forEach((doc, index) =>
+      documents.push(doc.errors.length ? { problem: { object: `${f.name} document ${index + 1}`, path: '', message: `not valid YAML: ${doc.errors[0]!.message}` } } : { value: doc.toJS() as unknown }),
+    );
+  }
+  return importDocuments(documents);
+}
+
+/**
  * The same import from objects already parsed (the Kubernetes API's JSON):
  * `values[i]` is document i; null and undefined are skipped, as empty YAML
  * documents are.

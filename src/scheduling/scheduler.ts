@@ -45,6 +45,8 @@ export type Decision =
 export interface Scheduler {
   /** With no endpoint's metrics this fresh, the pool's failure mode applies, ms (default 2000). */
   readonly staleAfterMs?: number;
+  /** The scheduling profiles a pool may name (its annotation is checked against them at apply). */
+  profileNames?(): string[];
   decide(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Decision;
   /** The request was sent to this endpoint (in-flight +1, prefix index update). */
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
