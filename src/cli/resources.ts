@@ -99,7 +99,8 @@ export function asKubernetesObject(o: StoredObject): Record<string, unknown> {
   const manifest = o.manifest ?? { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.name, namespace: o.namespace } };
   const status: Record<string, unknown> = {};
   if (o.parents) status.parents = o.parents.map((p) => ({ parentRef: p.parentRef, controllerName: p.controllerName, conditions: p.conditions }));
-  else status.conditions = o.conditions;
+  // A route without parentRefs (served on infergate's own listener) has its conditions at the top.
+  if (!o.parents || (o.parents.length === 0 && o.kind === 'HTTPRoute')) status.conditions = o.conditions;
   return { ...manifest, status };
 }
 

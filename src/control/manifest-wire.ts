@@ -8,6 +8,8 @@ import { ManifestObjectSchema, type ManifestObject } from '../gen/infergate/v1/r
 import type { Condition, ObjectStatus, ParentStatus } from '../routing/object-status.ts';
 import type { ObjectEvent, StoredObject } from '../routing/object-store.ts';
 
+const PARENTED = new Set(['HTTPRoute', 'InferencePool']);
+
 const conditionOut = (c: Condition) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message });
 const conditionIn = (c: { type: string; status: string; reason: string; message: string }): Condition => ({
   type: c.type as Condition['type'],
@@ -47,7 +49,8 @@ export function objectFromWire(w: ManifestObject, document: number): ObjectStatu
     name: w.name,
     document,
     conditions: w.conditions.map(conditionIn),
-    ...(w.parents.length ? { parents: w.parents.map(parentIn) } : {}),
+    // Routes and pools report per parent (an empty list is "no parents", not "no such status").
+    ...(w.parents.length || PARENTED.has(w.kind) ? { parents: w.parents.map(parentIn) } : {}),
     ...(w.ignored ? { ignored: w.ignored } : {}),
     ...(w.warnings.length ? { warnings: [...w.warnings] } : {}),
     ...(manifest ? { manifest } : {}),
