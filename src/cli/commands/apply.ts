@@ -80,7 +80,8 @@ export async function run(args: string[]): Promise<number> {
   try {
     response = await routing.applyRoutingTable({
       table: tableToWire(imported.table),
-      manifestObjects: imported.objects.filter((o) => !o.ignored).map(objectToWire),
+      // Ignored objects too: they tell the gateway this is a manifest apply even when nothing routes (it keeps only routing objects).
+      manifestObjects: imported.objects.map(objectToWire),
       allowEmpty: flags['allow-empty'],
       dryRun,
       expectedVersion: flags['expected-version'] >= 0 ? BigInt(flags['expected-version']) : undefined,
