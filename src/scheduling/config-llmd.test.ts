@@ -87,7 +87,7 @@ describe("llm-d's role filters and the conformance filter", () => {
     const eps = labels.map((l, i) => endpoint(i, {}, { labels: l }));
     return f.filter(candidates(eps), context(request({ hints }))).map((c) => eps.indexOf(c.endpoint));
   };
-  const role = (r?: string) => (r ? { 'llm-d.ai/role': r } : {});
+  const role = (r?: string): Record<string, string> => (r ? { 'llm-d.ai/role': r } : {});
 
   it('decode-filter keeps decode roles and unlabelled pods; prefill- and encode-filter need their role', () => {
     const pods = [role('decode'), role('prefill'), role(), role('both'), role('encode')];
