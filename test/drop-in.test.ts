@@ -60,13 +60,14 @@ const SHED_ALL_SHEDDABLE = 'saturationDetector: { threshold: 0 }\n';
 let sim: Simulator;
 let gw: RunningGateway;
 let dir: string;
+const logs: Record<string, unknown>[] = [];
 beforeAll(async () => {
   sim = await startSimulator({ pods: 3, port: 0, model: MODEL, loras: ADAPTERS, timeScale: 0.02, name: 'qwen' });
   dir = mkdtempSync(join(tmpdir(), 'infergate-dropin-'));
   writeFileSync(join(dir, 'endpoints.json'), JSON.stringify({ endpoints: sim.pods.map((p) => ({ address: '127.0.0.1', port: p.port, labels: { app: 'qwen' } })) }));
   writeFileSync(join(dir, 'manifests.yaml'), MANIFESTS);
   writeFileSync(join(dir, 'scheduling.yaml'), SHED_ALL_SHEDDABLE);
-  gw = await startGateway({ port: 0, manifests: join(dir, 'manifests.yaml'), endpoints: join(dir, 'endpoints.json'), schedulingConfig: join(dir, 'scheduling.yaml'), log: () => {} });
+  gw = await startGateway({ port: 0, manifests: join(dir, 'manifests.yaml'), endpoints: join(dir, 'endpoints.json'), schedulingConfig: join(dir, 'scheduling.yaml'), log: (l) => logs.push(l) });
   await waitForMetrics(gw, ['llm/qwen']);
 });
 afterAll(async () => {
@@ -79,6 +80,19 @@ const ask = async (body: unknown, headers: Record<string, string> = {}) => {
   const res = await postJson(`${gw.url}/v1/chat/completions`, body, headers);
   return { status: res.status, headers: res.headers, json: (await res.json()) as { model?: string; error?: { code: string; message: string } } };
 };
+
+describe('gateway --manifests', () => {
+  it('logs every object with every condition, not only the errors', () => {
+    const lines = logs.filter((l) => l.source?.toString().endsWith('manifests.yaml')).map((l) => String(l.msg));
+    expect(lines).toEqual([
+      'inferencepool.inference.networking.k8s.io/qwen -n llm Accepted=True (Accepted)',
+      'httproute.gateway.networking.k8s.io/qwen -n llm Accepted=True (Accepted), ResolvedRefs=True (ResolvedRefs)',
+      'inferenceobjective.llm-d.ai/batch -n llm Accepted=True (Accepted), ResolvedRefs=True (ResolvedRefs)',
+      'inferenceobjective.inference.networking.x-k8s.io/interactive -n llm Accepted=True (Accepted), ResolvedRefs=True (ResolvedRefs)',
+      'inferencemodelrewrite.llm-d.ai/sql -n llm Accepted=True (Accepted), ResolvedRefs=True (ResolvedRefs)',
+    ]);
+  });
+});
 
 describe('a pool with a route and no InferenceModel', () => {
   it('serves any model its servers serve: the model passes through unchanged', async () => {
