@@ -68,7 +68,8 @@ export function routingServiceRoutes({ store, persistence, log = () => {} }: Rou
           if (req.dryRun || result.unchanged) return create(ApplyRoutingTableResponseSchema, { version: BigInt(store.version), dryRun: req.dryRun, objects });
           if (persistence) {
             try {
-              await persistence.save(result.table, result.objects ? keptObjects(result.objects, result.table.version) : store.objects.list());
+              // A table pushed without its objects is no longer described by the last apply's: they go.
+              await persistence.save(result.table, result.objects ? keptObjects(result.objects, result.table.version) : []);
             } catch (err) {
               log({ level: 'error', msg: 'could not persist the routing table; not applied', error: (err as Error).message });
               throw new ConnectError(`could not persist the routing table, so it was not applied: ${(err as Error).message}`, Code.Unavailable);
@@ -76,6 +77,7 @@ export function routingServiceRoutes({ store, persistence, log = () => {} }: Rou
           }
           store.install(result.table);
           if (result.objects) store.objects.commit(result.objects, result.table.version, Date.now());
+          else store.objects.restore([]);
           log({ level: 'info', msg: 'routing table applied', version: result.table.version });
           return create(ApplyRoutingTableResponseSchema, { version: BigInt(result.table.version), objects });
         });

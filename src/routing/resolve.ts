@@ -21,8 +21,6 @@ import type { InboundHeaders } from '../http/inbound.ts';
 export const MODEL_HEADER = 'x-gateway-model-name';
 /** The objective header, llm-d's name first (read first when both are sent), then GIE's. */
 export const OBJECTIVE_HEADERS = ['x-llm-d-inference-objective', 'x-gateway-inference-objective'] as const;
-/** @deprecated the older name; see OBJECTIVE_HEADERS. */
-export const OBJECTIVE_HEADER = 'x-gateway-inference-objective';
 export const MODEL_REWRITE_HEADERS = ['x-llm-d-model-name-rewrite', 'x-gateway-model-name-rewrite'] as const;
 /** The only endpoints the picker may choose (`ip:port`, comma-separated); none eligible → 503. */
 export const SUBSET_HEADER = 'x-gateway-destination-endpoint-subset';
