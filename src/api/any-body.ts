@@ -2,9 +2,12 @@
  * A request to a path outside the OpenAI API that an HTTPRoute names (the
  * Inference Extension's conformance suite sends `GET /test-primary-gateway`
  * and `POST` bodies of its own): any method, any body. When the body is a
- * JSON object its `model` and `prompt` are read; otherwise the body is passed
- * on untouched and the request has no model.
+ * JSON object the gateway would read as the API's (parseJsonBody's strict
+ * rules) its `model` and `prompt` are read; otherwise the body is passed on
+ * untouched and the request has no model.
  */
+import { parseJsonBody, type JsonBody } from './body.ts';
+import { GatewayError } from './errors.ts';
 import type { ApiKind, ParsedRequest } from './openai.ts';
 
 /** A kind of request the director serves: one of the OpenAI routes, or `other` (a path an HTTPRoute names). */
@@ -12,30 +15,29 @@ export type RouteKind = ApiKind | 'other';
 
 export interface AnyBody extends Omit<ParsedRequest, 'kind'> {
   kind: 'other';
-  /** The body is not a JSON object: forward the bytes as they came. */
-  raw: boolean;
+  /** The body as JSON, when it is a JSON object; undefined: forward the bytes as they came. */
+  json: JsonBody | undefined;
   prompt: string;
 }
 
-const decoder = new TextDecoder();
-
 export function readAnyBody(bytes: Uint8Array): AnyBody {
-  let value: unknown;
+  let json: JsonBody | undefined;
   if (bytes.byteLength > 0) {
     try {
-      value = JSON.parse(decoder.decode(bytes));
-    } catch {
-      value = undefined; // not JSON: passed through as bytes
+      json = parseJsonBody(bytes);
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      json = undefined; // not a JSON object the gateway reads: passed on as bytes, with no model
     }
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { kind: 'other', body: {}, model: undefined, stream: false, raw: true, prompt: '' };
-  const body = value as Record<string, unknown>;
+  if (!json) return { kind: 'other', body: {}, model: undefined, stream: false, json: undefined, prompt: '' };
+  const body = json.value;
   return {
     kind: 'other',
     body,
     model: typeof body.model === 'string' ? body.model : undefined,
     stream: body.stream === true,
-    raw: false,
+    json,
     prompt: typeof body.prompt === 'string' ? body.prompt : '',
   };
 }

@@ -10,6 +10,7 @@ const commands: Record<string, string> = {
   apply: 'push Kubernetes manifests (-f FILE, DIR or -) to a running gateway',
   get: 'show a running gateway\'s objects (inferencepools, httproutes, inferenceobjectives, …) or its routes, pools, models, endpoints',
   describe: 'show one object of a running gateway with its conditions and events',
+  key: 'make a client API key (for --api-keys)',
 };
 
 export async function main(argv: string[]): Promise<number> {
