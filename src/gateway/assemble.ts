@@ -24,6 +24,7 @@ import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
 import { importManifests } from '../routing/manifests.ts';
 import { objectStatusLine } from '../routing/object-names.ts';
 import { missingProfiles } from '../scheduling/profile-check.ts';
+import { flowControlFromConfig } from '../scheduling/flow-control-mapping.ts';
 import { formatProblem, type Problem } from '../routing/problems.ts';
 import { RoutingTableStore } from '../routing/store.ts';
 import { createScheduler, parseSchedulerConfig } from '../scheduling/index.ts';
@@ -134,8 +135,9 @@ export async function loadManifestsInto(store: RoutingTableStore, files: FileAcc
   if (!result.ok) throw new ConfigError(`${path}: the routing table was rejected whole`, result.reason === 'invalid' ? result.problems : []);
 }
 
-async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts): Promise<Scheduler> {
-  if (options.scheduler) return options.scheduler;
+/** The scheduler, and flow control's configuration when the scheduling config turns llm-d's `flowControl` gate on. */
+async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts): Promise<{ scheduler: Scheduler; flowControl?: Partial<FlowControlConfig> }> {
+  if (options.scheduler) return { scheduler: options.scheduler };
   let config;
   if (options.schedulingConfig) {
     const parsed = parseSchedulerConfig(await readRequired(parts.files, options.schedulingConfig));
@@ -145,7 +147,9 @@ async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts):
     for (const w of parsed.warnings) options.log?.({ level: 'warn', msg: `${options.schedulingConfig}: ${w.path}: ${w.message}` });
     config = parsed.config;
   }
-  return createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random });
+  const scheduler = createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random });
+  const flowControl = config && flowControlFromConfig(config);
+  return { scheduler, ...(flowControl ? { flowControl } : {}) };
 }
 
 /** The clients' API keys and what the pods receive in Authorization, from their files (each rejected whole, every problem named). */
@@ -232,7 +236,7 @@ export function adminApp(
 
 export async function assembleGateway(options: GatewayStartOptions, parts: RuntimeParts): Promise<AssembledGateway> {
   const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
-  const scheduler = await loadScheduler(options, parts);
+  const { scheduler, flowControl: configuredFlowControl } = await loadScheduler(options, parts);
   const { store, persistence } = options.tableFrom ? { store: new RoutingTableStore(), persistence: undefined } : await loadRoutingTable(options, parts.files, log, scheduler);
   const { clients, upstreamAuth } = await loadCredentials(options, parts.files);
   const from = options.tableFrom;
@@ -249,7 +253,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
   }
 
-  const fc = options.flowControl;
+  const fc = options.flowControl ?? (configuredFlowControl && { config: configuredFlowControl });
   const flowControl = fc && { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: scheduler.saturation ?? DEFAULT_SATURATION, maxConcurrency: fc.maxConcurrency ?? 0 };
   const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now, ...(flowControl ? { flowControl } : {}) });
   const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log }, options);

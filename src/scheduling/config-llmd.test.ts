@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSchedulerConfig } from './config.ts';
+import { flowControlFromConfig } from './flow-control-mapping.ts';
 import { createScheduler } from './index.ts';
 import { restrictToSubset } from './subset.ts';
 import { createRoleFilter } from './plugins/filter/role.ts';
@@ -30,10 +31,9 @@ flowControl:
   defaultRequestTTL: 1m30s
   priorityBands: [{ priority: 10, maxRequests: 50 }, { priority: -1 }]
   saturationDetector: { pluginRef: utilization-detector }
-  enableEviction: true
 `);
     expect(r.config.featureGates).toEqual({ flowControl: true, dataLayer: false });
-    expect(r.config.flowControl).toMatchObject({ maxBytes: 2 ** 30, maxRequests: 1000, defaultRequestTTL: 90_000, priorityBands: [{ priority: 10, maxRequests: 50 }, { priority: -1 }], enableEviction: true });
+    expect(r.config.flowControl).toMatchObject({ maxBytes: 2 ** 30, maxRequests: 1000, defaultRequestTTL: 90_000, priorityBands: [{ priority: 10, maxRequests: 50 }, { priority: -1 }] });
     expect(r.config.flowControl!.plugins).toEqual({ 'utilization-detector': { type: 'utilization-detector', parameters: { queueDepthThreshold: 8, kvCacheUtilThreshold: 0.9 } } });
     // utilization-detector is infergate's saturation settings, under llm-d's name.
     expect(r.config.saturation).toMatchObject({ queueDepthThreshold: 8, kvCacheUtilThreshold: 0.9 });
@@ -47,6 +47,8 @@ flowControl:
     ['an unknown flowControl field', 'flowControl: { queueDepth: 3 }', 'flowControl.queueDepth'],
     ['two bands of one priority', 'flowControl: { priorityBands: [{ priority: 1 }, { priority: 1 }] }', 'flowControl.priorityBands'],
     ['a bad quantity', 'flowControl: { maxBytes: lots }', 'flowControl.maxBytes'],
+    ['eviction', 'flowControl: { enableEviction: true }', 'flowControl.enableEviction'],
+    ['an ordering policy as the fairness policy', 'plugins: [{ type: edf-ordering-policy }]\nflowControl: { defaultPriorityBand: { fairnessPolicyRef: edf-ordering-policy } }', 'flowControl.defaultPriorityBand.fairnessPolicyRef'],
     ['an unknown apiVersion', 'apiVersion: llm-d.ai/v9', 'apiVersion'],
     ['the deprecated parser block', 'parser: {}', 'parser'],
     ['endpoint discovery', 'dataLayer: { discovery: { pluginRef: file-discovery } }', 'dataLayer.discovery'],
@@ -82,6 +84,24 @@ schedulingProfiles: [{ name: p, plugins: [{ pluginRef: prefix-cache-scorer }, { 
   });
 });
 
+describe('flowControl as the flow-control layer reads it', () => {
+  it('maps the block with the gate on, with llm-d\'s band defaults; nothing without the gate', () => {
+    const yaml = (gates: string) => `featureGates: [${gates}]
+plugins: [{ type: round-robin-fairness-policy }, { type: edf-ordering-policy }]
+flowControl:
+  maxRequests: 100
+  defaultRequestTTL: 30s
+  defaultPriorityBand: { fairnessPolicyRef: round-robin-fairness-policy }
+  priorityBands: [{ priority: 5, maxBytes: 1Mi, orderingPolicyRef: edf-ordering-policy }]
+`;
+    const on = flowControlFromConfig(ok(yaml('flowControl')).config)!;
+    expect(on).toMatchObject({ maxRequests: 100, defaultRequestTTLMs: 30_000, defaultBand: { fairness: 'round-robin-fairness-policy', ordering: 'fcfs-ordering-policy', maxRequests: 5000, maxBytes: 1_000_000_000 } });
+    expect(on.defaultNegativeBand).toEqual(on.defaultBand);
+    expect(on.bands!.get(5)).toEqual({ maxBytes: 2 ** 20, maxRequests: 5000, fairness: 'round-robin-fairness-policy', ordering: 'edf-ordering-policy' });
+    expect(flowControlFromConfig(ok(yaml('dataLayer')).config)).toBeUndefined();
+  });
+});
+
 describe("llm-d's role filters and the conformance filter", () => {
   const kept = (f: FilterPlugin, labels: Array<Record<string, string>>, hints = {}) => {
     const eps = labels.map((l, i) => endpoint(i, {}, { labels: l }));
@@ -113,5 +133,25 @@ describe("llm-d's role filters and the conformance filter", () => {
     const snap = { pool: 'p', endpoints: [endpoint(1), endpoint(2)], at: 0, hasMetrics: true };
     expect(restrictToSubset(snap, ['10.0.0.2:8000', '10.9.9.9:1']).endpoints.map((e) => e.id)).toEqual(['10.0.0.2:8000']);
     expect(restrictToSubset(snap, ['10.0.0.2:9000']).endpoints).toEqual([]);
+  });
+});
+
+describe('the flowControl gate of a --scheduling-config', () => {
+  it('turns the gateway\'s flow control on with the block, and leaves it off without the gate', async () => {
+    const { assembleGateway } = await import('../gateway/assemble.ts');
+    const { fetchUpstream } = await import('../http/fetch-upstream.ts');
+    const texts: Record<string, string> = {
+      '/on.yaml': 'featureGates: [flowControl]\nflowControl: { maxRequests: 7 }\n',
+      '/off.yaml': 'flowControl: { maxRequests: 7 }\n',
+    };
+    const files = { readFileText: async (p: string) => texts[p], watchFile: () => () => {}, writeFileAtomic: async () => {} };
+    const source = { snapshot: (p: { name: string }) => ({ pool: p.name, endpoints: [], at: 0, hasMetrics: false }), notReadyReason: () => undefined, close: () => {} };
+    const { loadKernelModule } = await import('../runtime/node/kernel.ts');
+    const parts = { files, loadKernel: loadKernelModule, upstream: fetchUpstream };
+    for (const [file, on] of [['/on.yaml', true], ['/off.yaml', false]] as const) {
+      const g = await assembleGateway({ schedulingConfig: file, endpointSource: source, log: () => {} }, parts);
+      expect(g.scheduling.flow !== undefined, file).toBe(on);
+      await g.close();
+    }
   });
 });

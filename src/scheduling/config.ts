@@ -13,7 +13,7 @@ import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { issuePath } from '../routing/problems.ts';
 import { declarePlugin, type DeclaredPlugin } from './config-plugins.ts';
-import { featureGateValues, FeatureGates, FlowControlBlock, flowControlRefs, type FeatureGate, type FlowControlConfig } from './flow-control-config.ts';
+import { featureGateValues, FeatureGates, FlowControlBlock, flowControlPolicyRole, flowControlRefs, type FeatureGate, type FlowControlConfig } from './flow-control-config.ts';
 import { MAX_SCORERS } from './kernel/layout.ts';
 import { Duration } from './plugins/registry.ts';
 import { usesTokenBlocks } from './plugins/producer/approx-prefix-cache.ts';
@@ -145,6 +145,9 @@ export function validateSchedulerConfig(doc: unknown): ConfigResult {
   if (d.apiVersion === 'inference.networking.x-k8s.io/v1alpha1') warnings.push({ path: 'apiVersion', message: 'inference.networking.x-k8s.io/v1alpha1 is deprecated in llm-d: llm-d.ai/v1alpha1 replaces it' });
   if (d.parser !== undefined) problems.push({ path: 'parser', message: 'is deprecated in llm-d: requestHandler.parsers replaces it' });
   if (d.data !== undefined) problems.push({ path: 'data', message: 'is an older spelling of dataLayer: write dataLayer' });
+  d.featureGates.forEach((g, i) => {
+    if (!g.startsWith('flowControl')) warnings.push({ path: `featureGates[${i}]`, message: `${g.split('=')[0]} changes nothing in infergate (only flowControl does)` });
+  });
 
   const declared = new Map<string, DeclaredPlugin>();
   // A reference to a refused plugin is not a second problem: the refusal names it.
@@ -251,6 +254,8 @@ function flowControlOf(d: v.InferOutput<typeof Document>, declared: Map<string, 
       if (!refused.has(ref)) problems.push({ path, message: `no plugin named "${ref}" in plugins` });
     } else if (detector ? plugin.kind !== 'saturation-detector' : plugin.kind !== 'flow-control') {
       problems.push({ path, message: `"${ref}" is a ${plugin.kind}, not a ${detector ? 'saturation detector' : 'flow-control policy'}` });
+    } else if (!detector && !path.endsWith(`${flowControlPolicyRole(plugin.type)}PolicyRef`)) {
+      problems.push({ path, message: `"${ref}" is a ${plugin.type}: it does not fit this field` });
     } else plugins[ref] = { type: plugin.type, parameters: plugin.parameters };
   }
   const priorities = (d.flowControl.priorityBands ?? []).map((b) => b.priority);

@@ -5,10 +5,11 @@
  * here — every policy reference must name a declared plugin — and handed on
  * in the validated configuration; the flow-control layer reads it.
  *
- * Flow-control policy plugins (fairness, ordering, usage limit, eviction)
- * are accepted only once the flow-control layer registers their types
- * (`registerFlowControlPluginType`); until then a config naming one is
- * refused with what it does, like any llm-d plugin infergate does not have.
+ * Flow-control policy plugins are accepted when the flow-control layer
+ * implements them (src/flowcontrol/: the fairness and ordering policies
+ * below); a config naming another (a usage-limit or eviction policy,
+ * program-aware-fairness) is refused with what it does, like any llm-d
+ * plugin infergate does not have.
  */
 import * as v from 'valibot';
 
@@ -63,7 +64,7 @@ export const FlowControlBlock = v.strictObject({
   priorityBands: v.optional(v.array(PriorityBand, 'must be a list')),
   usageLimitPolicyPluginRef: v.optional(Ref),
   saturationDetector: v.optional(v.strictObject({ pluginRef: Ref })),
-  enableEviction: v.optional(v.boolean('must be true or false')),
+  enableEviction: v.optional(v.literal(false, 'must be false: infergate does not evict requests already sent to a pod')),
 });
 
 /** The validated block; durations in ms, quantities as numbers. Absent fields take llm-d's defaults in the flow-control layer. */
@@ -106,8 +107,14 @@ export function flowControlRefs(block: v.InferOutput<typeof FlowControlBlock>): 
   return refs;
 }
 
-/** Parameter schemas of the flow-control plugin types the flow-control layer implements. */
-const FLOW_CONTROL_TYPES = new Map<string, v.GenericSchema<unknown, Record<string, unknown>>>();
+/** Parameter schemas of the flow-control plugin types the flow-control layer implements (src/flowcontrol/config.ts). */
+const FLOW_CONTROL_TYPES = new Map<string, v.GenericSchema<unknown, Record<string, unknown>>>(
+  ['global-strict-fairness-policy', 'round-robin-fairness-policy', 'fcfs-ordering-policy', 'edf-ordering-policy', 'slo-deadline-ordering-policy'].map((t) => [t, v.strictObject({}, 'takes no parameters')]),
+);
+/** Which refs a policy type may fill: fairness or ordering. */
+export function flowControlPolicyRole(type: string): 'fairness' | 'ordering' | undefined {
+  return type.endsWith('-fairness-policy') ? 'fairness' : type.endsWith('-ordering-policy') ? 'ordering' : undefined;
+}
 
 /** Called by the flow-control layer for each policy type it implements, so configs may declare it. */
 export function registerFlowControlPluginType(type: string, parameters: v.GenericSchema<unknown, Record<string, unknown>>): void {
