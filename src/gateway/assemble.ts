@@ -16,7 +16,7 @@ import type { EndpointSource } from '../endpoints/types.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
 import { LocalScheduling } from '../scheduling/local.ts';
 import { DEFAULT_FLOW_CONTROL, type FlowControlConfig } from '../flowcontrol/config.ts';
-import { DEFAULT_SATURATION } from '../scheduling/config.ts';
+import { DEFAULT_SATURATION, type SaturationConfig } from '../scheduling/config.ts';
 import type { ApiKeys } from '../api/api-keys.ts';
 import { parseApiKeys } from '../config/api-keys-file.ts';
 import { defaultUpstreamAuth, parseUpstreamCredentials } from '../config/upstream-credentials.ts';
@@ -69,7 +69,7 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
    * Flow control (llm-d's `flowControl` feature gate): requests wait in the gateway
    * while their pool is saturated, by priority band and fairness flow.
    */
-  flowControl?: { config?: Partial<FlowControlConfig>; maxConcurrency?: number };
+  flowControl?: { config?: Partial<FlowControlConfig>; maxConcurrency?: number; maxPendingPrefillTokens?: number; saturation?: Partial<SaturationConfig> };
   /** Clients' API keys file (SHA-256 digests, each with a tenant): the data plane then requires a key. */
   apiKeys?: string;
   /** What the pods receive in Authorization, per pool (file). */
@@ -253,8 +253,14 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
   }
 
-  const fc = options.flowControl ?? (configuredFlowControl && { config: configuredFlowControl });
-  const flowControl = fc && { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: scheduler.saturation ?? DEFAULT_SATURATION, maxConcurrency: fc.maxConcurrency ?? 0 };
+  // Flow control: as the options say, else as the scheduling config's flowControl gate and block say.
+  const fc: GatewayStartOptions['flowControl'] = options.flowControl ?? (configuredFlowControl && { config: configuredFlowControl });
+  const flowControl = fc && {
+    flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config },
+    saturation: { ...(scheduler.saturation ?? DEFAULT_SATURATION), ...fc.saturation },
+    maxConcurrency: fc.maxConcurrency ?? 0,
+    maxPendingPrefillTokens: fc.maxPendingPrefillTokens ?? 0,
+  };
   const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now, ...(flowControl ? { flowControl } : {}) });
   const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log }, options);
   const admin = options.adminPort !== undefined ? adminApp(options, { store, persistence, endpoints, log }, () => gateway.metrics.render()) : undefined;

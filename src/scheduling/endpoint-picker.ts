@@ -183,10 +183,12 @@ export class EndpointPicker implements Scheduler {
     for (const p of this.#profileFor(pool).producers) p.completed?.(pool, endpoint, record, request);
   }
 
-  inFlight(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number } {
+  inFlight(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number; prefillTokens: number } {
     const now = this.options.now();
-    const r = this.#poolState(pool.name, now).record(endpoint.id, now).inFlight;
-    return { total: r.total, unreflected: r.unreflected(endpoint.scrapedAt) };
+    const record = this.#poolState(pool.name, now).record(endpoint.id, now);
+    let prefillTokens = 0;
+    for (const p of this.#profileFor(pool).producers) prefillTokens += p.pendingPrefillTokens?.(pool.name, record) ?? 0;
+    return { total: record.inFlight.total, unreflected: record.inFlight.unreflected(endpoint.scrapedAt), prefillTokens };
   }
 
   /** No fresh metrics: FailOpen routes by this gateway's in-flight counts alone, FailClose refuses. */

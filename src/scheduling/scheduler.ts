@@ -65,6 +65,9 @@ export interface Scheduler {
   firstToken?(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
   /** The request to this endpoint finished, however it ended (in-flight −1). */
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
-  /** Optional: this gateway's requests in flight to the endpoint, and those not yet visible in its metrics. */
-  inFlight?(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number };
+  /**
+   * Optional: this gateway's requests in flight to the endpoint, those not yet
+   * visible in its metrics, and the prompt tokens whose prefill is not done yet.
+   */
+  inFlight?(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number; prefillTokens?: number };
 }

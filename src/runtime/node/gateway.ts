@@ -11,6 +11,7 @@ import type { EndpointSource } from '../../endpoints/types.ts';
 import type { LocalScheduling } from '../../scheduling/local.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
 import { Http1Client } from '@infergate/http1';
+import { http1Upstream } from '../upstream-failures.ts';
 import { listenDataPlane } from './data-plane.ts';
 import { nodeFiles } from './files.ts';
 import { loadKernelModule } from './kernel.ts';
@@ -37,7 +38,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   // The embedded agent scrapes over undici (Node-only, so lent from here).
   const getter = !options.endpointSource && options.endpoints && !options.agent ? undiciGetter() : undefined;
   const upstream = new Http1Client();
-  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter };
+  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream: http1Upstream(upstream), getter };
   let assembled;
   try {
     assembled = await assembleGateway(options, parts);

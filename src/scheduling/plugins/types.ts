@@ -85,6 +85,8 @@ export interface ProducerPlugin {
   firstToken?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest): void;
   /** The request to this endpoint ended, however it ended. */
   completed?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest): void;
+  /** Prompt tokens this gateway has dispatched to the endpoint whose prefill is not done yet (flow control reads it). */
+  pendingPrefillTokens?(pool: string, record: EndpointRecord): number;
 }
 
 export interface PickerPlugin {
