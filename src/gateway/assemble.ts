@@ -22,6 +22,9 @@ import { parseApiKeys } from '../config/api-keys-file.ts';
 import { defaultUpstreamAuth, parseUpstreamCredentials } from '../config/upstream-credentials.ts';
 import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
 import { importManifests } from '../routing/manifests.ts';
+import { objectStatusLine } from '../routing/object-names.ts';
+import { missingProfiles } from '../scheduling/profile-check.ts';
+import { flowControlFromConfig } from '../scheduling/flow-control-mapping.ts';
 import { formatProblem, type Problem } from '../routing/problems.ts';
 import { RoutingTableStore } from '../routing/store.ts';
 import { createScheduler, parseSchedulerConfig } from '../scheduling/index.ts';
@@ -125,23 +128,30 @@ async function readRequired(files: FileAccess, path: string): Promise<string> {
 
 export async function loadManifestsInto(store: RoutingTableStore, files: FileAccess, path: string, log: (l: Record<string, unknown>) => void): Promise<void> {
   const imported = importManifests(await readRequired(files, path), path);
+  // Every object's every condition (a conflict's loser too), and the objects that are not routing objects.
+  for (const o of imported.objects) log({ level: o.conditions.some((c) => c.status === 'False') ? 'warn' : 'info', msg: objectStatusLine(o), source: path });
   if (imported.errors.length) throw new ConfigError(`${path}: the manifests were rejected whole`, imported.errors);
   for (const w of imported.warnings) log({ level: 'warn', msg: formatProblem(w) });
-  const result = store.apply(imported.table);
+  const result = store.apply(imported.table, { objects: imported.objects, allowEmpty: false });
+  if (!result.ok && result.reason === 'empty') throw new ConfigError(`${path} holds no routing object (no HTTPRoute, InferencePool, InferenceObjective, InferenceModelRewrite or InferenceModel)`, []);
   if (!result.ok) throw new ConfigError(`${path}: the routing table was rejected whole`, result.reason === 'invalid' ? result.problems : []);
 }
 
-async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts): Promise<Scheduler> {
-  if (options.scheduler) return options.scheduler;
+/** The scheduler, and flow control's configuration when the scheduling config turns llm-d's `flowControl` gate on. */
+async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts): Promise<{ scheduler: Scheduler; flowControl?: Partial<FlowControlConfig> }> {
+  if (options.scheduler) return { scheduler: options.scheduler };
   let config;
   if (options.schedulingConfig) {
     const parsed = parseSchedulerConfig(await readRequired(parts.files, options.schedulingConfig));
     if (!parsed.ok) {
       throw new ConfigError(`${options.schedulingConfig}: the scheduling config was rejected`, parsed.problems.map((p) => ({ object: 'EndpointPickerConfig', path: p.path, message: p.message })));
     }
+    for (const w of parsed.warnings) options.log?.({ level: 'warn', msg: `${options.schedulingConfig}: ${w.path}: ${w.message}` });
     config = parsed.config;
   }
-  return createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random });
+  const scheduler = createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random });
+  const flowControl = config && flowControlFromConfig(config);
+  return { scheduler, ...(flowControl ? { flowControl } : {}) };
 }
 
 /** The clients' API keys and what the pods receive in Authorization, from their files (each rejected whole, every problem named). */
@@ -163,12 +173,15 @@ export async function loadRoutingTable(
   options: Pick<GatewayStartOptions, 'manifests' | 'stateDir'>,
   files: RuntimeParts['files'],
   log: (l: Record<string, unknown>) => void,
+  scheduler?: Scheduler,
 ): Promise<{ store: RoutingTableStore; persistence?: TablePersistence }> {
   const store = new RoutingTableStore();
+  // A pool naming a scheduling profile this gateway does not have is refused at apply, not found out at request time.
+  if (scheduler?.profileNames) store.setCheck((t) => missingProfiles(t, scheduler.profileNames!()));
   const persistence = options.stateDir ? stateDirPersistence(options.stateDir, files) : undefined;
   if (options.manifests) {
     await loadManifestsInto(store, files, options.manifests, log);
-    await persistence?.save(store.current!.source);
+    await persistence?.save(store.current!.source, store.objects.list());
   } else if (persistence) {
     const version = await restoreTable(store, persistence);
     if (version) log({ level: 'info', msg: 'restored the last accepted routing table', version, stateDir: options.stateDir });
@@ -225,8 +238,8 @@ export function adminApp(
 
 export async function assembleGateway(options: GatewayStartOptions, parts: RuntimeParts): Promise<AssembledGateway> {
   const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
-  const { store, persistence } = options.tableFrom ? { store: new RoutingTableStore(), persistence: undefined } : await loadRoutingTable(options, parts.files, log);
-  const scheduler = await loadScheduler(options, parts);
+  const { scheduler, flowControl: configuredFlowControl } = await loadScheduler(options, parts);
+  const { store, persistence } = options.tableFrom ? { store: new RoutingTableStore(), persistence: undefined } : await loadRoutingTable(options, parts.files, log, scheduler);
   const { clients, upstreamAuth } = await loadCredentials(options, parts.files);
   const from = options.tableFrom;
   const follower = from && new TableFollower({ store, url: from.url, token: from.token, transport: from.transport, log });
@@ -242,7 +255,8 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
   }
 
-  const fc = options.flowControl;
+  // Flow control: as the options say, else as the scheduling config's flowControl gate and block say.
+  const fc: GatewayStartOptions['flowControl'] = options.flowControl ?? (configuredFlowControl && { config: configuredFlowControl });
   const flowControl = fc && {
     flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config },
     saturation: { ...(scheduler.saturation ?? DEFAULT_SATURATION), ...fc.saturation },

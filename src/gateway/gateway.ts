@@ -9,6 +9,7 @@
 import { parseJsonBody, withModel } from '../api/body.ts';
 import { errorAnswer, GatewayError, internalError, payloadTooLarge, serviceUnavailable, shed } from '../api/errors.ts';
 import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
+import { readAnyBody, type RouteKind } from '../api/any-body.ts';
 import { continuationFor } from '../api/continuation.ts';
 import { QUEUE_DURATION_HEADER, readFlowHeaders } from '../api/request-headers.ts';
 import type { Admission, Refusal } from '../flowcontrol/controller.ts';
@@ -17,9 +18,10 @@ import { isBodyTooLarge, type InboundRequest } from '../http/inbound.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
 import type { ApiKeys } from '../api/api-keys.ts';
 import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
-import { Proxy } from '../proxy/forward.ts';
+import { DESTINATION_HEADER, Proxy } from '../proxy/forward.ts';
 import type { CompiledTable } from '../routing/compile.ts';
 import { resolveRequest } from '../routing/resolve.ts';
+import { modelList } from '../routing/models-list.ts';
 import type { EndpointScheduling, Readiness } from '../scheduling/endpoint-scheduling.ts';
 import type { SchedulingRequest } from '../scheduling/scheduler.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -95,7 +97,7 @@ export class Gateway {
   }
 
   /** Serve one OpenAI API request. Never throws: every failure is an OpenAI-shaped answer. */
-  async answer(kind: ApiKind, request: InboundRequest, path: string): Promise<Answer> {
+  async answer(kind: RouteKind, request: InboundRequest, path: string): Promise<Answer> {
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
     const startedAt = this.options.now();
     try {
@@ -122,7 +124,7 @@ export class Gateway {
     return internalError(requestId ? ` (request id ${requestId})` : '');
   }
 
-  async #answer(kind: ApiKind, request: InboundRequest, path: string, requestId: string, startedAt: number): Promise<Answer> {
+  async #answer(kind: RouteKind, request: InboundRequest, path: string, requestId: string, startedAt: number): Promise<Answer> {
     const table = this.#ports.table.current;
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
@@ -130,10 +132,12 @@ export class Gateway {
     // api: who is asking (when keys are checked), then the body, once, checked.
     const tenant = this.#ports.clients?.authenticate(request.headers.get('authorization')).tenant;
     const bytes = await request.body(this.options.bodyLimit);
-    const body = parseJsonBody(bytes);
-    const parsed = checkBody(kind, body.value);
-    // routing: model → route → pool → target.
-    const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random);
+    // A path an HTTPRoute names outside the OpenAI API: any body, passed on as it came (api/any-body.ts).
+    const other = kind === 'other' ? readAnyBody(bytes) : undefined;
+    const body = other ? other.json : parseJsonBody(bytes);
+    const parsed = other ?? checkBody(kind as ApiKind, body!.value);
+    // routing: host, path, method, headers → route → pool → target.
+    const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random, { method: request.method, search: request.search, api: kind !== 'other' });
 
     // scheduling: where it goes, or shed.
     const explain = request.headers.get(EXPLAIN_HEADER) === '1';
@@ -141,12 +145,13 @@ export class Gateway {
       requestId,
       targetModel: route.targetModel,
       requestedModel: route.requestedModel,
-      prompt: promptText(parsed),
+      prompt: parsed.kind === 'other' ? parsed.prompt : promptText(parsed),
       criticality: route.criticality,
       priority: route.priority,
       explain,
       ...(tenant !== undefined ? { tenant } : {}),
       ...readFlowHeaders(request.headers),
+      hints: route.hints,
     };
 
     // flow control (when on): wait while the pool is saturated, or be refused.
@@ -175,19 +180,24 @@ export class Gateway {
     }
 
     // proxy: forward with the target model, restore the asked-for name in the answer.
-    return this.#proxy.forward({
+    const answer = await this.#proxy.forward({
       pool: route.pool,
       candidates: [decision.endpoint, ...decision.fallbacks],
       scheduling: schedulingRequest,
       request,
       path,
-      body: parsed.body.model === route.targetModel ? bytes : withModel(body, route.targetModel),
+      // A body that is not JSON (a path outside the API) is passed on as it came.
+      body: !body || !route.targetModel || parsed.body.model === route.targetModel ? bytes : withModel(body, route.targetModel),
       stream: parsed.stream,
       restoreModel: route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined,
-      continuation: continuationFor(kind, body.value, route.targetModel)?.body,
+      continuation: kind === 'other' || !body ? undefined : continuationFor(kind, body.value, route.targetModel)?.body,
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
       startedAt,
+      ...(route.requestTimeoutMs ? { headersTimeoutMs: route.requestTimeoutMs } : {}),
     });
+    const served = answer.headers[DESTINATION_HEADER];
+    if (served) for (const h of decision.servedEndpointHeaders ?? []) answer.headers[h] = served;
+    return answer;
   }
 
   /** A request flow control did not let through: 429 (limits, TTL, shed), 503 (no endpoints), 499 (the client left). */
@@ -204,12 +214,11 @@ export class Gateway {
     return errorAnswer(new GatewayError({ status: 429, type: 'rate_limit_error', code, message: `${refusal.message}. Retry after ${refusal.retryAfterSeconds} s.`, headers: { 'retry-after': String(refusal.retryAfterSeconds) } }), headers);
   }
 
-  /** `GET /v1/models`: the model names the routing table serves, in OpenAI's list shape. */
+  /** `GET /v1/models`: what the pools' servers serve and the names the routing table adds, in OpenAI's list shape. */
   models(): Answer {
     const table = this.#ports.table.current;
-    const names = table?.modelNames ?? [];
-    const created = Math.floor((table ? this.options.now() : 0) / 1000);
-    const body = JSON.stringify({ object: 'list', data: names.map((id) => ({ id, object: 'model', created, owned_by: 'infergate' })) });
+    const served = table ? this.#ports.scheduling.servedModels?.([...table.pools.values()]) : undefined;
+    const body = JSON.stringify(modelList(table, served ?? [], Math.floor((table ? this.options.now() : 0) / 1000)));
     return { status: 200, headers: { 'content-type': 'application/json' }, body };
   }
 

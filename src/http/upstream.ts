@@ -12,6 +12,8 @@ export interface UpstreamRequest {
   /** Path and query, e.g. `/v1/chat/completions`. */
   path: string;
   headers: Record<string, string>;
+  /** The Host header to send (the client's, as a gateway forwards it); default the origin's `host:port`. A client that cannot set Host (web fetch) sends the origin's. */
+  host?: string;
   body: Uint8Array;
   /** Aborts the upstream request (client went away). */
   signal: ClientSignal;

@@ -34,6 +34,8 @@ export interface ForwardRequest {
   extraHeaders: Record<string, string>;
   /** When the gateway received the request (ms, the gateway's clock). */
   startedAt: number;
+  /** The route's own bound on the wait for the answer head (HTTPRoute timeouts.request), ms; default the proxy's. */
+  headersTimeoutMs?: number;
 }
 
 /** What the proxy reports as it goes, for the gateway's metrics. */
@@ -159,6 +161,7 @@ export class Proxy {
     // An answer whose model name will be restored is read as text: ask for it uncompressed.
     if (req.restoreModel) headers['accept-encoding'] = 'identity';
     const attempts = Math.min(this.options.maxAttempts, req.candidates.length);
+    const headersTimeoutMs = req.headersTimeoutMs ?? this.options.upstreamTimeoutMs;
     const refused: string[] = [];
     tries: for (let i = 0; i < attempts; i++) {
       const endpoint = req.candidates[i]!;
@@ -169,12 +172,14 @@ export class Proxy {
       try {
         response = await upstream.request({
           origin: originOf(endpoint),
-          method: 'POST',
+          method: req.request.method ?? 'POST',
           path: req.path + req.request.search,
           headers,
+          // The client's Host, as a Gateway API gateway forwards it (the model server sees what the client asked for).
+          host: req.request.headers.get('host') ?? undefined,
           body: req.body,
           signal: req.request.signal,
-          headersTimeoutMs: this.options.upstreamTimeoutMs,
+          headersTimeoutMs,
         });
       } catch (err) {
         if (retry) budget.retried(load);
@@ -182,7 +187,7 @@ export class Proxy {
         lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: failure === 'invalid' || !failure ? undefined : failure });
         switch (failure) {
           case 'timeout':
-            throw gatewayTimeout(`Endpoint ${endpoint.id} of pool "${req.pool.name}" sent no response within ${this.options.upstreamTimeoutMs} ms. The model server may be overloaded; retry later or raise --upstream-timeout.`);
+            throw gatewayTimeout(`Endpoint ${endpoint.id} of pool "${req.pool.name}" sent no response within ${headersTimeoutMs} ms. The model server may be overloaded; retry later or raise ${req.headersTimeoutMs !== undefined ? "the HTTPRoute rule's timeouts.request" : '--upstream-timeout'}.`);
           case 'aborted':
             // The client is gone; nobody reads this answer.
             return { status: 499, headers: {}, body: null };
@@ -294,7 +299,7 @@ export class Proxy {
     if (req.restoreModel) headers['accept-encoding'] = 'identity';
     let response: UpstreamResponse;
     try {
-      response = await upstream.request({ origin: originOf(endpoint), method: 'POST', path: req.path + req.request.search, headers, body, signal: req.request.signal, headersTimeoutMs: this.options.upstreamTimeoutMs });
+      response = await upstream.request({ origin: originOf(endpoint), method: 'POST', path: req.path + req.request.search, headers, host: req.request.headers.get('host') ?? undefined, body, signal: req.request.signal, headersTimeoutMs: this.options.upstreamTimeoutMs });
     } catch (err) {
       const failure = upstreamFailure(err);
       lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: failure === 'invalid' || !failure ? undefined : failure });

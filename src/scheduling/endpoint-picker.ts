@@ -32,6 +32,7 @@ export class EndpointPicker implements Scheduler {
   readonly #pools = new Map<string, PoolState>();
   readonly #saturation: SaturationConfig;
   readonly #staleAfter: number;
+  readonly #served: { servedEndpointHeaders: readonly string[] } | undefined;
   readonly #candidates: Candidate[] = [];
   readonly #pooledCandidates: Candidate[] = [];
   #decisions = 0;
@@ -47,6 +48,7 @@ export class EndpointPicker implements Scheduler {
     const effective = config ?? builtIn;
     this.#saturation = effective.saturation;
     this.#staleAfter = effective.metricsStaleAfterMs;
+    this.#served = effective.servedEndpointHeaders.length ? { servedEndpointHeaders: effective.servedEndpointHeaders } : undefined;
   }
 
   get saturation(): SaturationConfig {
@@ -130,6 +132,7 @@ export class EndpointPicker implements Scheduler {
         candidates = kept;
         continue;
       }
+      if (filter.strict) return unavailable(`no endpoint of pool "${pool.name}" passes ${filter.type} "${filter.name}"`, explain);
       if (rejected) rejected.length = before;
       if (explain) (explain.bypassed ??= []).push(filter.name);
     }
@@ -156,7 +159,7 @@ export class EndpointPicker implements Scheduler {
       fallbacks.push(candidates[i]!.endpoint);
     }
     if (explain) explainPick(explain, profile, kernel, candidates, picked, rejected!);
-    return { kind: 'route', endpoint: candidates[picked]!.endpoint, fallbacks, ...(explain ? { explain } : {}) };
+    return { kind: 'route', endpoint: candidates[picked]!.endpoint, fallbacks, ...(explain ? { explain } : {}), ...this.#served };
   }
 
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
@@ -201,7 +204,7 @@ export class EndpointPicker implements Scheduler {
       addRejections(explain, []);
     }
     const fallbacks = order.slice(1, 1 + this.options.fallbacks).map((o) => o.e);
-    return { kind: 'route', endpoint: order[0]!.e, fallbacks, ...(explain ? { explain } : {}) };
+    return { kind: 'route', endpoint: order[0]!.e, fallbacks, ...(explain ? { explain } : {}), ...this.#served };
   }
 
   #profileFor(pool: Pool): Profile {

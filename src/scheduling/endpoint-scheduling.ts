@@ -9,6 +9,7 @@ import type { Endpoint } from '../endpoints/types.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { AdmitResult } from '../flowcontrol/controller.ts';
 import type { Decision, SchedulingRequest } from './scheduler.ts';
+import type { ServedModelEntry } from './served-models.ts';
 
 /** How a dispatched request ended, for passive health and the producers. */
 export interface Outcome {
@@ -56,4 +57,6 @@ export interface EndpointScheduling {
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest, outcome: Outcome): void;
   /** Whether these pools can be served (a readiness probe's question). */
   readiness(pools: readonly Pool[]): Readiness | Promise<Readiness>;
+  /** Optional: the models the pools' servers serve, base models and adapters, for `GET /v1/models`. */
+  servedModels?(pools: readonly Pool[]): ServedModelEntry[];
 }

@@ -12,6 +12,8 @@ import { FlowAdmission, type AdmissionOptions } from './admission.ts';
 import type { AdmitResult } from '../flowcontrol/controller.ts';
 import type { ClientSignalLike } from './endpoint-scheduling.ts';
 import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
+import { restrictToSubset } from './subset.ts';
+import { servedModelsOf, type ServedModelEntry } from './served-models.ts';
 
 export interface LocalSchedulingOptions {
   /** Metrics older than this are stale (the picker's and the readiness probe's horizon), ms. */
@@ -52,7 +54,20 @@ export class LocalScheduling implements EndpointScheduling {
   }
 
   pick(pool: Pool, request: SchedulingRequest): Decision {
-    return this.scheduler.decide(pool, this.outliers.apply(this.endpoints.snapshot(pool)), request);
+    let snapshot = this.outliers.apply(this.endpoints.snapshot(pool));
+    const subset = request.hints?.subset;
+    if (subset) {
+      snapshot = restrictToSubset(snapshot, subset);
+      if (!snapshot.endpoints.some((e) => e.ready)) {
+        return { kind: 'unavailable', reason: `none of the endpoints x-gateway-destination-endpoint-subset names (${subset.join(', ')}) is a ready endpoint of pool "${pool.name}"` };
+      }
+    }
+    return this.scheduler.decide(pool, snapshot, request);
+  }
+
+  /** What the pools' model servers say they serve (their /v1/models, read by the agent). */
+  servedModels(pools: readonly Pool[]): ServedModelEntry[] {
+    return servedModelsOf(pools.map((p) => this.endpoints.snapshot(p)));
   }
 
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {

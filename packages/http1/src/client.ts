@@ -176,7 +176,8 @@ function parseOrigin(origin: string, maxIdle: number): Origin {
 function requestHead(req: ClientRequest, hostHeader: string): string {
   if (!TOKEN.test(req.method)) throw invalidRequest(`the method ${JSON.stringify(req.method)} is not a valid HTTP method`);
   if (BAD_PATH.test(req.path)) throw invalidRequest('the request path contains characters that cannot be sent upstream');
-  let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${hostHeader}\r\nconnection: keep-alive\r\n`;
+  if (req.host !== undefined && (req.host === '' || BAD_FIELD_VALUE.test(req.host))) throw invalidRequest('the Host to forward is empty or contains control characters');
+  let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.host ?? hostHeader}\r\nconnection: keep-alive\r\n`;
   const headers = req.headers;
   for (const name in headers) {
     const lower = fieldName(name);

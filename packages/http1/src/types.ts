@@ -59,6 +59,8 @@ export interface ClientRequest {
   /** Path and query. */
   path: string;
   headers: Record<string, string>;
+  /** The Host header to send instead of the origin's `host:port` (a gateway forwarding its client's Host). */
+  host?: string;
   body: Uint8Array;
   /** Aborts the exchange (the caller's client went away). */
   signal: AbortSignalLike;

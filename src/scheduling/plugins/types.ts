@@ -42,6 +42,12 @@ export interface FilterPlugin {
   readonly kind: 'filter';
   readonly type: string;
   readonly name: string;
+  /**
+   * When it keeps no candidate the request is unavailable. Other filters are
+   * bypassed then (infergate's rule: a narrowing that leaves nothing is
+   * ignored rather than failing the request).
+   */
+  readonly strict?: boolean;
   /** The candidates to keep (a new array or the input itself). */
   filter(candidates: Candidate[], ctx: DecisionContext): Candidate[];
 }
