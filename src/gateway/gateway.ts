@@ -13,6 +13,7 @@ import type { Answer } from '../http/answer.ts';
 import { isBodyTooLarge, type InboundRequest } from '../http/inbound.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
 import { Proxy } from '../proxy/forward.ts';
+import { ObserverHub, type ObservedRequest, type RequestObserver } from '../proxy/observer.ts';
 import type { CompiledTable } from '../routing/compile.ts';
 import { resolveRequest } from '../routing/resolve.ts';
 import type { EndpointScheduling, Readiness } from '../scheduling/endpoint-scheduling.ts';
@@ -46,6 +47,8 @@ export interface GatewayPorts {
   upstream: UpstreamClient;
   /** Structured log lines (default: one JSON object per line on stderr). */
   log?: (line: Record<string, unknown>) => void;
+  /** Who hears how each request goes (tracing, the access log, the dashboard); the metrics always do. */
+  observers?: readonly RequestObserver[];
 }
 
 const encoder = new TextEncoder();
@@ -55,6 +58,8 @@ export const DECISION_HEADER = 'x-infergate-decision';
 export class Gateway {
   readonly options: GatewayOptions;
   readonly metrics = new GatewayMetrics();
+  /** Every request's lifecycle goes here (src/proxy/observer.ts); more observers may be added after construction. */
+  readonly observers: ObserverHub;
   readonly #ports: GatewayPorts;
   readonly #proxy: Proxy;
   readonly #log: (line: Record<string, unknown>) => void;
@@ -63,36 +68,32 @@ export class Gateway {
     this.options = { ...defaultGatewayOptions, ...options };
     this.#ports = ports;
     this.#log = ports.log ?? ((line) => console.error(JSON.stringify(line)));
-    const metrics = this.metrics;
-    this.#proxy = new Proxy(
-      {
-        upstream: ports.upstream,
-        lifecycle: ports.scheduling,
-        observer: {
-          responded: (pool, model, status) => metrics.request(pool, model, status),
-          refused: (pool) => metrics.refused(pool),
-          firstToken: (pool, s) => metrics.firstToken(pool, s),
-          finished: (pool, s) => metrics.duration(pool, s),
-        },
-      },
-      this.options,
-    );
+    this.observers = new ObserverHub([this.metrics, ...(ports.observers ?? [])]);
+    this.#proxy = new Proxy({ upstream: ports.upstream, lifecycle: ports.scheduling, observer: this.observers }, this.options);
   }
 
   /** Serve one OpenAI API request. Never throws: every failure is an OpenAI-shaped answer. */
   async answer(kind: ApiKind, request: InboundRequest, path: string): Promise<Answer> {
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
-    const startedAt = this.options.now();
+    const observed = this.observers.open(kind, path, requestId, request.headers, this.options.now());
     try {
-      return await this.#answer(kind, request, path, requestId, startedAt);
+      const answer = await this.#answer(kind, request, path, requestId, observed);
+      // A request that reached an endpoint is finished by the proxy, when its answer ends.
+      if (observed.attempts === 0) this.#finished(observed, answer.status);
+      return answer;
     } catch (err) {
       const known = err instanceof GatewayError ? err : isBodyTooLarge(err) ? payloadTooLarge(this.options.bodyLimit) : undefined;
-      if (known) {
-        this.metrics.request('', '', known.status);
-        return errorAnswer(known, { 'x-request-id': requestId });
-      }
-      return errorAnswer(this.unexpected(err, requestId), { 'x-request-id': requestId });
+      const error = known ?? this.unexpected(err, requestId);
+      this.#finished(observed, error.status, error.code);
+      return errorAnswer(error, { 'x-request-id': requestId });
     }
+  }
+
+  #finished(observed: ObservedRequest, status: number, code?: string): void {
+    if (observed.done) return;
+    observed.status = status;
+    observed.errorCode ??= code;
+    this.observers.finished(observed);
   }
 
   /**
@@ -105,7 +106,7 @@ export class Gateway {
     return internalError(requestId ? ` (request id ${requestId})` : '');
   }
 
-  async #answer(kind: ApiKind, request: InboundRequest, path: string, requestId: string, startedAt: number): Promise<Answer> {
+  async #answer(kind: ApiKind, request: InboundRequest, path: string, requestId: string, observed: ObservedRequest): Promise<Answer> {
     const table = this.#ports.table.current;
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
@@ -115,6 +116,7 @@ export class Gateway {
     const parsed = checkBody(kind, parseJsonObject(bytes));
     // routing: model → route → pool → target.
     const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random);
+    this.observers.resolved(observed, route, { bytes: bytes.byteLength, stream: parsed.stream });
 
     // scheduling: where it goes, or shed.
     const explain = request.headers.get(EXPLAIN_HEADER) === '1';
@@ -125,13 +127,14 @@ export class Gateway {
       prompt: promptText(parsed),
       criticality: route.criticality,
       priority: route.priority,
-      explain,
+      // Also explained when an observer asks (the dashboard, sampled); the header goes only to a client that asked.
+      explain: explain || observed.explain,
     };
+    observed.clientExplain = explain;
     const decision = await this.#ports.scheduling.pick(route.pool, schedulingRequest);
-    const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};
-    if (decision.kind !== 'route') this.metrics.request(route.pool.name, route.requestedModel, decision.kind === 'shed' ? 429 : 503);
+    this.observers.decided(observed, decision);
+    const decisionHeader: Record<string, string> = explain && decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};
     if (decision.kind === 'shed') {
-      this.metrics.shed(route.pool.name);
       return errorAnswer(shed(`Pool "${route.pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds), { ...decisionHeader, 'x-request-id': requestId });
     }
     if (decision.kind === 'unavailable') {
@@ -153,7 +156,7 @@ export class Gateway {
       stream: parsed.stream,
       restoreModel: route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined,
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
-      startedAt,
+      observed,
     });
   }
 

@@ -7,13 +7,15 @@
 import { badGateway, badRequest, gatewayTimeout, GatewayError } from '../api/errors.ts';
 import type { Endpoint } from '../endpoints/types.ts';
 import type { Answer } from '../http/answer.ts';
-import type { InboundRequest } from '../http/inbound.ts';
+import type { ClientSignal, InboundRequest } from '../http/inbound.ts';
 import { upstreamFailure, type UpstreamClient, type UpstreamResponse } from '../http/upstream.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { EndpointScheduling } from '../scheduling/endpoint-scheduling.ts';
 import type { SchedulingRequest } from '../scheduling/scheduler.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { restoreModelInJson, restoreModelInSse } from './model-rewrite.ts';
+import type { ObservedRequest, RequestObserver } from './observer.ts';
+import { SseUsageTap, usageFromJson } from './usage.ts';
 
 export interface ForwardRequest {
   pool: Pool;
@@ -25,21 +27,12 @@ export interface ForwardRequest {
   stream: boolean;
   restoreModel?: { target: string; requested: string };
   extraHeaders: Record<string, string>;
-  /** When the gateway received the request (ms, the gateway's clock). */
-  startedAt: number;
+  /** The request as its observers see it (src/proxy/observer.ts). */
+  observed: ObservedRequest;
 }
 
-/** What the proxy reports as it goes, for the gateway's metrics. */
-export interface ProxyObserver {
-  /** An endpoint answered with this status (per request, the one whose answer the client gets). */
-  responded(pool: string, model: string, status: number): void;
-  /** An attempt on an endpoint was refused or reset (then retried elsewhere). */
-  refused(pool: string): void;
-  /** The first chunk of a streamed answer, `seconds` after the request arrived. */
-  firstToken(pool: string, seconds: number): void;
-  /** The answer ended, `seconds` after the request arrived. */
-  finished(pool: string, seconds: number): void;
-}
+/** What the proxy reports as it goes: the proxy's points of the request observer (attempts, answer, first token, end). */
+export type ProxyObserver = Required<Pick<RequestObserver, 'attempt' | 'attemptFailed' | 'responded' | 'firstToken' | 'finished'>>;
 
 export interface ProxyOptions {
   /** Give up on an upstream whose response head takes longer, ms. */
@@ -73,6 +66,7 @@ export class Proxy {
     for (let i = 0; i < attempts; i++) {
       const endpoint = req.candidates[i]!;
       lifecycle.dispatched(req.pool, endpoint, req.scheduling);
+      observer.attempt(req.observed, endpoint, headers);
       let response: UpstreamResponse;
       try {
         response = await upstream.request({
@@ -87,16 +81,18 @@ export class Proxy {
       } catch (err) {
         const failure = upstreamFailure(err);
         lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: failure === 'invalid' || !failure ? undefined : failure });
+        if (failure) observer.attemptFailed(req.observed, endpoint, failure);
         switch (failure) {
           case 'timeout':
             throw gatewayTimeout(`Endpoint ${endpoint.id} of pool "${req.pool.name}" sent no response within ${this.options.upstreamTimeoutMs} ms. The model server may be overloaded; retry later or raise --upstream-timeout.`);
           case 'aborted':
             // The client is gone; nobody reads this answer.
+            req.observed.status = 499;
+            observer.finished(req.observed);
             return { status: 499, headers: {}, body: null };
           case 'invalid':
             throw badRequest(`${(err as Error).message}`, 'invalid_header');
           case 'connect':
-            observer.refused(req.pool.name);
             refused.push(`${endpoint.id} (${(err as Error).message})`);
             continue;
           default:
@@ -110,15 +106,20 @@ export class Proxy {
 
   async #respond(req: ForwardRequest, endpoint: Endpoint, upstream: UpstreamResponse): Promise<Answer> {
     const { lifecycle, observer } = this.ports;
-    const now = this.options.now;
+    const observed = req.observed;
     let finished = false;
-    const done = (failure?: 'broken') => {
+    const completed = (failure?: 'broken') => {
       if (finished) return;
       finished = true;
       lifecycle.completed(req.pool, endpoint, req.scheduling, { status: upstream.status, ...(failure ? { failure } : {}) });
-      observer.finished(req.pool.name, (now() - req.startedAt) / 1000);
     };
-    observer.responded(req.pool.name, req.scheduling.requestedModel, upstream.status);
+    const done = (failure?: 'broken') => {
+      completed(failure);
+      if (failure) observed.failure = failure;
+      observer.finished(observed);
+    };
+    observed.status = upstream.status;
+    observer.responded(observed, endpoint);
     const contentType = upstream.headers.get('content-type') ?? '';
     const restore = upstream.status < 300 && req.restoreModel && upstream.body ? req.restoreModel : undefined;
     const headers = clientResponseHeaders(upstream.headers, restore !== undefined);
@@ -136,9 +137,12 @@ export class Proxy {
       try {
         bytes = await upstream.body.bytes();
       } catch (err) {
+        observed.status = 502;
         done('broken');
         throw new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_reset', message: `Endpoint ${endpoint.id} broke off its answer: ${(err as Error).message}. Retry the request.` });
       }
+      observed.responseBytes = bytes.byteLength;
+      if (upstream.status < 300) observed.usage = usageFromJson(bytes);
       done();
       if (!restore) return { status: upstream.status, headers, body: bytes };
       return { status: upstream.status, headers, body: restoreModelInJson(decoder.decode(bytes), restore.target, restore.requested) };
@@ -146,10 +150,47 @@ export class Proxy {
     // The first chunk of a stream is the first token: the endpoint's prefill of this prompt is over.
     const first = () => {
       lifecycle.firstToken(req.pool, endpoint, req.scheduling);
-      observer.firstToken(req.pool.name, (now() - req.startedAt) / 1000);
+      observer.firstToken(observed);
     };
-    let body = upstream.body.stream(done, first);
+    // The usage chunk is read as it passes (never held back); the observers hear of the end once the client has had every byte.
+    let body = observedStream(upstream.body.stream(completed, first), observed, observer, req.request.signal);
     if (restore) body = body.pipeThrough(restoreModelInSse(restore.target, restore.requested));
     return { status: upstream.status, headers, body };
   }
+}
+
+/** The streamed answer as the client reads it, its bytes scanned for the usage chunk; `finished` when it ends, fails or is cancelled. */
+function observedStream(source: ReadableStream<Uint8Array>, observed: ObservedRequest, observer: ProxyObserver, client: ClientSignal): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  const tap = new SseUsageTap();
+  const finish = (failure?: 'broken' | 'aborted') => {
+    if (observed.done) return;
+    observed.responseBytes = tap.bytes;
+    observed.usage = tap.usage();
+    if (failure) observed.failure = failure;
+    observer.finished(observed);
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (err) {
+        finish(client.aborted ? 'aborted' : 'broken');
+        controller.error(err);
+        return;
+      }
+      if (next.done) {
+        finish();
+        controller.close();
+        return;
+      }
+      tap.push(next.value);
+      controller.enqueue(next.value);
+    },
+    cancel(reason) {
+      finish('aborted');
+      return reader.cancel(reason);
+    },
+  });
 }

@@ -79,6 +79,8 @@ export interface ProducerPlugin {
   firstToken?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest): void;
   /** The request to this endpoint ended, however it ended. */
   completed?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest): void;
+  /** Entries its index holds, for a producer that keeps one (the prefix indexer's size metric). */
+  indexSize?(): number;
 }
 
 export interface PickerPlugin {

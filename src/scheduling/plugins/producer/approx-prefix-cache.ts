@@ -119,5 +119,10 @@ export function createApproxPrefixCacheProducer(name = APPROX_PREFIX_CACHE_PRODU
       }
       index.record(record.slot, source, n, lruCapacity(endpoint, fallbackCapacity), k >= 0 ? k * width : 0);
     },
+    indexSize() {
+      let entries = 0;
+      for (const index of indexes.values()) entries += index.totals.entries;
+      return entries;
+    },
   };
 }

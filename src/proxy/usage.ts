@@ -1,0 +1,162 @@
+/**
+ * Token counts from the answers' OpenAI `usage`, read without holding the
+ * answer back: from a whole JSON answer by finding its `"usage"` key from the
+ * end (servers put it last) and parsing that object alone, and from a
+ * streamed answer (SSE, with `stream_options.include_usage`) by scanning each
+ * chunk's bytes as it passes for the line carrying `"prompt_tokens"` — only
+ * the last such line is kept, and parsed once when the stream ends. The
+ * gateway never adds `include_usage` itself: that would add a chunk the
+ * client did not ask for.
+ */
+import * as v from 'valibot';
+import type { TokenUsage } from './observer.ts';
+
+const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
+const Usage = v.looseObject({
+  prompt_tokens: v.optional(v.nullable(Count)),
+  completion_tokens: v.optional(v.nullable(Count)),
+  prompt_tokens_details: v.optional(v.nullable(v.looseObject({ cached_tokens: v.optional(v.nullable(Count)) }))),
+});
+const SseUsageChunk = v.looseObject({ usage: v.optional(v.nullable(Usage)) });
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const USAGE_KEY = encoder.encode('"usage"');
+const PROMPT_TOKENS = encoder.encode('"prompt_tokens"');
+/** A partial SSE line longer than this is not a usage line: it is dropped from the scan (not from the stream). */
+const MAX_CARRY = 64 * 1024;
+const NL = 0x0a;
+
+function toUsage(u: v.InferOutput<typeof Usage> | null | undefined): TokenUsage | undefined {
+  if (!u || typeof u.prompt_tokens !== 'number') return undefined;
+  const usage: TokenUsage = { input: u.prompt_tokens, output: u.completion_tokens ?? 0 };
+  const cached = u.prompt_tokens_details?.cached_tokens;
+  if (typeof cached === 'number') usage.cached = cached;
+  return usage;
+}
+
+/** The usage of a whole (non-streamed) JSON answer, or undefined when it has none or it is malformed. */
+export function usageFromJson(bytes: Uint8Array): TokenUsage | undefined {
+  let key = lastIndexOfBytes(bytes, USAGE_KEY, bytes.length);
+  while (key >= 0 && !isKey(bytes, key)) key = lastIndexOfBytes(bytes, USAGE_KEY, key);
+  if (key < 0) return undefined;
+  let i = key + USAGE_KEY.length;
+  while (i < bytes.length && isSpace(bytes[i]!)) i++;
+  if (bytes[i] !== 0x3a /* : */) return undefined;
+  i++;
+  while (i < bytes.length && isSpace(bytes[i]!)) i++;
+  if (bytes[i] !== 0x7b /* { */) return undefined;
+  const end = objectEnd(bytes, i);
+  if (end < 0) return undefined;
+  return parseUsage(bytes.subarray(i, end), Usage);
+}
+
+/** Watches a streamed answer's bytes for its usage chunk. */
+export class SseUsageTap {
+  #carry: Uint8Array | undefined;
+  #last: Uint8Array | undefined;
+  /** Bytes seen. */
+  bytes = 0;
+
+  push(chunk: Uint8Array): void {
+    this.bytes += chunk.byteLength;
+    let buf = chunk;
+    if (this.#carry) {
+      buf = new Uint8Array(this.#carry.byteLength + chunk.byteLength);
+      buf.set(this.#carry);
+      buf.set(chunk, this.#carry.byteLength);
+      this.#carry = undefined;
+    }
+    const end = buf.lastIndexOf(NL);
+    if (end < 0) return this.#keep(buf);
+    let at = indexOfBytes(buf, PROMPT_TOKENS, 0, end);
+    if (at >= 0) {
+      for (let next = at; next >= 0; next = indexOfBytes(buf, PROMPT_TOKENS, at + 1, end)) at = next;
+      const start = at === 0 ? 0 : buf.lastIndexOf(NL, at) + 1;
+      this.#last = buf.slice(start, buf.indexOf(NL, at));
+    }
+    if (end + 1 < buf.byteLength) this.#keep(buf.subarray(end + 1));
+  }
+
+  /** The last usage the stream carried (call when it has ended). */
+  usage(): TokenUsage | undefined {
+    let line = this.#last;
+    if (this.#carry && indexOfBytes(this.#carry, PROMPT_TOKENS, 0, this.#carry.byteLength) >= 0) line = this.#carry;
+    if (!line) return undefined;
+    let text = decoder.decode(line).trim();
+    if (!text.startsWith('data:')) return undefined;
+    text = text.slice(5).trim();
+    const parsed = parseJson(text);
+    const chunk = v.safeParse(SseUsageChunk, parsed);
+    return chunk.success ? toUsage(chunk.output.usage) : undefined;
+  }
+
+  #keep(partial: Uint8Array): void {
+    this.#carry = partial.byteLength > MAX_CARRY ? undefined : partial.slice();
+  }
+}
+
+function parseUsage(bytes: Uint8Array, schema: typeof Usage): TokenUsage | undefined {
+  const parsed = v.safeParse(schema, parseJson(decoder.decode(bytes)));
+  return parsed.success ? toUsage(parsed.output) : undefined;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    // Not JSON after all: the answer simply has no usage to count.
+    void err;
+    return undefined;
+  }
+}
+
+/** `"usage"` at `at` is a key, not the end of a string value: the next non-space byte is a colon. */
+function isKey(bytes: Uint8Array, at: number): boolean {
+  let i = at + USAGE_KEY.length;
+  while (i < bytes.length && isSpace(bytes[i]!)) i++;
+  return bytes[i] === 0x3a;
+}
+
+function isSpace(b: number): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+}
+
+/** The index after the `}` that closes the object opening at `start`, skipping strings; -1 when it does not close. */
+function objectEnd(bytes: Uint8Array, start: number): number {
+  let depth = 0;
+  let quoted = false;
+  for (let i = start; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (quoted) {
+      if (b === 0x5c) i++;
+      else if (b === 0x22) quoted = false;
+    } else if (b === 0x22) quoted = true;
+    else if (b === 0x7b) depth++;
+    else if (b === 0x7d && --depth === 0) return i + 1;
+  }
+  return -1;
+}
+
+export function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from: number, end: number): number {
+  const first = needle[0]!;
+  const last = end - needle.length;
+  for (let i = hay.indexOf(first, from); i >= 0 && i <= last; i = hay.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < needle.length && hay[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+  }
+  return -1;
+}
+
+function lastIndexOfBytes(hay: Uint8Array, needle: Uint8Array, before: number): number {
+  const first = needle[0]!;
+  // A negative fromIndex would count from the end.
+  if (before - needle.length < 0) return -1;
+  for (let i = hay.lastIndexOf(first, before - needle.length); i >= 0; i = i > 0 ? hay.lastIndexOf(first, i - 1) : -1) {
+    let j = 1;
+    while (j < needle.length && hay[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+  }
+  return -1;
+}
