@@ -21,6 +21,10 @@ export const gatewayFlags = {
   'upstream-timeout': { type: 'number', default: 300_000, help: 'ms to wait for a model server to start answering' },
   'max-attempts': { type: 'number', default: 3, help: 'endpoints tried per request when connections are refused' },
   workers: { type: 'string', default: '1', help: 'processes serving the data plane on the one port (Node only; "auto": one per CPU)' },
+  'access-log': { type: 'string', default: 'stdout', help: 'one JSON line per request: off, stdout, or a file to append to' },
+  'access-log-sample': { type: 'number', default: 1, help: 'share of successful requests logged, 0..1 (failed ones always are)' },
+  'access-log-max-rate': { type: 'number', default: 0, help: 'at most this many access-log lines a second (0: no cap); the next line says how many were skipped' },
+  dashboard: { type: 'boolean', default: true, help: 'serve the live dashboard at /dashboard/ on the admin port (--dashboard=false to turn it off)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
 
@@ -61,5 +65,9 @@ export function gatewayOptions(flags: GatewayFlagValues, token: string | undefin
     bodyLimit: flags['body-limit'],
     upstreamTimeoutMs: flags['upstream-timeout'],
     maxAttempts: flags['max-attempts'],
+    accessLog: flags['access-log'],
+    accessLogSample: flags['access-log-sample'],
+    accessLogMaxRate: flags['access-log-max-rate'],
+    dashboard: flags.dashboard,
   };
 }

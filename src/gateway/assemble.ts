@@ -22,6 +22,12 @@ import { createScheduler, parseSchedulerConfig } from '../scheduling/index.ts';
 import type { Scheduler } from '../scheduling/scheduler.ts';
 import { adminListenHost, createAdminApp, restoreTable, stateDirPersistence, type TablePersistence } from '../control/index.ts';
 import { TableFollower } from '../control/table-follower.ts';
+import { createDashboardApp } from '../dashboard/app.ts';
+import { embeddedDashboardAssets } from '../dashboard/embedded-assets.ts';
+import type { DashboardSource } from '../dashboard/feed.ts';
+import type { RequestObserver } from '../proxy/observer.ts';
+import type { BuildInfo } from './pool-metrics.ts';
+import { gatewayTelemetry, type TelemetryParts } from './telemetry.ts';
 
 export interface GatewayStartOptions extends Partial<GatewayOptions> {
   port?: number;
@@ -55,6 +61,12 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
   /** Where the accepted routing table is kept across restarts. */
   stateDir?: string;
   log?: (line: Record<string, unknown>) => void;
+  /** Request observers besides the metrics (a runtime adds tracing and the access log). */
+  observers?: RequestObserver[];
+  /** Serve the live dashboard at /dashboard/ on the admin port (default: yes, when there is one). */
+  dashboard?: boolean;
+  /** What `inference_extension_info` says. */
+  buildInfo?: BuildInfo;
 }
 
 export interface TableSource {
@@ -73,6 +85,8 @@ export interface RuntimeParts {
   upstream: UpstreamClient;
   /** How the embedded agent fetches /metrics (default: fetch). */
   getter?: MetricsGetter;
+  /** The process's own metrics (CPU, memory, event loop), appended to /metrics. */
+  processMetrics?: () => Promise<string>;
 }
 
 export interface AssembledGateway {
@@ -82,6 +96,8 @@ export interface AssembledGateway {
   scheduling: LocalScheduling;
   /** The admin app when `adminPort` is set, and the host it must listen on. */
   admin?: { app: Hono; host: string };
+  /** The /metrics page (the admin port serves it). */
+  metrics(): Promise<string>;
   /** Stop following table changes and close the endpoint source. */
   close(): Promise<void>;
 }
@@ -175,15 +191,17 @@ export async function openEndpointSource(
   };
 }
 
-/** The admin API (RoutingService, GetEndpoints) plus /healthz and the gateway's /metrics. */
+/** The admin API (RoutingService, GetEndpoints) plus /healthz, the gateway's /metrics and the dashboard. */
 export function adminApp(
   options: Pick<GatewayStartOptions, 'token' | 'adminHost' | 'host'>,
   control: { store: RoutingTableStore; persistence?: TablePersistence; endpoints: EndpointSource; log: (l: Record<string, unknown>) => void },
   metrics: () => string | Promise<string>,
+  dashboard?: DashboardSource,
 ): { app: Hono; host: string } {
   const app = createAdminApp({ store: control.store, token: options.token, persistence: control.persistence, endpointSource: control.endpoints, log: control.log });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/metrics', async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4' } }));
+  app.get('/metrics', async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }));
+  if (dashboard) app.route('/dashboard', createDashboardApp({ source: dashboard, assets: embeddedDashboardAssets, token: options.token, log: control.log }));
   return { app, host: adminListenHost(options.token, options.adminHost ?? options.host ?? '127.0.0.1') };
 }
 
@@ -206,15 +224,19 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
   }
 
   const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now });
-  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, log }, options);
-  const admin = options.adminPort !== undefined ? adminApp(options, { store, persistence, endpoints, log }, () => gateway.metrics.render()) : undefined;
+  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, log, observers: options.observers }, options);
+  const withAdmin = options.adminPort !== undefined;
+  const telemetry = gatewayTelemetry({ gateway, store, endpoints, scheduling, picker: scheduler as TelemetryParts['picker'], buildInfo: options.buildInfo, processMetrics: parts.processMetrics, dashboard: withAdmin && options.dashboard !== false });
+  const admin = withAdmin ? adminApp(options, { store, persistence, endpoints, log }, telemetry.metrics, telemetry.dashboard) : undefined;
   return {
     gateway,
     store,
     endpoints,
     scheduling,
     admin,
+    metrics: telemetry.metrics,
     async close() {
+      telemetry.close();
       follower?.close();
       await source.close();
     },

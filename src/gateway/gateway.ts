@@ -116,10 +116,11 @@ export class Gateway {
     const parsed = checkBody(kind, parseJsonObject(bytes));
     // routing: model → route → pool → target.
     const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random);
+    const explain = request.headers.get(EXPLAIN_HEADER) === '1';
+    observed.clientExplain = explain;
     this.observers.resolved(observed, route, { bytes: bytes.byteLength, stream: parsed.stream });
 
     // scheduling: where it goes, or shed.
-    const explain = request.headers.get(EXPLAIN_HEADER) === '1';
     const schedulingRequest: SchedulingRequest = {
       requestId,
       targetModel: route.targetModel,
@@ -130,7 +131,6 @@ export class Gateway {
       // Also explained when an observer asks (the dashboard, sampled); the header goes only to a client that asked.
       explain: explain || observed.explain,
     };
-    observed.clientExplain = explain;
     const decision = await this.#ports.scheduling.pick(route.pool, schedulingRequest);
     this.observers.decided(observed, decision);
     const decisionHeader: Record<string, string> = explain && decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};

@@ -13,6 +13,7 @@ import { BoundedLabel, BUCKETS, Registry, type Sample } from '../observability/e
 import type { Histogram } from '../observability/histogram.ts';
 import { REQUEST_BUCKETS, TTFT_BUCKETS } from '../observability/histogram.ts';
 import type { Decision } from '../scheduling/scheduler.ts';
+import { FlowControlMetrics } from './flow-control-metrics.ts';
 
 /** GIE's error codes (errutil), as `error_code` label values. */
 export function errorCode(r: ObservedRequest): string {
@@ -74,8 +75,17 @@ export class GatewayMetrics implements RequestObserver {
       refused: r.counter('infergate_upstream_refused_total', 'Attempts on an endpoint that refused or reset the connection (then retried elsewhere).', ['pool']),
       retries: r.counter('infergate_retries_total', 'Attempts after the first one (on another endpoint), by pool.', ['pool']),
       shed: r.counter('infergate_shed_total', 'Sheddable requests refused with 429 because the pool was saturated.', ['pool']),
+      ejections: r.counter('infergate_outlier_ejections_total', 'Endpoints taken out of rotation by passive health (they refused or reset connections), by pool.', ['pool']),
     };
   })();
+
+  /** Flow control's queue metrics: recorded by the flow-control code, rendered with the rest. */
+  readonly flowControl = new FlowControlMetrics(this.registry);
+
+  /** Passive health took an endpoint of `pool` out of rotation. */
+  ejected(pool: string): void {
+    this.#f.ejections.labels(pool).value++;
+  }
 
   /** Shed answers per pool come from `finished`; families other modules record into are registered on `registry`. */
   resolved(r: ObservedRequest): void {

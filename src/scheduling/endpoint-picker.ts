@@ -63,6 +63,16 @@ export class EndpointPicker implements Scheduler {
     this.#sinks.clear();
   }
 
+  /** The saturation settings in force (the dashboard shows each pool's saturation as the shedder computes it). */
+  get saturation(): SaturationConfig {
+    return this.#saturation;
+  }
+
+  /** This gateway's requests to an endpoint not yet finished (undefined when it has sent none). */
+  inFlight(pool: string, endpointId: string): number | undefined {
+    return this.#pools.get(pool)?.peek(endpointId)?.inFlight.total;
+  }
+
   /** Entries the profiles' prefix indexes hold, across pools. */
   prefixIndexSize(): number {
     const seen = new Set<ProducerPlugin>();

@@ -18,6 +18,8 @@ export interface LocalSchedulingOptions {
 
 export class LocalScheduling implements EndpointScheduling {
   readonly outliers: OutlierDetector;
+  /** Told each time passive health takes an endpoint out of rotation (the gateway's metrics count it). */
+  onEjected?: (pool: Pool, endpoint: Endpoint) => void;
 
   constructor(
     readonly endpoints: EndpointSource,
@@ -41,7 +43,9 @@ export class LocalScheduling implements EndpointScheduling {
 
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest, outcome: Outcome): void {
     this.scheduler.completed(pool, endpoint, request);
-    if (outcome.failure === 'connect') this.outliers.failed(endpoint);
+    if (outcome.failure === 'connect') {
+      if (this.outliers.failed(endpoint)) this.onEjected?.(pool, endpoint);
+    }
     else if (outcome.status > 0) this.outliers.succeeded(endpoint);
   }
 

@@ -10,10 +10,13 @@ export class OutlierDetector {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  failed(endpoint: Endpoint): void {
+  /** The endpoint failed; returns whether this takes it out of rotation (it was in). */
+  failed(endpoint: Endpoint): boolean {
     const prev = this.#ejected.get(endpoint.id);
     const failures = (prev?.failures ?? 0) + 1;
-    this.#ejected.set(endpoint.id, { failures, until: this.now() + Math.min(30_000, 1000 * 2 ** (failures - 1)) });
+    const now = this.now();
+    this.#ejected.set(endpoint.id, { failures, until: now + Math.min(30_000, 1000 * 2 ** (failures - 1)) });
+    return prev === undefined || prev.until <= now;
   }
 
   succeeded(endpoint: Endpoint): void {

@@ -12,7 +12,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parsePrometheusText } from '../../agent/prom-text.ts';
-import type { GatewayStartOptions } from '../../gateway/assemble.ts';
+import type { StartGatewayOptions } from './gateway.ts';
 import { assembleControlPlane, type ControlPlane } from '../../gateway/control-plane.ts';
 import { mergePrometheusText } from '../../gateway/metrics-merge.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
@@ -20,7 +20,7 @@ import { nodeFiles } from './files.ts';
 import { listen, type Listening } from './listen.ts';
 import { undiciGetter } from './metrics-getter.ts';
 
-export interface ClusterGatewayOptions extends GatewayStartOptions {
+export interface ClusterGatewayOptions extends StartGatewayOptions {
   /** Worker processes serving the data plane (2 or more). */
   workers: number;
   /** How long a replacement worker waits for the primary's first table before it listens (default 3000 ms). */
@@ -40,8 +40,8 @@ export interface RunningClusterGateway {
 export interface WorkerConfig {
   slot: number;
   options: Pick<
-    GatewayStartOptions,
-    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom'
+    StartGatewayOptions,
+    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'accessLog' | 'accessLogSample' | 'accessLogMaxRate'
   >;
 }
 
@@ -151,6 +151,10 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
       maxAttempts: options.maxAttempts,
       schedulingConfig: options.schedulingConfig,
       staleAfterMs: options.staleAfterMs,
+      // Each worker writes its own lines (whole-line writes: they never interleave within a line).
+      accessLog: options.accessLog,
+      accessLogSample: options.accessLogSample,
+      accessLogMaxRate: options.accessLogMaxRate,
       ...(control!.internal.endpoints ? { agent: internalUrl, agentToken: internalToken } : { agent: options.agent, agentToken: options.agentToken }),
       // Wait for the table only when there is one to wait for: else the worker answers 503 until `infergate apply`.
       tableFrom: { url: internalUrl, token: internalToken, waitMs: control!.store.current ? (options.tableWaitMs ?? 3000) : 0 },
