@@ -61,6 +61,8 @@ export class MetricsAgent {
   #timer: ReturnType<typeof setInterval> | undefined;
   #inFlight = 0;
   readonly stats: AgentStats = { scrapes: 0, failures: 0, skipped: 0, inFlight: 0 };
+  /** Told of every finished scrape: the endpoint, how long it took (s), and why it failed if it did (the agent's metrics). */
+  onScrape?: (endpointId: string, seconds: number, error: string | undefined) => void;
 
   constructor(options: AgentOptions) {
     this.scrapeIntervalMs = options.scrapeIntervalMs ?? 50;
@@ -202,6 +204,7 @@ export class MetricsAgent {
     this.stats.inFlight = this.#inFlight;
     let text: string | undefined;
     let error: string | undefined;
+    const started = performance.now();
     try {
       text = await this.#o.get(t.url, this.#o.scrapeTimeoutMs);
     } catch (err) {
@@ -222,6 +225,7 @@ export class MetricsAgent {
         error = `unreadable metrics: ${(err as Error).message}`;
       }
       if (metrics) {
+        this.onScrape?.(t.endpoint.id, (performance.now() - started) / 1000, undefined);
         t.failures = 0;
         const changed = !prev.ready || prev.lastError !== undefined || !sameMetrics(prev.metrics, metrics);
         const { lastError: _drop, ...rest } = prev;
@@ -230,6 +234,7 @@ export class MetricsAgent {
       }
     }
     this.stats.failures++;
+    this.onScrape?.(t.endpoint.id, (performance.now() - started) / 1000, error ?? 'scrape failed');
     // Only a pod that cannot be reached is taken for gone; one that answers slowly or
     // badly keeps serving, its metrics age, and the picker treats it as stale.
     if (unreachable(error)) t.failures++;

@@ -13,6 +13,7 @@ import { bearerAuth } from '../rpc/auth.ts';
 import { mountConnect } from '../rpc/connect-mount.ts';
 import { routingReadRoutes } from '../control/routing-service.ts';
 import { EmbeddedAgentSource } from '../agent/embedded-source.ts';
+import { AgentMetrics } from '../agent/metrics.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
 import { adminApp, loadRoutingTable, openEndpointSource, type GatewayStartOptions, type RuntimeParts } from './assemble.ts';
@@ -54,7 +55,8 @@ export async function assembleControlPlane(options: ControlPlaneOptions, parts: 
 
   const internal = new Hono();
   const routing = routingReadRoutes(store);
-  const endpointService = agent && endpointServiceRoutes(agent);
+  const agentMetrics = agent && new AgentMetrics(agent);
+  const endpointService = agent && endpointServiceRoutes(agent, { subscribed: () => agentMetrics!.subscribed() });
   const routes = (router: ConnectRouter) => {
     routing(router);
     endpointService?.(router);
@@ -63,7 +65,7 @@ export async function assembleControlPlane(options: ControlPlaneOptions, parts: 
 
   // The pool gauges and the process's own metrics are the primary's: the workers' would be counted N times.
   const pools = poolMetrics({ pools: () => [...(store.current?.pools.values() ?? [])], endpoints }, options.buildInfo ?? UNKNOWN_BUILD);
-  const metrics = async () => (await options.metrics()) + pools.render() + ((await parts.processMetrics?.()) ?? '');
+  const metrics = async () => (await options.metrics()) + pools.render() + (agentMetrics?.render() ?? '') + ((await parts.processMetrics?.()) ?? '');
   const withAdmin = options.adminPort !== undefined;
   const wired = withAdmin && options.dashboard !== false ? gatewayDashboard({ store, endpoints }) : undefined;
   const relay = wired && relayedDashboard(wired.recorder, (w) => options.broadcastWatch?.(w), () => options.workers ?? 1);

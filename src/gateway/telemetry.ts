@@ -5,6 +5,8 @@
  * runtime's process metrics — one /metrics page — and the live dashboard fed
  * by a request observer.
  */
+import { EmbeddedAgentSource } from '../agent/embedded-source.ts';
+import { AgentMetrics } from '../agent/metrics.ts';
 import type { DashboardSource } from '../dashboard/feed.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
@@ -42,13 +44,15 @@ export function gatewayTelemetry(parts: TelemetryParts): Telemetry {
   const { gateway, picker } = parts;
   if (picker?.observe && picker.prefixIndexSize) observeScheduler(gateway.metrics.registry, picker as ObservablePicker);
   if (parts.scheduling) parts.scheduling.onEjected = (pool) => gateway.metrics.ejected(pool.name);
+  // An agent inside the gateway reports its scrapes on the gateway's page.
+  const agent = parts.endpoints instanceof EmbeddedAgentSource ? new AgentMetrics(parts.endpoints.agent) : undefined;
   const pools = poolMetrics({ pools: () => [...(parts.store.current?.pools.values() ?? [])], endpoints: parts.endpoints }, parts.buildInfo ?? UNKNOWN_BUILD);
   const dashboard = parts.dashboard
     ? gatewayDashboard({ store: parts.store, endpoints: parts.endpoints, saturation: picker?.saturation, inFlight: picker?.inFlight ? (p, id) => picker.inFlight!(p, id) : undefined })
     : undefined;
   if (dashboard) gateway.observers.add(dashboard.observer);
   return {
-    metrics: async () => gateway.metrics.render() + pools.render() + ((await parts.processMetrics?.()) ?? ''),
+    metrics: async () => gateway.metrics.render() + pools.render() + (agent?.render() ?? '') + ((await parts.processMetrics?.()) ?? ''),
     dashboard: dashboard?.recorder,
     close: () => dashboard?.close(),
   };
