@@ -52,6 +52,8 @@ export function nginxAvailable(): boolean {
 
 export interface Started {
   close(): Promise<void>;
+  /** The process, when it is one (its CPU time can be read from /proc). */
+  pid?: number;
 }
 
 export async function startNginx(dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
@@ -131,7 +133,7 @@ spec: { modelName: llama, poolRef: { name: sse } }
   const args = ['gateway', '--manifests', join(dir, 'manifests.yaml'), '--endpoints', join(dir, 'endpoints.yaml'), '--port', String(port), '--admin-port', '-1', ...(options.args ?? [])];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(root, 'bin/infergate.js'), ...args], { stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'] });
   await waitForPort(port);
-  return { close: () => stop(child) };
+  return { close: () => stop(child), pid: child.pid };
 }
 
 /** The bare node:http proxy (bench/proxy/node-floor.ts) in front of the JSON upstream. */

@@ -79,6 +79,9 @@ export class GatewayMetrics implements RequestObserver {
     };
   })();
 
+  readonly #schedulerE2e = this.#f.schedulerE2e.labels();
+  readonly #attempts = new Map<string, Sample>();
+
   /** Flow control's queue metrics: recorded by the flow-control code, rendered with the rest. */
   readonly flowControl = new FlowControlMetrics(this.registry);
 
@@ -97,14 +100,17 @@ export class GatewayMetrics implements RequestObserver {
   }
 
   decided(r: ObservedRequest, decision: Decision): void {
-    if (r.resolvedAt) this.#f.schedulerE2e.labels().observe((r.decidedAt - r.resolvedAt) / 1000);
-    const target = this.#modelLabel.value(r.targetModel ?? '');
-    if (decision.kind === 'route') {
-      const e = decision.endpoint;
-      this.#f.attempts.labels('success', target, e.address, '', String(e.port)).value++;
-    } else {
-      this.#f.attempts.labels('failure', target, '', '', '').value++;
+    if (r.resolvedAt) this.#schedulerE2e.observe((r.decidedAt - r.resolvedAt) / 1000);
+    const endpoint = decision.kind === 'route' ? decision.endpoint : undefined;
+    const key = `${r.targetModel ?? ''}\u0000${endpoint?.id ?? ''}`;
+    let attempts = this.#attempts.get(key);
+    if (!attempts) {
+      const target = this.#modelLabel.value(r.targetModel ?? '');
+      attempts = endpoint ? this.#f.attempts.labels('success', target, endpoint.address, '', String(endpoint.port)) : this.#f.attempts.labels('failure', target, '', '', '');
+      // Bounded like the labels: past the cap the pairs share `other`'s series, looked up each time.
+      if (this.#attempts.size < 10_000) this.#attempts.set(key, attempts);
     }
+    attempts.value++;
   }
 
   attemptFailed(r: ObservedRequest, _endpoint: unknown, failure: string): void {

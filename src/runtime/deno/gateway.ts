@@ -11,8 +11,9 @@ import { fetchUpstream } from '../../http/fetch-upstream.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
 import { deno, type DenoServer } from './api.ts';
 import { readFileText, watchFile, writeFileAtomic } from './files.ts';
+import { denoObservers, type DenoObserverOptions } from './observers.ts';
 
-export type DenoGatewayOptions = GatewayStartOptions;
+export type DenoGatewayOptions = GatewayStartOptions & DenoObserverOptions;
 /** Startup refused: the configuration has problems, each named. */
 export { ConfigError as DenoConfigError };
 
@@ -41,7 +42,8 @@ function serve(fetch: (r: Request) => Response | Promise<Response>, port: number
 }
 
 export async function startDenoGateway(options: DenoGatewayOptions): Promise<RunningDenoGateway> {
-  const assembled = await assembleGateway(options, {
+  const telemetry = await denoObservers(options, deno().env.toObject());
+  const assembled = await assembleGateway({ ...options, observers: [...(options.observers ?? []), ...telemetry.observers] }, {
     files: { readFileText, watchFile, writeFileAtomic },
     loadKernel: () => loadKernelModule(),
     upstream: fetchUpstream,
@@ -51,6 +53,7 @@ export async function startDenoGateway(options: DenoGatewayOptions): Promise<Run
   const closeAll = async () => {
     await Promise.all(servers.map((s) => s.shutdown()));
     await assembled.close();
+    await telemetry.close();
   };
   try {
     servers.push(serve(createDataPlaneApp(gateway).fetch, options.port ?? 8080, options.host ?? '127.0.0.1'));

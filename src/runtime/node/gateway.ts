@@ -51,7 +51,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   // The embedded agent scrapes over undici (Node-only, so lent from here).
   const getter = !options.endpointSource && options.endpoints && !options.agent ? undiciGetter() : undefined;
   const upstream = new Http1Client();
-  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter, processMetrics: processMetrics() };
+  // prom-client's collectors (GC and event-loop observers) only where there is a page to show them on.
+  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter, processMetrics: options.adminPort !== undefined ? processMetrics() : undefined };
   const log = options.log ?? ((line: Record<string, unknown>) => console.error(JSON.stringify(line)));
   let assembled;
   let tracing: NodeTracing | undefined;
