@@ -15,6 +15,12 @@ import type { MetricsGetter } from '../agent/http-get.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
 import { LocalScheduling } from '../scheduling/local.ts';
+import { DEFAULT_FLOW_CONTROL, type FlowControlConfig } from '../flowcontrol/config.ts';
+import { DEFAULT_SATURATION } from '../scheduling/config.ts';
+import type { ApiKeys } from '../api/api-keys.ts';
+import { parseApiKeys } from '../config/api-keys-file.ts';
+import { defaultUpstreamAuth, parseUpstreamCredentials } from '../config/upstream-credentials.ts';
+import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
 import { importManifests } from '../routing/manifests.ts';
 import { formatProblem, type Problem } from '../routing/problems.ts';
 import { RoutingTableStore } from '../routing/store.ts';
@@ -52,6 +58,8 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
   schedulingConfig?: string;
   scheduler?: Scheduler;
   scrapeIntervalMs?: number;
+  /** The embedded agent: a pod whose /metrics are another engine's is not-ready (default) or ready with an error. */
+  engineMismatch?: 'not-ready' | 'ready';
   staleAfterMs?: number;
   /** Admin API port (RoutingService); undefined: no admin API. */
   adminPort?: number;
@@ -60,6 +68,17 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
   token?: string;
   /** Where the accepted routing table is kept across restarts. */
   stateDir?: string;
+  /**
+   * Flow control (llm-d's `flowControl` feature gate): requests wait in the gateway
+   * while their pool is saturated, by priority band and fairness flow.
+   */
+  flowControl?: { config?: Partial<FlowControlConfig>; maxConcurrency?: number };
+  /** Clients' API keys file (SHA-256 digests, each with a tenant): the data plane then requires a key. */
+  apiKeys?: string;
+  /** What the pods receive in Authorization, per pool (file). */
+  upstreamCredentials?: string;
+  /** The routing table comes from elsewhere (the Kubernetes API): the admin API refuses Apply, saying this. */
+  tableReadOnly?: string;
   log?: (line: Record<string, unknown>) => void;
   /** Request observers besides the metrics (a runtime adds tracing and the access log). */
   observers?: RequestObserver[];
@@ -139,6 +158,20 @@ async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts):
   return createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random });
 }
 
+/** The clients' API keys and what the pods receive in Authorization, from their files (each rejected whole, every problem named). */
+async function loadCredentials(options: Pick<GatewayStartOptions, 'apiKeys' | 'upstreamCredentials'>, files: FileAccess): Promise<{ clients?: ApiKeys; upstreamAuth: UpstreamAuth }> {
+  let clients: ApiKeys | undefined;
+  if (options.apiKeys) {
+    const parsed = parseApiKeys(await readRequired(files, options.apiKeys), options.apiKeys);
+    if (!parsed.ok) throw new ConfigError(`${options.apiKeys}: the API keys were rejected`, parsed.problems);
+    clients = parsed.keys;
+  }
+  if (!options.upstreamCredentials) return { clients, upstreamAuth: defaultUpstreamAuth(clients !== undefined) };
+  const parsed = parseUpstreamCredentials(await readRequired(files, options.upstreamCredentials), options.upstreamCredentials, clients !== undefined);
+  if (!parsed.ok) throw new ConfigError(`${options.upstreamCredentials}: the upstream credentials were rejected`, parsed.problems);
+  return { clients, upstreamAuth: parsed.auth };
+}
+
 /** The routing table a gateway starts with: `manifests`, else the state dir's last accepted one (else none). */
 export async function loadRoutingTable(
   options: Pick<GatewayStartOptions, 'manifests' | 'stateDir'>,
@@ -174,6 +207,7 @@ export async function openEndpointSource(
           files: parts.files,
           getter: parts.getter,
           scrapeIntervalMs: options.scrapeIntervalMs,
+          engineMismatch: options.engineMismatch,
           staleAfterMs: options.staleAfterMs,
           log,
         })
@@ -193,12 +227,12 @@ export async function openEndpointSource(
 
 /** The admin API (RoutingService, GetEndpoints) plus /healthz, the gateway's /metrics and the dashboard. */
 export function adminApp(
-  options: Pick<GatewayStartOptions, 'token' | 'adminHost' | 'host'>,
+  options: Pick<GatewayStartOptions, 'token' | 'adminHost' | 'host' | 'tableReadOnly'>,
   control: { store: RoutingTableStore; persistence?: TablePersistence; endpoints: EndpointSource; log: (l: Record<string, unknown>) => void },
   metrics: () => string | Promise<string>,
   dashboard?: DashboardSource,
 ): { app: Hono; host: string } {
-  const app = createAdminApp({ store: control.store, token: options.token, persistence: control.persistence, endpointSource: control.endpoints, log: control.log });
+  const app = createAdminApp({ store: control.store, token: options.token, persistence: control.persistence, endpointSource: control.endpoints, log: control.log, readOnly: options.tableReadOnly });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }));
   if (dashboard) app.route('/dashboard', createDashboardApp({ source: dashboard, assets: embeddedDashboardAssets, token: options.token, log: control.log }));
@@ -209,6 +243,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
   const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
   const { store, persistence } = options.tableFrom ? { store: new RoutingTableStore(), persistence: undefined } : await loadRoutingTable(options, parts.files, log);
   const scheduler = await loadScheduler(options, parts);
+  const { clients, upstreamAuth } = await loadCredentials(options, parts.files);
   const from = options.tableFrom;
   const follower = from && new TableFollower({ store, url: from.url, token: from.token, transport: from.transport, log });
   let source;
@@ -223,8 +258,10 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
   }
 
-  const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now });
-  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, log, observers: options.observers }, options);
+  const fc = options.flowControl;
+  const flowControl = fc && { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: scheduler.saturation ?? DEFAULT_SATURATION, maxConcurrency: fc.maxConcurrency ?? 0 };
+  const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now, ...(flowControl ? { flowControl } : {}) });
+  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log, observers: options.observers }, options);
   const withAdmin = options.adminPort !== undefined;
   const telemetry = gatewayTelemetry({ gateway, store, endpoints, scheduling, picker: scheduler as TelemetryParts['picker'], buildInfo: options.buildInfo, processMetrics: parts.processMetrics, dashboard: withAdmin && options.dashboard !== false });
   const admin = withAdmin ? adminApp(options, { store, persistence, endpoints, log }, telemetry.metrics, telemetry.dashboard) : undefined;
@@ -238,6 +275,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     async close() {
       telemetry.close();
       follower?.close();
+      scheduling.flow?.close();
       await source.close();
     },
   };

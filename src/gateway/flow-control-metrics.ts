@@ -1,58 +1,66 @@
 /**
- * The place for flow control's metrics (the queueing in front of the
- * scheduler, built separately): the Inference Extension's names and labels,
- * ready to be recorded by whoever holds the queues. Call `enqueued` when a
- * request starts waiting and `dequeued` when it leaves its queue, with the
- * outcome llm-d uses (Dispatched, RejectedCapacity, RejectedOther,
- * EvictedTTL, EvictedContextCancelled, EvictedOther). Per process: the queue
- * sizes add up across `--workers`. The request observer's `queued` point
- * (src/proxy/observer.ts) is how the access log, traces and dashboard hear of
- * the wait; these are the counts.
+ * Flow control's metrics (the queueing in front of the scheduler,
+ * src/flowcontrol/), with llm-d's names where it has them: how long requests
+ * waited and how they left the queue (`outcome` as llm-d names it), and how
+ * many wait now. Recorded from the FlowController's events and read from its
+ * queues at scrape time; per process, so they add up across `--workers`.
+ * The request observer's `queued` point is how the access log, traces and
+ * dashboard hear of a wait; these are the counts.
  */
 import { BoundedLabel, BUCKETS, type Registry } from '../observability/exposition.ts';
 
-export type FlowOutcome = 'Dispatched' | 'RejectedCapacity' | 'RejectedNoEndpoints' | 'RejectedOther' | 'EvictedTTL' | 'EvictedContextCancelled' | 'EvictedOther';
-
-export interface FlowKey {
-  /** The flow's fairness id (x-llm-d-inference-fairness-id; `default-flow` when none). */
-  fairnessId: string;
-  priority: number;
+/** What the FlowController tells of each request that leaves it (src/flowcontrol/controller.ts `onEvent`). */
+export interface FlowEvent {
   pool: string;
-  model: string;
-  targetModel: string;
+  priority: number;
+  /** The flow (fairness id). */
+  flow: string;
+  outcome: 'dispatched' | 'queue-full' | 'ttl-expired' | 'no-endpoints' | 'shed' | 'client-gone';
+  waitedMs: number;
+}
+
+/** llm-d's outcome label values (docs/compatibility.md §e). */
+const OUTCOME: Record<FlowEvent['outcome'], string> = {
+  dispatched: 'Dispatched',
+  'queue-full': 'RejectedCapacity',
+  shed: 'RejectedCapacity',
+  'ttl-expired': 'EvictedTTL',
+  'no-endpoints': 'EvictedNoEndpoints',
+  'client-gone': 'EvictedContextCancelled',
+};
+
+export interface QueuedNow {
+  /** What waits now, per pool, priority band and flow. */
+  queued(): Iterable<{ pool: string; priority: number; flow: string; requests: number; bytes: number }>;
 }
 
 export class FlowControlMetrics {
   readonly #fairness = new BoundedLabel();
-  readonly #models = new BoundedLabel();
-  readonly #queueSize;
-  readonly #queueBytes;
-  readonly #queueDuration;
+  readonly #duration;
   readonly #requests;
 
-  constructor(registry: Registry) {
-    const flow = ['fairness_id', 'priority', 'inference_pool', 'model_name', 'target_model_name'];
-    this.#queueSize = registry.gauge('inference_extension_flow_control_queue_size', 'Requests waiting in flow control.', flow);
-    this.#queueBytes = registry.gauge('inference_extension_flow_control_queue_bytes', 'Request bytes waiting in flow control.', flow);
-    this.#queueDuration = registry.histogram('inference_extension_flow_control_request_queue_duration_seconds', 'Time a request spent in flow control, by outcome.', [...flow.slice(0, 2), 'outcome', ...flow.slice(2)], BUCKETS.flowQueue);
-    this.#requests = registry.counter('infergate_flow_control_requests_total', 'Requests that left flow control, by outcome.', ['outcome', 'priority', 'inference_pool']);
+  constructor(registry: Registry, queues?: QueuedNow) {
+    this.#duration = registry.histogram('inference_extension_flow_control_request_queue_duration_seconds', 'Time a request spent in flow control, by how it left.', ['fairness_id', 'priority', 'outcome', 'inference_pool'], BUCKETS.flowQueue);
+    this.#requests = registry.counter('infergate_flow_control_requests_total', 'Requests that left flow control, by outcome (llm-d flow_control_requests_total).', ['outcome', 'priority', 'inference_pool']);
+    if (!queues) return;
+    const size = registry.gauge('inference_extension_flow_control_queue_size', 'Requests waiting in flow control now.', ['fairness_id', 'priority', 'inference_pool']);
+    const bytes = registry.gauge('inference_extension_flow_control_queue_bytes', 'Request bytes waiting in flow control now.', ['fairness_id', 'priority', 'inference_pool']);
+    registry.collect(() => {
+      size.clear();
+      bytes.clear();
+      for (const q of queues.queued()) {
+        const labels = [this.#fairness.value(q.flow), String(q.priority), q.pool] as const;
+        size.labels(...labels).value += q.requests;
+        bytes.labels(...labels).value += q.bytes;
+      }
+    });
   }
 
-  enqueued(key: FlowKey, bytes: number): void {
-    const labels = this.#labels(key);
-    this.#queueSize.labels(...labels).value++;
-    this.#queueBytes.labels(...labels).value += bytes;
-  }
-
-  dequeued(key: FlowKey, bytes: number, outcome: FlowOutcome, seconds: number): void {
-    const [fairness, priority, pool, model, target] = this.#labels(key);
-    this.#queueSize.labels(fairness, priority, pool, model, target).value--;
-    this.#queueBytes.labels(fairness, priority, pool, model, target).value -= bytes;
-    this.#queueDuration.labels(fairness, priority, outcome, pool, model, target).observe(seconds);
-    this.#requests.labels(outcome, priority, pool).value++;
-  }
-
-  #labels(key: FlowKey): [string, string, string, string, string] {
-    return [this.#fairness.value(key.fairnessId), String(key.priority), key.pool, this.#models.value(key.model), this.#models.value(key.targetModel)];
+  /** A request left flow control (dispatched or refused), after `waitedMs`. */
+  event(e: FlowEvent): void {
+    const outcome = OUTCOME[e.outcome];
+    const priority = String(e.priority);
+    this.#duration.labels(this.#fairness.value(e.flow), priority, outcome, e.pool).observe(e.waitedMs / 1000);
+    this.#requests.labels(outcome, priority, e.pool).value++;
   }
 }

@@ -6,12 +6,17 @@
  * upstream client, a log), not the things behind them, so the same director
  * runs on Node, Deno and Workers.
  */
-import { parseJsonObject } from '../api/body.ts';
+import { parseJsonBody, withModel } from '../api/body.ts';
 import { errorAnswer, GatewayError, internalError, payloadTooLarge, serviceUnavailable, shed } from '../api/errors.ts';
 import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
+import { continuationFor } from '../api/continuation.ts';
+import { QUEUE_DURATION_HEADER, readFlowHeaders } from '../api/request-headers.ts';
+import type { Admission, Refusal } from '../flowcontrol/controller.ts';
 import type { Answer } from '../http/answer.ts';
 import { isBodyTooLarge, type InboundRequest } from '../http/inbound.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
+import type { ApiKeys } from '../api/api-keys.ts';
+import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
 import { Proxy } from '../proxy/forward.ts';
 import { ObserverHub, type ObservedRequest, type RequestObserver } from '../proxy/observer.ts';
 import type { CompiledTable } from '../routing/compile.ts';
@@ -45,13 +50,16 @@ export interface GatewayPorts {
   table: { readonly current: CompiledTable | undefined };
   scheduling: EndpointScheduling;
   upstream: UpstreamClient;
+  /** Clients' API keys, when the gateway checks them (each names a tenant). */
+  clients?: ApiKeys;
+  /** What the pods receive in Authorization, per pool. */
+  upstreamAuth?: UpstreamAuth;
   /** Structured log lines (default: one JSON object per line on stderr). */
   log?: (line: Record<string, unknown>) => void;
   /** Who hears how each request goes (tracing, the access log, the dashboard); the metrics always do. */
   observers?: readonly RequestObserver[];
 }
 
-const encoder = new TextEncoder();
 export const EXPLAIN_HEADER = 'x-infergate-explain';
 export const DECISION_HEADER = 'x-infergate-decision';
 
@@ -69,7 +77,19 @@ export class Gateway {
     this.#ports = ports;
     this.#log = ports.log ?? ((line) => console.error(JSON.stringify(line)));
     this.observers = new ObserverHub([this.metrics, ...(ports.observers ?? [])]);
-    this.#proxy = new Proxy({ upstream: ports.upstream, lifecycle: ports.scheduling, observer: this.observers }, this.options);
+    this.#proxy = new Proxy(
+      {
+        upstream: ports.upstream,
+        upstreamAuth: ports.upstreamAuth,
+        lifecycle: ports.scheduling,
+        pick: async (pool, request, exclude) => {
+          const d = await ports.scheduling.pick(pool, { ...request, explain: false });
+          return d.kind === 'route' ? [d.endpoint, ...d.fallbacks].find((e) => !exclude.has(e.id)) : undefined;
+        },
+        observer: this.observers,
+      },
+      this.options,
+    );
   }
 
   /** Serve one OpenAI API request. Never throws: every failure is an OpenAI-shaped answer. */
@@ -83,6 +103,11 @@ export class Gateway {
       return answer;
     } catch (err) {
       const known = err instanceof GatewayError ? err : isBodyTooLarge(err) ? payloadTooLarge(this.options.bodyLimit) : undefined;
+      // The client went away (mid-body, say): nobody reads an answer, and it is not a bug to log.
+      if (!known && request.signal.aborted) {
+        this.#finished(observed, 499);
+        return { status: 499, headers: {}, body: null };
+      }
       const error = known ?? this.unexpected(err, requestId);
       this.#finished(observed, error.status, error.code);
       return errorAnswer(error, { 'x-request-id': requestId });
@@ -111,9 +136,11 @@ export class Gateway {
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
     }
-    // api: the body, once, checked.
-    let bytes = await request.body(this.options.bodyLimit);
-    const parsed = checkBody(kind, parseJsonObject(bytes));
+    // api: who is asking (when keys are checked), then the body, once, checked.
+    const tenant = this.#ports.clients?.authenticate(request.headers.get('authorization')).tenant;
+    const bytes = await request.body(this.options.bodyLimit);
+    const body = parseJsonBody(bytes);
+    const parsed = checkBody(kind, body.value);
     // routing: model → route → pool → target.
     const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random);
     const explain = request.headers.get(EXPLAIN_HEADER) === '1';
@@ -130,10 +157,28 @@ export class Gateway {
       priority: route.priority,
       // Also explained when an observer asks (the dashboard, sampled); the header goes only to a client that asked.
       explain: explain || observed.explain,
+      ...(tenant !== undefined ? { tenant } : {}),
+      ...readFlowHeaders(request.headers),
     };
-    const decision = await this.#ports.scheduling.pick(route.pool, schedulingRequest);
+
+    // flow control (when on): wait while the pool is saturated, or be refused.
+    const scheduling = this.#ports.scheduling;
+    let admission: Admission | undefined;
+    if (scheduling.admit) {
+      const admitted = await scheduling.admit(route.pool, schedulingRequest, bytes.byteLength, request.signal);
+      if ('refused' in admitted) return this.#refused(admitted.refused, observed, requestId);
+      admission = admitted.admitted;
+      if (admission.waitedMs > 0) this.observers.queued(observed, admission.waitedMs, 'pool saturated');
+    }
+    let decision;
+    try {
+      decision = await scheduling.pick(route.pool, schedulingRequest);
+    } finally {
+      admission?.started();
+    }
     this.observers.decided(observed, decision);
     const decisionHeader: Record<string, string> = explain && decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};
+    if (admission && admission.waitedMs > 0) decisionHeader[QUEUE_DURATION_HEADER] = String(Math.round(admission.waitedMs));
     if (decision.kind === 'shed') {
       return errorAnswer(shed(`Pool "${route.pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds), { ...decisionHeader, 'x-request-id': requestId });
     }
@@ -142,22 +187,35 @@ export class Gateway {
     }
 
     // proxy: forward with the target model, restore the asked-for name in the answer.
-    if (parsed.body.model !== route.targetModel) {
-      parsed.body.model = route.targetModel;
-      bytes = encoder.encode(JSON.stringify(parsed.body));
-    }
     return this.#proxy.forward({
       pool: route.pool,
       candidates: [decision.endpoint, ...decision.fallbacks],
       scheduling: schedulingRequest,
       request,
       path,
-      body: bytes,
+      body: parsed.body.model === route.targetModel ? bytes : withModel(body, route.targetModel),
       stream: parsed.stream,
       restoreModel: route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined,
+      continuation: continuationFor(kind, body.value, route.targetModel)?.body,
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
       observed,
     });
+  }
+
+  /** A request flow control did not let through: 429 (limits, TTL, shed), 503 (no endpoints), 499 (the client left). */
+  #refused(refusal: Refusal, observed: ObservedRequest, requestId: string): Answer {
+    const pool = observed.pool!.name;
+    observed.decisionReason = refusal.message;
+    observed.end = refusal.kind === 'client-gone' ? 'client_gone' : refusal.kind === 'no-endpoints' ? 'unavailable' : 'shed';
+    if (refusal.kind === 'shed') observed.decision = 'shed';
+    if (refusal.kind === 'client-gone') return { status: 499, headers: {}, body: null };
+    const headers = { 'x-request-id': requestId };
+    if (refusal.kind === 'no-endpoints') {
+      return errorAnswer(serviceUnavailable(`No endpoint of pool "${pool}" came up in time: ${refusal.message}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', refusal.retryAfterSeconds), headers);
+    }
+    const code = refusal.kind === 'shed' ? 'pool_saturated' : refusal.kind === 'queue-full' ? 'flow_control_queue_full' : 'flow_control_ttl_expired';
+    observed.errorCode = code;
+    return errorAnswer(new GatewayError({ status: 429, type: 'rate_limit_error', code, message: `${refusal.message}. Retry after ${refusal.retryAfterSeconds} s.`, headers: { 'retry-after': String(refusal.retryAfterSeconds) } }), headers);
   }
 
   /** `GET /v1/models`: the model names the routing table serves, in OpenAI's list shape. */

@@ -60,7 +60,7 @@ describe('mergePrometheusText', () => {
     expect(value('infergate_time_to_first_token_seconds_count', { pool: 'gemma3' })).toBe(1);
     expect(value('infergate_shed_total', { pool: 'gemma3' })).toBe(1);
     expect(value('infergate_upstream_refused_total', { pool: 'deepseek' })).toBe(1);
-    expect(value('infergate_retries_total', { pool: 'deepseek' })).toBe(1);
+    expect(value('infergate_retries_total', { pool: 'deepseek', reason: 'connect-failure' })).toBe(1);
     // Histogram buckets stay cumulative after summing.
     const buckets = samples.filter((s) => s.name === 'infergate_request_duration_seconds_bucket' && s.labels.pool === 'gemma3').map((s) => s.value);
     expect(buckets).toEqual([...buckets].sort((x, y) => x - y));

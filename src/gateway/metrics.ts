@@ -13,7 +13,7 @@ import { BoundedLabel, BUCKETS, Registry, type Sample } from '../observability/e
 import type { Histogram } from '../observability/histogram.ts';
 import { REQUEST_BUCKETS, TTFT_BUCKETS } from '../observability/histogram.ts';
 import type { Decision } from '../scheduling/scheduler.ts';
-import { FlowControlMetrics } from './flow-control-metrics.ts';
+import { FlowControlMetrics, type FlowEvent, type QueuedNow } from './flow-control-metrics.ts';
 
 /** GIE's error codes (errutil), as `error_code` label values. */
 export function errorCode(r: ObservedRequest): string {
@@ -49,7 +49,7 @@ export class GatewayMetrics implements RequestObserver {
   readonly registry = new Registry();
   readonly #modelLabel = new BoundedLabel();
   readonly #byModel = new Map<string, ModelSeries>();
-  readonly #byPool = new Map<string, { requests: Map<string, Sample>; duration: Histogram; ttft: Histogram; refused: Sample; retries: Sample; shed: Sample }>();
+  readonly #byPool = new Map<string, { requests: Map<string, Sample>; duration: Histogram; ttft: Histogram; refused: Sample; shed: Sample; retries: Map<string, Sample> }>();
   /** Requests counted as running, so `finished` takes back only what `resolved` added. */
   readonly #running = new WeakSet<ObservedRequest>();
 
@@ -73,21 +73,30 @@ export class GatewayMetrics implements RequestObserver {
       ownDuration: r.histogram('infergate_request_duration_seconds', 'Time from request to the end of the answer, by pool.', ['pool'], REQUEST_BUCKETS),
       ownTtft: r.histogram('infergate_time_to_first_token_seconds', 'Time from request to the first streamed byte of the answer, by pool.', ['pool'], TTFT_BUCKETS),
       refused: r.counter('infergate_upstream_refused_total', 'Attempts on an endpoint that refused or reset the connection (then retried elsewhere).', ['pool']),
-      retries: r.counter('infergate_retries_total', 'Attempts after the first one (on another endpoint), by pool.', ['pool']),
+      retries: r.counter('infergate_retries_total', 'Requests sent again to another endpoint before the first byte of the answer, by pool and why (an upstream status, or connect-failure).', ['pool', 'reason']),
+      breaks: r.counter('infergate_stream_breaks_total', 'Streamed answers broken off by their pod, by pool and outcome: resumed on another pod, or ended with an SSE error event.', ['pool', 'outcome']),
       shed: r.counter('infergate_shed_total', 'Sheddable requests refused with 429 because the pool was saturated.', ['pool']),
-      ejections: r.counter('infergate_outlier_ejections_total', 'Endpoints taken out of rotation by passive health (they refused or reset connections), by pool.', ['pool']),
+      ejections: r.counter('infergate_outlier_ejections_total', 'Endpoints taken out of rotation by passive health (outlier detection), by why: connect-failure, consecutive-5xx, retry-after, failure-percentage.', ['reason']),
     };
   })();
 
   readonly #schedulerE2e = this.#f.schedulerE2e.labels();
   readonly #attempts = new Map<string, Sample>();
 
-  /** Flow control's queue metrics: recorded by the flow-control code, rendered with the rest. */
-  readonly flowControl = new FlowControlMetrics(this.registry);
+  /** Flow control's metrics, once there is flow control (see `observeFlowControl`). */
+  flowControl?: FlowControlMetrics;
 
-  /** Passive health took an endpoint of `pool` out of rotation. */
-  ejected(pool: string): void {
-    this.#f.ejections.labels(pool).value++;
+  /** Count flow control's outcomes and queue sizes on this page. */
+  observeFlowControl(controller: QueuedNow & { onEvent?: (e: FlowEvent) => void }): void {
+    const metrics = (this.flowControl = new FlowControlMetrics(this.registry, controller));
+    controller.onEvent = (e) => metrics.event(e);
+  }
+
+  /** Read passive health's ejection counts (by reason) at each scrape. */
+  countEjections(counts: ReadonlyMap<string, number>): void {
+    this.registry.collect(() => {
+      for (const [reason, n] of counts) this.#f.ejections.labels(reason).value = n;
+    });
   }
 
   /** Shed answers per pool come from `finished`; families other modules record into are registered on `registry`. */
@@ -117,6 +126,17 @@ export class GatewayMetrics implements RequestObserver {
     if (failure === 'connect' && r.pool) this.#pool(r.pool.name).refused.value++;
   }
 
+  retried(r: ObservedRequest, _endpoint: unknown, reason: string): void {
+    const pool = this.#pool(r.pool?.name ?? '');
+    let s = pool.retries.get(reason);
+    if (!s) pool.retries.set(reason, (s = this.#f.retries.labels(r.pool?.name ?? '', reason)));
+    s.value++;
+  }
+
+  resumed(r: ObservedRequest, ok: boolean): void {
+    this.#f.breaks.labels(r.pool?.name ?? '', ok ? 'resumed' : 'error_event').value++;
+  }
+
   finished(r: ObservedRequest): void {
     const poolName = r.pool?.name ?? '';
     const pool = this.#pool(poolName);
@@ -126,7 +146,6 @@ export class GatewayMetrics implements RequestObserver {
     if (!byCode) pool.requests.set(`${model}\u0000${code}`, (byCode = this.#f.ownRequests.labels(poolName, model, String(code))));
     byCode.value++;
     if (r.decision === 'shed') pool.shed.value++;
-    if (r.attempts > 1) pool.retries.value += r.attempts - 1;
 
     const m = this.#model(r);
     if (this.#running.has(r)) {
@@ -195,7 +214,7 @@ export class GatewayMetrics implements RequestObserver {
     let p = this.#byPool.get(name);
     if (!p) {
       const f = this.#f;
-      p = { requests: new Map(), duration: f.ownDuration.labels(name), ttft: f.ownTtft.labels(name), refused: f.refused.labels(name), retries: f.retries.labels(name), shed: f.shed.labels(name) };
+      p = { requests: new Map(), duration: f.ownDuration.labels(name), ttft: f.ownTtft.labels(name), refused: f.refused.labels(name), shed: f.shed.labels(name), retries: new Map() };
       this.#byPool.set(name, p);
     }
     return p;

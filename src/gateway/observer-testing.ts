@@ -53,6 +53,7 @@ export function playRequest(observers: readonly RequestObserver[], p: PlayedRequ
       const other = testEndpoint(9000 + i);
       hub.attempt(r, other, {});
       hub.attemptFailed(r, other, 'connect');
+      hub.retried(r, other, 'connect-failure');
     }
     hub.attempt(r, endpoint, {});
     r.status = p.status ?? 200;

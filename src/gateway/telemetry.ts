@@ -30,7 +30,7 @@ export interface TelemetryParts {
   endpoints: EndpointSource;
   scheduling?: LocalScheduling;
   /** The endpoint picker, when it can report its plugins' timings. */
-  picker?: Partial<ObservablePicker> & { saturation?: SaturationConfig; inFlight?(pool: string, endpointId: string): number | undefined };
+  picker?: Partial<ObservablePicker> & { saturation?: SaturationConfig; inFlightCount?(pool: string, endpointId: string): number | undefined };
   buildInfo?: BuildInfo;
   /** The runtime's process metrics (CPU, memory, event loop), appended to the page. */
   processMetrics?: () => Promise<string>;
@@ -43,12 +43,13 @@ export const UNKNOWN_BUILD: BuildInfo = { commit: '', buildRef: '' };
 export function gatewayTelemetry(parts: TelemetryParts): Telemetry {
   const { gateway, picker } = parts;
   if (picker?.observe && picker.prefixIndexSize) observeScheduler(gateway.metrics.registry, picker as ObservablePicker);
-  if (parts.scheduling) parts.scheduling.onEjected = (pool) => gateway.metrics.ejected(pool.name);
+  if (parts.scheduling) gateway.metrics.countEjections(parts.scheduling.outliers.ejectionCounts);
+  if (parts.scheduling?.flow) gateway.metrics.observeFlowControl(parts.scheduling.flow.controller);
   // An agent inside the gateway reports its scrapes on the gateway's page.
   const agent = parts.endpoints instanceof EmbeddedAgentSource ? new AgentMetrics(parts.endpoints.agent) : undefined;
   const pools = poolMetrics({ pools: () => [...(parts.store.current?.pools.values() ?? [])], endpoints: parts.endpoints }, parts.buildInfo ?? UNKNOWN_BUILD);
   const dashboard = parts.dashboard
-    ? gatewayDashboard({ store: parts.store, endpoints: parts.endpoints, saturation: picker?.saturation, inFlight: picker?.inFlight ? (p, id) => picker.inFlight!(p, id) : undefined })
+    ? gatewayDashboard({ store: parts.store, endpoints: parts.endpoints, saturation: picker?.saturation, inFlight: picker?.inFlightCount ? (p, id) => picker.inFlightCount!(p, id) : undefined })
     : undefined;
   if (dashboard) gateway.observers.add(dashboard.observer);
   return {

@@ -103,7 +103,7 @@ export interface RequestObserver {
   received?(r: ObservedRequest): void;
   /** Model, pool, target and priority are known. May set `r.explain` to ask for the decision's explanation. */
   resolved?(r: ObservedRequest): void;
-  /** The request waits in flow control (`r.queuedReason` says why); `decided` follows when it leaves. */
+  /** The request waited in flow control from `r.queuedAt` (`r.queuedReason` says why); `decided` follows. */
   queued?(r: ObservedRequest): void;
   /** The scheduler decided (`r.decision`, and `r.endpoint` for a route). */
   decided?(r: ObservedRequest, decision: Decision): void;
@@ -111,8 +111,12 @@ export interface RequestObserver {
   attempt?(r: ObservedRequest, endpoint: Endpoint, headers: Record<string, string>): void;
   /** That attempt got no answer (`failure`); another endpoint may be tried next. */
   attemptFailed?(r: ObservedRequest, endpoint: Endpoint, failure: NonNullable<Outcome['failure']> | 'invalid'): void;
+  /** The request is sent again, to another endpoint, after `endpoint`'s answer (a status) or failure (`connect-failure`). */
+  retried?(r: ObservedRequest, endpoint: Endpoint, reason: string): void;
   /** The endpoint answered with `r.status`. */
   responded?(r: ObservedRequest, endpoint: Endpoint): void;
+  /** A streamed answer broken off by its pod was continued on another (`ok`), or ended with an SSE error event. */
+  resumed?(r: ObservedRequest, ok: boolean): void;
   /** The first byte of a streamed answer. */
   firstToken?(r: ObservedRequest): void;
   /** The request is over, however it ended (once). */
@@ -176,8 +180,10 @@ export class ObserverHub implements Required<RequestObserver> {
     }
     for (const o of this.#by.get('resolved') ?? NONE) o.resolved!(r);
   }
-  queued(r: ObservedRequest): void {
-    r.queuedAt = this.#clock();
+  /** The request waited in flow control `waitedMs` (told once it leaves the queue), because of `reason`. */
+  queued(r: ObservedRequest, waitedMs = 0, reason?: string): void {
+    r.queuedAt = this.#clock() - waitedMs;
+    if (reason !== undefined) r.queuedReason = reason;
     for (const o of this.#by.get('queued') ?? NONE) o.queued!(r);
   }
   decided(r: ObservedRequest, decision: Decision): void {
@@ -196,6 +202,12 @@ export class ObserverHub implements Required<RequestObserver> {
   attemptFailed(r: ObservedRequest, endpoint: Endpoint, failure: NonNullable<Outcome['failure']> | 'invalid'): void {
     if (failure !== 'invalid') r.failure = failure;
     for (const o of this.#by.get('attemptFailed') ?? NONE) o.attemptFailed!(r, endpoint, failure);
+  }
+  retried(r: ObservedRequest, endpoint: Endpoint, reason: string): void {
+    for (const o of this.#by.get('retried') ?? NONE) o.retried!(r, endpoint, reason);
+  }
+  resumed(r: ObservedRequest, ok: boolean): void {
+    for (const o of this.#by.get('resumed') ?? NONE) o.resumed!(r, ok);
   }
   responded(r: ObservedRequest, endpoint: Endpoint): void {
     r.answered = true;
@@ -216,7 +228,7 @@ export class ObserverHub implements Required<RequestObserver> {
 }
 
 const NONE: readonly RequestObserver[] = [];
-const POINTS: readonly Point[] = ['received', 'resolved', 'queued', 'decided', 'attempt', 'attemptFailed', 'responded', 'firstToken', 'finished'];
+const POINTS: readonly Point[] = ['received', 'resolved', 'queued', 'decided', 'attempt', 'attemptFailed', 'retried', 'responded', 'resumed', 'firstToken', 'finished'];
 
 function endReason(r: ObservedRequest): EndReason {
   if (r.decision === 'shed') return 'shed';

@@ -9,7 +9,8 @@
  * client did not ask for.
  */
 import * as v from 'valibot';
-import type { TokenUsage } from './observer.ts';
+import type { ClientSignal } from '../http/inbound.ts';
+import type { ObservedRequest, RequestObserver, TokenUsage } from './observer.ts';
 
 const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
 const Usage = v.looseObject({
@@ -159,4 +160,40 @@ function lastIndexOfBytes(hay: Uint8Array, needle: Uint8Array, before: number): 
     if (j === needle.length) return i;
   }
   return -1;
+}
+
+/** The streamed answer as the client reads it, its bytes scanned for the usage chunk; `finished` when it ends, fails or is cancelled. */
+export function observedStream(source: ReadableStream<Uint8Array>, observed: ObservedRequest, observer: Required<Pick<RequestObserver, 'finished'>>, client: ClientSignal): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  const tap = new SseUsageTap();
+  const finish = (failure?: 'broken' | 'aborted') => {
+    if (observed.done) return;
+    observed.responseBytes = tap.bytes;
+    observed.usage = tap.usage();
+    if (failure) observed.failure = failure;
+    observer.finished(observed);
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (err) {
+        finish(client.aborted ? 'aborted' : 'broken');
+        controller.error(err);
+        return;
+      }
+      if (next.done) {
+        finish();
+        controller.close();
+        return;
+      }
+      tap.push(next.value);
+      controller.enqueue(next.value);
+    },
+    cancel(reason) {
+      finish('aborted');
+      return reader.cancel(reason);
+    },
+  });
 }

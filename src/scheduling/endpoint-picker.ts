@@ -52,6 +52,10 @@ export class EndpointPicker implements Scheduler {
     this.#staleAfter = effective.metricsStaleAfterMs;
   }
 
+  get saturation(): SaturationConfig {
+    return this.#saturation;
+  }
+
   /** With no endpoint's metrics this fresh, the pool's failure mode applies, ms. */
   get staleAfterMs(): number {
     return this.#staleAfter;
@@ -63,13 +67,8 @@ export class EndpointPicker implements Scheduler {
     this.#sinks.clear();
   }
 
-  /** The saturation settings in force (the dashboard shows each pool's saturation as the shedder computes it). */
-  get saturation(): SaturationConfig {
-    return this.#saturation;
-  }
-
-  /** This gateway's requests to an endpoint not yet finished (undefined when it has sent none). */
-  inFlight(pool: string, endpointId: string): number | undefined {
+  /** This gateway's requests to an endpoint not yet finished (undefined when it has sent none); reads without creating a record. */
+  inFlightCount(pool: string, endpointId: string): number | undefined {
     return this.#pools.get(pool)?.peek(endpointId)?.inFlight.total;
   }
 
@@ -222,6 +221,12 @@ export class EndpointPicker implements Scheduler {
     const now = performance.now();
     sink.observe((now - since) / 1000);
     return now;
+  }
+
+  inFlight(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number } {
+    const now = this.options.now();
+    const r = this.#poolState(pool.name, now).record(endpoint.id, now).inFlight;
+    return { total: r.total, unreflected: r.unreflected(endpoint.scrapedAt) };
   }
 
   /** No fresh metrics: FailOpen routes by this gateway's in-flight counts alone, FailClose refuses. */
