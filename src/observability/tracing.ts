@@ -22,6 +22,12 @@ export interface TracingOptions {
   propagator: TextMapPropagator;
   /** What sends the upstream requests (`http1`, `fetch`): the client span's `infergate.upstream.client`. */
   upstreamClient: string;
+  /**
+   * Write the upstream span's traceparent into the upstream request (default true). False where the
+   * runtime's HTTP client adds one itself (Deno's traced fetch appends its own: two would make the
+   * header invalid); the client's is removed either way.
+   */
+  injectUpstream?: boolean;
 }
 
 interface RequestSpans {
@@ -118,6 +124,7 @@ export function tracingObserver(options: TracingOptions): RequestObserver {
       // The model server continues this trace under the upstream span, not under the client's span.
       delete headers.traceparent;
       delete headers.tracestate;
+      if (options.injectUpstream === false) return;
       propagator.inject(trace.setSpan(s.context, upstream), headers, { set: (carrier, key, value) => void (carrier[key] = value) });
     },
 

@@ -3,8 +3,10 @@
  * (on with OTEL_DENO=true; Deno reads the standard OTEL_EXPORTER_OTLP_*
  * variables and exports over OTLP/HTTP): `@opentelemetry/api` reaches it, so
  * the core's tracing observer runs unchanged, with the W3C propagator for
- * traceparent/tracestate. Deno also traces Deno.serve and fetch on its own;
- * the gateway's spans continue the client's trace beside them. The access
+ * traceparent/tracestate. Deno also traces Deno.serve and fetch on its own:
+ * the gateway's spans continue the client's trace beside Deno's, and the pod
+ * gets the traceparent of Deno's fetch span (same trace, one span off the
+ * gateway's upstream span), which Deno writes itself. The access
  * log goes to stdout or a file, gathered per turn of the event loop.
  */
 import { trace } from '@opentelemetry/api';
@@ -25,7 +27,8 @@ const encoder = new TextEncoder();
 export async function denoObservers(options: DenoObserverOptions, env: Record<string, string | undefined>): Promise<{ observers: RequestObserver[]; tracing: boolean; close(): Promise<void> }> {
   const observers: RequestObserver[] = [];
   const tracing = env.OTEL_DENO === 'true';
-  if (tracing) observers.push(tracingObserver({ tracer: trace.getTracer('infergate'), propagator: new W3CTraceContextPropagator(), upstreamClient: 'fetch' }));
+  // Deno's traced fetch writes the traceparent of its own client span; the gateway's would make two.
+  if (tracing) observers.push(tracingObserver({ tracer: trace.getTracer('infergate'), propagator: new W3CTraceContextPropagator(), upstreamClient: 'fetch', injectUpstream: false }));
   const target = options.accessLog ?? 'off';
   let file: DenoFile | undefined;
   let pending = '';
