@@ -74,11 +74,12 @@ interface Variant {
   args: string[];
   env?: Record<string, string>;
 }
+const common: string[] = [];
 const variants: Variant[] = [
-  ...(base ? [{ key: 'base', label: `baseline (${base})`, root: base, args: [] }] : []),
-  { key: 'off', label: 'access log off, tracing off', root, args: ['--access-log', 'off'] },
-  { key: 'log', label: 'access log to stdout (discarded), tracing off', root, args: ['--access-log', 'stdout'] },
-  { key: 'trace', label: 'access log off, tracing on (always_on, OTLP/HTTP protobuf)', root, args: ['--access-log', 'off'], env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_TRACES_SAMPLER: 'always_on' } },
+  ...(base ? [{ key: 'base', label: `baseline (${base})`, root: base, args: common }] : []),
+  { key: 'off', label: 'access log off, tracing off', root, args: [...common, '--access-log', 'off'] },
+  { key: 'log', label: 'access log to stdout (discarded), tracing off', root, args: [...common, '--access-log', 'stdout'] },
+  { key: 'trace', label: 'access log off, tracing on (always_on, OTLP/HTTP protobuf)', root, args: [...common, '--access-log', 'off'], env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_TRACES_SAMPLER: 'always_on' } },
 ];
 
 const started: Started[] = [await startNginx()];

@@ -17,6 +17,9 @@ describe('usageFromJson', () => {
     expect(usageFromJson(enc('{"usage":{"prompt_tokens":-3}}'))).toBeUndefined();
     expect(usageFromJson(enc('{"usage":{"prompt_tokens":3'))).toBeUndefined();
     expect(usageFromJson(enc('"usage"'))).toBeUndefined();
+    for (const bad of ['12.5', '-3', '"12"', '1e3', 'true', '99999999999999999999']) expect(usageFromJson(enc(`{"usage":{"prompt_tokens":${bad},"completion_tokens":1}}`)), bad).toBeUndefined();
+    expect(usageFromJson(enc('{"usage":{"prompt_tokens":3,"completion_tokens":-1}}'))).toBeUndefined();
+    expect(usageFromJson(enc('{"usage":{"prompt_tokens":3,"completion_tokens":null,"prompt_tokens_details":null}}'))).toEqual({ input: 3, output: 0 });
   });
 });
 

@@ -4,43 +4,63 @@
  * end (servers put it last) and parsing that object alone, and from a
  * streamed answer (SSE, with `stream_options.include_usage`) by scanning each
  * chunk's bytes as it passes for the line carrying `"prompt_tokens"` — only
- * the last such line is kept, and parsed once when the stream ends. The
+ * the last such line is kept, and read once when the stream ends. The
  * gateway never adds `include_usage` itself: that would add a chunk the
  * client did not ask for.
+ *
+ * The counts are read straight from the bytes, and validated as they are
+ * read: each must be a run of digits (a non-negative integer) or null, else
+ * the answer counts as having no usage. Not a schema over parsed JSON: this
+ * runs on every answer, and decoding and parsing the object cost more than
+ * the rest of the accounting together.
  */
-import * as v from 'valibot';
 import type { ClientSignal } from '../http/inbound.ts';
 import type { ObservedRequest, RequestObserver, TokenUsage } from './observer.ts';
 
-const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
-const Usage = v.looseObject({
-  prompt_tokens: v.optional(v.nullable(Count)),
-  completion_tokens: v.optional(v.nullable(Count)),
-  prompt_tokens_details: v.optional(v.nullable(v.looseObject({ cached_tokens: v.optional(v.nullable(Count)) }))),
-});
-const SseUsageChunk = v.looseObject({ usage: v.optional(v.nullable(Usage)) });
-
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const USAGE_KEY = encoder.encode('"usage"');
 const PROMPT_TOKENS = encoder.encode('"prompt_tokens"');
+const COMPLETION_TOKENS = encoder.encode('"completion_tokens"');
+const CACHED_TOKENS = encoder.encode('"cached_tokens"');
 /** A partial SSE line longer than this is not a usage line: it is dropped from the scan (not from the stream). */
 const MAX_CARRY = 64 * 1024;
 const NL = 0x0a;
 
-function toUsage(u: v.InferOutput<typeof Usage> | null | undefined): TokenUsage | undefined {
-  if (!u || typeof u.prompt_tokens !== 'number') return undefined;
-  const usage: TokenUsage = { input: u.prompt_tokens, output: u.completion_tokens ?? 0 };
-  const cached = u.prompt_tokens_details?.cached_tokens;
-  if (typeof cached === 'number') usage.cached = cached;
+/** `null` (absent), a count, or `invalid`. */
+type Read = number | null | 'invalid';
+
+/** The value of `"key":` within [from, end): a run of digits, `null`, or absent (null); anything else is invalid. */
+function countAfter(bytes: Uint8Array, key: Uint8Array, from: number, end: number): Read {
+  const at = indexOfBytes(bytes, key, from, end);
+  if (at < 0) return null;
+  let i = at + key.length;
+  while (i < end && isSpace(bytes[i]!)) i++;
+  if (bytes[i] !== 0x3a /* : */) return 'invalid';
+  i++;
+  while (i < end && isSpace(bytes[i]!)) i++;
+  if (bytes[i] === 0x6e /* n */ && bytes[i + 1] === 0x75 && bytes[i + 2] === 0x6c && bytes[i + 3] === 0x6c) return null;
+  let n = 0;
+  let digits = 0;
+  for (; i < end && bytes[i]! >= 0x30 && bytes[i]! <= 0x39; i++, digits++) n = n * 10 + (bytes[i]! - 0x30);
+  // A count ends at a delimiter: a fraction, exponent or sign makes it not a count.
+  const next = bytes[i];
+  if (digits === 0 || digits > 15 || !(next === 0x2c || next === 0x7d || (next !== undefined && isSpace(next)))) return 'invalid';
+  return n;
+}
+
+/** The counts of the usage object in [start, end) (its braces included). */
+function readUsage(bytes: Uint8Array, start: number, end: number): TokenUsage | undefined {
+  const input = countAfter(bytes, PROMPT_TOKENS, start, end);
+  const output = countAfter(bytes, COMPLETION_TOKENS, start, end);
+  const cached = countAfter(bytes, CACHED_TOKENS, start, end);
+  if (typeof input !== 'number' || output === 'invalid' || cached === 'invalid') return undefined;
+  const usage: TokenUsage = { input, output: output ?? 0 };
+  if (cached !== null) usage.cached = cached;
   return usage;
 }
 
-/** The usage of a whole (non-streamed) JSON answer, or undefined when it has none or it is malformed. */
-export function usageFromJson(bytes: Uint8Array): TokenUsage | undefined {
-  let key = lastIndexOfBytes(bytes, USAGE_KEY, bytes.length);
-  while (key >= 0 && !isKey(bytes, key)) key = lastIndexOfBytes(bytes, USAGE_KEY, key);
-  if (key < 0) return undefined;
+/** The usage object after the `"usage"` key at `key`: its counts, or undefined when it is null, absent or malformed. */
+function usageAt(bytes: Uint8Array, key: number): TokenUsage | undefined {
   let i = key + USAGE_KEY.length;
   while (i < bytes.length && isSpace(bytes[i]!)) i++;
   if (bytes[i] !== 0x3a /* : */) return undefined;
@@ -48,8 +68,14 @@ export function usageFromJson(bytes: Uint8Array): TokenUsage | undefined {
   while (i < bytes.length && isSpace(bytes[i]!)) i++;
   if (bytes[i] !== 0x7b /* { */) return undefined;
   const end = objectEnd(bytes, i);
-  if (end < 0) return undefined;
-  return parseUsage(bytes.subarray(i, end), Usage);
+  return end < 0 ? undefined : readUsage(bytes, i, end);
+}
+
+/** The usage of a whole (non-streamed) JSON answer, or undefined when it has none or it is malformed. */
+export function usageFromJson(bytes: Uint8Array): TokenUsage | undefined {
+  let key = lastIndexOfBytes(bytes, USAGE_KEY, bytes.length);
+  while (key >= 0 && !isKey(bytes, key)) key = lastIndexOfBytes(bytes, USAGE_KEY, key);
+  return key < 0 ? undefined : usageAt(bytes, key);
 }
 
 /** Watches a streamed answer's bytes for its usage chunk. */
@@ -83,13 +109,10 @@ export class SseUsageTap {
   usage(): TokenUsage | undefined {
     let line = this.#last;
     if (this.#carry && indexOfBytes(this.#carry, PROMPT_TOKENS, 0, this.#carry.byteLength) >= 0) line = this.#carry;
-    if (!line) return undefined;
-    let text = decoder.decode(line).trim();
-    if (!text.startsWith('data:')) return undefined;
-    text = text.slice(5).trim();
-    const parsed = parseJson(text);
-    const chunk = v.safeParse(SseUsageChunk, parsed);
-    return chunk.success ? toUsage(chunk.output.usage) : undefined;
+    // An SSE data line (`data: {…}`), whose object has a `"usage"` key.
+    if (!line || !startsWithData(line)) return undefined;
+    const key = indexOfBytes(line, USAGE_KEY, 0, line.byteLength);
+    return key >= 0 && isKey(line, key) ? usageAt(line, key) : undefined;
   }
 
   #keep(partial: Uint8Array): void {
@@ -97,19 +120,10 @@ export class SseUsageTap {
   }
 }
 
-function parseUsage(bytes: Uint8Array, schema: typeof Usage): TokenUsage | undefined {
-  const parsed = v.safeParse(schema, parseJson(decoder.decode(bytes)));
-  return parsed.success ? toUsage(parsed.output) : undefined;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    // Not JSON after all: the answer simply has no usage to count.
-    void err;
-    return undefined;
-  }
+function startsWithData(line: Uint8Array): boolean {
+  let i = 0;
+  while (i < line.length && isSpace(line[i]!)) i++;
+  return line[i] === 0x64 && line[i + 1] === 0x61 && line[i + 2] === 0x74 && line[i + 3] === 0x61 && line[i + 4] === 0x3a; // data:
 }
 
 /** `"usage"` at `at` is a key, not the end of a string value: the next non-space byte is a colon. */
