@@ -70,9 +70,10 @@ export function tracingObserver(options: TracingOptions): RequestObserver {
       if (!s || r.model === undefined) return;
       // A recorded trace shows the decision's score and profile: ask the scheduler to explain it.
       if (s.server.isRecording()) r.explain = true;
-      const attributes = routeAttributes(r);
-      s.server.setAttributes(attributes);
-      tracer.startSpan('route', { startTime: r.receivedAt, attributes }, s.context).end(r.resolvedAt);
+      // Each attribute once (the SDK checks every one): the request's on the server span, the routing's on `route`.
+      s.server.setAttribute('gen_ai.request.model', r.model);
+      if (r.stream) s.server.setAttribute('gen_ai.request.stream', true);
+      tracer.startSpan('route', { startTime: r.receivedAt, attributes: routeAttributes(r) }, s.context).end(r.resolvedAt);
     },
 
     queued(r) {
@@ -152,19 +153,22 @@ export function tracingObserver(options: TracingOptions): RequestObserver {
       const s = spans(r);
       if (!s) return;
       const attributes: Attributes = { 'http.response.status_code': r.status, 'infergate.outcome': r.end ?? 'served', 'infergate.retries': Math.max(0, r.attempts - 1) };
+      const usage: Attributes = {};
       if (r.usage) {
-        attributes['gen_ai.usage.input_tokens'] = r.usage.input;
-        attributes['gen_ai.usage.output_tokens'] = r.usage.output;
-        if (r.usage.cached !== undefined) attributes['gen_ai.usage.cache_read.input_tokens'] = r.usage.cached;
+        usage['gen_ai.usage.input_tokens'] = r.usage.input;
+        usage['gen_ai.usage.output_tokens'] = r.usage.output;
+        if (r.usage.cached !== undefined) usage['gen_ai.usage.cache_read.input_tokens'] = r.usage.cached;
       }
-      if (r.answered && r.targetModel !== undefined) attributes['gen_ai.response.model'] = r.targetModel;
+      if (r.answered && r.targetModel !== undefined) usage['gen_ai.response.model'] = r.targetModel;
       if (r.errorCode) attributes['error.type'] = r.errorCode;
       if (s.upstream) {
-        s.upstream.setAttributes(attributes);
+        // The GenAI conventions put the usage on the inference call's span; the server span repeats it for queries by request.
+        s.upstream.setAttributes(usage);
         if (r.failure) s.upstream.setAttribute('error.type', r.failure);
         s.upstream.end(r.finishedAt);
       }
       s.server.setAttributes(attributes);
+      s.server.setAttributes(usage);
       if (r.status >= 500 || r.status === 0) s.server.setStatus({ code: SpanStatusCode.ERROR, ...(r.errorCode ? { message: r.errorCode } : {}) });
       s.server.end(r.finishedAt);
       r.trace = undefined;
@@ -173,13 +177,12 @@ export function tracingObserver(options: TracingOptions): RequestObserver {
 }
 
 function routeAttributes(r: ObservedRequest): Attributes {
-  const a: Attributes = { 'gen_ai.request.model': r.model ?? '' };
+  const a: Attributes = {};
   if (r.targetModel !== undefined) a['infergate.target_model'] = r.targetModel;
   if (r.pool) a['infergate.pool'] = r.pool.name;
   if (r.objective) a['infergate.objective'] = r.objective;
   if (r.priority !== undefined) a['infergate.priority'] = r.priority;
   if (r.criticality) a['infergate.criticality'] = r.criticality;
-  if (r.stream) a['gen_ai.request.stream'] = true;
   return a;
 }
 
