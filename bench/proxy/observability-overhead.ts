@@ -8,7 +8,8 @@
  * accepts and drops them). Rounds alternate the order; the better run of each
  * is kept, and the per-request cost is 1e6/rps differences.
  *
- * Usage: tsx bench/proxy/observability-overhead.ts [--base DIR] [--duration S] [--rounds N]
+ * Usage: tsx bench/proxy/observability-overhead.ts [--base DIR] [--duration S] [--rounds N] [--quick]
+ * (--quick: 1 s runs, one round — the smoke run `npm test` makes).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,15 +25,16 @@ const arg = (name: string) => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 const base = arg('base');
-const seconds = Number(arg('duration') ?? 8);
-const rounds = Number(arg('rounds') ?? 2);
+const quick = process.argv.includes('--quick');
+const seconds = Number(arg('duration') ?? (quick ? 1 : 8));
+const rounds = Number(arg('rounds') ?? (quick ? 1 : 2));
 
 // Ports apart from bench:proxy's (another run of it may be going on on a shared machine).
 for (const k of Object.keys(PORTS) as (keyof typeof PORTS)[]) PORTS[k] += 200;
 
 if (!nginxAvailable()) {
   console.error('needs nginx and wrk: apt-get install -y nginx wrk');
-  process.exit(1);
+  process.exit(quick ? 0 : 1);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'infergate-obs-bench-'));
@@ -94,7 +96,9 @@ try {
       const gw = await startInfergate(v.root, { args: v.args, port: PORTS.infergate });
       process.env = saved;
       try {
-        wrk(PORTS.infergate, gw.pid!); // warm-up run, not counted
+        // Ready once its agent has scraped the upstream (a request before that is a 503).
+        for (let i = 0; i < 100 && (await fetch(`http://127.0.0.1:${PORTS.infergate}/readyz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
+        if (!quick) wrk(PORTS.infergate, gw.pid!); // warm-up run, not counted
         const run = wrk(PORTS.infergate, gw.pid!);
         best[v.key] = Math.max(best[v.key] ?? 0, run.rps);
         (cpu[v.key] ??= []).push(run.cpuUs);
