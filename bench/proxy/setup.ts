@@ -16,6 +16,8 @@ const CHAT_JSON = JSON.stringify({
   choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help you today?' }, finish_reason: 'stop' }],
   usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
 });
+// An idle vLLM's gauges: the gateway's agent scrapes the upstream and refuses a page of no engine's names.
+const VLLM_METRICS = 'vllm:num_requests_waiting{model_name="llama"} 0\\nvllm:num_requests_running{model_name="llama"} 0\\nvllm:kv_cache_usage_perc{model_name="llama"} 0\\n';
 const chunk = (content: string) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta: { content } }] })}\\n\\n`;
 const SSE = ['Hello', '!', ' How', ' can', ' I', ' help', '?'].map(chunk).join('') + 'data: [DONE]\\n\\n';
 

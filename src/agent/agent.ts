@@ -73,6 +73,8 @@ export class MetricsAgent {
   #timer: ReturnType<typeof setInterval> | undefined;
   #inFlight = 0;
   readonly stats: AgentStats = { scrapes: 0, failures: 0, skipped: 0, inFlight: 0 };
+  /** Told of every finished scrape: the endpoint, how long it took (s), and why it failed if it did (the agent's metrics). */
+  onScrape?: (endpointId: string, seconds: number, error: string | undefined) => void;
 
   constructor(options: AgentOptions) {
     this.scrapeIntervalMs = options.scrapeIntervalMs ?? 50;
@@ -231,6 +233,7 @@ export class MetricsAgent {
     let text: string | undefined;
     let error: string | undefined;
     const models = await this.#readModels(t);
+    const started = performance.now();
     try {
       text = await this.#o.get(t.url, this.#o.scrapeTimeoutMs);
     } catch (err) {
@@ -257,6 +260,7 @@ export class MetricsAgent {
         error = `unreadable metrics: ${(err as Error).message}`;
       }
       if (metrics) {
+        this.onScrape?.(t.endpoint.id, (performance.now() - started) / 1000, undefined);
         t.failures = 0;
         const modelsChanged = models !== undefined && !sameModels(prev.models, models);
         const changed = !prev.ready || prev.lastError !== undefined || !sameMetrics(prev.metrics, metrics) || modelsChanged;
@@ -266,6 +270,7 @@ export class MetricsAgent {
       }
     }
     this.stats.failures++;
+    this.onScrape?.(t.endpoint.id, (performance.now() - started) / 1000, error ?? 'scrape failed');
     // Only a pod that cannot be reached is taken for gone; one that answers slowly or
     // badly keeps serving, its metrics age, and the picker treats it as stale.
     if (unreachable(error)) t.failures++;

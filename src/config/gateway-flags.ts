@@ -32,6 +32,10 @@ export const gatewayFlags = {
   'gateway-class': { type: 'string', help: 'with --kubernetes: serve the HTTPRoutes attached to Gateways of this class (default: every HTTPRoute to an InferencePool)' },
   'lease-name': { type: 'string', default: 'infergate-gateway', help: 'with --kubernetes: the coordination.k8s.io Lease the replicas elect a status writer with' },
   workers: { type: 'string', default: '1', help: 'processes serving the data plane on the one port (Node only; "auto": one per CPU)' },
+  'access-log': { type: 'string', default: 'stdout', help: 'one JSON line per request: off, stdout, or a file to append to' },
+  'access-log-sample': { type: 'number', default: 1, help: 'share of successful requests logged, 0..1 (failed ones always are)' },
+  'access-log-max-rate': { type: 'number', default: 0, help: 'at most this many access-log lines a second (0: no cap); the next line says how many were skipped' },
+  dashboard: { type: 'boolean', default: true, help: 'serve the live dashboard at /dashboard/ on the admin port (--dashboard=false to turn it off)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
 
@@ -87,5 +91,9 @@ export function gatewayOptions(flags: GatewayFlagValues, token: string | undefin
       headersTimeoutMs: flags['headers-timeout'],
       requestTimeoutMs: flags['request-timeout'],
     },
+    accessLog: flags['access-log'],
+    accessLogSample: flags['access-log-sample'],
+    accessLogMaxRate: flags['access-log-max-rate'],
+    dashboard: flags.dashboard,
   };
 }

@@ -31,6 +31,12 @@ import { createScheduler, parseSchedulerConfig } from '../scheduling/index.ts';
 import type { Scheduler } from '../scheduling/scheduler.ts';
 import { adminListenHost, createAdminApp, restoreTable, stateDirPersistence, type TablePersistence } from '../control/index.ts';
 import { TableFollower } from '../control/table-follower.ts';
+import { createDashboardApp } from '../dashboard/app.ts';
+import { embeddedDashboardAssets } from '../dashboard/embedded-assets.ts';
+import type { DashboardSource } from '../dashboard/feed.ts';
+import type { RequestObserver } from '../proxy/observer.ts';
+import type { BuildInfo } from './pool-metrics.ts';
+import { gatewayTelemetry, type TelemetryParts } from './telemetry.ts';
 
 export interface GatewayStartOptions extends Partial<GatewayOptions> {
   port?: number;
@@ -79,6 +85,12 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
   /** The routing table comes from elsewhere (the Kubernetes API): the admin API refuses Apply, saying this. */
   tableReadOnly?: string;
   log?: (line: Record<string, unknown>) => void;
+  /** Request observers besides the metrics (a runtime adds tracing and the access log). */
+  observers?: RequestObserver[];
+  /** Serve the live dashboard at /dashboard/ on the admin port (default: yes, when there is one). */
+  dashboard?: boolean;
+  /** What `inference_extension_info` says. */
+  buildInfo?: BuildInfo;
 }
 
 export interface TableSource {
@@ -97,6 +109,8 @@ export interface RuntimeParts {
   upstream: UpstreamClient;
   /** How the embedded agent fetches /metrics (default: fetch). */
   getter?: MetricsGetter;
+  /** The process's own metrics (CPU, memory, event loop), appended to /metrics. */
+  processMetrics?: () => Promise<string>;
 }
 
 export interface AssembledGateway {
@@ -106,6 +120,8 @@ export interface AssembledGateway {
   scheduling: LocalScheduling;
   /** The admin app when `adminPort` is set, and the host it must listen on. */
   admin?: { app: Hono; host: string };
+  /** The /metrics page (the admin port serves it). */
+  metrics(): Promise<string>;
   /** Stop following table changes and close the endpoint source. */
   close(): Promise<void>;
 }
@@ -224,15 +240,17 @@ export async function openEndpointSource(
   };
 }
 
-/** The admin API (RoutingService, GetEndpoints) plus /healthz and the gateway's /metrics. */
+/** The admin API (RoutingService, GetEndpoints) plus /healthz, the gateway's /metrics and the dashboard. */
 export function adminApp(
   options: Pick<GatewayStartOptions, 'token' | 'adminHost' | 'host' | 'tableReadOnly'>,
   control: { store: RoutingTableStore; persistence?: TablePersistence; endpoints: EndpointSource; log: (l: Record<string, unknown>) => void },
   metrics: () => string | Promise<string>,
+  dashboard?: DashboardSource,
 ): { app: Hono; host: string } {
   const app = createAdminApp({ store: control.store, token: options.token, persistence: control.persistence, endpointSource: control.endpoints, log: control.log, readOnly: options.tableReadOnly });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/metrics', async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4' } }));
+  app.get('/metrics', async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }));
+  if (dashboard) app.route('/dashboard', createDashboardApp({ source: dashboard, assets: embeddedDashboardAssets, token: options.token, log: control.log }));
   return { app, host: adminListenHost(options.token, options.adminHost ?? options.host ?? '127.0.0.1') };
 }
 
@@ -264,15 +282,19 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     maxPendingPrefillTokens: fc.maxPendingPrefillTokens ?? 0,
   };
   const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now, ...(flowControl ? { flowControl } : {}) });
-  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log }, options);
-  const admin = options.adminPort !== undefined ? adminApp(options, { store, persistence, endpoints, log }, () => gateway.metrics.render()) : undefined;
+  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log, observers: options.observers }, options);
+  const withAdmin = options.adminPort !== undefined;
+  const telemetry = gatewayTelemetry({ gateway, store, endpoints, scheduling, picker: scheduler as TelemetryParts['picker'], buildInfo: options.buildInfo, processMetrics: parts.processMetrics, dashboard: withAdmin && options.dashboard !== false });
+  const admin = withAdmin ? adminApp(options, { store, persistence, endpoints, log }, telemetry.metrics, telemetry.dashboard) : undefined;
   return {
     gateway,
     store,
     endpoints,
     scheduling,
     admin,
+    metrics: telemetry.metrics,
     async close() {
+      telemetry.close();
       follower?.close();
       scheduling.flow?.close();
       await source.close();

@@ -18,6 +18,7 @@ import { isBodyTooLarge, type InboundRequest } from '../http/inbound.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
 import type { ApiKeys } from '../api/api-keys.ts';
 import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
+import { ObserverHub, type ObservedRequest, type RequestObserver } from '../proxy/observer.ts';
 import { DESTINATION_HEADER, Proxy } from '../proxy/forward.ts';
 import type { CompiledTable } from '../routing/compile.ts';
 import { resolveRequest } from '../routing/resolve.ts';
@@ -57,6 +58,8 @@ export interface GatewayPorts {
   upstreamAuth?: UpstreamAuth;
   /** Structured log lines (default: one JSON object per line on stderr). */
   log?: (line: Record<string, unknown>) => void;
+  /** Who hears how each request goes (tracing, the access log, the dashboard); the metrics always do. */
+  observers?: readonly RequestObserver[];
 }
 
 export const EXPLAIN_HEADER = 'x-infergate-explain';
@@ -65,6 +68,8 @@ export const DECISION_HEADER = 'x-infergate-decision';
 export class Gateway {
   readonly options: GatewayOptions;
   readonly metrics = new GatewayMetrics();
+  /** Every request's lifecycle goes here (src/proxy/observer.ts); more observers may be added after construction. */
+  readonly observers: ObserverHub;
   readonly #ports: GatewayPorts;
   readonly #proxy: Proxy;
   readonly #log: (line: Record<string, unknown>) => void;
@@ -73,7 +78,7 @@ export class Gateway {
     this.options = { ...defaultGatewayOptions, ...options };
     this.#ports = ports;
     this.#log = ports.log ?? ((line) => console.error(JSON.stringify(line)));
-    const metrics = this.metrics;
+    this.observers = new ObserverHub([this.metrics, ...(ports.observers ?? [])]);
     this.#proxy = new Proxy(
       {
         upstream: ports.upstream,
@@ -83,14 +88,7 @@ export class Gateway {
           const d = await ports.scheduling.pick(pool, { ...request, explain: false });
           return d.kind === 'route' ? [d.endpoint, ...d.fallbacks].find((e) => !exclude.has(e.id)) : undefined;
         },
-        observer: {
-          responded: (pool, model, status) => metrics.request(pool, model, status),
-          refused: (pool) => metrics.refused(pool),
-          retried: (pool, reason) => metrics.retried(pool, reason),
-          resumed: (pool, ok) => metrics.resumed(pool, ok),
-          firstToken: (pool, s) => metrics.firstToken(pool, s),
-          finished: (pool, s) => metrics.duration(pool, s),
-        },
+        observer: this.observers,
       },
       this.options,
     );
@@ -99,19 +97,30 @@ export class Gateway {
   /** Serve one OpenAI API request. Never throws: every failure is an OpenAI-shaped answer. */
   async answer(kind: RouteKind, request: InboundRequest, path: string): Promise<Answer> {
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
-    const startedAt = this.options.now();
+    const observed = this.observers.open(kind, path, requestId, request.headers, this.options.now());
     try {
-      return await this.#answer(kind, request, path, requestId, startedAt);
+      const answer = await this.#answer(kind, request, path, requestId, observed);
+      // A request that reached an endpoint is finished by the proxy, when its answer ends.
+      if (observed.attempts === 0) this.#finished(observed, answer.status);
+      return answer;
     } catch (err) {
       const known = err instanceof GatewayError ? err : isBodyTooLarge(err) ? payloadTooLarge(this.options.bodyLimit) : undefined;
-      if (known) {
-        this.metrics.request('', '', known.status);
-        return errorAnswer(known, { 'x-request-id': requestId });
-      }
       // The client went away (mid-body, say): nobody reads an answer, and it is not a bug to log.
-      if (request.signal.aborted) return { status: 499, headers: {}, body: null };
-      return errorAnswer(this.unexpected(err, requestId), { 'x-request-id': requestId });
+      if (!known && request.signal.aborted) {
+        this.#finished(observed, 499);
+        return { status: 499, headers: {}, body: null };
+      }
+      const error = known ?? this.unexpected(err, requestId);
+      this.#finished(observed, error.status, error.code);
+      return errorAnswer(error, { 'x-request-id': requestId });
     }
+  }
+
+  #finished(observed: ObservedRequest, status: number, code?: string): void {
+    if (observed.done) return;
+    observed.status = status;
+    observed.errorCode ??= code;
+    this.observers.finished(observed);
   }
 
   /**
@@ -124,7 +133,7 @@ export class Gateway {
     return internalError(requestId ? ` (request id ${requestId})` : '');
   }
 
-  async #answer(kind: RouteKind, request: InboundRequest, path: string, requestId: string, startedAt: number): Promise<Answer> {
+  async #answer(kind: RouteKind, request: InboundRequest, path: string, requestId: string, observed: ObservedRequest): Promise<Answer> {
     const table = this.#ports.table.current;
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
@@ -138,9 +147,11 @@ export class Gateway {
     const parsed = other ?? checkBody(kind as ApiKind, body!.value);
     // routing: host, path, method, headers → route → pool → target.
     const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random, { method: request.method, search: request.search, api: kind !== 'other' });
+    const explain = request.headers.get(EXPLAIN_HEADER) === '1';
+    observed.clientExplain = explain;
+    this.observers.resolved(observed, route, { bytes: bytes.byteLength, stream: parsed.stream });
 
     // scheduling: where it goes, or shed.
-    const explain = request.headers.get(EXPLAIN_HEADER) === '1';
     const schedulingRequest: SchedulingRequest = {
       requestId,
       targetModel: route.targetModel,
@@ -148,7 +159,8 @@ export class Gateway {
       prompt: parsed.kind === 'other' ? parsed.prompt : promptText(parsed),
       criticality: route.criticality,
       priority: route.priority,
-      explain,
+      // Also explained when an observer asks (the dashboard, sampled); the header goes only to a client that asked.
+      explain: explain || observed.explain,
       ...(tenant !== undefined ? { tenant } : {}),
       ...readFlowHeaders(request.headers),
       hints: route.hints,
@@ -159,8 +171,9 @@ export class Gateway {
     let admission: Admission | undefined;
     if (scheduling.admit) {
       const admitted = await scheduling.admit(route.pool, schedulingRequest, bytes.byteLength, request.signal);
-      if ('refused' in admitted) return this.#refused(admitted.refused, route.pool.name, route.requestedModel, requestId);
+      if ('refused' in admitted) return this.#refused(admitted.refused, observed, requestId);
       admission = admitted.admitted;
+      if (admission.waitedMs > 0) this.observers.queued(observed, admission.waitedMs, 'pool saturated');
     }
     let decision;
     try {
@@ -168,11 +181,10 @@ export class Gateway {
     } finally {
       admission?.started();
     }
-    const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};
+    this.observers.decided(observed, decision);
+    const decisionHeader: Record<string, string> = explain && decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};
     if (admission && admission.waitedMs > 0) decisionHeader[QUEUE_DURATION_HEADER] = String(Math.round(admission.waitedMs));
-    if (decision.kind !== 'route') this.metrics.request(route.pool.name, route.requestedModel, decision.kind === 'shed' ? 429 : 503);
     if (decision.kind === 'shed') {
-      this.metrics.shed(route.pool.name);
       return errorAnswer(shed(`Pool "${route.pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds), { ...decisionHeader, 'x-request-id': requestId });
     }
     if (decision.kind === 'unavailable') {
@@ -192,7 +204,7 @@ export class Gateway {
       restoreModel: route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined,
       continuation: kind === 'other' || !body ? undefined : continuationFor(kind, body.value, route.targetModel)?.body,
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
-      startedAt,
+      observed,
       ...(route.requestTimeoutMs ? { headersTimeoutMs: route.requestTimeoutMs } : {}),
     });
     const served = answer.headers[DESTINATION_HEADER];
@@ -201,16 +213,18 @@ export class Gateway {
   }
 
   /** A request flow control did not let through: 429 (limits, TTL, shed), 503 (no endpoints), 499 (the client left). */
-  #refused(refusal: Refusal, pool: string, model: string, requestId: string): Answer {
+  #refused(refusal: Refusal, observed: ObservedRequest, requestId: string): Answer {
+    const pool = observed.pool!.name;
+    observed.decisionReason = refusal.message;
+    observed.end = refusal.kind === 'client-gone' ? 'client_gone' : refusal.kind === 'no-endpoints' ? 'unavailable' : 'shed';
+    if (refusal.kind === 'shed') observed.decision = 'shed';
     if (refusal.kind === 'client-gone') return { status: 499, headers: {}, body: null };
     const headers = { 'x-request-id': requestId };
     if (refusal.kind === 'no-endpoints') {
-      this.metrics.request(pool, model, 503);
       return errorAnswer(serviceUnavailable(`No endpoint of pool "${pool}" came up in time: ${refusal.message}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', refusal.retryAfterSeconds), headers);
     }
-    this.metrics.request(pool, model, 429);
-    if (refusal.kind === 'shed') this.metrics.shed(pool);
     const code = refusal.kind === 'shed' ? 'pool_saturated' : refusal.kind === 'queue-full' ? 'flow_control_queue_full' : 'flow_control_ttl_expired';
+    observed.errorCode = code;
     return errorAnswer(new GatewayError({ status: 429, type: 'rate_limit_error', code, message: `${refusal.message}. Retry after ${refusal.retryAfterSeconds} s.`, headers: { 'retry-after': String(refusal.retryAfterSeconds) } }), headers);
   }
 

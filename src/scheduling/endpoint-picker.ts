@@ -11,11 +11,12 @@ import type { Pool } from '../routing/schema.ts';
 import type { EndpointPickerConfig, SaturationConfig } from './config.ts';
 import { addRejections, explainPick, round4, type Explanation } from './explain.ts';
 import { MAX_ENDPOINTS, type Kernel } from './kernel/layout.ts';
-import type { Candidate, DecisionContext, Rejection } from './plugins/types.ts';
+import type { Candidate, DecisionContext, Plugin, ProducerPlugin, Rejection } from './plugins/types.ts';
 import { PoolState } from './pool-state.ts';
 import { buildProfiles, DEFAULT_PROFILE, type Profile } from './profile.ts';
 import { endpointSaturation, isSheddable } from './saturation.ts';
 import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
+import type { DurationSink, PluginTiming } from './timing.ts';
 
 export interface EndpointPickerOptions {
   now: () => number;
@@ -36,6 +37,8 @@ export class EndpointPicker implements Scheduler {
   readonly #candidates: Candidate[] = [];
   readonly #pooledCandidates: Candidate[] = [];
   #decisions = 0;
+  #timing: PluginTiming | undefined;
+  readonly #sinks = new Map<object, DurationSink>();
 
   constructor(
     readonly kernel: Kernel,
@@ -58,6 +61,25 @@ export class EndpointPicker implements Scheduler {
   /** With no endpoint's metrics this fresh, the pool's failure mode applies, ms. */
   get staleAfterMs(): number {
     return this.#staleAfter;
+  }
+
+  /** Report each plugin's duration and the picked endpoint's prefix hits from now on (costs a clock read per plugin). */
+  observe(timing: PluginTiming): void {
+    this.#timing = timing;
+    this.#sinks.clear();
+  }
+
+  /** This gateway's requests to an endpoint not yet finished (undefined when it has sent none); reads without creating a record. */
+  inFlightCount(pool: string, endpointId: string): number | undefined {
+    return this.#pools.get(pool)?.peek(endpointId)?.inFlight.total;
+  }
+
+  /** Entries the profiles' prefix indexes hold, across pools. */
+  prefixIndexSize(): number {
+    const seen = new Set<ProducerPlugin>();
+    let size = 0;
+    for (const p of this.#profiles.values()) for (const producer of p.producers) if (!seen.has(producer) && producer.indexSize) (seen.add(producer), (size += producer.indexSize()));
+    return size;
   }
 
   /** Profiles a pool may name. */
@@ -125,9 +147,12 @@ export class EndpointPicker implements Scheduler {
     }
     if (candidates.length !== count) candidates.length = count;
     const ctx: DecisionContext = { pool, request, now, kernel: this.kernel, promptBlocks: 0, rejected };
+    const timing = this.#timing;
+    let t = timing ? performance.now() : 0;
     for (const filter of profile.filters) {
       const before = rejected?.length ?? 0;
       const kept = filter.filter(candidates, ctx);
+      if (timing) t = this.#lap(filter, 'Filter', t);
       if (kept.length > 0) {
         candidates = kept;
         continue;
@@ -141,17 +166,26 @@ export class EndpointPicker implements Scheduler {
 
     const kernel = this.kernel;
     const producers = profile.producers;
-    for (let k = 0; k < producers.length; k++) producers[k]!.produce(candidates, ctx);
+    for (let k = 0; k < producers.length; k++) {
+      producers[k]!.produce(candidates, ctx);
+      if (timing) t = this.#lap(producers[k]!, 'Producer', t);
+    }
     const scorers = profile.scorers;
     for (let k = 0; k < scorers.length; k++) {
       const s = scorers[k]!;
       s.plugin.prepare?.(candidates, ctx);
+      if (timing) t = this.#lap(s.plugin, 'Scorer', t);
       kernel.scorerKind[k] = s.plugin.scorer;
       kernel.scorerWeight[k] = s.weight;
       kernel.scorerParam[k] = s.plugin.param ?? 0;
     }
     const seed = (this.options.random() * 4294967296) >>> 0;
     const picked = kernel.scoreAndPick(candidates.length, profile.scorers.length, ctx.promptBlocks, profile.picker.picker, seed, this.options.fallbacks);
+    if (timing) {
+      // The kernel runs every scorer's arithmetic, the weighted sum and the picker in one call: timed as the picker.
+      this.#lap(profile.picker, 'Picker', t);
+      if (ctx.prefixMatched && ctx.promptBlocks > 0) timing.prefixHit(kernel.prefixMatched[picked]!, ctx.promptBlocks);
+    }
     const fallbacks: Endpoint[] = [];
     for (let j = 1; j <= this.options.fallbacks; j++) {
       const i = kernel.order[j]!;
@@ -181,6 +215,15 @@ export class EndpointPicker implements Scheduler {
     const record = this.#poolState(pool.name, now).record(endpoint.id, now);
     record.inFlight.completed(request.requestId);
     for (const p of this.#profileFor(pool).producers) p.completed?.(pool, endpoint, record, request);
+  }
+
+  /** Record the time since `since` for `plugin`; returns now. */
+  #lap(plugin: Plugin, point: string, since: number): number {
+    let sink = this.#sinks.get(plugin);
+    if (!sink) this.#sinks.set(plugin, (sink = this.#timing!.plugin(point, plugin.type, point === 'Picker' ? `${plugin.name} (${this.kernel.implementation} kernel)` : plugin.name)));
+    const now = performance.now();
+    sink.observe((now - since) / 1000);
+    return now;
   }
 
   inFlight(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number; prefillTokens: number } {

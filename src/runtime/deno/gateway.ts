@@ -14,8 +14,9 @@ import type { RoutingTableStore } from '../../routing/store.ts';
 import { deno, type DenoServer } from './api.ts';
 import { denoDataPlane } from './data-plane.ts';
 import { readFileText, watchFile, writeFileAtomic } from './files.ts';
+import { denoObservers, type DenoObserverOptions } from './observers.ts';
 
-export type DenoGatewayOptions = GatewayStartOptions;
+export type DenoGatewayOptions = GatewayStartOptions & DenoObserverOptions;
 /** Startup refused: the configuration has problems, each named. */
 export { ConfigError as DenoConfigError };
 
@@ -44,10 +45,11 @@ function serve(fetch: (r: Request, info: { completed?: Promise<void>; remoteAddr
 }
 
 export async function startDenoGateway(options: DenoGatewayOptions): Promise<RunningDenoGateway> {
+  const telemetry = await denoObservers(options, deno().env.toObject());
   const client = new Http1Client();
   let assembled;
   try {
-    assembled = await assembleGateway(options, {
+    assembled = await assembleGateway({ ...options, observers: [...(options.observers ?? []), ...telemetry.observers] }, {
       files: { readFileText, watchFile, writeFileAtomic },
       loadKernel: () => loadKernelModule(),
       upstream: client,
@@ -62,6 +64,7 @@ export async function startDenoGateway(options: DenoGatewayOptions): Promise<Run
     await Promise.all(servers.map((s) => s.shutdown()));
     await client.close();
     await assembled.close();
+    await telemetry.close();
   };
   try {
     // Deno.serve hands Hono its connection info as the env: the client's address is there.

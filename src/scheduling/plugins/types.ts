@@ -87,6 +87,8 @@ export interface ProducerPlugin {
   completed?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest): void;
   /** Prompt tokens this gateway has dispatched to the endpoint whose prefill is not done yet (flow control reads it). */
   pendingPrefillTokens?(pool: string, record: EndpointRecord): number;
+  /** Entries its index holds, for a producer that keeps one (the prefix indexer's size metric). */
+  indexSize?(): number;
 }
 
 export interface PickerPlugin {

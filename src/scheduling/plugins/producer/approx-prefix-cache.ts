@@ -142,5 +142,10 @@ export function createApproxPrefixCacheProducer(name = APPROX_PREFIX_CACHE_PRODU
       const capacity = autoTune ? lruCapacity(endpoint, fallbackCapacity, tokensPerBlock) : fallbackCapacity;
       index.record(record.slot, source, n, capacity, k >= 0 ? k * width : 0);
     },
+    indexSize() {
+      let entries = 0;
+      for (const index of indexes.values()) entries += index.totals.entries;
+      return entries;
+    },
   };
 }
