@@ -15,5 +15,6 @@ export function processMetrics(): () => Promise<string> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Its page separates families with blank lines; the admin page appends it to others, so it is kept compact.
-  return async () => (await registry.metrics()).replace(/\n{2,}/g, '\n').replace(/^\n/, '');
+  // prom-client writes a NaN value (event-loop lag before its first sample) as `Nan`; the text format's is `NaN`.
+  return async () => (await registry.metrics()).replace(/\n{2,}/g, '\n').replace(/^\n/, '').replace(/ Nan$/gm, ' NaN');
 }
