@@ -17,13 +17,15 @@ import { importObjects } from '../src/routing/manifests.ts';
 import { poolResourceTypes, routingResourceTypes } from '../src/kubernetes/resources.ts';
 import { parseFlags, type FlagSpec } from '../src/config/flags.ts';
 import { gatewayFlags } from '../src/config/gateway-flags.ts';
+import { kinds } from '../src/routing/manifest-kinds.ts';
+import { SPECS } from '../src/routing/manifest-fields.ts';
 import { agentFlags } from '../src/cli/commands/agent.ts';
 import { simFlags } from '../src/cli/commands/sim.ts';
 
 const DEPLOY = new URL('../deploy/', import.meta.url).pathname;
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
-const ROUTING_KINDS = new Set(['InferencePool', 'HTTPRoute', 'Gateway', 'InferenceModel', 'InferenceObjective', 'InferenceModelRewrite']);
+const ROUTING_KINDS = new Set(['InferencePool', 'HTTPRoute', 'Gateway', 'InferenceModel', 'InferenceObjective', 'InferenceModelRewrite', 'TokenBudget']);
 const KUSTOMIZATION_FIELDS = new Set(['apiVersion', 'kind', 'resources', 'namespace']);
 
 function yamlFiles(dir: string): string[] {
@@ -147,6 +149,21 @@ describe('deploy/ manifests', () => {
       }
     });
   }
+
+  it('the CRDs deploy/ ships define the kinds, versions, plurals and spec fields the gateway reads', () => {
+    const crds = rendered.get('base')!.filter((o) => o.kind === 'CustomResourceDefinition') as (Obj & { spec: { group: string; names: { kind: string; plural: string }; versions: { name: string; schema: { openAPIV3Schema: { properties: { spec: { properties: Record<string, unknown> } } } } }[] } })[];
+    expect(crds.map((c) => c.metadata.name)).toEqual(['tokenbudgets.infergate.dev']);
+    for (const crd of crds) {
+      const { group, names } = crd.spec;
+      expect(crd.metadata.name).toBe(`${names.plural}.${group}`);
+      expect(routingResourceTypes()).toContainEqual({ group, version: crd.spec.versions[0]!.name, plural: names.plural, kind: names.kind });
+      for (const version of crd.spec.versions) {
+        const apiVersion = `${group}/${version.name}`;
+        expect(Object.keys(kinds[names.kind as keyof typeof kinds].versions)).toContain(apiVersion);
+        expect(Object.keys(version.schema.openAPIV3Schema.properties.spec.properties).sort()).toEqual(Object.keys(SPECS[names.kind]![apiVersion]!).sort());
+      }
+    }
+  });
 
   it('sim-demo: the pool selects the simulated pods on the port they serve', () => {
     const objects = rendered.get('overlays/sim-demo')!;

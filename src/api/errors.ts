@@ -8,6 +8,9 @@ export type ErrorType =
   | 'invalid_request_error'
   | 'not_found_error'
   | 'rate_limit_error'
+  /** OpenAI's own rate-limit errors name the limit: tokens per minute, or requests. */
+  | 'tokens'
+  | 'requests'
   | 'service_unavailable_error'
   | 'upstream_error'
   | 'timeout_error'

@@ -75,6 +75,12 @@ export const RESOURCES: readonly Resource[] = [
     rowWide: (_o, s) => [((list(s.targetModels) ?? []) as Spec[]).map((t) => `${str(t.name)}(${str(t.weight ?? 1)})`).join(',') || '<none>'],
   },
   {
+    kind: 'TokenBudget', plural: 'tokenbudgets', names: ['tokenbudgets', 'tokenbudget', 'tb'],
+    columns: ['TENANT', 'TOKENS/MIN', 'IN FLIGHT', 'ACCEPTED'], wide: ['DEFAULT MAX TOKENS'],
+    row: (o, s) => [str(s.tenant), s.tokensPerMinute ? str(s.tokensPerMinute) : '<no limit>', s.maxConcurrentRequests ? str(s.maxConcurrentRequests) : '<no limit>', condition(o, 'Accepted')],
+    rowWide: (_o, s) => [str(s.defaultMaxTokens ?? 1024)],
+  },
+  {
     kind: 'Gateway', plural: 'gateways', names: ['gateways', 'gateway', 'gtw'],
     columns: ['CLASS', 'LISTENERS', 'ACCEPTED'], wide: ['HOSTNAMES'],
     row: (o, s) => [str(s.gatewayClassName), ((list(s.listeners) ?? []) as Spec[]).map((l) => str(l.name)).join(',') || '<none>', condition(o, 'Accepted')],

@@ -12,6 +12,9 @@ export const gatewayFlags = {
   'admin-port': { type: 'number', default: 8081, help: 'admin API port (RoutingService); -1 disables it' },
   'api-keys': { type: 'string', help: 'file of clients\' API keys (SHA-256 digests, each with a tenant; `infergate key` makes one): the data plane then requires Authorization: Bearer KEY' },
   'upstream-credentials': { type: 'string', help: 'file saying what each pool\'s model servers receive in Authorization: pass, strip or replace with the pool\'s key (default: strip with --api-keys, else pass)' },
+  'tenant-header': { type: 'string', help: 'a request header trusted to name the tenant (token budgets, flow-control fairness), set by an authenticating proxy in front; it wins over the API key\'s tenant' },
+  'budget-store': { type: 'string', help: 'redis://HOST:PORT (Redis or Valkey) where token budgets are shared by the gateway replicas (Node); default: kept in this process' },
+  'budget-failure-mode': { type: 'string', default: 'FailOpen', help: 'when the budget store cannot be reached: FailOpen (let requests through uncounted, as Envoy\'s rate limiter does) or FailClose (503)' },
   token: { type: 'string', help: 'bearer token for the admin API (without one the admin API listens on loopback only)' },
   'token-file': { type: 'string', help: 'file holding the admin bearer token' },
   'state-dir': { type: 'string', help: 'directory where the accepted routing table is kept across restarts' },
@@ -65,6 +68,19 @@ export function engineMismatch(value: string): 'not-ready' | 'ready' {
   throw new FlagError(`--engine-mismatch must be not-ready or ready, got "${value}"`);
 }
 
+/** `--budget-failure-mode`: FailOpen or FailClose. */
+export function budgetFailureMode(value: string): 'FailOpen' | 'FailClose' {
+  if (value === 'FailOpen' || value === 'FailClose') return value;
+  throw new FlagError(`--budget-failure-mode must be FailOpen or FailClose, got "${value}"`);
+}
+
+/** `--budget-store`: a redis:// or rediss:// URL. */
+export function budgetStoreUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^rediss?:\/\/[^\s]+$/.test(value)) throw new FlagError(`--budget-store must be a redis:// or rediss:// URL (Redis or Valkey), got "${value}"`);
+  return value;
+}
+
 /** The start options every runtime's gateway takes, from the flags. */
 export function gatewayOptions(flags: GatewayFlagValues, token: string | undefined) {
   return {
@@ -78,6 +94,9 @@ export function gatewayOptions(flags: GatewayFlagValues, token: string | undefin
     scrapeIntervalMs: flags['scrape-interval'],
     engineMismatch: engineMismatch(flags['engine-mismatch']),
     apiKeys: flags['api-keys'],
+    tenantHeader: flags['tenant-header']?.toLowerCase() || undefined,
+    budgetStore: budgetStoreUrl(flags['budget-store']),
+    budgetFailureMode: budgetFailureMode(flags['budget-failure-mode']),
     upstreamCredentials: flags['upstream-credentials'],
     staleAfterMs: flags['stale-after'],
     port: flags.port,

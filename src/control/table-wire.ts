@@ -38,6 +38,12 @@ function fromEnum(map: EnumMap, value: number): string | undefined {
   return `(unknown enum value ${value})`;
 }
 
+/** A count as int64; a value that is not a safe integer is sent as-is for validation to name (never rounded to something valid). */
+function int64(value: unknown): bigint | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : (value as bigint);
+}
+
 /** Plain input (YAML import or a validated table) → wire. */
 export function tableToWire(t: RoutingTableInput): WireTable {
   return create(RoutingTableSchema, {
@@ -76,6 +82,13 @@ export function tableToWire(t: RoutingTableInput): WireTable {
       name: w.name,
       pool: w.pool,
       rules: w.rules.map((r) => ({ models: r.models ?? [], targets: r.targets.map((x) => ({ model: x.model, weight: x.weight })) })),
+    })),
+    budgets: (t.budgets ?? []).map((b) => ({
+      name: b.name,
+      tenant: b.tenant,
+      tokensPerMinute: int64(b.tokensPerMinute),
+      maxConcurrentRequests: int64(b.maxConcurrentRequests),
+      defaultMaxTokens: int64(b.defaultMaxTokens),
     })),
   });
 }
@@ -120,6 +133,13 @@ export function tableFromWire(t: WireTable): RoutingTableInput {
       name: w.name,
       pool: w.pool,
       rules: w.rules.map((r) => ({ models: [...r.models], targets: r.targets.map((x) => ({ model: x.model, weight: x.weight })) })),
+    })),
+    budgets: t.budgets.map((b) => ({
+      name: b.name,
+      tenant: b.tenant,
+      tokensPerMinute: b.tokensPerMinute === undefined ? undefined : Number(b.tokensPerMinute),
+      maxConcurrentRequests: b.maxConcurrentRequests === undefined ? undefined : Number(b.maxConcurrentRequests),
+      defaultMaxTokens: b.defaultMaxTokens === undefined ? undefined : Number(b.defaultMaxTokens),
     })),
   };
   return stripUndefined(input) as RoutingTableInput;

@@ -18,6 +18,7 @@ import { LocalScheduling } from '../scheduling/local.ts';
 import { DEFAULT_FLOW_CONTROL, type FlowControlConfig } from '../flowcontrol/config.ts';
 import { DEFAULT_SATURATION, type SaturationConfig } from '../scheduling/config.ts';
 import type { ApiKeys } from '../api/api-keys.ts';
+import type { TokenBudgets } from '../budgets/budgets.ts';
 import { parseApiKeys } from '../config/api-keys-file.ts';
 import { defaultUpstreamAuth, parseUpstreamCredentials } from '../config/upstream-credentials.ts';
 import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
@@ -87,6 +88,8 @@ export interface GatewayStartOptions extends Partial<GatewayOptions> {
   log?: (line: Record<string, unknown>) => void;
   /** Request observers besides the metrics (a runtime adds tracing and the access log). */
   observers?: RequestObserver[];
+  /** Token budgets kept elsewhere (a runtime's shared store); default: in this process. */
+  budgets?: TokenBudgets;
   /** Serve the live dashboard at /dashboard/ on the admin port (default: yes, when there is one). */
   dashboard?: boolean;
   /** What `inference_extension_info` says. */
@@ -282,7 +285,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     maxPendingPrefillTokens: fc.maxPendingPrefillTokens ?? 0,
   };
   const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now, ...(flowControl ? { flowControl } : {}) });
-  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log, observers: options.observers }, options);
+  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log, observers: options.observers, budgets: options.budgets }, options);
   const withAdmin = options.adminPort !== undefined;
   const telemetry = gatewayTelemetry({ gateway, store, endpoints, scheduling, picker: scheduler as TelemetryParts['picker'], buildInfo: options.buildInfo, processMetrics: parts.processMetrics, dashboard: withAdmin && options.dashboard !== false });
   const admin = withAdmin ? adminApp(options, { store, persistence, endpoints, log }, telemetry.metrics, telemetry.dashboard) : undefined;

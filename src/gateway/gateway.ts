@@ -7,10 +7,12 @@
  * runs on Node, Deno and Workers.
  */
 import { parseJsonBody, withModel } from '../api/body.ts';
-import { errorAnswer, GatewayError, internalError, payloadTooLarge, serviceUnavailable, shed } from '../api/errors.ts';
+import { badRequest, errorAnswer, GatewayError, internalError, payloadTooLarge, serviceUnavailable, shed } from '../api/errors.ts';
 import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
 import { readAnyBody, type RouteKind } from '../api/any-body.ts';
 import { continuationFor } from '../api/continuation.ts';
+import { TokenBudgets } from '../budgets/budgets.ts';
+import { MemoryBudgetStore } from '../budgets/store.ts';
 import { QUEUE_DURATION_HEADER, readFlowHeaders } from '../api/request-headers.ts';
 import type { Admission, Refusal } from '../flowcontrol/controller.ts';
 import type { Answer } from '../http/answer.ts';
@@ -36,6 +38,12 @@ export interface GatewayOptions {
   maxAttempts: number;
   random: () => number;
   now: () => number;
+  /**
+   * A header trusted to name the request's tenant (for token budgets and
+   * flow-control fairness), set by a proxy in front that authenticates
+   * clients; it wins over the API key's tenant. Unset: only API keys name tenants.
+   */
+  tenantHeader?: string;
 }
 
 export const defaultGatewayOptions: GatewayOptions = {
@@ -60,6 +68,8 @@ export interface GatewayPorts {
   log?: (line: Record<string, unknown>) => void;
   /** Who hears how each request goes (tracing, the access log, the dashboard); the metrics always do. */
   observers?: readonly RequestObserver[];
+  /** Token budgets and where they are kept (default: in this process, for the table's TokenBudgets). */
+  budgets?: TokenBudgets;
 }
 
 export const EXPLAIN_HEADER = 'x-infergate-explain';
@@ -73,12 +83,15 @@ export class Gateway {
   readonly #ports: GatewayPorts;
   readonly #proxy: Proxy;
   readonly #log: (line: Record<string, unknown>) => void;
+  readonly budgets: TokenBudgets;
 
   constructor(ports: GatewayPorts, options: Partial<GatewayOptions> = {}) {
     this.options = { ...defaultGatewayOptions, ...options };
     this.#ports = ports;
     this.#log = ports.log ?? ((line) => console.error(JSON.stringify(line)));
-    this.observers = new ObserverHub([this.metrics, ...(ports.observers ?? [])]);
+    this.budgets = ports.budgets ?? new TokenBudgets(new MemoryBudgetStore(this.options.now), { log: this.#log });
+    // Budgets settle before the other observers hear the end (the access log reports the tokens charged).
+    this.observers = new ObserverHub([this.budgets, this.metrics, ...(ports.observers ?? [])]);
     this.#proxy = new Proxy(
       {
         upstream: ports.upstream,
@@ -138,8 +151,9 @@ export class Gateway {
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
     }
-    // api: who is asking (when keys are checked), then the body, once, checked.
-    const tenant = this.#ports.clients?.authenticate(request.headers.get('authorization')).tenant;
+    // api: who is asking (when keys are checked, or a trusted header says), then the body, once, checked.
+    const tenant = this.#tenant(request);
+    observed.tenant = tenant;
     const bytes = await request.body(this.options.bodyLimit);
     // A path an HTTPRoute names outside the OpenAI API: any body, passed on as it came (api/any-body.ts).
     const other = kind === 'other' ? readAnyBody(bytes) : undefined;
@@ -166,6 +180,21 @@ export class Gateway {
       hints: route.hints,
     };
 
+    // budgets: the tenant's budget is charged what the request may cost before it waits or is sent (src/budgets/).
+    let budgetHeaders: Record<string, string> | undefined;
+    const budget = tenant !== undefined && table.budgets.size > 0 ? TokenBudgets.budgetFor(table.budgets, tenant) : undefined;
+    if (budget && parsed.kind !== 'other') {
+      const check = await this.budgets.reserve(budget, tenant!, parsed);
+      if ('refused' in check) {
+        observed.end = 'rejected';
+        observed.errorCode = check.refused.code;
+        if (check.refused.status === 429) observed.budgetLimit = check.refused.type === 'requests' ? 'requests' : 'tokens';
+        return errorAnswer(check.refused, { 'x-request-id': requestId });
+      }
+      observed.budget = check.charge;
+      budgetHeaders = check.headers;
+    }
+
     // flow control (when on): wait while the pool is saturated, or be refused.
     const scheduling = this.#ports.scheduling;
     let admission: Admission | undefined;
@@ -182,7 +211,8 @@ export class Gateway {
       admission?.started();
     }
     this.observers.decided(observed, decision);
-    const decisionHeader: Record<string, string> = explain && decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};
+    const decisionHeader: Record<string, string> = { ...budgetHeaders };
+    if (explain && decision.explain) decisionHeader[DECISION_HEADER] = headerSafeJson(decision.explain);
     if (admission && admission.waitedMs > 0) decisionHeader[QUEUE_DURATION_HEADER] = String(Math.round(admission.waitedMs));
     if (decision.kind === 'shed') {
       return errorAnswer(shed(`Pool "${route.pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds), { ...decisionHeader, 'x-request-id': requestId });
@@ -210,6 +240,16 @@ export class Gateway {
     const served = answer.headers[DESTINATION_HEADER];
     if (served) for (const h of decision.servedEndpointHeaders ?? []) answer.headers[h] = served;
     return answer;
+  }
+
+  /** The request's tenant: the trusted header's, else the API key's (which is checked whenever keys are). */
+  #tenant(request: InboundRequest): string | undefined {
+    const keyed = this.#ports.clients?.authenticate(request.headers.get('authorization')).tenant;
+    const name = this.options.tenantHeader;
+    const given = name ? request.headers.get(name)?.trim() : undefined;
+    if (!given) return keyed;
+    if (given.length > 253) throw badRequest(`The ${name} header is longer than 253 characters.`, 'invalid_header', name!);
+    return given;
   }
 
   /** A request flow control did not let through: 429 (limits, TTL, shed), 503 (no endpoints), 499 (the client left). */

@@ -48,6 +48,7 @@ const M = ['model_name', 'target_model_name'] as const;
 export class GatewayMetrics implements RequestObserver {
   readonly registry = new Registry();
   readonly #modelLabel = new BoundedLabel();
+  readonly #tenantLabel = new BoundedLabel();
   readonly #byModel = new Map<string, ModelSeries>();
   readonly #byPool = new Map<string, { requests: Map<string, Sample>; duration: Histogram; ttft: Histogram; refused: Sample; shed: Sample; retries: Map<string, Sample> }>();
   /** Requests counted as running, so `finished` takes back only what `resolved` added. */
@@ -76,6 +77,8 @@ export class GatewayMetrics implements RequestObserver {
       retries: r.counter('infergate_retries_total', 'Requests sent again to another endpoint before the first byte of the answer, by pool and why (an upstream status, or connect-failure).', ['pool', 'reason']),
       breaks: r.counter('infergate_stream_breaks_total', 'Streamed answers broken off by their pod, by pool and outcome: resumed on another pod, or ended with an SSE error event.', ['pool', 'outcome']),
       shed: r.counter('infergate_shed_total', 'Sheddable requests refused with 429 because the pool was saturated.', ['pool']),
+      budgetCharged: r.counter('infergate_token_budget_charged_tokens_total', "Tokens charged to tenants' TokenBudgets (usage, or the reservation of an answer without usage).", ['tenant']),
+      budgetRejections: r.counter('infergate_token_budget_rejections_total', 'Requests refused with 429 before any pod, because the tenant was over its TokenBudget: tokens per minute, or requests in flight.', ['tenant', 'limit']),
       ejections: r.counter('infergate_outlier_ejections_total', 'Endpoints taken out of rotation by passive health (outlier detection), by why: connect-failure, consecutive-5xx, retry-after, failure-percentage.', ['reason']),
     };
   })();
@@ -146,6 +149,10 @@ export class GatewayMetrics implements RequestObserver {
     if (!byCode) pool.requests.set(`${model}\u0000${code}`, (byCode = this.#f.ownRequests.labels(poolName, model, String(code))));
     byCode.value++;
     if (r.decision === 'shed') pool.shed.value++;
+    if (r.tenant !== undefined) {
+      if (r.chargedTokens) this.#f.budgetCharged.labels(this.#tenantLabel.value(r.tenant)).value += r.chargedTokens;
+      if (r.budgetLimit) this.#f.budgetRejections.labels(this.#tenantLabel.value(r.tenant), r.budgetLimit).value++;
+    }
 
     const m = this.#model(r);
     if (this.#running.has(r)) {

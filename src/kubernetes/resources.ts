@@ -18,6 +18,7 @@ const PLURALS: Record<string, string> = {
   InferenceModel: 'inferencemodels',
   InferenceObjective: 'inferenceobjectives',
   InferenceModelRewrite: 'inferencemodelrewrites',
+  TokenBudget: 'tokenbudgets',
 };
 
 export function routingResourceTypes(): ResourceType[] {

@@ -36,9 +36,9 @@ export interface RoutingSourceOptions {
 }
 
 /** Reasons that leave an object out without making the table invalid (conflict losers). */
-const NOT_BLOCKING = new Set(['Superseded', 'ModelNameInUse']);
+const NOT_BLOCKING = new Set(['Superseded', 'ModelNameInUse', 'TenantInUse']);
 /** Table problem object prefixes (src/routing/validate.ts) → the kinds they come from. */
-const TABLE_KINDS: Record<string, string[]> = { Pool: ['InferencePool'], Route: ['HTTPRoute'], Model: ['InferenceModel'], Objective: ['InferenceObjective'], Rewrite: ['InferenceModelRewrite'] };
+const TABLE_KINDS: Record<string, string[]> = { Pool: ['InferencePool'], Route: ['HTTPRoute'], Model: ['InferenceModel'], Objective: ['InferenceObjective'], Rewrite: ['InferenceModelRewrite'], TokenBudget: ['TokenBudget'] };
 
 export class KubernetesRoutingSource {
   readonly #objects = new Map<string, { type: ResourceType; object: KubeObject }>();

@@ -12,8 +12,8 @@
  *   of ours, with `controllerName` and Accepted / ResolvedRefs using the Gateway
  *   API's reasons (Accepted, UnsupportedValue; ResolvedRefs, BackendNotFound,
  *   InvalidKind).
- * - InferenceObjective, InferenceModel, InferenceModelRewrite: `status.conditions`
- *   with Accepted.
+ * - InferenceObjective, InferenceModel, InferenceModelRewrite, TokenBudget:
+ *   `status.conditions` with Accepted.
  * Entries of other controllers (another controllerName) are kept as they are:
  * each controller owns its own entries.
  */

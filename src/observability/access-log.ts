@@ -36,6 +36,8 @@ export interface AccessLogLine {
   targetModel?: string;
   objective?: string;
   priority?: number;
+  /** Who asked (API key's tenant, or the trusted tenant header). */
+  tenant?: string;
   pool?: string;
   endpoint?: string;
   status: number;
@@ -52,6 +54,8 @@ export interface AccessLogLine {
   inputTokens?: number;
   outputTokens?: number;
   cachedTokens?: number;
+  /** What the tenant's token budget was finally charged (its usage, or its reservation when the answer carried none). */
+  chargedTokens?: number;
   /** Endpoints tried after the first. */
   retries: number;
   requestBytes: number;
@@ -68,6 +72,7 @@ export function accessLogLine(r: ObservedRequest, nowMs: number): AccessLogLine 
   if (r.targetModel !== undefined && r.targetModel !== r.model) line.targetModel = r.targetModel;
   if (r.objective) line.objective = r.objective;
   if (r.priority !== undefined) line.priority = r.priority;
+  if (r.tenant !== undefined) line.tenant = r.tenant;
   if (r.pool) line.pool = r.pool.name;
   if (r.endpoint && r.attempts > 0) line.endpoint = r.endpoint.id;
   const reason = r.decisionReason ?? r.queuedReason;
@@ -80,6 +85,7 @@ export function accessLogLine(r: ObservedRequest, nowMs: number): AccessLogLine 
     line.outputTokens = r.usage.output;
     if (r.usage.cached !== undefined) line.cachedTokens = r.usage.cached;
   }
+  if (r.chargedTokens !== undefined) line.chargedTokens = r.chargedTokens;
   return line;
 }
 

@@ -70,6 +70,14 @@ export class ObservedRequest {
   failure?: Outcome['failure'];
   usage?: TokenUsage;
   end?: EndReason;
+  /** Who is asking (the API key's tenant, or the trusted tenant header). */
+  tenant?: string;
+  /** Owned by token budgets (src/budgets/budgets.ts): the reservation to settle. */
+  budget?: unknown;
+  /** Tokens the tenant's budget was finally charged. */
+  chargedTokens?: number;
+  /** The TokenBudget limit that refused the request, if one did. */
+  budgetLimit?: 'tokens' | 'requests';
 
   /** The client asked for the decision's explanation (x-infergate-explain: 1). */
   clientExplain = false;

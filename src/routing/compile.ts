@@ -4,7 +4,7 @@
  * objectives and rewrites per pool.
  */
 import { hostnameMatches, hostnameRank } from './hostnames.ts';
-import type { Model, Objective, Pool, Rewrite, RewriteRule, RoutingTable } from './schema.ts';
+import type { Model, Objective, Pool, Rewrite, RewriteRule, RoutingTable, TokenBudget } from './schema.ts';
 
 interface CompiledValueMatch {
   name: string;
@@ -62,6 +62,8 @@ export interface CompiledTable {
   objectives: Map<string, Map<string, Objective>>;
   /** pool name → its rewrites. */
   rewrites: Map<string, PoolRewrites>;
+  /** tenant → its TokenBudget (`*`: every other tenant's). */
+  budgets: Map<string, TokenBudget>;
 }
 
 /** What a request offers to route matching beyond path and headers. */
@@ -151,7 +153,8 @@ export function compileTable(table: RoutingTable): CompiledTable {
       }
     }
   }
-  return { version: table.version, source: table, rules, usesQuery, pools, models, modelNames: [...names].sort(), objectives, rewrites };
+  const budgets = new Map(table.budgets.map((b) => [b.tenant, b]));
+  return { version: table.version, source: table, rules, usesQuery, pools, models, modelNames: [...names].sort(), objectives, rewrites, budgets };
 }
 
 function valueMatch(m: { type: 'Exact' | 'RegularExpression'; value: string }, name: string): CompiledValueMatch {

@@ -15,6 +15,7 @@ import type {
   PoolV1Alpha2Object,
   PoolV1Object,
   ReferenceGrantObject,
+  TokenBudgetObject,
 } from './manifest-kinds.ts';
 import { convertRoutes } from './manifest-routes.ts';
 import { accepted, CONTROLLER_NAME, resolved, type Condition, type ParentStatus } from './object-status.ts';
@@ -38,6 +39,7 @@ type Pools = NonNullable<RoutingTableInput['pools']>;
 type Models = NonNullable<RoutingTableInput['models']>;
 type Objectives = NonNullable<RoutingTableInput['objectives']>;
 type Rewrites = NonNullable<RoutingTableInput['rewrites']>;
+type Budgets = NonNullable<RoutingTableInput['budgets']>;
 type Of<T> = ParsedObject & { value: T };
 
 const CRITICALITY_PRIORITY: Record<string, number> = { Critical: 1, Standard: 0, Sheddable: -1 };
@@ -187,7 +189,29 @@ export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<stri
     });
   }
 
-  return { table: { routes: routed.routes, pools, models, objectives, rewrites }, errors, warnings, conditions, parents, notes };
+  // One budget per tenant: the older TokenBudget holds it (as the older InferenceModel holds a modelName).
+  const budgets: Budgets = [];
+  const tenants = new Map<string, string>();
+  for (const o of of<TokenBudgetObject>('TokenBudget')) {
+    const spec = o.value.spec;
+    const holder = tenants.get(spec.tenant);
+    if (holder) {
+      const message = `tenant "${spec.tenant}" already has the older TokenBudget "${holder}"`;
+      warnings.push({ object: `TokenBudget/${o.name}`, path: 'spec.tenant', message });
+      set(o, { type: 'Accepted', status: 'False', reason: 'TenantInUse', message });
+      continue;
+    }
+    if (!spec.tokensPerMinute && !spec.maxConcurrentRequests) {
+      const message = 'limits nothing: set tokensPerMinute, maxConcurrentRequests or both';
+      errors.push({ object: `TokenBudget/${o.name}`, path: 'spec', message });
+      set(o, { type: 'Accepted', status: 'False', reason: 'Invalid', message });
+      continue;
+    }
+    tenants.set(spec.tenant, `${o.namespace}/${o.name}`);
+    budgets.push({ name: tableName(o.namespace, o.name), tenant: spec.tenant, tokensPerMinute: spec.tokensPerMinute, maxConcurrentRequests: spec.maxConcurrentRequests, defaultMaxTokens: spec.defaultMaxTokens });
+  }
+
+  return { table: { routes: routed.routes, pools, models, objectives, rewrites, budgets }, errors, warnings, conditions, parents, notes };
 
   function objectivePools(o: Of<InferenceObjectiveObject>): string[] | undefined {
     const spec = o.value.spec;

@@ -57,7 +57,7 @@ const gateway: Field = {
 const objectiveCommon = { priority: true, poolRef, poolRefs: [poolRef] as [Field], poolSelector: labelSelector } as const;
 
 /** Spec fields per kind and apiVersion. */
-const SPECS: Record<string, Record<string, Field>> = {
+export const SPECS: Record<string, Record<string, Field>> = {
   InferencePool: {
     'inference.networking.k8s.io/v1': {
       selector: { matchLabels: 'map' },
@@ -103,6 +103,7 @@ const SPECS: Record<string, Record<string, Field>> = {
     'llm-d.ai/v1alpha2': { poolRef, rules: [{ matches: [{ model: { type: true, value: true } }], targets: [{ modelRewrite: true, weight: true }] }] },
     'inference.networking.x-k8s.io/v1alpha2': { poolRef, rules: [{ matches: [{ model: { type: true, value: true } }], targets: [{ modelRewrite: true, weight: true }] }] },
   },
+  TokenBudget: { 'infergate.dev/v1alpha1': { tenant: true, tokensPerMinute: true, maxConcurrentRequests: true, defaultMaxTokens: true } },
 };
 
 const TOP = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);

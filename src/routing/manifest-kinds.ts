@@ -169,6 +169,15 @@ const ReferenceGrantSpec = v.looseObject({
   to: v.array(v.looseObject({ group: v.string(), kind: Str, name: v.optional(v.string()) }), 'must be a list'),
 });
 
+const Count = v.pipe(Int, v.minValue(0, 'must not be negative'), v.maxValue(1e12, 'must be at most 1e12'));
+/** infergate's own kind: a tenant's budget of tokens per minute and requests in flight (src/budgets/). */
+const TokenBudgetSpec = v.looseObject({
+  tenant: v.pipe(Str, v.maxLength(253, 'must be at most 253 characters')),
+  tokensPerMinute: v.optional(Count),
+  maxConcurrentRequests: v.optional(Count),
+  defaultMaxTokens: v.optional(v.pipe(Count, v.minValue(1, 'must be at least 1'))),
+});
+
 const object = <S extends v.GenericSchema>(spec: S) => v.looseObject({ metadata: Metadata, spec: v.optional(spec) });
 const objectWithSpec = <S extends v.GenericSchema>(spec: S) => v.looseObject({ metadata: Metadata, spec });
 
@@ -189,6 +198,7 @@ export const kinds = {
   InferenceModelRewrite: {
     versions: { 'llm-d.ai/v1alpha2': objectWithSpec(InferenceModelRewriteSpec), 'inference.networking.x-k8s.io/v1alpha2': objectWithSpec(InferenceModelRewriteSpec) },
   },
+  TokenBudget: { versions: { 'infergate.dev/v1alpha1': objectWithSpec(TokenBudgetSpec) } },
 } as const;
 
 export type KindName = keyof typeof kinds;
@@ -202,4 +212,5 @@ export type PoolV1Alpha2Object = Of<typeof PoolV1Alpha2Spec>;
 export type InferenceModelObject = Of<typeof InferenceModelSpec>;
 export type InferenceObjectiveObject = Of<typeof InferenceObjectiveSpec>;
 export type InferenceModelRewriteObject = Of<typeof InferenceModelRewriteSpec>;
+export type TokenBudgetObject = Of<typeof TokenBudgetSpec>;
 export type LabelSelectorValue = v.InferOutput<typeof LabelSelector>;

@@ -142,6 +142,24 @@ export const Rewrite = v.object({
 });
 export type Rewrite = v.InferOutput<typeof Rewrite>;
 
+const Count = v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(0, 'must not be negative'), v.maxValue(1e12, 'must be at most 1e12'));
+
+/**
+ * A TokenBudget (infergate.dev/v1alpha1): what one tenant may use across
+ * every pool — tokens in any 60 s and requests in flight (0: no limit) —
+ * reserved before each request is sent (src/budgets/). Tenant `*` is the
+ * budget of every tenant without one of its own.
+ */
+export const TokenBudget = v.object({
+  name: Name,
+  tenant: Name,
+  tokensPerMinute: v.optional(Count, 0),
+  maxConcurrentRequests: v.optional(Count, 0),
+  /** Reserved for the answer when a request sets no max_tokens. */
+  defaultMaxTokens: v.optional(v.pipe(Count, v.minValue(1, 'must be at least 1')), 1024),
+});
+export type TokenBudget = v.InferOutput<typeof TokenBudget>;
+
 export const RoutingTable = v.object({
   version: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
   routes: v.optional(v.array(Route), []),
@@ -149,6 +167,7 @@ export const RoutingTable = v.object({
   models: v.optional(v.array(Model), []),
   objectives: v.optional(v.array(Objective), []),
   rewrites: v.optional(v.array(Rewrite), []),
+  budgets: v.optional(v.array(TokenBudget), []),
 });
 export type RoutingTable = v.InferOutput<typeof RoutingTable>;
 export type RoutingTableInput = v.InferInput<typeof RoutingTable>;

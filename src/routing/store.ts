@@ -70,7 +70,7 @@ export class RoutingTableStore {
     const extra = this.#check?.(result.table) ?? [];
     if (extra.length) return { ok: false, reason: 'invalid', problems: extra };
     const t = result.table;
-    if (options.allowEmpty === false && !t.routes.length && !t.pools.length && !t.models.length && !t.objectives.length && !t.rewrites.length) {
+    if (options.allowEmpty === false && !t.routes.length && !t.pools.length && !t.models.length && !t.objectives.length && !t.rewrites.length && !t.budgets.length) {
       return { ok: false, reason: 'empty' };
     }
     const objects = options.objects ? this.objects.diff(options.objects) : undefined;

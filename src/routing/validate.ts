@@ -9,7 +9,7 @@ import { issuePath, type Problem } from './problems.ts';
 
 export type Validation = { ok: true; table: RoutingTable } | { ok: false; problems: Problem[] };
 
-const sections = { routes: 'Route', pools: 'Pool', models: 'Model', objectives: 'Objective', rewrites: 'Rewrite' } as const;
+const sections = { routes: 'Route', pools: 'Pool', models: 'Model', objectives: 'Objective', rewrites: 'Rewrite', budgets: 'TokenBudget' } as const;
 
 export function validateTable(input: unknown): Validation {
   const parsed = v.safeParse(RoutingTable, input);
@@ -82,6 +82,15 @@ export function validateTable(input: unknown): Validation {
     w.rules.forEach((rule, r) => {
       if (rule.targets.every((t) => t.weight === 0)) problems.push({ object, path: `rewrites[${i}].rules[${r}].targets`, message: 'every weight is 0, so no target can be chosen' });
     });
+  });
+
+  // One budget per tenant (the manifests keep the older of two; a table pushed whole must not have two).
+  const tenants = new Set<string>();
+  table.budgets.forEach((b, i) => {
+    const object = `TokenBudget/${b.name}`;
+    if (tenants.has(b.tenant)) problems.push({ object, path: `budgets[${i}].tenant`, message: `tenant "${b.tenant}" already has a budget` });
+    tenants.add(b.tenant);
+    if (b.tokensPerMinute === 0 && b.maxConcurrentRequests === 0) problems.push({ object, path: `budgets[${i}]`, message: 'limits nothing: set tokensPerMinute, maxConcurrentRequests or both' });
   });
 
   return problems.length ? { ok: false, problems } : { ok: true, table };

@@ -29,6 +29,9 @@ function waitForShutdown(): Promise<string> {
 export async function main(args: string[]): Promise<number> {
   const flags = commandFlags('gateway', args, gatewayFlags, deno().env.toObject(), {
     check(f) {
+      if (f['budget-store']) {
+        throw new FlagError('--budget-store: the shared token-budget store (Redis/Valkey, through ioredis) runs on Node only; on Deno a gateway keeps its budgets itself (one replica)');
+      }
       if (f.kubernetes) {
         throw new FlagError('--kubernetes: the Kubernetes source uses @kubernetes/client-node, which runs on Node only (infergate gateway --kubernetes); on Deno give --manifests and --endpoints, or --agent URL of an agent started with --kubernetes');
       }

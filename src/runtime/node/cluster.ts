@@ -44,7 +44,7 @@ export interface WorkerConfig {
   slot: number;
   options: Pick<
     StartGatewayOptions,
-    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'apiKeys' | 'upstreamCredentials' | 'dataPlaneLimits' | 'flowControl' | 'accessLog' | 'accessLogSample' | 'accessLogMaxRate'
+    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'apiKeys' | 'upstreamCredentials' | 'dataPlaneLimits' | 'flowControl' | 'accessLog' | 'accessLogSample' | 'accessLogMaxRate' | 'tenantHeader' | 'budgetStore' | 'budgetFailureMode'
   >;
 }
 
@@ -151,6 +151,17 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
       { buildInfo: buildInfo(), ...options, internalToken, metrics, log, broadcastWatch, workers: options.workers },
       { files: nodeFiles, getter, processMetrics: processMetrics() },
     );
+    if (!options.budgetStore) {
+      // Without a shared store each worker holds the tenant to the whole budget: say so once a table has budgets.
+      let warned = false;
+      const warn = () => {
+        if (warned || !control!.store.current?.budgets.size) return;
+        warned = true;
+        log({ level: 'warn', msg: `token budgets are kept by each of the ${options.workers} workers separately: a tenant may use up to ${options.workers}x its TokenBudget. Give --budget-store redis://… to share them` });
+      };
+      warn();
+      control.store.subscribe(warn);
+    }
     const internal = await listen(control.internal.app.fetch, 0, '127.0.0.1');
     servers.push(internal);
     const internalUrl = `http://127.0.0.1:${internal.port}`;
@@ -166,6 +177,10 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
       upstreamCredentials: options.upstreamCredentials,
       dataPlaneLimits: options.dataPlaneLimits,
       flowControl: options.flowControl,
+      // Budgets are shared by the workers only through a store; without one each worker keeps its own (warned below).
+      tenantHeader: options.tenantHeader,
+      budgetStore: options.budgetStore,
+      budgetFailureMode: options.budgetFailureMode,
       staleAfterMs: options.staleAfterMs,
       // Each worker writes its own lines (whole-line writes: they never interleave within a line).
       accessLog: options.accessLog,

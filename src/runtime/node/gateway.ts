@@ -24,6 +24,8 @@ import { accessLogSink, type AccessLogSink } from './access-log-sink.ts';
 import { processMetrics } from './process-metrics.ts';
 import { startNodeTracing, TracingConfigError, type NodeTracing } from './tracing.ts';
 import { buildInfo } from './build-info.ts';
+import { TokenBudgets, type BudgetFailureMode } from '../../budgets/budgets.ts';
+import { RedisBudgetStore } from './redis-budgets.ts';
 
 export { ConfigError };
 export interface StartGatewayOptions extends GatewayStartOptions {
@@ -35,6 +37,10 @@ export interface StartGatewayOptions extends GatewayStartOptions {
   accessLogMaxRate?: number;
   /** The OTEL_* variables (default: the process's environment). */
   otelEnv?: Record<string, string | undefined>;
+  /** redis:// URL of the Redis or Valkey that keeps token budgets for every replica (default: this process keeps them). */
+  budgetStore?: string;
+  /** When that store cannot be reached: let requests through (FailOpen, the default) or refuse them. */
+  budgetFailureMode?: BudgetFailureMode;
 }
 
 export interface RunningGateway {
@@ -60,14 +66,17 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   let assembled;
   let tracing: NodeTracing | undefined;
   let sink: AccessLogSink | undefined;
+  let budgets: TokenBudgets | undefined;
   try {
+    budgets = await openBudgetStore(options, log);
     const observers: RequestObserver[] = [...(options.observers ?? [])];
     tracing = startTracing(options.otelEnv ?? process.env, log);
     if (tracing) observers.push(tracingObserver({ tracer: tracing.tracer, propagator: tracing.propagator, upstreamClient: 'http1' }));
     sink = openAccessLog(options, log);
     if (sink) observers.push(accessLog({ write: sink.write, sample: options.accessLogSample, maxPerSecond: options.accessLogMaxRate || undefined }));
-    assembled = await assembleGateway({ buildInfo: buildInfo(), ...options, observers }, parts);
+    assembled = await assembleGateway({ buildInfo: buildInfo(), ...options, observers, ...(budgets ? { budgets } : {}) }, parts);
   } catch (err) {
+    await budgets?.store.close?.();
     await getter?.close();
     await upstream.close();
     await tracing?.shutdown();
@@ -83,6 +92,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await getter?.close();
     await tracing?.shutdown();
     await sink?.close();
+    await budgets?.store.close?.();
   };
   try {
     const app = createDataPlaneApp(gateway, { clientAddress: (c) => (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress });
@@ -103,6 +113,20 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     scheduling,
     close: closeAll,
   };
+}
+
+/** The shared budget store `--budget-store` names, connected; unreachable at start is logged (the failure mode applies until it answers), not fatal. */
+async function openBudgetStore(options: StartGatewayOptions, log: (line: Record<string, unknown>) => void): Promise<TokenBudgets | undefined> {
+  if (!options.budgetStore) return undefined;
+  const store = new RedisBudgetStore({ url: options.budgetStore });
+  const where = options.budgetStore.replace(/\/\/[^@/]*@/, '//***@');
+  try {
+    await store.connect();
+    log({ level: 'info', msg: 'token budgets shared through Redis', store: where });
+  } catch (err) {
+    log({ level: 'error', msg: `token-budget store unreachable at start (${options.budgetFailureMode ?? 'FailOpen'} until it answers)`, store: where, error: String((err as Error)?.message ?? err) });
+  }
+  return new TokenBudgets(store, { failureMode: options.budgetFailureMode, log });
 }
 
 function startTracing(env: Record<string, string | undefined>, log: (line: Record<string, unknown>) => void): NodeTracing | undefined {
