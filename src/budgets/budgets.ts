@@ -45,8 +45,16 @@ export class TokenBudgets implements RequestObserver {
   /** Requests let through (FailOpen) or refused (FailClose) because the store failed. */
   storeErrors = 0;
 
-  constructor(store: BudgetStore, options: { failureMode?: BudgetFailureMode; log?: (line: Record<string, unknown>) => void } = {}) {
+  readonly #keepAlive: ((r: ObservedRequest, settled: Promise<unknown>) => void) | undefined;
+
+  /**
+   * `keepAlive` is handed each settlement still running when the request ends
+   * (a platform that stops a request's work with its answer, Workers, keeps it
+   * alive with the request's waitUntil).
+   */
+  constructor(store: BudgetStore, options: { failureMode?: BudgetFailureMode; log?: (line: Record<string, unknown>) => void; keepAlive?: (r: ObservedRequest, settled: Promise<unknown>) => void } = {}) {
     this.#store = store;
+    this.#keepAlive = options.keepAlive;
     this.#failureMode = options.failureMode ?? 'FailOpen';
     this.#log = options.log ?? (() => {});
   }
@@ -101,7 +109,7 @@ export class TokenBudgets implements RequestObserver {
     r.chargedTokens = actual;
     try {
       const settled = this.#store.settle(charge.tenant, charge.held, charge.reserved, actual);
-      if (settled) settled.catch((err: unknown) => this.#logStoreError(err, charge.tenant));
+      if (settled) this.#keepAlive?.(r, settled.catch((err: unknown) => this.#logStoreError(err, charge.tenant)));
     } catch (err) {
       this.#logStoreError(err, charge.tenant);
     }

@@ -281,7 +281,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
   const flowControl = fc && {
     flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config },
     saturation: { ...(scheduler.saturation ?? DEFAULT_SATURATION), ...fc.saturation },
-    maxConcurrency: fc.maxConcurrency ?? 0,
+    maxConcurrency: fc.maxConcurrency ?? scheduler.saturation?.maxConcurrency ?? 0,
     maxPendingPrefillTokens: fc.maxPendingPrefillTokens ?? 0,
   };
   const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now, ...(flowControl ? { flowControl } : {}) });

@@ -155,3 +155,22 @@ describe('the flowControl gate of a --scheduling-config', () => {
     }
   });
 });
+
+describe("llm-d's concurrency-detector", () => {
+  it('sets the requests in flight per endpoint at which flow control holds requests (headroom included); token modes are refused by name', async () => {
+    const { parseSchedulerConfig } = await import('./config.ts');
+    const ok = parseSchedulerConfig(`
+apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+featureGates: [flowControl]
+plugins: [{ type: queue-scorer }, { type: concurrency-detector, parameters: { maxConcurrency: 8, headroom: 0.25 } }]
+flowControl:
+  saturationDetector: { pluginRef: concurrency-detector }
+`);
+    expect(ok.ok && ok.config.saturation.maxConcurrency).toBe(10);
+    const tokens = parseSchedulerConfig(`
+plugins: [{ type: queue-scorer }, { type: concurrency-detector, parameters: { concurrencyMode: tokens } }]
+`);
+    expect(!tokens.ok && tokens.problems).toContainEqual(expect.objectContaining({ path: 'plugins[1].parameters.concurrencyMode', message: expect.stringContaining('token concurrency') }));
+  });
+});

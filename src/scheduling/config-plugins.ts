@@ -43,6 +43,14 @@ export const UtilizationDetectorParameters = v.strictObject({
   headroom: v.optional(v.literal(0, 'must be 0: infergate has no saturation headroom')),
 });
 
+/** llm-d's concurrency-detector: requests in flight per endpoint (its token modes are not implemented). */
+export const ConcurrencyDetectorParameters = v.strictObject({
+  concurrencyMode: v.optional(v.picklist(['requests'], 'must be requests: infergate counts requests in flight; token concurrency (tokens, hybrid) is not implemented — the nearest is the utilization thresholds with the prefill-work scorer')),
+  maxConcurrency: v.optional(v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be at least 1'))),
+  maxTokenConcurrency: v.optional(v.pipe(v.number('must be a number'), v.minValue(0, 'must not be negative'))),
+  headroom: v.optional(v.pipe(v.number('must be a number'), v.minValue(0, 'must not be negative'))),
+});
+
 /** Classify and check one `plugins[i]` entry; problems name `plugins[i]…`. */
 export function declarePlugin(p: { type: string; name?: string; parameters?: Record<string, unknown> | null }, i: number, problems: PluginProblem[]): DeclaredPlugin | undefined {
   const at = `plugins[${i}]`;
@@ -67,8 +75,8 @@ export function declarePlugin(p: { type: string; name?: string; parameters?: Rec
     const parameters = check(outside.parameters);
     return parameters && { name: p.name ?? outside.type, type: outside.type, kind: outside.kind, parameters, ...(outside.header ? { header: outside.header } : {}) };
   }
-  if (p.type === 'utilization-detector') {
-    const parameters = check(UtilizationDetectorParameters);
+  if (p.type === 'utilization-detector' || p.type === 'concurrency-detector') {
+    const parameters = check(p.type === 'utilization-detector' ? UtilizationDetectorParameters : ConcurrencyDetectorParameters);
     return parameters && { name: p.name ?? p.type, type: p.type, kind: 'saturation-detector', parameters };
   }
   const flow = flowControlPluginType(p.type);
@@ -77,7 +85,7 @@ export function declarePlugin(p: { type: string; name?: string; parameters?: Rec
     return parameters && { name: p.name ?? p.type, type: p.type, kind: 'flow-control', parameters };
   }
   const llmd = llmdPlugin(p.type);
-  problems.push({ path: `${at}.type`, message: llmd ? describeUnsupportedLlmdPlugin(llmd) : `unknown plugin type "${p.type}" (known: ${pluginTypeNames().join(', ')}, utilization-detector)` });
+  problems.push({ path: `${at}.type`, message: llmd ? describeUnsupportedLlmdPlugin(llmd) : `unknown plugin type "${p.type}" (known: ${pluginTypeNames().join(', ')}, utilization-detector, concurrency-detector)` });
   return undefined;
 }
 

@@ -77,6 +77,11 @@ export interface SaturationConfig {
   threshold: number;
   /** Retry-After for shed requests, s (default 1). */
   retryAfterSeconds: number;
+  /**
+   * llm-d's concurrency-detector: this gateway's requests in flight per ready
+   * endpoint at which flow control holds requests (0 or unset: no limit).
+   */
+  maxConcurrency?: number;
 }
 
 export interface PluginConfig {
@@ -237,9 +242,14 @@ function checkPrefixProducers(all: DeclaredPlugin[], profiles: ProfileConfig[], 
 /** infergate's saturationDetector block, or llm-d's utilization-detector plugin (same parameter names) — not both. */
 function saturationOf(d: v.InferOutput<typeof Document>, all: DeclaredPlugin[], problems: ConfigProblem[]): SaturationConfig {
   const detectors = all.filter((p) => p.kind === 'saturation-detector');
-  if (detectors.length > 1) problems.push({ path: 'plugins', message: `declares ${detectors.length} utilization-detectors: one sets the saturation thresholds` });
+  if (detectors.length > 1) problems.push({ path: 'plugins', message: `declares ${detectors.length} saturation detectors (${detectors.map((p) => p.type).join(', ')}): keep one` });
   if (detectors.length && d.saturationDetector) problems.push({ path: 'saturationDetector', message: 'and a utilization-detector plugin both set the saturation thresholds: keep one' });
   const fromPlugin = detectors[0]?.parameters ?? {};
+  if (detectors[0]?.type === 'concurrency-detector') {
+    // Requests in flight per endpoint, with llm-d's headroom (a burst allowance above the limit); the utilization thresholds stay.
+    const { maxConcurrency = 100, headroom = 0 } = fromPlugin as { maxConcurrency?: number; headroom?: number };
+    return { ...DEFAULT_SATURATION, ...stripUndefined(d.saturationDetector ?? {}), maxConcurrency: Math.floor(maxConcurrency * (1 + headroom)) } as SaturationConfig;
+  }
   const { headroom: _none, ...thresholds } = fromPlugin as Record<string, unknown>;
   return { ...DEFAULT_SATURATION, ...stripUndefined(d.saturationDetector ?? {}), ...stripUndefined(thresholds) } as SaturationConfig;
 }

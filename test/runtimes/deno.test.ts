@@ -12,7 +12,7 @@ beforeAll(async () => {
   fixture = await startFixture();
   deno = startChild(
     `${ROOT}node_modules/.bin/deno`,
-    ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-write', 'src/runtime/deno/main.ts', '--port', '0', '--admin-port', '-1', '--manifests', fixture.manifests, '--endpoints', fixture.endpointsFile],
+    ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-write', 'src/runtime/deno/main.ts', '--port', '0', '--admin-port', '-1', '--manifests', fixture.manifests, '--endpoints', fixture.endpointsFile, '--tenant-header', 'x-tenant'],
     // Flags and INFERGATE_* environment variables are read alike: the body limit comes from the environment.
     { INFERGATE_BODY_LIMIT: String(BODY_LIMIT), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
     ROOT,

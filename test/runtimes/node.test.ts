@@ -9,7 +9,7 @@ let gateway: RunningGateway;
 
 beforeAll(async () => {
   fixture = await startFixture();
-  gateway = await startGateway({ port: 0, manifests: fixture.manifests, endpoints: fixture.endpointsFile, bodyLimit: BODY_LIMIT, log: () => {} });
+  gateway = await startGateway({ port: 0, manifests: fixture.manifests, endpoints: fixture.endpointsFile, bodyLimit: BODY_LIMIT, tenantHeader: 'x-tenant', log: () => {} });
   await waitForOk(`${gateway.url}/readyz`, 5000);
   await new Promise((r) => setTimeout(r, 200)); // a few scrapes
 });

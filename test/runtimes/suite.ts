@@ -96,6 +96,27 @@ export function dataPathSuite(target: () => Target): void {
     });
   });
 
+  describe('token budgets (the tenant named by the x-tenant header)', () => {
+    it('charges each request its reservation up front and refuses the tenant over budget with 429 and OpenAI\'s headers', async () => {
+      // 40 characters (10 tokens) + max_tokens 40, written in full: 50 tokens used and reserved; the budget is 200.
+      const ask = () => post(`${target().url}/v1/completions`, { model: 'chatbot', prompt: 'abcd'.repeat(10), max_tokens: 40, ignore_eos: true }, { 'X-Gateway-Model-Name': 'chatbot', 'x-tenant': 'suite-tenant' });
+      const remaining: (string | null)[] = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await ask();
+        expect(res.status).toBe(200);
+        expect(((await res.json()) as { usage: { total_tokens: number } }).usage.total_tokens).toBe(50);
+        remaining.push(res.headers.get('x-ratelimit-remaining-tokens'));
+      }
+      expect(remaining).toEqual(['150', '100', '50', '0']);
+      const refused = await ask();
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(refused.headers.get('x-ratelimit-limit-tokens')).toBe('200');
+      const body = (await refused.json()) as { error: { type: string; code: string } };
+      expect(body.error).toMatchObject({ type: 'tokens', code: 'rate_limit_exceeded' });
+    });
+  });
+
   describe('errors are OpenAI-shaped', () => {
     const expectError = async (res: Response, status: number, code: string) => {
       expect(res.status).toBe(status);

@@ -22,7 +22,7 @@ beforeAll(async () => {
   fixture = await startFixture({ agent: true });
   bundled = mkdtempSync(join(tmpdir(), 'infergate-worker-'));
   await bundleWorker(bundled, fixture.manifests);
-  worker = await startWranglerDev({ manifests: fixture.manifests, bundled, vars: { INFERGATE_AGENT: fixture.agentUrl!, INFERGATE_BODY_LIMIT: String(BODY_LIMIT) } });
+  worker = await startWranglerDev({ manifests: fixture.manifests, bundled, vars: { INFERGATE_AGENT: fixture.agentUrl!, INFERGATE_BODY_LIMIT: String(BODY_LIMIT), INFERGATE_TENANT_HEADER: 'x-tenant' } });
 }, 90_000);
 afterAll(async () => {
   await worker?.stop();

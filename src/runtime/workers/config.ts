@@ -21,6 +21,8 @@ export interface EdgeConfig {
   maxAttempts: number;
   /** How long a routing table fetched from the control plane is used before asking again. */
   tableTtlMs: number;
+  /** The header trusted to name the tenant (INFERGATE_TENANT_HEADER), for token budgets and fairness. */
+  tenantHeader: string | undefined;
 }
 
 export function edgeConfig(env: WorkerEnv): EdgeConfig {
@@ -41,5 +43,6 @@ export function edgeConfig(env: WorkerEnv): EdgeConfig {
     upstreamTimeoutMs: flags['upstream-timeout'],
     maxAttempts: flags['max-attempts'],
     tableTtlMs: Number.isFinite(ttl) && ttl >= 0 ? ttl : 10_000,
+    tenantHeader: flags['tenant-header']?.toLowerCase() || undefined,
   };
 }

@@ -20,10 +20,13 @@ import { edgeConfig, type EdgeConfig } from './config.ts';
 import { agentClient } from './connect.ts';
 import { EdgeScheduler, type PoolTarget } from './edge-scheduler.ts';
 import { PoolDecider } from './pool-decider.ts';
+import { DurableBudgetStore } from './budget-object.ts';
+import { TokenBudgets } from '../../budgets/budgets.ts';
 import { EdgeTable } from './table.ts';
 import type { ExecutionContext, WorkerEnv } from './types.ts';
 
 export { PoolObject } from './pool-object.ts';
+export { BudgetObject } from './budget-object.ts';
 
 class Edge {
   readonly store = new RoutingTableStore();
@@ -32,6 +35,8 @@ class Edge {
   readonly gateway: Gateway;
   readonly app;
   readonly #targets: (pool: Pool) => PoolTarget;
+  /** Each request's context while it runs (token-budget settlements are kept alive with it). */
+  readonly #contexts = new Map<string, ExecutionContext>();
 
   constructor(env: WorkerEnv, config: EdgeConfig) {
     this.table = new EdgeTable(this.store, config, bundled);
@@ -47,10 +52,15 @@ class Edge {
       };
     }
     this.scheduler = new EdgeScheduler(this.#targets);
-    this.gateway = new Gateway({ table: this.store, scheduling: this.scheduler, upstream: fetchUpstream }, {
+    // Token budgets in the tenant's Durable Object (shared by every isolate); without the binding, each isolate would keep its own.
+    // A settlement outlives the answer by the request's waitUntil; the context is let go when the request is over.
+    const budgets = env.BUDGETS ? new TokenBudgets(new DurableBudgetStore(env.BUDGETS), { keepAlive: (r, settled) => this.#contexts.get(r.requestId)?.waitUntil(settled) }) : undefined;
+    const release = { finished: (r: { requestId: string }) => void this.#contexts.delete(r.requestId) };
+    this.gateway = new Gateway({ table: this.store, scheduling: this.scheduler, upstream: fetchUpstream, observers: [release], ...(budgets ? { budgets } : {}) }, {
       bodyLimit: config.bodyLimit,
       upstreamTimeoutMs: config.upstreamTimeoutMs,
       maxAttempts: config.maxAttempts,
+      tenantHeader: config.tenantHeader,
     });
     this.app = createDataPlaneApp(this.gateway);
   }
@@ -78,6 +88,7 @@ class Edge {
       headers: { get: (name) => (name === 'x-request-id' ? requestId : headers.get(name)), forEach: (cb) => headers.forEach(cb) },
     };
     this.scheduler.begin(requestId, ctx);
+    this.#contexts.set(requestId, ctx);
     let answer;
     try {
       answer = await this.gateway.answer(kind, edgeInbound, path);

@@ -25,6 +25,8 @@ export interface DurableObjectNamespace<Stub> {
 export interface WorkerEnv {
   /** One Durable Object per pool: its snapshot, in-flight counts and prefix index. */
   POOLS: DurableObjectNamespace<import('./pool-object.ts').PoolObjectStub>;
+  /** One Durable Object per tenant: its token budget's window (TokenBudget objects of the routing table). */
+  BUDGETS?: DurableObjectNamespace<import('./budget-object.ts').BudgetObjectStub>;
   /** The agent serving EndpointService (unary GetEndpoints over Connect). */
   INFERGATE_AGENT?: string;
   /** Admin URL of a control-plane gateway to take the routing table from (instead of the bundled one). */
