@@ -194,6 +194,30 @@ export class KvBlockIndex {
     return out;
   }
 
+  /**
+   * Everything the index holds, per pod and medium, as the stores that would
+   * rebuild it (a block held twice by one pod appears twice): what a replica
+   * is sent first. One pass over each medium's table.
+   */
+  dump(): { pod: string; medium: string; hashes: bigint[] }[] {
+    const out = new Map<string, { pod: string; medium: string; hashes: bigint[] }>();
+    const entry = (slot: number, m: number) => {
+      const key = `${slot}:${m}`;
+      let e = out.get(key);
+      if (!e) out.set(key, (e = { pod: this.names[slot]!, medium: this.media[m]!.name, hashes: [] }));
+      return e;
+    };
+    this.media.forEach((m, mi) => m.table.forEachHolder((hi, lo, slot) => {
+      if (this.names[slot] !== undefined) entry(slot, mi).hashes.push(BigInt(hi) * SPLIT + BigInt(lo));
+    }));
+    for (const [k, extra] of this.copies) {
+      const [h, slot, m] = k.split(':');
+      const e = entry(Number(slot), Number(m));
+      for (let c = 0; c < extra; c++) e.hashes.push(BigInt(h!));
+    }
+    return [...out.values()];
+  }
+
   stats(): IndexStats {
     let keys = 0;
     let bytes = this.counts.byteLength;

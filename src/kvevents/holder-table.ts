@@ -173,6 +173,27 @@ export class HolderTable {
     return removed;
   }
 
+  /** Calls `each(hi, lo, pod)` for every (key, holder) pair, in one pass over the table (snapshots). */
+  forEachHolder(each: (hi: number, lo: number, pod: number) => void): void {
+    for (let i = 0; i <= this.mask; i++) {
+      const v = this.val[i]!;
+      if (v === 0) continue;
+      if (v > 0) {
+        each(this.hi[i]!, this.lo[i]!, v - 1);
+        continue;
+      }
+      const base = (-v - 1) * this.words;
+      for (let w = 0; w < this.words; w++) {
+        let x = this.bits[base + w]!;
+        while (x !== 0) {
+          const bit = x & -x;
+          each(this.hi[i]!, this.lo[i]!, w * 32 + (31 - Math.clz32(bit)));
+          x ^= bit;
+        }
+      }
+    }
+  }
+
   /** Every key `pod` holds, as [hi, lo] pairs (tests and debugging; O(table)). */
   keysOf(pod: number): [number, number][] {
     const out: [number, number][] = [];
