@@ -20,6 +20,10 @@ export const gatewayFlags = {
   'body-limit': { type: 'number', default: 8 * 1024 * 1024, help: 'largest request body, bytes' },
   'upstream-timeout': { type: 'number', default: 300_000, help: 'ms to wait for a model server to start answering' },
   'max-attempts': { type: 'number', default: 3, help: 'endpoints tried per request when connections are refused' },
+  'kv-events': { type: 'boolean', default: false, help: "precise prefix routing: subscribe to the pods' KV events (embedded agent) or follow the agent's index (--agent); for profiles with precise-prefix-cache plugins" },
+  'kv-events-port': { type: 'number', default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (embedded agent)" },
+  'kv-events-replay-port': { type: 'number', default: 0, help: "pods' replay port when their entry names none (0: no replay; embedded agent)" },
+  'kv-events-topic': { type: 'string', default: '', help: 'ZMQ topic prefix to subscribe to (embedded agent)' },
   workers: { type: 'string', default: '1', help: 'processes serving the data plane on the one port (Node only; "auto": one per CPU)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
@@ -61,5 +65,9 @@ export function gatewayOptions(flags: GatewayFlagValues, token: string | undefin
     bodyLimit: flags['body-limit'],
     upstreamTimeoutMs: flags['upstream-timeout'],
     maxAttempts: flags['max-attempts'],
+    kvEvents: flags['kv-events'],
+    kvEventsPort: flags['kv-events-port'],
+    kvEventsReplayPort: flags['kv-events-replay-port'],
+    kvEventsTopic: flags['kv-events-topic'],
   };
 }

@@ -22,8 +22,10 @@ import { createScheduler, parseSchedulerConfig } from '../scheduling/index.ts';
 import type { Scheduler } from '../scheduling/scheduler.ts';
 import { adminListenHost, createAdminApp, restoreTable, stateDirPersistence, type TablePersistence } from '../control/index.ts';
 import { TableFollower } from '../control/table-follower.ts';
+import type { SchedulingServices } from '../scheduling/prompt-tokens.ts';
+import { openPreciseServices, type PreciseOptions, type PreciseParts } from './precise-services.ts';
 
-export interface GatewayStartOptions extends Partial<GatewayOptions> {
+export interface GatewayStartOptions extends Partial<GatewayOptions>, PreciseOptions {
   port?: number;
   host?: string;
   /** Kubernetes manifests (YAML) to load at start. */
@@ -67,7 +69,7 @@ export interface TableSource {
 }
 
 /** What a runtime lends the assembly. */
-export interface RuntimeParts {
+export interface RuntimeParts extends PreciseParts {
   files: FileAccess & { writeFileAtomic(path: string, text: string): Promise<void> };
   loadKernel(): Promise<WebAssembly.Module>;
   upstream: UpstreamClient;
@@ -110,7 +112,7 @@ export async function loadManifestsInto(store: RoutingTableStore, files: FileAcc
   if (!result.ok) throw new ConfigError(`${path}: the routing table was rejected whole`, result.reason === 'invalid' ? result.problems : []);
 }
 
-async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts): Promise<Scheduler> {
+async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts, services: SchedulingServices): Promise<Scheduler> {
   if (options.scheduler) return options.scheduler;
   let config;
   if (options.schedulingConfig) {
@@ -120,7 +122,7 @@ async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts):
     }
     config = parsed.config;
   }
-  return createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random });
+  return createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random, services });
 }
 
 /** The routing table a gateway starts with: `manifests`, else the state dir's last accepted one (else none). */
@@ -190,7 +192,9 @@ export function adminApp(
 export async function assembleGateway(options: GatewayStartOptions, parts: RuntimeParts): Promise<AssembledGateway> {
   const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
   const { store, persistence } = options.tableFrom ? { store: new RoutingTableStore(), persistence: undefined } : await loadRoutingTable(options, parts.files, log);
-  const scheduler = await loadScheduler(options, parts);
+  // Filled once the endpoint source is open (precise-services.ts); the plugins read it at decision time.
+  const services: SchedulingServices = {};
+  const scheduler = await loadScheduler(options, parts, services);
   const from = options.tableFrom;
   const follower = from && new TableFollower({ store, url: from.url, token: from.token, transport: from.transport, log });
   let source;
@@ -201,6 +205,17 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     throw err;
   }
   const { endpoints } = source;
+  let precise;
+  try {
+    precise = await openPreciseServices(options, parts, endpoints, services, log);
+  } catch (err) {
+    follower?.close();
+    await source.close();
+    throw new ConfigError(`precise prefix routing: ${(err as Error).message}`, []);
+  }
+  const preparePrecise = () => precise.prepare([...(store.current?.pools.values() ?? [])]);
+  preparePrecise();
+  const unsubscribePrecise = store.subscribe(preparePrecise);
   if (follower && from.waitMs && !(await follower.firstTable(from.waitMs))) {
     log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
   }
@@ -216,6 +231,8 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     admin,
     async close() {
       follower?.close();
+      unsubscribePrecise();
+      await precise.close();
       await source.close();
     },
   };

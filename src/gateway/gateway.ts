@@ -16,7 +16,7 @@ import { Proxy } from '../proxy/forward.ts';
 import type { CompiledTable } from '../routing/compile.ts';
 import { resolveRequest } from '../routing/resolve.ts';
 import type { EndpointScheduling, Readiness } from '../scheduling/endpoint-scheduling.ts';
-import type { SchedulingRequest } from '../scheduling/scheduler.ts';
+import type { ChatMessage, SchedulingRequest } from '../scheduling/scheduler.ts';
 import { GatewayMetrics } from './metrics.ts';
 
 export interface GatewayOptions {
@@ -123,6 +123,8 @@ export class Gateway {
       targetModel: route.targetModel,
       requestedModel: route.requestedModel,
       prompt: promptText(parsed),
+      // The structured messages, for precise prefix matching (the engine's own chat template, via /tokenize).
+      ...(parsed.kind === 'chat' ? { messages: parsed.body.messages as ChatMessage[] } : {}),
       criticality: route.criticality,
       priority: route.priority,
       explain,

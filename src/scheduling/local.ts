@@ -27,8 +27,13 @@ export class LocalScheduling implements EndpointScheduling {
     this.outliers = new OutlierDetector(options.now);
   }
 
-  pick(pool: Pool, request: SchedulingRequest): Decision {
-    return this.scheduler.decide(pool, this.outliers.apply(this.endpoints.snapshot(pool)), request);
+  /** Synchronous unless a producer must wait for something first (a prompt's token ids from the pods). */
+  pick(pool: Pool, request: SchedulingRequest): Decision | Promise<Decision> {
+    const snapshot = this.outliers.apply(this.endpoints.snapshot(pool));
+    const waiting = this.scheduler.prepare?.(pool, snapshot, request);
+    if (!waiting) return this.scheduler.decide(pool, snapshot, request);
+    // The view may have moved on while waiting: decide on the current one.
+    return waiting.then(() => this.scheduler.decide(pool, this.outliers.apply(this.endpoints.snapshot(pool)), request));
   }
 
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {

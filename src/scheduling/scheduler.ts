@@ -14,11 +14,20 @@ export interface SchedulingRequest {
   requestedModel: string;
   /** Text the prefix cache sees: chat messages' roles and contents concatenated, or the prompt. */
   prompt: string;
+  /** A chat request's messages as the client sent them (for /tokenize or a chat template: precise prefix matching). */
+  messages?: readonly ChatMessage[];
   criticality: Criticality;
   /** Higher is more important; below 0 is sheddable. */
   priority: number;
   /** Include a decision explanation in the result. */
   explain: boolean;
+}
+
+/** A chat message as the OpenAI API carries it (other fields, e.g. tool_calls, pass through). */
+export interface ChatMessage {
+  role: string;
+  content?: unknown;
+  [field: string]: unknown;
 }
 
 export interface DecisionExplanation {
@@ -41,6 +50,12 @@ export interface Scheduler {
   /** With no endpoint's metrics this fresh, the pool's failure mode applies, ms (default 2000). */
   readonly staleAfterMs?: number;
   decide(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Decision;
+  /**
+   * Optional: what a decision needs that takes I/O (a prompt's token ids from
+   * the pool's pods). Undefined when nothing is to be waited for; else decide
+   * once the promise settles (it never rejects).
+   */
+  prepare?(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Promise<void> | undefined;
   /** The request was sent to this endpoint (in-flight +1, prefix index update). */
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
   /** The endpoint sent the first byte of the answer: its prefill is done (optional; pending prefill work −1). */

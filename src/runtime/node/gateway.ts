@@ -34,7 +34,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   // The embedded agent scrapes over undici (Node-only, so lent from here).
   const getter = !options.endpointSource && options.endpoints && !options.agent ? undiciGetter() : undefined;
   const upstream = new Http1Client();
-  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter };
+  // zeromq is a native module: loaded only when KV events are on.
+  const kvEventsTransport = async () => (await import('./zmq-subscriber.ts')).zmqTransport;
+  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter, kvEventsTransport };
   let assembled;
   try {
     assembled = await assembleGateway(options, parts);

@@ -1,0 +1,164 @@
+/**
+ * precise-prefix-cache-producer (llm-d's name and parameters): per candidate,
+ * how many leading blocks of the prompt its engine reports holding — from the
+ * engines' own KV events (vLLM's BlockStored / BlockRemoved), not from where
+ * this gateway sent what. The request's token ids come from the
+ * PromptTokenizer port (the pool's pods' `/tokenize`, cached per conversation
+ * prefix, or a local tokenizer.json), are hashed as the engine hashes them
+ * (kvevents' BlockHasher: vLLM's chained SHA-256, the LoRA name as extra key)
+ * and looked up in the pool's index (the KvIndexSource port: the embedded
+ * agent's collector or this gateway's copy of a remote agent's).
+ *
+ * The match is written to the kernel's `prefixMatched` column weighted by
+ * tier (llm-d's `indexerConfig.kvCacheBackendConfigs`: gpu 1.0, cpu 0.8 — a
+ * block held only off-device counts 0.8) and in 16-token units (≈ the
+ * approximate producer's 64-byte blocks, so prefill-work reads it alike).
+ *
+ * When there is no index for the pool (no events, a copy not in step) or no
+ * tokens (no tokenizer, tokenizing failed or timed out), it falls back to the
+ * approximate index it keeps warm alongside (approx-prefix-cache-producer's
+ * guess) and says which in the decision's explanation.
+ *
+ * `speculativeIndexing` (llm-d's): a dispatched prompt's blocks count as held
+ * by the chosen pod for `speculativeTTL` (2 s) — until its events can have
+ * arrived — so a burst sharing a prefix follows the first request instead of
+ * spreading while the engine is still prefilling it.
+ */
+import type { Endpoint } from '../../../endpoints/types.ts';
+import { BlockHasher, type PrefixCachingHashAlgo } from '../../../kvevents/block-hash.ts';
+import { KvBlockIndex } from '../../../kvevents/block-index.ts';
+import { MEDIUM_GPU } from '../../../kvevents/events.ts';
+import type { Pool } from '../../../routing/schema.ts';
+import type { Kernel } from '../../kernel/layout.ts';
+import type { EndpointRecord } from '../../pool-state.ts';
+import type { SchedulingServices, TokenizeOutcome } from '../../prompt-tokens.ts';
+import type { SchedulingRequest } from '../../scheduler.ts';
+import type { ProducerPlugin } from '../types.ts';
+import { createApproxPrefixCacheProducer } from './approx-prefix-cache.ts';
+import { BlockHashCache } from './block-hash-cache.ts';
+
+export const PRECISE_PREFIX_CACHE_PRODUCER = 'precise-prefix-cache-producer';
+
+export interface PrecisePrefixCacheParameters {
+  tokenProcessorConfig?: { blockSize?: number; hashSeed?: string; hashAlgo?: PrefixCachingHashAlgo };
+  indexerConfig?: { kvCacheBackendConfigs?: { name: string; weight: number }[] };
+  speculativeIndexing?: boolean;
+  /** ms */
+  speculativeTTL?: number;
+  /** The approximate fallback's cap (approx-prefix-cache-producer's parameter). */
+  maxPrefixBlocksToMatch?: number;
+}
+
+/** llm-d's defaults (llm-d-kv-cache `tokenProcessorConfig`, `kvCacheBackendConfigs`). */
+export const PRECISE_DEFAULTS = { blockSize: 16, hashSeed: '', hashAlgo: 'sha256' as PrefixCachingHashAlgo, gpuWeight: 1, cpuWeight: 0.8, speculativeTTL: 2000 };
+/** The kernel's prefix unit: 16 tokens (≈ 64 bytes of text, the approximate producer's block). */
+const UNIT_TOKENS = 16;
+const BYTES_PER_UNIT = 64;
+
+interface Speculation {
+  index: KvBlockIndex;
+  expiries: { at: number; pod: string; hashes: bigint[] }[];
+}
+
+export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRODUCER, params: PrecisePrefixCacheParameters = {}, services: SchedulingServices = {}): ProducerPlugin {
+  const tp = params.tokenProcessorConfig ?? {};
+  const hasher = new BlockHasher({ blockSize: tp.blockSize ?? PRECISE_DEFAULTS.blockSize, algo: tp.hashAlgo ?? PRECISE_DEFAULTS.hashAlgo, seed: tp.hashSeed ?? PRECISE_DEFAULTS.hashSeed });
+  const hashCache = new BlockHashCache(hasher);
+  const unit = hasher.config.blockSize / UNIT_TOKENS;
+  const tiers = params.indexerConfig?.kvCacheBackendConfigs ?? [];
+  const gpuWeight = tiers.find((t) => t.name.toUpperCase() === MEDIUM_GPU)?.weight ?? PRECISE_DEFAULTS.gpuWeight;
+  const cpuWeight = tiers.find((t) => t.name.toUpperCase() === 'CPU')?.weight ?? PRECISE_DEFAULTS.cpuWeight;
+  const ttl = params.speculativeTTL ?? PRECISE_DEFAULTS.speculativeTTL;
+  const approx = createApproxPrefixCacheProducer(`${name}/approx`, { maxPrefixBlocksToMatch: params.maxPrefixBlocksToMatch ?? 2048 });
+  const tokens = new WeakMap<SchedulingRequest, TokenizeOutcome>();
+  const hashed = new WeakMap<SchedulingRequest, BigUint64Array>();
+  const speculation = new Map<string, Speculation>();
+  let ids: string[] = [];
+  // The decision's clock (simulated in the benchmark), for the dispatch that follows it.
+  let lastNow = 0;
+
+  const expire = (s: Speculation, now: number) => {
+    while (s.expiries.length > 0 && s.expiries[0]!.at <= now) {
+      const e = s.expiries.shift()!;
+      s.index.remove(e.pod, e.hashes);
+    }
+  };
+
+  return {
+    kind: 'producer',
+    type: PRECISE_PREFIX_CACHE_PRODUCER,
+    name,
+    prepare(pool, snapshot, request) {
+      const tokenizer = services.tokenizer;
+      if (!tokenizer || !services.kvIndex || tokens.has(request)) return undefined;
+      const r = tokenizer.tokenize(pool, snapshot.endpoints, request);
+      if (!(r instanceof Promise)) {
+        tokens.set(request, r);
+        return undefined;
+      }
+      return r.then((o) => void tokens.set(request, o));
+    },
+    produce(candidates, ctx) {
+      lastNow = ctx.now;
+      const view = services.kvIndex?.view(ctx.pool);
+      const t = tokens.get(ctx.request);
+      const why = !services.kvIndex ? 'no KV-event index is configured (--kv-events, or an agent with --kv-events)'
+        : !view ? services.kvIndex.whyNot(ctx.pool)
+        : !services.tokenizer ? 'no tokenizer is configured'
+        : t === undefined ? 'the prompt was not tokenized'
+        : 'error' in t ? `no token ids: ${t.error}` : undefined;
+      if (why !== undefined || !view || !t || 'error' in t) {
+        approx.produce(candidates, ctx);
+        if (ctx.notes) {
+          ctx.notes.pool.prefixIndex = { source: 'guess', reason: why };
+          for (let i = 0; i < candidates.length; i++) ctx.notes.candidate(candidates[i]!.endpoint.id).prefix = { from: 'guess', blocks: ctx.kernel.prefixMatched[i] };
+        }
+        return;
+      }
+      const { hashes, reused } = hashCache.hashes(t.tokens, t.loraName);
+      hashed.set(ctx.request, hashes);
+      if (ids.length !== candidates.length) ids = new Array<string>(candidates.length);
+      for (let i = 0; i < candidates.length; i++) ids[i] = candidates[i]!.endpoint.id;
+      const matches = view.lookup(hashes, ids);
+      const spec = params.speculativeIndexing ? speculation.get(ctx.pool.name) : undefined;
+      if (spec) expire(spec, ctx.now);
+      const guessed = spec && spec.expiries.length > 0 ? spec.index.lookup(hashes, ids) : undefined;
+      const column = ctx.kernel.prefixMatched;
+      for (let i = 0; i < candidates.length; i++) {
+        const m = matches[i]!;
+        const held = m.deviceBlocks * gpuWeight + (m.blocks - m.deviceBlocks) * cpuWeight;
+        const speculative = guessed ? guessed[i]!.deviceBlocks * gpuWeight : 0;
+        column[i] = Math.max(held, speculative) * unit;
+        if (ctx.notes) {
+          ctx.notes.candidate(ids[i]!).prefix = { from: speculative > held ? 'speculative' : 'events', blocks: m.blocks, gpuBlocks: m.deviceBlocks, ...(speculative > held ? { speculativeBlocks: guessed![i]!.deviceBlocks } : {}) };
+        }
+      }
+      // A partial tokenization (an earlier turn) knows fewer blocks than the prompt has: count the rest by its text.
+      ctx.promptBlocks = Math.max(Math.round(hashes.length * unit), t.partial ? Math.floor(ctx.request.prompt.length / BYTES_PER_UNIT) : 0);
+      ctx.prefixMatched = true;
+      if (ctx.notes) {
+        ctx.notes.pool.prefixIndex = {
+          source: 'events',
+          indexAgeMs: view.updatedAt > 0 ? Math.max(0, ctx.now - view.updatedAt) : null,
+          syncedAgoMs: Math.max(0, ctx.now - view.syncedAt),
+          tokens: t.source + (t.partial ? ' (an earlier turn; the rest is being tokenized)' : ''),
+          promptBlocks: hashes.length,
+          blockSize: hasher.config.blockSize,
+          hashesReused: reused,
+        };
+      }
+    },
+    dispatched(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest, kernel: Kernel) {
+      approx.dispatched?.(pool, endpoint, record, request, kernel);
+      const hashes = hashed.get(request);
+      if (!params.speculativeIndexing || !hashes || hashes.length === 0) return;
+      let s = speculation.get(pool.name);
+      if (!s) speculation.set(pool.name, (s = { index: new KvBlockIndex(), expiries: [] }));
+      const now = lastNow;
+      expire(s, now);
+      const list = Array.from(hashes);
+      s.index.store(endpoint.id, list);
+      s.expiries.push({ at: now + ttl, pod: endpoint.id, hashes: list });
+    },
+  };
+}
