@@ -188,7 +188,7 @@ describe('precise prefix routing', () => {
       const held = candidate(second, holder).prefix!;
       expect(held.from).toBe('events');
       expect(held.gpuBlocks).toBe(prefix.promptBlocks);
-      for (const c of second.candidates!) if (c.id !== holder) expect((c as { prefix: { blocks: number } }).prefix.blocks).toBe(0);
+      for (const c of second.candidates!) if (c.id !== holder) expect(candidate(second, c.id).prefix!.blocks).toBe(0);
     }
   }, 20_000);
 

@@ -15,6 +15,8 @@ import { ConnectError, createClient, type Client, type Transport } from '@connec
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { KvIndexService, KvIndexUpdateKind, type KvIndexUpdate } from '../gen/infergate/v1/kv_index_pb.ts';
 import { KvBlockIndex } from '../kvevents/block-index.ts';
+import { MEDIUM_GPU } from '../kvevents/events.ts';
+import { applyUpdates, type IndexUpdate } from '../kvevents/index-updates.ts';
 import type { KvIndexSource, KvPoolRef, PoolKvIndexView } from '../kvevents/index-view.ts';
 import { sendBearer } from '../rpc/auth.ts';
 import { poolKey } from './types.ts';
@@ -164,24 +166,21 @@ export class KvIndexReplica implements KvIndexSource {
   }
 }
 
+const KINDS = { [KvIndexUpdateKind.STORED]: 'stored', [KvIndexUpdateKind.REMOVED]: 'removed', [KvIndexUpdateKind.CLEARED]: 'cleared', [KvIndexUpdateKind.FORGOTTEN]: 'forgotten' } as const;
+
+/** A wire update as kvevents' IndexUpdate (the same rules the agent's index applied). */
+export function fromWireUpdate(u: KvIndexUpdate): IndexUpdate {
+  const kind = KINDS[u.kind as keyof typeof KINDS];
+  if (kind === undefined) throw new Error(`unknown KV index update kind ${u.kind} for ${u.endpointId}`);
+  if (kind === 'stored' || kind === 'removed') return { kind, pod: u.endpointId, medium: u.medium || MEDIUM_GPU, hashes: u.blockHashes };
+  return { kind, pod: u.endpointId };
+}
+
 function applyWire(index: KvBlockIndex, u: KvIndexUpdate): void {
-  switch (u.kind) {
-    case KvIndexUpdateKind.STORED:
-      index.store(u.endpointId, u.blockHashes, u.medium || undefined);
-      break;
-    case KvIndexUpdateKind.REMOVED:
-      index.remove(u.endpointId, u.blockHashes, u.medium || undefined);
-      break;
-    case KvIndexUpdateKind.CLEARED:
-      index.podSlot(u.endpointId);
-      index.clearPod(u.endpointId);
-      break;
-    case KvIndexUpdateKind.FORGOTTEN:
-      index.clearPod(u.endpointId, true);
-      break;
-    default:
-      throw new Error(`unknown KV index update kind ${u.kind as number} for ${u.endpointId}`);
-  }
+  const update = fromWireUpdate(u);
+  // A pod that holds nothing is still a member (a lookup answers 0 for it, from events).
+  if (update.kind === 'cleared') index.podSlot(update.pod);
+  applyUpdates(index, [update]);
 }
 
 async function sleep(ms: number, stop: () => boolean): Promise<void> {

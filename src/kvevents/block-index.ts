@@ -115,7 +115,8 @@ export class KvBlockIndex {
   clearPod(pod: string, forget = false): void {
     const slot = this.slots.get(pod);
     if (slot === undefined) return;
-    for (const m of this.media) m.table.removePod(slot);
+    // A pod that holds nothing (just joined, already cleared) costs no scan of the tables.
+    if (this.counts[slot] !== 0) for (const m of this.media) m.table.removePod(slot);
     this.counts[slot] = 0;
     for (const k of [...this.copies.keys()]) if (k.split(':')[1] === String(slot)) this.copies.delete(k);
     if (forget) {
@@ -123,6 +124,11 @@ export class KvBlockIndex {
       this.names[slot] = undefined;
       this.freeSlots.push(slot);
     }
+  }
+
+  /** Whether the pod has a slot here (it sent events, or joined the pool). */
+  has(pod: string): boolean {
+    return this.slots.has(pod);
   }
 
   /** Blocks the pod holds (all media). */

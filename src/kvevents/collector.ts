@@ -74,6 +74,9 @@ export class KvEventsCollector {
     for (const t of wanted.values()) {
       if (p.pods.has(t.id)) continue;
       p.pods.add(t.id);
+      // A member from now on, holding nothing yet: lookups answer 0 for it from events, and replicas learn it.
+      p.index.podSlot(t.id);
+      for (const w of p.watchers) w([{ kind: 'cleared', pod: t.id }]);
       this.acquire(t).pools.add(p.index);
     }
   }

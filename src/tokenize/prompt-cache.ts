@@ -40,7 +40,7 @@ export function chatKeys(model: string, messages: readonly ChatMessage[]): strin
   return keys;
 }
 
-const BUCKET_CHARS = 256;
+const BUCKET_CHARS = 64;
 
 export class PromptTokenCache {
   readonly #entries = new Map<string, Entry>();
@@ -71,8 +71,11 @@ export class PromptTokenCache {
     const exact = this.#entries.get(textKey(request.targetModel, text));
     if (exact) return { hit: this.#touch(exact), partial: false };
     let best: Entry | undefined;
-    for (const e of this.#buckets.get(bucketKey(request.targetModel, text)) ?? []) {
-      if (e.text!.length < text.length && (!best || e.text!.length > best.text!.length) && text.startsWith(e.text!)) best = e;
+    // Earlier prompts as long as a bucket's key share it; shorter ones sit in the model's short bucket.
+    for (const bucket of [this.#buckets.get(bucketKey(request.targetModel, text)), this.#buckets.get(bucketKey(request.targetModel, ''))]) {
+      for (const e of bucket ?? []) {
+        if (e.text!.length < text.length && (!best || e.text!.length > best.text!.length) && text.startsWith(e.text!)) best = e;
+      }
     }
     return best ? { hit: this.#touch(best), partial: true } : undefined;
   }
@@ -115,5 +118,5 @@ function textKey(model: string, text: string): string {
 }
 
 function bucketKey(model: string, text: string): string {
-  return `${model}\u0000${text.slice(0, BUCKET_CHARS)}`;
+  return `${model}\u0000${text.length < BUCKET_CHARS ? '' : text.slice(0, BUCKET_CHARS)}`;
 }
