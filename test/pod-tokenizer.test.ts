@@ -40,7 +40,7 @@ describe('PodTokenizer', () => {
     const t1 = tokensOf(await first);
     expect(t1).toMatchObject({ partial: false, loraName: null, source: `pod 127.0.0.1:${sim.pods[0]!.port} /tokenize` });
     const direct = (await (await fetch(`${sim.pods[0]!.url}/tokenize`, { method: 'POST', body: JSON.stringify({ messages: turn1 }) })).json()) as { tokens: number[] };
-    expect([...t1.tokens]).toEqual(direct.tokens);
+    expect(Array.from(t1.tokens)).toEqual(direct.tokens);
     expect(tokensOf(tok.tokenize(pool, pods, chat('base', turn1)) as TokenizeOutcome).source).toBe('cache');
 
     const turn2 = [...turn1, { role: 'assistant', content: 'Hello.' }, { role: 'user', content: 'More?' }];
