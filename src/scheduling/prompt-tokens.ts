@@ -43,4 +43,10 @@ export interface SchedulingServices {
   kvIndex?: KvIndexSource;
   /** Token ids for precise prefix matching. */
   tokenizer?: PromptTokenizer;
+  /**
+   * A harness that already knows the engines' block keys of a request (the
+   * simulated-time benchmark, whose engines key blocks by its own hashes)
+   * gives them here; tokenizing and hashing are then skipped.
+   */
+  blockHashes?: (request: SchedulingRequest) => BigUint64Array | undefined;
 }

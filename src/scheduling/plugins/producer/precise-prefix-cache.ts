@@ -90,7 +90,7 @@ export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRO
     name,
     prepare(pool, snapshot, request) {
       const tokenizer = services.tokenizer;
-      if (!tokenizer || !services.kvIndex || tokens.has(request)) return undefined;
+      if (!tokenizer || !services.kvIndex || services.blockHashes || tokens.has(request)) return undefined;
       const r = tokenizer.tokenize(pool, snapshot.endpoints, request);
       if (!(r instanceof Promise)) {
         tokens.set(request, r);
@@ -101,10 +101,11 @@ export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRO
     produce(candidates, ctx) {
       lastNow = ctx.now;
       const view = services.kvIndex?.view(ctx.pool);
-      const t = tokens.get(ctx.request);
+      const known = services.blockHashes?.(ctx.request);
+      const t: TokenizeOutcome | undefined = known ? { tokens: [], partial: false, loraName: null, source: 'the harness\'s engine block keys' } : tokens.get(ctx.request);
       const why = !services.kvIndex ? 'no KV-event index is configured (--kv-events, or an agent with --kv-events)'
         : !view ? services.kvIndex.whyNot(ctx.pool)
-        : !services.tokenizer ? 'no tokenizer is configured'
+        : !services.tokenizer && !known ? 'no tokenizer is configured'
         : t === undefined ? 'the prompt was not tokenized'
         : 'error' in t ? `no token ids: ${t.error}` : undefined;
       if (why !== undefined || !view || !t || 'error' in t) {
@@ -115,7 +116,7 @@ export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRO
         }
         return;
       }
-      const { hashes, reused } = hashCache.hashes(t.tokens, t.loraName);
+      const { hashes, reused } = known ? { hashes: known, reused: 0 } : hashCache.hashes(t.tokens, t.loraName);
       hashed.set(ctx.request, hashes);
       if (ids.length !== candidates.length) ids = new Array<string>(candidates.length);
       for (let i = 0; i < candidates.length; i++) ids[i] = candidates[i]!.endpoint.id;
