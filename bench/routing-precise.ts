@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/routing-precise.ts [--mode sim|e2e] [--quick] [--seed N] [--blocks N]
  *        [--levels 0.8,0.95] [--duration S] [--workload shared-prefix|trace|all] [--out FILE]
+ *        [--trace-file PATH] (default: conversation_trace.jsonl in ../shared/traces beside the repository)
  *
  * sim: shared-prefix and the Mooncake conversation trace with the pods' caches
  * under pressure (--blocks GPU blocks per pod), infergate-default and
@@ -40,6 +41,7 @@ if (mode === 'sim') {
     numGpuBlocks: Number(flag('blocks') ?? 8000),
     durationMs: Number(flag('duration') ?? (quick ? 30 : 120)) * 1000,
     traceSpanMs: (quick ? 10 : 30) * 60_000,
+    traceFile: flag('trace-file'),
     traceSpeeds: (flag('speeds') ?? (quick ? '1' : '1,1.5')).split(',').map(Number),
   };
   if (which === 'all' || which === 'shared-prefix') rows.push(...sharedPrefixRows(options));

@@ -3,8 +3,9 @@
  * messages are keyed as a chain (message k's key covers messages 0..k), so
  * the next turn of a conversation — the same messages plus an answer and a
  * question — finds its previous turn's tokens by its own earlier links; a
- * completion's prompt is found by text (an earlier prompt the new one starts
- * with). Bounded by entries and by tokens held, least recently used out first.
+ * completion's prompt is found by text (the longest earlier prompt the new one
+ * starts with, in one pass of a rolling hash over it, confirmed by comparing
+ * the texts). Bounded by entries and by tokens held, least recently used out first.
  */
 import type { ChatMessage, SchedulingRequest } from '../scheduling/scheduler.ts';
 
@@ -15,8 +16,10 @@ export interface CachedTokens {
 
 interface Entry extends CachedTokens {
   key: string;
-  /** A completion's text (to test `startsWith`); undefined for chat. */
+  /** A completion's text (to confirm a prefix found by hash); undefined for chat. */
   text?: string;
+  /** A completion's model and the rolling hash of its whole text (its key among prefixes). */
+  prefixKey?: string;
 }
 
 /** Chained keys of a chat request's messages: keys[k] stands for messages 0..k of this model. */
@@ -40,12 +43,13 @@ export function chatKeys(model: string, messages: readonly ChatMessage[]): strin
   return keys;
 }
 
-const BUCKET_CHARS = 64;
-
 export class PromptTokenCache {
   readonly #entries = new Map<string, Entry>();
-  /** Completion entries by model and their first BUCKET_CHARS characters. */
-  readonly #buckets = new Map<string, Set<Entry>>();
+  /** Completion entries by model, length and rolling hash of their text. */
+  readonly #byPrefix = new Map<string, Entry>();
+  /** Lengths of the completion texts held, with how many entries have each. */
+  readonly #lengthCount = new Map<number, number>();
+  readonly #lengths = new Set<number>();
   #tokens = 0;
 
   constructor(
@@ -70,12 +74,19 @@ export class PromptTokenCache {
     const text = request.prompt;
     const exact = this.#entries.get(textKey(request.targetModel, text));
     if (exact) return { hit: this.#touch(exact), partial: false };
+    // One pass over the text with a rolling hash, looking up the stored prompts' lengths as they go by:
+    // O(text) whatever the number of cached prompts that share its start.
     let best: Entry | undefined;
-    // Earlier prompts as long as a bucket's key share it; shorter ones sit in the model's short bucket.
-    for (const bucket of [this.#buckets.get(bucketKey(request.targetModel, text)), this.#buckets.get(bucketKey(request.targetModel, ''))]) {
-      for (const e of bucket ?? []) {
-        if (e.text!.length < text.length && (!best || e.text!.length > best.text!.length) && text.startsWith(e.text!)) best = e;
-      }
+    const lengths = this.#lengths;
+    let h1 = 0x811c9dc5;
+    let h2 = 0x5bd1e995;
+    for (let i = 0; i < text.length - 1; i++) {
+      const c = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = (Math.imul(h2, 31) + c) | 0;
+      if (!lengths.has(i + 1)) continue;
+      const e = this.#byPrefix.get(prefixKey(request.targetModel, i + 1, h1, h2));
+      if (e && text.startsWith(e.text!)) best = e;
     }
     return best ? { hit: this.#touch(best), partial: true } : undefined;
   }
@@ -89,10 +100,12 @@ export class PromptTokenCache {
     this.#entries.set(key, e);
     this.#tokens += e.tokens.length;
     if (e.text !== undefined) {
-      const b = bucketKey(request.targetModel, e.text);
-      let set = this.#buckets.get(b);
-      if (!set) this.#buckets.set(b, (set = new Set()));
-      set.add(e);
+      e.prefixKey = prefixKey(request.targetModel, e.text.length, ...rolling(e.text));
+      const other = this.#byPrefix.get(e.prefixKey);
+      if (other) this.#drop(other);
+      this.#byPrefix.set(e.prefixKey, e);
+      this.#lengthCount.set(e.text.length, (this.#lengthCount.get(e.text.length) ?? 0) + 1);
+      this.#lengths.add(e.text.length);
     }
     for (const victim of this.#entries.values()) {
       if (this.#entries.size <= this.maxEntries && this.#tokens <= this.maxTokens) break;
@@ -109,7 +122,14 @@ export class PromptTokenCache {
   #drop(e: Entry): void {
     this.#entries.delete(e.key);
     this.#tokens -= e.tokens.length;
-    if (e.text !== undefined) this.#buckets.get(bucketKey(e.key.slice(2, e.key.indexOf('\u0000')), e.text))?.delete(e);
+    if (e.text === undefined || this.#byPrefix.get(e.prefixKey!) !== e) return;
+    this.#byPrefix.delete(e.prefixKey!);
+    const n = (this.#lengthCount.get(e.text.length) ?? 1) - 1;
+    if (n > 0) this.#lengthCount.set(e.text.length, n);
+    else {
+      this.#lengthCount.delete(e.text.length);
+      this.#lengths.delete(e.text.length);
+    }
   }
 }
 
@@ -117,6 +137,18 @@ function textKey(model: string, text: string): string {
   return `t:${model}\u0000${text}`;
 }
 
-function bucketKey(model: string, text: string): string {
-  return `${model}\u0000${text.length < BUCKET_CHARS ? '' : text.slice(0, BUCKET_CHARS)}`;
+/** The two lanes of the rolling hash `find` computes, over a whole text. */
+function rolling(text: string): [number, number] {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x5bd1e995;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = (Math.imul(h2, 31) + c) | 0;
+  }
+  return [h1, h2];
+}
+
+function prefixKey(model: string, length: number, h1: number, h2: number): string {
+  return `${model}\u0000${length}:${h1 >>> 0}:${h2 >>> 0}`;
 }

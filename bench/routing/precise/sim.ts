@@ -25,6 +25,8 @@ export interface PreciseSimOptions {
   /** Trace replay: recorded time to replay from the start, ms. */
   traceSpanMs: number;
   traceSpeeds: number[];
+  /** The conversation trace (a bare name is looked up in ../shared/traces beside the repository). */
+  traceFile?: string;
   progress?: (line: string) => void;
 }
 
@@ -52,7 +54,7 @@ export function sharedPrefixRows(o: PreciseSimOptions): ComparisonRow[] {
 
 export function conversationTraceRows(o: PreciseSimOptions): ComparisonRow[] {
   const file = 'conversation_trace.jsonl';
-  const trace = loadTrace(file, o.seed);
+  const trace = loadTrace(o.traceFile ?? file, o.seed);
   const choice = choosePods(trace, { file, seed: o.seed, strategies: [], speeds: o.traceSpeeds, fromMs: 0, spanMs: o.traceSpanMs });
   o.progress?.(`${file}: ${choice.pods} pods (numGpuBlocks ${o.numGpuBlocks})`);
   const rows: ComparisonRow[] = [];
