@@ -32,6 +32,8 @@ export interface PreciseParts {
   /** The KV-event sockets (Node: ZeroMQ); needed with the embedded agent. */
   kvEventsTransport?: () => Promise<KvEventTransport>;
   fetch?: typeof fetch;
+  /** A native SHA-256 for block hashing (Node: node:crypto). */
+  sha256?: (data: Uint8Array) => Uint8Array;
 }
 
 /**
@@ -57,6 +59,7 @@ export async function openPreciseServices(
     throw new Error('KV events need the embedded agent (--endpoints) or a remote agent (--agent)');
   }
   services.kvIndex = index;
+  services.sha256 = parts.sha256;
   services.tokenizer = new PodTokenizer({ fetch: parts.fetch, timeoutMs: options.tokenizeTimeoutMs });
   return {
     prepare: (pools) => index.prepare?.(pools),

@@ -49,4 +49,6 @@ export interface SchedulingServices {
    * gives them here; tokenizing and hashing are then skipped.
    */
   blockHashes?: (request: SchedulingRequest) => BigUint64Array | undefined;
+  /** A faster SHA-256 for block hashing than the portable one (Node: node:crypto's). */
+  sha256?: (data: Uint8Array) => Uint8Array;
 }

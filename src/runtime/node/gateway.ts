@@ -5,6 +5,7 @@
  * plane (./data-plane.ts) and the admin API.
  */
 import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
+import { hash } from 'node:crypto';
 import { assembleGateway, ConfigError, type GatewayStartOptions } from '../../gateway/assemble.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
 import type { EndpointSource } from '../../endpoints/types.ts';
@@ -36,7 +37,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const upstream = new Http1Client();
   // zeromq is a native module: loaded only when KV events are on.
   const kvEventsTransport = async () => (await import('./zmq-subscriber.ts')).zmqTransport;
-  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter, kvEventsTransport };
+  const sha256 = (data: Uint8Array) => hash('sha256', data, 'buffer') as Uint8Array;
+  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter, kvEventsTransport, sha256 };
   let assembled;
   try {
     assembled = await assembleGateway(options, parts);

@@ -62,9 +62,11 @@ interface Speculation {
 
 export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRODUCER, params: PrecisePrefixCacheParameters = {}, services: SchedulingServices = {}): ProducerPlugin {
   const tp = params.tokenProcessorConfig ?? {};
-  const hasher = new BlockHasher({ blockSize: tp.blockSize ?? PRECISE_DEFAULTS.blockSize, algo: tp.hashAlgo ?? PRECISE_DEFAULTS.hashAlgo, seed: tp.hashSeed ?? PRECISE_DEFAULTS.hashSeed });
-  const hashCache = new BlockHashCache(hasher);
-  const unit = hasher.config.blockSize / UNIT_TOKENS;
+  const hashConfig = { blockSize: tp.blockSize ?? PRECISE_DEFAULTS.blockSize, algo: tp.hashAlgo ?? PRECISE_DEFAULTS.hashAlgo, seed: tp.hashSeed ?? PRECISE_DEFAULTS.hashSeed };
+  // Made on first use: the services (a native SHA-256 among them) are filled after the plugins are built.
+  let hashCache: BlockHashCache | undefined;
+  const hashes = () => (hashCache ??= new BlockHashCache(new BlockHasher(hashConfig, services.sha256)));
+  const unit = hashConfig.blockSize / UNIT_TOKENS;
   const tiers = params.indexerConfig?.kvCacheBackendConfigs ?? [];
   const gpuWeight = tiers.find((t) => t.name.toUpperCase() === MEDIUM_GPU)?.weight ?? PRECISE_DEFAULTS.gpuWeight;
   const cpuWeight = tiers.find((t) => t.name.toUpperCase() === 'CPU')?.weight ?? PRECISE_DEFAULTS.cpuWeight;
@@ -116,14 +118,14 @@ export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRO
         }
         return;
       }
-      const { hashes, reused } = known ? { hashes: known, reused: 0 } : hashCache.hashes(t.tokens, t.loraName);
-      hashed.set(ctx.request, hashes);
+      const { hashes: blockHashes, reused } = known ? { hashes: known, reused: 0 } : hashes().hashes(t.tokens, t.loraName);
+      hashed.set(ctx.request, blockHashes);
       if (ids.length !== candidates.length) ids = new Array<string>(candidates.length);
       for (let i = 0; i < candidates.length; i++) ids[i] = candidates[i]!.endpoint.id;
-      const matches = view.lookup(hashes, ids);
+      const matches = view.lookup(blockHashes, ids);
       const spec = params.speculativeIndexing ? speculation.get(ctx.pool.name) : undefined;
       if (spec) expire(spec, ctx.now);
-      const guessed = spec && spec.expiries.length > 0 ? spec.index.lookup(hashes, ids) : undefined;
+      const guessed = spec && spec.expiries.length > 0 ? spec.index.lookup(blockHashes, ids) : undefined;
       const column = ctx.kernel.prefixMatched;
       for (let i = 0; i < candidates.length; i++) {
         const m = matches[i]!;
@@ -135,7 +137,7 @@ export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRO
         }
       }
       // A partial tokenization (an earlier turn) knows fewer blocks than the prompt has: count the rest by its text.
-      ctx.promptBlocks = Math.max(Math.round(hashes.length * unit), t.partial ? Math.floor(ctx.request.prompt.length / BYTES_PER_UNIT) : 0);
+      ctx.promptBlocks = Math.max(Math.round(blockHashes.length * unit), t.partial ? Math.floor(ctx.request.prompt.length / BYTES_PER_UNIT) : 0);
       ctx.prefixMatched = true;
       if (ctx.notes) {
         ctx.notes.pool.prefixIndex = {
@@ -143,8 +145,8 @@ export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRO
           indexAgeMs: view.updatedAt > 0 ? Math.max(0, ctx.now - view.updatedAt) : null,
           syncedAgoMs: Math.max(0, ctx.now - view.syncedAt),
           tokens: t.source + (t.partial ? ' (an earlier turn; the rest is being tokenized)' : ''),
-          promptBlocks: hashes.length,
-          blockSize: hasher.config.blockSize,
+          promptBlocks: blockHashes.length,
+          blockSize: hashConfig.blockSize,
           hashesReused: reused,
         };
       }
