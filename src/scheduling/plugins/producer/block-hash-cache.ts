@@ -35,10 +35,13 @@ export class BlockHashCache {
     const full = Math.floor(tokens.length / bs);
     let best: Entry | undefined;
     let bestBlocks = 0;
+    /** Earlier prompts this one extends whole (a conversation's earlier turns): replaced by it. */
+    const covered: Entry[] = [];
     for (const e of this.#entries) {
       if (e.lora !== lora) continue;
       const blocks = e.tokens === tokens ? Math.min(full, e.hashes.length) : commonBlocks(e.tokens, tokens, bs, Math.min(full, e.hashes.length));
       if (blocks > bestBlocks) (best = e), (bestBlocks = blocks);
+      if (e.tokens !== tokens && blocks === e.hashes.length && e.tokens.length <= tokens.length) covered.push(e);
       if (bestBlocks === full) break;
     }
     const extras: BlockExtras = loraName ? { loraName } : {};
@@ -53,10 +56,14 @@ export class BlockHashCache {
       const digests = bestBlocks > 0 ? best!.digests.slice(0, bestBlocks).concat(rest.digests) : rest.digests;
       entry = { tokens, lora, digests, hashes };
     }
-    // Most recent first; the longest prompt of a conversation replaces its shorter earlier turns.
+    // Most recent first; the longest prompt of a conversation replaces its shorter earlier turns
+    // (so a long conversation is compared against once per turn, not once per earlier turn).
     const at = this.#entries.indexOf(entry);
     if (at >= 0) this.#entries.splice(at, 1);
-    if (best && best !== entry && bestBlocks === best.hashes.length) this.#entries.splice(this.#entries.indexOf(best), 1);
+    for (const e of covered) {
+      const k = this.#entries.indexOf(e);
+      if (e !== entry && k >= 0) this.#entries.splice(k, 1);
+    }
     this.#entries.unshift(entry);
     if (this.#entries.length > this.capacity) this.#entries.length = this.capacity;
     return { hashes: entry.hashes, reused: bestBlocks };

@@ -26,7 +26,6 @@
  */
 import type { Endpoint } from '../../../endpoints/types.ts';
 import { BlockHasher, type PrefixCachingHashAlgo } from '../../../kvevents/block-hash.ts';
-import { KvBlockIndex } from '../../../kvevents/block-index.ts';
 import { MEDIUM_GPU } from '../../../kvevents/events.ts';
 import type { Pool } from '../../../routing/schema.ts';
 import type { Kernel } from '../../kernel/layout.ts';
@@ -55,9 +54,18 @@ export const PRECISE_DEFAULTS = { blockSize: 16, hashSeed: '', hashAlgo: 'sha256
 const UNIT_TOKENS = 16;
 const BYTES_PER_UNIT = 64;
 
-interface Speculation {
-  index: KvBlockIndex;
-  expiries: { at: number; pod: string; hashes: bigint[] }[];
+/** A pool's recent dispatches (speculative indexing): per pod, the prompts sent there and until when they count. */
+type Speculation = Map<string, { hashes: BigUint64Array; until: number }[]>;
+
+/** Leading blocks two prompts share (compared as 32-bit halves: no BigInt per block). */
+function sharedBlocks(a: BigUint64Array, b: BigUint64Array): number {
+  if (a === b) return a.length;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length * 2);
+  const n = Math.min(x.length, y.length);
+  let i = 0;
+  while (i < n && x[i] === y[i]) i++;
+  return i >>> 1;
 }
 
 export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRODUCER, params: PrecisePrefixCacheParameters = {}, services: SchedulingServices = {}): ProducerPlugin {
@@ -79,11 +87,20 @@ export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRO
   // The decision's clock (simulated in the benchmark), for the dispatch that follows it.
   let lastNow = 0;
 
-  const expire = (s: Speculation, now: number) => {
-    while (s.expiries.length > 0 && s.expiries[0]!.at <= now) {
-      const e = s.expiries.shift()!;
-      s.index.remove(e.pod, e.hashes);
+  /** Blocks of `hashes` the pod was recently sent (0 when none is in force). */
+  const speculated = (s: Speculation | undefined, pod: string, hashes: BigUint64Array, now: number): number => {
+    const recent = s?.get(pod);
+    if (!recent) return 0;
+    let best = 0;
+    for (let k = recent.length - 1; k >= 0; k--) {
+      const r = recent[k]!;
+      if (r.until <= now) {
+        recent.splice(k, 1);
+        continue;
+      }
+      best = Math.max(best, sharedBlocks(r.hashes, hashes));
     }
+    return best;
   };
 
   return {
@@ -124,16 +141,15 @@ export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRO
       for (let i = 0; i < candidates.length; i++) ids[i] = candidates[i]!.endpoint.id;
       const matches = view.lookup(blockHashes, ids);
       const spec = params.speculativeIndexing ? speculation.get(ctx.pool.name) : undefined;
-      if (spec) expire(spec, ctx.now);
-      const guessed = spec && spec.expiries.length > 0 ? spec.index.lookup(blockHashes, ids) : undefined;
       const column = ctx.kernel.prefixMatched;
       for (let i = 0; i < candidates.length; i++) {
         const m = matches[i]!;
         const held = m.deviceBlocks * gpuWeight + (m.blocks - m.deviceBlocks) * cpuWeight;
-        const speculative = guessed ? guessed[i]!.deviceBlocks * gpuWeight : 0;
+        const guessed = spec ? speculated(spec, ids[i]!, blockHashes, ctx.now) : 0;
+        const speculative = guessed * gpuWeight;
         column[i] = Math.max(held, speculative) * unit;
         if (ctx.notes) {
-          ctx.notes.candidate(ids[i]!).prefix = { from: speculative > held ? 'speculative' : 'events', blocks: m.blocks, gpuBlocks: m.deviceBlocks, ...(speculative > held ? { speculativeBlocks: guessed![i]!.deviceBlocks } : {}) };
+          ctx.notes.candidate(ids[i]!).prefix = { from: speculative > held ? 'speculative' : 'events', blocks: m.blocks, gpuBlocks: m.deviceBlocks, ...(speculative > held ? { speculativeBlocks: guessed } : {}) };
         }
       }
       // A partial tokenization (an earlier turn) knows fewer blocks than the prompt has: count the rest by its text.
@@ -156,12 +172,15 @@ export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRO
       const hashes = hashed.get(request);
       if (!params.speculativeIndexing || !hashes || hashes.length === 0) return;
       let s = speculation.get(pool.name);
-      if (!s) speculation.set(pool.name, (s = { index: new KvBlockIndex(), expiries: [] }));
-      const now = lastNow;
-      expire(s, now);
-      const list = Array.from(hashes);
-      s.index.store(endpoint.id, list);
-      s.expiries.push({ at: now + ttl, pod: endpoint.id, hashes: list });
+      if (!s) speculation.set(pool.name, (s = new Map()));
+      const recent = s.get(endpoint.id) ?? [];
+      s.set(endpoint.id, recent);
+      // An earlier turn of this prompt (or the same prompt again) is covered by it: keep one entry, the longest.
+      for (let k = recent.length - 1; k >= 0; k--) {
+        const r = recent[k]!;
+        if (r.until <= lastNow || sharedBlocks(r.hashes, hashes) === r.hashes.length) recent.splice(k, 1);
+      }
+      recent.push({ hashes, until: lastNow + ttl });
     },
   };
 }
