@@ -13,6 +13,8 @@ import { snapshotOf, updateWeight, type IndexUpdate } from '../kvevents/index-up
 
 export interface WatchKvIndexOptions {
   heartbeatMs?: number;
+  /** After a change, wait this long for more before sending (fewer, larger messages; default 5 ms). */
+  flushMs?: number;
   /** Hashes per message. */
   chunkHashes?: number;
   /** Queued hashes past which the gateway is sent the whole index again. */
@@ -52,6 +54,7 @@ function* chunks(updates: readonly IndexUpdate[], chunk: number): Generator<Inde
 
 export async function* watchKvIndex(collector: KvEventsCollector, key: string, ctx: HandlerContext, options: WatchKvIndexOptions = {}): AsyncGenerator<WatchKvIndexResponse> {
   const heartbeatMs = options.heartbeatMs ?? 1000;
+  const flushMs = options.flushMs ?? 5;
   const chunk = options.chunkHashes ?? 65_536;
   const maxQueued = options.maxQueuedHashes ?? 4_000_000;
   let queue: IndexUpdate[][] = [];
@@ -92,6 +95,9 @@ export async function* watchKvIndex(collector: KvEventsCollector, key: string, c
           ctx.signal.addEventListener('abort', done, { once: true });
         });
       }
+      if (ctx.signal.aborted) break;
+      // Gather what the next few ms bring: a pod publishes one batch per engine step, many pods at once.
+      if (queue.length > 0 && flushMs > 0) await new Promise((r) => setTimeout(r, flushMs));
       if (ctx.signal.aborted) break;
       if (overflow) {
         overflow = false;

@@ -31,6 +31,7 @@ export interface IndexStats {
 }
 
 const SPLIT = 0x100000000n;
+const LOW = 0xffffffffn;
 
 export class KvBlockIndex {
   private readonly slots = new Map<string, number>();
@@ -82,8 +83,8 @@ export class KvBlockIndex {
     const m = this.mediumIndex(medium);
     const t = this.media[m]!.table;
     for (const h of hashes) {
-      const hi = Number(h / SPLIT);
-      const lo = Number(h % SPLIT);
+      const hi = Number(h >> 32n);
+      const lo = Number(h & LOW);
       if (t.add(hi, lo, slot)) this.counts[slot]!++;
       else {
         const k = `${h}:${slot}:${m}`;
@@ -107,7 +108,7 @@ export class KvBlockIndex {
           continue;
         }
       }
-      if (t.remove(Number(h / SPLIT), Number(h % SPLIT), slot)) this.counts[slot]!--;
+      if (t.remove(Number(h >> 32n), Number(h & LOW), slot)) this.counts[slot]!--;
     }
   }
 

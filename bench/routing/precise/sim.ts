@@ -18,8 +18,10 @@ export interface PreciseSimOptions {
   seed: number;
   strategies: Strategy[];
   kernel?: WebAssembly.Module;
-  /** GPU blocks per pod (16 tokens each): the pressure. */
+  /** GPU blocks per pod (16 tokens each): the pressure on shared-prefix. */
   numGpuBlocks: number;
+  /** GPU blocks per pod for the trace (its pod count is chosen for the default engine, so keep it there: its prompts already overflow the caches). */
+  traceGpuBlocks: number;
   levels: number[];
   durationMs: number;
   /** Trace replay: recorded time to replay from the start, ms. */
@@ -56,14 +58,14 @@ export function conversationTraceRows(o: PreciseSimOptions): ComparisonRow[] {
   const file = 'conversation_trace.jsonl';
   const trace = loadTrace(o.traceFile ?? file, o.seed);
   const choice = choosePods(trace, { file, seed: o.seed, strategies: [], speeds: o.traceSpeeds, fromMs: 0, spanMs: o.traceSpanMs });
-  o.progress?.(`${file}: ${choice.pods} pods (numGpuBlocks ${o.numGpuBlocks})`);
+  o.progress?.(`${file}: ${choice.pods} pods (numGpuBlocks ${o.traceGpuBlocks})`);
   const rows: ComparisonRow[] = [];
   for (const speed of o.traceSpeeds) {
-    const workload = pressured(traceWorkload(trace, { pods: choice.pods, speed, fromMs: 0, spanMs: o.traceSpanMs }), { numGpuBlocks: o.numGpuBlocks });
+    const workload = pressured(traceWorkload(trace, { pods: choice.pods, speed, fromMs: 0, spanMs: o.traceSpanMs }), { numGpuBlocks: o.traceGpuBlocks });
     for (const s of o.strategies) {
       const run = runSimulated(workload, s, { seed: o.seed, kernel: o.kernel });
       o.progress?.(`${file} ${speed}× ${s.name}: hits ${(run.prefixHitRate * 100).toFixed(1)}%, ttft p99 ${run.ttft.p99.toFixed(0)} ms (${(run.wallMs / 1000).toFixed(1)} s)`);
-      rows.push({ workload: `trace:${file} (${choice.pods} pods)`, level: `${speed}×`, run });
+      rows.push({ workload: `trace:${file} (${choice.pods} pods, ${o.traceGpuBlocks} blocks)`, level: `${speed}×`, run });
     }
   }
   return rows;
