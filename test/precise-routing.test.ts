@@ -24,6 +24,15 @@ import { zmqTransport } from '../src/runtime/node/zmq-subscriber.ts';
 import type { CandidateExplanation, Explanation } from '../src/scheduling/index.ts';
 import type { Simulator } from '../src/sim/index.ts';
 import { postJson, waitForMetrics } from './harness.ts';
+import { createClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-web';
+import { EndpointService } from '../src/gen/infergate/v1/endpoint_pb.ts';
+import { PoolDecider } from '../src/runtime/workers/pool-decider.ts';
+import { loadKernelModule } from '../src/runtime/node/index.ts';
+import { parseSchedulerConfig } from '../src/scheduling/index.ts';
+import { PodTokenizer } from '../src/tokenize/pod-tokenizer.ts';
+import { readFileSync } from 'node:fs';
+import type { Pool } from '../src/routing/schema.ts';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
@@ -213,5 +222,36 @@ describe('precise prefix routing', () => {
     const e = await send(guess, body);
     expect(e.prefixIndex).toMatchObject({ source: 'guess', reason: expect.stringMatching(/no KV-event index/) });
     expect(candidate(e, e.picked!).prefix!.from).toBe('guess');
+  }, 20_000);
+
+  it('the pool\'s Durable Object (PoolDecider, as on Workers) decides on its own copy of the agent\'s index', async () => {
+    const { entries } = await pods(3);
+    const agent = await startAgent(entries);
+    const f = files(entries);
+    const parsed = parseSchedulerConfig(readFileSync(f.config, 'utf8'));
+    if (!parsed.ok) throw new Error('config');
+    const kvIndex = new KvIndexReplica({ agentUrl: agent.url });
+    cleanups.push(() => kvIndex.close());
+    const decider = new PoolDecider({
+      agent: createClient(EndpointService, createConnectTransport({ baseUrl: agent.url, useBinaryFormat: true })),
+      kernel: await loadKernelModule(),
+      scrapeIntervalMs: 50,
+      config: parsed.config,
+      services: { kvIndex, tokenizer: new PodTokenizer() },
+    });
+    const pool = { ...POOL, appProtocol: 'http', failureMode: 'FailClose' } as Pool;
+    const body = { prompt: document(5) };
+    // Another gateway sends the prompt to a pod; the object learns where it is from the events alone.
+    const g = await gateway({ manifests: f.manifests, agent: agent.url });
+    const holder = (await send(g, body)).picked!;
+    const hashes = await promptHashes(entries[0]!, body);
+    kvIndex.view(POOL);
+    await until('the object\'s copy holds the prompt', () => kvIndex.view(POOL)?.lookup(hashes, [holder])[0]!.blocks === hashes.length);
+    const request = { requestId: 'edge-1', targetModel: MODEL, requestedModel: MODEL, prompt: body.prompt, criticality: 'Standard' as const, priority: 0, explain: true };
+    const decision = await decider.decide(pool, request);
+    expect(decision.kind).toBe('route');
+    if (decision.kind !== 'route') return;
+    expect(decision.endpoint.id).toBe(holder);
+    expect(decision.explain).toMatchObject({ prefixIndex: { source: 'events' } });
   }, 20_000);
 });

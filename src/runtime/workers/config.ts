@@ -21,6 +21,10 @@ export interface EdgeConfig {
   maxAttempts: number;
   /** How long a routing table fetched from the control plane is used before asking again. */
   tableTtlMs: number;
+  /** Precise prefix routing (INFERGATE_KV_EVENTS): the pool's object keeps a copy of the agent's KV index. */
+  kvEvents: boolean;
+  /** EndpointPickerConfig YAML text (INFERGATE_SCHEDULING_CONFIG: the text itself, a Worker has no files). */
+  schedulingConfig: string | undefined;
 }
 
 export function edgeConfig(env: WorkerEnv): EdgeConfig {
@@ -41,5 +45,7 @@ export function edgeConfig(env: WorkerEnv): EdgeConfig {
     upstreamTimeoutMs: flags['upstream-timeout'],
     maxAttempts: flags['max-attempts'],
     tableTtlMs: Number.isFinite(ttl) && ttl >= 0 ? ttl : 10_000,
+    kvEvents: flags['kv-events'],
+    schedulingConfig: flags['scheduling-config'] || undefined,
   };
 }

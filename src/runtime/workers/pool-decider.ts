@@ -13,7 +13,7 @@ import { poolKey, type Endpoint, type EndpointSource, type PoolSnapshot } from '
 import { fromWireSnapshot } from '../../endpoints/wire.ts';
 import type { Pool } from '../../routing/schema.ts';
 import type { Outcome, Readiness } from '../../scheduling/endpoint-scheduling.ts';
-import { createScheduler, type EndpointPicker, type SchedulingServices } from '../../scheduling/index.ts';
+import { createScheduler, type EndpointPicker, type EndpointPickerConfig, type SchedulingServices } from '../../scheduling/index.ts';
 import { LocalScheduling } from '../../scheduling/local.ts';
 import type { Decision, SchedulingRequest } from '../../scheduling/scheduler.ts';
 
@@ -25,6 +25,8 @@ export interface PoolDeciderOptions {
   waitUntil?: (promise: Promise<unknown>) => void;
   /** The KV-event index and a tokenizer for precise-prefix-cache plugins (in a Durable Object: a KvIndexReplica of the agent's index). */
   services?: SchedulingServices;
+  /** A validated EndpointPickerConfig (its profiles join the built-in ones). */
+  config?: EndpointPickerConfig;
 }
 
 interface View {
@@ -44,7 +46,7 @@ export class PoolDecider implements EndpointSource {
   #backgroundSince = 0;
 
   constructor(private readonly options: PoolDeciderOptions) {
-    this.picker = createScheduler({ kernel: options.kernel, services: options.services });
+    this.picker = createScheduler({ kernel: options.kernel, services: options.services, config: options.config });
     this.#local = new LocalScheduling(this, this.picker, { staleAfterMs: this.picker.staleAfterMs, now: Date.now });
   }
 
