@@ -8,12 +8,11 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
+import { readFlags } from './lib/flags.ts';
 import { vllmPage } from './metrics-page.ts';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
+const flags = readFlags();
+const arg = (name: string, dflt: number) => flags.number(name, dflt);
 
 async function servePods(count: number): Promise<void> {
   const pages = Array.from({ length: 8 }, (_, i) => vllmPage(i));
@@ -31,9 +30,9 @@ async function servePods(count: number): Promise<void> {
 
 async function main(): Promise<void> {
   if (process.argv.includes('--pods')) return servePods(arg('pods', 256));
-  const count = arg('endpoints', 256);
+  const count = arg('endpoints', flags.quick ? 32 : 256);
   const interval = arg('interval', 50);
-  const seconds = arg('seconds', 10);
+  const seconds = arg('seconds', flags.quick ? 1 : 10);
   const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--pods', String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ports = await new Promise<number[]>((resolve) => {
     let buf = '';
@@ -47,7 +46,7 @@ async function main(): Promise<void> {
   agent.setEntries(ports.map((port) => ({ address: '127.0.0.1', port, labels: { pool: 'bench' }, engine: 'vllm' as const })));
   const release = agent.acquire({ selector: { pool: 'bench' }, targetPorts: [] });
   agent.start();
-  await new Promise((r) => setTimeout(r, 2000)); // warm up: connections, JIT
+  await new Promise((r) => setTimeout(r, flags.quick ? 500 : 2000)); // warm up: connections, JIT
   const before = { cpu: process.cpuUsage(), at: performance.now(), scrapes: agent.stats.scrapes, failures: agent.stats.failures, skipped: agent.stats.skipped };
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const cpu = process.cpuUsage(before.cpu);

@@ -6,10 +6,14 @@
 import { spawnSync } from 'node:child_process';
 
 const quick = process.argv.includes('--quick');
+/** Every benchmark in bench/ (helpers live in bench/lib/ and the benchmarks' own folders). */
 const benches: { name: string; script: string; args?: string[] }[] = [
   { name: 'kernel (WASM vs TypeScript twin)', script: 'bench/kernel.ts' },
   { name: 'scheduling decision', script: 'bench/decision.ts' },
   { name: 'metrics parsing', script: 'bench/metrics-parse.ts' },
+  { name: 'agent scraping', script: 'bench/agent-scrape.ts' },
+  { name: 'simulator engine on a simulated clock', script: 'bench/sim-engine.ts' },
+  { name: 'simulator throughput (HTTP)', script: 'bench/sim-throughput.ts' },
   { name: 'gateway overhead (vs nginx)', script: 'bench/proxy.ts' },
   { name: 'routing quality', script: 'bench/routing.ts' },
 ];

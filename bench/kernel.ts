@@ -5,6 +5,8 @@
  * (GB/s). Run: npx tsx bench/kernel.ts (after npm run build:kernel).
  */
 import { loadKernelModule } from '../src/runtime/node/index.ts';
+import { readFlags } from './lib/flags.ts';
+import { seeded } from './lib/rand.ts';
 import { MAX_BLOCKS, PickerKind, ScorerKind, type Kernel } from '../src/scheduling/kernel/layout.ts';
 import { TwinKernel } from '../src/scheduling/kernel/twin.ts';
 import { instantiateKernel } from '../src/scheduling/kernel/wasm.ts';
@@ -20,7 +22,7 @@ const kernels: Kernel[] = [wasm, twin];
  * wall time there measures the queue for a core.
  */
 // --quick (npm run bench -- --quick): a smoke run, shorter budgets and fewer rounds.
-const quick = process.argv.includes('--quick') || process.env.INFERGATE_BENCH_QUICK === '1';
+const quick = readFlags().quick;
 
 function measure(fn: () => void, budgetMs = quick ? 10 : 60, rounds = quick ? 2 : 5): number {
   const cpu = () => {
@@ -43,8 +45,7 @@ function measure(fn: () => void, budgetMs = quick ? 10 : 60, rounds = quick ? 2 
   return best;
 }
 
-let rng = 12345;
-const random = () => ((rng = (Math.imul(rng, 1103515245) + 12345) >>> 0) / 4294967296);
+const random = seeded(12345);
 
 const scorers = [
   [ScorerKind.queue, 2], [ScorerKind.kvCache, 2], [ScorerKind.prefixCache, 3], [ScorerKind.inFlight, 2], [ScorerKind.loraAffinity, 2],

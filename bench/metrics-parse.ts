@@ -4,13 +4,14 @@
  */
 import { readEngineMetrics } from '../src/agent/engines.ts';
 import { parsePrometheusText } from '../src/agent/prom-text.ts';
+import { readFlags } from './lib/flags.ts';
 import { seriesCount, vllmPage } from './metrics-page.ts';
 
 const pages = Array.from({ length: 16 }, (_, i) => vllmPage(i));
 const page = pages[0]!;
 
 // --quick (npm run bench -- --quick): a smoke run with a tenth of the iterations.
-const scale = process.argv.includes('--quick') || process.env.INFERGATE_BENCH_QUICK === '1' ? 0.1 : 1;
+const scale = readFlags().quick ? 0.1 : 1;
 
 function measure(name: string, fn: (text: string) => unknown, iterations: number): void {
   iterations = Math.max(100, Math.round(iterations * scale));

@@ -19,17 +19,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median } from './routing/stats.ts';
+import { readFlags, runBench } from './lib/flags.ts';
+import { median } from './lib/stats.ts';
 import { PORTS, nginxAvailable, startInfergate, startNginx, startNginxProxy, startNodeFloor, type Started } from './proxy/setup.ts';
 
 const root = new URL('..', import.meta.url).pathname;
-const quick = process.argv.includes('--quick');
-const arg = (name: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : undefined;
-};
-const seconds = arg('duration') ?? (quick ? 2 : 10);
-const reps = arg('reps') ?? (quick ? 1 : 3);
+const flags = readFlags();
+const quick = flags.quick;
+const seconds = flags.number('duration', quick ? 2 : 10);
+const reps = flags.number('reps', quick ? 1 : 3);
 const rates = quick ? [500] : [500, 2000];
 const cores = availableParallelism();
 

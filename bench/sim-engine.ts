@@ -6,15 +6,13 @@
  *   npx tsx bench/sim-engine.ts [--pods 200] [--requests 200000]
  */
 import { resolveEngineConfig, SimEngine, type Sequence } from '../src/sim/index.ts';
-import { rng } from '../src/sim/text.ts';
+import { readFlags } from './lib/flags.ts';
+import { seeded } from './lib/rand.ts';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const PODS = arg('pods', 200);
-const REQUESTS = arg('requests', 200_000);
-const PER_POD_RPS = arg('rps-per-pod', 25); // calibration: a pod saturates near 37 req/s on ShareGPT
+const flags = readFlags();
+const PODS = flags.number('pods', flags.quick ? 20 : 200);
+const REQUESTS = flags.number('requests', flags.quick ? 10_000 : 200_000);
+const PER_POD_RPS = flags.number('rps-per-pod', 25); // calibration: a pod saturates near 37 req/s on ShareGPT
 
 const config = resolveEngineConfig();
 let done = 0;
@@ -24,7 +22,7 @@ const onFinish = (s: Sequence) => {
   ttftSum += s.firstTokenMs - s.arrivalMs;
 };
 const engines = Array.from({ length: PODS }, () => new SimEngine(config, { onFinish }));
-const random = rng(7);
+const random = seeded(7);
 const gapMs = 1000 / (PODS * PER_POD_RPS);
 
 const t0 = performance.now();

@@ -12,15 +12,14 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
+import { readFlags } from './lib/flags.ts';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const PODS = arg('pods', 8);
-const CONC = arg('concurrency', 64);
-const DURATION_S = arg('duration', 20);
-const WARMUP_S = arg('warmup', 3);
+const flags = readFlags();
+const arg = (name: string, dflt: number): number => flags.number(name, dflt);
+const PODS = arg('pods', flags.quick ? 2 : 8);
+const CONC = arg('concurrency', flags.quick ? 16 : 64);
+const DURATION_S = arg('duration', flags.quick ? 1.5 : 20);
+const WARMUP_S = arg('warmup', flags.quick ? 0.5 : 3);
 const PROMPT_CHARS = arg('prompt-chars', 800);
 const MAX_TOKENS = arg('max-tokens', 200);
 const PORT = arg('port', 18400);

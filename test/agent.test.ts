@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parsePrometheusText } from '../src/agent/prom-text.ts';
-import { readEngineMetrics } from '../src/agent/engines.ts';
+import { detectEngine, EngineMismatchError, readEngineMetrics } from '../src/agent/engines.ts';
+import { MetricsAgent } from '../src/agent/agent.ts';
 
 const recorded = (name: string) => readFileSync(new URL(`../src/agent/testdata/${name}.txt`, import.meta.url), 'utf8');
 
@@ -81,8 +82,31 @@ describe('engine mappings on recorded metric text', () => {
     });
   });
 
-  it('a page of another engine reads as zeros, not garbage', () => {
-    expect(readEngineMetrics('vllm', recorded('sglang'))).toMatchObject({ waiting: 0, running: 0, kvUsage: 0 });
+  it('a page of another engine is refused, naming the engine it comes from (read as zeros it would look idle)', () => {
+    expect(() => readEngineMetrics('vllm', recorded('sglang'))).toThrow(/sglang's, not vllm's: set engine: sglang/);
+    expect(() => readEngineMetrics('sglang', recorded('vllm'))).toThrow(EngineMismatchError);
+    expect(() => readEngineMetrics('vllm', '<html>not metrics</html>')).toThrow(/none of vllm's metrics/);
+    expect(detectEngine(recorded('trtllm'))).toBe('trtllm');
+    expect(detectEngine(recorded('triton-trtllm'))).toBe('triton-trtllm');
+  });
+
+  it('a pod configured as the wrong engine is not ready, its last error saying why; with engineMismatch: ready it only reports', async () => {
+    const sglangPage = recorded('sglang');
+    for (const [mode, ready] of [['not-ready', false], ['ready', true]] as const) {
+      const agent = new MetricsAgent({ get: async () => sglangPage, scrapeIntervalMs: 10, engineMismatch: mode });
+      agent.setEntries([{ address: '10.0.0.1', port: 8000, labels: { pool: 'a' }, engine: 'vllm' }]);
+      agent.start();
+      try {
+        const pool = { selector: { pool: 'a' }, targetPorts: [] };
+        const deadline = Date.now() + 2000;
+        while (!agent.view(pool).endpoints[0]?.lastError && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        const e = agent.view(pool).endpoints[0]!;
+        expect(e.lastError).toContain('set engine: sglang');
+        expect(e.ready).toBe(ready);
+      } finally {
+        agent.stop();
+      }
+    }
   });
 
   it('the simulator’s vLLM metrics map too', async () => {

@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = new URL('../', import.meta.url).pathname;
 
 /** npm packages that only work on Node (sockets, node:http, worker_threads…). */
-const NODE_ONLY_PACKAGES = ['undici', '@hono/node-server', '@connectrpc/connect-node', 'tsx', 'ws', 'node-fetch', 'zeromq'];
+const NODE_ONLY_PACKAGES = ['undici', '@kubernetes/client-node', '@hono/node-server', '@connectrpc/connect-node', 'tsx', 'ws', 'node-fetch', 'zeromq'];
 /** Globals of one runtime, flagged where a property of them is read (`process.env`, `Deno.serve`). */
 const RUNTIME_GLOBALS: Record<string, string> = { process: 'Node', Buffer: 'Node', global: 'Node', Deno: 'Deno', Bun: 'Bun' };
 /** Identifiers that exist only on Workers. */

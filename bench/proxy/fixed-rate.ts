@@ -18,6 +18,7 @@
  * answer: it takes an idle connection or opens one).
  */
 import { connect, type Socket } from 'node:net';
+import { percentile } from '../lib/stats.ts';
 
 const [url, rateArg, secondsArg, body, ...headerArgs] = process.argv.slice(2);
 const rate = Number(rateArg);
@@ -150,7 +151,7 @@ for (const c of [...idle]) c.socket.destroy();
 const sorted = Array.from(latencies).sort((a, b) => a - b);
 const late = Array.from(lateness).sort((a, b) => a - b);
 const onWire = Array.from(wire).sort((a, b) => a - b);
-const q = (s: number[], p: number) => Number(s[Math.min(s.length - 1, Math.floor(p * s.length))]!.toFixed(3));
+const q = (s: number[], p: number) => Number(percentile(s, p).toFixed(3));
 const summary = (s: number[]) => ({ p50: q(s, 0.5), p90: q(s, 0.9), p99: q(s, 0.99), p999: q(s, 0.999), max: q(s, 1) });
 console.log(JSON.stringify({ sent: total, ok, errors, ...summary(sorted), wire: summary(onWire), lateP99: q(late, 0.99) }));
 process.exit(0);

@@ -1,7 +1,8 @@
 /** Gathers one run's numbers: per-request TTFT/E2E (exact percentiles), per-token gaps (log histogram), tokens in the window, hits, sheds. */
 import type { Sequence } from '../../src/sim/index.ts';
 import type { Criticality } from '../../src/routing/schema.ts';
-import { LogHistogram, percentile, Samples } from './stats.ts';
+import { LogHistogram, percentile, Samples } from '../lib/stats.ts';
+import { GroupCollector } from './groups.ts';
 import type { RunMetrics, Workload } from './types.ts';
 
 export class RunCollector {
@@ -19,6 +20,7 @@ export class RunCollector {
   #cachedTokens = 0;
   readonly #from: number;
   readonly #to: number;
+  readonly #groups: GroupCollector;
 
   constructor(
     readonly workload: Workload,
@@ -26,6 +28,7 @@ export class RunCollector {
   ) {
     this.#from = workload.warmupMs;
     this.#to = workload.durationMs;
+    this.#groups = new GroupCollector(workload.groups);
   }
 
   token(_at: number, measured: boolean, output: number, now: number, last: number): void {
@@ -38,12 +41,15 @@ export class RunCollector {
     if (now >= this.#from && now < this.#to) this.#windowDone++;
   }
 
-  started(_seq: Sequence): void {
+  started(_seq: Sequence, groups?: readonly string[]): void {
     this.#measured++;
+    this.#groups.measured(groups);
   }
 
-  finished(seq: Sequence, at: number, now: number): void {
-    this.#ttft.push((seq.firstTokenMs >= 0 ? seq.firstTokenMs : now) - at);
+  finished(seq: Sequence, at: number, now: number, groups?: readonly string[]): void {
+    const ttft = (seq.firstTokenMs >= 0 ? seq.firstTokenMs : now) - at;
+    this.#ttft.push(ttft);
+    this.#groups.served(groups, ttft);
     this.#e2e.push(now - at);
     if (at >= (this.#from + this.#to) / 2) this.#lateQueue.push(seq.admittedMs - at);
     if (seq.cachedTokens >= 0) {
@@ -53,21 +59,28 @@ export class RunCollector {
   }
 
   /** Still queued or running when the simulation stopped: censored at `end` (a lower bound). */
-  unfinished(seq: Sequence, at: number, end: number): void {
+  unfinished(seq: Sequence, at: number, end: number, groups?: readonly string[]): void {
     this.#unfinished++;
-    this.#ttft.push((seq.firstTokenMs >= 0 ? seq.firstTokenMs : end) - at);
+    const ttft = (seq.firstTokenMs >= 0 ? seq.firstTokenMs : end) - at;
+    this.#ttft.push(ttft);
+    this.#groups.served(groups, ttft);
+    this.#groups.lost(groups, false);
     this.#e2e.push(end - at);
     if (at >= (this.#from + this.#to) / 2) this.#lateQueue.push(seq.admittedMs >= 0 ? seq.admittedMs - at : end - at);
   }
 
-  shed(c: Criticality): void {
+  shed(c: Criticality, groups?: readonly string[]): void {
     this.#measured++;
     this.#shed[c]++;
+    this.#groups.measured(groups);
+    this.#groups.lost(groups, true);
   }
 
-  error(): void {
+  error(groups?: readonly string[]): void {
     this.#measured++;
     this.#errors++;
+    this.#groups.measured(groups);
+    this.#groups.lost(groups, false);
   }
 
   /** Prompt tokens served from the prefix cache, measured requests. */
@@ -95,6 +108,7 @@ export class RunCollector {
       errors: this.#errors,
       unfinished: this.#unfinished,
       wallMs,
+      groups: this.#groups.result(),
     };
   }
 }

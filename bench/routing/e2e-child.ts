@@ -9,7 +9,7 @@ import { startSimulator } from '../../src/runtime/node/index.ts';
 import { startGateway } from '../../src/runtime/node/gateway.ts';
 import { loadKernelModule } from '../../src/runtime/node/index.ts';
 import type { Scheduler } from '../../src/scheduling/scheduler.ts';
-import { seeded } from './rand.ts';
+import { seeded } from '../lib/rand.ts';
 import { strategyByName } from './strategies/index.ts';
 
 interface PodsConfig {

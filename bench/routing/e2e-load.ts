@@ -6,7 +6,8 @@
  */
 import { Pool } from 'undici';
 import type { Criticality } from '../../src/routing/schema.ts';
-import { LogHistogram, percentile, Samples } from './stats.ts';
+import { LogHistogram, percentile, Samples } from '../lib/stats.ts';
+import { GroupCollector } from './groups.ts';
 import type { RequestSpec, Workload } from './types.ts';
 import { materialize } from './workloads/common.ts';
 
@@ -20,13 +21,42 @@ export interface LoadResult {
   measured: number;
   /** How late requests were sent, ms wall (load-generator lag). */
   sendLagP99: number;
+  groups: GroupCollector;
+  /** Failures of measured requests by HTTP status (or "no tokens", "connection"), with the first answer of each. */
+  failures: Record<string, { count: number; first: string }>;
+}
+
+/** llm-d's header naming a request's fairness flow (the older alias is x-gateway-inference-fairness-id). */
+export const FAIRNESS_HEADER = 'x-llm-d-inference-fairness-id';
+/** The InferenceObjective a request opts into: the name the gateway reads today, and llm-d's current one. */
+export const OBJECTIVE_HEADERS = ['x-gateway-inference-objective', 'x-llm-d-inference-objective'] as const;
+
+/** The objective of each criticality in a pool (e2e.ts writes them into the manifests: priority 1, 0, −1). */
+export function objectiveName(pool: string, criticality: Criticality): string {
+  return `${pool}-${criticality.toLowerCase()}`;
+}
+
+/** The headers a request carries: its objective (criticality) and its fairness flow, if any. */
+export function requestHeaders(spec: RequestSpec): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  for (const h of OBJECTIVE_HEADERS) headers[h] = objectiveName(spec.pool, spec.criticality);
+  if (spec.tenant !== undefined) headers[FAIRNESS_HEADER] = spec.tenant;
+  return headers;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function driveLoad(url: string, workload: Workload, timeScale: number): Promise<LoadResult> {
   const pool = new Pool(url, { connections: 512, pipelining: 0, keepAliveTimeout: 60_000 });
-  const r: LoadResult = { ttft: new Samples(), e2e: new Samples(), tpot: new LogHistogram(), shed: { Critical: 0, Standard: 0, Sheddable: 0 }, errors: 0, windowTokens: 0, measured: 0, sendLagP99: 0 };
+  const r: LoadResult = {
+    ttft: new Samples(), e2e: new Samples(), tpot: new LogHistogram(), shed: { Critical: 0, Standard: 0, Sheddable: 0 }, errors: 0, windowTokens: 0, measured: 0, sendLagP99: 0,
+    groups: new GroupCollector(workload.groups),
+    failures: {},
+  };
+  const fail = (kind: string, detail: string) => {
+    const f = (r.failures[kind] ??= { count: 0, first: detail.slice(0, 300) });
+    f.count++;
+  };
   const lag = new Samples();
   const start = performance.now();
   const engineNow = () => (performance.now() - start) / timeScale;
@@ -34,17 +64,24 @@ export async function driveLoad(url: string, workload: Workload, timeScale: numb
 
   const one = async (spec: RequestSpec): Promise<void> => {
     const measured = spec.at >= workload.warmupMs;
-    if (measured) r.measured++;
+    if (measured) {
+      r.measured++;
+      r.groups.measured(spec.groups);
+    }
     const body = JSON.stringify({ model: spec.model, prompt: materialize(spec.parts), max_tokens: spec.outputTokens, ignore_eos: true, stream: true });
     const sent = engineNow();
     lag.push((sent - spec.at) * timeScale);
     try {
-      const res = await pool.request({ path: '/v1/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const res = await pool.request({ path: '/v1/completions', method: 'POST', headers: requestHeaders(spec), body });
       if (res.statusCode !== 200) {
-        await res.body.text();
+        const answer = await res.body.text();
         if (!measured) return;
         if (res.statusCode === 429) r.shed[spec.criticality]++;
-        else r.errors++;
+        else {
+          r.errors++;
+          fail(String(res.statusCode), answer);
+        }
+        r.groups.lost(spec.groups, res.statusCode === 429);
         return;
       }
       let first = -1;
@@ -64,13 +101,21 @@ export async function driveLoad(url: string, workload: Workload, timeScale: numb
       if (!measured) return;
       if (first < 0) {
         r.errors++;
+        fail('no tokens', '');
+        r.groups.lost(spec.groups, false);
         return;
       }
       r.ttft.push(first - spec.at);
+      r.groups.served(spec.groups, first - spec.at);
       r.e2e.push(last - spec.at);
       if (tokens > 1) r.tpot.observe((last - first) / (tokens - 1));
-    } catch {
-      if (measured) r.errors++;
+    } catch (err) {
+      // A failed request is counted, not thrown: the run measures how many fail.
+      if (measured) {
+        r.errors++;
+        r.groups.lost(spec.groups, false);
+        fail('connection', (err as Error).message);
+      }
     }
   };
 

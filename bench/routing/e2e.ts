@@ -16,11 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { loadKernelModule } from '../../src/runtime/node/index.ts';
 import { measureCapacity } from './capacity.ts';
 import { runSimulated } from './sim-loop.ts';
-import { driveLoad } from './e2e-load.ts';
-import { CAPACITY_METHOD, type LevelResult, type WorkloadResult } from './run.ts';
+import type { Criticality } from '../../src/routing/schema.ts';
+import { driveLoad, objectiveName } from './e2e-load.ts';
+import { CAPACITY_METHOD, offeredRate, type LevelResult, type WorkloadResult } from './run.ts';
 import type { Strategy } from './strategies/index.ts';
-import { percentile } from './stats.ts';
-import type { PoolSpec, RunMetrics, WorkloadParams } from './types.ts';
+import { percentile } from '../lib/stats.ts';
+import type { PoolSpec, RunMetrics, Workload, WorkloadParams } from './types.ts';
 import { workloadByName } from './workloads/index.ts';
 
 export interface E2EOptions {
@@ -66,6 +67,9 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** Priorities of the objectives every pool gets, one per criticality (the load generator names them per request). */
+const OBJECTIVE_PRIORITY: Record<Criticality, number> = { Critical: 1, Standard: 0, Sheddable: -1 };
+
 function manifests(pools: PoolSpec[], models: string[][]): string {
   const docs: string[] = [
     `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: bench }\nspec:\n  rules:\n` +
@@ -77,8 +81,61 @@ function manifests(pools: PoolSpec[], models: string[][]): string {
     for (const m of models[i]!) {
       docs.push(`apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferenceModel\nmetadata: { name: m-${docs.length} }\nspec:\n  modelName: "${m}"\n  criticality: Standard\n  poolRef: { name: ${p.name} }`);
     }
+    for (const [c, priority] of Object.entries(OBJECTIVE_PRIORITY)) {
+      docs.push(`apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferenceObjective\nmetadata: { name: ${objectiveName(p.name, c as Criticality)} }\nspec:\n  priority: ${priority}\n  poolRef: { name: ${p.name} }`);
+    }
   });
   return docs.join('\n---\n') + '\n';
+}
+
+interface OneRun {
+  workload: Workload;
+  pools: PoolSpec[];
+  podPorts: number[];
+  dir: string;
+  strategy: Strategy;
+  timeScale: number;
+  seed: number;
+}
+
+/** One strategy on one workload: fresh pod and gateway processes, the load, the processes' CPU. */
+async function runOne({ workload, pools, podPorts, dir, strategy, timeScale: T, seed }: OneRun): Promise<{ metrics: RunMetrics; busy: string }> {
+  const started = performance.now();
+  const podChildren = await Promise.all(
+    pools.map((p, i) => startChild({ role: 'pods', pods: p.pods, port: podPorts[i], model: p.model, loras: p.adapters, timeScale: T, engineConfig: p.engine, seed })),
+  );
+  const gw = await startChild({
+    role: 'gateway', strategy: strategy.name, manifests: join(dir, 'manifests.yaml'), endpoints: join(dir, 'endpoints.yaml'),
+    scrapeIntervalMs: 50 * T, staleAfterMs: 2000 * T, seed,
+  });
+  await new Promise((r) => setTimeout(r, 500 * T)); // first scrapes
+  const cpu0 = [cpuSeconds(gw.child.pid), ...podChildren.map((c) => cpuSeconds(c.child.pid)), process.cpuUsage()];
+  const wall0 = performance.now();
+  const load = await driveLoad(gw.ready as string, workload, T);
+  const wallS = (performance.now() - wall0) / 1000;
+  const stats = await Promise.all((podChildren.flatMap((c) => c.ready as string[])).map(async (u) => (await fetch(`${u}/admin/state`)).json() as Promise<{ stats: Record<string, number>; lateness_ms: { p99: number } }>));
+  const gwCpu = (cpuSeconds(gw.child.pid) - (cpu0[0] as number)) / wallS;
+  const simCpu = podChildren.reduce((s, c, i) => s + cpuSeconds(c.child.pid) - (cpu0[i + 1] as number), 0) / wallS;
+  const own = process.cpuUsage(cpu0[cpu0.length - 1] as NodeJS.CpuUsage);
+  const loadCpu = (own.user + own.system) / 1e6 / wallS;
+  const lateP99 = Math.max(...stats.map((s) => s.lateness_ms.p99 ?? 0));
+  await stop(gw.child);
+  await Promise.all(podChildren.map((c) => stop(c.child)));
+  const sum = (k: string) => stats.reduce((s, x) => s + (x.stats[k] ?? 0), 0);
+  const ttft = load.ttft.sorted();
+  const metrics: RunMetrics = {
+    strategy: strategy.name, requests: workload.requests.length, measured: load.measured,
+    ttft: { p50: percentile(ttft, 0.5), p90: percentile(ttft, 0.9), p99: percentile(ttft, 0.99) },
+    itl: { p50: load.tpot.percentile(0.5), p99: load.tpot.percentile(0.99) },
+    e2eP99: percentile(load.e2e.sorted(), 0.99),
+    outputTokensPerS: (load.windowTokens * 1000) / (workload.durationMs - workload.warmupMs),
+    completedPerS: NaN, prefixHitRate: sum('prefix_hits') / Math.max(1, sum('prefix_queries')), adapterLoads: sum('lora_loads'),
+    shed: load.shed, errors: load.errors, unfinished: 0, lateQueueP50: NaN, wallMs: performance.now() - started,
+    groups: load.groups.result(),
+  };
+  const failed = Object.entries(load.failures).map(([k, f]) => `${f.count}× ${k}${f.first ? ` (${f.first})` : ''}`).join('; ');
+  const busy = `${failed ? `failed: ${failed}; ` : ''}gateway ${(gwCpu * 100).toFixed(0)}% of a core, pods ${(simCpu * 100).toFixed(0)}%, load generator ${(loadCpu * 100).toFixed(0)}%; simulator step lateness p99 ${lateP99.toFixed(0)} ms (wall); send lag p99 ${load.sendLagP99.toFixed(0)} ms`;
+  return { metrics, busy };
 }
 
 export async function runE2E(name: string, options: E2EOptions): Promise<WorkloadResult> {
@@ -114,44 +171,22 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
     writeFileSync(join(dir, 'manifests.yaml'), manifests(pools, models));
     const runs: RunMetrics[] = [];
     for (const strategy of options.strategies) {
-      const started = performance.now();
-      const podChildren = await Promise.all(
-        pools.map((p, i) => startChild({ role: 'pods', pods: p.pods, port: podPorts[i], model: p.model, loras: p.adapters, timeScale: T, engineConfig: p.engine, seed: options.seed })),
-      );
-      const gw = await startChild({
-        role: 'gateway', strategy: strategy.name, manifests: join(dir, 'manifests.yaml'), endpoints: join(dir, 'endpoints.yaml'),
-        scrapeIntervalMs: 50 * T, staleAfterMs: 2000 * T, seed: options.seed,
-      });
-      await new Promise((r) => setTimeout(r, 500 * T)); // first scrapes
-      const cpu0 = [cpuSeconds(gw.child.pid), ...podChildren.map((c) => cpuSeconds(c.child.pid)), process.cpuUsage()];
-      const wall0 = performance.now();
-      const load = await driveLoad(gw.ready as string, workload, T);
-      const wallS = (performance.now() - wall0) / 1000;
-      const stats = await Promise.all((podChildren.flatMap((c) => c.ready as string[])).map(async (u) => (await fetch(`${u}/admin/state`)).json() as Promise<{ stats: Record<string, number>; lateness_ms: { p99: number } }>));
-      const gwCpu = (cpuSeconds(gw.child.pid) - (cpu0[0] as number)) / wallS;
-      const simCpu = podChildren.reduce((s, c, i) => s + cpuSeconds(c.child.pid) - (cpu0[i + 1] as number), 0) / wallS;
-      const own = process.cpuUsage(cpu0[cpu0.length - 1] as NodeJS.CpuUsage);
-      const loadCpu = (own.user + own.system) / 1e6 / wallS;
-      const lateP99 = Math.max(...stats.map((s) => s.lateness_ms.p99 ?? 0));
-      await stop(gw.child);
-      await Promise.all(podChildren.map((c) => stop(c.child)));
-      const sum = (k: string) => stats.reduce((s, x) => s + (x.stats[k] ?? 0), 0);
-      const ttft = load.ttft.sorted();
-      const m: RunMetrics = {
-        strategy: strategy.name, requests: workload.requests.length, measured: load.measured,
-        ttft: { p50: percentile(ttft, 0.5), p90: percentile(ttft, 0.9), p99: percentile(ttft, 0.99) },
-        itl: { p50: load.tpot.percentile(0.5), p99: load.tpot.percentile(0.99) },
-        e2eP99: percentile(load.e2e.sorted(), 0.99),
-        outputTokensPerS: (load.windowTokens * 1000) / (workload.durationMs - workload.warmupMs),
-        completedPerS: NaN, prefixHitRate: sum('prefix_hits') / Math.max(1, sum('prefix_queries')), adapterLoads: sum('lora_loads'),
-        shed: load.shed, errors: load.errors, unfinished: 0, lateQueueP50: NaN, wallMs: performance.now() - started,
-      };
-      runs.push(m);
-      const busy = `gateway ${(gwCpu * 100).toFixed(0)}% of a core, pods ${(simCpu * 100).toFixed(0)}%, load generator ${(loadCpu * 100).toFixed(0)}%; simulator step lateness p99 ${lateP99.toFixed(0)} ms (wall); send lag p99 ${load.sendLagP99.toFixed(0)} ms`;
+      const { metrics, busy } = await runOne({ workload, pools, podPorts, dir, strategy, timeScale: T, seed: options.seed });
+      runs.push(metrics);
       notes.push(`${strategy.name}: ${busy}`);
-      options.progress?.(`e2e ${name} ${Math.round(level * 100)}% ${strategy.name}: ttft p99 ${m.ttft.p99.toFixed(0)} ms; ${busy}`);
+      options.progress?.(`e2e ${name} ${Math.round(level * 100)}% ${strategy.name}: ttft p99 ${metrics.ttft.p99.toFixed(0)} ms; ${busy}`);
     }
-    levels.push({ level, rate: cap.total * level, requests: workload.requests.length, runs });
+    let unloaded: RunMetrics[] | undefined;
+    if (def.unloaded) {
+      const alone = def.unloaded(workload);
+      unloaded = [];
+      for (const strategy of options.strategies) {
+        const { metrics } = await runOne({ workload: alone, pools, podPorts, dir, strategy, timeScale: T, seed: options.seed });
+        unloaded.push(metrics);
+        options.progress?.(`e2e ${name} ${Math.round(level * 100)}% ${strategy.name} (unloaded): ttft p99 ${metrics.ttft.p99.toFixed(0)} ms`);
+      }
+    }
+    levels.push({ level, rate: cap.total * level, offeredRate: offeredRate(workload), requests: workload.requests.length, runs, unloaded });
     const simRuns = options.strategies.map((s) => runSimulated(workload, s, { seed: options.seed, kernel }));
     simulated.push({ level, rate: cap.total * level, requests: workload.requests.length, runs: simRuns });
   }

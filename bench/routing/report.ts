@@ -1,16 +1,22 @@
 /** Markdown tables and the target check for the routing benchmark's results. */
-import type { WorkloadResult } from './run.ts';
+import type { LevelResult, WorkloadResult } from './run.ts';
 import type { RunMetrics } from './types.ts';
 import { INFERGATE_DEFAULT, INFERGATE_WITHOUT_PREFILL_WORK } from './strategies/index.ts';
 
 const OURS = new Set([INFERGATE_DEFAULT, INFERGATE_WITHOUT_PREFILL_WORK]);
 
-const ms = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)}`) : '—');
+export const ms = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)}`) : '—');
 const ms1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '—');
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 export function levelLabel(r: WorkloadResult, level: number): string {
   return r.axis === 'speed' ? `${level}×` : `${Math.round(level * 100)}%`;
+}
+
+/** "12.3/s", and what arrived in the measurement window when a bursty workload drifted more than 5% from it. */
+export function rateLabel(l: LevelResult): string {
+  const drift = l.offeredRate !== undefined && Math.abs(l.offeredRate / l.rate - 1) > 0.05;
+  return `${l.rate.toFixed(1)}/s${drift ? `; ${l.offeredRate!.toFixed(1)}/s arrived` : ''}`;
 }
 
 export function resultTable(r: WorkloadResult): string {
@@ -29,7 +35,7 @@ export function resultTable(r: WorkloadResult): string {
     for (const m of l.runs) {
       const bold = OURS.has(m.strategy) ? '**' : '';
       lines.push(
-        `| ${levelLabel(r, l.level)} (${l.rate.toFixed(1)}/s) | ${bold}${m.strategy}${bold} | ${ms(m.ttft.p50)} | ${ms(m.ttft.p90)} | ${bold}${ms(m.ttft.p99)}${bold} | ${ms1(m.itl.p50)} | ${ms1(m.itl.p99)} | ${(m.e2eP99 / 1000).toFixed(1)} | ${Math.round(m.outputTokensPerS)} | ${pct(m.prefixHitRate)} |${withCeiling ? ` ${pct(m.prefixHitRate / (l.ceiling ?? 1))} (of ${pct(l.ceiling ?? 0)}) |` : ''} ${m.adapterLoads} | ${m.shed.Critical}/${m.shed.Standard}/${m.shed.Sheddable} | ${m.errors + m.unfinished}${m.unfinished ? ` (${m.unfinished} unfinished)` : ''} |`,
+        `| ${levelLabel(r, l.level)} (${rateLabel(l)}) | ${bold}${m.strategy}${bold} | ${ms(m.ttft.p50)} | ${ms(m.ttft.p90)} | ${bold}${ms(m.ttft.p99)}${bold} | ${ms1(m.itl.p50)} | ${ms1(m.itl.p99)} | ${(m.e2eP99 / 1000).toFixed(1)} | ${Math.round(m.outputTokensPerS)} | ${pct(m.prefixHitRate)} |${withCeiling ? ` ${pct(m.prefixHitRate / (l.ceiling ?? 1))} (of ${pct(l.ceiling ?? 0)}) |` : ''} ${m.adapterLoads} | ${m.shed.Critical}/${m.shed.Standard}/${m.shed.Sheddable} | ${m.errors + m.unfinished}${m.unfinished ? ` (${m.unfinished} unfinished)` : ''} |`,
       );
     }
   }

@@ -6,18 +6,22 @@
 import { measureCapacity, type Capacity } from './capacity.ts';
 import { runSimulated } from './sim-loop.ts';
 import type { Strategy } from './strategies/index.ts';
-import type { RunMetrics, Workload, WorkloadParams } from './types.ts';
+import type { RunMetrics, Workload, WorkloadDef, WorkloadParams } from './types.ts';
 
 export const LEVELS = [0.5, 0.8, 0.95, 1.1];
 
 export interface LevelResult {
   level: number;
-  /** Requests/s offered (steady part). */
+  /** Requests/s asked for (steady part). */
   rate: number;
+  /** Requests/s that arrived in the measurement window (bursty workloads drift from `rate` within one run). */
+  offeredRate?: number;
   requests: number;
   runs: RunMetrics[];
   /** Traces: the prefix-reuse ceiling (infinite cache) of the measured requests. */
   ceiling?: number;
+  /** Workloads with an unloaded variant (WorkloadDef.unloaded): each strategy on it, same order as `runs`. */
+  unloaded?: RunMetrics[];
 }
 
 export interface WorkloadResult {
@@ -49,16 +53,18 @@ export interface SimSuiteOptions {
   progress?: (line: string) => void;
 }
 
+/** Requests per second arriving in the workload's measurement window. */
+export function offeredRate(w: Workload): number {
+  let n = 0;
+  for (const r of w.requests) if (r.at >= w.warmupMs && r.at < w.durationMs) n++;
+  return (n * 1000) / Math.max(1, w.durationMs - w.warmupMs);
+}
+
 export const CAPACITY_METHOD =
   "one pod fed every N-th request (what round-robin gives it) at rising rates; capacity = the highest rate at which the median request of the steady window's second half is admitted within 250 ms and ≥ 90% of arrivals complete, × pods";
 
-export function runWorkloadSim(
-  name: string,
-  describe: string,
-  generate: (p: WorkloadParams) => Workload,
-  options: SimSuiteOptions,
-  capacity?: Capacity,
-): WorkloadResult {
+export function runWorkloadSim(def: WorkloadDef, options: SimSuiteOptions, capacity?: Capacity): WorkloadResult {
+  const { name, describe, generate } = def;
   const base: WorkloadParams = { seed: options.seed, rate: 1, durationMs: 60_000, pods: options.pods };
   const cap = capacity ?? measureCapacity(generate, base);
   const levels: LevelResult[] = [];
@@ -74,7 +80,16 @@ export function runWorkloadSim(
       runs.push(m);
       options.progress?.(`${name} ${Math.round(level * 100)}% ${strategy.name}: ttft p99 ${m.ttft.p99.toFixed(0)} ms (${(m.wallMs / 1000).toFixed(1)} s)`);
     }
-    levels.push({ level, rate: cap.total * level, requests: workload.requests.length, runs });
+    let unloaded: RunMetrics[] | undefined;
+    if (def.unloaded) {
+      const alone = def.unloaded(workload);
+      unloaded = options.strategies.map((strategy) => {
+        const m = runSimulated(alone, strategy, { seed: options.seed, kernel: options.kernel });
+        options.progress?.(`${name} ${Math.round(level * 100)}% ${strategy.name} (unloaded): ttft p99 ${m.ttft.p99.toFixed(0)} ms (${(m.wallMs / 1000).toFixed(1)} s)`);
+        return m;
+      });
+    }
+    levels.push({ level, rate: cap.total * level, offeredRate: offeredRate(workload), requests: workload.requests.length, runs, unloaded });
   }
   return {
     workload: name,

@@ -11,7 +11,7 @@ import type { Pool } from '../../src/routing/schema.ts';
 import type { Endpoint } from '../../src/endpoints/types.ts';
 import { SimCluster, type SimPod } from './cluster.ts';
 import { EventHeap } from './heap.ts';
-import { seeded } from './rand.ts';
+import { seeded } from '../lib/rand.ts';
 import { RunCollector } from './collector.ts';
 import type { Strategy } from './strategies/index.ts';
 import { materialize } from './workloads/common.ts';
@@ -34,6 +34,7 @@ interface InFlight {
   at: number;
   measured: boolean;
   last: number;
+  groups: readonly string[] | undefined;
 }
 
 const PRIORITY = { Critical: 1, Standard: 0, Sheddable: -1 } as const;
@@ -62,7 +63,7 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
       open.delete(seq);
       scheduler.completed(r.pool, r.endpoint, r.sreq);
       collect.done(now);
-      if (r.measured) collect.finished(seq, r.at, now);
+      if (r.measured) collect.finished(seq, r.at, now, r.groups);
       options.onDone?.(seq, r.at, r.endpoint.id);
     },
   });
@@ -102,28 +103,28 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
       const measured = spec.at >= workload.warmupMs;
       const decision = scheduler.decide(pool, cluster.snapshots[p]!, sreq);
       if (decision.kind === 'shed') {
-        if (measured) collect.shed(spec.criticality);
+        if (measured) collect.shed(spec.criticality, spec.groups);
         continue;
       }
       if (decision.kind === 'unavailable') {
-        if (measured) collect.error();
+        if (measured) collect.error(spec.groups);
         continue;
       }
       const pod = cluster.podById.get(decision.endpoint.id)!;
       scheduler.dispatched(pool, decision.endpoint, sreq);
-      const r: InFlight = { sreq, pool, endpoint: decision.endpoint, at: spec.at, measured, last: spec.at };
+      const r: InFlight = { sreq, pool, endpoint: decision.endpoint, at: spec.at, measured, last: spec.at, groups: spec.groups };
       const seq = pod.engine.submit(
         { promptTokens: spec.promptTokens, blockHashes: hashes, outputTokens: spec.outputTokens, adapter: spec.adapter ? spec.model : undefined, handle: r },
         clock,
       );
       open.add(seq);
-      if (measured) collect.started(seq);
+      if (measured) collect.started(seq, spec.groups);
       step(pod, clock);
     }
   }
   for (const seq of open) {
     const r = seq.handle as InFlight;
-    if (r.measured) collect.unfinished(seq, r.at, Math.max(clock, endAt));
+    if (r.measured) collect.unfinished(seq, r.at, Math.max(clock, endAt), r.groups);
   }
   let loads = 0;
   for (const pod of cluster.pods) loads += pod.engine.stats.loraLoads;

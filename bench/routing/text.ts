@@ -7,7 +7,7 @@
  * equal text (which is how prompts share prefixes).
  */
 import { CHARS_PER_TOKEN } from '../../src/sim/text.ts';
-import { seeded } from './rand.ts';
+import { seeded } from '../lib/rand.ts';
 
 const WORDS = (
   'the of and to in is that for it as was with be by on not he this are or his from at which but have an they you were her ' +

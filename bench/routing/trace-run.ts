@@ -4,7 +4,7 @@
  * its round-robin capacity, then replay at each speed with every strategy.
  */
 import { podSaturation } from './capacity.ts';
-import { exponential, seeded } from './rand.ts';
+import { exponential, seeded } from '../lib/rand.ts';
 import { runSimulated } from './sim-loop.ts';
 import type { LevelResult, SimSuiteOptions, WorkloadResult } from './run.ts';
 import type { RunMetrics, Workload } from './types.ts';

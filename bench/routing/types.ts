@@ -20,6 +20,15 @@ export interface RequestSpec {
   promptTokens: number;
   outputTokens: number;
   criticality: Criticality;
+  /**
+   * The request's fairness flow (the tenant): sent as `x-llm-d-inference-fairness-id` end to end. No
+   * header means llm-d's `default-flow`.
+   */
+  tenant?: string;
+  /** Groups reported separately (e.g. its criticality, or its tenant and "quiet"): harness bookkeeping, never shown to the scheduler. */
+  groups?: readonly string[];
+  /** Which session and turn the request belongs to (generator bookkeeping for tests; never shown to the scheduler). */
+  session?: { id: number; turn: number; turns: number };
 }
 
 export interface PoolSpec {
@@ -45,6 +54,8 @@ export interface Workload {
   rate: number;
   /** Free-form notes for the report (e.g. burst window). */
   notes?: string;
+  /** The groups (RequestSpec.groups) reported per group, in this order. */
+  groups?: readonly string[];
 }
 
 export interface WorkloadParams {
@@ -70,7 +81,23 @@ export interface WorkloadDef {
   pods: number;
   durationMs: number;
   quickDurationMs: number;
+  /** The one load `--quick` runs (default: 80% and 95%). */
+  quickLevel?: number;
   generate(params: WorkloadParams): Workload;
+  /**
+   * The same workload without the traffic that loads it beyond what its groups would see alone (e.g. the
+   * quiet tenants without the flooding one): every strategy also runs on it, for the groups' "unloaded" values.
+   */
+  unloaded?(w: Workload): Workload;
+}
+
+/** One group's figures (RequestSpec.groups). */
+export interface GroupMetrics {
+  measured: number;
+  ttft: { p50: number; p90: number; p99: number };
+  /** Refused (shed), failed, or unfinished at the end of the run. */
+  lost: number;
+  shed: number;
 }
 
 /** What one run (workload × load × strategy) measured. */
@@ -93,4 +120,6 @@ export interface RunMetrics {
   lateQueueP50: number;
   /** Per-pool breakdown isn't needed by the reports; wall time of the run (ms). */
   wallMs: number;
+  /** Per group, when the workload names groups. */
+  groups?: Record<string, GroupMetrics>;
 }

@@ -6,7 +6,7 @@
  */
 import { poolKey, type Endpoint, type PoolSelector } from '../endpoints/types.ts';
 import { selectEndpoints, type EndpointEntry } from '../endpoints/file-schema.ts';
-import { readEngineMetrics, sameMetrics } from './engines.ts';
+import { EngineMismatchError, readEngineMetrics, sameMetrics } from './engines.ts';
 import type { MetricsGetter } from './http-get.ts';
 
 export interface AgentOptions {
@@ -19,6 +19,12 @@ export interface AgentOptions {
   /** Consecutive failed scrapes before an endpoint reads not ready. */
   failureThreshold?: number;
   metricsPath?: string;
+  /**
+   * A pod whose /metrics page is another engine's than configured: `not-ready`
+   * (default) takes it out of the candidates, `ready` only reports it as the
+   * endpoint's last error.
+   */
+  engineMismatch?: 'not-ready' | 'ready';
   now?: () => number;
 }
 
@@ -35,9 +41,6 @@ interface Target {
   inFlight: boolean;
   failures: number;
   changeSeq: number;
-  /** Subscriptions that asked for this port-less entry's port. */
-  refs: number;
-  explicit: boolean;
 }
 
 export interface AgentStats {
@@ -58,6 +61,9 @@ export class MetricsAgent {
   #views = new Map<string, { roundSeq: number; membership: number; view: PoolView }>();
   #membership = 0;
   #waiters = new Set<() => void>();
+  readonly #listeners = new Set<() => void>();
+  /** Pools being watched, by poolKey, with how many hold each. */
+  readonly #held = new Map<string, { pool: PoolSelector; count: number }>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #inFlight = 0;
   readonly stats: AgentStats = { scrapes: 0, failures: 0, skipped: 0, inFlight: 0 };
@@ -72,6 +78,7 @@ export class MetricsAgent {
       maxConcurrency: options.maxConcurrency ?? 512,
       failureThreshold: options.failureThreshold ?? 3,
       metricsPath: options.metricsPath ?? '/metrics',
+      engineMismatch: options.engineMismatch ?? 'not-ready',
       now: options.now ?? Date.now,
     };
   }
@@ -89,59 +96,73 @@ export class MetricsAgent {
     this.#waiters.clear();
   }
 
-  /** Replace the known pods (the endpoints file changed). Known pods keep their metrics. */
   /** The endpoints it was last given (a new array on every change). */
   get entries(): readonly EndpointEntry[] {
     return this.#entries;
   }
 
+  /** Replace the known pods (the endpoints file changed). Known pods keep their metrics. */
   setEntries(entries: EndpointEntry[]): void {
     this.#entries = entries;
-    const wanted = new Map<string, { entry: EndpointEntry; port: number; explicit: boolean }>();
-    for (const e of entries) if (e.port !== undefined) wanted.set(`${e.address}:${e.port}`, { entry: e, port: e.port, explicit: true });
-    for (const [id, t] of this.#targets) {
-      if (t.refs > 0 && !wanted.has(id)) {
-        const entry = entries.find((e) => e.address === t.endpoint.address && e.port === undefined);
-        if (entry) wanted.set(id, { entry, port: t.endpoint.port, explicit: false });
+    this.#reconcile();
+  }
+
+  /**
+   * Keep scraping the endpoints a pool selects — port-less entries on the
+   * pool's target ports, including those added later. Returns a release function.
+   */
+  acquire(pool: PoolSelector): () => void {
+    const key = poolKey(pool);
+    const held = this.#held.get(key);
+    if (held) held.count++;
+    else this.#held.set(key, { pool, count: 1 });
+    this.#reconcile();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const h = this.#held.get(key);
+      if (h && --h.count <= 0) this.#held.delete(key);
+      this.#reconcile();
+    };
+  }
+
+  /**
+   * The targets: every entry with a port, and every port-less entry on the
+   * target ports of each pool held that selects it. Known ones keep their
+   * metrics; the others are added or dropped.
+   */
+  #reconcile(): void {
+    const entries = this.#entries;
+    const wanted = new Map<string, { entry: EndpointEntry; port: number }>();
+    for (const e of entries) if (e.port !== undefined) wanted.set(`${e.address}:${e.port}`, { entry: e, port: e.port });
+    for (const { pool } of this.#held.values()) {
+      for (const e of selectEndpoints(entries, pool)) {
+        const id = `${e.address}:${e.port}`;
+        if (wanted.has(id)) continue;
+        const entry = entries.find((x) => x.address === e.address && x.port === undefined);
+        if (entry) wanted.set(id, { entry, port: e.port });
       }
     }
-    for (const id of [...this.#targets.keys()]) if (!wanted.has(id)) this.#targets.delete(id);
+    let changed = false;
+    for (const id of [...this.#targets.keys()]) {
+      if (wanted.has(id)) continue;
+      this.#targets.delete(id);
+      changed = true;
+    }
     for (const [id, w] of wanted) {
       const t = this.#targets.get(id);
       if (t) {
-        t.explicit = w.explicit;
         if (JSON.stringify(t.endpoint.labels) !== JSON.stringify(w.entry.labels) || t.endpoint.engine !== w.entry.engine) {
           this.#replace(t, { ...t.endpoint, labels: w.entry.labels, engine: w.entry.engine }, true);
+          changed = true;
         }
-      } else this.#addTarget(w.entry, w.port, w.explicit);
-    }
-    this.#membershipChanged();
-  }
-
-  /** Keep scraping the endpoints a pool selects (port-less entries need the pool's ports). Returns a release function. */
-  acquire(pool: PoolSelector): () => void {
-    const ids: string[] = [];
-    for (const e of selectEndpoints(this.#entries, pool)) {
-      const id = `${e.address}:${e.port}`;
-      let t = this.#targets.get(id);
-      if (!t) {
-        const entry = this.#entries.find((x) => x.address === e.address && x.port === undefined);
-        if (!entry) continue;
-        t = this.#addTarget(entry, e.port, false);
-        this.#membershipChanged();
+      } else {
+        this.#addTarget(w.entry, w.port);
+        changed = true;
       }
-      t.refs++;
-      ids.push(id);
     }
-    return () => {
-      for (const id of ids) {
-        const t = this.#targets.get(id);
-        if (t && --t.refs <= 0 && !t.explicit) {
-          this.#targets.delete(id);
-          this.#membershipChanged();
-        }
-      }
-    };
+    if (changed) this.#membershipChanged();
   }
 
   /** The endpoints a pool selects, as of the last scrapes. Cached until the next scrape lands. */
@@ -219,6 +240,12 @@ export class MetricsAgent {
       try {
         metrics = readEngineMetrics(prev.engine, text);
       } catch (err) {
+        if (err instanceof EngineMismatchError) {
+          this.stats.failures++;
+          const ready = this.#o.engineMismatch === 'ready';
+          this.#replace(t, { ...prev, ready, lastError: err.message }, ready !== prev.ready || err.message !== prev.lastError);
+          return;
+        }
         error = `unreadable metrics: ${(err as Error).message}`;
       }
       if (metrics) {
@@ -246,7 +273,7 @@ export class MetricsAgent {
     }
   }
 
-  #addTarget(entry: EndpointEntry, port: number, explicit: boolean): Target {
+  #addTarget(entry: EndpointEntry, port: number): Target {
     const id = `${entry.address}:${port}`;
     const host = entry.address.includes(':') ? `[${entry.address}]` : entry.address;
     const t: Target = {
@@ -255,8 +282,6 @@ export class MetricsAgent {
       inFlight: false,
       failures: 0,
       changeSeq: 0,
-      refs: 0,
-      explicit,
     };
     this.#targets.set(id, t);
     return t;
@@ -272,6 +297,13 @@ export class MetricsAgent {
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const wake of waiters) wake();
+    for (const listener of this.#listeners) listener();
+  }
+
+  /** Call `listener` on every change of any endpoint (metrics, readiness, membership). Returns a stop function. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 }
 

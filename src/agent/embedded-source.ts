@@ -33,6 +33,10 @@ export class EmbeddedAgentSource implements EndpointSource {
     for (const p of pools) this.#hold(p);
   }
 
+  onChange(listener: () => void): () => void {
+    return this.agent.onChange(listener);
+  }
+
   notReadyReason(): string | undefined {
     if (this.discovery?.problem) return `endpoints file: ${this.discovery.problem}`;
     return this.agent.endpointCount ? undefined : 'the endpoints file lists no endpoints';

@@ -143,10 +143,47 @@ export function isEngine(name: string): name is EngineName {
   return name in engines;
 }
 
-/** Parse a /metrics page of the given engine (unknown engines read as vLLM). */
+/** A page that does not come from the engine the endpoint is configured as. */
+export class EngineMismatchError extends Error {
+  constructor(
+    readonly expected: string,
+    readonly found: EngineName | undefined,
+  ) {
+    super(
+      found
+        ? `the /metrics page is ${found}'s, not ${expected}'s: set engine: ${found} for this endpoint (endpoints file), or label the pod infergate.dev/engine=${found} (Kubernetes); read as ${expected}, its queue would look empty`
+        : `the /metrics page has none of ${expected}'s metrics (is this the model server's metrics port?)`,
+    );
+  }
+}
+
+/** Each engine's metric prefix, as it appears at the start of a sample line. */
+const SIGNATURES: Array<[EngineName, string]> = [
+  ['vllm', '\nvllm:'],
+  ['sglang', '\nsglang:'],
+  ['triton-trtllm', '\nnv_trt_llm_'],
+  ['trtllm', '\ntrtllm_'],
+];
+
+/** Which engine a /metrics page comes from, by its metric names; undefined when none is recognised. */
+export function detectEngine(text: string): EngineName | undefined {
+  const page = `\n${text}`;
+  for (const [engine, prefix] of SIGNATURES) if (page.includes(prefix)) return engine;
+  return undefined;
+}
+
+/**
+ * Parse a /metrics page of the given engine (unknown engines read as vLLM).
+ * A page with none of that engine's metrics throws EngineMismatchError,
+ * naming the engine it does come from: read with the wrong names, a busy pod
+ * would look idle and ready, and the picker would prefer it.
+ */
 export function readEngineMetrics(engine: string, text: string): EndpointMetrics {
-  const mapping = isEngine(engine) ? engines[engine] : vllm;
-  return mapping.map(parsePrometheusText(text, mapping.names));
+  const name = isEngine(engine) ? engine : 'vllm';
+  const mapping = engines[name];
+  const samples = parsePrometheusText(text, mapping.names);
+  if (samples.length === 0) throw new EngineMismatchError(name, detectEngine(text));
+  return mapping.map(samples);
 }
 
 export function sameMetrics(a: EndpointMetrics | undefined, b: EndpointMetrics | undefined): boolean {

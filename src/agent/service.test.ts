@@ -54,6 +54,23 @@ async function until<T>(what: string, read: () => Promise<T> | T, ok: (v: T) => 
   }
 }
 
+describe('MetricsAgent membership', () => {
+  it('scrapes a port-less entry added after its pool was acquired, on the pool\'s ports, and drops it when removed', async () => {
+    const agent = new MetricsAgent({ get: async () => page(0), scrapeIntervalMs: 10 });
+    closers.push(() => agent.stop());
+    agent.setEntries([{ address: '10.0.0.1', labels: { pool: 'a' }, engine: 'vllm' }]);
+    const pool = { selector: { pool: 'a' }, targetPorts: [8000, 8001] };
+    const release = agent.acquire(pool);
+    expect(agent.view(pool).endpoints.map((e) => e.id)).toEqual(['10.0.0.1:8000', '10.0.0.1:8001']);
+    agent.setEntries([...agent.entries, { address: '10.0.0.2', labels: { pool: 'a' }, engine: 'vllm' }]);
+    expect(agent.view(pool).endpoints.map((e) => e.id).sort()).toEqual(['10.0.0.1:8000', '10.0.0.1:8001', '10.0.0.2:8000', '10.0.0.2:8001']);
+    agent.setEntries([{ address: '10.0.0.2', labels: { pool: 'a' }, engine: 'vllm' }]);
+    expect(agent.view(pool).endpoints.map((e) => e.id)).toEqual(['10.0.0.2:8000', '10.0.0.2:8001']);
+    release();
+    expect(agent.view(pool).endpoints).toEqual([]);
+  });
+});
+
 describe('EndpointService over an in-memory transport', () => {
   it('GetEndpoints answers the pods a selector picks, with their scraped metrics', async () => {
     const queues = { '10.0.0.1:8000': 3, '10.0.0.2:8000': 0, '10.0.0.3:8000': 9 };

@@ -22,6 +22,13 @@ export interface GatewayErrorInit {
   headers?: Record<string, string>;
 }
 
+/**
+ * On every error the gateway makes itself: a client tells it from a model
+ * server's own error (which passes through, with x-gateway-destination-endpoint
+ * naming the pod).
+ */
+export const ERROR_ORIGIN_HEADER = 'x-infergate-error-origin';
+
 export class GatewayError extends Error {
   readonly status: number;
   readonly type: ErrorType;
@@ -51,7 +58,7 @@ export function errorResponse(err: GatewayError, extraHeaders?: Record<string, s
   const body = JSON.stringify(err.toJSON());
   return new Response(body, {
     status: err.status,
-    headers: { 'content-type': 'application/json', ...err.headers, ...extraHeaders },
+    headers: { 'content-type': 'application/json', [ERROR_ORIGIN_HEADER]: 'gateway', ...err.headers, ...extraHeaders },
   });
 }
 
@@ -59,7 +66,7 @@ export function errorResponse(err: GatewayError, extraHeaders?: Record<string, s
 export function errorAnswer(err: GatewayError, extraHeaders?: Record<string, string>): Answer {
   return {
     status: err.status,
-    headers: { 'content-type': 'application/json', ...err.headers, ...extraHeaders },
+    headers: { 'content-type': 'application/json', [ERROR_ORIGIN_HEADER]: 'gateway', ...err.headers, ...extraHeaders },
     body: JSON.stringify(err.toJSON()),
   };
 }

@@ -9,6 +9,7 @@ const commands: Record<string, string> = {
   demo: 'gateway + simulated pools for the two seed use cases (npm start)',
   apply: 'push Kubernetes manifests to a running gateway',
   get: 'show routes, pools, models or endpoints of a running gateway',
+  key: 'make a client API key (for --api-keys)',
 };
 
 export async function main(argv: string[]): Promise<number> {

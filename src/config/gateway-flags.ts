@@ -10,10 +10,13 @@ export const gatewayFlags = {
   agent: { type: 'string', help: 'URL of a remote infergate agent, instead of the embedded one' },
   'scheduling-config': { type: 'string', help: 'EndpointPickerConfig YAML: plugins and scheduling profiles' },
   'admin-port': { type: 'number', default: 8081, help: 'admin API port (RoutingService); -1 disables it' },
+  'api-keys': { type: 'string', help: 'file of clients\' API keys (SHA-256 digests, each with a tenant; `infergate key` makes one): the data plane then requires Authorization: Bearer KEY' },
+  'upstream-credentials': { type: 'string', help: 'file saying what each pool\'s model servers receive in Authorization: pass, strip or replace with the pool\'s key (default: strip with --api-keys, else pass)' },
   token: { type: 'string', help: 'bearer token for the admin API (without one the admin API listens on loopback only)' },
   'token-file': { type: 'string', help: 'file holding the admin bearer token' },
   'state-dir': { type: 'string', help: 'directory where the accepted routing table is kept across restarts' },
   'scrape-interval': { type: 'number', default: 50, help: 'ms between scrapes of each endpoint (embedded agent)' },
+  'engine-mismatch': { type: 'string', default: 'not-ready', help: 'a pod whose /metrics are another engine\'s than its endpoint says: not-ready (out of the candidates) or ready (only reported as its last error)' },
   'stale-after': { type: 'number', default: 2000, help: 'ms after which endpoint metrics are stale' },
   port: { type: 'number', default: 8080, help: 'data-plane port' },
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
@@ -24,6 +27,10 @@ export const gatewayFlags = {
   'kv-events-port': { type: 'number', default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (embedded agent)" },
   'kv-events-replay-port': { type: 'number', default: 0, help: "pods' replay port when their entry names none (0: no replay; embedded agent)" },
   'kv-events-topic': { type: 'string', default: '', help: 'ZMQ topic prefix to subscribe to (embedded agent)' },
+  kubernetes: { type: 'boolean', help: 'take the routing table and the pools\' pods from the Kubernetes API (in-cluster service account, or KUBECONFIG); status written back by the elected replica' },
+  namespace: { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
+  'gateway-class': { type: 'string', help: 'with --kubernetes: serve the HTTPRoutes attached to Gateways of this class (default: every HTTPRoute to an InferencePool)' },
+  'lease-name': { type: 'string', default: 'infergate-gateway', help: 'with --kubernetes: the coordination.k8s.io Lease the replicas elect a status writer with' },
   workers: { type: 'string', default: '1', help: 'processes serving the data plane on the one port (Node only; "auto": one per CPU)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
@@ -48,6 +55,12 @@ export function workerCount(value: string, cpus: number): number {
   return n;
 }
 
+/** `--engine-mismatch`: not-ready or ready. */
+export function engineMismatch(value: string): 'not-ready' | 'ready' {
+  if (value === 'not-ready' || value === 'ready') return value;
+  throw new FlagError(`--engine-mismatch must be not-ready or ready, got "${value}"`);
+}
+
 /** The start options every runtime's gateway takes, from the flags. */
 export function gatewayOptions(flags: GatewayFlagValues, token: string | undefined) {
   return {
@@ -59,6 +72,9 @@ export function gatewayOptions(flags: GatewayFlagValues, token: string | undefin
     token,
     stateDir: flags['state-dir'],
     scrapeIntervalMs: flags['scrape-interval'],
+    engineMismatch: engineMismatch(flags['engine-mismatch']),
+    apiKeys: flags['api-keys'],
+    upstreamCredentials: flags['upstream-credentials'],
     staleAfterMs: flags['stale-after'],
     port: flags.port,
     host: flags.host,

@@ -22,6 +22,8 @@ export interface AdminOptions {
   persistence?: TablePersistence;
   endpointSource?: EndpointSource;
   log?: (line: Record<string, unknown>) => void;
+  /** Refuse Apply with this reason (the table comes from the Kubernetes API). */
+  readOnly?: string;
 }
 
 /**

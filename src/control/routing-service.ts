@@ -23,9 +23,11 @@ export interface RoutingServiceOptions {
   store: RoutingTableStore;
   persistence?: TablePersistence;
   log?: (line: Record<string, unknown>) => void;
+  /** Set when the table comes from elsewhere (the Kubernetes API): Apply is refused, saying this. */
+  readOnly?: string;
 }
 
-export function routingServiceRoutes({ store, persistence, log = () => {} }: RoutingServiceOptions) {
+export function routingServiceRoutes({ store, persistence, log = () => {}, readOnly }: RoutingServiceOptions) {
   let queue: Promise<unknown> = Promise.resolve();
   const serialised = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = queue.then(fn, fn);
@@ -36,6 +38,7 @@ export function routingServiceRoutes({ store, persistence, log = () => {} }: Rou
   return (router: ConnectRouter) => {
     router.service(RoutingService, {
       applyRoutingTable(req) {
+        if (readOnly) throw new ConnectError(readOnly, Code.FailedPrecondition);
         if (!req.table) throw new ConnectError('table is required', Code.InvalidArgument);
         const input = tableFromWire(req.table);
         const expectedVersion = req.expectedVersion === undefined ? undefined : Number(req.expectedVersion);

@@ -45,6 +45,13 @@ export class AgentEndpointSource implements EndpointSource {
   readonly #watchdog: ReturnType<typeof setInterval>;
   #probeError: string | undefined = 'not connected yet';
   #closed = false;
+  readonly #listeners = new Set<() => void>();
+
+  /** Call `listener` on every snapshot received. Returns a stop function. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
 
   constructor(options: AgentSourceOptions) {
     this.#o = {
@@ -124,6 +131,7 @@ export class AgentEndpointSource implements EndpointSource {
           if (msg.snapshot) {
             sub.endpoints = fromWireSnapshot(msg.snapshot, now);
             sub.hasMetrics = true;
+            for (const listener of this.#listeners) listener();
           }
         }
         sub.lastError = 'the agent ended the stream';

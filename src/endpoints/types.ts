@@ -84,5 +84,7 @@ export interface EndpointSource {
    * watching pools no longer listed. Call it whenever the routing table changes.
    */
   prepare?(pools: readonly PoolRef[]): void;
+  /** Optional: call `listener` when snapshots change (flow control dispatches on fresh metrics). Returns a stop function. */
+  onChange?(listener: () => void): () => void;
   close(): Promise<void> | void;
 }

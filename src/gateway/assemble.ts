@@ -15,6 +15,12 @@ import type { MetricsGetter } from '../agent/http-get.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
 import { LocalScheduling } from '../scheduling/local.ts';
+import { DEFAULT_FLOW_CONTROL, type FlowControlConfig } from '../flowcontrol/config.ts';
+import { DEFAULT_SATURATION } from '../scheduling/config.ts';
+import type { ApiKeys } from '../api/api-keys.ts';
+import { parseApiKeys } from '../config/api-keys-file.ts';
+import { defaultUpstreamAuth, parseUpstreamCredentials } from '../config/upstream-credentials.ts';
+import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
 import { importManifests } from '../routing/manifests.ts';
 import { formatProblem, type Problem } from '../routing/problems.ts';
 import { RoutingTableStore } from '../routing/store.ts';
@@ -48,6 +54,8 @@ export interface GatewayStartOptions extends Partial<GatewayOptions>, PreciseOpt
   schedulingConfig?: string;
   scheduler?: Scheduler;
   scrapeIntervalMs?: number;
+  /** The embedded agent: a pod whose /metrics are another engine's is not-ready (default) or ready with an error. */
+  engineMismatch?: 'not-ready' | 'ready';
   staleAfterMs?: number;
   /** Admin API port (RoutingService); undefined: no admin API. */
   adminPort?: number;
@@ -56,6 +64,17 @@ export interface GatewayStartOptions extends Partial<GatewayOptions>, PreciseOpt
   token?: string;
   /** Where the accepted routing table is kept across restarts. */
   stateDir?: string;
+  /**
+   * Flow control (llm-d's `flowControl` feature gate): requests wait in the gateway
+   * while their pool is saturated, by priority band and fairness flow.
+   */
+  flowControl?: { config?: Partial<FlowControlConfig>; maxConcurrency?: number };
+  /** Clients' API keys file (SHA-256 digests, each with a tenant): the data plane then requires a key. */
+  apiKeys?: string;
+  /** What the pods receive in Authorization, per pool (file). */
+  upstreamCredentials?: string;
+  /** The routing table comes from elsewhere (the Kubernetes API): the admin API refuses Apply, saying this. */
+  tableReadOnly?: string;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -125,6 +144,20 @@ async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts, 
   return createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random, services });
 }
 
+/** The clients' API keys and what the pods receive in Authorization, from their files (each rejected whole, every problem named). */
+async function loadCredentials(options: Pick<GatewayStartOptions, 'apiKeys' | 'upstreamCredentials'>, files: FileAccess): Promise<{ clients?: ApiKeys; upstreamAuth: UpstreamAuth }> {
+  let clients: ApiKeys | undefined;
+  if (options.apiKeys) {
+    const parsed = parseApiKeys(await readRequired(files, options.apiKeys), options.apiKeys);
+    if (!parsed.ok) throw new ConfigError(`${options.apiKeys}: the API keys were rejected`, parsed.problems);
+    clients = parsed.keys;
+  }
+  if (!options.upstreamCredentials) return { clients, upstreamAuth: defaultUpstreamAuth(clients !== undefined) };
+  const parsed = parseUpstreamCredentials(await readRequired(files, options.upstreamCredentials), options.upstreamCredentials, clients !== undefined);
+  if (!parsed.ok) throw new ConfigError(`${options.upstreamCredentials}: the upstream credentials were rejected`, parsed.problems);
+  return { clients, upstreamAuth: parsed.auth };
+}
+
 /** The routing table a gateway starts with: `manifests`, else the state dir's last accepted one (else none). */
 export async function loadRoutingTable(
   options: Pick<GatewayStartOptions, 'manifests' | 'stateDir'>,
@@ -160,6 +193,7 @@ export async function openEndpointSource(
           files: parts.files,
           getter: parts.getter,
           scrapeIntervalMs: options.scrapeIntervalMs,
+          engineMismatch: options.engineMismatch,
           staleAfterMs: options.staleAfterMs,
           log,
         })
@@ -179,11 +213,11 @@ export async function openEndpointSource(
 
 /** The admin API (RoutingService, GetEndpoints) plus /healthz and the gateway's /metrics. */
 export function adminApp(
-  options: Pick<GatewayStartOptions, 'token' | 'adminHost' | 'host'>,
+  options: Pick<GatewayStartOptions, 'token' | 'adminHost' | 'host' | 'tableReadOnly'>,
   control: { store: RoutingTableStore; persistence?: TablePersistence; endpoints: EndpointSource; log: (l: Record<string, unknown>) => void },
   metrics: () => string | Promise<string>,
 ): { app: Hono; host: string } {
-  const app = createAdminApp({ store: control.store, token: options.token, persistence: control.persistence, endpointSource: control.endpoints, log: control.log });
+  const app = createAdminApp({ store: control.store, token: options.token, persistence: control.persistence, endpointSource: control.endpoints, log: control.log, readOnly: options.tableReadOnly });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4' } }));
   return { app, host: adminListenHost(options.token, options.adminHost ?? options.host ?? '127.0.0.1') };
@@ -195,6 +229,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
   // Filled once the endpoint source is open (precise-services.ts); the plugins read it at decision time.
   const services: SchedulingServices = {};
   const scheduler = await loadScheduler(options, parts, services);
+  const { clients, upstreamAuth } = await loadCredentials(options, parts.files);
   const from = options.tableFrom;
   const follower = from && new TableFollower({ store, url: from.url, token: from.token, transport: from.transport, log });
   let source;
@@ -220,8 +255,10 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
   }
 
-  const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now });
-  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, log }, options);
+  const fc = options.flowControl;
+  const flowControl = fc && { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: scheduler.saturation ?? DEFAULT_SATURATION, maxConcurrency: fc.maxConcurrency ?? 0 };
+  const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now, ...(flowControl ? { flowControl } : {}) });
+  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log }, options);
   const admin = options.adminPort !== undefined ? adminApp(options, { store, persistence, endpoints, log }, () => gateway.metrics.render()) : undefined;
   return {
     gateway,
@@ -233,6 +270,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
       follower?.close();
       unsubscribePrecise();
       await precise.close();
+      scheduling.flow?.close();
       await source.close();
     },
   };

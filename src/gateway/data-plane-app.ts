@@ -4,17 +4,23 @@
  * plain shape are served by the HTTP/1.1 server first (src/runtime/node/),
  * and this app serves the rest.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { GatewayError } from '../api/errors.ts';
 import { API_ROUTES } from '../api/openai.ts';
 import { toResponse } from '../http/answer.ts';
 import { inboundFromRequest } from '../http/inbound.ts';
 import type { Gateway } from './gateway.ts';
 
-export function createDataPlaneApp(gateway: Gateway): Hono {
+export interface DataPlaneAppOptions {
+  /** The client's address from the runtime's request context (Node: the socket; Deno: the connection info; Workers: CF-Connecting-IP). */
+  clientAddress?: (c: Context) => string | undefined;
+}
+
+export function createDataPlaneApp(gateway: Gateway, options: DataPlaneAppOptions = {}): Hono {
   const app = new Hono();
+  const address = options.clientAddress ?? (() => undefined);
   for (const [path, kind] of Object.entries(API_ROUTES)) {
-    app.post(path, async (c) => toResponse(await gateway.answer(kind, inboundFromRequest(c.req.raw), path)));
+    app.post(path, async (c) => toResponse(await gateway.answer(kind, inboundFromRequest(c.req.raw, address(c)), path)));
   }
   app.get('/v1/models', () => toResponse(gateway.models()));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -89,6 +89,26 @@ describe('the director', () => {
     expect(up.sent[0]!.headers['x-request-id']).toBe(res.headers.get('x-request-id'));
   });
 
+  it('asks for identity when the model will be restored, and decodes a pod that gzips anyway', async () => {
+    const gz = async (text: string) => new Uint8Array(await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
+    const body = await gz(JSON.stringify({ id: 'x', model: 'bot-lora' }));
+    const sse = await gz('data: {"model":"bot-lora","choices":[]}\n\ndata: [DONE]\n\n');
+    const reply = (bytes: Uint8Array, type: string): UpstreamResponse => ({
+      status: 200,
+      headers: new Headers({ 'content-type': type, 'content-encoding': 'gzip' }),
+      body: { bytes: async () => bytes, stream: (onEnd) => new Response(bytes as BodyInit).body!.pipeThrough(new TransformStream({ flush: () => onEnd() })), cancel: () => {} },
+    });
+    const up = fakeUpstream({ '10.0.0.1:8000': (req) => (JSON.parse(new TextDecoder().decode(req.body)).stream ? reply(sse, 'text/event-stream') : reply(body, 'application/json')) });
+    const { chat } = director(endpoints([{ port: 8000, pool: 'p' }]), up.client);
+    const res = await chat(hello, { 'accept-encoding': 'gzip, br' });
+    expect(up.sent[0]!.headers['accept-encoding']).toBe('identity');
+    expect(res.headers.get('content-encoding')).toBeNull();
+    expect(await res.json()).toEqual({ id: 'x', model: 'bot' });
+    const streamed = await chat({ ...hello, stream: true });
+    expect(streamed.headers.get('content-encoding')).toBeNull();
+    expect(await streamed.text()).toBe('data: {"model":"bot","choices":[]}\n\ndata: [DONE]\n\n');
+  });
+
   it('tries the next endpoint when one refuses, and answers 502 when all do', async () => {
     const ok = fakeUpstream({ '10.0.0.1:8000': 'refuse', '10.0.0.1:8001': () => json(200, { model: 'bot-lora' }) });
     const one = director(endpoints([{ port: 8000, pool: 'p' }, { port: 8001, pool: 'p' }]), ok.client);
@@ -113,6 +133,7 @@ describe('the director', () => {
     ];
     for (const [res, status, code] of cases) {
       expect(res.status).toBe(status);
+      expect(res.headers.get('x-infergate-error-origin')).toBe('gateway');
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
     }
     expect(up.sent).toHaveLength(0);

@@ -18,6 +18,8 @@ export interface EndpointSourceOptions {
   /** Bearer token the remote agent requires. */
   agentToken?: string;
   scrapeIntervalMs?: number;
+  /** What the embedded agent does with a pod whose /metrics are another engine's (default not-ready). */
+  engineMismatch?: 'not-ready' | 'ready';
   scrapeTimeoutMs?: number;
   /** Metrics older than this are stale (the picker applies the pool's failure mode). */
   staleAfterMs?: number;
@@ -46,7 +48,7 @@ export async function createEndpointSource(options: EndpointSourceOptions): Prom
   }
   if (!options.endpointsFile) throw new Error('an endpoint source needs --endpoints FILE or --agent URL');
   if (!options.files) throw new Error('createEndpointSource: files (readFileText, watchFile) are needed to read the endpoints file');
-  const agent = new MetricsAgent({ get: options.getter ?? fetchGetter(), scrapeIntervalMs: options.scrapeIntervalMs, scrapeTimeoutMs: options.scrapeTimeoutMs });
+  const agent = new MetricsAgent({ get: options.getter ?? fetchGetter(), scrapeIntervalMs: options.scrapeIntervalMs, scrapeTimeoutMs: options.scrapeTimeoutMs, engineMismatch: options.engineMismatch });
   const discovery = await startFileDiscovery(agent, options.endpointsFile, options.files, options.log);
   agent.start();
   return new EmbeddedAgentSource(agent, discovery);

@@ -6,12 +6,17 @@
  * upstream client, a log), not the things behind them, so the same director
  * runs on Node, Deno and Workers.
  */
-import { parseJsonObject } from '../api/body.ts';
+import { parseJsonBody, withModel } from '../api/body.ts';
 import { errorAnswer, GatewayError, internalError, payloadTooLarge, serviceUnavailable, shed } from '../api/errors.ts';
 import { checkBody, promptText, type ApiKind } from '../api/openai.ts';
+import { continuationFor } from '../api/continuation.ts';
+import { QUEUE_DURATION_HEADER, readFlowHeaders } from '../api/request-headers.ts';
+import type { Admission, Refusal } from '../flowcontrol/controller.ts';
 import type { Answer } from '../http/answer.ts';
 import { isBodyTooLarge, type InboundRequest } from '../http/inbound.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
+import type { ApiKeys } from '../api/api-keys.ts';
+import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
 import { Proxy } from '../proxy/forward.ts';
 import type { CompiledTable } from '../routing/compile.ts';
 import { resolveRequest } from '../routing/resolve.ts';
@@ -44,11 +49,14 @@ export interface GatewayPorts {
   table: { readonly current: CompiledTable | undefined };
   scheduling: EndpointScheduling;
   upstream: UpstreamClient;
+  /** Clients' API keys, when the gateway checks them (each names a tenant). */
+  clients?: ApiKeys;
+  /** What the pods receive in Authorization, per pool. */
+  upstreamAuth?: UpstreamAuth;
   /** Structured log lines (default: one JSON object per line on stderr). */
   log?: (line: Record<string, unknown>) => void;
 }
 
-const encoder = new TextEncoder();
 export const EXPLAIN_HEADER = 'x-infergate-explain';
 export const DECISION_HEADER = 'x-infergate-decision';
 
@@ -67,10 +75,17 @@ export class Gateway {
     this.#proxy = new Proxy(
       {
         upstream: ports.upstream,
+        upstreamAuth: ports.upstreamAuth,
         lifecycle: ports.scheduling,
+        pick: async (pool, request, exclude) => {
+          const d = await ports.scheduling.pick(pool, { ...request, explain: false });
+          return d.kind === 'route' ? [d.endpoint, ...d.fallbacks].find((e) => !exclude.has(e.id)) : undefined;
+        },
         observer: {
           responded: (pool, model, status) => metrics.request(pool, model, status),
           refused: (pool) => metrics.refused(pool),
+          retried: (pool, reason) => metrics.retried(pool, reason),
+          resumed: (pool, ok) => metrics.resumed(pool, ok),
           firstToken: (pool, s) => metrics.firstToken(pool, s),
           finished: (pool, s) => metrics.duration(pool, s),
         },
@@ -91,6 +106,8 @@ export class Gateway {
         this.metrics.request('', '', known.status);
         return errorAnswer(known, { 'x-request-id': requestId });
       }
+      // The client went away (mid-body, say): nobody reads an answer, and it is not a bug to log.
+      if (request.signal.aborted) return { status: 499, headers: {}, body: null };
       return errorAnswer(this.unexpected(err, requestId), { 'x-request-id': requestId });
     }
   }
@@ -110,9 +127,11 @@ export class Gateway {
     if (!table) {
       throw serviceUnavailable('No routes are configured on this gateway yet. Apply a routing table with "infergate apply -f manifests.yaml" (or start it with --manifests).', 'no_routes_configured');
     }
-    // api: the body, once, checked.
-    let bytes = await request.body(this.options.bodyLimit);
-    const parsed = checkBody(kind, parseJsonObject(bytes));
+    // api: who is asking (when keys are checked), then the body, once, checked.
+    const tenant = this.#ports.clients?.authenticate(request.headers.get('authorization')).tenant;
+    const bytes = await request.body(this.options.bodyLimit);
+    const body = parseJsonBody(bytes);
+    const parsed = checkBody(kind, body.value);
     // routing: model → route → pool → target.
     const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random);
 
@@ -128,9 +147,26 @@ export class Gateway {
       criticality: route.criticality,
       priority: route.priority,
       explain,
+      ...(tenant !== undefined ? { tenant } : {}),
+      ...readFlowHeaders(request.headers),
     };
-    const decision = await this.#ports.scheduling.pick(route.pool, schedulingRequest);
+
+    // flow control (when on): wait while the pool is saturated, or be refused.
+    const scheduling = this.#ports.scheduling;
+    let admission: Admission | undefined;
+    if (scheduling.admit) {
+      const admitted = await scheduling.admit(route.pool, schedulingRequest, bytes.byteLength, request.signal);
+      if ('refused' in admitted) return this.#refused(admitted.refused, route.pool.name, route.requestedModel, requestId);
+      admission = admitted.admitted;
+    }
+    let decision;
+    try {
+      decision = await scheduling.pick(route.pool, schedulingRequest);
+    } finally {
+      admission?.started();
+    }
     const decisionHeader: Record<string, string> = decision.explain ? { [DECISION_HEADER]: headerSafeJson(decision.explain) } : {};
+    if (admission && admission.waitedMs > 0) decisionHeader[QUEUE_DURATION_HEADER] = String(Math.round(admission.waitedMs));
     if (decision.kind !== 'route') this.metrics.request(route.pool.name, route.requestedModel, decision.kind === 'shed' ? 429 : 503);
     if (decision.kind === 'shed') {
       this.metrics.shed(route.pool.name);
@@ -141,22 +177,33 @@ export class Gateway {
     }
 
     // proxy: forward with the target model, restore the asked-for name in the answer.
-    if (parsed.body.model !== route.targetModel) {
-      parsed.body.model = route.targetModel;
-      bytes = encoder.encode(JSON.stringify(parsed.body));
-    }
     return this.#proxy.forward({
       pool: route.pool,
       candidates: [decision.endpoint, ...decision.fallbacks],
       scheduling: schedulingRequest,
       request,
       path,
-      body: bytes,
+      body: parsed.body.model === route.targetModel ? bytes : withModel(body, route.targetModel),
       stream: parsed.stream,
       restoreModel: route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined,
+      continuation: continuationFor(kind, body.value, route.targetModel)?.body,
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
       startedAt,
     });
+  }
+
+  /** A request flow control did not let through: 429 (limits, TTL, shed), 503 (no endpoints), 499 (the client left). */
+  #refused(refusal: Refusal, pool: string, model: string, requestId: string): Answer {
+    if (refusal.kind === 'client-gone') return { status: 499, headers: {}, body: null };
+    const headers = { 'x-request-id': requestId };
+    if (refusal.kind === 'no-endpoints') {
+      this.metrics.request(pool, model, 503);
+      return errorAnswer(serviceUnavailable(`No endpoint of pool "${pool}" came up in time: ${refusal.message}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', refusal.retryAfterSeconds), headers);
+    }
+    this.metrics.request(pool, model, 429);
+    if (refusal.kind === 'shed') this.metrics.shed(pool);
+    const code = refusal.kind === 'shed' ? 'pool_saturated' : refusal.kind === 'queue-full' ? 'flow_control_queue_full' : 'flow_control_ttl_expired';
+    return errorAnswer(new GatewayError({ status: 429, type: 'rate_limit_error', code, message: `${refusal.message}. Retry after ${refusal.retryAfterSeconds} s.`, headers: { 'retry-after': String(refusal.retryAfterSeconds) } }), headers);
   }
 
   /** `GET /v1/models`: the model names the routing table serves, in OpenAI's list shape. */

@@ -13,6 +13,8 @@ export class GatewayMetrics {
   readonly #ttft = new Map<string, Histogram>();
   readonly #refused = new Map<string, number>();
   readonly #shed = new Map<string, number>();
+  readonly #retries = new Map<string, number>();
+  readonly #resumed = new Map<string, number>();
 
   request(pool: string, model: string, code: number): void {
     const key = `${pool}\u0000${model}\u0000${code}`;
@@ -31,6 +33,16 @@ export class GatewayMetrics {
     this.#refused.set(pool, (this.#refused.get(pool) ?? 0) + 1);
   }
 
+  retried(pool: string, reason: string): void {
+    const key = `${pool}\u0000${reason}`;
+    this.#retries.set(key, (this.#retries.get(key) ?? 0) + 1);
+  }
+
+  resumed(pool: string, ok: boolean): void {
+    const key = `${pool}\u0000${ok ? 'resumed' : 'error_event'}`;
+    this.#resumed.set(key, (this.#resumed.get(key) ?? 0) + 1);
+  }
+
   shed(pool: string): void {
     this.#shed.set(pool, (this.#shed.get(pool) ?? 0) + 1);
   }
@@ -47,6 +59,16 @@ export class GatewayMetrics {
     renderHistograms(out, 'infergate_time_to_first_token_seconds', 'Time from request to the first streamed byte of the answer, by pool.', this.#ttft);
     out.push('# HELP infergate_upstream_refused_total Attempts on an endpoint that refused or reset the connection (then retried elsewhere).', '# TYPE infergate_upstream_refused_total counter');
     for (const [pool, n] of this.#refused) out.push(`infergate_upstream_refused_total{pool="${esc(pool)}"} ${n}`);
+    out.push('# HELP infergate_retries_total Requests sent again to another endpoint before the first byte of the answer, by pool and why (an upstream status, or connect-failure).', '# TYPE infergate_retries_total counter');
+    for (const [key, n] of this.#retries) {
+      const [pool, reason] = key.split('\u0000');
+      out.push(`infergate_retries_total{pool="${esc(pool!)}",reason="${esc(reason!)}"} ${n}`);
+    }
+    out.push('# HELP infergate_stream_breaks_total Streamed answers broken off by their pod, by pool and outcome: resumed on another pod, or ended with an SSE error event.', '# TYPE infergate_stream_breaks_total counter');
+    for (const [key, n] of this.#resumed) {
+      const [pool, outcome] = key.split('\u0000');
+      out.push(`infergate_stream_breaks_total{pool="${esc(pool!)}",outcome="${outcome}"} ${n}`);
+    }
     out.push('# HELP infergate_shed_total Sheddable requests refused with 429 because the pool was saturated.', '# TYPE infergate_shed_total counter');
     for (const [pool, n] of this.#shed) out.push(`infergate_shed_total{pool="${esc(pool)}"} ${n}`);
     return out.join('\n') + '\n';

@@ -28,6 +28,8 @@ export interface InboundRequest {
   signal: ClientSignal;
   /** The query string, `''` or `?…`, passed upstream as is. */
   search: string;
+  /** The client's address as the gateway's socket sees it (appended to X-Forwarded-For), when the runtime knows it. */
+  remoteAddress?: string;
   /** The whole body, at most `limit` bytes, else it rejects with an error whose `code` is BODY_TOO_LARGE. Read once. */
   body(limit: number): Promise<Uint8Array>;
 }
@@ -47,13 +49,14 @@ export function isBodyTooLarge(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === BODY_TOO_LARGE;
 }
 
-export function inboundFromRequest(request: Request): InboundRequest {
+export function inboundFromRequest(request: Request, remoteAddress?: string): InboundRequest {
   const q = request.url.indexOf('?');
   return {
     headers: request.headers,
     signal: request.signal,
     search: q >= 0 ? request.url.slice(q) : '',
     body: (limit) => readLimited(request, limit),
+    ...(remoteAddress ? { remoteAddress } : {}),
   };
 }
 

@@ -1,8 +1,10 @@
 /**
  * Send the request to the chosen endpoint and stream the answer back,
- * unbuffered. Connection refused/reset before any byte reached the client:
- * try the next candidate (bounded). The scheduling lifecycle hears of every
- * dispatch and of its end, however it ends.
+ * unbuffered. Before any byte of the answer has reached the client, a refused
+ * connection or a retriable status (./retry.ts) moves the request to the next
+ * candidate, within the per-request attempts and the pool's retry budget.
+ * The scheduling lifecycle hears of every dispatch and of its end, however it
+ * ends, with the outcome (passive health reads it).
  */
 import { badGateway, badRequest, gatewayTimeout, GatewayError } from '../api/errors.ts';
 import type { Endpoint } from '../endpoints/types.ts';
@@ -14,6 +16,9 @@ import type { EndpointScheduling } from '../scheduling/endpoint-scheduling.ts';
 import type { SchedulingRequest } from '../scheduling/scheduler.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { restoreModelInJson, restoreModelInSse } from './model-rewrite.ts';
+import type { UpstreamAuth } from './upstream-auth.ts';
+import { relaySse, type RelayedStream } from './sse-relay.ts';
+import { DEFAULT_RETRY_OPTIONS, RetryBudget, retryAfterSeconds, type RetryOptions } from './retry.ts';
 
 export interface ForwardRequest {
   pool: Pool;
@@ -24,6 +29,8 @@ export interface ForwardRequest {
   body: Uint8Array;
   stream: boolean;
   restoreModel?: { target: string; requested: string };
+  /** How to continue a streamed answer on another pod when its pod breaks off (../api/continuation.ts); undefined: it cannot be. */
+  continuation?: (text: string, generated: number) => Uint8Array;
   extraHeaders: Record<string, string>;
   /** When the gateway received the request (ms, the gateway's clock). */
   startedAt: number;
@@ -35,6 +42,10 @@ export interface ProxyObserver {
   responded(pool: string, model: string, status: number): void;
   /** An attempt on an endpoint was refused or reset (then retried elsewhere). */
   refused(pool: string): void;
+  /** A request was sent again, to another endpoint, after this endpoint's answer (a status) or failure. */
+  retried(pool: string, reason: string): void;
+  /** A stream broken off by its pod: continued on another (`ok`), or ended with an error event. */
+  resumed(pool: string, ok: boolean): void;
   /** The first chunk of a streamed answer, `seconds` after the request arrived. */
   firstToken(pool: string, seconds: number): void;
   /** The answer ended, `seconds` after the request arrived. */
@@ -44,39 +55,111 @@ export interface ProxyObserver {
 export interface ProxyOptions {
   /** Give up on an upstream whose response head takes longer, ms. */
   upstreamTimeoutMs: number;
-  /** Endpoints tried per request when connections are refused. */
+  /** Endpoints tried per request (the first included) when one refuses or answers a retriable status. */
   maxAttempts: number;
   now: () => number;
+  retry?: RetryOptions;
 }
 
 export interface ProxyPorts {
   upstream: UpstreamClient;
+  /** What the pods receive in Authorization, per pool (default: the client's header as sent). */
+  upstreamAuth?: UpstreamAuth;
   lifecycle: Pick<EndpointScheduling, 'dispatched' | 'firstToken' | 'completed'>;
   observer: ProxyObserver;
+  /** Another endpoint of the pool for this request, not one of `exclude` (to continue a broken stream). */
+  pick?(pool: Pool, request: SchedulingRequest, exclude: ReadonlySet<string>): Promise<Endpoint | undefined>;
 }
 
 export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
 
 const decoder = new TextDecoder();
+const noop = () => {};
+
+function originOf(endpoint: Endpoint): string {
+  return `http://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
+}
+
+/** A body stream that reports how it ended: read to its end, broken off by the pod, or cancelled by the client. */
+function tracked(source: ReadableStream<Uint8Array>, end: (failure?: 'broken' | 'aborted') => void): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (err) {
+        end('broken');
+        controller.error(err);
+        return;
+      }
+      if (r.done) {
+        end();
+        controller.close();
+      } else controller.enqueue(r.value);
+    },
+    cancel(reason) {
+      end('aborted');
+      return reader.cancel(reason);
+    },
+  });
+}
+
+function decoding(coding: 'gzip' | 'deflate'): ReadableWritablePair<Uint8Array, Uint8Array> {
+  return new DecompressionStream(coding) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+}
+
+/** What a response's Content-Encoding is, as far as restoring the model name goes. */
+function contentCoding(value: string | null): 'identity' | 'gzip' | 'deflate' | 'other' {
+  const v = value?.trim().toLowerCase();
+  if (!v || v === 'identity') return 'identity';
+  if (v === 'gzip' || v === 'x-gzip') return 'gzip';
+  if (v === 'deflate') return 'deflate';
+  return 'other';
+}
+
+async function decompress(bytes: Uint8Array, coding: 'gzip' | 'deflate'): Promise<Uint8Array> {
+  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream(coding));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
 
 export class Proxy {
+  readonly #budget: RetryBudget;
+
   constructor(
     private readonly ports: ProxyPorts,
     private readonly options: ProxyOptions,
-  ) {}
+  ) {
+    this.#budget = new RetryBudget(options.retry ?? DEFAULT_RETRY_OPTIONS);
+  }
 
   async forward(req: ForwardRequest): Promise<Answer> {
+    const load = this.#budget.begin(req.pool.name);
+    try {
+      return await this.#attempts(req, load);
+    } finally {
+      this.#budget.done(load);
+    }
+  }
+
+  async #attempts(req: ForwardRequest, load: ReturnType<RetryBudget['begin']>): Promise<Answer> {
     const { upstream, lifecycle, observer } = this.ports;
-    const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId);
+    const budget = this.#budget;
+    const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId, req.request.remoteAddress);
+    this.ports.upstreamAuth?.apply(req.pool.name, headers);
+    // An answer whose model name will be restored is read as text: ask for it uncompressed.
+    if (req.restoreModel) headers['accept-encoding'] = 'identity';
     const attempts = Math.min(this.options.maxAttempts, req.candidates.length);
     const refused: string[] = [];
-    for (let i = 0; i < attempts; i++) {
+    tries: for (let i = 0; i < attempts; i++) {
       const endpoint = req.candidates[i]!;
+      // Attempts after the first were counted in the pool's retry budget when they were decided.
+      const retry = i > 0;
       lifecycle.dispatched(req.pool, endpoint, req.scheduling);
       let response: UpstreamResponse;
       try {
         response = await upstream.request({
-          origin: `http://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`,
+          origin: originOf(endpoint),
           method: 'POST',
           path: req.path + req.request.search,
           headers,
@@ -85,6 +168,7 @@ export class Proxy {
           headersTimeoutMs: this.options.upstreamTimeoutMs,
         });
       } catch (err) {
+        if (retry) budget.retried(load);
         const failure = upstreamFailure(err);
         lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: failure === 'invalid' || !failure ? undefined : failure });
         switch (failure) {
@@ -98,21 +182,35 @@ export class Proxy {
           case 'connect':
             observer.refused(req.pool.name);
             refused.push(`${endpoint.id} (${(err as Error).message})`);
-            continue;
+            if (i + 1 < attempts && budget.tryRetry(load)) {
+              observer.retried(req.pool.name, 'connect-failure');
+              continue tries;
+            }
+            break tries;
           default:
             throw err;
         }
       }
+      if (retry) budget.retried(load);
+      // A retriable status with a candidate left: drop this answer, try the next (the client has seen nothing yet).
+      if (budget.retriable(response.status) && i + 1 < attempts && !req.request.signal.aborted && budget.tryRetry(load)) {
+        const after = retryAfterSeconds(response.headers.get('retry-after'), this.options.now());
+        response.body?.cancel();
+        lifecycle.completed(req.pool, endpoint, req.scheduling, { status: response.status, ...(after !== undefined ? { retryAfterSeconds: after } : {}) });
+        observer.retried(req.pool.name, String(response.status));
+        refused.push(`${endpoint.id} (answered ${response.status})`);
+        continue;
+      }
       return this.#respond(req, endpoint, response);
     }
-    throw badGateway(`Every endpoint tried for pool "${req.pool.name}" failed before answering: ${refused.join(', ')}. The model servers may be down or restarting; retry shortly.`);
+    throw badGateway(`Every endpoint tried for pool "${req.pool.name}" failed: ${refused.join(', ')}. The model servers may be down, restarting or overloaded; retry shortly.`);
   }
 
   async #respond(req: ForwardRequest, endpoint: Endpoint, upstream: UpstreamResponse): Promise<Answer> {
     const { lifecycle, observer } = this.ports;
     const now = this.options.now;
     let finished = false;
-    const done = (failure?: 'broken') => {
+    const done = (failure?: 'broken' | 'aborted') => {
       if (finished) return;
       finished = true;
       lifecycle.completed(req.pool, endpoint, req.scheduling, { status: upstream.status, ...(failure ? { failure } : {}) });
@@ -120,7 +218,9 @@ export class Proxy {
     };
     observer.responded(req.pool.name, req.scheduling.requestedModel, upstream.status);
     const contentType = upstream.headers.get('content-type') ?? '';
-    const restore = upstream.status < 300 && req.restoreModel && upstream.body ? req.restoreModel : undefined;
+    // A pod that compresses anyway: gzip and deflate are decoded to restore the name; anything else passes untouched.
+    const coding = contentCoding(upstream.headers.get('content-encoding'));
+    const restore = upstream.status < 300 && req.restoreModel && upstream.body && coding !== 'other' ? req.restoreModel : undefined;
     const headers = clientResponseHeaders(upstream.headers, restore !== undefined);
     headers[DESTINATION_HEADER] = endpoint.id;
     for (const k in req.extraHeaders) headers[k] = req.extraHeaders[k]!;
@@ -141,15 +241,67 @@ export class Proxy {
       }
       done();
       if (!restore) return { status: upstream.status, headers, body: bytes };
+      if (coding !== 'identity') {
+        try {
+          bytes = await decompress(bytes, coding as 'gzip' | 'deflate');
+        } catch (err) {
+          throw new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_bad_encoding', message: `Endpoint ${endpoint.id} sent a ${coding} body that does not decode (${(err as Error).message}). Retry the request.` });
+        }
+      }
       return { status: upstream.status, headers, body: restoreModelInJson(decoder.decode(bytes), restore.target, restore.requested) };
     }
     // The first chunk of a stream is the first token: the endpoint's prefill of this prompt is over.
+    let firstSeen = false;
     const first = () => {
       lifecycle.firstToken(req.pool, endpoint, req.scheduling);
+      if (firstSeen) return;
+      firstSeen = true;
       observer.firstToken(req.pool.name, (now() - req.startedAt) / 1000);
     };
-    let body = upstream.body.stream(done, first);
+    let body = tracked(upstream.body.stream(noop, first), done);
+    if (restore && coding !== 'identity') body = body.pipeThrough(decoding(coding as 'gzip' | 'deflate'));
+    // An SSE answer in clear text is relayed event by event: a pod that breaks off is replaced, or the client gets an error event.
+    if (upstream.status === 200 && contentType.includes('text/event-stream') && (coding === 'identity' || restore)) {
+      body = relaySse(
+        { endpointId: endpoint.id, stream: body },
+        { continuation: req.continuation, maxResumes: 2, resume: (next, failed) => this.#resume(req, next, failed), onResumed: (ok) => observer.resumed(req.pool.name, ok) },
+      );
+    }
     if (restore) body = body.pipeThrough(restoreModelInSse(restore.target, restore.requested));
     return { status: upstream.status, headers, body };
+  }
+
+  /** Send a continuation of a broken stream to another endpoint of the pool; its answer stream, or why none. */
+  async #resume(req: ForwardRequest, body: Uint8Array, failed: ReadonlySet<string>): Promise<RelayedStream | { error: string }> {
+    const { upstream, lifecycle, pick } = this.ports;
+    const endpoint = pick && (await pick(req.pool, req.scheduling, failed));
+    if (!endpoint) return { error: `no other endpoint of pool "${req.pool.name}" can take it` };
+    lifecycle.dispatched(req.pool, endpoint, req.scheduling);
+    const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId, req.request.remoteAddress);
+    this.ports.upstreamAuth?.apply(req.pool.name, headers);
+    if (req.restoreModel) headers['accept-encoding'] = 'identity';
+    let response: UpstreamResponse;
+    try {
+      response = await upstream.request({ origin: originOf(endpoint), method: 'POST', path: req.path + req.request.search, headers, body, signal: req.request.signal, headersTimeoutMs: this.options.upstreamTimeoutMs });
+    } catch (err) {
+      const failure = upstreamFailure(err);
+      lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: failure === 'invalid' || !failure ? undefined : failure });
+      return { error: `${endpoint.id} (${(err as Error).message})` };
+    }
+    const coding = contentCoding(response.headers.get('content-encoding'));
+    if (response.status !== 200 || !response.body || !(response.headers.get('content-type') ?? '').includes('text/event-stream') || coding === 'other') {
+      response.body?.cancel();
+      lifecycle.completed(req.pool, endpoint, req.scheduling, { status: response.status });
+      return { error: `${endpoint.id} answered ${response.status}` };
+    }
+    let finished = false;
+    const done = (failure?: 'broken' | 'aborted') => {
+      if (finished) return;
+      finished = true;
+      lifecycle.completed(req.pool, endpoint, req.scheduling, { status: response.status, ...(failure ? { failure } : {}) });
+    };
+    let stream = tracked(response.body.stream(noop, () => lifecycle.firstToken(req.pool, endpoint, req.scheduling)), done);
+    if (coding !== 'identity') stream = stream.pipeThrough(decoding(coding));
+    return { endpointId: endpoint.id, stream };
   }
 }

@@ -14,8 +14,12 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Headers to send upstream: the client's, minus hop-by-hop, host and length (recomputed). */
-export function upstreamRequestHeaders(incoming: InboundHeaders, requestId: string): Record<string, string> {
+/**
+ * Headers to send upstream: the client's, minus hop-by-hop, host and length
+ * (recomputed); the client's address appended to X-Forwarded-For (a client's
+ * own X-Forwarded-For is kept in front, as proxies chain it).
+ */
+export function upstreamRequestHeaders(incoming: InboundHeaders, requestId: string, clientAddress?: string): Record<string, string> {
   const out: Record<string, string> = {};
   const listed = connectionListed(incoming);
   incoming.forEach((value, name) => {
@@ -24,6 +28,7 @@ export function upstreamRequestHeaders(incoming: InboundHeaders, requestId: stri
   });
   out['x-request-id'] = requestId;
   if (!out['content-type']) out['content-type'] = 'application/json';
+  if (clientAddress) out['x-forwarded-for'] = out['x-forwarded-for'] ? `${out['x-forwarded-for']}, ${clientAddress}` : clientAddress;
   return out;
 }
 

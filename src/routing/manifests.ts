@@ -39,21 +39,36 @@ export interface ManifestImport {
 }
 
 export function importManifests(text: string, source = 'manifests'): ManifestImport {
+  const docs = parseAllDocuments(text);
+  const list = Array.isArray(docs) ? docs : [docs];
+  return importDocuments(
+    list.map((doc, index) =>
+      doc.errors.length ? { problem: { object: `${source} document ${index + 1}`, path: '', message: `not valid YAML: ${doc.errors[0]!.message}` } } : { value: doc.toJS() as unknown },
+    ),
+  );
+}
+
+/**
+ * The same import from objects already parsed (the Kubernetes API's JSON):
+ * `values[i]` is document i; null and undefined are skipped, as empty YAML
+ * documents are.
+ */
+export function importObjects(values: readonly unknown[]): ManifestImport {
+  return importDocuments(values.map((value) => ({ value })));
+}
+
+function importDocuments(documents: readonly ({ value: unknown } | { problem: Problem })[]): ManifestImport {
   const errors: Problem[] = [];
   const warnings: Problem[] = [];
   const objects: ObjectStatus[] = [];
   const parsed: ParsedObject[] = [];
-
-  const docs = parseAllDocuments(text);
-  const list = Array.isArray(docs) ? docs : [docs];
-  list.forEach((doc, index) => {
-    if (doc.errors.length) {
-      errors.push({ object: `${source} document ${index + 1}`, path: '', message: `not valid YAML: ${doc.errors[0]!.message}` });
+  documents.forEach((doc, index) => {
+    if ('problem' in doc) {
+      errors.push(doc.problem);
       return;
     }
-    const value = doc.toJS() as unknown;
-    if (value === null || value === undefined) return;
-    const result = readObject(value, index);
+    if (doc.value === null || doc.value === undefined) return;
+    const result = readObject(doc.value, index);
     objects.push(result.status);
     errors.push(...result.problems);
     if (result.object) parsed.push(result.object);

@@ -21,3 +21,10 @@ export function issuePath(issue: { path?: ReadonlyArray<{ key: unknown }> }): st
   }
   return out;
 }
+
+/** A valibot issue's message, with its generic wording for missing and unknown keys said plainly. */
+export function issueMessage(issue: { message: string; input?: unknown; expected?: string | null; received?: string }): string {
+  if (issue.message.startsWith('Invalid key: Expected never')) return 'is not a known field';
+  if (issue.message.startsWith('Invalid key:') && issue.received === 'undefined') return 'is required';
+  return issue.message;
+}

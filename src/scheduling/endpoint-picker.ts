@@ -52,6 +52,10 @@ export class EndpointPicker implements Scheduler {
     this.#staleAfter = effective.metricsStaleAfterMs;
   }
 
+  get saturation(): SaturationConfig {
+    return this.#saturation;
+  }
+
   /** With no endpoint's metrics this fresh, the pool's failure mode applies, ms. */
   get staleAfterMs(): number {
     return this.#staleAfter;
@@ -190,6 +194,12 @@ export class EndpointPicker implements Scheduler {
     const record = this.#poolState(pool.name, now).record(endpoint.id, now);
     record.inFlight.completed(request.requestId);
     for (const p of this.#profileFor(pool).producers) p.completed?.(pool, endpoint, record, request);
+  }
+
+  inFlight(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number } {
+    const now = this.options.now();
+    const r = this.#poolState(pool.name, now).record(endpoint.id, now).inFlight;
+    return { total: r.total, unreflected: r.unreflected(endpoint.scrapedAt) };
   }
 
   /** No fresh metrics: FailOpen routes by this gateway's in-flight counts alone, FailClose refuses. */

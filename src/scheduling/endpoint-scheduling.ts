@@ -7,6 +7,7 @@
  */
 import type { Endpoint } from '../endpoints/types.ts';
 import type { Pool } from '../routing/schema.ts';
+import type { AdmitResult } from '../flowcontrol/controller.ts';
 import type { Decision, SchedulingRequest } from './scheduler.ts';
 
 /** How a dispatched request ended, for passive health and the producers. */
@@ -19,6 +20,15 @@ export interface Outcome {
    * `broken` (the answer was cut off mid-body).
    */
   failure?: 'connect' | 'timeout' | 'aborted' | 'broken';
+  /** The endpoint's `Retry-After`, seconds, when it answered 429 or 503 with one. */
+  retryAfterSeconds?: number;
+}
+
+/** What admission needs of the client's abort signal. */
+export interface ClientSignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 export interface Readiness {
@@ -30,6 +40,11 @@ export interface Readiness {
 }
 
 export interface EndpointScheduling {
+  /**
+   * Optional flow control: let the request through now, make it wait until the
+   * pool has room, or refuse it. Absent: every request goes straight to `pick`.
+   */
+  admit?(pool: Pool, request: SchedulingRequest, bytes: number, signal: ClientSignalLike): AdmitResult | Promise<AdmitResult>;
   /** Decide where this request goes: synchronous here, a promise where decisions are made elsewhere. */
   pick(pool: Pool, request: SchedulingRequest): Decision | Promise<Decision>;
   /** The request was sent to this endpoint (the pick's, or a fallback's). */

@@ -7,24 +7,48 @@
 import type { Endpoint, EndpointSource } from '../endpoints/types.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { EndpointScheduling, Outcome, Readiness } from './endpoint-scheduling.ts';
-import { OutlierDetector } from './outliers.ts';
+import { OutlierDetector, type OutlierOptions, type OutlierOutcome } from './outliers.ts';
+import { FlowAdmission, type AdmissionOptions } from './admission.ts';
+import type { AdmitResult } from '../flowcontrol/controller.ts';
+import type { ClientSignalLike } from './endpoint-scheduling.ts';
 import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
 
 export interface LocalSchedulingOptions {
   /** Metrics older than this are stale (the picker's and the readiness probe's horizon), ms. */
   staleAfterMs: number;
   now: () => number;
+  outliers?: Partial<OutlierOptions>;
+  /** Flow control (llm-d's flowControl feature gate): requests wait in the gateway while their pool is saturated. */
+  flowControl?: Omit<AdmissionOptions, 'now'>;
+}
+
+/** What passive health counts: a refused connection, a status (a timeout as 504, a cut-off answer as 502), or success. */
+function outlierOutcome(o: Outcome): OutlierOutcome {
+  if (o.failure === 'connect') return { kind: 'connect-failure' };
+  if (o.failure === 'timeout') return { kind: 'status', status: 504 };
+  if (o.failure === 'broken') return { kind: 'status', status: 502 };
+  if (o.failure === 'aborted' || o.status === 0) return { kind: 'success' };
+  if (o.status >= 500 || o.status === 429) return { kind: 'status', status: o.status, ...(o.retryAfterSeconds !== undefined ? { retryAfterSeconds: o.retryAfterSeconds } : {}) };
+  return { kind: 'success' };
 }
 
 export class LocalScheduling implements EndpointScheduling {
   readonly outliers: OutlierDetector;
+  readonly flow: FlowAdmission | undefined;
 
   constructor(
     readonly endpoints: EndpointSource,
     readonly scheduler: Scheduler,
     private readonly options: LocalSchedulingOptions,
   ) {
-    this.outliers = new OutlierDetector(options.now);
+    this.outliers = new OutlierDetector(options.now, options.outliers);
+    this.flow = options.flowControl ? new FlowAdmission(endpoints, scheduler, (pool) => this.outliers.apply(endpoints.snapshot(pool)), { ...options.flowControl, now: options.now }) : undefined;
+    // Without flow control there is no admit: the director goes straight to pick.
+    if (!this.flow) this.admit = undefined;
+  }
+
+  admit?(pool: Pool, request: SchedulingRequest, bytes: number, signal: ClientSignalLike): AdmitResult | Promise<AdmitResult> {
+    return this.flow!.admit(pool, request, bytes, signal);
   }
 
   /** Synchronous unless a producer must wait for something first (a prompt's token ids from the pods). */
@@ -42,12 +66,13 @@ export class LocalScheduling implements EndpointScheduling {
 
   firstToken(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
     this.scheduler.firstToken?.(pool, endpoint, request);
+    this.flow?.wake(pool);
   }
 
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest, outcome: Outcome): void {
     this.scheduler.completed(pool, endpoint, request);
-    if (outcome.failure === 'connect') this.outliers.failed(endpoint);
-    else if (outcome.status > 0) this.outliers.succeeded(endpoint);
+    this.outliers.observe(endpoint, outlierOutcome(outcome));
+    this.flow?.wake(pool);
   }
 
   /**

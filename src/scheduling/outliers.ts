@@ -1,40 +1,150 @@
 /**
- * Passive health: an endpoint that refuses or resets connections is taken out
- * of rotation for a while (1 s, doubling per consecutive failure, up to 30 s),
- * so requests stop paying a failed attempt before the retry.
+ * Passive health, as Envoy's outlier detection does it: each request's
+ * outcome is counted per endpoint, and an endpoint is ejected — taken out of
+ * the candidates for a while — when
+ *   - a connection to it is refused or reset (`consecutiveConnectFailure`, 1:
+ *     a dead pod costs one failed attempt, not five),
+ *   - it answers 5xx `consecutive5xx` times in a row (5),
+ *   - its failure share over the last `interval` reaches
+ *     `failurePercentageThreshold` % with at least `requestVolume` requests
+ *     (Envoy's failure_percentage; an erroring pod answers fast, so by queue
+ *     length it looks idle — this is what keeps it from drawing traffic),
+ *   - or it answered 429/503 with a `Retry-After` (out for that long).
+ * The ejection time grows with each ejection (base × 2^(n−1), up to `maxEjectionMs`)
+ * and the count decays while the endpoint behaves. At most
+ * `maxEjectionPercent` % of a pool's ready endpoints are ejected at once
+ * (at least one), and never all of them: better to try than to refuse.
  */
 import type { Endpoint, PoolSnapshot } from '../endpoints/types.ts';
 
+export interface OutlierOptions {
+  consecutiveConnectFailure: number;
+  consecutive5xx: number;
+  failurePercentageThreshold: number;
+  requestVolume: number;
+  /** The window of the failure share, ms. */
+  interval: number;
+  baseEjectionMs: number;
+  maxEjectionMs: number;
+  maxEjectionPercent: number;
+}
+
+export const DEFAULT_OUTLIER_OPTIONS: OutlierOptions = {
+  consecutiveConnectFailure: 1,
+  consecutive5xx: 5,
+  failurePercentageThreshold: 20,
+  requestVolume: 20,
+  interval: 10_000,
+  baseEjectionMs: 1_000,
+  maxEjectionMs: 30_000,
+  maxEjectionPercent: 50,
+};
+
+/** What one endpoint's last request did. */
+export type OutlierOutcome = { kind: 'success' } | { kind: 'connect-failure' } | { kind: 'status'; status: number; retryAfterSeconds?: number };
+
+interface Health {
+  connectFailures: number;
+  consecutive5xx: number;
+  windowStart: number;
+  requests: number;
+  failures: number;
+  /** Ejections so far (decays while healthy); sets the next ejection's length. */
+  ejections: number;
+  until: number;
+  reason: string;
+}
+
 export class OutlierDetector {
-  readonly #ejected = new Map<string, { until: number; failures: number }>();
+  readonly #health = new Map<string, Health>();
+  readonly #o: OutlierOptions;
+  /** Ejections by reason, for metrics. */
+  readonly ejectionCounts = new Map<string, number>();
 
-  constructor(private readonly now: () => number = Date.now) {}
-
-  failed(endpoint: Endpoint): void {
-    const prev = this.#ejected.get(endpoint.id);
-    const failures = (prev?.failures ?? 0) + 1;
-    this.#ejected.set(endpoint.id, { failures, until: this.now() + Math.min(30_000, 1000 * 2 ** (failures - 1)) });
+  constructor(
+    private readonly now: () => number = Date.now,
+    options: Partial<OutlierOptions> = {},
+  ) {
+    this.#o = { ...DEFAULT_OUTLIER_OPTIONS, ...options };
   }
 
-  succeeded(endpoint: Endpoint): void {
-    if (this.#ejected.size) this.#ejected.delete(endpoint.id);
+  /** Count a request's outcome; may eject the endpoint. */
+  observe(endpoint: Endpoint, outcome: OutlierOutcome): void {
+    const now = this.now();
+    let h = this.#health.get(endpoint.id);
+    if (h === undefined) {
+      if (outcome.kind === 'success') return;
+      h = { connectFailures: 0, consecutive5xx: 0, windowStart: now, requests: 0, failures: 0, ejections: 0, until: 0, reason: '' };
+      this.#health.set(endpoint.id, h);
+    }
+    const o = this.#o;
+    if (now - h.windowStart > o.interval) {
+      // A window without ejection lets the multiplier decay, as Envoy's does.
+      if (h.until < h.windowStart && h.ejections > 0) h.ejections--;
+      h.windowStart = now;
+      h.requests = 0;
+      h.failures = 0;
+    }
+    h.requests++;
+    const failed = outcome.kind === 'connect-failure' || (outcome.kind === 'status' && (outcome.status >= 500 || outcome.status === 429));
+    if (failed) h.failures++;
+    if (outcome.kind === 'connect-failure') {
+      if (++h.connectFailures >= o.consecutiveConnectFailure) return this.#eject(h, now, 'connect-failure');
+    } else h.connectFailures = 0;
+    if (outcome.kind === 'status' && outcome.status >= 500) {
+      if (++h.consecutive5xx >= o.consecutive5xx) return this.#eject(h, now, 'consecutive-5xx');
+    } else if (outcome.kind !== 'connect-failure') h.consecutive5xx = 0;
+    if (outcome.kind === 'status' && outcome.retryAfterSeconds !== undefined && outcome.retryAfterSeconds > 0) {
+      return this.#eject(h, now, 'retry-after', Math.min(outcome.retryAfterSeconds * 1000, o.maxEjectionMs));
+    }
+    if (h.requests >= o.requestVolume && (100 * h.failures) / h.requests >= o.failurePercentageThreshold) return this.#eject(h, now, 'failure-percentage');
+    if (!failed && h.until <= now && h.ejections === 0 && h.failures === 0) this.#health.delete(endpoint.id);
+  }
+
+  /** Whether the endpoint is ejected now (for explanations and tests). */
+  ejected(endpointId: string): boolean {
+    const h = this.#health.get(endpointId);
+    return h !== undefined && h.until > this.now();
+  }
+
+  #eject(h: Health, now: number, reason: string, ms?: number): void {
+    if (h.until > now && reason !== 'retry-after') return;
+    h.ejections++;
+    const length = ms ?? Math.min(this.#o.maxEjectionMs, this.#o.baseEjectionMs * 2 ** (h.ejections - 1));
+    h.until = Math.max(h.until, now + length);
+    h.reason = reason;
+    h.connectFailures = 0;
+    h.consecutive5xx = 0;
+    h.windowStart = now;
+    h.requests = 0;
+    h.failures = 0;
+    this.ejectionCounts.set(reason, (this.ejectionCounts.get(reason) ?? 0) + 1);
   }
 
   /**
-   * The snapshot with ejected endpoints marked not ready. If that would leave
-   * no endpoint ready, the snapshot is returned as is (better to try than to refuse).
+   * The snapshot with ejected endpoints marked not ready — at most
+   * maxEjectionPercent % of the ready ones (at least one, the most recently
+   * ejected last to return), and never all of them.
    */
   apply(snapshot: PoolSnapshot): PoolSnapshot {
-    if (this.#ejected.size === 0) return snapshot;
+    if (this.#health.size === 0) return snapshot;
     const now = this.now();
-    let changed = false;
-    const endpoints = snapshot.endpoints.map((e) => {
-      const ejected = this.#ejected.get(e.id);
-      if (!ejected || !e.ready || ejected.until <= now) return e;
-      changed = true;
-      return { ...e, ready: false };
+    let ready = 0;
+    const out: Array<{ i: number; until: number }> = [];
+    snapshot.endpoints.forEach((e, i) => {
+      if (!e.ready) return;
+      ready++;
+      const h = this.#health.get(e.id);
+      if (h !== undefined && h.until > now) out.push({ i, until: h.until });
     });
-    if (!changed || !endpoints.some((e) => e.ready)) return snapshot;
+    if (out.length === 0 || out.length >= ready) return snapshot;
+    const allowed = Math.max(1, Math.floor((ready * this.#o.maxEjectionPercent) / 100));
+    if (out.length > allowed) {
+      out.sort((a, b) => b.until - a.until);
+      out.length = allowed;
+    }
+    const endpoints = snapshot.endpoints.slice();
+    for (const { i } of out) endpoints[i] = { ...endpoints[i]!, ready: false };
     return { ...snapshot, endpoints };
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { Criticality, Pool } from '../routing/schema.ts';
 import type { Endpoint, PoolSnapshot } from '../endpoints/types.ts';
+import type { SaturationConfig } from './config.ts';
 
 export interface SchedulingRequest {
   requestId: string;
@@ -21,6 +22,14 @@ export interface SchedulingRequest {
   priority: number;
   /** Include a decision explanation in the result. */
   explain: boolean;
+  /** The tenant of the client's API key, when the gateway checks keys. */
+  tenant?: string;
+  /** Flow control's fairness id (x-llm-d-inference-fairness-id); the tenant, else `default-flow`, when absent. */
+  fairnessId?: string;
+  /** The request's own queue-wait budget (x-llm-d-inference-ttl), ms. */
+  ttlMs?: number;
+  /** Its time-to-first-token objective (x-llm-d-slo-ttft-ms), ms. */
+  sloTtftMs?: number;
 }
 
 /** A chat message as the OpenAI API carries it (other fields, e.g. tool_calls, pass through). */
@@ -49,6 +58,8 @@ export type Decision =
 export interface Scheduler {
   /** With no endpoint's metrics this fresh, the pool's failure mode applies, ms (default 2000). */
   readonly staleAfterMs?: number;
+  /** When the pool counts as saturated (flow control's detector uses the same thresholds). */
+  readonly saturation?: SaturationConfig;
   decide(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Decision;
   /**
    * Optional: what a decision needs that takes I/O (a prompt's token ids from
@@ -62,4 +73,6 @@ export interface Scheduler {
   firstToken?(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
   /** The request to this endpoint finished, however it ended (in-flight −1). */
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
+  /** Optional: this gateway's requests in flight to the endpoint, and those not yet visible in its metrics. */
+  inFlight?(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number };
 }

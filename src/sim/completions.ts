@@ -9,7 +9,7 @@ import type { TokenSink } from './driver.ts';
 import { ChatRequest, CompletionRequest, errorResponse, invalidBody, modelNotFound, requestId, usage } from './openai.ts';
 import type { PodContext } from './pod-context.ts';
 import type { Sequence } from './sequence.ts';
-import { chatPromptText, countTokens, fillerText, fillerToken } from './text.ts';
+import { chatPromptText, contentText, countTokens, fillerText, fillerToken, outputTokens as tokensIn, textSeed } from './text.ts';
 import { promptBlocks } from './prompt-blocks.ts';
 
 type Kind = 'chat' | 'completion';
@@ -51,9 +51,6 @@ export async function handleCompletion(ctx: PodContext, kind: Kind, request: Req
       `This model's maximum context length is ${cfg.maxModelLen} tokens. However, you requested ${promptTokens + (asked ?? 0)} tokens (${promptTokens} in the messages, ${asked ?? 0} in the completion). Please reduce the length of the messages or completion.`,
     );
   }
-  const limit = asked ?? cfg.maxModelLen - promptTokens;
-  const hinted = Number(request.headers.get('x-sim-output-tokens')) || body.sim_output_tokens || cfg.defaultOutputTokens;
-  const outputTokens = body.ignore_eos ? limit : Math.min(limit, hinted);
 
   if (fault.stallMs > 0) await sleep(fault.stallMs, request.signal);
   if (request.signal.aborted) return errorResponse(499, 'client closed the request');
@@ -61,7 +58,16 @@ export async function handleCompletion(ctx: PodContext, kind: Kind, request: Req
   const blocks = cfg.prefixCaching ? promptBlocks(text, cfg.blockSize, adapter, ctx.kvHashing) : undefined;
   const created = Math.floor(Date.now() / 1000);
   const id = requestId(kind === 'chat' ? 'chatcmpl-' : 'cmpl-', ctx.random);
-  const seed = (ctx.random() * 0xffff) | 0;
+  // vLLM's continue_final_message: the final assistant message is the start of the answer, not a turn.
+  const messages = kind === 'chat' ? (body as ChatRequest).messages : undefined;
+  const last = messages?.[messages.length - 1];
+  const continued = (body as { continue_final_message?: unknown }).continue_final_message === true && last?.role === 'assistant' ? contentText(last.content) : '';
+  const offset = tokensIn(continued);
+  const limit = asked ?? cfg.maxModelLen - promptTokens;
+  // The answer's natural length (where the model would write EOS) counts from its start: a continued one has that much less to go.
+  const hinted = Math.max(1, (Number(request.headers.get('x-sim-output-tokens')) || body.sim_output_tokens || cfg.defaultOutputTokens) - offset);
+  const outputTokens = body.ignore_eos ? limit : Math.min(limit, hinted);
+  const seed = ctx.deterministic ? textSeed(messages ? chatPromptText(continued ? messages.slice(0, -1) : messages) : text) : (ctx.random() * 0xffff) | 0;
   const req = { promptTokens, blockHashes: blocks?.blockHashes, kv: blocks?.kv, outputTokens, lengthLimited: outputTokens === limit, adapter, priority: body.priority ?? 0 };
 
   if (!body.stream) {
@@ -71,7 +77,7 @@ export async function handleCompletion(ctx: PodContext, kind: Kind, request: Req
       request.signal.addEventListener('abort', () => ctx.driver.abort(s), { once: true });
     });
     if (seq.state === 'aborted') return errorResponse(499, 'client closed the request');
-    const content = fillerText(seed, seq.output);
+    const content = fillerText(seed, seq.output, offset);
     const choice =
       kind === 'chat'
         ? { index: 0, message: { role: 'assistant', content, tool_calls: [] }, logprobs: null, finish_reason: seq.finishReason, stop_reason: null }
@@ -101,7 +107,7 @@ export async function handleCompletion(ctx: PodContext, kind: Kind, request: Req
         token(s) {
           const last = s.output >= s.target;
           let chunk = s.output === 1 ? roleChunk : '';
-          pending += `${chunk}${open}${fillerToken(seed, s.output - 1)}${close}${last ? `"${s.lengthLimited ? 'length' : 'stop'}"` : 'null'}${kind === 'completion' ? ',"stop_reason":null' : ''}}]${usageField}}\n\n`;
+          pending += `${chunk}${open}${fillerToken(seed, offset + s.output - 1)}${close}${last ? `"${s.lengthLimited ? 'length' : 'stop'}"` : 'null'}${kind === 'completion' ? ',"stop_reason":null' : ''}}]${usageField}}\n\n`;
           if (fault.disconnectAfter > 0 && ++sent >= fault.disconnectAfter && !last) {
             ctx.driver.abort(s);
             controller.enqueue(encoder.encode(pending));

@@ -55,6 +55,13 @@ export const SimulatorOptions = v.strictObject({
   /** Wall time per engine time: 0.1 runs ten times faster. */
   timeScale: v.optional(v.pipe(v.number(), v.minValue(0.001), v.maxValue(1000)), 1),
   seed: v.optional(v.pipe(v.number(), v.integer()), 1),
+  /**
+   * The generated text depends on the prompt only, as greedy decoding on a
+   * real model does: every pod writes the same answer to the same prompt,
+   * and a chat continued with `continue_final_message` goes on where the
+   * final assistant message stopped (to test resuming a stream on another pod).
+   */
+  deterministic: v.optional(v.boolean(), false),
   /** Name prefix: pods are `<prefix>-0`, `<prefix>-1`, ... */
   name: v.optional(v.string(), 'sim'),
   faults: v.optional(v.unknown()),
@@ -92,6 +99,8 @@ export interface SimPod {
   readonly faults: FaultConfig;
   /** True while the listening socket is open. */
   readonly listening: boolean;
+  /** Inference requests (`POST /v1/*`) received since start, answered or not (a fault's answers too). */
+  readonly received: number;
   /** The KV-event sockets, when the pod publishes events. */
   readonly kvEvents: { endpoint: string; replayEndpoint: string | undefined; recorder: PodKvEvents } | undefined;
   /** Replaces the fault set (same as `POST /admin/faults`). */
@@ -185,8 +194,10 @@ async function startPod(
     flavor: o.engine as EngineFlavor,
     startedAt: Math.floor(Date.now() / 1000),
     random: rng(o.seed * 7919 + index),
+    deterministic: o.deterministic,
     faults: noFaults,
     inFlight: 0,
+    received: 0,
     async setFaults(next) {
       ctx.faults = next;
       if (resumeTimer) clearTimeout(resumeTimer);
@@ -242,6 +253,9 @@ async function startPod(
     },
     get listening() {
       return listener !== undefined;
+    },
+    get received() {
+      return ctx.received;
     },
     kvEvents,
     setFaults: (f) => ctx.setFaults(checkFaults(f)),

@@ -20,6 +20,8 @@ export interface PodContext {
   readonly startedAt: number;
   /** Seeded stream for ids and fault draws. */
   readonly random: () => number;
+  /** Output text from the prompt alone (see SimulatorOptions.deterministic). */
+  readonly deterministic: boolean;
   faults: FaultConfig;
   /** Applies a new fault set (the pod may stop or resume listening). */
   setFaults(faults: FaultConfig): Promise<void>;
@@ -27,4 +29,6 @@ export interface PodContext {
   readonly kvHashing?: PodKvHashing;
   /** HTTP requests in flight on this pod. */
   inFlight: number;
+  /** Inference requests (`POST /v1/*`) received since start, answered or not. */
+  received: number;
 }

@@ -21,6 +21,7 @@ export function createPodApp(ctx: PodContext): Hono {
 
   app.use('/v1/*', async (c, next) => {
     ctx.inFlight++;
+    if (c.req.method === 'POST') ctx.received++;
     try {
       await next();
     } finally {

@@ -26,7 +26,7 @@ export function chatPromptText(messages: readonly ChatMessageLike[]): string {
   return out;
 }
 
-function contentText(content: unknown): string {
+export function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
   let out = '';
@@ -70,10 +70,30 @@ export function fillerToken(seed: number, index: number): string {
   return VOCAB[((seed + index * 7) >>> 0) % VOCAB.length]!;
 }
 
-export function fillerText(seed: number, count: number): string {
+/** `count` filler tokens from position `from` (a continued answer starts past what it already holds). */
+export function fillerText(seed: number, count: number, from = 0): string {
   let out = '';
-  for (let i = 0; i < count; i++) out += fillerToken(seed, i);
+  for (let i = from; i < from + count; i++) out += fillerToken(seed, i);
   return out;
+}
+
+/**
+ * How many tokens of the simulator's output a text holds: its filler words
+ * when it is made of them (a continued answer), else ceil(chars / 4).
+ */
+export function outputTokens(text: string): number {
+  const words = text.match(/ [^ ]+/g);
+  if (words && words.join('') === text && words.every((w) => VOCAB_SET.has(w))) return words.length;
+  return text.length === 0 ? 0 : countTokens(text);
+}
+
+const VOCAB_SET: ReadonlySet<string> = new Set(VOCAB);
+
+/** A 16-bit seed from a text (FNV-1a), for answers that depend on the prompt alone. */
+export function textSeed(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0) & 0xffff;
 }
 
 /** A small deterministic PRNG (mulberry32) for fault draws and request seeds. */

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { measureCapacity } from '../capacity.ts';
 import { driveLoad } from '../e2e-load.ts';
-import { percentile } from '../stats.ts';
+import { percentile } from '../../lib/stats.ts';
 import type { RunMetrics, WorkloadParams } from '../types.ts';
 import { workloadByName } from '../workloads/index.ts';
 import type { ComparisonRow } from './report.ts';

@@ -7,7 +7,7 @@
  * (at 80% load the burst peaks at 180%). The average offered load is
  * therefore the level + 0.2 × capacity.
  */
-import { logNormal, seeded, weighted } from '../rand.ts';
+import { logNormal, seeded, weighted } from '../../lib/rand.ts';
 import type { Criticality } from '../../../src/routing/schema.ts';
 import type { RequestSpec, WorkloadDef } from '../types.ts';
 import { ENGINE, finish, part, poisson, tokensOf } from './common.ts';

@@ -5,7 +5,7 @@
  * own 300-token system prompt; the rest of the prompt is unique
  * (ShareGPT-like lengths: ~250-token prompts, ~150-token answers).
  */
-import { logNormal, seeded, zipf } from '../rand.ts';
+import { logNormal, seeded, zipf } from '../../lib/rand.ts';
 import type { RequestSpec, WorkloadDef } from '../types.ts';
 import { ENGINE, finish, part, poisson, tokensOf } from './common.ts';
 

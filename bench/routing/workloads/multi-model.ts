@@ -5,7 +5,7 @@
  * prompts, short ~60-token answers). Unique prompts; each pool gets its own
  * Poisson stream (rates per pool from the measured capacity, else 50/50).
  */
-import { logNormal, seeded } from '../rand.ts';
+import { logNormal, seeded } from '../../lib/rand.ts';
 import type { RequestSpec, WorkloadDef } from '../types.ts';
 import { ENGINE, finish, part, poisson, tokensOf } from './common.ts';
 

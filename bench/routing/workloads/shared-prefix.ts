@@ -13,7 +13,7 @@
  * 60 s); earlier ones are dropped. Runs shorter than a minute (--quick)
  * replay half their length.
  */
-import { exponential, logNormal, seeded, uniformInt, zipf } from '../rand.ts';
+import { exponential, logNormal, seeded, uniformInt, zipf } from '../../lib/rand.ts';
 import type { RequestSpec, TextPart, WorkloadDef } from '../types.ts';
 import { ENGINE, finish, part, poisson, tokensOf } from './common.ts';
 

@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seeded } from '../rand.ts';
+import { seeded } from '../../lib/rand.ts';
 import type { RequestSpec, TextPart, Workload } from '../types.ts';
 
 export interface TraceRecord {

@@ -208,6 +208,7 @@ class Connection {
       headers: new NodeHeaders(head.headers),
       signal: controller,
       search: head.search,
+      remoteAddress: this.socket.remoteAddress,
       body: (limit) => (body === null || head.length > limit ? Promise.reject(new BodyTooLargeError(limit)) : Promise.resolve(body)),
     };
     this.options.handle(head.kind, request, head.path).then(

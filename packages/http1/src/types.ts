@@ -25,6 +25,8 @@ export interface ServerRequest {
   signal: AbortSignalLike;
   /** The query string, `''` or `?…`. */
   search: string;
+  /** The client's address (the socket's remote address). */
+  remoteAddress?: string;
   /** The whole body, at most `limit` bytes (else rejects with BodyTooLargeError). Read once. */
   body(limit: number): Promise<Uint8Array>;
 }

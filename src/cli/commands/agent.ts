@@ -4,6 +4,7 @@
  * gRPC over h2c on the same port).
  */
 import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
+import { engineMismatch } from '../../config/gateway-flags.ts';
 import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node/index.ts';
 import { MetricsAgent } from '../../agent/agent.ts';
 import { createAgentApp } from '../../agent/app.ts';
@@ -16,6 +17,7 @@ export const agentFlags = {
   port: { type: 'number', default: 9090, help: 'port for EndpointService (HTTP/1.1 and h2c)' },
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
   'scrape-interval': { type: 'number', default: 50, help: 'ms between scrapes of each pod' },
+  'engine-mismatch': { type: 'string', default: 'not-ready', help: 'a pod whose /metrics are another engine\'s than its endpoint says: not-ready (out of the candidates) or ready (only reported as its last error)' },
   'scrape-timeout': { type: 'number', default: 0, help: 'ms before a scrape is abandoned (0: 4 × interval, at least 200)' },
   'failure-threshold': { type: 'number', default: 3, help: 'failed scrapes in a row before a pod reads not ready' },
   'metrics-path': { type: 'string', default: '/metrics', help: 'path of the Prometheus metrics on each pod' },
@@ -23,6 +25,8 @@ export const agentFlags = {
   'kv-events-port': { type: 'number', default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (llm-d's socketPort)" },
   'kv-events-replay-port': { type: 'number', default: 0, help: "pods' replay ROUTER port when their entry names none (0: no replay)" },
   'kv-events-topic': { type: 'string', default: '', help: 'ZMQ topic prefix to subscribe to ("" takes all; llm-d uses kv@)' },
+  kubernetes: { type: 'boolean', help: 'discover the pods of every InferencePool from the Kubernetes API instead of --endpoints' },
+  namespace: { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
 
@@ -31,8 +35,10 @@ const log = (line: Record<string, unknown>) => console.log(JSON.stringify({ time
 export async function run(args: string[]): Promise<number> {
   const flags = commandFlags('agent', args, agentFlags, environment(), {
     check(f) {
-      if (!f.endpoints) throw new FlagError('--endpoints is required');
+      if (!f.endpoints && !f.kubernetes) throw new FlagError('--endpoints (or --kubernetes) is required');
+      if (f.endpoints && f.kubernetes) throw new FlagError('give --endpoints or --kubernetes, not both');
       if (f['scrape-interval'] < 1) throw new FlagError('--scrape-interval must be at least 1 ms');
+      engineMismatch(f['engine-mismatch']);
     },
   });
   if (typeof flags === 'number') return flags;
@@ -40,13 +46,16 @@ export async function run(args: string[]): Promise<number> {
   const agent = new MetricsAgent({
     get,
     scrapeIntervalMs: flags['scrape-interval'],
+    engineMismatch: engineMismatch(flags['engine-mismatch']),
     scrapeTimeoutMs: flags['scrape-timeout'] || undefined,
     failureThreshold: flags['failure-threshold'],
     metricsPath: flags['metrics-path'],
   });
   let discovery;
   try {
-    discovery = await startFileDiscovery(agent, flags.endpoints, { readFileText, watchFile }, log);
+    discovery = flags.kubernetes
+      ? await (await import('../../runtime/node/kubernetes-gateway.ts')).startKubernetesDiscovery(agent, { namespace: flags.namespace }, log)
+      : await startFileDiscovery(agent, flags.endpoints, { readFileText, watchFile }, log);
   } catch (err) {
     console.error(`infergate agent: ${(err as Error).message}`);
     return 1;

@@ -1,15 +1,23 @@
 /**
  * `infergate gateway`: serve the data plane (in `--workers` processes).
  */
-import { commandFlags } from '../../config/flags.ts';
-import { adminToken, gatewayFlags, gatewayOptions, workerCount } from '../../config/gateway-flags.ts';
+import { commandFlags, FlagError } from '../../config/flags.ts';
+import { adminToken, engineMismatch, gatewayFlags, gatewayOptions, workerCount } from '../../config/gateway-flags.ts';
 import { cpuCount, environment, readFileText, waitForShutdown } from '../../runtime/node/index.ts';
 import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
 
 export { gatewayFlags };
 
 export async function run(args: string[]): Promise<number> {
-  const flags = commandFlags('gateway', args, gatewayFlags, environment(), { check: (f) => void workerCount(f.workers, cpuCount()) });
+  const flags = commandFlags('gateway', args, gatewayFlags, environment(), {
+    check(f) {
+      workerCount(f.workers, cpuCount());
+      engineMismatch(f['engine-mismatch']);
+      if (f.kubernetes && (f.manifests || f.endpoints || f['state-dir'])) throw new FlagError('--kubernetes takes routes and pods from the cluster: drop --manifests, --endpoints and --state-dir (--agent URL may name an agent that runs --kubernetes)');
+      if (f.kubernetes && f.workers !== '1') throw new FlagError('--kubernetes runs one process a replica: scale with Deployment replicas, not --workers');
+      if (!f.kubernetes && (f.namespace || f['gateway-class'])) throw new FlagError('--namespace and --gateway-class need --kubernetes');
+    },
+  });
   if (typeof flags === 'number') return flags;
   const token = await adminToken(flags, readFileText);
   if ('error' in token) {
@@ -21,7 +29,13 @@ export async function run(args: string[]): Promise<number> {
   const cluster = workers > 1 ? await import('../../runtime/node/cluster.ts') : undefined;
   try {
     const options = gatewayOptions(flags, token.token);
-    const gw = cluster ? await cluster.startClusterGateway({ ...options, workers }) : await startGateway(options);
+    // Loaded only when asked for: the Kubernetes client stays out of a gateway that does not use it.
+    const kubernetes = flags.kubernetes ? await import('../../runtime/node/kubernetes-gateway.ts') : undefined;
+    const gw = kubernetes
+      ? await kubernetes.startKubernetesGateway(options, { namespace: flags.namespace, gatewayClass: flags['gateway-class'], leaseName: flags['lease-name'] })
+      : cluster
+        ? await cluster.startClusterGateway({ ...options, workers })
+        : await startGateway(options);
     console.log(JSON.stringify({ level: 'info', msg: 'gateway listening', url: gw.url, admin: gw.adminUrl, version: gw.store.version, workers }));
     await waitForShutdown();
     await gw.close();

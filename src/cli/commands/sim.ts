@@ -19,6 +19,7 @@ const spec = {
   profile: { type: 'string', default: 'llama3-8b-h100', help: 'parameter set: llama3-8b-h100, llama3-8b-a100' },
   'time-scale': { type: 'number', default: 1, help: 'wall time per engine time (0.1 = ten times faster)' },
   seed: { type: 'number', default: 1, help: 'seed for ids and fault draws' },
+  deterministic: { type: 'boolean', help: 'answers depend on the prompt only (greedy decoding); continue_final_message continues them' },
   'max-num-seqs': { type: 'number', help: 'running slots per pod' },
   'max-num-batched-tokens': { type: 'number', help: 'token budget per step' },
   'num-gpu-blocks': { type: 'number', help: 'KV-cache blocks per pod' },
@@ -39,6 +40,9 @@ const spec = {
   help: { type: 'boolean', default: false, help: 'show this help' },
 } satisfies FlagSpec;
 
+/** The flags, for checks of manifests that run `infergate sim` (test/deploy-manifests.test.ts). */
+export const simFlags = spec;
+
 export async function run(args: string[]): Promise<number> {
   const flags = commandFlags('sim', args, spec, simEnvironment(), { help: help() });
   if (typeof flags === 'number') return flags;
@@ -53,6 +57,7 @@ export async function run(args: string[]): Promise<number> {
     profile: flags.profile,
     timeScale: flags['time-scale'],
     seed: flags.seed,
+    deterministic: flags.deterministic,
     engineConfig: definedOnly({
       maxLoras: flags['max-loras'],
       maxNumSeqs: flags['max-num-seqs'],

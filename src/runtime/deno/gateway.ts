@@ -53,7 +53,9 @@ export async function startDenoGateway(options: DenoGatewayOptions): Promise<Run
     await assembled.close();
   };
   try {
-    servers.push(serve(createDataPlaneApp(gateway).fetch, options.port ?? 8080, options.host ?? '127.0.0.1'));
+    // Deno.serve hands Hono its connection info as the env: the client's address is there.
+    const app = createDataPlaneApp(gateway, { clientAddress: (c) => (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname });
+    servers.push(serve(app.fetch, options.port ?? 8080, options.host ?? '127.0.0.1'));
     if (admin) servers.push(serve(admin.app.fetch, options.adminPort!, admin.host));
   } catch (err) {
     await closeAll();

@@ -29,6 +29,9 @@ function waitForShutdown(): Promise<string> {
 export async function main(args: string[]): Promise<number> {
   const flags = commandFlags('gateway', args, gatewayFlags, deno().env.toObject(), {
     check(f) {
+      if (f.kubernetes) {
+        throw new FlagError('--kubernetes: the Kubernetes source uses @kubernetes/client-node, which runs on Node only (infergate gateway --kubernetes); on Deno give --manifests and --endpoints, or --agent URL of an agent started with --kubernetes');
+      }
       if (f.workers.trim() !== '1') {
         throw new FlagError(`--workers ${f.workers}: several data-plane processes need node:cluster, so only Node has them (infergate gateway --workers N); on Deno run one gateway per core behind a load balancer`);
       }

@@ -9,6 +9,7 @@ import { hash } from 'node:crypto';
 import { assembleGateway, ConfigError, type GatewayStartOptions } from '../../gateway/assemble.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
 import type { EndpointSource } from '../../endpoints/types.ts';
+import type { LocalScheduling } from '../../scheduling/local.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
 import { Http1Client } from '@infergate/http1';
 import { listenDataPlane } from './data-plane.ts';
@@ -28,6 +29,8 @@ export interface RunningGateway {
   store: RoutingTableStore;
   /** What the gateway sees of the pods (tests read it). */
   endpoints: EndpointSource;
+  /** Scheduling in this process: the picker, passive health, flow control. */
+  scheduling: LocalScheduling;
   close(): Promise<void>;
 }
 
@@ -47,7 +50,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await upstream.close();
     throw err;
   }
-  const { gateway, store, admin, endpoints } = assembled;
+  const { gateway, store, admin, endpoints, scheduling } = assembled;
   const servers: Listening[] = [];
   const closeAll = async () => {
     await Promise.all(servers.map((s) => s.close()));
@@ -56,7 +59,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await getter?.close();
   };
   try {
-    servers.push(await listenDataPlane(gateway, createDataPlaneApp(gateway), options.port ?? 8080, options.host ?? '127.0.0.1'));
+    const app = createDataPlaneApp(gateway, { clientAddress: (c) => (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress });
+    servers.push(await listenDataPlane(gateway, app, options.port ?? 8080, options.host ?? '127.0.0.1'));
     if (admin) servers.push(await listen(admin.app.fetch, options.adminPort!, admin.host));
   } catch (err) {
     await closeAll();
@@ -70,6 +74,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     gateway,
     store,
     endpoints,
+    scheduling,
     close: closeAll,
   };
 }

@@ -69,7 +69,8 @@ class Edge {
   async #proxy(kind: ApiKind, request: Request, path: string, ctx: ExecutionContext): Promise<Response> {
     // The request id is fixed here so that reports to the pool's object stay tied to this request's context.
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
-    const inbound = inboundFromRequest(request);
+    // Cloudflare puts the client's address in CF-Connecting-IP.
+    const inbound = inboundFromRequest(request, request.headers.get('cf-connecting-ip') ?? undefined);
     const headers = inbound.headers;
     const edgeInbound: InboundRequest = {
       ...inbound,

@@ -1,4 +1,4 @@
-/** Seeded random draws for the workload generators (mulberry32 underneath, as the simulator uses). */
+/** Seeded random draws for the benchmarks (mulberry32 underneath, as the simulator uses): one seed and stream, one sequence. */
 import { rng } from '../../src/sim/text.ts';
 
 export type Random = () => number;
@@ -17,6 +17,43 @@ export function logNormal(random: Random, median: number, sigma: number, min: nu
   const u = Math.max(random(), 1e-12);
   const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
   return Math.round(Math.min(max, Math.max(min, median * Math.exp(sigma * z))));
+}
+
+/** Log-uniform in [min, max], rounded: as many values between 150 and 300 as between 1 500 and 3 000. */
+export function logUniform(random: Random, min: number, max: number): number {
+  return Math.round(min * Math.exp(random() * Math.log(max / min)));
+}
+
+/**
+ * Draws from `values` without replacement, reshuffling when all are drawn: every value
+ * comes up once per round, so sums over many draws stay close to their mean (a
+ * stratified sample) while single draws are still spread over all of them.
+ */
+export function deck<T>(random: Random, values: readonly T[]): () => T {
+  const cards = values.slice();
+  let next = cards.length;
+  return () => {
+    if (next === cards.length) {
+      for (let i = cards.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [cards[i], cards[j]] = [cards[j]!, cards[i]!];
+      }
+      next = 0;
+    }
+    return cards[next++]!;
+  };
+}
+
+/** Integers min..max, for `deck`. */
+export function range(min: number, max: number): number[] {
+  return Array.from({ length: max - min + 1 }, (_, i) => min + i);
+}
+
+/** Gamma-distributed with shape `k` (an integer) and the given mean: a sum of k exponentials; k = 1 is exponential. */
+export function gamma(random: Random, k: number, mean: number): number {
+  let sum = 0;
+  for (let i = 0; i < k; i++) sum += exponential(random, mean / k);
+  return sum;
 }
 
 /** Integer uniform in [min, max]. */

@@ -1,18 +1,23 @@
-/** Latency collection: exact percentiles for per-request values, a fine log histogram for per-token gaps. */
+/**
+ * The benchmarks' statistics: exact percentiles over sorted samples, the
+ * median of a few runs, a growable sample list, and a fine log histogram for
+ * per-token gaps.
+ */
 
-export function percentile(sorted: Float64Array, q: number): number {
+/** The q-quantile (0 < q ≤ 1) of ascending `sorted`: the smallest value with at least q of the samples at or below it. */
+export function percentile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[i]!;
 }
 
-/** Growable list of numbers, sorted once at the end. */
 /** The median of a few numbers (the middle two averaged when their count is even). */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
+/** Growable list of numbers, sorted once at the end. */
 export class Samples {
   #data = new Float64Array(1024);
   #n = 0;

@@ -1,0 +1,155 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_BAND, DEFAULT_FLOW_CONTROL, type FlowControlConfig } from './config.ts';
+import { FlowController, type AdmitResult, type PoolState } from './controller.ts';
+
+/** A pool with `capacity` slots: saturated when in flight + admitted-not-started reach it. */
+function setup(config: Partial<FlowControlConfig> = {}, capacity = 1) {
+  let inFlight = 0;
+  let state: PoolState | undefined;
+  const fc = new FlowController({ ...DEFAULT_FLOW_CONTROL, ...config }, (_pool, extra) => state ?? (inFlight + extra >= capacity ? 'saturated' : 'available'));
+  const order: string[] = [];
+  const signal = () => {
+    const listeners = new Set<() => void>();
+    return { aborted: false, addEventListener: (_t: 'abort', l: () => void) => listeners.add(l), removeEventListener: (_t: 'abort', l: () => void) => listeners.delete(l), abort() { this.aborted = true; for (const l of listeners) l(); }, listeners };
+  };
+  /** Admit a request; when let through it runs until `finish()` frees its slot. */
+  const submit = (id: string, priority = 0, flow = 'default-flow', extra: { ttlMs?: number; bytes?: number } = {}) => {
+    const sig = signal();
+    const result = Promise.resolve(fc.admit({ requestId: id, pool: 'p', priority, flow, bytes: extra.bytes ?? 10, ttlMs: extra.ttlMs, signal: sig })).then((r: AdmitResult) => {
+      if ('admitted' in r) {
+        order.push(id);
+        inFlight++;
+        r.admitted.started();
+      }
+      return r;
+    });
+    return { result, signal: sig };
+  };
+  const finish = () => {
+    inFlight--;
+    fc.wake('p');
+  };
+  return { fc, order, submit, finish, setState: (s: PoolState | undefined) => (state = s), inFlight: () => inFlight };
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('FlowController', () => {
+  it('lets a request through at once, synchronously, when the pool has room and nothing waits', () => {
+    const { fc } = setup();
+    const r = fc.admit({ requestId: 'a', pool: 'p', priority: 0, flow: 'f', bytes: 1, signal: { aborted: false, addEventListener() {}, removeEventListener() {} } });
+    expect('admitted' in (r as AdmitResult)).toBe(true);
+  });
+
+  it('serves a higher band first, whatever the arrival order', async () => {
+    const t = setup();
+    t.submit('first');
+    await flush();
+    const waiting = [t.submit('std-1', 0), t.submit('crit-1', 10), t.submit('std-2', 0), t.submit('crit-2', 10)];
+    await flush();
+    for (let i = 0; i < 4; i++) {
+      t.finish();
+      await flush();
+    }
+    await Promise.all(waiting.map((w) => w.result));
+    expect(t.order).toEqual(['first', 'crit-1', 'crit-2', 'std-1', 'std-2']);
+  });
+
+  it('round robin between flows within a band: a flood does not starve a quiet flow', async () => {
+    const t = setup({ defaultBand: { ...DEFAULT_BAND, fairness: 'round-robin-fairness-policy' } });
+    t.submit('x');
+    await flush();
+    for (let i = 0; i < 6; i++) t.submit(`flood-${i}`, 0, 'noisy');
+    t.submit('quiet-0', 0, 'quiet');
+    t.submit('quiet-1', 0, 'quiet');
+    await flush();
+    for (let i = 0; i < 8; i++) {
+      t.finish();
+      await flush();
+    }
+    expect(t.order.slice(1, 5)).toEqual(['flood-0', 'quiet-0', 'flood-1', 'quiet-1']);
+  });
+
+  it('global-strict: first come first served across flows', async () => {
+    const t = setup();
+    t.submit('x');
+    await flush();
+    for (const [id, flow] of [['a', 'noisy'], ['b', 'noisy'], ['c', 'quiet']]) t.submit(id!, 0, flow);
+    await flush();
+    for (let i = 0; i < 3; i++) {
+      t.finish();
+      await flush();
+    }
+    expect(t.order).toEqual(['x', 'a', 'b', 'c']);
+  });
+
+  it('refuses over a band’s request or byte limit, and over the global ones, saying which', async () => {
+    const t = setup({ defaultBand: { ...DEFAULT_BAND, maxRequests: 2 } });
+    t.submit('x');
+    await flush();
+    t.submit('a');
+    t.submit('b');
+    const r = (await t.submit('c').result) as { refused: { kind: string; message: string } };
+    expect(r.refused.kind).toBe('queue-full');
+    expect(r.refused.message).toContain('priority 0');
+    const g = setup({ maxBytes: 25 });
+    g.submit('x');
+    await flush();
+    g.submit('a', 0, 'f', { bytes: 20 });
+    expect(((await g.submit('b', 0, 'f', { bytes: 10 }).result) as { refused: { kind: string } }).refused.kind).toBe('queue-full');
+  });
+
+  it('expires a request past its TTL with a refusal, by one timer, and serves the rest', async () => {
+    vi.useFakeTimers();
+    const t = setup();
+    t.submit('x');
+    await vi.advanceTimersByTimeAsync(0);
+    const short = t.submit('short', 0, 'f', { ttlMs: 100 });
+    const long = t.submit('long', 0, 'f', { ttlMs: 10_000 });
+    await vi.advanceTimersByTimeAsync(150);
+    expect(((await short.result) as { refused: { kind: string } }).refused.kind).toBe('ttl-expired');
+    t.finish();
+    expect('admitted' in (await long.result)).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a client that leaves while queued leaves the queue at once', async () => {
+    const t = setup();
+    t.submit('x');
+    await flush();
+    const gone = t.submit('gone');
+    const stays = t.submit('stays');
+    gone.signal.abort();
+    expect(((await gone.result) as { refused: { kind: string } }).refused.kind).toBe('client-gone');
+    expect(t.fc.waiting('p')).toBe(1);
+    t.finish();
+    await stays.result;
+    expect(t.order).toEqual(['x', 'stays']);
+  });
+
+  it('sheds negative priorities at saturation instead of queueing them', async () => {
+    const t = setup();
+    t.submit('x');
+    await flush();
+    expect(((await t.submit('cheap', -1).result) as { refused: { kind: string } }).refused.kind).toBe('shed');
+  });
+
+  it('waits while the pool has no endpoint, and refuses with no-endpoints when none comes in time', async () => {
+    vi.useFakeTimers();
+    const t = setup({ noEndpointRequestTTLMs: 500 });
+    t.setState('no-endpoints');
+    const a = t.submit('a');
+    await vi.advanceTimersByTimeAsync(200);
+    t.setState(undefined);
+    t.fc.wake('p');
+    expect('admitted' in (await a.result)).toBe(true);
+    t.setState('no-endpoints');
+    const b = t.submit('b');
+    await vi.advanceTimersByTimeAsync(600);
+    expect(((await b.result) as { refused: { kind: string } }).refused.kind).toBe('no-endpoints');
+  });
+});

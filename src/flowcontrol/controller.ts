@@ -1,0 +1,260 @@
+/**
+ * Flow control: between admission and scheduling, a request that arrives
+ * while its pool is saturated waits in the gateway — in its priority band,
+ * in its flow — instead of in a pod's queue behind everyone else, and is
+ * dispatched when capacity frees: at a completion, a first token, or a fresh
+ * snapshot of the pool (the caller says when, `wake`). Nothing runs while
+ * nothing waits: no polling loop, one timer per pool for the nearest TTL.
+ * Pools are independent (no head-of-line blocking of one by another).
+ *
+ * While the pool is not saturated and nothing waits, a request passes at
+ * once, synchronously: idle flow control costs a few comparisons.
+ */
+import { bandFor, type FlowControlConfig } from './config.ts';
+import { PoolQueues, type QueuedRequest } from './queues.ts';
+
+/** What the saturation detector says of a pool, counting `extra` requests admitted but not yet dispatched. */
+export type PoolState = 'available' | 'saturated' | 'no-endpoints';
+
+export interface FlowRequest {
+  requestId: string;
+  pool: string;
+  priority: number;
+  /** The fairness id (x-llm-d-inference-fairness-id, or the tenant; `default-flow` when none). */
+  flow: string;
+  bytes: number;
+  /** Its own queue-wait budget (x-llm-d-inference-ttl), ms. */
+  ttlMs?: number;
+  /** A TTFT objective (x-llm-d-slo-ttft-ms): the deadline for EDF ordering. */
+  sloTtftMs?: number;
+  /** The client going away while it waits takes it out of the queue at once. */
+  signal: { readonly aborted: boolean; addEventListener(type: 'abort', l: () => void): void; removeEventListener(type: 'abort', l: () => void): void };
+}
+
+/** Why flow control refused a request (the director turns it into a 429 or a 503). */
+export interface Refusal {
+  kind: 'queue-full' | 'ttl-expired' | 'no-endpoints' | 'shed' | 'client-gone';
+  message: string;
+  retryAfterSeconds: number;
+}
+
+/** A request let through: `started()` once it has reached scheduling (or given up) — the detector counts it until then. */
+export interface Admission {
+  /** Time spent waiting in the queue, ms (0 when it passed at once). */
+  waitedMs: number;
+  started(): void;
+}
+
+export type AdmitResult = { admitted: Admission } | { refused: Refusal };
+
+interface Waiting extends QueuedRequest {
+  resolve(result: AdmitResult): void;
+  onAbort: () => void;
+  signal: FlowRequest['signal'];
+}
+
+interface PoolFlow {
+  queues: PoolQueues;
+  /** Admitted, not yet at scheduling: the detector counts them as load. */
+  pending: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  timerAt: number;
+  /** Waiting items by TTL (a lazy min-heap: items taken out are skipped). */
+  byExpiry: Waiting[];
+}
+
+export interface FlowControlStats {
+  dispatched: number;
+  /** Refusals by kind. */
+  refused: Map<Refusal['kind'], number>;
+  /** Queue waits of dispatched requests, ms (the director's metrics take them). */
+}
+
+export class FlowController {
+  readonly #pools = new Map<string, PoolFlow>();
+  #seq = 0;
+  readonly stats: FlowControlStats = { dispatched: 0, refused: new Map() };
+  /** Told of each dispatch from the queue (queue time) and each refusal. */
+  onEvent?: (e: { pool: string; priority: number; flow: string; outcome: 'dispatched' | Refusal['kind']; waitedMs: number }) => void;
+
+  constructor(
+    readonly config: FlowControlConfig,
+    /** The saturation detector: the pool's state counting `extra` admitted requests. */
+    private readonly state: (pool: string, extra: number) => PoolState,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  admit(req: FlowRequest): AdmitResult | Promise<AdmitResult> {
+    const p = this.#pool(req.pool);
+    const state = this.state(req.pool, p.pending);
+    if (p.queues.count === 0 && state === 'available') return this.#pass(p, 0);
+    if (state === 'saturated' && req.priority < 0 && this.config.shedNegative) {
+      return this.#refuse(req, 'shed', `pool "${req.pool}" is saturated and this request is sheddable (priority ${req.priority} < 0)`, 1);
+    }
+    const band = p.queues.band(req.priority, bandFor(this.config, req.priority));
+    const c = this.config;
+    if (band.count + 1 > band.config.maxRequests || band.bytes + req.bytes > band.config.maxBytes) {
+      return this.#refuse(req, 'queue-full', `the queue of priority ${req.priority} in pool "${req.pool}" is full (${band.count} requests, ${band.bytes} bytes; limits ${band.config.maxRequests} and ${band.config.maxBytes})`, 1);
+    }
+    if ((c.maxRequests > 0 && p.queues.count + 1 > c.maxRequests) || (c.maxBytes > 0 && p.queues.bytes + req.bytes > c.maxBytes)) {
+      return this.#refuse(req, 'queue-full', `the flow-control queues of pool "${req.pool}" are full (${p.queues.count} requests, ${p.queues.bytes} bytes; limits ${c.maxRequests || '∞'} and ${c.maxBytes || '∞'})`, 1);
+    }
+    if (req.signal.aborted) return { refused: { kind: 'client-gone', message: 'the client went away', retryAfterSeconds: 0 } };
+    const now = this.now();
+    const ttl = req.ttlMs ?? (state === 'no-endpoints' ? c.noEndpointRequestTTLMs : c.defaultRequestTTLMs);
+    const expiresAt = ttl > 0 ? now + ttl : Infinity;
+    return new Promise<AdmitResult>((resolve) => {
+      const item: Waiting = {
+        requestId: req.requestId,
+        priority: req.priority,
+        flow: req.flow,
+        bytes: req.bytes,
+        seq: this.#seq++,
+        enqueuedAt: now,
+        expiresAt,
+        deadline: req.sloTtftMs !== undefined && band.config.ordering === 'slo-deadline-ordering-policy' ? now + req.sloTtftMs : expiresAt,
+        queued: true,
+        signal: req.signal,
+        resolve,
+        onAbort: () => {
+          if (!item.queued) return;
+          p.queues.remove(item);
+          this.#arm(req.pool, p);
+          this.#count('client-gone');
+          resolve({ refused: { kind: 'client-gone', message: 'the client went away while its request waited', retryAfterSeconds: 0 } });
+        },
+      };
+      req.signal.addEventListener('abort', item.onAbort);
+      p.queues.push(band, item);
+      if (expiresAt !== Infinity) this.#arm(req.pool, p, item);
+      // A request queued behind others while the pool has room: dispatch what fits now.
+      if (state === 'available') this.wake(req.pool);
+    });
+  }
+
+  /** Capacity may have freed in this pool (a completion, a first token, a fresh snapshot): dispatch what fits. */
+  wake(pool: string): void {
+    const p = this.#pools.get(pool);
+    if (!p || p.queues.count === 0) return;
+    for (;;) {
+      const state = this.state(pool, p.pending);
+      const item = state === 'available' ? (p.queues.take() as Waiting | undefined) : undefined;
+      if (!item) {
+        // The nearest TTL may have left with what was dispatched: keep the timer for what still waits.
+        if (p.timer) this.#arm(pool, p);
+        return;
+      }
+      item.signal.removeEventListener('abort', item.onAbort);
+      const waited = this.now() - item.enqueuedAt;
+      this.onEvent?.({ pool, priority: item.priority, flow: item.flow, outcome: 'dispatched', waitedMs: waited });
+      item.resolve(this.#pass(p, waited));
+    }
+  }
+
+  /** Whether requests wait in this pool (the caller listens for fresh snapshots only then). */
+  waiting(pool: string): number {
+    return this.#pools.get(pool)?.queues.count ?? 0;
+  }
+
+  /** What waits, per pool, band and flow. */
+  *queued(): Generator<{ pool: string; priority: number; flow: string; requests: number; bytes: number }> {
+    for (const [pool, p] of this.#pools) for (const s of p.queues.sizes()) yield { pool, ...s };
+  }
+
+  #pass(p: PoolFlow, waitedMs: number): { admitted: Admission } {
+    p.pending++;
+    this.stats.dispatched++;
+    let started = false;
+    return {
+      admitted: {
+        waitedMs,
+        started: () => {
+          if (started) return;
+          started = true;
+          p.pending--;
+        },
+      },
+    };
+  }
+
+  #refuse(req: Pick<FlowRequest, 'pool' | 'priority' | 'flow'>, kind: Refusal['kind'], message: string, retryAfterSeconds: number): { refused: Refusal } {
+    this.#count(kind);
+    this.onEvent?.({ pool: req.pool, priority: req.priority, flow: req.flow, outcome: kind, waitedMs: 0 });
+    return { refused: { kind, message, retryAfterSeconds } };
+  }
+
+  #count(kind: Refusal['kind']): void {
+    this.stats.refused.set(kind, (this.stats.refused.get(kind) ?? 0) + 1);
+  }
+
+  #pool(name: string): PoolFlow {
+    let p = this.#pools.get(name);
+    if (!p) this.#pools.set(name, (p = { queues: new PoolQueues(), pending: 0, timer: undefined, timerAt: Infinity, byExpiry: [] }));
+    return p;
+  }
+
+  /** Keep one timer per pool, at the nearest TTL. */
+  #arm(pool: string, p: PoolFlow, item?: Waiting): void {
+    if (item) heapPush(p.byExpiry, item);
+    while (p.byExpiry.length && !p.byExpiry[0]!.queued) heapPop(p.byExpiry);
+    const next = p.byExpiry[0]?.expiresAt ?? Infinity;
+    if (next === p.timerAt) return;
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = undefined;
+    p.timerAt = next;
+    if (next === Infinity) return;
+    p.timer = setTimeout(() => this.#expire(pool, p), Math.max(0, next - this.now()));
+  }
+
+  #expire(pool: string, p: PoolFlow): void {
+    p.timer = undefined;
+    p.timerAt = Infinity;
+    const now = this.now();
+    while (p.byExpiry.length && (!p.byExpiry[0]!.queued || p.byExpiry[0]!.expiresAt <= now)) {
+      const item = heapPop(p.byExpiry);
+      if (!item.queued) continue;
+      p.queues.remove(item);
+      item.signal.removeEventListener('abort', item.onAbort);
+      const noEndpoints = this.state(pool, p.pending) === 'no-endpoints';
+      const waited = Math.round(now - item.enqueuedAt);
+      const refusal: Refusal = noEndpoints
+        ? { kind: 'no-endpoints', message: `pool "${pool}" had no ready endpoint for the ${waited} ms this request waited`, retryAfterSeconds: 1 }
+        : { kind: 'ttl-expired', message: `pool "${pool}" stayed saturated for the ${waited} ms this request waited (its queue TTL)`, retryAfterSeconds: 1 };
+      this.#count(refusal.kind);
+      this.onEvent?.({ pool, priority: item.priority, flow: item.flow, outcome: refusal.kind, waitedMs: waited });
+      item.resolve({ refused: refusal });
+    }
+    this.#arm(pool, p);
+  }
+}
+
+function heapPush(h: Waiting[], item: Waiting): void {
+  h.push(item);
+  let i = h.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (h[parent]!.expiresAt <= item.expiresAt) break;
+    h[i] = h[parent]!;
+    i = parent;
+  }
+  h[i] = item;
+}
+
+function heapPop(h: Waiting[]): Waiting {
+  const top = h[0]!;
+  const last = h.pop()!;
+  if (h.length) {
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && h[r]!.expiresAt < h[l]!.expiresAt ? r : l;
+      if (h[c]!.expiresAt >= last.expiresAt) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+  }
+  return top;
+}

@@ -1,0 +1,199 @@
+/**
+ * One pool's queues: priority bands (a higher band is always served first),
+ * in each band a queue per flow (fairness id), and a policy for each level —
+ * between flows round robin or global-strict (the best head of the whole
+ * band), within a flow first come first served or earliest deadline first.
+ */
+import type { BandConfig } from './config.ts';
+
+export interface QueuedRequest {
+  readonly requestId: string;
+  readonly priority: number;
+  readonly flow: string;
+  readonly bytes: number;
+  /** Arrival order, for FCFS. */
+  readonly seq: number;
+  readonly enqueuedAt: number;
+  /** When its TTL runs out, ms (Infinity: never). */
+  readonly expiresAt: number;
+  /** Its deadline for EDF ordering (the TTL's end, or enqueue time + x-llm-d-slo-ttft-ms). */
+  readonly deadline: number;
+  queued: boolean;
+}
+
+class Flow {
+  readonly items: QueuedRequest[] = [];
+  head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: QueuedRequest, byDeadline: boolean): void {
+    if (!byDeadline) {
+      this.items.push(item);
+      return;
+    }
+    // Insert in deadline order (FCFS among equals); flows are short, and a tail insert is the common case.
+    let i = this.items.length;
+    while (i > this.head && before(item, this.items[i - 1]!)) i--;
+    this.items.splice(i, 0, item);
+  }
+
+  /** The first still-queued item (dropping any taken out meanwhile). */
+  peek(): QueuedRequest | undefined {
+    while (this.head < this.items.length && !this.items[this.head]!.queued) this.head++;
+    if (this.head > 32 && this.head * 2 > this.items.length) {
+      this.items.splice(0, this.head);
+      this.head = 0;
+    }
+    return this.items[this.head];
+  }
+}
+
+function before(a: QueuedRequest, b: QueuedRequest): boolean {
+  return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
+}
+
+export class Band {
+  readonly flows = new Map<string, Flow>();
+  /** Flows with something queued, in round-robin order. */
+  #ring: string[] = [];
+  #turn = 0;
+  count = 0;
+  bytes = 0;
+
+  constructor(
+    readonly priority: number,
+    readonly config: BandConfig,
+  ) {}
+
+  push(item: QueuedRequest): void {
+    let flow = this.flows.get(item.flow);
+    if (!flow) this.flows.set(item.flow, (flow = new Flow()));
+    if (flow.size === 0 && !this.#ring.includes(item.flow)) this.#ring.push(item.flow);
+    flow.push(item, this.config.ordering !== 'fcfs-ordering-policy');
+    this.count++;
+    this.bytes += item.bytes;
+  }
+
+  /** Account for an item leaving the queue (dispatched, expired, its client gone). */
+  removed(item: QueuedRequest): void {
+    this.count--;
+    this.bytes -= item.bytes;
+  }
+
+  /** The next item by the band's fairness policy, taken out of the queue. */
+  take(): QueuedRequest | undefined {
+    const item = this.config.fairness === 'round-robin-fairness-policy' ? this.#roundRobin() : this.#globalStrict();
+    if (item) {
+      item.queued = false;
+      this.removed(item);
+    }
+    return item;
+  }
+
+  #roundRobin(): QueuedRequest | undefined {
+    for (let tries = this.#ring.length; tries > 0; tries--) {
+      if (this.#turn >= this.#ring.length) this.#turn = 0;
+      const id = this.#ring[this.#turn]!;
+      const flow = this.flows.get(id)!;
+      const item = flow.peek();
+      if (!item) {
+        // Nothing left in this flow: it leaves the ring (and the map, so idle tenants cost nothing).
+        this.#ring.splice(this.#turn, 1);
+        this.flows.delete(id);
+        continue;
+      }
+      flow.head++;
+      this.#turn++;
+      return item;
+    }
+    return undefined;
+  }
+
+  #globalStrict(): QueuedRequest | undefined {
+    let best: QueuedRequest | undefined;
+    let bestFlow: Flow | undefined;
+    const byDeadline = this.config.ordering !== 'fcfs-ordering-policy';
+    for (const [id, flow] of this.flows) {
+      const item = flow.peek();
+      if (!item) {
+        this.flows.delete(id);
+        const k = this.#ring.indexOf(id);
+        if (k >= 0) this.#ring.splice(k, 1);
+        continue;
+      }
+      if (!best || (byDeadline ? before(item, best) : item.seq < best.seq)) {
+        best = item;
+        bestFlow = flow;
+      }
+    }
+    if (bestFlow) bestFlow.head++;
+    return best;
+  }
+}
+
+/** The bands of one pool, highest priority first. */
+export class PoolQueues {
+  readonly #bands = new Map<number, Band>();
+  #order: Band[] = [];
+  count = 0;
+  bytes = 0;
+
+  band(priority: number, config: BandConfig): Band {
+    let band = this.#bands.get(priority);
+    if (!band) {
+      band = new Band(priority, config);
+      this.#bands.set(priority, band);
+      this.#order = [...this.#bands.values()].sort((a, b) => b.priority - a.priority);
+    }
+    return band;
+  }
+
+  push(band: Band, item: QueuedRequest): void {
+    band.push(item);
+    this.count++;
+    this.bytes += item.bytes;
+  }
+
+  /** The next request to dispatch: the highest band with anything queued decides. */
+  take(): QueuedRequest | undefined {
+    for (const band of this.#order) {
+      if (band.count === 0) continue;
+      const item = band.take();
+      if (item) {
+        this.count--;
+        this.bytes -= item.bytes;
+        return item;
+      }
+    }
+    return undefined;
+  }
+
+  /** Take an item out before its turn (expired, or its client went away). */
+  remove(item: QueuedRequest): void {
+    if (!item.queued) return;
+    item.queued = false;
+    this.#bands.get(item.priority)?.removed(item);
+    this.count--;
+    this.bytes -= item.bytes;
+  }
+
+  /** Per band and flow: what is queued (for metrics and the dashboard). */
+  *sizes(): Generator<{ priority: number; flow: string; requests: number; bytes: number }> {
+    for (const band of this.#order) {
+      for (const [flow, f] of band.flows) {
+        let requests = 0;
+        let bytes = 0;
+        for (let i = f.head; i < f.items.length; i++) {
+          const item = f.items[i]!;
+          if (!item.queued) continue;
+          requests++;
+          bytes += item.bytes;
+        }
+        if (requests) yield { priority: band.priority, flow, requests, bytes };
+      }
+    }
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The routing table from the cluster: informers over every routing resource
+ * type keep a cache of objects (keyed kind/namespace/name); after each change
+ * the whole list goes through the same conversion and validation as
+ * `infergate apply` (importObjects), and an accepted table that differs from
+ * the active one is applied as a new version.
+ *
+ * Unlike `apply`, which takes or refuses a file whole, a cluster changes one
+ * object at a time, so:
+ * - an object whose new version is invalid is reported on its status and its
+ *   last accepted version stays in the table (traffic unchanged); one that was
+ *   never valid stays out;
+ * - a reference to something missing (an HTTPRoute to a deleted pool) is
+ *   reported (ResolvedRefs False) but does not block the rest, as in the
+ *   Gateway API, where such a backend simply receives no traffic;
+ * - a table that still fails validation as a whole is not applied; every
+ *   object named in its problems says so, and the last good table is kept.
+ */
+import { importObjects, type Condition as ImportCondition } from '../routing/manifests.ts';
+import { formatProblem, type Problem } from '../routing/problems.ts';
+import type { RoutingTableStore } from '../routing/store.ts';
+import { canonicalJson } from './canonical.ts';
+import type { ConditionInput } from './conditions.ts';
+import { ownObjects } from './ownership.ts';
+import { objectKey, type Informer, type KubeObject, type KubernetesPort, type ResourceType } from './port.ts';
+import { routingResourceTypes } from './resources.ts';
+import { acceptedOnly, conditionsStatus, DEFAULT_PARENT, parentsStatus, poolConditions, routeConditions, type DesiredStatus } from './status.ts';
+
+export interface RoutingSourceOptions {
+  namespace?: string;
+  gatewayClass?: string;
+  /** Our name in status.parents[].controllerName (a domain-prefixed path). */
+  controllerName: string;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+/** Reasons that leave an object out without making the table invalid (conflict losers). */
+const NOT_BLOCKING = new Set(['Superseded', 'ModelNameInUse']);
+/** Table problem object prefixes (src/routing/validate.ts) → the kinds they come from. */
+const TABLE_KINDS: Record<string, string[]> = { Pool: ['InferencePool'], Route: ['HTTPRoute'], Model: ['InferenceModel'], Objective: ['InferenceObjective'] };
+
+export class KubernetesRoutingSource {
+  readonly #objects = new Map<string, { type: ResourceType; object: KubeObject }>();
+  readonly #lastGood = new Map<string, KubeObject>();
+  readonly #informers: Informer[] = [];
+  readonly #unsynced = new Set<string>();
+  readonly #failing = new Map<string, string>();
+  readonly #missing = new Set<string>();
+  readonly #log: (line: Record<string, unknown>) => void;
+  #scheduled = false;
+  #appliedText: string | undefined;
+  #tableProblems: Problem[] = [];
+  #firstSync!: () => void;
+  readonly #synced = new Promise<void>((resolve) => (this.#firstSync = resolve));
+
+  constructor(
+    readonly port: KubernetesPort,
+    readonly store: RoutingTableStore,
+    readonly onStatus: (desired: DesiredStatus[]) => void,
+    readonly options: RoutingSourceOptions,
+  ) {
+    this.#log = options.log ?? (() => {});
+  }
+
+  get problem(): string | undefined {
+    if (this.#failing.size) return [...this.#failing].map(([what, why]) => `${what}: ${why}`).join('; ');
+    if (this.#unsynced.size) return `waiting for the first list of ${[...this.#unsynced].join(', ')} from the Kubernetes API`;
+    if (this.#tableProblems.length) return `the cluster's routing objects do not make a valid table (the last good one stays): ${this.#tableProblems.map(formatProblem).join('; ')}`;
+    return undefined;
+  }
+
+  /** Start the informers; resolves once every type has been listed (the first table is built then) or after `waitMs`. */
+  async start(waitMs = 10_000): Promise<void> {
+    for (const type of routingResourceTypes()) {
+      const name = `${type.plural}.${type.group}/${type.version}`;
+      this.#unsynced.add(name);
+      this.#informers.push(
+        this.port.watch(type, { namespace: this.options.namespace }, {
+          upsert: (o) => this.#set(type, o),
+          remove: (o) => this.#remove(type, o),
+          synced: () => this.#listed(name),
+          unavailable: (error, retryInMs) => {
+            this.#failing.set(name, error);
+            this.#log({ level: 'warn', msg: 'Kubernetes watch failed; keeping the routing table and retrying', resource: name, error, retryInMs });
+          },
+          missing: (error) => this.#listed(name, error),
+        }),
+      );
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#synced, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+  }
+
+  stop(): void {
+    for (const i of this.#informers) void i.stop();
+    this.#informers.length = 0;
+  }
+
+  #set(type: ResourceType, object: KubeObject): void {
+    this.#objects.set(objectKey(object), { type, object });
+    this.#changed();
+  }
+
+  #remove(type: ResourceType, object: KubeObject): void {
+    this.#objects.delete(objectKey(object));
+    this.#lastGood.delete(objectKey(object));
+    this.#changed();
+  }
+
+  #listed(name: string, missing?: string): void {
+    this.#failing.delete(name);
+    // Retried with backoff in case the CRD is installed later; said once.
+    if (missing && !this.#missing.has(name)) this.#log({ level: 'info', msg: 'resource not served by this cluster (CRD not installed?); treated as empty', resource: name, detail: missing });
+    if (missing) this.#missing.add(name);
+    else this.#missing.delete(name);
+    if (this.#unsynced.delete(name) && this.#unsynced.size === 0) this.#firstSync();
+    this.#changed();
+  }
+
+  #changed(): void {
+    // Nothing is built from a partial picture: a table missing the pools not yet listed would drop their traffic.
+    if (this.#scheduled || this.#unsynced.size) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      this.#rebuild();
+    });
+  }
+
+  #rebuild(): void {
+    const own = ownObjects([...this.#objects.values()].map((e) => e.object), this.options.gatewayClass);
+    const first = importObjects(own.objects);
+    const rejected = new Map<string, ImportCondition>();
+    for (const s of first.objects) {
+      const bad = s.conditions.find((c) => c.type === 'Accepted' && c.status === 'False' && !NOT_BLOCKING.has(c.reason));
+      const object = own.objects[s.document]!;
+      if (bad) rejected.set(objectKey(object), bad);
+      else this.#lastGood.set(objectKey(object), object);
+    }
+    // Each rejected object's last accepted version stands in for it (or nothing, if it never had one).
+    const values = rejected.size ? own.objects.map((o) => (rejected.has(objectKey(o)) ? this.#lastGood.get(objectKey(o)) : o)) : own.objects;
+    const imported = rejected.size ? importObjects(values) : first;
+
+    const text = canonicalJson(imported.table);
+    let tableProblems: Problem[] = [];
+    if (text !== this.#appliedText) {
+      const result = this.store.apply(imported.table);
+      if (result.ok) {
+        this.#appliedText = text;
+        this.#log({ level: 'info', msg: 'routing table from the cluster applied', version: result.version, objects: own.objects.length, kept: rejected.size });
+      } else {
+        tableProblems = result.reason === 'invalid' ? result.problems : [];
+        this.#log({ level: 'warn', msg: 'routing objects make an invalid table; the last good table stays', version: this.store.version, problems: tableProblems.map(formatProblem) });
+      }
+    } else if (this.#tableProblems.length) tableProblems = this.#tableProblems;
+    this.#tableProblems = tableProblems;
+
+    // Conditions per object: its own (from this import), or its rejection.
+    const byKey = new Map<string, ConditionInput[]>();
+    for (const s of first.objects) byKey.set(objectKey(own.objects[s.document]!), s.conditions);
+    for (const s of imported.objects) {
+      const o = values[s.document];
+      if (!o || rejected.has(objectKey(o))) continue;
+      byKey.set(objectKey(o), s.conditions);
+    }
+    for (const [key, bad] of rejected) {
+      const kept = this.#lastGood.has(key) ? `; its previous accepted version (generation ${this.#lastGood.get(key)!.metadata.generation ?? '?'}) is still in use` : '; it is not in use';
+      byKey.set(key, [{ type: 'Accepted', status: 'False', reason: bad.reason, message: `${bad.message}${kept}` }]);
+    }
+    for (const p of tableProblems) {
+      const [prefix, name] = p.object.split('/') as [string, string];
+      for (const o of own.objects) {
+        if (!(TABLE_KINDS[prefix] ?? []).includes(o.kind) || o.metadata.name !== name) continue;
+        const message = `rejected with the routing table (version ${this.store.version} stays in use): ${formatProblem(p)}`;
+        byKey.set(objectKey(o), [...(byKey.get(objectKey(o)) ?? []).filter((c) => c.type !== 'Accepted'), { type: 'Accepted', status: 'False', reason: 'Invalid', message }]);
+      }
+    }
+    this.onStatus(this.#desired(own, byKey));
+  }
+
+  #desired(own: ReturnType<typeof ownObjects>, byKey: Map<string, ConditionInput[]>): DesiredStatus[] {
+    const out: DesiredStatus[] = [];
+    const controller = this.options.controllerName;
+    for (const o of own.objects) {
+      const key = objectKey(o);
+      const type = this.#objects.get(key)?.type;
+      const conditions = byKey.get(key) ?? [];
+      if (!type) continue;
+      if (o.kind === 'InferencePool') {
+        const parents = own.poolParents.get(`${o.metadata.namespace ?? 'default'}/${o.metadata.name}`) ?? [DEFAULT_PARENT];
+        out.push(parentsStatus(type, o, parents, poolConditions(conditions), controller));
+      } else if (o.kind === 'HTTPRoute') {
+        out.push(parentsStatus(type, o, own.routeParents.get(key) ?? [DEFAULT_PARENT], routeConditions(conditions), controller));
+      } else if (o.kind !== 'Gateway') {
+        out.push(conditionsStatus(type, o, acceptedOnly(conditions)));
+      }
+    }
+    return out;
+  }
+}
