@@ -4,7 +4,9 @@
  * gateway loads it) with the admin API, the endpoint source (the embedded
  * agent scrapes once for every worker), and the internal API the workers
  * follow — RoutingService read-only and, with an embedded agent, its
- * EndpointService — behind a per-run bearer token.
+ * EndpointService (and, with `kvEvents`, its KvIndexService: the workers keep
+ * copies of the one KV index, as gateways of a remote agent do) — behind a
+ * per-run bearer token.
  */
 import { Hono } from 'hono';
 import type { ConnectRouter } from '@connectrpc/connect';
@@ -16,8 +18,11 @@ import { EmbeddedAgentSource } from '../agent/embedded-source.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
 import { adminApp, loadRoutingTable, openEndpointSource, type GatewayStartOptions, type RuntimeParts } from './assemble.ts';
+import { KvEventsCollector } from '../kvevents/collector.ts';
+import { kvIndexServiceRoutes } from '../agent/kv-index-service.ts';
 
-export interface ControlPlaneOptions extends Pick<GatewayStartOptions, 'manifests' | 'stateDir' | 'endpoints' | 'agent' | 'agentToken' | 'scrapeIntervalMs' | 'staleAfterMs' | 'adminPort' | 'adminHost' | 'host' | 'token' | 'log'> {
+export interface ControlPlaneOptions
+  extends Pick<GatewayStartOptions, 'manifests' | 'stateDir' | 'endpoints' | 'agent' | 'agentToken' | 'scrapeIntervalMs' | 'staleAfterMs' | 'adminPort' | 'adminHost' | 'host' | 'token' | 'log' | 'kvEvents' | 'kvEventsPort' | 'kvEventsReplayPort' | 'kvEventsTopic'> {
   /** Bearer token of the internal API (random per run). */
   internalToken: string;
   /** The gateway metrics for the admin port's /metrics (the workers', merged). */
@@ -33,7 +38,7 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
-export async function assembleControlPlane(options: ControlPlaneOptions, parts: Pick<RuntimeParts, 'files' | 'getter'>): Promise<ControlPlane> {
+export async function assembleControlPlane(options: ControlPlaneOptions, parts: Pick<RuntimeParts, 'files' | 'getter' | 'kvEventsTransport'>): Promise<ControlPlane> {
   const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
   const { store, persistence } = await loadRoutingTable(options, parts.files, log);
   const source = await openEndpointSource(options, parts, store, log);
@@ -43,12 +48,20 @@ export async function assembleControlPlane(options: ControlPlaneOptions, parts: 
   const internal = new Hono();
   const routing = routingReadRoutes(store);
   const endpointService = agent && endpointServiceRoutes(agent);
+  // The pods' KV events are subscribed once, here; the workers follow the index like gateways of a remote agent.
+  const collector = agent && options.kvEvents && parts.kvEventsTransport ? new KvEventsCollector({ transport: await parts.kvEventsTransport(), topic: options.kvEventsTopic ?? '', log }) : undefined;
+  const kvIndexService = agent && collector && kvIndexServiceRoutes(agent, collector, { port: options.kvEventsPort ?? 5557, replayPort: options.kvEventsReplayPort || undefined });
   const routes = (router: ConnectRouter) => {
     routing(router);
     endpointService?.(router);
+    kvIndexService?.(router);
   };
   mountConnect(internal, routes, { interceptors: [bearerAuth(options.internalToken)] });
 
   const admin = options.adminPort !== undefined ? adminApp(options, { store, persistence, endpoints, log }, options.metrics) : undefined;
-  return { store, endpoints, internal: { app: internal, endpoints: !!agent }, admin, close: () => source.close() };
+  const close = async () => {
+    await collector?.close();
+    await source.close();
+  };
+  return { store, endpoints, internal: { app: internal, endpoints: !!agent }, admin, close };
 }

@@ -41,7 +41,7 @@ export interface WorkerConfig {
   slot: number;
   options: Pick<
     GatewayStartOptions,
-    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom'
+    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'kvEvents'
   >;
 }
 
@@ -139,7 +139,8 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
   };
 
   try {
-    control = await assembleControlPlane({ ...options, internalToken, metrics, log }, { files: nodeFiles, getter });
+    const kvEventsTransport = async () => (await import('./zmq-subscriber.ts')).zmqTransport;
+    control = await assembleControlPlane({ ...options, internalToken, metrics, log }, { files: nodeFiles, getter, kvEventsTransport });
     const internal = await listen(control.internal.app.fetch, 0, '127.0.0.1');
     servers.push(internal);
     const internalUrl = `http://127.0.0.1:${internal.port}`;
@@ -151,6 +152,8 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
       maxAttempts: options.maxAttempts,
       schedulingConfig: options.schedulingConfig,
       staleAfterMs: options.staleAfterMs,
+      // Precise routing: each worker keeps a copy of the index (the primary's, or the remote agent's).
+      kvEvents: options.kvEvents,
       ...(control!.internal.endpoints ? { agent: internalUrl, agentToken: internalToken } : { agent: options.agent, agentToken: options.agentToken }),
       // Wait for the table only when there is one to wait for: else the worker answers 503 until `infergate apply`.
       tableFrom: { url: internalUrl, token: internalToken, waitMs: control!.store.current ? (options.tableWaitMs ?? 3000) : 0 },
