@@ -4,7 +4,7 @@
  * simulated-time loop and load generator.
  *
  *   npx tsx bench/routing-precise.ts [--mode sim|e2e] [--quick] [--seed N] [--blocks N]
- *        [--levels 0.8,0.95] [--duration S] [--trace-blocks N] [--trace-minutes M] [--speeds 1,1.5] [--workload shared-prefix|trace|all] [--out FILE]
+ *        [--levels 0.8,0.95] [--duration S] [--trace-blocks N] [--trace-minutes M] [--speeds 1,1.5] [--runs NAME,…] [--workload shared-prefix|trace|all] [--out FILE]
  *        [--trace-file PATH] (default: conversation_trace.jsonl in ../shared/traces beside the repository)
  *
  * sim: shared-prefix and the Mooncake conversation trace with the pods' caches
@@ -50,7 +50,7 @@ if (mode === 'sim') {
   notes = `simulated time; shared-prefix with ${options.numGpuBlocks} GPU blocks (16 tokens) per pod, the trace's first ${options.traceSpanMs / 60_000} minutes with ${options.traceGpuBlocks}; KV events reach the index 10 ms (simulated) after the engine step that caused them; ×2 = two gateway replicas, requests alternating between them`;
 } else if (mode === 'e2e') {
   const { runPreciseE2E } = await import('./routing/precise/e2e.ts');
-  const r = await runPreciseE2E({ seed, quick, levels, progress, numGpuBlocks: Number(flag('blocks') ?? 8000), durationMs: flag('duration') ? Number(flag('duration')) * 1000 : undefined, timeScale: flag('time-scale') ? Number(flag('time-scale')) : undefined, which });
+  const r = await runPreciseE2E({ seed, quick, levels, progress, numGpuBlocks: Number(flag('blocks') ?? 8000), durationMs: flag('duration') ? Number(flag('duration')) * 1000 : undefined, timeScale: flag('time-scale') ? Number(flag('time-scale')) : undefined, which, only: flag('runs')?.split(',') });
   rows = r.rows;
   notes = r.notes;
 } else {

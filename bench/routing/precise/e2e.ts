@@ -7,7 +7,7 @@
  * pods' caches are put under pressure as in the simulated-time mode.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -31,6 +31,8 @@ export interface PreciseE2EOptions {
   durationMs?: number;
   timeScale?: number;
   which: string;
+  /** Only these runs (names as in the table), e.g. to look at one. */
+  only?: string[];
   progress?: (line: string) => void;
 }
 
@@ -49,6 +51,18 @@ function stop(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
+}
+
+/** CPU seconds (user + system) of a process so far, from /proc (NaN once it is gone). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return NaN;
+  }
 }
 
 const RUNS = [
@@ -76,7 +90,7 @@ export async function runPreciseE2E(o: PreciseE2EOptions): Promise<{ rows: Compa
     const workload = generate({ ...base, durationMs, rate: cap.total * level, poolRates: Object.fromEntries(Object.entries(cap.poolRates).map(([k, r]) => [k, r * level])), capacity: cap.total });
     const pool = workload.pools[0]!;
     writeFileSync(join(dir, 'manifests.yaml'), manifests(pool.name, pool.model));
-    for (const run of RUNS) {
+    for (const run of RUNS.filter((r) => !o.only || o.only.includes(r.name))) {
       const started = performance.now();
       const children: ChildProcess[] = [];
       try {
@@ -98,7 +112,13 @@ export async function runPreciseE2E(o: PreciseE2EOptions): Promise<{ rows: Compa
         const front = await startChild({ role: 'front', backends: gateways });
         children.push(front.child);
         await new Promise((r) => setTimeout(r, 1000 * T)); // first scrapes, index streams in step
+        const gatewayChildren = children.slice(2, 2 + run.replicas);
+        const cpu0 = { pods: cpuSeconds(pods.child.pid), agent: cpuSeconds(agent.child.pid), front: cpuSeconds(front.child.pid), gateways: gatewayChildren.map((c) => cpuSeconds(c.pid)) };
+        const wall0 = performance.now();
         const load = await driveLoad(front.ready as string, workload, T);
+        const wallS = (performance.now() - wall0) / 1000;
+        const share = (pid: number | undefined, before: number) => `${Math.round(((cpuSeconds(pid) - before) / wallS) * 100)}%`;
+        const busy = `pods ${share(pods.child.pid, cpu0.pods)}, agent ${share(agent.child.pid, cpu0.agent)}, gateway${run.replicas > 1 ? 's' : ''} ${gatewayChildren.map((c, i) => share(c.pid, cpu0.gateways[i]!)).join(' + ')}, front ${share(front.child.pid, cpu0.front)} of a core`;
         const stats = await Promise.all(podInfo.map(async (p) => (await fetch(`http://127.0.0.1:${p.port}/admin/state`)).json() as Promise<{ stats: Record<string, number> }>));
         const sum = (k: string) => stats.reduce((s, x) => s + (x.stats[k] ?? 0), 0);
         const ttft = load.ttft.sorted();
@@ -112,8 +132,8 @@ export async function runPreciseE2E(o: PreciseE2EOptions): Promise<{ rows: Compa
           shed: load.shed, errors: load.errors, unfinished: 0, lateQueueP50: NaN, wallMs: performance.now() - started,
         };
         rows.push({ workload: 'shared-prefix (e2e)', level: `${Math.round(level * 100)}%`, run: m });
-        o.progress?.(`e2e shared-prefix ${Math.round(level * 100)}% ${run.name}: hits ${(m.prefixHitRate * 100).toFixed(1)}%, ttft p99 ${m.ttft.p99.toFixed(0)} ms, errors ${m.errors}, send lag p99 ${load.sendLagP99.toFixed(0)} ms wall`);
-        notes.push(`${run.name} ${Math.round(level * 100)}%: send lag p99 ${load.sendLagP99.toFixed(0)} ms`);
+        o.progress?.(`e2e shared-prefix ${Math.round(level * 100)}% ${run.name}: hits ${(m.prefixHitRate * 100).toFixed(1)}%, ttft p99 ${m.ttft.p99.toFixed(0)} ms, errors ${m.errors}, send lag p99 ${load.sendLagP99.toFixed(0)} ms wall; ${busy}`);
+        notes.push(`${run.name} ${Math.round(level * 100)}%: ${busy}, send lag p99 ${load.sendLagP99.toFixed(0)} ms`);
       } finally {
         for (const c of children.reverse()) await stop(c);
       }
