@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { measureCapacity } from '../capacity.ts';
-import { driveLoad } from '../e2e-load.ts';
+import { driveLoad, objectiveName } from '../e2e-load.ts';
 import { percentile } from '../../lib/stats.ts';
 import type { RunMetrics, WorkloadParams } from '../types.ts';
 import { workloadByName } from '../workloads/index.ts';
@@ -165,5 +165,13 @@ spec:
   modelName: "${model}"
   criticality: Standard
   poolRef: { name: ${pool} }
-`;
+${(['Critical', 'Standard', 'Sheddable'] as const).map((c, i) => `---
+# The load generator names each request's objective (its criticality) in llm-d's header.
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceObjective
+metadata: { name: ${objectiveName(pool, c)} }
+spec:
+  priority: ${1 - i}
+  poolRef: { name: ${pool} }
+`).join('')}`;
 }
