@@ -202,20 +202,25 @@ describe('precise prefix routing', () => {
   }, 20_000);
 
   it('the embedded agent (one process) routes on the same events; without them the explanation says it guessed', async () => {
-    const { entries } = await pods(2);
+    const { sim, entries } = await pods(2);
     const f = files(entries);
     const g = await gateway({ manifests: f.manifests, schedulingConfig: f.config, endpoints: f.endpoints, kvEvents: true });
     const body = { prompt: document(4) };
     const first = await send(g, body);
     expect((first.prefixIndex as { source: string }).source).toBe('events');
     const holder = first.picked!;
-    let again: Explanation | undefined;
-    await until('the pod\'s events reach the index', async () => {
-      again = await send(g, body);
-      return (candidate(again, holder).prefix?.blocks ?? 0) > 0;
+    // Wait on the pod itself (not by sending more requests, which would fill the other pod too).
+    const pod = sim.pods.find((p) => `127.0.0.1:${p.port}` === holder)!;
+    const hashes = await promptHashes(entries[0]!, body);
+    await until('the holder has cached and published the prompt', () => {
+      const cached = new Set(pod.kvEvents!.recorder.cachedHashes(pod.engine));
+      return [...hashes].every((h) => cached.has(h));
     });
-    expect(again!.picked).toBe(holder);
-    expect((again!.prefixIndex as { tokens: string }).tokens).toBe('cache');
+    await new Promise((r) => setTimeout(r, 150)); // the embedded agent's subscription receives the batch
+    const again = await send(g, body);
+    expect(candidate(again, holder).prefix).toMatchObject({ from: 'events', blocks: hashes.length });
+    expect(again.picked).toBe(holder);
+    expect((again.prefixIndex as { tokens: string }).tokens).toBe('cache');
 
     // The same profile on a gateway without --kv-events: the approximate index, and the reason.
     const guess = await gateway({ manifests: f.manifests, schedulingConfig: f.config, endpoints: f.endpoints });
