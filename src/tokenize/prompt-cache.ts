@@ -4,8 +4,8 @@
  * the next turn of a conversation — the same messages plus an answer and a
  * question — finds its previous turn's tokens by its own earlier links; a
  * completion's prompt is found by text (the longest earlier prompt the new one
- * starts with, in one pass of a rolling hash over it, confirmed by comparing
- * the texts). Bounded by entries and by tokens held, least recently used out first.
+ * starts with, in one pass of a rolling hash over it; texts are not kept).
+ * Bounded by entries and by tokens held, least recently used out first.
  */
 import type { ChatMessage, SchedulingRequest } from '../scheduling/scheduler.ts';
 
@@ -16,10 +16,8 @@ export interface CachedTokens {
 
 interface Entry extends CachedTokens {
   key: string;
-  /** A completion's text (to confirm a prefix found by hash); undefined for chat. */
-  text?: string;
-  /** A completion's model and the rolling hash of its whole text (its key among prefixes). */
-  prefixKey?: string;
+  /** A completion's text length (its key holds the text's rolling hash, not the text); undefined for chat. */
+  textLength?: number;
 }
 
 /** Chained keys of a chat request's messages: keys[k] stands for messages 0..k of this model. */
@@ -45,16 +43,14 @@ export function chatKeys(model: string, messages: readonly ChatMessage[]): strin
 
 export class PromptTokenCache {
   readonly #entries = new Map<string, Entry>();
-  /** Completion entries by model, length and rolling hash of their text. */
-  readonly #byPrefix = new Map<string, Entry>();
   /** Lengths of the completion texts held, with how many entries have each. */
   readonly #lengthCount = new Map<number, number>();
-  readonly #lengths = new Set<number>();
   #tokens = 0;
 
   constructor(
     readonly maxEntries = 4096,
-    readonly maxTokens = 16_000_000,
+    /** 4 bytes a token: 4 M tokens is 16 MB. */
+    readonly maxTokens = 4_000_000,
   ) {}
 
   get size(): number {
@@ -71,42 +67,38 @@ export class PromptTokenCache {
       }
       return undefined;
     }
-    const text = request.prompt;
-    const exact = this.#entries.get(textKey(request.targetModel, text));
-    if (exact) return { hit: this.#touch(exact), partial: false };
     // One pass over the text with a rolling hash, looking up the stored prompts' lengths as they go by:
-    // O(text) whatever the number of cached prompts that share its start.
+    // O(text) whatever the number of cached prompts that share its start. Texts are known by their
+    // length and two 32-bit hash lanes, not kept (a collision could only cost a wrong guess, never a
+    // wrong answer: the engines' hashes of wrong tokens match nothing).
+    const text = request.prompt;
+    const model = request.targetModel;
+    const lengths = this.#lengthCount;
     let best: Entry | undefined;
-    const lengths = this.#lengths;
     let h1 = 0x811c9dc5;
     let h2 = 0x5bd1e995;
-    for (let i = 0; i < text.length - 1; i++) {
+    for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       h1 = Math.imul(h1 ^ c, 0x01000193);
       h2 = (Math.imul(h2, 31) + c) | 0;
       if (!lengths.has(i + 1)) continue;
-      const e = this.#byPrefix.get(prefixKey(request.targetModel, i + 1, h1, h2));
-      if (e && text.startsWith(e.text!)) best = e;
+      const e = this.#entries.get(completionKey(model, i + 1, h1, h2));
+      if (!e) continue;
+      if (i + 1 === text.length) return { hit: this.#touch(e), partial: false };
+      best = e;
     }
     return best ? { hit: this.#touch(best), partial: true } : undefined;
   }
 
   store(request: SchedulingRequest, value: CachedTokens, keys?: string[]): void {
     const chat = request.messages !== undefined;
-    const key = chat ? (keys ?? chatKeys(request.targetModel, request.messages!)).at(-1)! : textKey(request.targetModel, request.prompt);
+    const key = chat ? (keys ?? chatKeys(request.targetModel, request.messages!)).at(-1)! : completionKey(request.targetModel, request.prompt.length, ...rolling(request.prompt));
     const old = this.#entries.get(key);
     if (old) this.#drop(old);
-    const e: Entry = { key, ...value, ...(chat ? {} : { text: request.prompt }) };
+    const e: Entry = { key, ...value, ...(chat ? {} : { textLength: request.prompt.length }) };
     this.#entries.set(key, e);
     this.#tokens += e.tokens.length;
-    if (e.text !== undefined) {
-      e.prefixKey = prefixKey(request.targetModel, e.text.length, ...rolling(e.text));
-      const other = this.#byPrefix.get(e.prefixKey);
-      if (other) this.#drop(other);
-      this.#byPrefix.set(e.prefixKey, e);
-      this.#lengthCount.set(e.text.length, (this.#lengthCount.get(e.text.length) ?? 0) + 1);
-      this.#lengths.add(e.text.length);
-    }
+    if (e.textLength !== undefined) this.#lengthCount.set(e.textLength, (this.#lengthCount.get(e.textLength) ?? 0) + 1);
     for (const victim of this.#entries.values()) {
       if (this.#entries.size <= this.maxEntries && this.#tokens <= this.maxTokens) break;
       if (victim !== e) this.#drop(victim);
@@ -120,21 +112,14 @@ export class PromptTokenCache {
   }
 
   #drop(e: Entry): void {
+    if (this.#entries.get(e.key) !== e) return;
     this.#entries.delete(e.key);
     this.#tokens -= e.tokens.length;
-    if (e.text === undefined || this.#byPrefix.get(e.prefixKey!) !== e) return;
-    this.#byPrefix.delete(e.prefixKey!);
-    const n = (this.#lengthCount.get(e.text.length) ?? 1) - 1;
-    if (n > 0) this.#lengthCount.set(e.text.length, n);
-    else {
-      this.#lengthCount.delete(e.text.length);
-      this.#lengths.delete(e.text.length);
-    }
+    if (e.textLength === undefined) return;
+    const n = (this.#lengthCount.get(e.textLength) ?? 1) - 1;
+    if (n > 0) this.#lengthCount.set(e.textLength, n);
+    else this.#lengthCount.delete(e.textLength);
   }
-}
-
-function textKey(model: string, text: string): string {
-  return `t:${model}\u0000${text}`;
 }
 
 /** The two lanes of the rolling hash `find` computes, over a whole text. */
@@ -149,6 +134,6 @@ function rolling(text: string): [number, number] {
   return [h1, h2];
 }
 
-function prefixKey(model: string, length: number, h1: number, h2: number): string {
-  return `${model}\u0000${length}:${h1 >>> 0}:${h2 >>> 0}`;
+function completionKey(model: string, length: number, h1: number, h2: number): string {
+  return `t:${model}\u0000${length}:${h1 >>> 0}:${h2 >>> 0}`;
 }
