@@ -9,7 +9,7 @@ export default defineConfig({
       { test: { name: 'unit', include: ['src/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'test/*.test.ts'], ...shared } },
       // The end-to-end suite (test/runtimes/suite.ts) against the gateway on each runtime.
       { test: { name: 'node', include: ['test/runtimes/node.test.ts'], ...shared } },
-      { test: { name: 'deno', include: ['test/runtimes/deno.test.ts'], ...shared } },
+      { test: { name: 'deno', include: ['test/runtimes/deno*.test.ts'], ...shared } },
       { test: { name: 'workerd', include: ['test/runtimes/workerd*.test.ts'], ...shared, hookTimeout: 90_000 } },
     ],
   },

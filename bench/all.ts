@@ -15,6 +15,7 @@ const benches: { name: string; script: string; args?: string[] }[] = [
   { name: 'simulator engine on a simulated clock', script: 'bench/sim-engine.ts' },
   { name: 'simulator throughput (HTTP)', script: 'bench/sim-throughput.ts' },
   { name: 'gateway overhead (vs nginx)', script: 'bench/proxy.ts' },
+  { name: 'observability overhead (access log, tracing)', script: 'bench/proxy/observability-overhead.ts' },
   { name: 'routing quality', script: 'bench/routing.ts' },
   // Precise prefix routing (issue 18).
   { name: 'precise decision (240k tokens × 96 pods)', script: 'bench/decision-precise.ts' },

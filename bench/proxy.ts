@@ -2,8 +2,10 @@
  * `npm run bench:proxy`: what the gateway itself costs. Against an upstream
  * that answers at once, side by side in one run: the upstream called
  * directly, nginx as a plain reverse proxy (1 worker, and one per core), a
- * bare node:http proxy (the floor for a Node proxy here), and infergate (one
- * process, and `--workers` one per core).
+ * bare node:http proxy (the floor for a Node proxy here), infergate on Node
+ * (one process, and `--workers` one per core) and infergate on Deno (one
+ * process; skipped with a note when the `deno` npm package's binary is
+ * missing). The run ends with issue 19's ratios, each from this one run.
  *
  * - saturation: wrk -t1 -c32 (a separate process), requests/s; each path
  *   measured twice, in alternating order, the better run kept;
@@ -21,7 +23,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFlags, runBench } from './lib/flags.ts';
 import { median } from './lib/stats.ts';
-import { PORTS, nginxAvailable, startInfergate, startNginx, startNginxProxy, startNodeFloor, type Started } from './proxy/setup.ts';
+import { PORTS, cpuSeconds, denoBinary, nginxAvailable, startDenoInfergate, startInfergate, startNginx, startNginxProxy, startNodeFloor, type Started } from './proxy/setup.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const flags = readFlags();
@@ -46,12 +48,22 @@ const lua = (body: string, header?: string) => {
   return file;
 };
 
-function wrk(port: number, script: string): number {
+interface Saturation {
+  rps: number;
+  /** CPU time the proxy's processes used per request, µs (NaN when not known): unlike req/s, it hardly moves when other processes share the cores. */
+  cpuUs: number;
+}
+
+function wrk(port: number, script: string, proxy?: Started): Saturation {
+  const pids = proxy?.pids() ?? [];
+  const cpu0 = cpuSeconds(pids);
   const out = execFileSync('wrk', ['-t1', '-c32', `-d${seconds}s`, '-s', script, `http://127.0.0.1:${port}/v1/chat/completions`], { encoding: 'utf8' });
+  const cpu = cpuSeconds(pids) - cpu0;
   const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   if (non2xx) throw new Error(`wrk against ${port} saw ${non2xx[1]} error responses:\n${out}`);
-  return Number(m?.[1] ?? 0);
+  return { rps: Number(m?.[1] ?? 0), cpuUs: pids.length && total ? (1e6 * cpu) / total : NaN };
 }
 
 interface Latency {
@@ -73,32 +85,46 @@ try {
   started.push(await startNginx());
   const nginxN = await startNginxProxy(cores, PORTS.nginxWorkers);
   started.push(nginxN);
-  started.push(await startInfergate(root));
+  const infergate1 = await startInfergate(root);
+  started.push(infergate1);
   const infergateN = await startInfergate(root, { port: PORTS.infergateWorkers, args: ['--workers', String(cores)] });
   started.push(infergateN);
-  started.push(await startNodeFloor(root));
+  const floor = await startNodeFloor(root);
+  started.push(floor);
+  const deno = denoBinary(root);
+  const denoGateway = deno ? await startDenoInfergate(root, deno) : undefined;
+  if (denoGateway) started.push(denoGateway);
 
-  const paths = [
-    { key: 'direct', label: 'upstream directly', port: PORTS.upstream },
-    { key: 'nginx', label: 'nginx reverse proxy, 1 worker', port: PORTS.nginx },
-    { key: 'nginxN', label: `nginx reverse proxy, ${cores} workers`, port: PORTS.nginxWorkers },
-    { key: 'floor', label: 'bare node:http proxy, 1 process (bench/proxy/node-floor.ts)', port: PORTS.floor },
-    { key: 'infergate', label: 'infergate, 1 process', port: PORTS.infergate },
-    { key: 'infergateN', label: `infergate --workers ${cores}`, port: PORTS.infergateWorkers },
+  const allPaths = [
+    { key: 'direct', label: 'upstream directly', port: PORTS.upstream, proc: undefined },
+    // Its worker also serves the upstream: its CPU is not the proxy's alone (see nginxN's).
+    { key: 'nginx', label: 'nginx reverse proxy, 1 worker', port: PORTS.nginx, proc: undefined },
+    { key: 'nginxN', label: `nginx reverse proxy, ${cores} workers`, port: PORTS.nginxWorkers, proc: nginxN },
+    { key: 'floor', label: 'bare node:http proxy, 1 process (bench/proxy/node-floor.ts)', port: PORTS.floor, proc: floor },
+    { key: 'infergate', label: 'infergate, 1 process', port: PORTS.infergate, proc: infergate1 },
+    { key: 'infergateN', label: `infergate --workers ${cores}`, port: PORTS.infergateWorkers, proc: infergateN },
+    { key: 'deno', label: 'infergate on Deno, 1 process', port: PORTS.deno, proc: denoGateway },
   ] as const;
+  const paths = allPaths.filter((p) => p.key !== 'deno' || denoGateway);
   // Warm up every path (JIT, connection pools) before measuring.
   for (const p of paths) fixedRate(p.port, 500, BODY);
 
   const jsonScript = lua(BODY);
   const sseScript = lua(SSE_BODY, 'sse');
   const sat: Record<string, number> = {};
+  const cpuUs: Record<string, number[]> = {};
   for (const round of quick ? [0] : [0, 1]) {
     const order = round === 0 ? paths : [...paths].reverse();
-    for (const p of order) sat[p.key] = Math.max(sat[p.key] ?? 0, wrk(p.port, jsonScript));
+    for (const p of order) {
+      const r = wrk(p.port, jsonScript, p.proc);
+      sat[p.key] = Math.max(sat[p.key] ?? 0, r.rps);
+      (cpuUs[p.key] ??= []).push(r.cpuUs);
+    }
   }
-  const satSse = { direct: wrk(PORTS.sse, sseScript), infergate: wrk(PORTS.infergate, sseScript) };
+  const cpu = (key: string) => Math.min(...(cpuUs[key] ?? [NaN]));
+  const satSse = { direct: wrk(PORTS.sse, sseScript).rps, infergate: wrk(PORTS.infergate, sseScript).rps };
   // Only the latency targets stay up: idle gateways still scrape every 50 ms and would add their wake-ups to the tails.
-  for (const s of [nginxN, infergateN]) {
+  for (const s of [nginxN, infergateN, ...(denoGateway ? [denoGateway] : [])]) {
     await s.close();
     started.splice(started.indexOf(s), 1);
   }
@@ -133,12 +159,19 @@ try {
   const share = (n: number, of: number) => `${((100 * n) / of).toFixed(0)}%`;
   console.log(`# bench:proxy — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model}), Node ${process.version}, ${seconds} s per run${quick ? ' (quick)' : ''}\n`);
   console.log('## Saturation (wrk -t1 -c32), non-streaming chat completion\n');
-  console.log(`| path | req/s | share of nginx, 1 worker | share of nginx, ${cores} workers |\n|---|---|---|---|`);
+  console.log(`| path | req/s | share of nginx, 1 worker | share of nginx, ${cores} workers | CPU per request (all its processes) |\n|---|---|---|---|---|`);
   for (const p of paths) {
     const v = sat[p.key]!;
-    console.log(`| ${p.label} | ${f(v)} | ${p.key === 'direct' ? '—' : share(v, sat.nginx!)} | ${p.key === 'direct' ? '—' : share(v, sat.nginxN!)} |`);
+    const c = cpu(p.key);
+    console.log(`| ${p.label} | ${f(v)} | ${p.key === 'direct' ? '—' : share(v, sat.nginx!)} | ${p.key === 'direct' ? '—' : share(v, sat.nginxN!)} | ${Number.isFinite(c) ? `${c.toFixed(1)} µs` : '—'} |`);
   }
+  console.log('\nCPU per request is the proxy\'s own user + system time (/proc) over the requests wrk completed, the lower of the runs: on a shared machine it moves far less than req/s, and nginx\'s over infergate\'s is the share of nginx a CPU-bound process would reach.');
+  const cpuShare = (a: string, b: string) => (Number.isFinite(cpu(a)) && Number.isFinite(cpu(b)) ? `${((100 * cpu(b)) / cpu(a)).toFixed(0)}%` : 'not measured');
+  console.log(`By CPU per request: Node one process ${cpuShare('infergate', 'nginxN')} of nginx, Deno ${cpuShare('deno', 'nginxN')} of nginx, Deno ${cpuShare('deno', 'infergate')} of Node.`);
+  if (!denoGateway) console.log('\n(Deno not measured: node_modules/.bin/deno is missing; `npm ci` installs it.)');
   console.log(`\ninfergate's own cost above the node:http floor (1 process each): ${(1e6 / sat.infergate! - 1e6 / sat.floor!).toFixed(0)} µs per request.`);
+  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${((100 * a) / b).toFixed(0)}%` : 'not measured');
+  console.log(`\nIssue 19's targets, this run: Deno / Node one process ${ratio(sat.deno, sat.infergate)} (target ≥ 100%); Node one process / nginx 1 worker ${ratio(sat.infergate, sat.nginx)} (≥ 40%); Node --workers ${cores} / nginx ${cores} workers ${ratio(sat.infergateN, sat.nginxN)} (≥ 50%).`);
   console.log(`\nStreaming (7-chunk SSE): upstream ${f(satSse.direct)} req/s, infergate (1 process) ${f(satSse.infergate)} req/s.\n`);
   console.log(`## Added latency at fixed rates (open loop; ms from the request's write; median of ${reps} run${reps > 1 ? 's' : ''} of ${seconds} s each)\n`);
   console.log('| rate | direct p50 / p99 | nginx p50 / p99 | node:http floor p50 / p99 | infergate p50 / p99 | infergate added p50 / p99 (each run) | generator late p99 |\n|---|---|---|---|---|---|---|');

@@ -15,6 +15,7 @@ import { parsePrometheusText } from '../src/agent/prom-text.ts';
 import { run as apply } from '../src/cli/commands/apply.ts';
 import { SEED_MANIFESTS, chat, startDemoPods, type DemoPods } from './harness.ts';
 import { ROOT, startChild, type Child } from './runtimes/spawn.ts';
+import { parseStrict } from './prom-strict.ts';
 
 const TOKEN = 'cluster-e2e-token';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -124,6 +125,48 @@ describe('infergate gateway --workers 2', () => {
     expect(parsePrometheusText(m.text).find((s) => s.name === 'infergate_requests_total')).toMatchObject({ labels: { pool: 'gemma3', model: 'chatbot', code: '200' }, value: 72 });
     const help = m.text.split('\n').filter((l) => l.startsWith('# HELP '));
     expect(new Set(help).size).toBe(help.length);
+  });
+
+  it('the merged page is strictly valid: GIE series summed over workers, pool gauges once (from the primary)', async () => {
+    const page = parseStrict((await metrics()).text);
+    expect(page.value('inference_objective_request_total', { model_name: 'chatbot', priority: '0' })).toBe(72);
+    expect(page.value('inference_objective_running_requests', { model_name: 'chatbot' })).toBe(0);
+    expect(page.value('inference_pool_ready_pods', { name: 'gemma3' })).toBe(2);
+    expect(page.value('inference_pool_ready_pods', { name: 'deepseek-r1' })).toBe(1);
+    expect(page.value('inference_extension_info')).toBe(1);
+    expect(page.sum('inference_extension_scheduler_attempts_total', { status: 'success' })).toBe(72);
+  });
+
+  it('the dashboard on the primary hears the workers’ requests while a page is open', async () => {
+    const stream = await fetch(`${admin}/dashboard/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const seen = { requests: 0, decisions: 0 };
+    const deadline = Date.now() + 8000;
+    const sending = (async () => {
+      while (Date.now() < deadline && (seen.requests < 8 || seen.decisions < 8)) await sendFresh('chatbot', 4);
+    })();
+    while (Date.now() < deadline && (seen.requests < 8 || seen.decisions < 8)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = text.indexOf('\n\n')) >= 0) {
+        const frame = text.slice(0, end);
+        text = text.slice(end + 2);
+        const data = /^data: (.*)$/m.exec(frame)?.[1];
+        if (!data) continue;
+        const event = JSON.parse(data) as { type: string; point?: { requests: number }; decisions?: { explanation?: unknown }[] };
+        if (event.type === 'point') seen.requests += event.point!.requests;
+        if (event.type === 'decisions') seen.decisions += event.decisions!.length;
+      }
+    }
+    await reader.cancel();
+    await sending;
+    expect(seen.requests).toBeGreaterThanOrEqual(8);
+    expect(seen.decisions).toBeGreaterThanOrEqual(8);
   });
 
   it('a table applied on the admin port reaches every worker within 2 s', async () => {

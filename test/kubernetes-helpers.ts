@@ -108,7 +108,8 @@ export function startGatewayOn(api: FakeKubeApiServer, flags: Partial<Kubernetes
 
 /** The ids (`ip:port`) of the pool's endpoints the picker can choose now: ready, with metrics scraped. */
 export function candidates(gw: KubernetesGateway, pool: string): string[] {
-  const p = gw.store.current?.pools.get(pool);
+  // The table names a pool outside the default namespace `namespace/name`.
+  const p = gw.store.current?.pools.get(`${NS}/${pool}`);
   if (!p) return [];
   return gw.endpoints
     .snapshot(p)

@@ -49,7 +49,9 @@ describe('two gateway replicas: one status writer, elected on a Lease', () => {
 
     // Both follow the table; a change is written once, by the leader.
     api.create(objectiveObject('urgent', 'llama', 5));
-    await until(() => b.store.current?.objectives.has('urgent') === true && a.store.current?.objectives.has('urgent') === true, 'both tables');
+    // Objectives are named per pool (issue 13): the pool's table name is `namespace/name` here.
+    const has = (gw: KubernetesGateway) => gw.store.current?.objectives.get(`${NS}/llama`)?.has('urgent') === true;
+    await until(() => has(a) && has(b), 'both tables');
     await until(() => ((api.get({ ...OBJECTIVE, namespace: NS, name: 'urgent' })!.status as { conditions?: unknown[] } | undefined)?.conditions?.length ?? 0) === 1, 'the objective status');
     await new Promise((r) => setTimeout(r, 300)); // b had every chance to write, were it going to
     expect(a.routing.elector.isLeader).toBe(true);
@@ -136,8 +138,9 @@ describe('--gateway-class: the routes of our Gateways only', () => {
     await until(() => ((api.get({ ...ROUTE, namespace: NS, name: 'ours' })!.status as { parents?: unknown[] } | undefined)?.parents?.length ?? 0) > 0, 'our route status');
     await gw.routing.writer.idle();
 
-    expect(gw.store.current!.source.routes.map((r) => r.name)).toEqual(['ours']);
-    expect(gw.store.current!.source.pools.map((p) => p.name)).toEqual(['llama']);
+    // Outside the default namespace the table names objects `namespace/name` (issue 13).
+    expect(gw.store.current!.source.routes.map((r) => r.name)).toEqual([`${NS}/ours`]);
+    expect(gw.store.current!.source.pools.map((p) => p.name)).toEqual([`${NS}/llama`]);
     expect(gw.routing.source.problem).toBeUndefined(); // the missing alpha CRDs are no problem
     expect((api.get({ ...ROUTE, namespace: NS, name: 'ours' })!.status as { parents: unknown[] }).parents).toEqual([
       expect.objectContaining({ parentRef: { name: 'inference-gateway' }, controllerName: 'infergate.dev/gateway-controller' }),

@@ -53,6 +53,7 @@ describe('one pod failing 30 % of its requests', () => {
     await faulty.setFaults({});
     const received = sim.pods.map((p, i) => p.received - before[i]!);
     const share = received[0]! / received.reduce((a, b) => a + b, 0);
+    console.log(JSON.stringify({ status, failed, total, faultyShare: Number(share.toFixed(3)), received }));
     expect(failed / total).toBeLessThan(0.01);
     expect(share).toBeLessThan(0.25);
   });

@@ -5,19 +5,32 @@
  * front of the same upstream, as separate processes.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107 };
+export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107, deno: 19108 };
 
 const CHAT_JSON = JSON.stringify({
   id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama',
   choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help you today?' }, finish_reason: 'stop' }],
   usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
 });
+// An idle vLLM's gauges: the gateway's agent scrapes the upstream and refuses a page of no engine's names.
+const VLLM_METRICS = 'vllm:num_requests_waiting{model_name="llama"} 0\\nvllm:num_requests_running{model_name="llama"} 0\\nvllm:kv_cache_usage_perc{model_name="llama"} 0\\n';
 const chunk = (content: string) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta: { content } }] })}\\n\\n`;
 const SSE = ['Hello', '!', ' How', ' can', ' I', ' help', '?'].map(chunk).join('') + 'data: [DONE]\\n\\n';
+
+/**
+ * An idle vLLM's /metrics page: the agent refuses a page with none of the
+ * configured engine's metrics (the endpoint then is not ready), so the fixed
+ * upstream answers its scrapes as a vLLM pod would.
+ */
+const METRICS_LOCATION = `location = /metrics { default_type text/plain; return 200 '${[
+  'vllm:num_requests_waiting{model_name="llama"} 0',
+  'vllm:num_requests_running{model_name="llama"} 0',
+  'vllm:kv_cache_usage_perc{model_name="llama"} 0',
+].join('\\n')}\\n'; }`;
 
 /** An nginx.conf: `workers` processes, no access log, the JSON upstream pool, and these server blocks. */
 function nginxConf(workers: number, dir: string, servers: string): string {
@@ -52,16 +65,57 @@ export function nginxAvailable(): boolean {
 
 export interface Started {
   close(): Promise<void>;
+  /** The process and its descendants (nginx workers, cluster workers), for CPU accounting. */
+  pids(): number[];
+}
+
+/** CPU time (user + system) used so far by `pids`, in seconds, from /proc (Linux); 0 where /proc is missing. */
+export function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command's closing parenthesis: state is 3rd, utime 14th, stime 15th.
+      const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(rest[11]) + Number(rest[12]);
+    } catch {
+      // The process is gone.
+    }
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/** `pid` and every process below it. */
+function tree(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  const parents = new Map<number, number[]>();
+  try {
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const ppid = Number(readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+        parents.set(ppid, [...(parents.get(ppid) ?? []), Number(name)]);
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  } catch {
+    return [pid];
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(parents.get(out[i]!) ?? []));
+  return out;
 }
 
 export async function startNginx(dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
   const conf = nginxConf(1, dir, `
   server {
     listen 127.0.0.1:${PORTS.upstream} reuseport;
+    ${METRICS_LOCATION}
     location / { default_type application/json; return 200 '${CHAT_JSON}'; }
   }
   server {
     listen 127.0.0.1:${PORTS.sse} reuseport;
+    ${METRICS_LOCATION}
     location / { default_type text/event-stream; return 200 '${SSE}'; }
   }
   ${proxyServer(PORTS.nginx)}`);
@@ -80,7 +134,7 @@ async function runNginx(conf: string, dir: string, port: number): Promise<Starte
   writeFileSync(join(dir, 'nginx.conf'), conf);
   const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'inherit' });
   await waitForPort(port);
-  return { close: () => stop(child) };
+  return { close: () => stop(child), pids: () => tree(child.pid) };
 }
 
 export interface InfergateOptions {
@@ -93,8 +147,8 @@ export interface InfergateOptions {
   stdout?: 'ignore' | 'inherit';
 }
 
-export async function startInfergate(root: string, options: InfergateOptions = {}, dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
-  const port = options.port ?? PORTS.infergate;
+/** The gateway's routing for the benchmark: the JSON pool, and the SSE pool for requests with `x-bench: sse`. */
+function writeBenchConfig(dir: string): { manifests: string; endpoints: string } {
   writeFileSync(
     join(dir, 'manifests.yaml'),
     `apiVersion: gateway.networking.k8s.io/v1
@@ -128,17 +182,45 @@ spec: { modelName: llama, poolRef: { name: sse } }
 `,
   );
   writeFileSync(join(dir, 'endpoints.yaml'), `endpoints:\n  - { address: 127.0.0.1, labels: { pool: json } }\n  - { address: 127.0.0.1, labels: { pool: sse } }\n`);
-  const args = ['gateway', '--manifests', join(dir, 'manifests.yaml'), '--endpoints', join(dir, 'endpoints.yaml'), '--port', String(port), '--admin-port', '-1', ...(options.args ?? [])];
+  return { manifests: join(dir, 'manifests.yaml'), endpoints: join(dir, 'endpoints.yaml') };
+}
+
+export async function startInfergate(root: string, options: InfergateOptions = {}, dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
+  const port = options.port ?? PORTS.infergate;
+  const config = writeBenchConfig(dir);
+  const args = ['gateway', '--manifests', config.manifests, '--endpoints', config.endpoints, '--port', String(port), '--admin-port', '-1', ...(options.args ?? [])];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(root, 'bin/infergate.js'), ...args], { stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'] });
   await waitForPort(port);
-  return { close: () => stop(child) };
+  return { close: () => stop(child), pids: () => tree(child.pid) };
+}
+
+/** The Deno binary the project installs (the `deno` npm package), or undefined. */
+export function denoBinary(root: string): string | undefined {
+  const bin = join(root, 'node_modules/.bin/deno');
+  try {
+    execFileSync(bin, ['--version'], { stdio: 'ignore' });
+    return bin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** infergate on Deno (src/runtime/deno/main.ts), one process, in front of the same upstreams. */
+export async function startDenoInfergate(root: string, deno: string, options: { port?: number; args?: string[] } = {}, dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): Promise<Started> {
+  const port = options.port ?? PORTS.deno;
+  const config = writeBenchConfig(dir);
+  const args = ['run', ...(process.env.DENO_PROF ? ['--v8-flags=--prof,--logfile=/tmp/http1x/v8deno.log,--no-logfile-per-isolate'] : []), '--allow-net', '--allow-read', '--allow-env', '--allow-write', join(root, 'src/runtime/deno/main.ts')];
+  args.push('--manifests', config.manifests, '--endpoints', config.endpoints, '--port', String(port), '--admin-port', '-1', ...(options.args ?? []));
+  const child = spawn(deno, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(port);
+  return { close: () => stop(child), pids: () => tree(child.pid) };
 }
 
 /** The bare node:http proxy (bench/proxy/node-floor.ts) in front of the JSON upstream. */
 export async function startNodeFloor(root: string): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/proxy/node-floor.ts'), String(PORTS.floor), String(PORTS.upstream)], { stdio: 'inherit' });
   await waitForPort(PORTS.floor);
-  return { close: () => stop(child) };
+  return { close: () => stop(child), pids: () => tree(child.pid) };
 }
 
 async function waitForPort(port: number): Promise<void> {

@@ -61,6 +61,8 @@ if (config.role === 'pods') {
   const gw = await startGateway({
     port: 0, manifests: config.manifests, endpoints: config.endpoints, scheduler,
     scrapeIntervalMs: config.scrapeIntervalMs, staleAfterMs: config.staleAfterMs, log: () => {},
+    // Flow control sits in the gateway, between admission and scheduling: the strategy's configuration, as the gateway takes it.
+    ...(strategy.flowControl ? { flowControl: strategy.flowControl } : {}),
   });
   close = () => gw.close();
   console.log(JSON.stringify({ ready: gw.url }));

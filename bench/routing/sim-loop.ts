@@ -15,7 +15,11 @@ import { seeded } from '../lib/rand.ts';
 import { RunCollector } from './collector.ts';
 import type { Strategy } from './strategies/index.ts';
 import { materialize } from './workloads/common.ts';
-import type { RunMetrics, Workload } from './types.ts';
+import type { RequestSpec, RunMetrics, Workload } from './types.ts';
+import { FlowAdmission } from '../../src/scheduling/admission.ts';
+import { DEFAULT_FLOW_CONTROL } from '../../src/flowcontrol/config.ts';
+import { DEFAULT_SATURATION } from '../../src/scheduling/config.ts';
+import type { AdmitResult } from '../../src/flowcontrol/controller.ts';
 
 export interface SimRunOptions {
   seed: number;
@@ -55,13 +59,17 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
       collect.token(r.at, r.measured, seq.output, now, r.last);
       r.last = now;
       // The first token is the first byte of the streamed answer: the gateway's firstToken callback.
-      if (seq.output === 1) scheduler.firstToken?.(r.pool, r.endpoint, r.sreq);
+      if (seq.output === 1) {
+        scheduler.firstToken?.(r.pool, r.endpoint, r.sreq);
+        flow?.wake(r.pool);
+      }
     },
     onFinish(seq, now) {
       const r = seq.handle as InFlight;
       clock = now;
       open.delete(seq);
       scheduler.completed(r.pool, r.endpoint, r.sreq);
+      flow?.wake(r.pool);
       collect.done(now);
       if (r.measured) collect.finished(seq, r.at, now, r.groups);
       options.onDone?.(seq, r.at, r.endpoint.id);
@@ -74,6 +82,39 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
   let id = 0;
 
   const step = (pod: SimPod, t: number) => heap.set(pod.index, pod.engine.advanceTo(t));
+
+  // Flow control, when the strategy has it: held requests are decided when it lets them through.
+  const fc = strategy.flowControl;
+  const poolIndex = (pool: Pool) => cluster.byPoolName.get(pool.name)!;
+  const flow = fc
+    ? new FlowAdmission(
+        { snapshot: (pool) => cluster.snapshots[poolIndex(pool as Pool)]!, notReadyReason: () => undefined, close: () => {} },
+        scheduler,
+        (pool) => cluster.snapshots[poolIndex(pool)]!,
+        { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: { ...(scheduler.saturation ?? DEFAULT_SATURATION), ...fc.saturation }, maxConcurrency: fc.maxConcurrency, maxPendingPrefillTokens: fc.maxPendingPrefillTokens, now: () => clock },
+      )
+    : undefined;
+  const never = { aborted: false, addEventListener() {}, removeEventListener() {} };
+
+  /** Decide and dispatch now (at `clock`), or count the request shed or failed. */
+  const dispatch = (spec: RequestSpec, sreq: SchedulingRequest, pool: Pool, p: number, hashes: readonly number[], measured: boolean) => {
+    const decision = scheduler.decide(pool, cluster.snapshots[p]!, sreq);
+    if (decision.kind === 'shed') {
+      if (measured) collect.shed(spec.criticality, spec.groups);
+      return;
+    }
+    if (decision.kind === 'unavailable') {
+      if (measured) collect.error(spec.groups);
+      return;
+    }
+    const pod = cluster.podById.get(decision.endpoint.id)!;
+    scheduler.dispatched(pool, decision.endpoint, sreq);
+    const r: InFlight = { sreq, pool, endpoint: decision.endpoint, at: spec.at, measured, last: spec.at, groups: spec.groups };
+    const seq = pod.engine.submit({ promptTokens: spec.promptTokens, blockHashes: hashes, outputTokens: spec.outputTokens, adapter: spec.adapter ? spec.model : undefined, handle: r }, clock);
+    open.add(seq);
+    if (measured) collect.started(seq, spec.groups);
+    step(pod, clock);
+  };
 
   for (;;) {
     const tReq = ri < reqs.length ? reqs[ri]!.at : Infinity;
@@ -88,6 +129,8 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
       clock = nextScrape;
       cluster.scrape(clock);
       nextScrape += interval;
+      // A fresh snapshot may show room: flow control dispatches what waits.
+      if (flow) for (const pool of cluster.pools) flow.wake(pool);
     } else {
       const spec = reqs[ri++]!;
       clock = spec.at;
@@ -97,29 +140,25 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
       const sreq: SchedulingRequest = {
         requestId: `r${id++}`, targetModel: spec.model, requestedModel: spec.model, prompt,
         criticality: spec.criticality, priority: PRIORITY[spec.criticality], explain: false,
+        ...(spec.tenant ? { fairnessId: spec.tenant } : {}),
       };
       const hashes = blockHashes(prompt, 16, spec.adapter ? spec.model : '');
       hashCache.set(sreq, hashes);
       const measured = spec.at >= workload.warmupMs;
-      const decision = scheduler.decide(pool, cluster.snapshots[p]!, sreq);
-      if (decision.kind === 'shed') {
-        if (measured) collect.shed(spec.criticality, spec.groups);
+      if (!flow) {
+        dispatch(spec, sreq, pool, p, hashes, measured);
         continue;
       }
-      if (decision.kind === 'unavailable') {
-        if (measured) collect.error(spec.groups);
-        continue;
-      }
-      const pod = cluster.podById.get(decision.endpoint.id)!;
-      scheduler.dispatched(pool, decision.endpoint, sreq);
-      const r: InFlight = { sreq, pool, endpoint: decision.endpoint, at: spec.at, measured, last: spec.at, groups: spec.groups };
-      const seq = pod.engine.submit(
-        { promptTokens: spec.promptTokens, blockHashes: hashes, outputTokens: spec.outputTokens, adapter: spec.adapter ? spec.model : undefined, handle: r },
-        clock,
-      );
-      open.add(seq);
-      if (measured) collect.started(seq, spec.groups);
-      step(pod, clock);
+      const admitted = (result: AdmitResult) => {
+        if ('refused' in result) {
+          if (measured) result.refused.kind === 'shed' ? collect.shed(spec.criticality, spec.groups) : collect.error(spec.groups);
+          return;
+        }
+        dispatch(spec, sreq, pool, p, hashes, measured);
+        result.admitted.started();
+      };
+      const now = flow.admitThen(pool, sreq, prompt.length, never, admitted);
+      if (now) admitted(now);
     }
   }
   for (const seq of open) {

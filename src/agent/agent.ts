@@ -8,6 +8,7 @@ import { poolKey, type Endpoint, type PoolSelector } from '../endpoints/types.ts
 import { selectEndpoints, type EndpointEntry } from '../endpoints/file-schema.ts';
 import { EngineMismatchError, readEngineMetrics, sameMetrics } from './engines.ts';
 import type { MetricsGetter } from './http-get.ts';
+import { readServedModels, sameModels } from './served-models.ts';
 
 export interface AgentOptions {
   get: MetricsGetter;
@@ -19,6 +20,8 @@ export interface AgentOptions {
   /** Consecutive failed scrapes before an endpoint reads not ready. */
   failureThreshold?: number;
   metricsPath?: string;
+  /** How often each pod's /v1/models is read, ms (default 10 000; 0: never). The first read comes before the first metrics. */
+  modelsIntervalMs?: number;
   /**
    * A pod whose /metrics page is another engine's than configured: `not-ready`
    * (default) takes it out of the candidates, `ready` only reports it as the
@@ -41,6 +44,9 @@ interface Target {
   inFlight: boolean;
   failures: number;
   changeSeq: number;
+  modelsUrl: string;
+  /** When /v1/models was last read (0: never). */
+  modelsAt: number;
 }
 
 export interface AgentStats {
@@ -67,6 +73,8 @@ export class MetricsAgent {
   #timer: ReturnType<typeof setInterval> | undefined;
   #inFlight = 0;
   readonly stats: AgentStats = { scrapes: 0, failures: 0, skipped: 0, inFlight: 0 };
+  /** Told of every finished scrape: the endpoint, how long it took (s), and why it failed if it did (the agent's metrics). */
+  onScrape?: (endpointId: string, seconds: number, error: string | undefined) => void;
 
   constructor(options: AgentOptions) {
     this.scrapeIntervalMs = options.scrapeIntervalMs ?? 50;
@@ -78,6 +86,7 @@ export class MetricsAgent {
       maxConcurrency: options.maxConcurrency ?? 512,
       failureThreshold: options.failureThreshold ?? 3,
       metricsPath: options.metricsPath ?? '/metrics',
+      modelsIntervalMs: options.modelsIntervalMs ?? 10_000,
       engineMismatch: options.engineMismatch ?? 'not-ready',
       now: options.now ?? Date.now,
     };
@@ -223,6 +232,8 @@ export class MetricsAgent {
     this.stats.inFlight = this.#inFlight;
     let text: string | undefined;
     let error: string | undefined;
+    const models = await this.#readModels(t);
+    const started = performance.now();
     try {
       text = await this.#o.get(t.url, this.#o.scrapeTimeoutMs);
     } catch (err) {
@@ -249,19 +260,34 @@ export class MetricsAgent {
         error = `unreadable metrics: ${(err as Error).message}`;
       }
       if (metrics) {
+        this.onScrape?.(t.endpoint.id, (performance.now() - started) / 1000, undefined);
         t.failures = 0;
-        const changed = !prev.ready || prev.lastError !== undefined || !sameMetrics(prev.metrics, metrics);
+        const modelsChanged = models !== undefined && !sameModels(prev.models, models);
+        const changed = !prev.ready || prev.lastError !== undefined || !sameMetrics(prev.metrics, metrics) || modelsChanged;
         const { lastError: _drop, ...rest } = prev;
-        this.#replace(t, { ...rest, ready: true, metrics: changed ? metrics : prev.metrics, scrapedAt: now }, changed);
+        this.#replace(t, { ...rest, ...(modelsChanged ? { models } : {}), ready: true, metrics: changed ? metrics : prev.metrics, scrapedAt: now }, changed);
         return;
       }
     }
     this.stats.failures++;
+    this.onScrape?.(t.endpoint.id, (performance.now() - started) / 1000, error ?? 'scrape failed');
     // Only a pod that cannot be reached is taken for gone; one that answers slowly or
     // badly keeps serving, its metrics age, and the picker treats it as stale.
     if (unreachable(error)) t.failures++;
     const ready = t.failures < this.#o.failureThreshold;
     this.#replace(t, { ...prev, ready, lastError: error }, ready !== prev.ready || error !== prev.lastError);
+  }
+
+  /** The pod's /v1/models when due (undefined: not due, unreadable, or not an OpenAI list); never a scrape failure. */
+  async #readModels(t: Target): Promise<Endpoint['models']> {
+    const every = this.#o.modelsIntervalMs;
+    if (every <= 0 || (t.modelsAt > 0 && this.#o.now() - t.modelsAt < every)) return undefined;
+    t.modelsAt = this.#o.now();
+    try {
+      return readServedModels(await this.#o.get(t.modelsUrl, this.#o.scrapeTimeoutMs));
+    } catch {
+      return undefined; // a server without /v1/models is still scraped for its metrics
+    }
   }
 
   #replace(t: Target, endpoint: Endpoint, changed: boolean): void {
@@ -279,6 +305,8 @@ export class MetricsAgent {
     const t: Target = {
       endpoint: { id, address: entry.address, port, labels: entry.labels, ready: true, engine: entry.engine },
       url: `http://${host}:${port}${this.#o.metricsPath}`,
+      modelsUrl: `http://${host}:${port}/v1/models`,
+      modelsAt: 0,
       inFlight: false,
       failures: 0,
       changeSeq: 0,

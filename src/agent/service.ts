@@ -28,12 +28,18 @@ export function readPoolRequest(req: PoolSelector): PoolSelector {
   return parsed.output;
 }
 
-export function endpointServiceRoutes(agent: MetricsAgent, options: WatchOptions = {}) {
+export function endpointServiceRoutes(agent: MetricsAgent, options: WatchOptions & { subscribed?: () => () => void } = {}) {
   return (router: ConnectRouter) => {
     router.service(EndpointService, {
       async *watchEndpoints(req, ctx: HandlerContext) {
-        for await (const view of watchPool(agent, readPoolRequest(req), ctx.signal, options)) {
-          yield create(WatchEndpointsResponseSchema, { snapshot: toWireSnapshot(view.endpoints, view.at, view.changeSeq) });
+        const pool = readPoolRequest(req);
+        const closed = options.subscribed?.();
+        try {
+          for await (const view of watchPool(agent, pool, ctx.signal, options)) {
+            yield create(WatchEndpointsResponseSchema, { snapshot: toWireSnapshot(view.endpoints, view.at, view.changeSeq) });
+          }
+        } finally {
+          closed?.();
         }
       },
       async getEndpoints(req) {

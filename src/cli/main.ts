@@ -7,8 +7,9 @@ const commands: Record<string, string> = {
   agent: 'scrape model servers and stream endpoint snapshots',
   sim: 'run simulated vLLM pods',
   demo: 'gateway + simulated pools for the two seed use cases (npm start)',
-  apply: 'push Kubernetes manifests to a running gateway',
-  get: 'show routes, pools, models or endpoints of a running gateway',
+  apply: 'push Kubernetes manifests (-f FILE, DIR or -) to a running gateway',
+  get: 'show a running gateway\'s objects (inferencepools, httproutes, inferenceobjectives, …) or its routes, pools, models, endpoints',
+  describe: 'show one object of a running gateway with its conditions and events',
   key: 'make a client API key (for --api-keys)',
 };
 

@@ -22,7 +22,11 @@ export const gatewayFlags = {
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
   'body-limit': { type: 'number', default: 8 * 1024 * 1024, help: 'largest request body, bytes' },
   'upstream-timeout': { type: 'number', default: 300_000, help: 'ms to wait for a model server to start answering' },
-  'max-attempts': { type: 'number', default: 3, help: 'endpoints tried per request when connections are refused' },
+  'max-attempts': { type: 'number', default: 3, help: 'endpoints tried per request (the first included) when one refuses or answers 429/5xx before the first byte' },
+  'max-connections': { type: 'number', default: 10_000, help: 'client connections open at once on the data plane (Node); more are refused' },
+  'max-connections-per-client': { type: 'number', default: 1000, help: 'client connections open at once from one address (Node)' },
+  'headers-timeout': { type: 'number', default: 60_000, help: 'ms for a request head to arrive (then 408)' },
+  'request-timeout': { type: 'number', default: 300_000, help: 'ms for a whole request, head and body, to arrive (then 408)' },
   'kv-events': { type: 'boolean', default: false, help: "precise prefix routing: subscribe to the pods' KV events (embedded agent) or follow the agent's index (--agent); for profiles with precise-prefix-cache plugins" },
   'kv-events-port': { type: 'number', default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (embedded agent)" },
   'kv-events-replay-port': { type: 'number', default: 0, help: "pods' replay port when their entry names none (0: no replay; embedded agent)" },
@@ -34,6 +38,10 @@ export const gatewayFlags = {
   'gateway-class': { type: 'string', help: 'with --kubernetes: serve the HTTPRoutes attached to Gateways of this class (default: every HTTPRoute to an InferencePool)' },
   'lease-name': { type: 'string', default: 'infergate-gateway', help: 'with --kubernetes: the coordination.k8s.io Lease the replicas elect a status writer with' },
   workers: { type: 'string', default: '1', help: 'processes serving the data plane on the one port (Node only; "auto": one per CPU)' },
+  'access-log': { type: 'string', default: 'stdout', help: 'one JSON line per request: off, stdout, or a file to append to' },
+  'access-log-sample': { type: 'number', default: 1, help: 'share of successful requests logged, 0..1 (failed ones always are)' },
+  'access-log-max-rate': { type: 'number', default: 0, help: 'at most this many access-log lines a second (0: no cap); the next line says how many were skipped' },
+  dashboard: { type: 'boolean', default: true, help: 'serve the live dashboard at /dashboard/ on the admin port (--dashboard=false to turn it off)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
 
@@ -89,5 +97,15 @@ export function gatewayOptions(flags: GatewayFlagValues, token: string | undefin
     kvEventsTopic: flags['kv-events-topic'],
     tokenizer: flags.tokenizer || undefined,
     tokenizerBaseModels: flags['tokenizer-base-models'] ? flags['tokenizer-base-models'].split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    dataPlaneLimits: {
+      maxConnections: flags['max-connections'],
+      maxConnectionsPerClient: flags['max-connections-per-client'],
+      headersTimeoutMs: flags['headers-timeout'],
+      requestTimeoutMs: flags['request-timeout'],
+    },
+    accessLog: flags['access-log'],
+    accessLogSample: flags['access-log-sample'],
+    accessLogMaxRate: flags['access-log-max-rate'],
+    dashboard: flags.dashboard,
   };
 }

@@ -7,10 +7,13 @@ import type { RoutingTable } from '../routing/schema.ts';
 import { validateTable } from '../routing/validate.ts';
 import { formatProblem } from '../routing/problems.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
+import type { StoredObject } from '../routing/object-store.ts';
 
 export interface TablePersistence {
   load(): Promise<RoutingTable | undefined>;
-  save(table: RoutingTable): Promise<void>;
+  /** The Kubernetes objects saved with the table (for get/describe after a restart); optional for older stores. */
+  loadObjects?(): Promise<StoredObject[]>;
+  save(table: RoutingTable, objects?: readonly StoredObject[]): Promise<void>;
 }
 
 export interface StateFiles {
@@ -22,22 +25,30 @@ export const STATE_FILE = 'routing-table.json';
 
 export function stateDirPersistence(dir: string, files: StateFiles): TablePersistence {
   const path = `${dir.replace(/\/+$/, '')}/${STATE_FILE}`;
+  const read = async (): Promise<{ table?: unknown; objects?: unknown } | undefined> => {
+    const text = await files.readFileText(path);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as { table?: unknown; objects?: unknown };
+    } catch (err) {
+      throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
+    }
+  };
   return {
     async load() {
-      const text = await files.readFileText(path);
-      if (text === undefined) return undefined;
-      let doc: { table?: unknown };
-      try {
-        doc = JSON.parse(text) as { table?: unknown };
-      } catch (err) {
-        throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
-      }
+      const doc = await read();
+      if (!doc) return undefined;
       const result = validateTable(doc.table);
       if (!result.ok) throw new Error(`${path} holds an invalid routing table: ${result.problems.map(formatProblem).join('; ')}`);
       return result.table;
     },
-    async save(table) {
-      await files.writeFileAtomic(path, `${JSON.stringify({ kind: 'infergate.RoutingTable', savedAt: new Date().toISOString(), table }, null, 2)}\n`);
+    async loadObjects() {
+      const doc = await read();
+      // Written by this gateway with the table; a file of an older version has none.
+      return Array.isArray(doc?.objects) ? (doc.objects as StoredObject[]) : [];
+    },
+    async save(table, objects) {
+      await files.writeFileAtomic(path, `${JSON.stringify({ kind: 'infergate.RoutingTable', savedAt: new Date().toISOString(), table, ...(objects?.length ? { objects } : {}) }, null, 2)}\n`);
     },
   };
 }
@@ -47,5 +58,6 @@ export async function restoreTable(store: RoutingTableStore, persistence: TableP
   const table = await persistence.load();
   if (!table) return 0;
   store.install(table);
+  store.objects.restore((await persistence.loadObjects?.()) ?? []);
   return table.version;
 }

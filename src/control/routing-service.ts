@@ -13,11 +13,17 @@ import {
   ValidationProblemsSchema,
   WatchRoutingTableResponseSchema,
 } from '../gen/infergate/v1/routing_pb.ts';
-import type { RoutingTableStore } from '../routing/store.ts';
+import type { ApplyResult, RoutingTableStore } from '../routing/store.ts';
+import { ManifestObjectStore } from '../routing/object-store.ts';
 import { formatProblem } from '../routing/problems.ts';
 import type { TablePersistence } from './persistence.ts';
 import { tableFromWire, tableToWire } from './table-wire.ts';
 import { diffTables } from './object-diff.ts';
+import { objectFromWire, objectToWire } from './manifest-wire.ts';
+import { ObjectChange } from '../gen/infergate/v1/routing_pb.ts';
+import { objectName } from '../routing/object-names.ts';
+
+const CHANGES = { created: ObjectChange.CREATED, configured: ObjectChange.CONFIGURED, unchanged: ObjectChange.UNCHANGED, deleted: ObjectChange.DELETED } as const;
 
 export interface RoutingServiceOptions {
   store: RoutingTableStore;
@@ -42,9 +48,13 @@ export function routingServiceRoutes({ store, persistence, log = () => {}, readO
         if (!req.table) throw new ConnectError('table is required', Code.InvalidArgument);
         const input = tableFromWire(req.table);
         const expectedVersion = req.expectedVersion === undefined ? undefined : Number(req.expectedVersion);
+        const manifestObjects = req.manifestObjects.length ? req.manifestObjects.map((o, i) => objectFromWire(o, i)) : undefined;
         return serialised(async () => {
           const before = store.current?.source;
-          const result = store.apply(input, { expectedVersion, dryRun: true });
+          const result = store.apply(input, { expectedVersion, dryRun: true, objects: manifestObjects, allowEmpty: req.allowEmpty });
+          if (!result.ok && result.reason === 'empty') {
+            throw new ConnectError('the routing table has no routing object at all (no route, pool, objective, rewrite or model), so applying it would stop all traffic: send allow_empty (infergate apply --allow-empty) to clear the gateway on purpose', Code.FailedPrecondition);
+          }
           if (!result.ok && result.reason === 'conflict') {
             throw new ConnectError(`the active routing table is version ${result.currentVersion}, not ${expectedVersion}: read it again and retry`, Code.Aborted);
           }
@@ -55,17 +65,22 @@ export function routingServiceRoutes({ store, persistence, log = () => {}, readO
               { desc: ValidationProblemsSchema, value: { problems } },
             ]);
           }
-          const objects = diffTables(before, result.table);
-          if (req.dryRun) return create(ApplyRoutingTableResponseSchema, { version: BigInt(store.version), dryRun: true, objects });
+          const objects = result.objects
+            ? result.objects.map((o) => ({ object: objectName(o.object), namespace: o.object.namespace, change: CHANGES[o.change] }))
+            : diffTables(before, result.table);
+          if (req.dryRun || result.unchanged) return create(ApplyRoutingTableResponseSchema, { version: BigInt(store.version), dryRun: req.dryRun, objects });
           if (persistence) {
             try {
-              await persistence.save(result.table);
+              // A table pushed without its objects is no longer described by the last apply's: they go.
+              await persistence.save(result.table, result.objects ? keptObjects(result.objects, result.table.version) : []);
             } catch (err) {
               log({ level: 'error', msg: 'could not persist the routing table; not applied', error: (err as Error).message });
               throw new ConnectError(`could not persist the routing table, so it was not applied: ${(err as Error).message}`, Code.Unavailable);
             }
           }
           store.install(result.table);
+          if (result.objects) store.objects.commit(result.objects, result.table.version, Date.now());
+          else store.objects.restore([]);
           log({ level: 'info', msg: 'routing table applied', version: result.table.version });
           return create(ApplyRoutingTableResponseSchema, { version: BigInt(result.table.version), objects });
         });
@@ -74,6 +89,13 @@ export function routingServiceRoutes({ store, persistence, log = () => {}, readO
       ...readMethods(store),
     });
   };
+}
+
+/** The objects an apply will leave in force, as they will be kept (for persisting before the swap). */
+function keptObjects(changes: NonNullable<Extract<ApplyResult, { ok: true }>['objects']>, version: number) {
+  const preview = new ManifestObjectStore();
+  preview.commit(changes.map((c) => ({ ...c, object: { ...c.object, events: [...c.object.events.map((e) => ({ ...e }))] } })), version, Date.now());
+  return preview.list();
 }
 
 /**
@@ -90,7 +112,7 @@ function readMethods(store: RoutingTableStore): Pick<ServiceImpl<typeof RoutingS
   return {
     getRoutingTable() {
       const current = store.current;
-      return create(GetRoutingTableResponseSchema, current ? { table: tableToWire(current.source) } : {});
+      return create(GetRoutingTableResponseSchema, current ? { table: tableToWire(current.source), manifestObjects: store.objects.list().map(objectToWire) } : {});
     },
 
     async *watchRoutingTable(_req, ctx: HandlerContext) {

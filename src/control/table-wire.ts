@@ -44,12 +44,16 @@ export function tableToWire(t: RoutingTableInput): WireTable {
     version: BigInt(t.version ?? 0),
     routes: (t.routes ?? []).map((r) => ({
       name: r.name,
+      hostnames: r.hostnames ?? [],
       rules: r.rules.map((rule) => ({
         matches: (rule.matches ?? []).map((m) => ({
           path: m.path ? { type: toEnum(pathTypes, m.path.type), value: m.path.value } : undefined,
           headers: (m.headers ?? []).map((h) => ({ type: toEnum(headerTypes, h.type), name: h.name, value: h.value })),
+          queryParams: (m.queryParams ?? []).map((h) => ({ type: toEnum(headerTypes, h.type), name: h.name, value: h.value })),
+          method: m.method,
         })),
         backendRefs: rule.backendRefs.map((b) => ({ pool: b.pool, weight: b.weight })),
+        requestTimeoutMs: rule.requestTimeoutMs,
       })),
     })),
     pools: (t.pools ?? []).map((p) => ({
@@ -68,6 +72,11 @@ export function tableToWire(t: RoutingTableInput): WireTable {
       targetModels: (m.targetModels ?? []).map((x) => ({ name: x.name, weight: x.weight })),
     })),
     objectives: (t.objectives ?? []).map((o) => ({ name: o.name, pool: o.pool, priority: o.priority })),
+    rewrites: (t.rewrites ?? []).map((w) => ({
+      name: w.name,
+      pool: w.pool,
+      rules: w.rules.map((r) => ({ models: r.models ?? [], targets: r.targets.map((x) => ({ model: x.model, weight: x.weight })) })),
+    })),
   });
 }
 
@@ -77,14 +86,18 @@ export function tableFromWire(t: WireTable): RoutingTableInput {
     version: Number(t.version),
     routes: t.routes.map((r) => ({
       name: r.name,
+      hostnames: [...r.hostnames],
       rules: r.rules.map((rule) => ({
         matches: rule.matches.length
           ? rule.matches.map((m) => ({
               path: m.path ? { type: fromEnum(pathTypes, m.path.type), value: m.path.value } : undefined,
               headers: m.headers.map((h) => ({ type: fromEnum(headerTypes, h.type), name: h.name, value: h.value })),
+              queryParams: m.queryParams.map((h) => ({ type: fromEnum(headerTypes, h.type), name: h.name, value: h.value })),
+              method: m.method,
             }))
           : undefined,
         backendRefs: rule.backendRefs.map((b) => ({ pool: b.pool, weight: b.weight })),
+        requestTimeoutMs: rule.requestTimeoutMs,
       })),
     })),
     pools: t.pools.map((p) => ({
@@ -103,6 +116,11 @@ export function tableFromWire(t: WireTable): RoutingTableInput {
       targetModels: m.targetModels.map((x) => ({ name: x.name, weight: x.weight })),
     })),
     objectives: t.objectives.map((o) => ({ name: o.name, pool: o.pool, priority: o.priority })),
+    rewrites: t.rewrites.map((w) => ({
+      name: w.name,
+      pool: w.pool,
+      rules: w.rules.map((r) => ({ models: [...r.models], targets: r.targets.map((x) => ({ model: x.model, weight: x.weight })) })),
+    })),
   };
   return stripUndefined(input) as RoutingTableInput;
 }

@@ -24,6 +24,12 @@ export interface EndpointMetrics {
   totalBlocks: number;
 }
 
+/** A model a server lists at `/v1/models`: a base model, or a LoRA adapter on `parent`. */
+export interface ServedModel {
+  id: string;
+  parent?: string;
+}
+
 export interface Endpoint {
   /** `address:port`, the key everything else uses. */
   id: string;
@@ -39,6 +45,8 @@ export interface Endpoint {
   scrapedAt?: number;
   /** Why the last scrape failed, if it did. */
   lastError?: string;
+  /** What the server lists at `/v1/models`; undefined until read (or when it does not answer it). */
+  models?: ServedModel[];
 }
 
 /**

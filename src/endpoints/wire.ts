@@ -22,6 +22,7 @@ export function toWireSnapshot(endpoints: readonly Endpoint[], at: number, seque
       metrics: e.metrics,
       scrapedAtUnixMs: e.scrapedAt ?? 0,
       lastError: e.lastError ?? '',
+      servedModels: e.models ? { models: e.models.map((m) => ({ id: m.id, parent: m.parent ?? '' })) } : undefined,
     })),
   });
 }
@@ -53,6 +54,7 @@ export function fromWireSnapshot(snapshot: EndpointSnapshot, receivedAt: number)
     }
     if (e.scrapedAtUnixMs) endpoint.scrapedAt = Math.min(receivedAt, e.scrapedAtUnixMs + skew);
     if (e.lastError) endpoint.lastError = e.lastError;
+    if (e.servedModels) endpoint.models = e.servedModels.models.map((m) => (m.parent ? { id: m.id, parent: m.parent } : { id: m.id }));
     return endpoint;
   });
 }

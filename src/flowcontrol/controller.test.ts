@@ -6,7 +6,7 @@ import { FlowController, type AdmitResult, type PoolState } from './controller.t
 function setup(config: Partial<FlowControlConfig> = {}, capacity = 1) {
   let inFlight = 0;
   let state: PoolState | undefined;
-  const fc = new FlowController({ ...DEFAULT_FLOW_CONTROL, ...config }, (_pool, extra) => state ?? (inFlight + extra >= capacity ? 'saturated' : 'available'));
+  const fc = new FlowController({ ...DEFAULT_FLOW_CONTROL, ...config }, (_pool, extra) => state ?? (inFlight + extra.requests >= capacity ? 'saturated' : 'available'));
   const order: string[] = [];
   const signal = () => {
     const listeners = new Set<() => void>();

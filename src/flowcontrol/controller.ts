@@ -16,6 +16,12 @@ import { PoolQueues, type QueuedRequest } from './queues.ts';
 /** What the saturation detector says of a pool, counting `extra` requests admitted but not yet dispatched. */
 export type PoolState = 'available' | 'saturated' | 'no-endpoints';
 
+/** Requests admitted but not yet at scheduling: the detector counts them as load already placed. */
+export interface Pending {
+  requests: number;
+  bytes: number;
+}
+
 export interface FlowRequest {
   requestId: string;
   pool: string;
@@ -56,7 +62,7 @@ interface Waiting extends QueuedRequest {
 interface PoolFlow {
   queues: PoolQueues;
   /** Admitted, not yet at scheduling: the detector counts them as load. */
-  pending: number;
+  pending: Pending;
   timer: ReturnType<typeof setTimeout> | undefined;
   timerAt: number;
   /** Waiting items by TTL (a lazy min-heap: items taken out are skipped). */
@@ -80,14 +86,26 @@ export class FlowController {
   constructor(
     readonly config: FlowControlConfig,
     /** The saturation detector: the pool's state counting `extra` admitted requests. */
-    private readonly state: (pool: string, extra: number) => PoolState,
+    private readonly state: (pool: string, extra: Pending) => PoolState,
     private readonly now: () => number = Date.now,
   ) {}
 
   admit(req: FlowRequest): AdmitResult | Promise<AdmitResult> {
+    let resolve!: (r: AdmitResult) => void;
+    const later = new Promise<AdmitResult>((r) => (resolve = r));
+    return this.admitThen(req, resolve) ?? later;
+  }
+
+  /**
+   * `admit` without promises: the result when decided at once, else undefined
+   * and `then` is called — synchronously, from `wake` or a TTL timer — when
+   * the request leaves the queue (a synchronous caller: the simulated-time
+   * benchmark).
+   */
+  admitThen(req: FlowRequest, then: (result: AdmitResult) => void): AdmitResult | undefined {
     const p = this.#pool(req.pool);
     const state = this.state(req.pool, p.pending);
-    if (p.queues.count === 0 && state === 'available') return this.#pass(p, 0);
+    if (p.queues.count === 0 && state === 'available') return this.#pass(p, 0, req.bytes);
     if (state === 'saturated' && req.priority < 0 && this.config.shedNegative) {
       return this.#refuse(req, 'shed', `pool "${req.pool}" is saturated and this request is sheddable (priority ${req.priority} < 0)`, 1);
     }
@@ -103,7 +121,8 @@ export class FlowController {
     const now = this.now();
     const ttl = req.ttlMs ?? (state === 'no-endpoints' ? c.noEndpointRequestTTLMs : c.defaultRequestTTLMs);
     const expiresAt = ttl > 0 ? now + ttl : Infinity;
-    return new Promise<AdmitResult>((resolve) => {
+    {
+      const resolve = then;
       const item: Waiting = {
         requestId: req.requestId,
         priority: req.priority,
@@ -129,7 +148,8 @@ export class FlowController {
       if (expiresAt !== Infinity) this.#arm(req.pool, p, item);
       // A request queued behind others while the pool has room: dispatch what fits now.
       if (state === 'available') this.wake(req.pool);
-    });
+    }
+    return undefined;
   }
 
   /** Capacity may have freed in this pool (a completion, a first token, a fresh snapshot): dispatch what fits. */
@@ -147,7 +167,7 @@ export class FlowController {
       item.signal.removeEventListener('abort', item.onAbort);
       const waited = this.now() - item.enqueuedAt;
       this.onEvent?.({ pool, priority: item.priority, flow: item.flow, outcome: 'dispatched', waitedMs: waited });
-      item.resolve(this.#pass(p, waited));
+      item.resolve(this.#pass(p, waited, item.bytes));
     }
   }
 
@@ -161,8 +181,9 @@ export class FlowController {
     for (const [pool, p] of this.#pools) for (const s of p.queues.sizes()) yield { pool, ...s };
   }
 
-  #pass(p: PoolFlow, waitedMs: number): { admitted: Admission } {
-    p.pending++;
+  #pass(p: PoolFlow, waitedMs: number, bytes: number): { admitted: Admission } {
+    p.pending.requests++;
+    p.pending.bytes += bytes;
     this.stats.dispatched++;
     let started = false;
     return {
@@ -171,7 +192,8 @@ export class FlowController {
         started: () => {
           if (started) return;
           started = true;
-          p.pending--;
+          p.pending.requests--;
+          p.pending.bytes -= bytes;
         },
       },
     };
@@ -189,7 +211,7 @@ export class FlowController {
 
   #pool(name: string): PoolFlow {
     let p = this.#pools.get(name);
-    if (!p) this.#pools.set(name, (p = { queues: new PoolQueues(), pending: 0, timer: undefined, timerAt: Infinity, byExpiry: [] }));
+    if (!p) this.#pools.set(name, (p = { queues: new PoolQueues(), pending: { requests: 0, bytes: 0 }, timer: undefined, timerAt: Infinity, byExpiry: [] }));
     return p;
   }
 

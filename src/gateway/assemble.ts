@@ -16,12 +16,15 @@ import type { EndpointSource } from '../endpoints/types.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
 import { LocalScheduling } from '../scheduling/local.ts';
 import { DEFAULT_FLOW_CONTROL, type FlowControlConfig } from '../flowcontrol/config.ts';
-import { DEFAULT_SATURATION } from '../scheduling/config.ts';
+import { DEFAULT_SATURATION, type SaturationConfig } from '../scheduling/config.ts';
 import type { ApiKeys } from '../api/api-keys.ts';
 import { parseApiKeys } from '../config/api-keys-file.ts';
 import { defaultUpstreamAuth, parseUpstreamCredentials } from '../config/upstream-credentials.ts';
 import type { UpstreamAuth } from '../proxy/upstream-auth.ts';
 import { importManifests } from '../routing/manifests.ts';
+import { objectStatusLine } from '../routing/object-names.ts';
+import { missingProfiles } from '../scheduling/profile-check.ts';
+import { flowControlFromConfig } from '../scheduling/flow-control-mapping.ts';
 import { formatProblem, type Problem } from '../routing/problems.ts';
 import { RoutingTableStore } from '../routing/store.ts';
 import { createScheduler, parseSchedulerConfig } from '../scheduling/index.ts';
@@ -30,6 +33,12 @@ import { adminListenHost, createAdminApp, restoreTable, stateDirPersistence, typ
 import { TableFollower } from '../control/table-follower.ts';
 import type { SchedulingServices } from '../scheduling/prompt-tokens.ts';
 import { openPreciseServices, type PreciseOptions, type PreciseParts } from './precise-services.ts';
+import { createDashboardApp } from '../dashboard/app.ts';
+import { embeddedDashboardAssets } from '../dashboard/embedded-assets.ts';
+import type { DashboardSource } from '../dashboard/feed.ts';
+import type { RequestObserver } from '../proxy/observer.ts';
+import type { BuildInfo } from './pool-metrics.ts';
+import { gatewayTelemetry, type TelemetryParts } from './telemetry.ts';
 
 export interface GatewayStartOptions extends Partial<GatewayOptions>, PreciseOptions {
   port?: number;
@@ -68,7 +77,9 @@ export interface GatewayStartOptions extends Partial<GatewayOptions>, PreciseOpt
    * Flow control (llm-d's `flowControl` feature gate): requests wait in the gateway
    * while their pool is saturated, by priority band and fairness flow.
    */
-  flowControl?: { config?: Partial<FlowControlConfig>; maxConcurrency?: number };
+  flowControl?: { config?: Partial<FlowControlConfig>; maxConcurrency?: number; maxPendingPrefillTokens?: number; saturation?: Partial<SaturationConfig> };
+  /** Bounds of the data-plane server: connections at once (all, per client address), head and request timeouts (Node's own HTTP/1.1 server). */
+  dataPlaneLimits?: { maxConnections?: number; maxConnectionsPerClient?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };
   /** Clients' API keys file (SHA-256 digests, each with a tenant): the data plane then requires a key. */
   apiKeys?: string;
   /** What the pods receive in Authorization, per pool (file). */
@@ -76,6 +87,12 @@ export interface GatewayStartOptions extends Partial<GatewayOptions>, PreciseOpt
   /** The routing table comes from elsewhere (the Kubernetes API): the admin API refuses Apply, saying this. */
   tableReadOnly?: string;
   log?: (line: Record<string, unknown>) => void;
+  /** Request observers besides the metrics (a runtime adds tracing and the access log). */
+  observers?: RequestObserver[];
+  /** Serve the live dashboard at /dashboard/ on the admin port (default: yes, when there is one). */
+  dashboard?: boolean;
+  /** What `inference_extension_info` says. */
+  buildInfo?: BuildInfo;
 }
 
 export interface TableSource {
@@ -94,6 +111,8 @@ export interface RuntimeParts extends PreciseParts {
   upstream: UpstreamClient;
   /** How the embedded agent fetches /metrics (default: fetch). */
   getter?: MetricsGetter;
+  /** The process's own metrics (CPU, memory, event loop), appended to /metrics. */
+  processMetrics?: () => Promise<string>;
 }
 
 export interface AssembledGateway {
@@ -103,6 +122,8 @@ export interface AssembledGateway {
   scheduling: LocalScheduling;
   /** The admin app when `adminPort` is set, and the host it must listen on. */
   admin?: { app: Hono; host: string };
+  /** The /metrics page (the admin port serves it). */
+  metrics(): Promise<string>;
   /** Stop following table changes and close the endpoint source. */
   close(): Promise<void>;
 }
@@ -125,23 +146,30 @@ async function readRequired(files: FileAccess, path: string): Promise<string> {
 
 export async function loadManifestsInto(store: RoutingTableStore, files: FileAccess, path: string, log: (l: Record<string, unknown>) => void): Promise<void> {
   const imported = importManifests(await readRequired(files, path), path);
+  // Every object's every condition (a conflict's loser too), and the objects that are not routing objects.
+  for (const o of imported.objects) log({ level: o.conditions.some((c) => c.status === 'False') ? 'warn' : 'info', msg: objectStatusLine(o), source: path });
   if (imported.errors.length) throw new ConfigError(`${path}: the manifests were rejected whole`, imported.errors);
   for (const w of imported.warnings) log({ level: 'warn', msg: formatProblem(w) });
-  const result = store.apply(imported.table);
+  const result = store.apply(imported.table, { objects: imported.objects, allowEmpty: false });
+  if (!result.ok && result.reason === 'empty') throw new ConfigError(`${path} holds no routing object (no HTTPRoute, InferencePool, InferenceObjective, InferenceModelRewrite or InferenceModel)`, []);
   if (!result.ok) throw new ConfigError(`${path}: the routing table was rejected whole`, result.reason === 'invalid' ? result.problems : []);
 }
 
-async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts, services: SchedulingServices): Promise<Scheduler> {
-  if (options.scheduler) return options.scheduler;
+/** The scheduler, and flow control's configuration when the scheduling config turns llm-d's `flowControl` gate on. */
+async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts, services: SchedulingServices): Promise<{ scheduler: Scheduler; flowControl?: Partial<FlowControlConfig> }> {
+  if (options.scheduler) return { scheduler: options.scheduler };
   let config;
   if (options.schedulingConfig) {
     const parsed = parseSchedulerConfig(await readRequired(parts.files, options.schedulingConfig));
     if (!parsed.ok) {
       throw new ConfigError(`${options.schedulingConfig}: the scheduling config was rejected`, parsed.problems.map((p) => ({ object: 'EndpointPickerConfig', path: p.path, message: p.message })));
     }
+    for (const w of parsed.warnings) options.log?.({ level: 'warn', msg: `${options.schedulingConfig}: ${w.path}: ${w.message}` });
     config = parsed.config;
   }
-  return createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random, services });
+  const scheduler = createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random, services });
+  const flowControl = config && flowControlFromConfig(config);
+  return { scheduler, ...(flowControl ? { flowControl } : {}) };
 }
 
 /** The clients' API keys and what the pods receive in Authorization, from their files (each rejected whole, every problem named). */
@@ -163,12 +191,15 @@ export async function loadRoutingTable(
   options: Pick<GatewayStartOptions, 'manifests' | 'stateDir'>,
   files: RuntimeParts['files'],
   log: (l: Record<string, unknown>) => void,
+  scheduler?: Scheduler,
 ): Promise<{ store: RoutingTableStore; persistence?: TablePersistence }> {
   const store = new RoutingTableStore();
+  // A pool naming a scheduling profile this gateway does not have is refused at apply, not found out at request time.
+  if (scheduler?.profileNames) store.setCheck((t) => missingProfiles(t, scheduler.profileNames!()));
   const persistence = options.stateDir ? stateDirPersistence(options.stateDir, files) : undefined;
   if (options.manifests) {
     await loadManifestsInto(store, files, options.manifests, log);
-    await persistence?.save(store.current!.source);
+    await persistence?.save(store.current!.source, store.objects.list());
   } else if (persistence) {
     const version = await restoreTable(store, persistence);
     if (version) log({ level: 'info', msg: 'restored the last accepted routing table', version, stateDir: options.stateDir });
@@ -211,24 +242,26 @@ export async function openEndpointSource(
   };
 }
 
-/** The admin API (RoutingService, GetEndpoints) plus /healthz and the gateway's /metrics. */
+/** The admin API (RoutingService, GetEndpoints) plus /healthz, the gateway's /metrics and the dashboard. */
 export function adminApp(
   options: Pick<GatewayStartOptions, 'token' | 'adminHost' | 'host' | 'tableReadOnly'>,
   control: { store: RoutingTableStore; persistence?: TablePersistence; endpoints: EndpointSource; log: (l: Record<string, unknown>) => void },
   metrics: () => string | Promise<string>,
+  dashboard?: DashboardSource,
 ): { app: Hono; host: string } {
   const app = createAdminApp({ store: control.store, token: options.token, persistence: control.persistence, endpointSource: control.endpoints, log: control.log, readOnly: options.tableReadOnly });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/metrics', async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4' } }));
+  app.get('/metrics', async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }));
+  if (dashboard) app.route('/dashboard', createDashboardApp({ source: dashboard, assets: embeddedDashboardAssets, token: options.token, log: control.log }));
   return { app, host: adminListenHost(options.token, options.adminHost ?? options.host ?? '127.0.0.1') };
 }
 
 export async function assembleGateway(options: GatewayStartOptions, parts: RuntimeParts): Promise<AssembledGateway> {
   const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
-  const { store, persistence } = options.tableFrom ? { store: new RoutingTableStore(), persistence: undefined } : await loadRoutingTable(options, parts.files, log);
   // Filled once the endpoint source is open (precise-services.ts); the plugins read it at decision time.
   const services: SchedulingServices = {};
-  const scheduler = await loadScheduler(options, parts, services);
+  const { scheduler, flowControl: configuredFlowControl } = await loadScheduler(options, parts, services);
+  const { store, persistence } = options.tableFrom ? { store: new RoutingTableStore(), persistence: undefined } : await loadRoutingTable(options, parts.files, log, scheduler);
   const { clients, upstreamAuth } = await loadCredentials(options, parts.files);
   const from = options.tableFrom;
   const follower = from && new TableFollower({ store, url: from.url, token: from.token, transport: from.transport, log });
@@ -255,18 +288,28 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
   }
 
-  const fc = options.flowControl;
-  const flowControl = fc && { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: scheduler.saturation ?? DEFAULT_SATURATION, maxConcurrency: fc.maxConcurrency ?? 0 };
+  // Flow control: as the options say, else as the scheduling config's flowControl gate and block say.
+  const fc: GatewayStartOptions['flowControl'] = options.flowControl ?? (configuredFlowControl && { config: configuredFlowControl });
+  const flowControl = fc && {
+    flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config },
+    saturation: { ...(scheduler.saturation ?? DEFAULT_SATURATION), ...fc.saturation },
+    maxConcurrency: fc.maxConcurrency ?? 0,
+    maxPendingPrefillTokens: fc.maxPendingPrefillTokens ?? 0,
+  };
   const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now, ...(flowControl ? { flowControl } : {}) });
-  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log }, options);
-  const admin = options.adminPort !== undefined ? adminApp(options, { store, persistence, endpoints, log }, () => gateway.metrics.render()) : undefined;
+  const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log, observers: options.observers }, options);
+  const withAdmin = options.adminPort !== undefined;
+  const telemetry = gatewayTelemetry({ gateway, store, endpoints, scheduling, picker: scheduler as TelemetryParts['picker'], buildInfo: options.buildInfo, processMetrics: parts.processMetrics, dashboard: withAdmin && options.dashboard !== false });
+  const admin = withAdmin ? adminApp(options, { store, persistence, endpoints, log }, telemetry.metrics, telemetry.dashboard) : undefined;
   return {
     gateway,
     store,
     endpoints,
     scheduling,
     admin,
+    metrics: telemetry.metrics,
     async close() {
+      telemetry.close();
       follower?.close();
       unsubscribePrecise();
       await precise.close();

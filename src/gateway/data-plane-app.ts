@@ -29,6 +29,8 @@ export function createDataPlaneApp(gateway: Gateway, options: DataPlaneAppOption
     if (!r.ready) return c.json({ status: 'not ready', reason: r.reason }, 503);
     return c.json(r.reason ? { status: 'ready', degraded: r.reason } : { status: 'ready' });
   });
+  // Any other path goes to the director, which serves it when an HTTPRoute rule names it (else 404 unknown_url).
+  app.all('*', async (c) => toResponse(await gateway.answer('other', inboundFromRequest(c.req.raw, address(c)), c.req.path)));
   app.notFound((c) =>
     new GatewayError({
       status: 404,

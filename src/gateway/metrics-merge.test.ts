@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parsePrometheusText } from '../agent/prom-text.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { mergePrometheusText } from './metrics-merge.ts';
+import { mergePrometheusText, withoutGauges } from './metrics-merge.ts';
+import { playRequest } from './observer-testing.ts';
 
 /** The checks a Prometheus scraper makes of a text page that matter here. */
 function expectValidPage(text: string): void {
@@ -36,31 +37,30 @@ describe('mergePrometheusText', () => {
   it('sums the same series across workers, keeps one HELP/TYPE per family, and is valid text', () => {
     const a = new GatewayMetrics();
     const b = new GatewayMetrics();
-    for (let i = 0; i < 3; i++) a.request('gemma3', 'chatbot', 200);
-    a.request('', '', 404);
-    a.duration('gemma3', 0.02);
-    a.firstToken('gemma3', 0.004);
-    a.shed('gemma3');
-    for (let i = 0; i < 5; i++) b.request('gemma3', 'chatbot', 200);
-    b.request('deepseek', 'model "with" quotes, and {braces} and spaces', 200);
-    b.duration('gemma3', 0.3);
-    b.duration('deepseek', 1.5);
-    b.refused('deepseek');
+    for (let i = 0; i < 3; i++) playRequest([a], { pool: 'gemma3', model: 'chatbot' });
+    playRequest([a], { pool: 'gemma3', model: 'chatbot', seconds: 0.02, ttftSeconds: 0.004, stream: true });
+    playRequest([a], { pool: 'gemma3', model: 'chatbot', decision: 'shed' });
+    for (let i = 0; i < 4; i++) playRequest([b], { pool: 'gemma3', model: 'chatbot', seconds: i === 0 ? 0.3 : 0.01 });
+    playRequest([b], { pool: 'deepseek', model: 'model "with" quotes, and {braces} and spaces', seconds: 1.5, refused: 1 });
 
     const merged = mergePrometheusText([a.render(), b.render()]);
     expectValidPage(merged);
     const samples = parsePrometheusText(merged);
     const value = (name: string, labels: Record<string, string>) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
     expect(value('infergate_requests_total', { pool: 'gemma3', model: 'chatbot', code: '200' })).toBe(8);
-    expect(value('infergate_requests_total', { code: '404' })).toBe(1);
+    expect(value('infergate_requests_total', { code: '429' })).toBe(1);
     expect(value('infergate_requests_total', { model: 'model "with" quotes, and {braces} and spaces' })).toBe(1);
-    expect(value('infergate_request_duration_seconds_count', { pool: 'gemma3' })).toBe(2);
-    expect(value('infergate_request_duration_seconds_sum', { pool: 'gemma3' })).toBeCloseTo(0.32);
-    expect(value('infergate_request_duration_seconds_bucket', { pool: 'gemma3', le: '+Inf' })).toBe(2);
+    expect(value('inference_objective_request_total', { model_name: 'chatbot', target_model_name: 'chatbot', priority: '0' })).toBe(9);
+    expect(value('inference_objective_request_error_total', { model_name: 'chatbot', error_code: 'InferencePoolResourceExhausted' })).toBe(1);
+    expect(value('inference_objective_running_requests', { model_name: 'chatbot' })).toBe(0);
+    expect(value('infergate_request_duration_seconds_count', { pool: 'gemma3' })).toBe(8);
+    expect(value('infergate_request_duration_seconds_sum', { pool: 'gemma3' })).toBeCloseTo(0.01 * 6 + 0.02 + 0.3);
+    expect(value('infergate_request_duration_seconds_bucket', { pool: 'gemma3', le: '+Inf' })).toBe(8);
     expect(value('infergate_request_duration_seconds_count', { pool: 'deepseek' })).toBe(1);
     expect(value('infergate_time_to_first_token_seconds_count', { pool: 'gemma3' })).toBe(1);
     expect(value('infergate_shed_total', { pool: 'gemma3' })).toBe(1);
     expect(value('infergate_upstream_refused_total', { pool: 'deepseek' })).toBe(1);
+    expect(value('infergate_retries_total', { pool: 'deepseek', reason: 'connect-failure' })).toBe(1);
     // Histogram buckets stay cumulative after summing.
     const buckets = samples.filter((s) => s.name === 'infergate_request_duration_seconds_bucket' && s.labels.pool === 'gemma3').map((s) => s.value);
     expect(buckets).toEqual([...buckets].sort((x, y) => x - y));
@@ -71,10 +71,14 @@ describe('mergePrometheusText', () => {
 
   it('one page merges to itself; no pages to an empty page', () => {
     const a = new GatewayMetrics();
-    a.request('p', 'm', 200);
-    a.duration('p', 0.1);
+    playRequest([a], { pool: 'p', model: 'm', seconds: 0.1 });
     expect(mergePrometheusText([a.render()])).toBe(a.render());
     expect(mergePrometheusText([])).toBe('');
+  });
+
+  it("keeps an exited worker's counters and histograms, not its gauges", () => {
+    const page = '# HELP c C.\n# TYPE c counter\nc{a="1"} 4\n# HELP g G.\n# TYPE g gauge\ng{m="x"} 3\n# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 2\n';
+    expect(withoutGauges(page)).toBe('# HELP c C.\n# TYPE c counter\nc{a="1"} 4\n# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 2\n');
   });
 
   it('skips malformed sample lines and foreign comments', () => {

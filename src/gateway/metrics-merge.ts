@@ -1,9 +1,11 @@
 /**
  * One Prometheus page from several processes' pages (the workers of a
  * `--workers N` gateway): samples of the same series are summed — right for
- * counters and histogram buckets/sums/counts, which is all GatewayMetrics
- * renders — and each family keeps one HELP and one TYPE line, its samples
- * grouped under them in the order they were first seen.
+ * counters and histogram buckets/sums/counts, and for the one gauge
+ * GatewayMetrics renders (requests running: the workers' add up) — and each
+ * family keeps one HELP and one TYPE line, its samples grouped under them in
+ * the order they were first seen. Gauges that must not be summed (the pool
+ * averages) are rendered by the primary alone (./pool-metrics.ts).
  */
 import { parseValue } from '../agent/prom-text.ts';
 
@@ -99,4 +101,34 @@ function formatValue(n: number): string {
   if (n === Infinity) return '+Inf';
   if (n === -Infinity) return '-Inf';
   return String(n);
+}
+
+/**
+ * A page without its gauge families: what is kept of a worker that exited, so
+ * its counts stay in the sums (counters never go down) while a gauge it last
+ * reported (requests it was running) does not linger.
+ */
+export function withoutGauges(page: string): string {
+  const out: string[] = [];
+  let gauge = false;
+  let family: string | undefined;
+  for (const line of page.split('\n')) {
+    if (line === '') continue;
+    const meta = /^#\s+(HELP|TYPE)\s+(\S+)(?:\s(.*))?$/.exec(line);
+    if (meta) {
+      if (meta[2] !== family) {
+        family = meta[2];
+        gauge = false;
+      }
+      if (meta[1] === 'TYPE' && meta[3]?.trim() === 'gauge') {
+        gauge = true;
+        // Its HELP line went out before its TYPE said what it was.
+        if (out.at(-1)?.startsWith(`# HELP ${family} `)) out.pop();
+      }
+      if (!gauge) out.push(line);
+      continue;
+    }
+    if (!gauge) out.push(line);
+  }
+  return out.length ? `${out.join('\n')}\n` : '';
 }

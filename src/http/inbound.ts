@@ -23,6 +23,8 @@ export interface ClientSignal {
 }
 
 export interface InboundRequest {
+  /** The request method; unset means POST (the runtimes' fast paths serve the POST routes of the OpenAI API only). */
+  method?: string;
   headers: InboundHeaders;
   /** Aborts when the client goes away before the answer is complete. */
   signal: ClientSignal;
@@ -52,6 +54,7 @@ export function isBodyTooLarge(err: unknown): boolean {
 export function inboundFromRequest(request: Request, remoteAddress?: string): InboundRequest {
   const q = request.url.indexOf('?');
   return {
+    method: request.method,
     headers: request.headers,
     signal: request.signal,
     search: q >= 0 ? request.url.slice(q) : '',

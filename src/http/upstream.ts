@@ -12,6 +12,8 @@ export interface UpstreamRequest {
   /** Path and query, e.g. `/v1/chat/completions`. */
   path: string;
   headers: Record<string, string>;
+  /** The Host header to send (the client's, as a gateway forwards it); default the origin's `host:port`. A client that cannot set Host (web fetch) sends the origin's. */
+  host?: string;
   body: Uint8Array;
   /** Aborts the upstream request (client went away). */
   signal: ClientSignal;
@@ -41,14 +43,16 @@ export interface UpstreamResponse {
 }
 
 /**
- * Why a request got no response: `connect` (refused, reset or closed before
- * any answer: may be retried elsewhere), `timeout` (no head in time),
- * `aborted` (the client went away), `invalid` (the request cannot be written:
- * a header value the wire cannot carry).
+ * Why a request got no response: `connect` (refused, or failed before any
+ * byte of the request was written: may be sent to another endpoint),
+ * `broken` (closed, reset or answered malformed after the request was
+ * written: the endpoint may have processed it, so it is never sent again),
+ * `timeout` (no head in time), `aborted` (the client went away), `invalid`
+ * (the request cannot be written: a header value the wire cannot carry).
  */
-export type UpstreamFailure = 'connect' | 'timeout' | 'aborted' | 'invalid';
+export type UpstreamFailure = 'connect' | 'broken' | 'timeout' | 'aborted' | 'invalid';
 
-const FAILURES: ReadonlySet<string> = new Set<UpstreamFailure>(['connect', 'timeout', 'aborted', 'invalid']);
+const FAILURES: ReadonlySet<string> = new Set<UpstreamFailure>(['connect', 'broken', 'timeout', 'aborted', 'invalid']);
 
 /**
  * An `UpstreamClient.request` rejects with an error carrying one of these

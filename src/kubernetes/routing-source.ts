@@ -18,6 +18,7 @@
  */
 import { importObjects, type Condition as ImportCondition } from '../routing/manifests.ts';
 import { formatProblem, type Problem } from '../routing/problems.ts';
+import { tableName } from '../routing/references.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
 import { canonicalJson } from './canonical.ts';
 import type { ConditionInput } from './conditions.ts';
@@ -37,7 +38,7 @@ export interface RoutingSourceOptions {
 /** Reasons that leave an object out without making the table invalid (conflict losers). */
 const NOT_BLOCKING = new Set(['Superseded', 'ModelNameInUse']);
 /** Table problem object prefixes (src/routing/validate.ts) → the kinds they come from. */
-const TABLE_KINDS: Record<string, string[]> = { Pool: ['InferencePool'], Route: ['HTTPRoute'], Model: ['InferenceModel'], Objective: ['InferenceObjective'] };
+const TABLE_KINDS: Record<string, string[]> = { Pool: ['InferencePool'], Route: ['HTTPRoute'], Model: ['InferenceModel'], Objective: ['InferenceObjective'], Rewrite: ['InferenceModelRewrite'] };
 
 export class KubernetesRoutingSource {
   readonly #objects = new Map<string, { type: ResourceType; object: KubeObject }>();
@@ -169,9 +170,11 @@ export class KubernetesRoutingSource {
       byKey.set(key, [{ type: 'Accepted', status: 'False', reason: bad.reason, message: `${bad.message}${kept}` }]);
     }
     for (const p of tableProblems) {
-      const [prefix, name] = p.object.split('/') as [string, string];
+      // `Kind/name`, the name as the table has it (`namespace/name` outside the default namespace).
+      const slash = p.object.indexOf('/');
+      const [prefix, name] = [p.object.slice(0, slash), p.object.slice(slash + 1)];
       for (const o of own.objects) {
-        if (!(TABLE_KINDS[prefix] ?? []).includes(o.kind) || o.metadata.name !== name) continue;
+        if (!(TABLE_KINDS[prefix] ?? []).includes(o.kind) || (tableName(o.metadata.namespace ?? 'default', o.metadata.name) !== name && o.metadata.name !== name)) continue;
         const message = `rejected with the routing table (version ${this.store.version} stays in use): ${formatProblem(p)}`;
         byKey.set(objectKey(o), [...(byKey.get(objectKey(o)) ?? []).filter((c) => c.type !== 'Accepted'), { type: 'Accepted', status: 'False', reason: 'Invalid', message }]);
       }

@@ -19,6 +19,8 @@ import { restoreModelInJson, restoreModelInSse } from './model-rewrite.ts';
 import type { UpstreamAuth } from './upstream-auth.ts';
 import { relaySse, type RelayedStream } from './sse-relay.ts';
 import { DEFAULT_RETRY_OPTIONS, RetryBudget, retryAfterSeconds, type RetryOptions } from './retry.ts';
+import type { ObservedRequest, RequestObserver } from './observer.ts';
+import { observedStream, usageFromJson } from './usage.ts';
 
 export interface ForwardRequest {
   pool: Pool;
@@ -32,25 +34,14 @@ export interface ForwardRequest {
   /** How to continue a streamed answer on another pod when its pod breaks off (../api/continuation.ts); undefined: it cannot be. */
   continuation?: (text: string, generated: number) => Uint8Array;
   extraHeaders: Record<string, string>;
-  /** When the gateway received the request (ms, the gateway's clock). */
-  startedAt: number;
+  /** The request as its observers see it (src/proxy/observer.ts). */
+  observed: ObservedRequest;
+  /** The route's own bound on the wait for the answer head (HTTPRoute timeouts.request), ms; default the proxy's. */
+  headersTimeoutMs?: number;
 }
 
-/** What the proxy reports as it goes, for the gateway's metrics. */
-export interface ProxyObserver {
-  /** An endpoint answered with this status (per request, the one whose answer the client gets). */
-  responded(pool: string, model: string, status: number): void;
-  /** An attempt on an endpoint was refused or reset (then retried elsewhere). */
-  refused(pool: string): void;
-  /** A request was sent again, to another endpoint, after this endpoint's answer (a status) or failure. */
-  retried(pool: string, reason: string): void;
-  /** A stream broken off by its pod: continued on another (`ok`), or ended with an error event. */
-  resumed(pool: string, ok: boolean): void;
-  /** The first chunk of a streamed answer, `seconds` after the request arrived. */
-  firstToken(pool: string, seconds: number): void;
-  /** The answer ended, `seconds` after the request arrived. */
-  finished(pool: string, seconds: number): void;
-}
+/** What the proxy reports as it goes: the proxy's points of the request observer (attempts, retries, the answer, first token, resumes, the end). */
+export type ProxyObserver = Required<Pick<RequestObserver, 'attempt' | 'attemptFailed' | 'retried' | 'responded' | 'resumed' | 'firstToken' | 'finished'>>;
 
 export interface ProxyOptions {
   /** Give up on an upstream whose response head takes longer, ms. */
@@ -75,6 +66,15 @@ export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
 
 const decoder = new TextDecoder();
 const noop = () => {};
+
+/** An answer body that failed while being read whole: too large to hold, stalled, or cut off. */
+function bodyFailure(endpoint: Endpoint, err: unknown): GatewayError {
+  const kind = (err as { kind?: unknown }).kind;
+  const message = (err as Error).message;
+  if (kind === 'too_large') return new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_too_large', message: `Endpoint ${endpoint.id} sent an answer larger than this gateway holds (${message}). Ask for a shorter answer, or stream it.` });
+  if (kind === 'idle') return new GatewayError({ status: 504, type: 'timeout_error', code: 'upstream_stalled', message: `Endpoint ${endpoint.id} stopped sending its answer (${message}). Retry the request.` });
+  return new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_reset', message: `Endpoint ${endpoint.id} broke off its answer: ${message}. Retry the request.` });
+}
 
 function originOf(endpoint: Endpoint): string {
   return `http://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
@@ -150,40 +150,49 @@ export class Proxy {
     // An answer whose model name will be restored is read as text: ask for it uncompressed.
     if (req.restoreModel) headers['accept-encoding'] = 'identity';
     const attempts = Math.min(this.options.maxAttempts, req.candidates.length);
+    const headersTimeoutMs = req.headersTimeoutMs ?? this.options.upstreamTimeoutMs;
     const refused: string[] = [];
     tries: for (let i = 0; i < attempts; i++) {
       const endpoint = req.candidates[i]!;
       // Attempts after the first were counted in the pool's retry budget when they were decided.
       const retry = i > 0;
       lifecycle.dispatched(req.pool, endpoint, req.scheduling);
+      observer.attempt(req.observed, endpoint, headers);
       let response: UpstreamResponse;
       try {
         response = await upstream.request({
           origin: originOf(endpoint),
-          method: 'POST',
+          method: req.request.method ?? 'POST',
           path: req.path + req.request.search,
           headers,
+          // The client's Host, as a Gateway API gateway forwards it (the model server sees what the client asked for).
+          host: req.request.headers.get('host') ?? undefined,
           body: req.body,
           signal: req.request.signal,
-          headersTimeoutMs: this.options.upstreamTimeoutMs,
+          headersTimeoutMs,
         });
       } catch (err) {
         if (retry) budget.retried(load);
         const failure = upstreamFailure(err);
         lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: failure === 'invalid' || !failure ? undefined : failure });
+        if (failure) observer.attemptFailed(req.observed, endpoint, failure);
         switch (failure) {
           case 'timeout':
-            throw gatewayTimeout(`Endpoint ${endpoint.id} of pool "${req.pool.name}" sent no response within ${this.options.upstreamTimeoutMs} ms. The model server may be overloaded; retry later or raise --upstream-timeout.`);
+            throw gatewayTimeout(`Endpoint ${endpoint.id} of pool "${req.pool.name}" sent no response within ${headersTimeoutMs} ms. The model server may be overloaded; retry later or raise ${req.headersTimeoutMs !== undefined ? "the HTTPRoute rule's timeouts.request" : '--upstream-timeout'}.`);
           case 'aborted':
             // The client is gone; nobody reads this answer.
+            req.observed.status = 499;
+            observer.finished(req.observed);
             return { status: 499, headers: {}, body: null };
           case 'invalid':
             throw badRequest(`${(err as Error).message}`, 'invalid_header');
+          case 'broken':
+            // The endpoint may have read the request: never sent to another one (a POST is not sent twice).
+            throw new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_unavailable', message: `Endpoint ${endpoint.id} of pool "${req.pool.name}" closed the connection or answered malformed after receiving the request (${(err as Error).message}). It was not sent to another endpoint, since it may have been processed; retry it if that is safe.` });
           case 'connect':
-            observer.refused(req.pool.name);
             refused.push(`${endpoint.id} (${(err as Error).message})`);
             if (i + 1 < attempts && budget.tryRetry(load)) {
-              observer.retried(req.pool.name, 'connect-failure');
+              observer.retried(req.observed, endpoint, 'connect-failure');
               continue tries;
             }
             break tries;
@@ -197,7 +206,7 @@ export class Proxy {
         const after = retryAfterSeconds(response.headers.get('retry-after'), this.options.now());
         response.body?.cancel();
         lifecycle.completed(req.pool, endpoint, req.scheduling, { status: response.status, ...(after !== undefined ? { retryAfterSeconds: after } : {}) });
-        observer.retried(req.pool.name, String(response.status));
+        observer.retried(req.observed, endpoint, String(response.status));
         refused.push(`${endpoint.id} (answered ${response.status})`);
         continue;
       }
@@ -208,15 +217,22 @@ export class Proxy {
 
   async #respond(req: ForwardRequest, endpoint: Endpoint, upstream: UpstreamResponse): Promise<Answer> {
     const { lifecycle, observer } = this.ports;
-    const now = this.options.now;
+    const observed = req.observed;
     let finished = false;
-    const done = (failure?: 'broken' | 'aborted') => {
+    /** The pod's part is over (its answer read, broken off or cancelled). */
+    const completed = (failure?: 'broken' | 'aborted') => {
       if (finished) return;
       finished = true;
       lifecycle.completed(req.pool, endpoint, req.scheduling, { status: upstream.status, ...(failure ? { failure } : {}) });
-      observer.finished(req.pool.name, (now() - req.startedAt) / 1000);
     };
-    observer.responded(req.pool.name, req.scheduling.requestedModel, upstream.status);
+    /** The pod's part and the request are over together (an answer read whole). */
+    const done = (failure?: 'broken' | 'aborted') => {
+      completed(failure);
+      if (failure) observed.failure = failure;
+      observer.finished(observed);
+    };
+    observed.status = upstream.status;
+    observer.responded(observed, endpoint);
     const contentType = upstream.headers.get('content-type') ?? '';
     // A pod that compresses anyway: gzip and deflate are decoded to restore the name; anything else passes untouched.
     const coding = contentCoding(upstream.headers.get('content-encoding'));
@@ -236,9 +252,12 @@ export class Proxy {
       try {
         bytes = await upstream.body.bytes();
       } catch (err) {
+        observed.status = 502;
         done('broken');
-        throw new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_reset', message: `Endpoint ${endpoint.id} broke off its answer: ${(err as Error).message}. Retry the request.` });
+        throw bodyFailure(endpoint, err);
       }
+      observed.responseBytes = bytes.byteLength;
+      if (upstream.status < 300 && coding === 'identity') observed.usage = usageFromJson(bytes);
       done();
       if (!restore) return { status: upstream.status, headers, body: bytes };
       if (coding !== 'identity') {
@@ -256,17 +275,19 @@ export class Proxy {
       lifecycle.firstToken(req.pool, endpoint, req.scheduling);
       if (firstSeen) return;
       firstSeen = true;
-      observer.firstToken(req.pool.name, (now() - req.startedAt) / 1000);
+      observer.firstToken(observed);
     };
-    let body = tracked(upstream.body.stream(noop, first), done);
+    let body = tracked(upstream.body.stream(noop, first), completed);
     if (restore && coding !== 'identity') body = body.pipeThrough(decoding(coding as 'gzip' | 'deflate'));
     // An SSE answer in clear text is relayed event by event: a pod that breaks off is replaced, or the client gets an error event.
     if (upstream.status === 200 && contentType.includes('text/event-stream') && (coding === 'identity' || restore)) {
       body = relaySse(
         { endpointId: endpoint.id, stream: body },
-        { continuation: req.continuation, maxResumes: 2, resume: (next, failed) => this.#resume(req, next, failed), onResumed: (ok) => observer.resumed(req.pool.name, ok) },
+        { continuation: req.continuation, maxResumes: 2, resume: (next, failed) => this.#resume(req, next, failed), onResumed: (ok) => observer.resumed(observed, ok) },
       );
     }
+    // The usage chunk is read as it passes (never held back); the observers hear of the end once the client has had every byte.
+    body = observedStream(body, observed, observer, req.request.signal);
     if (restore) body = body.pipeThrough(restoreModelInSse(restore.target, restore.requested));
     return { status: upstream.status, headers, body };
   }
@@ -279,10 +300,11 @@ export class Proxy {
     lifecycle.dispatched(req.pool, endpoint, req.scheduling);
     const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId, req.request.remoteAddress);
     this.ports.upstreamAuth?.apply(req.pool.name, headers);
+    this.ports.observer.attempt(req.observed, endpoint, headers);
     if (req.restoreModel) headers['accept-encoding'] = 'identity';
     let response: UpstreamResponse;
     try {
-      response = await upstream.request({ origin: originOf(endpoint), method: 'POST', path: req.path + req.request.search, headers, body, signal: req.request.signal, headersTimeoutMs: this.options.upstreamTimeoutMs });
+      response = await upstream.request({ origin: originOf(endpoint), method: 'POST', path: req.path + req.request.search, headers, host: req.request.headers.get('host') ?? undefined, body, signal: req.request.signal, headersTimeoutMs: this.options.upstreamTimeoutMs });
     } catch (err) {
       const failure = upstreamFailure(err);
       lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: failure === 'invalid' || !failure ? undefined : failure });
@@ -305,3 +327,4 @@ export class Proxy {
     return { endpointId: endpoint.id, stream };
   }
 }
+

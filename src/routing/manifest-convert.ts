@@ -1,12 +1,25 @@
 /**
  * Accepted Kubernetes objects → routing table, applying Kubernetes' rules:
- * a later definition of the same object replaces the earlier one; two
+ * a later definition of the same object replaces the earlier one (and both
+ * are reported); references resolve in the referrer's namespace; two
  * InferenceModels claiming one modelName in a pool — the older wins; refs to
- * missing pools are not resolved.
+ * missing pools are not resolved. HTTPRoutes and Gateways: manifest-routes.ts.
  */
-import type { Condition } from './manifests.ts';
-import type { KindName, HTTPRouteObject, InferenceModelObject, InferenceObjectiveObject, PoolV1Alpha2Object, PoolV1Object } from './manifest-kinds.ts';
+import type {
+  GatewayObject,
+  HTTPRouteObject,
+  InferenceModelObject,
+  InferenceModelRewriteObject,
+  InferenceObjectiveObject,
+  KindName,
+  PoolV1Alpha2Object,
+  PoolV1Object,
+  ReferenceGrantObject,
+} from './manifest-kinds.ts';
+import { convertRoutes } from './manifest-routes.ts';
+import { accepted, CONTROLLER_NAME, resolved, type Condition, type ParentStatus } from './object-status.ts';
 import type { Problem } from './problems.ts';
+import { nsKey, selectorMatches, tableName } from './references.ts';
 import type { RoutingTableInput } from './schema.ts';
 
 export interface ParsedObject {
@@ -22,74 +35,102 @@ export interface ParsedObject {
 export const PROFILE_ANNOTATION = 'infergate.dev/scheduling-profile';
 
 type Pools = NonNullable<RoutingTableInput['pools']>;
-type Routes = NonNullable<RoutingTableInput['routes']>;
 type Models = NonNullable<RoutingTableInput['models']>;
 type Objectives = NonNullable<RoutingTableInput['objectives']>;
+type Rewrites = NonNullable<RoutingTableInput['rewrites']>;
+type Of<T> = ParsedObject & { value: T };
 
-export function convertObjects(parsed: ParsedObject[]) {
+const CRITICALITY_PRIORITY: Record<string, number> = { Critical: 1, Standard: 0, Sheddable: -1 };
+const INFERENCE_MODEL_NOTE =
+  'InferenceModel is the older API (inference.networking.x-k8s.io/v1alpha2): InferenceObjective (an integer priority, chosen by the x-llm-d-inference-objective header) and InferenceModelRewrite (weighted target models) replace it';
+
+export interface Conversion {
+  table: RoutingTableInput;
+  errors: Problem[];
+  warnings: Problem[];
+  /** Conditions by object key (`kind/namespace/name/document`). */
+  conditions: Map<string, Condition[]>;
+  parents: Map<string, ParentStatus[]>;
+  /** Notes for the object's status (what replaces a deprecated API), by object key. */
+  notes: Map<string, string[]>;
+}
+
+export const objectKey = (o: { kind: string; namespace: string; name: string; document: number }) => `${o.kind}/${o.namespace}/${o.name}/${o.document}`;
+
+export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<string, Record<string, string>> = new Map()): Conversion {
   const errors: Problem[] = [];
   const warnings: Problem[] = [];
   const conditions = new Map<string, Condition[]>();
-  const keyOf = (o: ParsedObject) => `${o.kind}/${o.namespace}/${o.name}/${o.document}`;
+  const parents = new Map<string, ParentStatus[]>();
+  const notes = new Map<string, string[]>();
   const set = (o: ParsedObject, c: Condition) => {
-    const list = conditions.get(keyOf(o)) ?? [];
-    conditions.set(keyOf(o), [...list.filter((x) => x.type !== c.type), c]);
+    const list = conditions.get(objectKey(o)) ?? [];
+    conditions.set(objectKey(o), [...list.filter((x) => x.type !== c.type), c]);
   };
+  const note = (o: ParsedObject, text: string) => notes.set(objectKey(o), [...(notes.get(objectKey(o)) ?? []), text]);
 
-  // Same kind, namespace and name: the later document replaces the earlier, as `kubectl apply` would.
+  // Same kind, namespace and name: the later document replaces the earlier, as `kubectl apply` would; both are reported.
   const latest = new Map<string, ParsedObject>();
   for (const o of parsed) {
     const id = `${o.kind}/${o.namespace}/${o.name}`;
     const earlier = latest.get(id);
     if (earlier) {
-      const message = `defined again in document ${o.document + 1}; that later definition replaces this one`;
-      warnings.push({ object: `${o.kind}/${o.name}`, path: '', message: `document ${earlier.document + 1} ${message}` });
+      const message = `${o.kind} ${o.namespace}/${o.name} is defined twice (documents ${earlier.document + 1} and ${o.document + 1}): the later definition replaces the earlier`;
+      warnings.push({ object: `${o.kind}/${o.name}`, path: '', message });
       set(earlier, { type: 'Accepted', status: 'False', reason: 'Superseded', message });
     }
     latest.set(id, o);
   }
-  const objects = [...latest.values()];
-  const of = <T>(kind: KindName) => objects.filter((o) => o.kind === kind) as (ParsedObject & { value: T })[];
+  // Older first (Kubernetes' tie-break for conflicts and rewrite precedence), then in the order written.
+  const objects = [...latest.values()].sort((a, b) => age(a) - age(b) || a.document - b.document);
+  const of = <T>(kind: KindName) => objects.filter((o) => o.kind === kind) as Of<T>[];
 
   const pools: Pools = [];
-  for (const o of of<PoolV1Object | PoolV1Alpha2Object>('InferencePool')) pools.push(convertPool(o));
-  const poolNames = new Set(pools.map((p) => p.name));
+  const poolNames = new Map<string, string>();
+  const poolLabels = new Map<string, Record<string, string>>();
+  for (const o of of<PoolV1Object | PoolV1Alpha2Object>('InferencePool')) {
+    const pool = convertPool(o);
+    pools.push(pool);
+    poolNames.set(nsKey(o.namespace, o.name), pool.name);
+    poolLabels.set(nsKey(o.namespace, o.name), (o.value.metadata as { labels?: Record<string, string> }).labels ?? {});
+  }
 
-  const routes: Routes = [];
-  for (const o of of<HTTPRouteObject>('HTTPRoute')) {
-    const unresolved: Problem[] = [];
-    const rules = (o.value.spec.rules ?? []).map((rule, r) => ({
-      matches: (rule.matches ?? [{}]).map((m) => ({
-        path: { type: m.path?.type ?? 'PathPrefix', value: m.path?.value ?? '/' },
-        headers: (m.headers ?? []).map((h) => ({ type: h.type ?? 'Exact', name: h.name, value: h.value })),
+  const routed = convertRoutes({
+    routes: of<HTTPRouteObject>('HTTPRoute'),
+    gateways: of<GatewayObject>('Gateway'),
+    grants: of<ReferenceGrantObject>('ReferenceGrant'),
+    namespaceLabels,
+    pools: poolNames,
+  });
+  errors.push(...routed.errors);
+  warnings.push(...routed.warnings);
+  for (const [o, status] of routed.status) {
+    for (const c of status.conditions) set(o, c);
+    parents.set(objectKey(o), status.parents);
+  }
+  for (const o of of<PoolV1Object | PoolV1Alpha2Object>('InferencePool')) {
+    // One entry per Gateway (a route's listener sectionName does not make another parent of the pool).
+    const gateways = new Map<string, ParentStatus['parentRef']>();
+    for (const r of routed.poolParents.get(poolNames.get(nsKey(o.namespace, o.name))!) ?? []) {
+      gateways.set(`${r.namespace}/${r.name}`, { group: r.group, kind: r.kind, namespace: r.namespace, name: r.name });
+    }
+    parents.set(
+      objectKey(o),
+      [...gateways.values()].map((parentRef) => ({
+        parentRef,
+        controllerName: CONTROLLER_NAME,
+        conditions: [accepted(), resolved('infergate picks the endpoints itself; an endpointPickerRef, if any, is not called')],
       })),
-      backendRefs: (rule.backendRefs ?? []).flatMap((ref, b) => {
-        const path = `spec.rules[${r}].backendRefs[${b}]`;
-        const kind = ref.kind ?? 'Service';
-        if (kind !== 'InferencePool') {
-          unresolved.push({ object: `HTTPRoute/${o.name}`, path: `${path}.kind`, message: `"${kind}" is not supported: backendRefs must be of kind InferencePool` });
-          return [];
-        }
-        if (!poolNames.has(ref.name)) {
-          unresolved.push({ object: `HTTPRoute/${o.name}`, path: `${path}.name`, message: `InferencePool "${ref.name}" does not exist` });
-          return [];
-        }
-        return [{ pool: ref.name, weight: ref.weight ?? 1 }];
-      }),
-    }));
-    resolved(o, unresolved, unresolved.some((p) => p.path.endsWith('.kind')) ? 'InvalidKind' : 'BackendNotFound');
-    routes.push({ name: o.name, rules: rules.filter((rule) => rule.backendRefs.length > 0) });
+    );
   }
 
   const models: Models = [];
-  const claims = new Map<string, (ParsedObject & { value: InferenceModelObject })[]>();
+  const claims = new Map<string, Of<InferenceModelObject>[]>();
   for (const o of of<InferenceModelObject>('InferenceModel')) {
-    const spec = o.value.spec;
-    const key = `${spec.poolRef.name}\u0000${spec.modelName}`;
+    const key = `${nsKey(o.namespace, o.value.spec.poolRef.name)}\u0000${o.value.spec.modelName}`;
     claims.set(key, [...(claims.get(key) ?? []), o]);
   }
   for (const group of claims.values()) {
-    group.sort((a, b) => age(a) - age(b) || a.document - b.document);
     const [winner, ...losers] = group;
     const spec = winner!.value.spec;
     for (const loser of losers) {
@@ -97,10 +138,12 @@ export function convertObjects(parsed: ParsedObject[]) {
       warnings.push({ object: `InferenceModel/${loser.name}`, path: 'spec.modelName', message });
       set(loser, { type: 'Accepted', status: 'False', reason: 'ModelNameInUse', message });
     }
-    if (!resolvePool(winner!, spec.poolRef.name)) continue;
+    note(winner!, INFERENCE_MODEL_NOTE + (spec.criticality ? `; criticality ${spec.criticality} is read as priority ${CRITICALITY_PRIORITY[spec.criticality]}` : ''));
+    const pool = resolvePool(winner!, spec.poolRef.name, 'spec.poolRef.name');
+    if (!pool) continue;
     models.push({
       name: spec.modelName,
-      pool: spec.poolRef.name,
+      pool,
       criticality: spec.criticality ?? 'Standard',
       targetModels: (spec.targetModels ?? []).map((t) => ({ name: t.name, weight: t.weight ?? 1 })),
     });
@@ -108,35 +151,89 @@ export function convertObjects(parsed: ParsedObject[]) {
 
   const objectives: Objectives = [];
   for (const o of of<InferenceObjectiveObject>('InferenceObjective')) {
-    if (!resolvePool(o, o.value.spec.poolRef.name)) continue;
-    objectives.push({ name: o.name, pool: o.value.spec.poolRef.name, priority: o.value.spec.priority ?? 0 });
+    const spec = o.value.spec;
+    const targets = objectivePools(o);
+    if (!targets) continue;
+    let priority = spec.priority;
+    if (spec.criticality !== undefined) {
+      const mapped = typeof spec.criticality === 'number' ? spec.criticality : CRITICALITY_PRIORITY[spec.criticality]!;
+      const message = priority === undefined ? `is deprecated: priority replaces it; read as priority ${mapped}` : `is deprecated and ignored: priority (${priority}) is set`;
+      warnings.push({ object: `InferenceObjective/${o.name}`, path: 'spec.criticality', message });
+      note(o, `spec.criticality ${message}`);
+      priority ??= mapped;
+    }
+    for (const pool of targets) objectives.push({ name: o.name, pool, priority: priority ?? 0 });
   }
 
-  return { table: { routes, pools, models, objectives } satisfies RoutingTableInput, errors, warnings, conditions };
-
-  function resolvePool(o: ParsedObject, pool: string): boolean {
-    const ok = poolNames.has(pool);
-    resolved(o, ok ? [] : [{ object: `${o.kind}/${o.name}`, path: 'spec.poolRef.name', message: `InferencePool "${pool}" does not exist` }], 'PoolNotFound');
-    return ok;
+  const rewrites: Rewrites = [];
+  for (const o of of<InferenceModelRewriteObject>('InferenceModelRewrite')) {
+    const spec = o.value.spec;
+    const pool = resolvePool(o, spec.poolRef.name, 'spec.poolRef.name');
+    spec.rules.forEach((rule, r) => {
+      const weighted = rule.targets.filter((t) => t.weight !== undefined).length;
+      if (weighted > 0 && weighted < rule.targets.length) {
+        errors.push({ object: `InferenceModelRewrite/${o.name}`, path: `spec.rules[${r}].targets`, message: 'weights must be set on every target or on none' });
+        set(o, { type: 'Accepted', status: 'False', reason: 'Invalid', message: `spec.rules[${r}].targets: weights must be set on every target or on none` });
+      }
+    });
+    if (!pool) continue;
+    rewrites.push({
+      name: tableName(o.namespace, o.name),
+      pool,
+      rules: spec.rules.map((rule) => ({
+        models: rule.matches.map((m) => m.model.value),
+        targets: rule.targets.map((t) => ({ model: t.modelRewrite, weight: t.weight ?? 1 })),
+      })),
+    });
   }
 
-  function resolved(o: ParsedObject, problems: Problem[], reason: string): void {
+  return { table: { routes: routed.routes, pools, models, objectives, rewrites }, errors, warnings, conditions, parents, notes };
+
+  function objectivePools(o: Of<InferenceObjectiveObject>): string[] | undefined {
+    const spec = o.value.spec;
+    const given = [spec.poolRef !== undefined, spec.poolRefs !== undefined, spec.poolSelector !== undefined].filter(Boolean).length;
+    if (given !== 1) {
+      const message = given === 0 ? 'names no pool: set poolRef, poolRefs or poolSelector' : 'sets more than one of poolRef, poolRefs and poolSelector: set exactly one';
+      errors.push({ object: `InferenceObjective/${o.name}`, path: 'spec', message });
+      set(o, { type: 'Accepted', status: 'False', reason: 'Invalid', message });
+      return undefined;
+    }
+    if (spec.poolSelector) {
+      const selector = spec.poolSelector;
+      const found = [...poolLabels].filter(([key, labels]) => key.startsWith(`${o.namespace}/`) && selectorMatches(selector, labels)).map(([key]) => poolNames.get(key)!);
+      set(o, found.length ? resolved() : { type: 'ResolvedRefs', status: 'False', reason: 'PoolNotFound', message: `spec.poolSelector selects no InferencePool in namespace "${o.namespace}"` });
+      if (!found.length) warnings.push({ object: `InferenceObjective/${o.name}`, path: 'spec.poolSelector', message: `selects no InferencePool in namespace "${o.namespace}" yet` });
+      return found;
+    }
+    const refs = spec.poolRef ? [{ ref: spec.poolRef, path: 'spec.poolRef.name' }] : spec.poolRefs!.map((ref, i) => ({ ref, path: `spec.poolRefs[${i}].name` }));
+    const missing: Problem[] = [];
+    const found: string[] = [];
+    for (const { ref, path } of refs) {
+      const pool = poolNames.get(nsKey(o.namespace, ref.name));
+      if (pool) found.push(pool);
+      else missing.push({ object: `InferenceObjective/${o.name}`, path, message: `InferencePool "${ref.name}" does not exist` });
+    }
+    errors.push(...missing);
+    set(o, missing.length ? { type: 'ResolvedRefs', status: 'False', reason: 'PoolNotFound', message: missing.map((p) => `${p.path}: ${p.message}`).join('; ') } : resolved());
+    return missing.length ? undefined : found;
+  }
+
+  function resolvePool(o: ParsedObject, pool: string, path: string): string | undefined {
+    const name = poolNames.get(nsKey(o.namespace, pool));
+    const problems = name ? [] : [{ object: `${o.kind}/${o.name}`, path, message: `InferencePool "${pool}" does not exist` }];
     errors.push(...problems);
-    set(
-      o,
-      problems.length
-        ? { type: 'ResolvedRefs', status: 'False', reason, message: problems.map((p) => `${p.path}: ${p.message}`).join('; ') }
-        : { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: '' },
-    );
+    set(o, problems.length ? { type: 'ResolvedRefs', status: 'False', reason: 'PoolNotFound', message: problems.map((p) => `${p.path}: ${p.message}`).join('; ') } : resolved());
+    return name;
   }
 }
 
-function convertPool(o: ParsedObject & { value: PoolV1Object | PoolV1Alpha2Object }): Pools[number] {
+function convertPool(o: Of<PoolV1Object | PoolV1Alpha2Object>): Pools[number] {
   const profile = (o.value.metadata.annotations ?? {})[PROFILE_ANNOTATION];
+  const name = tableName(o.namespace, o.name);
   if (o.apiVersion === 'inference.networking.k8s.io/v1') {
     const spec = (o.value as PoolV1Object).spec;
     return {
-      name: o.name,
+      name,
       selector: spec.selector.matchLabels,
       targetPorts: spec.targetPorts.map((p) => p.number),
       appProtocol: spec.appProtocol === 'kubernetes.io/h2c' ? 'h2c' : 'http',
@@ -146,7 +243,7 @@ function convertPool(o: ParsedObject & { value: PoolV1Object | PoolV1Alpha2Objec
   }
   const spec = (o.value as PoolV1Alpha2Object).spec;
   return {
-    name: o.name,
+    name,
     selector: spec.selector,
     targetPorts: [spec.targetPortNumber],
     failureMode: spec.extensionRef?.failureMode ?? 'FailClose',

@@ -92,9 +92,13 @@ spec:
     expect(r.errors).toEqual([expect.objectContaining({ object: 'HTTPRoute/r', path: 'spec.rules[0].backendRefs[0].name' })]);
   });
 
-  it('an unknown kind is reported, not skipped', () => {
-    const r = importManifests(`apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n`);
-    expect(r.errors[0]).toMatchObject({ object: 'ConfigMap/c', path: 'kind' });
+  // Issue 13 changed this: Kubernetes' own kinds beside the routing objects (a ConfigMap here) are listed as ignored, not refused.
+  it("Kubernetes' own kinds are listed as ignored; an unknown kind of an unknown group is reported, not skipped", () => {
+    const ignored = importManifests(`apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n`);
+    expect(ignored.errors).toEqual([]);
+    expect(ignored.objects[0]).toMatchObject({ kind: 'ConfigMap', ignored: 'not a routing object', conditions: [] });
+    const r = importManifests(`apiVersion: example.com/v1\nkind: Mystery\nmetadata: { name: c }\n`);
+    expect(r.errors[0]).toMatchObject({ object: 'Mystery/c', path: 'kind' });
     expect(r.objects[0]!.conditions[0]).toMatchObject({ type: 'Accepted', status: 'False', reason: 'UnsupportedKind' });
   });
 

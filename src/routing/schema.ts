@@ -22,15 +22,27 @@ export const HeaderMatch = v.object({
 });
 export type HeaderMatch = v.InferOutput<typeof HeaderMatch>;
 
+/** Gateway API query-parameter match: the name is exact and case-sensitive. */
+export const QueryParamMatch = v.object({
+  type: v.optional(v.picklist(['Exact', 'RegularExpression'], 'must be Exact or RegularExpression'), 'Exact'),
+  name: Name,
+  value: v.string(),
+});
+export type QueryParamMatch = v.InferOutput<typeof QueryParamMatch>;
+
 export const PathMatch = v.object({
   type: v.optional(v.picklist(['Exact', 'PathPrefix'], 'must be Exact or PathPrefix'), 'PathPrefix'),
   value: v.optional(v.pipe(v.string(), v.startsWith('/', 'must start with /')), '/'),
 });
 export type PathMatch = v.InferOutput<typeof PathMatch>;
 
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
+
 export const RouteMatch = v.object({
   path: v.optional(PathMatch, { type: 'PathPrefix', value: '/' }),
   headers: v.optional(v.array(HeaderMatch), []),
+  queryParams: v.optional(v.array(QueryParamMatch), []),
+  method: v.optional(v.picklist(HTTP_METHODS, `must be one of ${HTTP_METHODS.join(', ')}`)),
 });
 export type RouteMatch = v.InferOutput<typeof RouteMatch>;
 
@@ -41,13 +53,27 @@ export const BackendRef = v.object({
 export type BackendRef = v.InferOutput<typeof BackendRef>;
 
 export const RouteRule = v.object({
-  matches: v.optional(v.array(RouteMatch), [{ path: { type: 'PathPrefix', value: '/' }, headers: [] }]),
+  matches: v.optional(v.array(RouteMatch), [{ path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] }]),
   backendRefs: v.array(BackendRef),
+  /** HTTPRoute `timeouts.request`, ms; unset or 0: none. */
+  requestTimeoutMs: v.optional(v.pipe(v.number('must be a number'), v.minValue(0, 'must not be negative'))),
 });
 export type RouteRule = v.InferOutput<typeof RouteRule>;
 
+/**
+ * A hostname as the Gateway API writes it: lower-case DNS labels, optionally
+ * starting with `*.` (one or more labels).
+ */
+export const Hostname = v.pipe(
+  v.string('must be a string'),
+  v.regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a lower-case hostname, optionally starting with "*."'),
+);
+
 export const Route = v.object({
+  /** Unique in the table; `namespace/name` for an HTTPRoute outside the default namespace. */
   name: Name,
+  /** Hosts the route serves (the request's Host, port stripped); empty: any. */
+  hostnames: v.optional(v.array(Hostname), []),
   rules: v.array(RouteRule),
 });
 export type Route = v.InferOutput<typeof Route>;
@@ -82,7 +108,11 @@ export const Model = v.object({
 });
 export type Model = v.InferOutput<typeof Model>;
 
-/** An InferenceObjective: a priority requests opt into with the `x-gateway-inference-objective` header. */
+/**
+ * An InferenceObjective: a priority requests of a pool opt into with the
+ * `x-llm-d-inference-objective` header (or the older `x-gateway-inference-objective`).
+ * Its name is unique within its pool.
+ */
 export const Objective = v.object({
   name: Name,
   pool: Name,
@@ -90,12 +120,35 @@ export const Objective = v.object({
 });
 export type Objective = v.InferOutput<typeof Objective>;
 
+export const RewriteTarget = v.object({
+  /** The model name sent to the model server. */
+  model: Name,
+  weight: v.optional(Weight, 1),
+});
+export type RewriteTarget = v.InferOutput<typeof RewriteTarget>;
+
+export const RewriteRule = v.object({
+  /** Requested model names this rule matches (Exact); empty: every request of the pool. */
+  models: v.optional(v.array(Name), []),
+  targets: v.pipe(v.array(RewriteTarget), v.minLength(1, 'needs at least one target')),
+});
+export type RewriteRule = v.InferOutput<typeof RewriteRule>;
+
+/** An InferenceModelRewrite: weighted target models for the requests of one pool. Rules are in precedence order. */
+export const Rewrite = v.object({
+  name: Name,
+  pool: Name,
+  rules: v.array(RewriteRule),
+});
+export type Rewrite = v.InferOutput<typeof Rewrite>;
+
 export const RoutingTable = v.object({
   version: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
   routes: v.optional(v.array(Route), []),
   pools: v.optional(v.array(Pool), []),
   models: v.optional(v.array(Model), []),
   objectives: v.optional(v.array(Objective), []),
+  rewrites: v.optional(v.array(Rewrite), []),
 });
 export type RoutingTable = v.InferOutput<typeof RoutingTable>;
 export type RoutingTableInput = v.InferInput<typeof RoutingTable>;

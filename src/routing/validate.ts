@@ -9,7 +9,7 @@ import { issuePath, type Problem } from './problems.ts';
 
 export type Validation = { ok: true; table: RoutingTable } | { ok: false; problems: Problem[] };
 
-const sections = { routes: 'Route', pools: 'Pool', models: 'Model', objectives: 'Objective' } as const;
+const sections = { routes: 'Route', pools: 'Pool', models: 'Model', objectives: 'Objective', rewrites: 'Rewrite' } as const;
 
 export function validateTable(input: unknown): Validation {
   const parsed = v.safeParse(RoutingTable, input);
@@ -35,14 +35,17 @@ export function validateTable(input: unknown): Validation {
         if (!pools.has(ref.pool)) problems.push({ object, path: `rules[${r}].backendRefs[${b}].pool`, message: `pool "${ref.pool}" does not exist` });
       });
       rule.matches.forEach((match, m) => {
-        match.headers.forEach((h, k) => {
-          if (h.type !== 'RegularExpression') return;
-          try {
-            new RegExp(h.value);
-          } catch (err) {
-            problems.push({ object, path: `rules[${r}].matches[${m}].headers[${k}].value`, message: `invalid regular expression: ${(err as Error).message}` });
-          }
-        });
+        const check = (list: { type: string; value: string }[], field: string) =>
+          list.forEach((h, k) => {
+            if (h.type !== 'RegularExpression') return;
+            try {
+              new RegExp(h.value);
+            } catch (err) {
+              problems.push({ object, path: `rules[${r}].matches[${m}].${field}[${k}].value`, message: `invalid regular expression: ${(err as Error).message}` });
+            }
+          });
+        check(match.headers, 'headers');
+        check(match.queryParams, 'queryParams');
       });
     });
   });
@@ -59,12 +62,26 @@ export function validateTable(input: unknown): Validation {
     }
   });
 
+  // Objectives and rewrites are named within their pool (the header names an objective of the pool the request reached).
   const objectives = new Set<string>();
   table.objectives.forEach((o, i) => {
     const object = `Objective/${o.name}`;
     if (!pools.has(o.pool)) problems.push({ object, path: `objectives[${i}].pool`, message: `pool "${o.pool}" does not exist` });
-    if (objectives.has(o.name)) problems.push({ object, path: `objectives[${i}].name`, message: 'another objective already has this name' });
-    objectives.add(o.name);
+    const key = `${o.pool}\u0000${o.name}`;
+    if (objectives.has(key)) problems.push({ object, path: `objectives[${i}].name`, message: `pool "${o.pool}" already has an objective with this name` });
+    objectives.add(key);
+  });
+
+  const rewrites = new Set<string>();
+  table.rewrites.forEach((w, i) => {
+    const object = `Rewrite/${w.name}`;
+    if (!pools.has(w.pool)) problems.push({ object, path: `rewrites[${i}].pool`, message: `pool "${w.pool}" does not exist` });
+    const key = `${w.pool}\u0000${w.name}`;
+    if (rewrites.has(key)) problems.push({ object, path: `rewrites[${i}].name`, message: `pool "${w.pool}" already has a rewrite with this name` });
+    rewrites.add(key);
+    w.rules.forEach((rule, r) => {
+      if (rule.targets.every((t) => t.weight === 0)) problems.push({ object, path: `rewrites[${i}].rules[${r}].targets`, message: 'every weight is 0, so no target can be chosen' });
+    });
   });
 
   return problems.length ? { ok: false, problems } : { ok: true, table };

@@ -3,17 +3,25 @@
  * that decides when requests wait, fed by the pool's snapshot and this
  * gateway's own in-flight counts, and the wake-ups that dispatch them.
  *
- * The detector is llm-d's two, combined: utilization — the mean over fresh
- * ready endpoints of max((waiting + dispatches not yet in the metrics) /
- * queueDepthThreshold, kvUsage / kvCacheUtilThreshold) reaching `threshold`
- * — and concurrency — this gateway's requests in flight reaching
- * `maxConcurrency` per ready endpoint. Requests admitted but not yet
- * dispatched count as waiting, spread over the endpoints, so one wake-up
- * lets through what fits and no more.
+ * The detector is llm-d's two, plus one of infergate's. Utilization, as
+ * llm-d's utilization-detector: the pool is saturated when every fresh ready
+ * endpoint is at its queue threshold (waiting, plus this gateway's dispatches
+ * not yet in its metrics) or its KV-cache threshold — while one has room,
+ * requests go (the picker sends them there). Concurrency, as llm-d's
+ * concurrency-detector: this gateway's requests in flight reaching
+ * `maxConcurrency` per ready endpoint. Prefill: an endpoint whose prompt
+ * tokens still to prefill (this gateway's, the prefill-work producer's count)
+ * reach `maxPendingPrefillTokens` — about one engine step's prefill budget —
+ * has no room: a model server admits every request it has KV for into its
+ * batch, so its queue stays empty while new prompts wait behind the prefill
+ * already there; held in the gateway instead, they are sent in priority and
+ * fairness order, a step's worth at a time, as first tokens free the budget.
+ * Requests admitted but not yet dispatched take up the room first, so one
+ * wake-up lets through what fits and no more.
  */
 import type { EndpointSource, PoolSnapshot } from '../endpoints/types.ts';
 import type { FlowControlConfig } from '../flowcontrol/config.ts';
-import { FlowController, type AdmitResult, type PoolState } from '../flowcontrol/controller.ts';
+import { FlowController, type AdmitResult, type FlowRequest, type Pending, type PoolState } from '../flowcontrol/controller.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { SaturationConfig } from './config.ts';
 import type { Scheduler, SchedulingRequest } from './scheduler.ts';
@@ -23,6 +31,8 @@ export interface AdmissionOptions {
   saturation: SaturationConfig;
   /** Requests of this gateway in flight per ready endpoint at which the pool counts as saturated (0: no limit). */
   maxConcurrency: number;
+  /** Prompt tokens not yet prefilled per endpoint at which it has no room (0: not counted). */
+  maxPendingPrefillTokens?: number;
   now: () => number;
 }
 
@@ -44,18 +54,15 @@ export class FlowAdmission {
     });
   }
 
-  admit(pool: Pool, request: SchedulingRequest, bytes: number, signal: Parameters<FlowController['admit']>[0]['signal']): AdmitResult | Promise<AdmitResult> {
+  admit(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal']): AdmitResult | Promise<AdmitResult> {
     this.#pools.set(pool.name, pool);
-    return this.controller.admit({
-      requestId: request.requestId,
-      pool: pool.name,
-      priority: request.priority,
-      flow: request.fairnessId ?? request.tenant ?? 'default-flow',
-      bytes,
-      ttlMs: request.ttlMs,
-      sloTtftMs: request.sloTtftMs,
-      signal,
-    });
+    return this.controller.admit(flowRequest(pool, request, bytes, signal));
+  }
+
+  /** `admit` for a synchronous caller (see FlowController.admitThen). */
+  admitThen(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal'], then: (r: AdmitResult) => void): AdmitResult | undefined {
+    this.#pools.set(pool.name, pool);
+    return this.controller.admitThen(flowRequest(pool, request, bytes, signal), then);
   }
 
   wake(pool: Pool): void {
@@ -66,15 +73,18 @@ export class FlowAdmission {
     this.#stop?.();
   }
 
-  #state(poolName: string, extra: number): PoolState {
+  #state(poolName: string, extra: Pending): PoolState {
     const pool = this.#pools.get(poolName);
     if (!pool) return 'available';
     const snapshot = this.snapshot(pool);
     const now = this.options.now();
     const s = this.options.saturation;
+    const prefillBudget = this.options.maxPendingPrefillTokens ?? 0;
     let ready = 0;
     let fresh = 0;
-    let load = 0;
+    /** Queue places, and prompt tokens to prefill, left on fresh endpoints under every threshold. */
+    let room = 0;
+    let prefillRoom = 0;
     let inFlight = 0;
     for (const e of snapshot.endpoints) {
       if (!e.ready) continue;
@@ -84,15 +94,32 @@ export class FlowAdmission {
       const m = e.metrics;
       if (!snapshot.hasMetrics || m === undefined || e.scrapedAt === undefined || now - e.scrapedAt > s.metricsStalenessThreshold) continue;
       fresh++;
+      if (s.kvCacheUtilThreshold > 0 && m.kvUsage >= s.kvCacheUtilThreshold) continue;
       const waiting = m.waiting + (counts?.unreflected ?? 0);
-      load += Math.max(s.queueDepthThreshold > 0 ? waiting / s.queueDepthThreshold : 0, s.kvCacheUtilThreshold > 0 ? m.kvUsage / s.kvCacheUtilThreshold : 0);
+      if (s.queueDepthThreshold > 0 && waiting >= s.queueDepthThreshold) continue;
+      const prefill = counts?.prefillTokens ?? 0;
+      if (prefillBudget > 0 && prefill >= prefillBudget) continue;
+      room += s.queueDepthThreshold > 0 ? s.queueDepthThreshold - waiting : Infinity;
+      prefillRoom += prefillBudget > 0 ? prefillBudget - prefill : Infinity;
     }
     if (ready === 0) return 'no-endpoints';
     const max = this.options.maxConcurrency;
-    if (max > 0 && inFlight + extra >= max * ready) return 'saturated';
+    if (max > 0 && inFlight + extra.requests >= max * ready) return 'saturated';
     if (fresh === 0) return 'available';
-    // The admitted-but-not-dispatched requests, spread over the fresh endpoints' queues.
-    const spread = s.queueDepthThreshold > 0 ? extra / s.queueDepthThreshold / fresh : 0;
-    return load / fresh + spread >= s.threshold ? 'saturated' : 'available';
+    // Admitted requests not yet dispatched: ~4 bytes of body a prompt token.
+    return extra.requests < room && extra.bytes / 4 < prefillRoom ? 'available' : 'saturated';
   }
+}
+
+function flowRequest(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal']): FlowRequest {
+  return {
+    requestId: request.requestId,
+    pool: pool.name,
+    priority: request.priority,
+    flow: request.fairnessId ?? request.tenant ?? 'default-flow',
+    bytes,
+    ttlMs: request.ttlMs,
+    sloTtftMs: request.sloTtftMs,
+    signal,
+  };
 }

@@ -11,12 +11,13 @@ import type { Pool } from '../routing/schema.ts';
 import type { EndpointPickerConfig, SaturationConfig } from './config.ts';
 import { addRejections, explainPick, round4, type Explanation } from './explain.ts';
 import { MAX_ENDPOINTS, type Kernel } from './kernel/layout.ts';
-import type { Candidate, DecisionContext, ExplainNotes, Rejection } from './plugins/types.ts';
+import type { Candidate, DecisionContext, ExplainNotes, Plugin, ProducerPlugin, Rejection } from './plugins/types.ts';
 import { PoolState } from './pool-state.ts';
 import type { SchedulingServices } from './prompt-tokens.ts';
 import { buildProfiles, DEFAULT_PROFILE, type Profile } from './profile.ts';
 import { endpointSaturation, isSheddable } from './saturation.ts';
 import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
+import type { DurationSink, PluginTiming } from './timing.ts';
 
 export interface EndpointPickerOptions {
   now: () => number;
@@ -35,9 +36,12 @@ export class EndpointPicker implements Scheduler {
   readonly #pools = new Map<string, PoolState>();
   readonly #saturation: SaturationConfig;
   readonly #staleAfter: number;
+  readonly #served: { servedEndpointHeaders: readonly string[] } | undefined;
   readonly #candidates: Candidate[] = [];
   readonly #pooledCandidates: Candidate[] = [];
   #decisions = 0;
+  #timing: PluginTiming | undefined;
+  readonly #sinks = new Map<object, DurationSink>();
 
   constructor(
     readonly kernel: Kernel,
@@ -50,6 +54,7 @@ export class EndpointPicker implements Scheduler {
     const effective = config ?? builtIn;
     this.#saturation = effective.saturation;
     this.#staleAfter = effective.metricsStaleAfterMs;
+    this.#served = effective.servedEndpointHeaders.length ? { servedEndpointHeaders: effective.servedEndpointHeaders } : undefined;
   }
 
   get saturation(): SaturationConfig {
@@ -59,6 +64,25 @@ export class EndpointPicker implements Scheduler {
   /** With no endpoint's metrics this fresh, the pool's failure mode applies, ms. */
   get staleAfterMs(): number {
     return this.#staleAfter;
+  }
+
+  /** Report each plugin's duration and the picked endpoint's prefix hits from now on (costs a clock read per plugin). */
+  observe(timing: PluginTiming): void {
+    this.#timing = timing;
+    this.#sinks.clear();
+  }
+
+  /** This gateway's requests to an endpoint not yet finished (undefined when it has sent none); reads without creating a record. */
+  inFlightCount(pool: string, endpointId: string): number | undefined {
+    return this.#pools.get(pool)?.peek(endpointId)?.inFlight.total;
+  }
+
+  /** Entries the profiles' prefix indexes hold, across pools. */
+  prefixIndexSize(): number {
+    const seen = new Set<ProducerPlugin>();
+    let size = 0;
+    for (const p of this.#profiles.values()) for (const producer of p.producers) if (!seen.has(producer) && producer.indexSize) (seen.add(producer), (size += producer.indexSize()));
+    return size;
   }
 
   /** Profiles a pool may name. */
@@ -127,13 +151,17 @@ export class EndpointPicker implements Scheduler {
     if (candidates.length !== count) candidates.length = count;
     const notes = explain ? explainNotes() : undefined;
     const ctx: DecisionContext = { pool, request, now, kernel: this.kernel, promptBlocks: 0, rejected, notes };
+    const timing = this.#timing;
+    let t = timing ? performance.now() : 0;
     for (const filter of profile.filters) {
       const before = rejected?.length ?? 0;
       const kept = filter.filter(candidates, ctx);
+      if (timing) t = this.#lap(filter, 'Filter', t);
       if (kept.length > 0) {
         candidates = kept;
         continue;
       }
+      if (filter.strict) return unavailable(`no endpoint of pool "${pool.name}" passes ${filter.type} "${filter.name}"`, explain);
       if (rejected) rejected.length = before;
       if (explain) (explain.bypassed ??= []).push(filter.name);
     }
@@ -142,17 +170,26 @@ export class EndpointPicker implements Scheduler {
 
     const kernel = this.kernel;
     const producers = profile.producers;
-    for (let k = 0; k < producers.length; k++) producers[k]!.produce(candidates, ctx);
+    for (let k = 0; k < producers.length; k++) {
+      producers[k]!.produce(candidates, ctx);
+      if (timing) t = this.#lap(producers[k]!, 'Producer', t);
+    }
     const scorers = profile.scorers;
     for (let k = 0; k < scorers.length; k++) {
       const s = scorers[k]!;
       s.plugin.prepare?.(candidates, ctx);
+      if (timing) t = this.#lap(s.plugin, 'Scorer', t);
       kernel.scorerKind[k] = s.plugin.scorer;
       kernel.scorerWeight[k] = s.weight;
       kernel.scorerParam[k] = s.plugin.param ?? 0;
     }
     const seed = (this.options.random() * 4294967296) >>> 0;
     const picked = kernel.scoreAndPick(candidates.length, profile.scorers.length, ctx.promptBlocks, profile.picker.picker, seed, this.options.fallbacks);
+    if (timing) {
+      // The kernel runs every scorer's arithmetic, the weighted sum and the picker in one call: timed as the picker.
+      this.#lap(profile.picker, 'Picker', t);
+      if (ctx.prefixMatched && ctx.promptBlocks > 0) timing.prefixHit(kernel.prefixMatched[picked]!, ctx.promptBlocks);
+    }
     const fallbacks: Endpoint[] = [];
     for (let j = 1; j <= this.options.fallbacks; j++) {
       const i = kernel.order[j]!;
@@ -160,7 +197,7 @@ export class EndpointPicker implements Scheduler {
       fallbacks.push(candidates[i]!.endpoint);
     }
     if (explain) explainPick(explain, profile, kernel, candidates, picked, rejected!, notes);
-    return { kind: 'route', endpoint: candidates[picked]!.endpoint, fallbacks, ...(explain ? { explain } : {}) };
+    return { kind: 'route', endpoint: candidates[picked]!.endpoint, fallbacks, ...(explain ? { explain } : {}), ...this.#served };
   }
 
   /** Lets the profile's producers fetch what the decision needs (token ids); undefined when none has to wait. */
@@ -196,10 +233,21 @@ export class EndpointPicker implements Scheduler {
     for (const p of this.#profileFor(pool).producers) p.completed?.(pool, endpoint, record, request);
   }
 
-  inFlight(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number } {
+  /** Record the time since `since` for `plugin`; returns now. */
+  #lap(plugin: Plugin, point: string, since: number): number {
+    let sink = this.#sinks.get(plugin);
+    if (!sink) this.#sinks.set(plugin, (sink = this.#timing!.plugin(point, plugin.type, point === 'Picker' ? `${plugin.name} (${this.kernel.implementation} kernel)` : plugin.name)));
+    const now = performance.now();
+    sink.observe((now - since) / 1000);
+    return now;
+  }
+
+  inFlight(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number; prefillTokens: number } {
     const now = this.options.now();
-    const r = this.#poolState(pool.name, now).record(endpoint.id, now).inFlight;
-    return { total: r.total, unreflected: r.unreflected(endpoint.scrapedAt) };
+    const record = this.#poolState(pool.name, now).record(endpoint.id, now);
+    let prefillTokens = 0;
+    for (const p of this.#profileFor(pool).producers) prefillTokens += p.pendingPrefillTokens?.(pool.name, record) ?? 0;
+    return { total: record.inFlight.total, unreflected: record.inFlight.unreflected(endpoint.scrapedAt), prefillTokens };
   }
 
   /** No fresh metrics: FailOpen routes by this gateway's in-flight counts alone, FailClose refuses. */
@@ -215,7 +263,7 @@ export class EndpointPicker implements Scheduler {
       addRejections(explain, []);
     }
     const fallbacks = order.slice(1, 1 + this.options.fallbacks).map((o) => o.e);
-    return { kind: 'route', endpoint: order[0]!.e, fallbacks, ...(explain ? { explain } : {}) };
+    return { kind: 'route', endpoint: order[0]!.e, fallbacks, ...(explain ? { explain } : {}), ...this.#served };
   }
 
   #profileFor(pool: Pool): Profile {

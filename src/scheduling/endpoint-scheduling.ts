@@ -9,15 +9,17 @@ import type { Endpoint } from '../endpoints/types.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { AdmitResult } from '../flowcontrol/controller.ts';
 import type { Decision, SchedulingRequest } from './scheduler.ts';
+import type { ServedModelEntry } from './served-models.ts';
 
 /** How a dispatched request ended, for passive health and the producers. */
 export interface Outcome {
   /** The endpoint's answer status; 0 when it sent none. */
   status: number;
   /**
-   * Why no (complete) answer came: `connect` (refused, reset before answering),
-   * `timeout` (no answer head in time), `aborted` (the client went away),
-   * `broken` (the answer was cut off mid-body).
+   * Why no (complete) answer came: `connect` (refused, or failed before the
+   * request was written), `broken` (closed, reset or malformed after it was
+   * written, or the answer cut off mid-body), `timeout` (no answer head in
+   * time), `aborted` (the client went away).
    */
   failure?: 'connect' | 'timeout' | 'aborted' | 'broken';
   /** The endpoint's `Retry-After`, seconds, when it answered 429 or 503 with one. */
@@ -55,4 +57,6 @@ export interface EndpointScheduling {
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest, outcome: Outcome): void;
   /** Whether these pools can be served (a readiness probe's question). */
   readiness(pools: readonly Pool[]): Readiness | Promise<Readiness>;
+  /** Optional: the models the pools' servers serve, base models and adapters, for `GET /v1/models`. */
+  servedModels?(pools: readonly Pool[]): ServedModelEntry[];
 }

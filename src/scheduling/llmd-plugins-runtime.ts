@@ -150,12 +150,13 @@ export const LLMD_RUNTIME_PLUGINS: readonly LlmdPluginInfo[] = [
     type: 'models-data-source', role: 'data-source', stability: 'beta',
     does: 'scrapes each endpoint’s /v1/models',
     parameters: [{ name: 'scheme', type: 'http|https' }, { name: 'path', type: 'string', default: '/v1/models' }, ...TLS],
+    infergate: 'the agent reads each pod’s /v1/models itself (every 10 s) for GET /v1/models',
   },
-  { type: 'models-data-extractor', role: 'data-extractor', stability: 'beta', does: 'records the models each endpoint serves', parameters: [] },
+  { type: 'models-data-extractor', role: 'data-extractor', stability: 'beta', does: 'records the models each endpoint serves', parameters: [], infergate: 'the agent reads each pod’s /v1/models itself (every 10 s)' },
   {
     type: 'models-responder', role: 'responder', stability: 'alpha',
     does: 'answers GET /v1/models with the union of the endpoints’ models (503 when none scraped yet)', parameters: [],
-    infergate: 'planned: GET /v1/models from the pods’ models (issue 13)',
+    infergate: 'GET /v1/models answers with what the pods list at their /v1/models (the agent reads it), not as a plugin',
   },
   { type: 'topology-extractor', role: 'data-extractor', stability: 'alpha', does: 'reads host/rack/zone/region topology for the topology plugins', parameters: [] },
   {
@@ -286,7 +287,7 @@ export const LLMD_RUNTIME_PLUGINS: readonly LlmdPluginInfo[] = [
   {
     type: 'destination-endpoint-served-verifier', role: 'test', stability: 'beta',
     does: 'conformance: copies the endpoint Envoy served (lb metadata) into the x-conformance-test-served-endpoint response header',
-    parameters: [], infergate: 'planned: conformance mode of issue 13',
+    parameters: [], infergate: 'the same type in a conformance configuration (x-conformance-test-served-endpoint)',
   },
   // ── multicluster (alpha) ──
   { type: 'multicluster-session-affinity-filter', role: 'filter', stability: 'alpha', does: 'session affinity across clusters', parameters: [] },

@@ -131,19 +131,21 @@ export const LLMD_SCHEDULING_PLUGINS: readonly LlmdPluginInfo[] = [
     type: 'header-based-testing-filter', role: 'test', stability: 'beta',
     does: 'conformance picker: keeps the endpoints named in the test-epp-endpoint-selection header (IP or IP:port, comma-separated); none without the header',
     parameters: [],
-    infergate: 'planned: conformance mode of issue 13',
+    infergate: 'the same type in a conformance configuration (without the header it keeps every endpoint, as the suite’s lwepp does)',
   },
   // ── profile handlers ──
   {
     type: 'single-profile-handler', role: 'profile-handler', stability: 'beta',
     does: 'runs the one scheduling profile and uses its result (an error with more than one profile)',
     parameters: [],
-    infergate: 'the default behaviour: one profile per route (infergate.dev/scheduling-profile annotation)',
+    infergate: 'the same type; one profile per pool is what infergate runs anyway (infergate.dev/scheduling-profile annotation)',
   },
   {
     type: 'data-parallel-profile-handler', role: 'profile-handler', stability: 'beta',
     does: 'data-parallel vLLM: routes to the pod on primaryPort and names the chosen rank in x-data-parallel-host-port (deprecated in favour of single-profile-handler with Istio ≥ 1.28.1)',
     parameters: [{ name: 'primaryPort', type: 'integer 1..65535', default: '8000' }],
+    nearest: 'single-profile-handler',
+    infergate: 'each of an InferencePool’s targetPorts is an endpoint of its own, so the picker chooses a data-parallel rank directly (no x-data-parallel-host-port header)',
   },
   {
     type: 'disagg-profile-handler', role: 'profile-handler', stability: 'beta',
@@ -211,7 +213,7 @@ export const LLMD_SCHEDULING_PLUGINS: readonly LlmdPluginInfo[] = [
   {
     type: 'running-requests-size-scorer', role: 'scorer', stability: 'beta',
     does: 'min-max normalised running-request count, fewer is better',
-    parameters: [], nearest: 'running-requests-scorer',
+    parameters: [], nearest: 'running-requests-size-scorer',
   },
   {
     type: 'lora-affinity-scorer', role: 'scorer', stability: 'beta',

@@ -90,7 +90,7 @@ export function llmdPlugin(type: string): LlmdPluginInfo | undefined {
 export function describeUnsupportedLlmdPlugin(info: LlmdPluginInfo): string {
   const parts = [`"${info.type}" is an llm-d ${info.role} infergate does not have: ${info.does}.`];
   if (info.replacedBy) parts.push(`llm-d replaced it with "${info.replacedBy}".`);
-  if (info.nearest) parts.push(`Nearest in infergate: ${info.nearest}.`);
+  if (info.nearest) parts.push(`Nearest in infergate: ${info.nearest}${info.infergate ? ` (${info.infergate})` : ''}.`);
   else if (info.infergate) parts.push(`In infergate: ${info.infergate}.`);
   else parts.push('infergate has nothing like it.');
   return parts.join(' ');

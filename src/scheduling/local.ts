@@ -12,6 +12,8 @@ import { FlowAdmission, type AdmissionOptions } from './admission.ts';
 import type { AdmitResult } from '../flowcontrol/controller.ts';
 import type { ClientSignalLike } from './endpoint-scheduling.ts';
 import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
+import { restrictToSubset } from './subset.ts';
+import { servedModelsOf, type ServedModelEntry } from './served-models.ts';
 
 export interface LocalSchedulingOptions {
   /** Metrics older than this are stale (the picker's and the readiness probe's horizon), ms. */
@@ -53,11 +55,26 @@ export class LocalScheduling implements EndpointScheduling {
 
   /** Synchronous unless a producer must wait for something first (a prompt's token ids from the pods). */
   pick(pool: Pool, request: SchedulingRequest): Decision | Promise<Decision> {
-    const snapshot = this.outliers.apply(this.endpoints.snapshot(pool));
+    const view = () => {
+      let snapshot = this.outliers.apply(this.endpoints.snapshot(pool));
+      const subset = request.hints?.subset;
+      if (subset) snapshot = restrictToSubset(snapshot, subset);
+      return snapshot;
+    };
+    const snapshot = view();
+    const subset = request.hints?.subset;
+    if (subset && !snapshot.endpoints.some((e) => e.ready)) {
+      return { kind: 'unavailable', reason: `none of the endpoints x-gateway-destination-endpoint-subset names (${subset.join(', ')}) is a ready endpoint of pool "${pool.name}"` };
+    }
     const waiting = this.scheduler.prepare?.(pool, snapshot, request);
     if (!waiting) return this.scheduler.decide(pool, snapshot, request);
     // The view may have moved on while waiting: decide on the current one.
-    return waiting.then(() => this.scheduler.decide(pool, this.outliers.apply(this.endpoints.snapshot(pool)), request));
+    return waiting.then(() => this.scheduler.decide(pool, view(), request));
+  }
+
+  /** What the pools' model servers say they serve (their /v1/models, read by the agent). */
+  servedModels(pools: readonly Pool[]): ServedModelEntry[] {
+    return servedModelsOf(pools.map((p) => this.endpoints.snapshot(p)));
   }
 
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {

@@ -27,6 +27,11 @@ export class PoolState {
     return r;
   }
 
+  /** The record of an endpoint, if it has one (without creating or touching it). */
+  peek(endpointId: string): EndpointRecord | undefined {
+    return this.#records.get(endpointId);
+  }
+
   #lastEndpoints: readonly { id: string }[] | undefined;
   #lastRecords: EndpointRecord[] = [];
 

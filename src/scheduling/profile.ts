@@ -105,7 +105,9 @@ export function buildProfiles(config: EndpointPickerConfig, services: Scheduling
     const type = scorer.requires!;
     const spec = specs.get(scorer.name)!;
     const own = pluginType(spec.type)!.producerParameters?.filter((k) => spec.parameters[k] !== undefined) ?? [];
-    const declared = config.plugins.find((p) => p.type === type);
+    // llm-d's prefixMatchInfoProducerName names the producer; else the one of the type the scorer requires.
+    const named = spec.parameters.prefixMatchInfoProducerName;
+    const declared = typeof named === 'string' ? config.plugins.find((p) => p.name === named) : config.plugins.find((p) => p.type === type);
     if (declared && own.length === 0) return plugins.get(declared.name) as ProducerPlugin;
     let producer = ownProducers.get(scorer.name);
     if (!producer) {

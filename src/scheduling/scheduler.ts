@@ -4,6 +4,7 @@
  * that it is shed, or that nothing can serve it.
  */
 import type { Criticality, Pool } from '../routing/schema.ts';
+import type { EndpointHints } from '../routing/resolve.ts';
 import type { Endpoint, PoolSnapshot } from '../endpoints/types.ts';
 import type { SaturationConfig } from './config.ts';
 
@@ -22,6 +23,8 @@ export interface SchedulingRequest {
   priority: number;
   /** Include a decision explanation in the result. */
   explain: boolean;
+  /** The endpoints the caller named: `x-gateway-destination-endpoint-subset` (strict), `test-epp-endpoint-selection` (conformance). */
+  hints?: EndpointHints;
   /** The tenant of the client's API key, when the gateway checks keys. */
   tenant?: string;
   /** Flow control's fairness id (x-llm-d-inference-fairness-id); the tenant, else `default-flow`, when absent. */
@@ -51,6 +54,8 @@ export type Decision =
       /** Where to try next if the chosen endpoint refuses the connection, best first. */
       fallbacks: Endpoint[];
       explain?: DecisionExplanation;
+      /** Response headers to set to the endpoint that served (`address:port`), e.g. the conformance suite's `x-conformance-test-served-endpoint`. */
+      servedEndpointHeaders?: readonly string[];
     }
   | { kind: 'shed'; reason: string; retryAfterSeconds: number; explain?: DecisionExplanation }
   | { kind: 'unavailable'; reason: string; explain?: DecisionExplanation };
@@ -58,6 +63,8 @@ export type Decision =
 export interface Scheduler {
   /** With no endpoint's metrics this fresh, the pool's failure mode applies, ms (default 2000). */
   readonly staleAfterMs?: number;
+  /** The scheduling profiles a pool may name (its annotation is checked against them at apply). */
+  profileNames?(): string[];
   /** When the pool counts as saturated (flow control's detector uses the same thresholds). */
   readonly saturation?: SaturationConfig;
   decide(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Decision;
@@ -73,6 +80,9 @@ export interface Scheduler {
   firstToken?(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
   /** The request to this endpoint finished, however it ended (in-flight −1). */
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
-  /** Optional: this gateway's requests in flight to the endpoint, and those not yet visible in its metrics. */
-  inFlight?(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number };
+  /**
+   * Optional: this gateway's requests in flight to the endpoint, those not yet
+   * visible in its metrics, and the prompt tokens whose prefill is not done yet.
+   */
+  inFlight?(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number; prefillTokens?: number };
 }

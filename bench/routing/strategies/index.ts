@@ -3,7 +3,8 @@
  * run, given the run's clock and seeded random source; the last two are the
  * real endpoint picker (src/scheduling) with a named profile.
  */
-import type { EndpointPickerConfig, Kernel } from '../../../src/scheduling/index.ts';
+import type { EndpointPickerConfig, Kernel, SaturationConfig } from '../../../src/scheduling/index.ts';
+import { DEFAULT_BAND, type FlowControlConfig } from '../../../src/flowcontrol/config.ts';
 import { createScheduler, GIE_DEFAULT_PROFILE, validateSchedulerConfig } from '../../../src/scheduling/index.ts';
 import type { Scheduler, SchedulingRequest } from '../../../src/scheduling/scheduler.ts';
 import { leastRequestScheduler, randomScheduler, roundRobinScheduler } from './baselines.ts';
@@ -26,6 +27,18 @@ export interface Strategy {
   /** Scheduling profile the pools name (endpoint-picker strategies only). */
   profile?: string;
   create(ctx: StrategyContext): Scheduler;
+  /** Flow control in front of the scheduler (the gateway's flowControl feature gate), when the strategy has it. */
+  flowControl?: StrategyFlowControl;
+}
+
+export interface StrategyFlowControl {
+  config: Partial<FlowControlConfig>;
+  /** Requests in flight per ready endpoint at which a pool counts as saturated (0: utilization only). */
+  maxConcurrency: number;
+  /** The saturation thresholds flow control holds requests at (default: the picker's). */
+  saturation?: Partial<SaturationConfig>;
+  /** Prompt tokens not yet prefilled per endpoint at which it has no room (0: not counted). */
+  maxPendingPrefillTokens?: number;
 }
 
 export const INFERGATE_DEFAULT = 'infergate-default';
@@ -62,7 +75,24 @@ export const INFERGATE_FLOW_CONTROL = 'infergate-flow-control';
  *   `Scheduler` the child injects. The load generator already sends
  *   `x-llm-d-inference-fairness-id` and the objective header.
  */
-export const FLOW_CONTROL_STRATEGIES: Strategy[] = [];
+export const FLOW_CONTROL_STRATEGIES: Strategy[] = [
+  {
+    ...pickerStrategy(INFERGATE_FLOW_CONTROL, undefined),
+    // The default profile behind flow control, configured once for the simulated pods' hardware (the
+    // same for every workload; docs/routing-benchmark.md has the sweep): round robin between flows,
+    // FCFS within one; a pod has no room when it queues (waiting ≥ 1), its KV cache is 95 % full, or
+    // 4096 prompt tokens this gateway sent it are not prefilled yet; the pool is saturated when no pod
+    // has room or this gateway has 768 requests in flight per pod (about the batch at which the
+    // simulated H100 stops gaining throughput). The queue TTL is off: simulated time runs faster than
+    // the controller's timers.
+    flowControl: {
+      config: { defaultRequestTTLMs: 0, noEndpointRequestTTLMs: 0, defaultBand: { ...DEFAULT_BAND, fairness: 'round-robin-fairness-policy' } },
+      maxConcurrency: 768,
+      maxPendingPrefillTokens: 4096,
+      saturation: { queueDepthThreshold: 1, kvCacheUtilThreshold: 0.95 },
+    },
+  },
+];
 
 export const STRATEGIES: Strategy[] = [
   { name: 'random', create: (ctx) => randomScheduler(ctx.random) },

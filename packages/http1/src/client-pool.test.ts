@@ -1,5 +1,5 @@
 /**
- * Http1Client: the keep-alive pool (reuse, stale sockets retried once, idle
+ * Http1Client: the keep-alive pool (reuse, never a request twice, idle
  * sweep), timeouts, aborts, streaming, cancel and backpressure.
  */
 import { Buffer } from 'node:buffer';
@@ -62,18 +62,20 @@ describe('Http1Client: the keep-alive pool', () => {
     ]);
   });
 
-  it('a kept-alive connection the upstream drops on the next request is retried once on a new one', async () => {
+  it('a kept-alive connection the upstream drops after reading the next request is not retried: broken, written', async () => {
     const up = await upstream((s, req) => {
       if (req.conn === 0 && req.nth === 1) s.destroy();
       else s.write(ok(`c${req.conn}n${req.nth}`));
     });
     const c = client();
     expect(await text(await c.request(request(up.origin, { body: Buffer.from('one') })))).toBe('c0n0');
-    expect(await text(await c.request(request(up.origin, { body: Buffer.from('two') })))).toBe('c1n0');
+    const err = await rejection(c.request(request(up.origin, { body: Buffer.from('two') })));
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).kind).toBe('broken');
+    expect((err as ClientError).written).toBe(true);
     expect(up.requests.map((r) => [r.conn, r.nth, r.body.toString()])).toEqual([
       [0, 0, 'one'],
       [0, 1, 'two'],
-      [1, 0, 'two'],
     ]);
   });
 
@@ -84,28 +86,31 @@ describe('Http1Client: the keep-alive pool', () => {
     });
     const c = client();
     expect(await text(await c.request(request(up.origin)))).toBe('c0n0');
-    expect(await text(await c.request(request(up.origin)))).toBe('c1n0');
+    expect(((await rejection(c.request(request(up.origin)))) as ClientError).kind).toBe('broken');
+    expect(up.requests).toHaveLength(2);
   });
 
-  it('retries only once: a fresh connection that is dropped too is a connect failure', async () => {
+  it('a request is never sent twice: a dropped connection is one attempt, and the next request opens a new one', async () => {
     const up = await upstream((s, req) => {
       if (req.conn === 0 && req.nth === 0) s.write(ok('first'));
-      else s.destroy();
+      else if (req.conn === 0) s.destroy();
+      else s.write(ok('fresh'));
     });
     const c = client();
     expect(await text(await c.request(request(up.origin)))).toBe('first');
     const err = await rejection(c.request(request(up.origin)));
-    expect(err).toBeInstanceOf(ClientError);
-    expect((err as ClientError).kind).toBe('connect');
-    expect(up.sockets).toHaveLength(2);
-    expect(up.requests).toHaveLength(3);
+    expect((err as ClientError).kind).toBe('broken');
+    expect(up.sockets).toHaveLength(1);
+    expect(up.requests).toHaveLength(2);
+    expect(await text(await c.request(request(up.origin)))).toBe('fresh');
   });
 
   it('a fresh connection closed before any answer is not retried', async () => {
     const up = await upstream((s) => s.end());
     const err = await rejection(client().request(request(up.origin)));
     expect(err).toBeInstanceOf(ClientError);
-    expect((err as ClientError).kind).toBe('connect');
+    // Connected and written: the upstream read the request (issue 16: not `connect`, which would retry it elsewhere).
+    expect((err as ClientError).kind).toBe('broken');
     expect(err.message).toBe('the upstream closed the connection before answering');
     expect(up.sockets).toHaveLength(1);
   });
@@ -118,7 +123,7 @@ describe('Http1Client: the keep-alive pool', () => {
     const c = client();
     await text(await c.request(request(up.origin)));
     const err = await rejection(c.request(request(up.origin)));
-    expect((err as ClientError).kind).toBe('connect');
+    expect((err as ClientError).kind).toBe('broken');
     expect(err.message).toMatch(/mid-head/);
     expect(up.sockets).toHaveLength(1);
   });
@@ -178,7 +183,7 @@ describe('Http1Client: the keep-alive pool', () => {
     await c.close();
     const err = await rejection(inFlight);
     expect(err).toBeInstanceOf(ClientError);
-    expect((err as ClientError).kind).toBe('connect');
+    expect((err as ClientError).kind).toBe('broken');
     expect(err.message).toBe('the upstream client was closed');
     await until(() => up.closed === up.sockets.length, 'every connection to close');
   });

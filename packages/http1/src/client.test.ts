@@ -214,11 +214,11 @@ describe('Http1Client: framing of the answer', () => {
     expect((await res.body!.bytes()).byteLength).toBe(0);
   });
 
-  it('garbage instead of a status line is a connect failure naming the malformed answer', async () => {
+  it('garbage instead of a status line is a broken exchange (written, never retried: issue 16) naming the malformed answer', async () => {
     const up = await upstream((s) => s.write('SSH-2.0-OpenSSH_9.6\r\n\r\n'));
     const err = await rejection(client().request(request(up.origin)));
     expect(err).toBeInstanceOf(ClientError);
-    expect((err as ClientError).kind).toBe('connect');
+    expect((err as ClientError).kind).toBe('broken');
     expect(err.message).toBe('malformed response: bad status line "SSH-2.0-OpenSSH_9.6"');
     await until(() => up.closed === 1, 'the connection to close');
   });
@@ -238,11 +238,11 @@ describe('Http1Client: framing of the answer', () => {
     expect(err.message).toBe('the upstream closed the connection mid-answer');
   });
 
-  it('an upstream that closes mid-head is a connect failure, not retried', async () => {
+  it('an upstream that closes mid-head is a broken exchange, not retried', async () => {
     const up = await upstream((s) => s.end('HTTP/1.1 200 OK\r\ncontent-le'));
     const err = await rejection(client().request(request(up.origin)));
     expect(err).toBeInstanceOf(ClientError);
-    expect((err as ClientError).kind).toBe('connect');
+    expect((err as ClientError).kind).toBe('broken');
     expect(err.message).toBe('malformed response: the upstream closed the connection mid-head');
     expect(up.sockets).toHaveLength(1);
   });

@@ -8,13 +8,21 @@
  */
 import { Buffer } from 'node:buffer';
 import { connect, type Socket } from 'node:net';
-import { BAD_FIELD_VALUE, BAD_PATH, TOKEN } from './grammar.ts';
-import { ClientError, type ClientRequest, type ClientResponse } from './types.ts';
+import { BAD_FIELD_VALUE, BAD_PATH, fieldName, TOKEN } from './grammar.ts';
+import { ClientBodyError, ClientError, type ClientRequest, type ClientResponse } from './types.ts';
 import { Http1ResponseParser, type ResponseHead, type ResponseSink } from './response.ts';
 import { Exchange } from './exchange.ts';
+import { Deadlines } from './deadlines.ts';
 
-/** Idle kept-alive sockets are closed after this long unused. */
-export const IDLE_TIMEOUT_MS = 30_000;
+/**
+ * Idle kept-alive sockets are closed after this long unused, and never reused
+ * past it: below the 5 s after which uvicorn (vLLM, SGLang) closes an idle
+ * connection, so that a request is not written to a socket the server is
+ * closing (a request written there may or may not have been read, and is then
+ * `broken`, never re-sent). undici's default is the same 4 s. A server's
+ * `Keep-Alive: timeout=N` shortens it to N − 1 s.
+ */
+export const IDLE_TIMEOUT_MS = 4_000;
 const SWEEP_EVERY_MS = 5_000;
 const MID_ANSWER = 'the upstream closed the connection mid-answer';
 /** Bodies up to this size are copied behind the head into one buffer; larger ones are written beside it. */
@@ -23,38 +31,50 @@ const COPY_BODY_LIMIT = 64 * 1024;
 /** Framing and connection headers are this client's to write, whatever the caller passed. */
 const OWN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer']);
 
+export interface Http1ClientOptions {
+  /** Idle kept-alive sockets kept per origin (default 512). */
+  maxSockets?: number;
+  /** A body read whole (`bytes()`) larger than this fails with ClientBodyError `too_large` (default 64 MiB). */
+  maxBufferedBytes?: number;
+  /** A body with no byte for this long fails with ClientBodyError `idle`, ms (default 300 000, Envoy's stream idle timeout); a request may set its own. */
+  bodyIdleTimeoutMs?: number;
+}
+
 export class Http1Client {
   readonly #origins = new Map<string, Origin>();
   readonly #conns = new Set<Conn>();
   readonly #maxIdle: number;
+  readonly #limits: { maxBuffered: number; bodyIdleMs: number };
+  readonly #deadlines = new Deadlines<Exchange>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
-  /** `maxSockets`: idle kept-alive sockets kept per origin. */
-  constructor(maxSockets = 512) {
-    this.#maxIdle = maxSockets;
+  /** A number is `maxSockets` (idle kept-alive sockets kept per origin). */
+  constructor(options: number | Http1ClientOptions = {}) {
+    const o = typeof options === 'number' ? { maxSockets: options } : options;
+    this.#maxIdle = o.maxSockets ?? 512;
+    this.#limits = { maxBuffered: o.maxBufferedBytes ?? 64 << 20, bodyIdleMs: o.bodyIdleTimeoutMs ?? 300_000 };
   }
 
-  async request(req: ClientRequest): Promise<ClientResponse> {
+  /**
+   * Send one request; never twice (see ClientFailure): a failure before any
+   * byte was written rejects with `connect`, one after with `broken`.
+   */
+  request(req: ClientRequest): Promise<ClientResponse> {
+    if (req.signal.aborted) return Promise.reject(new ClientError('aborted', 'the client went away', false));
+    let origin: Origin;
+    let head: string;
     try {
-      return await this.#send(req, false);
+      origin = this.#origin(req.origin);
+      head = requestHead(req, origin.hostHeader);
     } catch (err) {
-      // A kept-alive socket the server had just closed: not the endpoint's fault; once more on a new one.
-      if (err instanceof StaleSocketError) return this.#send(req, true);
-      throw err;
+      return Promise.reject(err);
     }
-  }
-
-  #send(req: ClientRequest, fresh: boolean): Promise<ClientResponse> {
-    if (req.signal.aborted) return Promise.reject(new ClientError('aborted', 'the client went away'));
-    const origin = this.#origin(req.origin);
-    const head = requestHead(req, origin.hostHeader);
-    let conn = fresh ? undefined : origin.take();
-    const reused = conn !== undefined;
+    let conn = origin.take(Date.now());
     if (!conn) {
       conn = new Conn(origin, this.#conns);
       this.#conns.add(conn);
     }
-    const exchange = new Exchange(conn, req, reused);
+    const exchange = new Exchange(conn, req, this.#limits.maxBuffered, req.bodyIdleTimeoutMs ?? this.#limits.bodyIdleMs, this.#deadlines);
     conn.start(exchange, req.method === 'HEAD');
     const body = req.body;
     const socket = conn.socket;
@@ -83,9 +103,9 @@ export class Http1Client {
   }
 
   #sweep(): void {
-    const before = Date.now() - IDLE_TIMEOUT_MS;
+    const now = Date.now();
     for (const [key, origin] of this.#origins) {
-      origin.sweep(before);
+      origin.sweep(now);
       // Pods come and go with new addresses: forget an origin with no socket left.
       if (origin.open === 0) this.#origins.delete(key);
     }
@@ -95,11 +115,10 @@ export class Http1Client {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     for (const conn of [...this.#conns]) conn.terminate(new Error('the upstream client was closed'));
+    this.#deadlines.clear();
     this.#origins.clear();
   }
 }
-
-class StaleSocketError extends Error {}
 
 /** One origin's idle kept-alive sockets, most recently used on top. */
 class Origin {
@@ -114,11 +133,11 @@ class Origin {
     readonly maxIdle: number,
   ) {}
 
-  take(): Conn | undefined {
+  take(now: number): Conn | undefined {
     for (;;) {
       const conn = this.idle.pop();
       if (!conn) return undefined;
-      if (conn.usable()) return conn;
+      if (conn.usable() && now - conn.idleSince <= conn.idleLimit) return conn;
       conn.terminate();
     }
   }
@@ -137,12 +156,10 @@ class Origin {
     if (k >= 0) this.idle.splice(k, 1);
   }
 
-  /** Close the sockets idle since before `before` (they are at the bottom). */
-  sweep(before: number): void {
-    let n = 0;
-    while (n < this.idle.length && this.idle[n]!.idleSince < before) n++;
-    if (n === 0) return;
-    for (const conn of this.idle.splice(0, n)) conn.terminate();
+  /** Close the sockets idle for longer than their limit. */
+  sweep(now: number): void {
+    const stale = this.idle.filter((conn) => now - conn.idleSince > conn.idleLimit);
+    for (const conn of stale) conn.terminate();
   }
 }
 
@@ -159,17 +176,25 @@ function parseOrigin(origin: string, maxIdle: number): Origin {
 function requestHead(req: ClientRequest, hostHeader: string): string {
   if (!TOKEN.test(req.method)) throw invalidRequest(`the method ${JSON.stringify(req.method)} is not a valid HTTP method`);
   if (BAD_PATH.test(req.path)) throw invalidRequest('the request path contains characters that cannot be sent upstream');
-  let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${hostHeader}\r\nconnection: keep-alive\r\n`;
+  if (req.host !== undefined && (req.host === '' || BAD_FIELD_VALUE.test(req.host))) throw invalidRequest('the Host to forward is empty or contains control characters');
+  let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.host ?? hostHeader}\r\nconnection: keep-alive\r\n`;
   const headers = req.headers;
   for (const name in headers) {
+    const lower = fieldName(name);
+    if (lower === null) throw invalidRequest(`the header name ${JSON.stringify(name.slice(0, 80))} is not valid`);
     // Any letter case: a caller's `Content-Length` or `Transfer-Encoding` beside ours would reframe the body.
-    if (OWN_HEADERS.has(name.toLowerCase())) continue;
+    if (OWN_HEADERS.has(lower)) continue;
     const value = headers[name]!;
-    if (!TOKEN.test(name)) throw invalidRequest(`the header name ${JSON.stringify(name.slice(0, 80))} is not valid`);
     if (BAD_FIELD_VALUE.test(value)) throw invalidRequest(`the value of header ${name} contains control characters (CR, LF or NUL)`);
     head += `${name}: ${value}\r\n`;
   }
   return `${head}content-length: ${req.body.byteLength}\r\n\r\n`;
+}
+
+/** The idle limit a `Keep-Alive: timeout=N` hint allows: N − 1 s (as undici), at most IDLE_TIMEOUT_MS. */
+function keepAliveLimit(hint: string): number {
+  const m = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(hint);
+  return m ? Math.min(IDLE_TIMEOUT_MS, Math.max(0, Number(m[1]) * 1000 - 1000)) : IDLE_TIMEOUT_MS;
 }
 
 function invalidRequest(message: string): ClientError {
@@ -182,10 +207,17 @@ class Conn implements ResponseSink {
   readonly parser: Http1ResponseParser;
   exchange: Exchange | null = null;
   idleSince = 0;
+  /** How long this socket may stay idle and be reused, ms (the server's Keep-Alive hint, else IDLE_TIMEOUT_MS). */
+  idleLimit = IDLE_TIMEOUT_MS;
   dead = false;
   paused = false;
   /** Some byte of the current response has arrived. */
   answered = false;
+  /**
+   * The connection was established. Before that, a request handed to the
+   * socket is only buffered: if connecting fails, no byte of it was written.
+   */
+  connected = false;
 
   constructor(
     readonly origin: Origin,
@@ -195,6 +227,7 @@ class Conn implements ResponseSink {
     origin.open++;
     const socket = connect({ host: origin.host, port: origin.port, noDelay: true });
     socket.setNoDelay(true);
+    socket.once('connect', () => (this.connected = true));
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.terminate());
     socket.on('error', (err) => this.terminate(err));
@@ -225,6 +258,8 @@ class Conn implements ResponseSink {
   }
 
   onHead(head: ResponseHead): void {
+    const hint = head.headers.get('keep-alive');
+    if (hint !== null) this.idleLimit = keepAliveLimit(hint);
     this.exchange?.onHead(head);
   }
 
@@ -246,11 +281,16 @@ class Conn implements ResponseSink {
     } catch (err) {
       this.exchange = null;
       this.#destroy();
-      if (this.parser.headRead) exchange.bodyFailed(err as Error);
-      else exchange.failHead(new ClientError('connect', (err as Error).message));
+      // The request was written (an answer came): never `connect`.
+      if (this.parser.headRead) exchange.bodyFailed(new ClientBodyError('broken', (err as Error).message));
+      else exchange.failHead(new ClientError('broken', (err as Error).message, true));
       return;
     }
-    if (this.exchange !== exchange || !this.parser.complete) return;
+    if (this.exchange !== exchange) return;
+    if (!this.parser.complete) {
+      if (this.parser.headRead) exchange.awaitMore();
+      return;
+    }
     this.exchange = null;
     exchange.bodyDone();
     if (rest === 0 && this.parser.keepAlive && !this.dead) {
@@ -268,23 +308,20 @@ class Conn implements ResponseSink {
     if (!this.dead) this.#destroy();
     if (!exchange) return;
     if (!this.parser.headRead) {
-      const code = err?.code;
-      if (exchange.reused && !this.answered && (err === undefined || code === 'ECONNRESET' || code === 'EPIPE')) {
-        exchange.failHead(new StaleSocketError(code ?? 'closed'));
-      } else {
-        const why = code ?? err?.message ?? (this.answered ? 'malformed response: the upstream closed the connection mid-head' : 'the upstream closed the connection before answering');
-        exchange.failHead(new ClientError('connect', why));
-      }
+      const why = err?.code ?? err?.message ?? (this.answered ? 'malformed response: the upstream closed the connection mid-head' : 'the upstream closed the connection before answering');
+      // Refused or failed before connecting: nothing was written, the request may go elsewhere.
+      // Once connected, the request was written and may have been read: `broken`, never re-sent.
+      exchange.failHead(new ClientError(this.connected ? 'broken' : 'connect', why));
       return;
     }
     if (err) {
-      exchange.bodyFailed(new Error(MID_ANSWER));
+      exchange.bodyFailed(new ClientBodyError('broken', MID_ANSWER));
       return;
     }
     try {
       this.parser.finish();
     } catch {
-      exchange.bodyFailed(new Error(MID_ANSWER));
+      exchange.bodyFailed(new ClientBodyError('broken', MID_ANSWER));
       return;
     }
     exchange.bodyDone();

@@ -2,11 +2,13 @@
  * One request and its answer, for the client (./client.ts): it settles the response promise when the head
  * arrives, then is the answer's body — read whole (`bytes()`) or streamed with
  * backpressure (`stream()`), pausing the socket while nobody reads — and it
- * handles the header timeout and the client going away.
+ * handles the header timeout, the body's idle timeout, the cap on a body read
+ * whole, and the client going away.
  */
 import { Buffer } from 'node:buffer';
-import { ClientError, type AbortSignalLike, type ClientBody, type ClientRequest, type ClientResponse } from './types.ts';
+import { ClientBodyError, ClientError, type AbortSignalLike, type ClientBody, type ClientRequest, type ClientResponse } from './types.ts';
 import type { ResponseHead } from './response.ts';
+import type { Deadlines, HasDeadline } from './deadlines.ts';
 
 /** Body bytes held for a reader that has not yet asked for them before the socket is paused. */
 const UNCLAIMED_LIMIT = 256 * 1024;
@@ -25,12 +27,14 @@ const DONE = 2;
 const FAILED = 3;
 
 /** One request and its answer: settles the response promise, then is the answer's body. */
-export class Exchange implements ClientBody {
+export class Exchange implements ClientBody, HasDeadline {
   readonly response: Promise<ClientResponse>;
   #resolve!: (res: ClientResponse) => void;
   #reject!: (err: Error) => void;
   #state = WAITING;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the head is due (Date.now() ms); `deadlines` fails the exchange then. */
+  readonly deadline: number;
+  readonly #headTimeoutMs: number;
   readonly #signal: AbortSignalLike;
   readonly #onAbort = () => this.#aborted();
   readonly #headRequest: boolean;
@@ -44,11 +48,19 @@ export class Exchange implements ClientBody {
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   #onEnd: (() => void) | undefined;
   #onFirst: (() => void) | undefined;
+  /** Body chunks seen, and the count when the idle timer was armed. */
+  #seen = 0;
+  #seenAtArm = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** This exchange paused the socket (a reader not keeping up): no byte arriving is then not the upstream's fault. */
+  #paused = false;
 
   constructor(
     conn: ExchangeConnection,
     req: ClientRequest,
-    readonly reused: boolean,
+    private readonly maxBuffered: number,
+    private readonly bodyIdleMs: number,
+    private readonly deadlines: Deadlines<Exchange>,
   ) {
     this.#conn = conn;
     this.#headRequest = req.method === 'HEAD';
@@ -58,13 +70,14 @@ export class Exchange implements ClientBody {
     });
     this.#signal = req.signal;
     this.#signal.addEventListener('abort', this.#onAbort, { once: true });
-    const ms = req.headersTimeoutMs;
-    this.#timer = setTimeout(() => this.#timedOut(ms), ms);
+    this.#headTimeoutMs = req.headersTimeoutMs;
+    this.deadline = Date.now() + req.headersTimeoutMs;
+    deadlines.add(this);
   }
 
   onHead(head: ResponseHead): void {
     if (this.#state !== WAITING) return;
-    clearTimeout(this.#timer);
+    this.deadlines.delete(this);
     // An answer to HEAD has no body even when it says how long one would be.
     const noBody = head.status === 204 || head.status === 304 || this.#headRequest;
     this.#state = BODY;
@@ -74,6 +87,7 @@ export class Exchange implements ClientBody {
 
   onBody(chunk: Buffer): void {
     if (this.#state !== BODY) return;
+    this.#seen++;
     const controller = this.#controller;
     if (controller) {
       this.#enqueue(controller, chunk);
@@ -81,7 +95,47 @@ export class Exchange implements ClientBody {
     }
     this.#chunks.push(chunk);
     this.#size += chunk.byteLength;
-    if (!this.#claimed && this.#size > UNCLAIMED_LIMIT) this.#conn?.pause();
+    if (this.#size > this.maxBuffered) {
+      // Held whole in memory: past the cap, give up on it and on its connection.
+      const conn = this.#conn;
+      this.bodyFailed(new ClientBodyError('too_large', `the upstream's answer is larger than ${this.maxBuffered} bytes, the most this gateway reads whole`));
+      conn?.kill();
+      return;
+    }
+    if (!this.#claimed && this.#size > UNCLAIMED_LIMIT) this.#pause();
+  }
+
+  /**
+   * The body is not complete after the bytes read so far: from now on, no
+   * byte for `bodyIdleMs` fails it. Armed lazily, so an answer read in one
+   * go (the common case) costs no timer.
+   */
+  awaitMore(): void {
+    if (this.#idleTimer !== undefined || this.#state !== BODY) return;
+    this.#seenAtArm = this.#seen;
+    this.#idleTimer = setTimeout(this.#idleCheck, this.bodyIdleMs);
+  }
+
+  readonly #idleCheck = (): void => {
+    this.#idleTimer = undefined;
+    if (this.#state !== BODY) return;
+    if (this.#seen !== this.#seenAtArm || this.#paused) {
+      this.awaitMore();
+      return;
+    }
+    const conn = this.#conn;
+    this.bodyFailed(new ClientBodyError('idle', `the upstream sent no byte of its answer for ${this.bodyIdleMs} ms`));
+    conn?.kill();
+  };
+
+  #pause(): void {
+    this.#paused = true;
+    this.#conn?.pause();
+  }
+
+  #resume(): void {
+    this.#paused = false;
+    this.#conn?.resume();
   }
 
   #enqueue(controller: ReadableStreamDefaultController<Uint8Array>, chunk: Buffer): void {
@@ -91,13 +145,13 @@ export class Exchange implements ClientBody {
       first();
     }
     controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    if ((controller.desiredSize ?? 1) <= 0) this.#conn?.pause();
+    if ((controller.desiredSize ?? 1) <= 0) this.#pause();
   }
 
   failHead(err: Error): void {
     if (this.#state !== WAITING) return;
     this.#state = FAILED;
-    clearTimeout(this.#timer);
+    this.deadlines.delete(this);
     this.#signal.removeEventListener('abort', this.#onAbort);
     this.#conn = null;
     this.#reject(err);
@@ -106,6 +160,7 @@ export class Exchange implements ClientBody {
   bodyDone(): void {
     if (this.#state !== BODY) return;
     this.#state = DONE;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#conn = null;
     this.#signal.removeEventListener('abort', this.#onAbort);
     if (this.#controller) {
@@ -120,6 +175,7 @@ export class Exchange implements ClientBody {
   bodyFailed(err: Error): void {
     if (this.#state !== BODY) return;
     this.#state = FAILED;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#error = err;
     this.#conn = null;
     this.#chunks = [];
@@ -133,10 +189,11 @@ export class Exchange implements ClientBody {
     }
   }
 
-  #timedOut(ms: number): void {
+  /** The head did not arrive by the deadline (called by `deadlines`). */
+  timedOut(): void {
     if (this.#state !== WAITING) return;
     const conn = this.#conn;
-    this.failHead(new ClientError('timeout', `no response within ${ms} ms`));
+    this.failHead(new ClientError('timeout', `no response within ${this.#headTimeoutMs} ms`));
     conn?.kill();
   }
 
@@ -173,7 +230,7 @@ export class Exchange implements ClientBody {
     }
     if (this.#state === DONE) return Promise.resolve(this.#joined());
     if (this.#state === FAILED) return Promise.reject(this.#error ?? new Error('the upstream body was cancelled'));
-    this.#conn?.resume();
+    this.#resume();
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
     });
@@ -201,10 +258,10 @@ export class Exchange implements ClientBody {
             return;
           }
           this.#controller = controller;
-          if ((controller.desiredSize ?? 1) > 0) this.#conn?.resume();
+          if ((controller.desiredSize ?? 1) > 0) this.#resume();
         },
         pull: () => {
-          this.#conn?.resume();
+          this.#resume();
         },
         cancel: () => {
           this.cancel();
@@ -222,6 +279,7 @@ export class Exchange implements ClientBody {
     }
     const conn = this.#conn;
     this.#state = FAILED;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#error = new Error('the upstream body was cancelled');
     this.#conn = null;
     this.#signal.removeEventListener('abort', this.#onAbort);

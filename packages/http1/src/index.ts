@@ -9,14 +9,16 @@
  * const client = new Http1Client();
  * const res = await client.request({ origin: 'http://10.0.0.7:8000', method: 'POST', path: '/v1/echo', headers: {}, body, signal, headersTimeoutMs: 30_000 });
  */
-export { listenFast, drained, type FastServerOptions } from './server.ts';
-export { Http1Client, IDLE_TIMEOUT_MS } from './client.ts';
+export { listenFast, drained, type ConnectionStats, type FastListening, type FastServerOptions } from './server.ts';
+export { Http1Client, IDLE_TIMEOUT_MS, type Http1ClientOptions } from './client.ts';
 export { AbortOnce } from './abort-once.ts';
 export { NodeHeaders } from './headers.ts';
 export { TOKEN, BAD_FIELD_VALUE } from './grammar.ts';
 export {
   BodyTooLargeError,
+  ClientBodyError,
   ClientError,
+  type ClientBodyFailure,
   type AbortSignalLike,
   type ClientBody,
   type ClientFailure,

@@ -5,7 +5,7 @@
  * framed by content-length, by chunked transfer coding (decoded; extensions
  * and trailers dropped) or by the connection's close. No I/O here.
  */
-import { DIGITS, HEX, TOKEN } from './grammar.ts';
+import { BAD_FIELD_VALUE, DIGITS, fieldName, HEX } from './grammar.ts';
 import { Buffer } from 'node:buffer';
 
 /** The response's status line and headers. */
@@ -229,9 +229,16 @@ export class Http1ResponseParser {
       if (line === '') continue;
       const colon = line.indexOf(':');
       if (colon <= 0) throw new MalformedResponseError(`bad header line ${JSON.stringify(line.slice(0, 80))}`);
-      const name = line.slice(0, colon).toLowerCase();
-      if (!TOKEN.test(name)) throw new MalformedResponseError(`bad header name ${JSON.stringify(name.slice(0, 80))}`);
-      const value = line.slice(colon + 1).trim();
+      const name = fieldName(line.slice(0, colon));
+      if (name === null) throw new MalformedResponseError(`bad header name ${JSON.stringify(line.slice(0, colon).toLowerCase().slice(0, 80))}`);
+      // Only SP and HTAB are whitespace to trim; a value with controls (a bare CR, NUL…) cannot be passed on
+      // to a client (node:http refuses to write it): the answer is malformed, and its connection dropped.
+      let from = colon + 1;
+      let to = line.length;
+      while (from < to && (line.charCodeAt(from) === 32 || line.charCodeAt(from) === 9)) from++;
+      while (to > from && (line.charCodeAt(to - 1) === 32 || line.charCodeAt(to - 1) === 9)) to--;
+      const value = line.slice(from, to);
+      if (BAD_FIELD_VALUE.test(value)) throw new MalformedResponseError(`the value of header ${name} has control characters`);
       headers.append(name, value);
       if (name === 'content-length') contentLength = contentLength === undefined ? value : `${contentLength},${value}`;
       else if (name === 'transfer-encoding') transferEncoding = transferEncoding === undefined ? value : `${transferEncoding},${value}`;

@@ -50,7 +50,7 @@ describe('listenFast: the fast path', () => {
     expect(dated(text)).toBe(answer('201 Created', utf8, { headers: ['x-ok: yes', 'x-tab: a\tb'] }));
   });
 
-  it('answers Uint8Array and null bodies, and names unknown statuses', async () => {
+  it('answers Uint8Array and null bodies, and names unknown statuses; a 204 has no content-length (RFC 9110 §8.6)', async () => {
     const answers: ServerAnswer[] = [
       { status: 200, headers: {}, body: new Uint8Array([0, 1, 255]) },
       { status: 204, headers: {}, body: null },
@@ -61,7 +61,7 @@ describe('listenFast: the fast path', () => {
     c.socket.write(post('/v1/embeddings', '') + post('/v1/embeddings', '') + post('/v1/embeddings', ''));
     const text = await c.until((t) => t.endsWith('\r\n\r\nx'), 'three answers');
     expect(dated(text)).toBe(
-      answer('200 OK', '\x00\x01\xff', { headers: [] }) + answer('204 No Content', '', { headers: [] }) + answer('599 Unknown', 'x', { headers: [] }),
+      answer('200 OK', '\x00\x01\xff', { headers: [] }) + 'HTTP/1.1 204 No Content\r\ndate: D\r\nconnection: keep-alive\r\n\r\n' + answer('599 Unknown', 'x', { headers: [] }),
     );
   });
 

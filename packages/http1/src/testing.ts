@@ -116,7 +116,7 @@ export async function start(options: Partial<FastServerOptions<Kind>> = {}) {
     0,
   );
   servers.push(listening);
-  return { port: listening.port, calls };
+  return { port: listening.port, calls, listening };
 }
 
 export interface Client {
@@ -247,8 +247,8 @@ export async function upstream(answer: Answerer): Promise<Upstream> {
   return up;
 }
 
-export function client(maxSockets?: number): Http1Client {
-  const c = new Http1Client(maxSockets);
+export function client(options?: ConstructorParameters<typeof Http1Client>[0]): Http1Client {
+  const c = new Http1Client(options);
   clients.push(c);
   return c;
 }

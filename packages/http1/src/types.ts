@@ -59,11 +59,18 @@ export interface ClientRequest {
   /** Path and query. */
   path: string;
   headers: Record<string, string>;
+  /** The Host header to send instead of the origin's `host:port` (a gateway forwarding its client's Host). */
+  host?: string;
   body: Uint8Array;
   /** Aborts the exchange (the caller's client went away). */
   signal: AbortSignalLike;
   /** Give up if the response head has not arrived by then, ms. */
   headersTimeoutMs: number;
+  /**
+   * Fail the body (ClientBodyError `idle`) when no byte of it arrives for
+   * this long, ms; default: the client's `bodyIdleTimeoutMs`.
+   */
+  bodyIdleTimeoutMs?: number;
 }
 
 export interface ClientBody {
@@ -82,19 +89,61 @@ export interface ClientResponse {
 }
 
 /**
- * Why a request got no response: `connect` (refused, reset, or closed before
- * any answer), `timeout` (no head in time), `aborted` (the caller's signal),
- * `invalid` (the request cannot be written: a bad method, path or header).
+ * Why a request got no response (no valid head):
+ * - `connect`: **no byte of the request was written** — the connection was
+ *   refused or failed before it was established. The server cannot have seen
+ *   the request: it is safe to send it elsewhere, whatever its method.
+ * - `broken`: the request was written (all or part of it), and the connection
+ *   then closed or reset before a head arrived, or the answer's head was not
+ *   valid HTTP/1.x (a malformed status line or header, a header value with
+ *   control characters that could not be passed on). The server may have
+ *   received and acted on the request: a POST must not be sent again (nginx
+ *   and node:http's agent never do); answer 502.
+ * - `timeout`: no head within `headersTimeoutMs` (the request was written).
+ * - `aborted`: the caller's signal.
+ * - `invalid`: the request cannot be written (a bad method, path or header);
+ *   nothing was sent.
+ *
+ * `written` says the same for every kind: whether any byte may have reached
+ * the server. The client itself never sends a request twice.
  */
-export type ClientFailure = 'connect' | 'timeout' | 'aborted' | 'invalid';
+export type ClientFailure = 'connect' | 'broken' | 'timeout' | 'aborted' | 'invalid';
 
 export class ClientError extends Error {
+  /** Whether any byte of the request may have reached the server (false for `connect` and `invalid`). */
+  readonly written: boolean;
+
   constructor(
     readonly kind: ClientFailure,
     message: string,
+    written?: boolean,
   ) {
     super(message);
     this.name = 'ClientError';
+    this.written = written ?? !(kind === 'connect' || kind === 'invalid');
+  }
+}
+
+/**
+ * Why an answer's body failed after its head (from `bytes()`, or as the
+ * error of `stream()`), so the caller can answer 502 or cut its client:
+ * - `too_large`: a body read whole (`bytes()`) grew past the client's
+ *   `maxBufferedBytes`; the connection is closed.
+ * - `idle`: no byte of the body arrived for `bodyIdleTimeoutMs`; the
+ *   connection is closed.
+ * - `broken`: the connection closed or reset mid-body, or the body's framing
+ *   was malformed (a bad chunk).
+ * (The caller's own abort or `cancel()` fail it with a plain Error.)
+ */
+export type ClientBodyFailure = 'too_large' | 'idle' | 'broken';
+
+export class ClientBodyError extends Error {
+  constructor(
+    readonly kind: ClientBodyFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ClientBodyError';
   }
 }
 

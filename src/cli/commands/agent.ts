@@ -10,6 +10,7 @@ import { MetricsAgent } from '../../agent/agent.ts';
 import { createAgentApp } from '../../agent/app.ts';
 import { startFileDiscovery } from '../../agent/discovery.ts';
 import { undiciGetter } from '../../runtime/node/metrics-getter.ts';
+import { processMetrics } from '../../runtime/node/process-metrics.ts';
 import { KvEventsCollector } from '../../kvevents/collector.ts';
 
 export const agentFlags = {
@@ -68,7 +69,7 @@ export async function run(args: string[]): Promise<number> {
     const collector = new KvEventsCollector({ transport: zmqTransport, topic: flags['kv-events-topic'], log });
     kvEvents = { collector, convention: { port: flags['kv-events-port'], replayPort: flags['kv-events-replay-port'] || undefined } };
   }
-  const { app, routes } = createAgentApp(agent, { notReadyReason: () => discovery.problem, kvEvents });
+  const { app, routes } = createAgentApp(agent, { notReadyReason: () => discovery.problem, kvEvents, processMetrics: processMetrics() });
   const server = await listenWithGrpc(app.fetch, routes, flags.port, flags.host);
   log({ level: 'info', msg: 'agent listening', url: `http://${server.host}:${server.port}`, endpoints: agent.endpointCount, scrapeIntervalMs: agent.scrapeIntervalMs });
   await waitForShutdown();

@@ -1,21 +1,28 @@
 /**
- * `infergate apply -f manifests.yaml`: convert Kubernetes manifests into a
- * routing table, push it to a running gateway, and report per object the way
- * `kubectl apply` does. Exit 1 when anything was not accepted.
+ * `infergate apply -f FILE|DIR|-`: convert Kubernetes manifests — a user's
+ * file as it is, Deployments and Services beside the routing objects — into a
+ * routing table, push it with the objects to a running gateway, and report
+ * per object the way `kubectl apply` does: `kind.group/name created`,
+ * `configured`, `unchanged`, `deleted` (as the gateway compared them with the
+ * previous apply), `ignored` for objects that are not routing objects. Exit 1
+ * when anything was refused or is not accepted.
  */
 import { Code, ConnectError } from '@connectrpc/connect';
 import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
-import { environment, readFileText } from '../../runtime/node/index.ts';
-import { importManifests, type ObjectStatus } from '../../routing/manifests.ts';
+import { environment, readFileText, readManifestSources, ManifestSourceError } from '../../runtime/node/index.ts';
+import { hasRoutingObjects, importManifestFiles, type ObjectStatus } from '../../routing/manifests.ts';
+import { objectName } from '../../routing/object-names.ts';
 import { formatProblem } from '../../routing/problems.ts';
 import { ObjectChange, ValidationProblemsSchema } from '../../gen/infergate/v1/routing_pb.ts';
 import { tableToWire } from '../../control/table-wire.ts';
+import { objectToWire } from '../../control/manifest-wire.ts';
 import { adminClients, adminFlags } from '../../rpc/admin-client.ts';
 
 export const applyFlags = {
-  file: { type: 'string', help: 'manifests to apply (-f)' },
+  file: { type: 'string', help: 'manifests to apply (-f): a file, a directory of .yaml/.yml/.json files, or - for stdin' },
   ...adminFlags,
   'dry-run': { type: 'boolean', help: 'validate on the server, change nothing' },
+  'allow-empty': { type: 'boolean', help: 'apply even when the manifests hold no routing object (clears the routing table)' },
   'expected-version': { type: 'number', default: -1, help: 'apply only if the active version is this one (-1: any)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
@@ -26,35 +33,44 @@ const changes: Record<number, string> = {
   [ObjectChange.UNCHANGED]: 'unchanged',
   [ObjectChange.DELETED]: 'deleted',
 };
-const tableKind: Record<string, string> = { InferencePool: 'Pool', HTTPRoute: 'Route', InferenceObjective: 'Objective' };
 
 /** `inferencepool.inference.networking.k8s.io/gemma3` */
 export function resourceName(o: Pick<ObjectStatus, 'kind' | 'apiVersion' | 'name'>): string {
-  const group = o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : '';
-  return `${o.kind.toLowerCase()}${group ? `.${group}` : ''}/${o.name}`;
+  return objectName(o);
 }
+
+const notAccepted = (o: ObjectStatus) => o.conditions.find((c) => c.status === 'False');
 
 export async function run(args: string[]): Promise<number> {
   const flags = commandFlags('apply', args, applyFlags, environment(), {
     check(f) {
-      if (!f.file) throw new FlagError('-f FILE is required');
+      if (!f.file) throw new FlagError('-f FILE is required (a file, a directory, or - for stdin)');
     },
   });
   if (typeof flags === 'number') return flags;
-  const text = await readFileText(flags.file);
-  if (text === undefined) {
-    console.error(`infergate apply: ${flags.file} does not exist`);
+  let sources;
+  try {
+    sources = await readManifestSources(flags.file);
+  } catch (err) {
+    if (!(err instanceof ManifestSourceError)) throw err;
+    console.error(`infergate apply: ${err.message}`);
     return 1;
   }
-  const imported = importManifests(text, flags.file);
-  const notAccepted = (o: ObjectStatus) => o.conditions.find((c) => c.status === 'False');
+  const imported = importManifestFiles(sources);
   if (imported.errors.length) {
     for (const o of imported.objects) {
       const bad = notAccepted(o);
-      console.log(bad ? `${resourceName(o)} not accepted: ${bad.reason}: ${bad.message}` : `${resourceName(o)} valid`);
+      console.log(o.ignored ? `${resourceName(o)} ignored: ${o.ignored}` : bad ? `${resourceName(o)} not accepted: ${bad.reason}: ${bad.message}` : `${resourceName(o)} valid`);
     }
     for (const p of imported.errors) console.error(`error: ${formatProblem(p)}`);
     console.error('nothing was applied');
+    return 1;
+  }
+  if (!hasRoutingObjects(imported) && !flags['allow-empty']) {
+    const ignored = imported.objects.filter((o) => o.ignored);
+    console.error(
+      `error: ${flags.file} holds no routing object (no HTTPRoute, InferencePool, InferenceObjective, InferenceModelRewrite or InferenceModel${ignored.length ? `; ${ignored.length} other objects are ignored` : ''}), so applying it would clear the gateway's routes; nothing was applied. Pass --allow-empty to clear them on purpose.`,
+    );
     return 1;
   }
   const token = flags.token || (flags['token-file'] ? (await readFileText(flags['token-file']))?.trim() : undefined);
@@ -64,6 +80,9 @@ export async function run(args: string[]): Promise<number> {
   try {
     response = await routing.applyRoutingTable({
       table: tableToWire(imported.table),
+      // Ignored objects too: they tell the gateway this is a manifest apply even when nothing routes (it keeps only routing objects).
+      manifestObjects: imported.objects.map(objectToWire),
+      allowEmpty: flags['allow-empty'],
       dryRun,
       expectedVersion: flags['expected-version'] >= 0 ? BigInt(flags['expected-version']) : undefined,
     });
@@ -74,27 +93,29 @@ export async function run(args: string[]): Promise<number> {
       console.error('error: the gateway rejected the routing table; nothing was applied');
       for (const p of problems) console.error(`  ${formatProblem(p)}`);
       if (!problems.length) console.error(`  ${e.rawMessage}`);
-    } else if (e.code === Code.Unauthenticated) {
+    } else if (e.code === Code.Unauthenticated || e.code === Code.FailedPrecondition) {
       console.error(`error: ${e.rawMessage}`);
     } else {
       console.error(`error: ${flags.server}: ${e.rawMessage} (${Code[e.code]})`);
     }
     return 1;
   }
-  const byObject = new Map(response.objects.map((o) => [o.object, changes[o.change] ?? 'configured']));
   const suffix = dryRun ? ' (server dry run)' : '';
+  const byObject = new Map(response.objects.map((o) => [`${o.namespace}/${o.object}`, changes[o.change] ?? 'configured']));
   let failed = false;
   for (const o of imported.objects) {
+    if (o.ignored) {
+      console.log(`${resourceName(o)} ignored: ${o.ignored}`);
+      continue;
+    }
+    console.log(`${resourceName(o)} ${byObject.get(`${o.namespace}/${resourceName(o)}`) ?? 'configured'}${suffix}`);
     const bad = notAccepted(o);
     if (bad) {
       failed = true;
-      console.log(`${resourceName(o)} not accepted: ${bad.reason}: ${bad.message}`);
-      continue;
+      console.error(`warning: ${resourceName(o)} is not accepted: ${bad.reason}: ${bad.message}`);
     }
-    const change = byObject.get(`${tableKind[o.kind] ?? o.kind}/${o.name}`) ?? 'configured';
-    console.log(`${resourceName(o)} ${change}${suffix}`);
   }
-  for (const [object, change] of byObject) if (change === 'deleted') console.log(`${object.toLowerCase()} deleted${suffix}`);
+  for (const o of response.objects) if (o.change === ObjectChange.DELETED) console.log(`${o.object} deleted${suffix}`);
   for (const w of imported.warnings) console.error(`warning: ${formatProblem(w)}`);
   console.error(`routing table version ${response.version}${suffix}`);
   return failed ? 1 : 0;

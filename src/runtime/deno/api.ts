@@ -26,14 +26,15 @@ export interface DenoApi {
   env: { toObject(): Record<string, string> };
   readTextFile(path: string | URL): Promise<string>;
   readFile(path: string | URL): Promise<Uint8Array>;
-  open(path: string, options?: { read?: boolean; write?: boolean; create?: boolean; truncate?: boolean; mode?: number }): Promise<DenoFile>;
+  open(path: string, options?: { read?: boolean; write?: boolean; create?: boolean; truncate?: boolean; append?: boolean; mode?: number }): Promise<DenoFile>;
+  stdout: { write(data: Uint8Array): Promise<number> };
   rename(from: string, to: string): Promise<void>;
   mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
   realPath(path: string): Promise<string>;
   watchFs(paths: string | string[], options?: { recursive: boolean }): AsyncIterable<DenoFsEvent> & { close(): void };
   serve(
     options: { port: number; hostname: string; signal?: AbortSignal; onListen?: (addr: { hostname: string; port: number }) => void },
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: (request: Request, info: { completed?: Promise<void>; remoteAddr?: { hostname?: string } }) => Response | Promise<Response>,
   ): DenoServer;
   addSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void;
   removeSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void;

@@ -1,18 +1,22 @@
 /**
  * Start a gateway on Deno: the shared assembly (src/gateway/assemble.ts) with
- * Deno's parts — Deno files for the state dir and the endpoints file, `fetch`
- * to the model servers and for scraping — then `Deno.serve` for the data plane
- * and the admin API.
+ * Deno's parts — Deno files for the state dir and the endpoints file, the
+ * HTTP/1.1 client of packages/http1 to the model servers (over Deno's
+ * node:net; `fetch` costs about twice the CPU per request here), `fetch` for
+ * scraping — then `Deno.serve` for the data plane (./data-plane.ts: the
+ * proxied routes straight to the director) and the admin API.
  */
 import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
 import { assembleGateway, ConfigError, type GatewayStartOptions } from '../../gateway/assemble.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
-import { fetchUpstream } from '../../http/fetch-upstream.ts';
+import { Http1Client } from '../../../packages/http1/src/client.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
 import { deno, type DenoServer } from './api.ts';
+import { denoDataPlane } from './data-plane.ts';
 import { readFileText, watchFile, writeFileAtomic } from './files.ts';
+import { denoObservers, type DenoObserverOptions } from './observers.ts';
 
-export type DenoGatewayOptions = GatewayStartOptions;
+export type DenoGatewayOptions = GatewayStartOptions & DenoObserverOptions;
 /** Startup refused: the configuration has problems, each named. */
 export { ConfigError as DenoConfigError };
 
@@ -36,26 +40,36 @@ export async function loadKernelModule(url = new URL('../../../build/kernel.wasm
 }
 
 /** Deno.serve binds synchronously (and throws when it cannot); `onListen` only silences its banner. */
-function serve(fetch: (r: Request) => Response | Promise<Response>, port: number, hostname: string): DenoServer {
+function serve(fetch: (r: Request, info: { completed?: Promise<void>; remoteAddr?: { hostname?: string } }) => Response | Promise<Response>, port: number, hostname: string): DenoServer {
   return deno().serve({ port, hostname, onListen: () => {} }, fetch);
 }
 
 export async function startDenoGateway(options: DenoGatewayOptions): Promise<RunningDenoGateway> {
-  const assembled = await assembleGateway(options, {
-    files: { readFileText, watchFile, writeFileAtomic },
-    loadKernel: () => loadKernelModule(),
-    upstream: fetchUpstream,
-  });
+  const telemetry = await denoObservers(options, deno().env.toObject());
+  const client = new Http1Client();
+  let assembled;
+  try {
+    assembled = await assembleGateway({ ...options, observers: [...(options.observers ?? []), ...telemetry.observers] }, {
+      files: { readFileText, watchFile, writeFileAtomic },
+      loadKernel: () => loadKernelModule(),
+      upstream: client,
+    });
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
   const { gateway, store, admin } = assembled;
   const servers: DenoServer[] = [];
   const closeAll = async () => {
     await Promise.all(servers.map((s) => s.shutdown()));
+    await client.close();
     await assembled.close();
+    await telemetry.close();
   };
   try {
     // Deno.serve hands Hono its connection info as the env: the client's address is there.
     const app = createDataPlaneApp(gateway, { clientAddress: (c) => (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname });
-    servers.push(serve(app.fetch, options.port ?? 8080, options.host ?? '127.0.0.1'));
+    servers.push(serve(denoDataPlane(gateway, app), options.port ?? 8080, options.host ?? '127.0.0.1'));
     if (admin) servers.push(serve(admin.app.fetch, options.adminPort!, admin.host));
   } catch (err) {
     await closeAll();

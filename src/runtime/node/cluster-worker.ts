@@ -7,6 +7,7 @@
  * requests for its metrics, and stops on SIGTERM/SIGINT (or when the primary
  * goes away: node:cluster exits a worker whose IPC channel closes).
  */
+import { DashboardRelay } from '../../gateway/dashboard-relay.ts';
 import { ConfigError, startGateway } from './gateway.ts';
 import { waitForShutdown } from './process.ts';
 import { WORKER_CONFIG_ENV, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from './cluster.ts';
@@ -30,9 +31,11 @@ async function main(): Promise<number> {
   }
   const tag = { worker: config.slot, pid: process.pid };
   const log = (line: Record<string, unknown>) => console.error(JSON.stringify({ ...line, ...tag }));
+  // The dashboard is served by the primary: this worker relays its requests there while a page is open.
+  const relay = new DashboardRelay((batch) => void send({ type: 'infergate:dashboard', batch }));
   let gw;
   try {
-    gw = await startGateway({ ...config.options, log });
+    gw = await startGateway({ ...config.options, log, observers: [relay.observer] });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const listenError = code !== undefined && LISTEN_ERRORS.has(code);
@@ -44,9 +47,11 @@ async function main(): Promise<number> {
   const running = gw;
   process.on('message', (msg: PrimaryMessage) => {
     if (msg?.type === 'infergate:metrics') void send({ type: 'infergate:metrics', id: msg.id, text: running.gateway.metrics.render() });
+    else if (msg?.type === 'infergate:dashboard-watch') relay.watch(msg.watch);
   });
   await send({ type: 'infergate:ready', port: running.port });
   await waitForShutdown();
+  relay.close();
   await running.close();
   return 0;
 }

@@ -12,15 +12,18 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parsePrometheusText } from '../../agent/prom-text.ts';
-import type { GatewayStartOptions } from '../../gateway/assemble.ts';
+import type { StartGatewayOptions } from './gateway.ts';
 import { assembleControlPlane, type ControlPlane } from '../../gateway/control-plane.ts';
-import { mergePrometheusText } from '../../gateway/metrics-merge.ts';
+import { mergePrometheusText, withoutGauges } from '../../gateway/metrics-merge.ts';
+import type { DashboardBatch, DashboardWatch } from '../../gateway/dashboard-relay.ts';
+import { buildInfo } from './build-info.ts';
+import { processMetrics } from './process-metrics.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
 import { nodeFiles } from './files.ts';
 import { listen, type Listening } from './listen.ts';
 import { undiciGetter } from './metrics-getter.ts';
 
-export interface ClusterGatewayOptions extends GatewayStartOptions {
+export interface ClusterGatewayOptions extends StartGatewayOptions {
   /** Worker processes serving the data plane (2 or more). */
   workers: number;
   /** How long a replacement worker waits for the primary's first table before it listens (default 3000 ms). */
@@ -40,8 +43,8 @@ export interface RunningClusterGateway {
 export interface WorkerConfig {
   slot: number;
   options: Pick<
-    GatewayStartOptions,
-    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'kvEvents'
+    StartGatewayOptions,
+    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'apiKeys' | 'upstreamCredentials' | 'dataPlaneLimits' | 'flowControl' | 'accessLog' | 'accessLogSample' | 'accessLogMaxRate' | 'kvEvents'
   >;
 }
 
@@ -51,9 +54,10 @@ export const WORKER_CONFIG_ENV = 'INFERGATE_WORKER_CONFIG';
 export type WorkerMessage =
   | { type: 'infergate:ready'; port: number }
   | { type: 'infergate:failed'; error: string; fatal: boolean }
-  | { type: 'infergate:metrics'; id: number; text: string };
+  | { type: 'infergate:metrics'; id: number; text: string }
+  | { type: 'infergate:dashboard'; batch: DashboardBatch };
 /** Primary → worker. */
-export type PrimaryMessage = { type: 'infergate:metrics'; id: number };
+export type PrimaryMessage = { type: 'infergate:metrics'; id: number } | { type: 'infergate:dashboard-watch'; watch: DashboardWatch };
 
 /** The workers could not be started; the message says why (the first worker's error). */
 export class WorkerStartError extends Error {}
@@ -139,8 +143,15 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
   };
 
   try {
+    const tell = (worker: Worker | undefined, message: PrimaryMessage) => worker?.isConnected() && worker.send(message, (err) => err && undefined);
+    const broadcastWatch = (watch: DashboardWatch) => {
+      for (const s of slots) if (s.ready) tell(s.worker, { type: 'infergate:dashboard-watch', watch });
+    };
     const kvEventsTransport = async () => (await import('./zmq-subscriber.ts')).zmqTransport;
-    control = await assembleControlPlane({ ...options, internalToken, metrics, log }, { files: nodeFiles, getter, kvEventsTransport });
+    control = await assembleControlPlane(
+      { buildInfo: buildInfo(), ...options, internalToken, metrics, log, broadcastWatch, workers: options.workers },
+      { files: nodeFiles, getter, processMetrics: processMetrics(), kvEventsTransport },
+    );
     const internal = await listen(control.internal.app.fetch, 0, '127.0.0.1');
     servers.push(internal);
     const internalUrl = `http://127.0.0.1:${internal.port}`;
@@ -151,9 +162,18 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
       upstreamTimeoutMs: options.upstreamTimeoutMs,
       maxAttempts: options.maxAttempts,
       schedulingConfig: options.schedulingConfig,
+      // Each worker checks keys, bounds its connections and queues its own requests, as a replica does.
+      apiKeys: options.apiKeys,
+      upstreamCredentials: options.upstreamCredentials,
+      dataPlaneLimits: options.dataPlaneLimits,
+      flowControl: options.flowControl,
       staleAfterMs: options.staleAfterMs,
       // Precise routing: each worker keeps a copy of the index (the primary's, or the remote agent's).
       kvEvents: options.kvEvents,
+      // Each worker writes its own lines (whole-line writes: they never interleave within a line).
+      accessLog: options.accessLog,
+      accessLogSample: options.accessLogSample,
+      accessLogMaxRate: options.accessLogMaxRate,
       ...(control!.internal.endpoints ? { agent: internalUrl, agentToken: internalToken } : { agent: options.agent, agentToken: options.agentToken }),
       // Wait for the table only when there is one to wait for: else the worker answers 503 until `infergate apply`.
       tableFrom: { url: internalUrl, token: internalToken, waitMs: control!.store.current ? (options.tableWaitMs ?? 3000) : 0 },
@@ -177,9 +197,12 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
         Object.assign(slot, { worker, ready: false, startedAt: Date.now(), failed: undefined });
         worker.on('message', (msg: WorkerMessage) => {
           if (msg?.type === 'infergate:metrics') pendingMetrics.get(msg.id)?.(msg.text);
+          else if (msg?.type === 'infergate:dashboard') control?.dashboardBatch(msg.batch);
           else if (msg?.type === 'infergate:failed') slot.failed = { error: msg.error, fatal: msg.fatal };
           else if (msg?.type === 'infergate:ready') {
             slot.ready = true;
+            // A worker that starts while a page is open relays at once.
+            if (control?.dashboardWatch().watching) tell(worker, { type: 'infergate:dashboard-watch', watch: control.dashboardWatch() });
             if (!started && slots.every((s) => s.ready)) {
               started = true;
               clearTimeout(startupTimer);
@@ -190,7 +213,8 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
         worker.on('exit', (code, signal) => {
           if (slot.worker !== worker) return;
           slot.worker = undefined;
-          if (slot.lastPage) retired = mergePrometheusText([retired, slot.lastPage]);
+          // Its counts stay in the sums (counters never go down); its gauges (requests it was running) go with it.
+          if (slot.lastPage) retired = mergePrometheusText([retired, withoutGauges(slot.lastPage)]);
           slot.lastPage = undefined;
           const wasReady = slot.ready;
           slot.ready = false;

@@ -1,8 +1,9 @@
 /**
  * Start a gateway on Node: the shared assembly (src/gateway/assemble.ts) with
  * Node's parts — files, the kernel from build/, the HTTP/1.1 client of
- * packages/http1 to the model servers, undici for scraping — then the data
- * plane (./data-plane.ts) and the admin API.
+ * packages/http1 to the model servers, undici for scraping, prom-client's
+ * process metrics, the OpenTelemetry SDK when OTEL_* asks for traces, the
+ * access log's sink — then the data plane (./data-plane.ts) and the admin API.
  */
 import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
 import { hash } from 'node:crypto';
@@ -17,9 +18,25 @@ import { nodeFiles } from './files.ts';
 import { loadKernelModule } from './kernel.ts';
 import { listen, type Listening } from './listen.ts';
 import { undiciGetter } from './metrics-getter.ts';
+import { accessLog } from '../../observability/access-log.ts';
+import { tracingObserver } from '../../observability/tracing.ts';
+import type { RequestObserver } from '../../proxy/observer.ts';
+import { accessLogSink, type AccessLogSink } from './access-log-sink.ts';
+import { processMetrics } from './process-metrics.ts';
+import { startNodeTracing, TracingConfigError, type NodeTracing } from './tracing.ts';
+import { buildInfo } from './build-info.ts';
 
 export { ConfigError };
-export type StartGatewayOptions = GatewayStartOptions;
+export interface StartGatewayOptions extends GatewayStartOptions {
+  /** `off` (the default here; the CLI's is stdout), `stdout`, or a file to append to. */
+  accessLog?: string;
+  /** Share of successful requests logged, 0..1. */
+  accessLogSample?: number;
+  /** At most this many access-log lines a second (0 or unset: no cap). */
+  accessLogMaxRate?: number;
+  /** The OTEL_* variables (default: the process's environment). */
+  otelEnv?: Record<string, string | undefined>;
+}
 
 export interface RunningGateway {
   url: string;
@@ -41,13 +58,24 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   // zeromq is a native module: loaded only when KV events are on.
   const kvEventsTransport = async () => (await import('./zmq-subscriber.ts')).zmqTransport;
   const sha256 = (data: Uint8Array) => hash('sha256', data, 'buffer') as Uint8Array;
-  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter, kvEventsTransport, sha256 };
+  // prom-client's collectors (GC and event-loop observers) only where there is a page to show them on.
+  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter, kvEventsTransport, sha256, processMetrics: options.adminPort !== undefined ? processMetrics() : undefined };
+  const log = options.log ?? ((line: Record<string, unknown>) => console.error(JSON.stringify(line)));
   let assembled;
+  let tracing: NodeTracing | undefined;
+  let sink: AccessLogSink | undefined;
   try {
-    assembled = await assembleGateway(options, parts);
+    const observers: RequestObserver[] = [...(options.observers ?? [])];
+    tracing = startTracing(options.otelEnv ?? process.env, log);
+    if (tracing) observers.push(tracingObserver({ tracer: tracing.tracer, propagator: tracing.propagator, upstreamClient: 'http1' }));
+    sink = openAccessLog(options, log);
+    if (sink) observers.push(accessLog({ write: sink.write, sample: options.accessLogSample, maxPerSecond: options.accessLogMaxRate || undefined }));
+    assembled = await assembleGateway({ buildInfo: buildInfo(), ...options, observers }, parts);
   } catch (err) {
     await getter?.close();
     await upstream.close();
+    await tracing?.shutdown();
+    await sink?.close();
     throw err;
   }
   const { gateway, store, admin, endpoints, scheduling } = assembled;
@@ -57,10 +85,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await upstream.close();
     await assembled.close();
     await getter?.close();
+    await tracing?.shutdown();
+    await sink?.close();
   };
   try {
     const app = createDataPlaneApp(gateway, { clientAddress: (c) => (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress });
-    servers.push(await listenDataPlane(gateway, app, options.port ?? 8080, options.host ?? '127.0.0.1'));
+    servers.push(await listenDataPlane(gateway, app, options.port ?? 8080, options.host ?? '127.0.0.1', options.dataPlaneLimits));
     if (admin) servers.push(await listen(admin.app.fetch, options.adminPort!, admin.host));
   } catch (err) {
     await closeAll();
@@ -77,4 +107,27 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     scheduling,
     close: closeAll,
   };
+}
+
+function startTracing(env: Record<string, string | undefined>, log: (line: Record<string, unknown>) => void): NodeTracing | undefined {
+  try {
+    const tracing = startNodeTracing(env, buildInfo().buildRef);
+    if (tracing) log({ level: 'info', msg: 'tracing on', exporter: tracing.endpoint, sampler: env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on' });
+    return tracing;
+  } catch (err) {
+    if (err instanceof TracingConfigError) throw new ConfigError(`tracing: ${err.message}`, []);
+    throw err;
+  }
+}
+
+function openAccessLog(options: StartGatewayOptions, log: (line: Record<string, unknown>) => void): AccessLogSink | undefined {
+  const target = options.accessLog ?? 'off';
+  if (target === 'off') return undefined;
+  const sample = options.accessLogSample;
+  if (sample !== undefined && !(sample >= 0 && sample <= 1)) throw new ConfigError(`--access-log-sample must be from 0 to 1, got ${sample}`, []);
+  try {
+    return accessLogSink(target, log);
+  } catch (err) {
+    throw new ConfigError(`--access-log ${target}: cannot open it for appending (${(err as Error).message})`, []);
+  }
 }

@@ -5,6 +5,7 @@
  */
 export { listen, listenWithGrpc, type Listening } from './listen.ts';
 export { readTextFile, readFileText, writeFileAtomic, watchFile, nodeFiles } from './files.ts';
+export { readManifestSources, ManifestSourceError, type ManifestSource } from './manifest-files.ts';
 export { environment, cpuCount, waitForShutdown } from './process.ts';
 export { loadKernelModule } from './kernel.ts';
 export { undiciGetter } from './metrics-getter.ts';

@@ -53,6 +53,12 @@ export interface FilterPlugin {
   readonly kind: 'filter';
   readonly type: string;
   readonly name: string;
+  /**
+   * When it keeps no candidate the request is unavailable. Other filters are
+   * bypassed then (infergate's rule: a narrowing that leaves nothing is
+   * ignored rather than failing the request).
+   */
+  readonly strict?: boolean;
   /** The candidates to keep (a new array or the input itself). */
   filter(candidates: Candidate[], ctx: DecisionContext): Candidate[];
 }
@@ -96,6 +102,10 @@ export interface ProducerPlugin {
   firstToken?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest): void;
   /** The request to this endpoint ended, however it ended. */
   completed?(pool: Pool, endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest): void;
+  /** Prompt tokens this gateway has dispatched to the endpoint whose prefill is not done yet (flow control reads it). */
+  pendingPrefillTokens?(pool: string, record: EndpointRecord): number;
+  /** Entries its index holds, for a producer that keeps one (the prefix indexer's size metric). */
+  indexSize?(): number;
 }
 
 export interface PickerPlugin {

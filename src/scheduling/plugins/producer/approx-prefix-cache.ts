@@ -16,6 +16,10 @@
  * prompt is what tells its holder apart — at a cost for long prompts: for a
  * 32 KiB prompt a decision takes ~7 µs and a dispatch ~50 µs more than with
  * 256 (docs/benchmarks.md, Scheduling decision).
+ *
+ * With llm-d's parameters (`blockSizeTokens`, `maxPrefixTokensToMatch`) it
+ * hashes the prompt as llm-d does instead: blocks of estimated tokens
+ * (./token-blocks.ts), at least 64 tokens ≈ 256 bytes each.
  */
 import type { Endpoint } from '../../../endpoints/types.ts';
 import type { Pool } from '../../../routing/schema.ts';
@@ -24,11 +28,23 @@ import type { EndpointRecord } from '../../pool-state.ts';
 import { PrefixIndex } from '../../prefix-index.ts';
 import type { SchedulingRequest } from '../../scheduler.ts';
 import type { ProducerPlugin } from '../types.ts';
+import { TokenBlockHasher } from './token-blocks.ts';
 
 export interface ApproxPrefixCacheParameters {
   maxPrefixBlocksToMatch?: number;
-  /** Blocks remembered per endpoint when its metrics do not report its KV capacity. */
+  /** Blocks remembered per endpoint when its metrics do not report its KV capacity (or when autoTune is off). */
   lruCapacityPerServer?: number;
+  /** llm-d: size the per-endpoint LRU from the KV capacity the endpoint reports (default true). */
+  autoTune?: boolean;
+  /** llm-d's token blocks: tokens per block (raised to at least 64). Selects the token mode. */
+  blockSizeTokens?: number;
+  /** llm-d's token blocks: prompt tokens considered (0: no limit but the kernel's). Selects the token mode. */
+  maxPrefixTokensToMatch?: number;
+}
+
+/** Whether the parameters ask for llm-d's token blocks rather than 64-byte blocks. */
+export function usesTokenBlocks(params: ApproxPrefixCacheParameters): boolean {
+  return params.blockSizeTokens !== undefined || params.maxPrefixTokensToMatch !== undefined;
 }
 
 export const DEFAULT_MAX_PREFIX_BLOCKS = 256;
@@ -36,10 +52,10 @@ export const DEFAULT_LRU_CAPACITY = 31_250;
 /** ~4 characters per token: a 64-byte block is about 16 tokens of KV cache. */
 const TOKENS_PER_BLOCK = 16;
 
-/** Index entries an endpoint can hold: its KV capacity in 64-byte blocks when reported. */
-export function lruCapacity(endpoint: Endpoint, fallback: number): number {
+/** Index entries an endpoint can hold: its KV capacity in prompt blocks (of `tokensPerBlock` tokens) when reported. */
+export function lruCapacity(endpoint: Endpoint, fallback: number, tokensPerBlock = TOKENS_PER_BLOCK): number {
   const m = endpoint.metrics;
-  if (m && m.totalBlocks > 0 && m.blockSize > 0) return Math.max(1, Math.floor((m.totalBlocks * m.blockSize) / TOKENS_PER_BLOCK));
+  if (m && m.totalBlocks > 0 && m.blockSize > 0) return Math.max(1, Math.floor((m.totalBlocks * m.blockSize) / tokensPerBlock));
   return fallback;
 }
 
@@ -54,8 +70,13 @@ const REMEMBERED = 16;
 export const APPROX_PREFIX_CACHE_PRODUCER = 'approx-prefix-cache-producer';
 
 export function createApproxPrefixCacheProducer(name = APPROX_PREFIX_CACHE_PRODUCER, params: ApproxPrefixCacheParameters = {}): ProducerPlugin {
-  const maxBlocks = Math.min(params.maxPrefixBlocksToMatch ?? DEFAULT_MAX_PREFIX_BLOCKS, MAX_BLOCKS);
+  const tokens = usesTokenBlocks(params)
+    ? new TokenBlockHasher({ blockSizeTokens: params.blockSizeTokens ?? 16, maxPrefixTokensToMatch: params.maxPrefixTokensToMatch ?? 131_072, maxPrefixBlocksToMatch: params.maxPrefixBlocksToMatch ?? 0 })
+    : undefined;
+  const maxBlocks = tokens ? tokens.maxBlocks : Math.min(params.maxPrefixBlocksToMatch ?? DEFAULT_MAX_PREFIX_BLOCKS, MAX_BLOCKS);
   const fallbackCapacity = params.lruCapacityPerServer ?? DEFAULT_LRU_CAPACITY;
+  const autoTune = params.autoTune ?? true;
+  const tokensPerBlock = tokens ? tokens.blockTokens : TOKENS_PER_BLOCK;
   const encoder = new TextEncoder();
   const indexes = new Map<string, PrefixIndex>();
   const width = 2 * maxBlocks;
@@ -67,6 +88,7 @@ export function createApproxPrefixCacheProducer(name = APPROX_PREFIX_CACHE_PRODU
 
   /** Hash the request's prompt into `kernel.hashes`; returns the block count. */
   function hash(request: SchedulingRequest, kernel: Kernel): number {
+    if (tokens) return tokens.hash(request.prompt, request.targetModel, kernel);
     if (capped?.kernel !== kernel) capped = { kernel, input: kernel.input.subarray(0, maxBlocks * BLOCK_BYTES) };
     const modelLen = encoder.encodeInto(request.targetModel, kernel.model).written;
     const promptLen = encoder.encodeInto(request.prompt, capped.input).written;
@@ -117,7 +139,13 @@ export function createApproxPrefixCacheProducer(name = APPROX_PREFIX_CACHE_PRODU
         index = new PrefixIndex();
         indexes.set(pool.name, index);
       }
-      index.record(record.slot, source, n, lruCapacity(endpoint, fallbackCapacity), k >= 0 ? k * width : 0);
+      const capacity = autoTune ? lruCapacity(endpoint, fallbackCapacity, tokensPerBlock) : fallbackCapacity;
+      index.record(record.slot, source, n, capacity, k >= 0 ? k * width : 0);
+    },
+    indexSize() {
+      let entries = 0;
+      for (const index of indexes.values()) entries += index.totals.entries;
+      return entries;
     },
   };
 }

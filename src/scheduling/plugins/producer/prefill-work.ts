@@ -32,6 +32,9 @@ import type { EndpointRecord } from '../../pool-state.ts';
 import type { SchedulingRequest } from '../../scheduler.ts';
 import type { ProducerPlugin } from '../types.ts';
 
+/** ~4 characters per token, 64-byte blocks: 16 tokens per block. */
+const TOKENS_PER_BLOCK = 16;
+
 interface Pending {
   pool: string;
   slot: number;
@@ -134,6 +137,10 @@ export function createPrefillWorkProducer(name = PREFILL_WORK_PRODUCER): Produce
       w.blocks[slot] = w.blocks[slot]! + blocks;
       w.count[slot] = w.count[slot]! + 1;
       pending.set(request.requestId, { pool: pool.name, slot, blocks });
+    },
+    pendingPrefillTokens(pool, record) {
+      const w = pools.get(pool);
+      return w === undefined || record.slot >= w.blocks.length ? 0 : w.blocks[record.slot]! * TOKENS_PER_BLOCK;
     },
     firstToken(_pool, _endpoint, _record, request) {
       release(request.requestId);
