@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createScheduler, parseSchedulerConfig } from '../src/scheduling/index.ts';
+import { buildProfiles } from '../src/scheduling/profile.ts';
 
 describe('precise-prefix-cache configuration', () => {
   it('accepts llm-d\'s parameters and builds the profile', () => {
@@ -44,5 +45,24 @@ plugins:
     if (r.ok) return;
     const paths = r.problems.map((p) => p.path);
     expect(paths).toEqual(expect.arrayContaining(['plugins[0].parameters.tokenProcessorConfig.blockSize', 'plugins[0].parameters.tokenProcessorConfig.hashAlgo', 'plugins[0].parameters.indexerConfig.kvCacheBackendConfigs[0].weight']));
+  });
+
+  it('llm-d\'s split form: prefix-cache-scorer reading a precise-prefix-cache-producer by name', () => {
+    const r = parseSchedulerConfig(`
+plugins:
+- type: precise-prefix-cache-producer
+  parameters: { tokenProcessorConfig: { blockSize: 64 }, indexerConfig: { kvBlockIndexConfig: { enableMetrics: true } } }
+- type: prefix-cache-scorer
+  parameters: { prefixMatchInfoProducerName: precise-prefix-cache-producer }
+- type: max-score-picker
+schedulingProfiles:
+- name: split
+  plugins: [{ pluginRef: prefix-cache-scorer, weight: 2 }, { pluginRef: max-score-picker }]
+`);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(createScheduler({ config: r.config }).profileNames()).toContain('split');
+    // The scorer reads the named precise producer (not an approximate one of its own).
+    expect(buildProfiles(r.config).get('split')!.producers.map((p) => p.type)).toEqual(['precise-prefix-cache-producer']);
   });
 });
