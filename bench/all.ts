@@ -17,6 +17,10 @@ const benches: { name: string; script: string; args?: string[] }[] = [
   { name: 'gateway overhead (vs nginx)', script: 'bench/proxy.ts' },
   { name: 'observability overhead (access log, tracing)', script: 'bench/proxy/observability-overhead.ts' },
   { name: 'routing quality', script: 'bench/routing.ts' },
+  // Precise prefix routing (issue 18).
+  { name: 'precise decision (240k tokens × 96 pods)', script: 'bench/decision-precise.ts' },
+  { name: 'KV index to the gateways (stream vs lookup)', script: 'bench/kv-index-watch.ts' },
+  { name: 'precise vs approximate routing', script: 'bench/routing-precise.ts', args: ['--workload', 'shared-prefix'] },
 ];
 
 const failed: string[] = [];

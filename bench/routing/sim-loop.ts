@@ -49,7 +49,7 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
   const endAt = workload.durationMs + (options.drainMs ?? workload.durationMs);
   let clock = 0;
   const hashCache = new WeakMap<SchedulingRequest, readonly number[]>();
-  const scheduler = strategy.create({ now: () => clock, random: seeded(options.seed, 7), kernel: options.kernel, hashesOf: (r) => hashCache.get(r) ?? [] });
+  const scheduler = strategy.create({ now: () => clock, random: seeded(options.seed, 7), kernel: options.kernel, hashesOf: (r) => hashCache.get(r) ?? [], pods: () => cluster.pods });
   const collect = new RunCollector(workload, strategy.name);
   const open = new Set<Sequence>();
 

@@ -19,6 +19,7 @@ import { poolKey, type PoolSelector } from '../endpoints/types.ts';
 import type { KvEventsCollector, KvPodTarget } from '../kvevents/collector.ts';
 import type { MetricsAgent } from './agent.ts';
 import { readPoolRequest } from './service.ts';
+import { watchKvIndex, type WatchKvIndexOptions } from './kv-index-watch.ts';
 
 export interface KvEventsConvention {
   /** The PUB port on each pod's address when its entry names none (llm-d: 5557). */
@@ -42,11 +43,14 @@ export function kvTargets(entries: readonly EndpointEntry[], pool: PoolSelector,
 
 const MAX_BLOCKS = 1 << 20;
 
-export function kvIndexServiceRoutes(agent: MetricsAgent, collector: KvEventsCollector, convention: KvEventsConvention) {
+/**
+ * The pool's key in the collector, with its membership brought up to date
+ * when the agent's endpoints changed (the first call for a pool subscribes
+ * its pods). Shared by the service and the embedded agent's index source.
+ */
+export function kvPoolMembership(agent: MetricsAgent, collector: KvEventsCollector, convention: KvEventsConvention): (pool: PoolSelector) => string {
   const known = new Map<string, readonly EndpointEntry[]>();
-  /** The pool's key, with its membership brought up to date when the endpoints changed. */
-  const pool = (req: PoolSelector): string => {
-    const selector = readPoolRequest(req);
+  return (selector: PoolSelector): string => {
     const key = poolKey(selector);
     if (known.get(key) !== agent.entries) {
       collector.setPoolPods(key, kvTargets(agent.entries, selector, convention));
@@ -54,8 +58,16 @@ export function kvIndexServiceRoutes(agent: MetricsAgent, collector: KvEventsCol
     }
     return key;
   };
+}
+
+export function kvIndexServiceRoutes(agent: MetricsAgent, collector: KvEventsCollector, convention: KvEventsConvention, watch: WatchKvIndexOptions = {}) {
+  const membership = kvPoolMembership(agent, collector, convention);
+  const pool = (req: PoolSelector): string => membership(readPoolRequest(req));
   return (router: ConnectRouter) => {
     router.service(KvIndexService, {
+      watchKvIndex(req, ctx) {
+        return watchKvIndex(collector, pool(req), ctx, watch);
+      },
       async lookupPrefix(req) {
         if (req.blockHashes.length > MAX_BLOCKS) {
           throw new ConnectError(`block_hashes has ${req.blockHashes.length} entries; at most ${MAX_BLOCKS} (a ${MAX_BLOCKS}-block prompt)`, Code.InvalidArgument);

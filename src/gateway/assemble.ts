@@ -32,6 +32,8 @@ import { createScheduler, parseSchedulerConfig } from '../scheduling/index.ts';
 import type { Scheduler } from '../scheduling/scheduler.ts';
 import { adminListenHost, createAdminApp, restoreTable, stateDirPersistence, type TablePersistence } from '../control/index.ts';
 import { TableFollower } from '../control/table-follower.ts';
+import type { SchedulingServices } from '../scheduling/prompt-tokens.ts';
+import { openPreciseServices, type PreciseOptions, type PreciseParts } from './precise-services.ts';
 import { createDashboardApp } from '../dashboard/app.ts';
 import { embeddedDashboardAssets } from '../dashboard/embedded-assets.ts';
 import type { DashboardSource } from '../dashboard/feed.ts';
@@ -39,7 +41,7 @@ import type { RequestObserver } from '../proxy/observer.ts';
 import type { BuildInfo } from './pool-metrics.ts';
 import { gatewayTelemetry, type TelemetryParts } from './telemetry.ts';
 
-export interface GatewayStartOptions extends Partial<GatewayOptions> {
+export interface GatewayStartOptions extends Partial<GatewayOptions>, PreciseOptions {
   port?: number;
   host?: string;
   /** Kubernetes manifests (YAML) to load at start. */
@@ -106,7 +108,7 @@ export interface TableSource {
 }
 
 /** What a runtime lends the assembly. */
-export interface RuntimeParts {
+export interface RuntimeParts extends PreciseParts {
   files: FileAccess & { writeFileAtomic(path: string, text: string): Promise<void> };
   loadKernel(): Promise<WebAssembly.Module>;
   upstream: UpstreamClient;
@@ -157,7 +159,7 @@ export async function loadManifestsInto(store: RoutingTableStore, files: FileAcc
 }
 
 /** The scheduler, and flow control's configuration when the scheduling config turns llm-d's `flowControl` gate on. */
-async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts): Promise<{ scheduler: Scheduler; flowControl?: Partial<FlowControlConfig> }> {
+async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts, services: SchedulingServices): Promise<{ scheduler: Scheduler; flowControl?: Partial<FlowControlConfig> }> {
   if (options.scheduler) return { scheduler: options.scheduler };
   let config;
   if (options.schedulingConfig) {
@@ -168,7 +170,7 @@ async function loadScheduler(options: GatewayStartOptions, parts: RuntimeParts):
     for (const w of parsed.warnings) options.log?.({ level: 'warn', msg: `${options.schedulingConfig}: ${w.path}: ${w.message}` });
     config = parsed.config;
   }
-  const scheduler = createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random });
+  const scheduler = createScheduler({ config, kernel: await parts.loadKernel(), now: options.now, random: options.random, services });
   const flowControl = config && flowControlFromConfig(config);
   return { scheduler, ...(flowControl ? { flowControl } : {}) };
 }
@@ -259,7 +261,9 @@ export function adminApp(
 
 export async function assembleGateway(options: GatewayStartOptions, parts: RuntimeParts): Promise<AssembledGateway> {
   const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
-  const { scheduler, flowControl: configuredFlowControl } = await loadScheduler(options, parts);
+  // Filled once the endpoint source is open (precise-services.ts); the plugins read it at decision time.
+  const services: SchedulingServices = {};
+  const { scheduler, flowControl: configuredFlowControl } = await loadScheduler(options, parts, services);
   const { store, persistence } = options.tableFrom ? { store: new RoutingTableStore(), persistence: undefined } : await loadRoutingTable(options, parts.files, log, scheduler);
   const { clients, upstreamAuth } = await loadCredentials(options, parts.files);
   const from = options.tableFrom;
@@ -272,6 +276,17 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     throw err;
   }
   const { endpoints } = source;
+  let precise;
+  try {
+    precise = await openPreciseServices(options, parts, endpoints, services, log);
+  } catch (err) {
+    follower?.close();
+    await source.close();
+    throw new ConfigError(`precise prefix routing: ${(err as Error).message}`, []);
+  }
+  const preparePrecise = () => precise.prepare([...(store.current?.pools.values() ?? [])]);
+  preparePrecise();
+  const unsubscribePrecise = store.subscribe(preparePrecise);
   if (follower && from.waitMs && !(await follower.firstTable(from.waitMs))) {
     log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
   }
@@ -299,6 +314,8 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     async close() {
       telemetry.close();
       follower?.close();
+      unsubscribePrecise();
+      await precise.close();
       scheduling.flow?.close();
       await source.close();
     },

@@ -4,7 +4,9 @@
  * gateway loads it) with the admin API, the endpoint source (the embedded
  * agent scrapes once for every worker), and the internal API the workers
  * follow — RoutingService read-only and, with an embedded agent, its
- * EndpointService — behind a per-run bearer token.
+ * EndpointService (and, with `kvEvents`, its KvIndexService: the workers keep
+ * copies of the one KV index, as gateways of a remote agent do) — behind a
+ * per-run bearer token.
  */
 import { Hono } from 'hono';
 import type { ConnectRouter } from '@connectrpc/connect';
@@ -21,8 +23,14 @@ import { gatewayDashboard } from './dashboard-source.ts';
 import { relayedDashboard, type DashboardBatch, type DashboardWatch } from './dashboard-relay.ts';
 import { poolMetrics } from './pool-metrics.ts';
 import { UNKNOWN_BUILD } from './telemetry.ts';
+import { KvEventsCollector } from '../kvevents/collector.ts';
+import { kvIndexServiceRoutes } from '../agent/kv-index-service.ts';
 
-export interface ControlPlaneOptions extends Pick<GatewayStartOptions, 'manifests' | 'stateDir' | 'endpoints' | 'agent' | 'agentToken' | 'scrapeIntervalMs' | 'staleAfterMs' | 'adminPort' | 'adminHost' | 'host' | 'token' | 'log' | 'dashboard' | 'buildInfo'> {
+export interface ControlPlaneOptions
+  extends Pick<
+    GatewayStartOptions,
+    'manifests' | 'stateDir' | 'endpoints' | 'agent' | 'agentToken' | 'scrapeIntervalMs' | 'staleAfterMs' | 'adminPort' | 'adminHost' | 'host' | 'token' | 'log' | 'dashboard' | 'buildInfo' | 'kvEvents' | 'kvEventsPort' | 'kvEventsReplayPort' | 'kvEventsTopic'
+  > {
   /** Bearer token of the internal API (random per run). */
   internalToken: string;
   /** The gateway metrics for the admin port's /metrics (the workers', merged); the pool gauges and process metrics are added here. */
@@ -46,7 +54,7 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
-export async function assembleControlPlane(options: ControlPlaneOptions, parts: Pick<RuntimeParts, 'files' | 'getter' | 'processMetrics'>): Promise<ControlPlane> {
+export async function assembleControlPlane(options: ControlPlaneOptions, parts: Pick<RuntimeParts, 'files' | 'getter' | 'processMetrics' | 'kvEventsTransport'>): Promise<ControlPlane> {
   const log = options.log ?? ((line) => console.error(JSON.stringify(line)));
   const { store, persistence } = await loadRoutingTable(options, parts.files, log);
   const source = await openEndpointSource(options, parts, store, log);
@@ -57,9 +65,13 @@ export async function assembleControlPlane(options: ControlPlaneOptions, parts: 
   const routing = routingReadRoutes(store);
   const agentMetrics = agent && new AgentMetrics(agent);
   const endpointService = agent && endpointServiceRoutes(agent, { subscribed: () => agentMetrics!.subscribed() });
+  // The pods' KV events are subscribed once, here; the workers follow the index like gateways of a remote agent.
+  const collector = agent && options.kvEvents && parts.kvEventsTransport ? new KvEventsCollector({ transport: await parts.kvEventsTransport(), topic: options.kvEventsTopic ?? '', log }) : undefined;
+  const kvIndexService = agent && collector && kvIndexServiceRoutes(agent, collector, { port: options.kvEventsPort ?? 5557, replayPort: options.kvEventsReplayPort || undefined });
   const routes = (router: ConnectRouter) => {
     routing(router);
     endpointService?.(router);
+    kvIndexService?.(router);
   };
   mountConnect(internal, routes, { interceptors: [bearerAuth(options.internalToken)] });
 
@@ -79,6 +91,7 @@ export async function assembleControlPlane(options: ControlPlaneOptions, parts: 
     dashboardWatch: () => relay?.watch() ?? { watching: false, explanationsPerSecond: 0 },
     close: async () => {
       wired?.close();
+      await collector?.close();
       await source.close();
     },
   };

@@ -26,7 +26,7 @@ import type { CompiledTable } from '../routing/compile.ts';
 import { resolveRequest } from '../routing/resolve.ts';
 import { modelList } from '../routing/models-list.ts';
 import type { EndpointScheduling, Readiness } from '../scheduling/endpoint-scheduling.ts';
-import type { SchedulingRequest } from '../scheduling/scheduler.ts';
+import type { ChatMessage, SchedulingRequest } from '../scheduling/scheduler.ts';
 import { GatewayMetrics } from './metrics.ts';
 
 export interface GatewayOptions {
@@ -171,6 +171,8 @@ export class Gateway {
       targetModel: route.targetModel,
       requestedModel: route.requestedModel,
       prompt: parsed.kind === 'other' ? parsed.prompt : promptText(parsed),
+      // The structured messages, for precise prefix matching (the engine's own chat template, via /tokenize).
+      ...(parsed.kind === 'chat' ? { messages: parsed.body.messages as ChatMessage[] } : {}),
       criticality: route.criticality,
       priority: route.priority,
       // Also explained when an observer asks (the dashboard, sampled); the header goes only to a client that asked.

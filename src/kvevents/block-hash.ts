@@ -229,19 +229,23 @@ export class BlockHasher {
   readonly noneHash: Uint8Array;
   private readonly serialise: typeof cborBlockInput;
 
-  constructor(config: BlockHashConfig) {
+  private readonly digest: (data: Uint8Array) => Uint8Array;
+
+  /** `digest`: a SHA-256 to use instead of the portable one (Node lends node:crypto's, ~5× faster on 100-byte inputs). */
+  constructor(config: BlockHashConfig, digest: (data: Uint8Array) => Uint8Array = sha256) {
     if (!Number.isInteger(config.blockSize) || config.blockSize < 1) throw new Error(`block size must be a positive integer, got ${config.blockSize}`);
     if (!(HASH_ALGOS as readonly string[]).includes(config.algo)) {
       throw new Error(`prefix caching hash algo "${config.algo}" is not supported (use ${HASH_ALGOS.join(' or ')})`);
     }
     this.config = config;
     this.serialise = config.algo === 'sha256_cbor' ? cborBlockInput : pickleBlockInput;
-    this.noneHash = sha256(serialiseSeed(config.algo, config.seed));
+    this.digest = digest;
+    this.noneHash = digest(serialiseSeed(config.algo, config.seed));
   }
 
   /** The digest of one block given its parent's digest (null: the first block). */
   hashBlock(parent: Uint8Array | null, tokens: ArrayLike<number>, start: number, extra: readonly string[] | null): Uint8Array {
-    return sha256(this.serialise(parent ?? this.noneHash, tokens, start, start + this.config.blockSize, extra));
+    return this.digest(this.serialise(parent ?? this.noneHash, tokens, start, start + this.config.blockSize, extra));
   }
 
   /**

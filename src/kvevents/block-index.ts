@@ -31,6 +31,7 @@ export interface IndexStats {
 }
 
 const SPLIT = 0x100000000n;
+const LOW = 0xffffffffn;
 
 export class KvBlockIndex {
   private readonly slots = new Map<string, number>();
@@ -82,8 +83,8 @@ export class KvBlockIndex {
     const m = this.mediumIndex(medium);
     const t = this.media[m]!.table;
     for (const h of hashes) {
-      const hi = Number(h / SPLIT);
-      const lo = Number(h % SPLIT);
+      const hi = Number(h >> 32n);
+      const lo = Number(h & LOW);
       if (t.add(hi, lo, slot)) this.counts[slot]!++;
       else {
         const k = `${h}:${slot}:${m}`;
@@ -107,7 +108,7 @@ export class KvBlockIndex {
           continue;
         }
       }
-      if (t.remove(Number(h / SPLIT), Number(h % SPLIT), slot)) this.counts[slot]!--;
+      if (t.remove(Number(h >> 32n), Number(h & LOW), slot)) this.counts[slot]!--;
     }
   }
 
@@ -115,7 +116,8 @@ export class KvBlockIndex {
   clearPod(pod: string, forget = false): void {
     const slot = this.slots.get(pod);
     if (slot === undefined) return;
-    for (const m of this.media) m.table.removePod(slot);
+    // A pod that holds nothing (just joined, already cleared) costs no scan of the tables.
+    if (this.counts[slot] !== 0) for (const m of this.media) m.table.removePod(slot);
     this.counts[slot] = 0;
     for (const k of [...this.copies.keys()]) if (k.split(':')[1] === String(slot)) this.copies.delete(k);
     if (forget) {
@@ -123,6 +125,11 @@ export class KvBlockIndex {
       this.names[slot] = undefined;
       this.freeSlots.push(slot);
     }
+  }
+
+  /** Whether the pod has a slot here (it sent events, or joined the pool). */
+  has(pod: string): boolean {
+    return this.slots.has(pod);
   }
 
   /** Blocks the pod holds (all media). */
@@ -192,6 +199,30 @@ export class KvBlockIndex {
       else out.push({ pod: p, blocks: anyEnd[slot]! < 0 ? i : anyEnd[slot]!, deviceBlocks: devEnd[slot]! < 0 ? i : devEnd[slot]! });
     }
     return out;
+  }
+
+  /**
+   * Everything the index holds, per pod and medium, as the stores that would
+   * rebuild it (a block held twice by one pod appears twice): what a replica
+   * is sent first. One pass over each medium's table.
+   */
+  dump(): { pod: string; medium: string; hashes: bigint[] }[] {
+    const out = new Map<string, { pod: string; medium: string; hashes: bigint[] }>();
+    const entry = (slot: number, m: number) => {
+      const key = `${slot}:${m}`;
+      let e = out.get(key);
+      if (!e) out.set(key, (e = { pod: this.names[slot]!, medium: this.media[m]!.name, hashes: [] }));
+      return e;
+    };
+    this.media.forEach((m, mi) => m.table.forEachHolder((hi, lo, slot) => {
+      if (this.names[slot] !== undefined) entry(slot, mi).hashes.push(BigInt(hi) * SPLIT + BigInt(lo));
+    }));
+    for (const [k, extra] of this.copies) {
+      const [h, slot, m] = k.split(':');
+      const e = entry(Number(slot), Number(m));
+      for (let c = 0; c < extra; c++) e.hashes.push(BigInt(h!));
+    }
+    return [...out.values()];
   }
 
   stats(): IndexStats {

@@ -7,6 +7,10 @@
 import { KvBlockIndex, type PrefixMatch } from './block-index.ts';
 import { PodEventStream, type PodStreamStats } from './pod-stream.ts';
 import type { KvEventSubscription, KvEventTransport } from './transport.ts';
+import { updatesOf, type IndexUpdate } from './index-updates.ts';
+
+/** Gets a pool's index changes as they are applied (see index-updates.ts). */
+export type IndexWatcher = (updates: IndexUpdate[]) => void;
 
 export interface KvPodTarget {
   /** The endpoint id (`address:port`), as EndpointService names it. */
@@ -42,7 +46,7 @@ interface PodSub {
 
 export class KvEventsCollector {
   private readonly subs = new Map<string, PodSub>();
-  private readonly pools = new Map<string, { index: KvBlockIndex; pods: Set<string>; updatedAt: number }>();
+  private readonly pools = new Map<string, { index: KvBlockIndex; pods: Set<string>; updatedAt: number; watchers: Set<IndexWatcher> }>();
   private readonly o: Required<Omit<CollectorOptions, 'log'>> & Pick<CollectorOptions, 'log'>;
 
   constructor(options: CollectorOptions) {
@@ -64,13 +68,28 @@ export class KvEventsCollector {
       if (t && s && s.target.endpoint === t.endpoint && s.target.replayEndpoint === t.replayEndpoint) continue;
       p.pods.delete(id);
       p.index.clearPod(id, true);
+      for (const w of p.watchers) w([{ kind: 'forgotten', pod: id }]);
       if (s) this.release(s, p.index);
     }
     for (const t of wanted.values()) {
       if (p.pods.has(t.id)) continue;
       p.pods.add(t.id);
+      // A member from now on, holding nothing yet: lookups answer 0 for it from events, and replicas learn it.
+      p.index.podSlot(t.id);
+      for (const w of p.watchers) w([{ kind: 'cleared', pod: t.id }]);
       this.acquire(t).pools.add(p.index);
     }
+  }
+
+  /**
+   * Calls `watcher` with every change applied to the pool's index from now on
+   * (read `index(pool)` first for the state it starts from). Returns the
+   * function that stops it.
+   */
+  watch(pool: string, watcher: IndexWatcher): () => void {
+    const p = this.poolEntry(pool);
+    p.watchers.add(watcher);
+    return () => p.watchers.delete(watcher);
   }
 
   lookup(pool: string, hashes: BigUint64Array, pods?: readonly string[]): PrefixMatch[] {
@@ -108,13 +127,21 @@ export class KvEventsCollector {
 
   private poolEntry(pool: string) {
     let p = this.pools.get(pool);
-    if (!p) this.pools.set(pool, (p = { index: new KvBlockIndex(), pods: new Set(), updatedAt: 0 }));
+    if (!p) this.pools.set(pool, (p = { index: new KvBlockIndex(), pods: new Set(), updatedAt: 0, watchers: new Set() }));
     return p;
   }
 
-  private touch(s: PodSub): void {
+  /** Marks the pod's pools changed and tells their watchers what changed (computed only when someone watches). */
+  private touch(s: PodSub, updates: () => IndexUpdate[]): void {
     const now = Date.now();
-    for (const p of this.pools.values()) if (s.pools.has(p.index)) p.updatedAt = now;
+    let made: IndexUpdate[] | undefined;
+    for (const p of this.pools.values()) {
+      if (!s.pools.has(p.index)) continue;
+      p.updatedAt = now;
+      if (p.watchers.size === 0) continue;
+      made ??= updates();
+      for (const w of p.watchers) w(made);
+    }
   }
 
   private acquire(t: KvPodTarget): PodSub {
@@ -131,11 +158,11 @@ export class KvEventsCollector {
       {
         apply: (batch) => {
           for (const index of s.pools) index.apply(t.id, batch.events);
-          this.touch(s);
+          this.touch(s, () => updatesOf(t.id, batch.events));
         },
         clear: (reason) => {
           for (const index of s.pools) index.clearPod(t.id);
-          this.touch(s);
+          this.touch(s, () => [{ kind: 'cleared', pod: t.id }]);
           this.o.log?.({ msg: 'kv events: resync, pod entries dropped', pod: t.id, reason });
         },
       },

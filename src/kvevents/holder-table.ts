@@ -3,7 +3,8 @@
  *
  * Open addressing with linear probing and backward-shift deletion (no
  * tombstones, so a table under constant store/evict churn never degrades).
- * A slot is 12 bytes: the hash's two 32-bit halves and one int32 that is
+ * A slot is 12 bytes, interleaved in one array (a probe touches one cache
+ * line, not three): the hash's two 32-bit halves and one int32 that is
  * either the single holder inline (`pod + 1`, the common case: a block on one
  * pod) or, negated, the id of a pod bitset in a slab (`-(set + 1)`), used once
  * a second pod holds the block. A bitset has one bit per pod slot of the pool.
@@ -11,9 +12,8 @@
 const MAX_LOAD = 0.8;
 
 export class HolderTable {
-  private lo: Uint32Array;
-  private hi: Uint32Array;
-  private val: Int32Array;
+  /** Slot i: [3i] low half, [3i+1] high half (as int32 bit patterns), [3i+2] the holder value (0: empty). */
+  private t: Int32Array;
   private mask: number;
   /** Keys held. */
   size = 0;
@@ -26,9 +26,7 @@ export class HolderTable {
   constructor(capacity = 1024, podCapacity = 64) {
     let cap = 16;
     while (cap < capacity / MAX_LOAD) cap *= 2;
-    this.lo = new Uint32Array(cap);
-    this.hi = new Uint32Array(cap);
-    this.val = new Int32Array(cap);
+    this.t = new Int32Array(cap * 3);
     this.mask = cap - 1;
     this.words = Math.max(1, Math.ceil(podCapacity / 32));
     this.bits = new Uint32Array(this.words * 64);
@@ -36,7 +34,7 @@ export class HolderTable {
 
   /** Bytes held by the arrays. */
   get bytes(): number {
-    return this.lo.byteLength + this.hi.byteLength + this.val.byteLength + this.bits.byteLength;
+    return this.t.byteLength + this.bits.byteLength;
   }
 
   get wordsPerSet(): number {
@@ -61,11 +59,14 @@ export class HolderTable {
 
   /** The slot holding the key, or -1. */
   find(hi: number, lo: number): number {
+    const t = this.t;
+    const l = lo | 0;
+    const h = hi | 0;
     let i = this.slotOf(hi, lo);
     for (;;) {
-      const v = this.val[i]!;
+      const v = t[3 * i + 2]!;
       if (v === 0) return -1;
-      if (this.lo[i] === lo && this.hi[i] === hi) return i;
+      if (t[3 * i] === l && t[3 * i + 1] === h) return i;
       i = (i + 1) & this.mask;
     }
   }
@@ -73,26 +74,27 @@ export class HolderTable {
   /** Adds `pod` as a holder; false when it already was one. */
   add(hi: number, lo: number, pod: number): boolean {
     if ((this.size + 1) > (this.mask + 1) * MAX_LOAD) this.grow();
+    const t = this.t;
     let i = this.slotOf(hi, lo);
     for (;;) {
-      const v = this.val[i]!;
+      const v = t[3 * i + 2]!;
       if (v === 0) {
-        this.lo[i] = lo;
-        this.hi[i] = hi;
-        this.val[i] = pod + 1;
+        t[3 * i] = lo | 0;
+        t[3 * i + 1] = hi | 0;
+        t[3 * i + 2] = pod + 1;
         this.size++;
         return true;
       }
-      if (this.lo[i] === lo && this.hi[i] === hi) break;
+      if (t[3 * i] === (lo | 0) && t[3 * i + 1] === (hi | 0)) break;
       i = (i + 1) & this.mask;
     }
-    const v = this.val[i]!;
+    const v = t[3 * i + 2]!;
     if (v > 0) {
       if (v === pod + 1) return false;
       const set = this.allocSet();
       this.setBit(set, v - 1);
       this.setBit(set, pod);
-      this.val[i] = -(set + 1);
+      t[3 * i + 2] = -(set + 1);
       return true;
     }
     const set = -v - 1;
@@ -107,7 +109,7 @@ export class HolderTable {
   remove(hi: number, lo: number, pod: number): boolean {
     const i = this.find(hi, lo);
     if (i < 0) return false;
-    const v = this.val[i]!;
+    const v = this.t[3 * i + 2]!;
     if (v > 0) {
       if (v !== pod + 1) return false;
       this.deleteSlot(i);
@@ -127,14 +129,14 @@ export class HolderTable {
   has(hi: number, lo: number, pod: number): boolean {
     const i = this.find(hi, lo);
     if (i < 0) return false;
-    const v = this.val[i]!;
+    const v = this.t[3 * i + 2]!;
     if (v > 0) return v === pod + 1;
     return (this.bits[(-v - 1) * this.words + (pod >>> 5)]! & (1 << (pod & 31))) !== 0;
   }
 
   /** ORs the holders of slot `i` (from find) into `out` (one word per 32 pods). */
   orHolders(i: number, out: Uint32Array): void {
-    const v = this.val[i]!;
+    const v = this.t[3 * i + 2]!;
     if (v > 0) {
       out[(v - 1) >>> 5]! |= 1 << ((v - 1) & 31);
       return;
@@ -149,17 +151,17 @@ export class HolderTable {
     const dropLo: number[] = [];
     let removed = 0;
     for (let i = 0; i <= this.mask; i++) {
-      const v = this.val[i]!;
+      const v = this.t[3 * i + 2]!;
       if (v === 0) continue;
       if (v > 0) {
-        if (v === pod + 1) dropHi.push(this.hi[i]!), dropLo.push(this.lo[i]!);
+        if (v === pod + 1) dropHi.push((this.t[3 * i + 1]! >>> 0)), dropLo.push((this.t[3 * i]! >>> 0));
         continue;
       }
       const set = -v - 1;
       const w = set * this.words + (pod >>> 5);
       const bit = 1 << (pod & 31);
       if (!(this.bits[w]! & bit)) continue;
-      each?.(this.hi[i]!, this.lo[i]!);
+      each?.((this.t[3 * i + 1]! >>> 0), (this.t[3 * i]! >>> 0));
       removed++;
       this.bits[w]! &= ~bit;
       // Collapsing may turn the slot inline but never moves keys, so the scan stays valid.
@@ -173,17 +175,38 @@ export class HolderTable {
     return removed;
   }
 
+  /** Calls `each(hi, lo, pod)` for every (key, holder) pair, in one pass over the table (snapshots). */
+  forEachHolder(each: (hi: number, lo: number, pod: number) => void): void {
+    for (let i = 0; i <= this.mask; i++) {
+      const v = this.t[3 * i + 2]!;
+      if (v === 0) continue;
+      if (v > 0) {
+        each((this.t[3 * i + 1]! >>> 0), (this.t[3 * i]! >>> 0), v - 1);
+        continue;
+      }
+      const base = (-v - 1) * this.words;
+      for (let w = 0; w < this.words; w++) {
+        let x = this.bits[base + w]!;
+        while (x !== 0) {
+          const bit = x & -x;
+          each((this.t[3 * i + 1]! >>> 0), (this.t[3 * i]! >>> 0), w * 32 + (31 - Math.clz32(bit)));
+          x ^= bit;
+        }
+      }
+    }
+  }
+
   /** Every key `pod` holds, as [hi, lo] pairs (tests and debugging; O(table)). */
   keysOf(pod: number): [number, number][] {
     const out: [number, number][] = [];
     for (let i = 0; i <= this.mask; i++) {
-      if (this.val[i] !== 0 && this.hasAt(i, pod)) out.push([this.hi[i]!, this.lo[i]!]);
+      if (this.t[3 * i + 2]! !== 0 && this.hasAt(i, pod)) out.push([(this.t[3 * i + 1]! >>> 0), (this.t[3 * i]! >>> 0)]);
     }
     return out;
   }
 
   private hasAt(i: number, pod: number): boolean {
-    const v = this.val[i]!;
+    const v = this.t[3 * i + 2]!;
     if (v > 0) return v === pod + 1;
     return (this.bits[(-v - 1) * this.words + (pod >>> 5)]! & (1 << (pod & 31))) !== 0;
   }
@@ -215,7 +238,7 @@ export class HolderTable {
     }
     if (count >= 2) return;
     this.freeSet(set);
-    if (count === 1) this.val[i] = only + 1;
+    if (count === 1) this.t[3 * i + 2] = only + 1;
     else this.deleteSlot(i);
   }
 
@@ -243,38 +266,37 @@ export class HolderTable {
   /** Backward-shift deletion: pull later keys of the probe run into the hole. */
   private deleteSlot(i: number): void {
     const mask = this.mask;
+    const t = this.t;
     let hole = i;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      if (this.val[j] === 0) break;
-      const home = this.slotOf(this.hi[j]!, this.lo[j]!);
+      if (t[3 * j + 2] === 0) break;
+      const home = this.slotOf(t[3 * j + 1]! >>> 0, t[3 * j]! >>> 0);
       // Move j into the hole unless its home lies cyclically in (hole, j].
       const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (inRange) continue;
-      this.lo[hole] = this.lo[j]!;
-      this.hi[hole] = this.hi[j]!;
-      this.val[hole] = this.val[j]!;
+      t[3 * hole] = t[3 * j]!;
+      t[3 * hole + 1] = t[3 * j + 1]!;
+      t[3 * hole + 2] = t[3 * j + 2]!;
       hole = j;
     }
-    this.val[hole] = 0;
+    t[3 * hole + 2] = 0;
     this.size--;
   }
 
   private grow(): void {
-    const { lo, hi, val } = this;
+    const old = this.t;
     const cap = (this.mask + 1) * 2;
-    this.lo = new Uint32Array(cap);
-    this.hi = new Uint32Array(cap);
-    this.val = new Int32Array(cap);
+    const t = (this.t = new Int32Array(cap * 3));
     this.mask = cap - 1;
-    for (let k = 0; k < val.length; k++) {
-      if (val[k] === 0) continue;
-      let i = this.slotOf(hi[k]!, lo[k]!);
-      while (this.val[i] !== 0) i = (i + 1) & this.mask;
-      this.lo[i] = lo[k]!;
-      this.hi[i] = hi[k]!;
-      this.val[i] = val[k]!;
+    for (let k = 0; k < old.length; k += 3) {
+      if (old[k + 2] === 0) continue;
+      let i = this.slotOf(old[k + 1]! >>> 0, old[k]! >>> 0);
+      while (t[3 * i + 2] !== 0) i = (i + 1) & this.mask;
+      t[3 * i] = old[k]!;
+      t[3 * i + 1] = old[k + 1]!;
+      t[3 * i + 2] = old[k + 2]!;
     }
   }
 }

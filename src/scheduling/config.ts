@@ -222,14 +222,14 @@ export function validateSchedulerConfig(doc: unknown): ConfigResult {
 
 const PROFILE_KINDS: ReadonlySet<string> = new Set(['filter', 'scorer', 'picker', 'producer']);
 
-/** prefixMatchInfoProducerName names a declared approx-prefix-cache-producer; token blocks do not feed the prefill-work scorer (it counts 64-byte blocks). */
+/** prefixMatchInfoProducerName names a declared prefix producer (approximate or precise: llm-d's split form); token blocks do not feed the prefill-work scorer (it counts 64-byte blocks). */
 function checkPrefixProducers(all: DeclaredPlugin[], profiles: ProfileConfig[], refused: Set<string>, problems: ConfigProblem[]): void {
   for (const p of all) {
     const producer = p.parameters.prefixMatchInfoProducerName;
     if (p.type !== 'prefix-cache-scorer' || typeof producer !== 'string' || refused.has(producer)) continue;
     const named = all.find((q) => q.name === producer);
-    if (!named || named.type !== 'approx-prefix-cache-producer') {
-      problems.push({ path: `plugins (${p.name}).parameters.prefixMatchInfoProducerName`, message: `"${producer}" must name an approx-prefix-cache-producer declared in plugins` });
+    if (!named || (named.type !== 'approx-prefix-cache-producer' && named.type !== 'precise-prefix-cache-producer')) {
+      problems.push({ path: `plugins (${p.name}).parameters.prefixMatchInfoProducerName`, message: `"${producer}" must name an approx-prefix-cache-producer or a precise-prefix-cache-producer declared in plugins` });
     }
   }
   const tokenMode = all.some((p) => (p.type === 'approx-prefix-cache-producer' || p.type === 'prefix-cache-scorer') && usesTokenBlocks(p.parameters));

@@ -11,8 +11,9 @@ import type { Pool } from '../routing/schema.ts';
 import type { EndpointPickerConfig, SaturationConfig } from './config.ts';
 import { addRejections, explainPick, round4, type Explanation } from './explain.ts';
 import { MAX_ENDPOINTS, type Kernel } from './kernel/layout.ts';
-import type { Candidate, DecisionContext, Plugin, ProducerPlugin, Rejection } from './plugins/types.ts';
+import type { Candidate, DecisionContext, ExplainNotes, Plugin, ProducerPlugin, Rejection } from './plugins/types.ts';
 import { PoolState } from './pool-state.ts';
+import type { SchedulingServices } from './prompt-tokens.ts';
 import { buildProfiles, DEFAULT_PROFILE, type Profile } from './profile.ts';
 import { endpointSaturation, isSheddable } from './saturation.ts';
 import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
@@ -23,6 +24,8 @@ export interface EndpointPickerOptions {
   random: () => number;
   /** Endpoints returned as fallbacks with a route decision. */
   fallbacks: number;
+  /** What plugins need besides their parameters (the KV-event index, a tokenizer). */
+  services?: SchedulingServices;
 }
 
 /** Forget endpoints unseen this long with nothing in flight. */
@@ -46,8 +49,8 @@ export class EndpointPicker implements Scheduler {
     config: EndpointPickerConfig | undefined,
     private readonly options: EndpointPickerOptions,
   ) {
-    this.#profiles = buildProfiles(builtIn);
-    if (config) for (const [name, p] of buildProfiles(config)) this.#profiles.set(name, p);
+    this.#profiles = buildProfiles(builtIn, options.services);
+    if (config) for (const [name, p] of buildProfiles(config, options.services)) this.#profiles.set(name, p);
     const effective = config ?? builtIn;
     this.#saturation = effective.saturation;
     this.#staleAfter = effective.metricsStaleAfterMs;
@@ -146,7 +149,8 @@ export class EndpointPicker implements Scheduler {
       candidates[count++] = c;
     }
     if (candidates.length !== count) candidates.length = count;
-    const ctx: DecisionContext = { pool, request, now, kernel: this.kernel, promptBlocks: 0, rejected };
+    const notes = explain ? explainNotes() : undefined;
+    const ctx: DecisionContext = { pool, request, now, kernel: this.kernel, promptBlocks: 0, rejected, notes };
     const timing = this.#timing;
     let t = timing ? performance.now() : 0;
     for (const filter of profile.filters) {
@@ -192,8 +196,20 @@ export class EndpointPicker implements Scheduler {
       if (i < 0) break;
       fallbacks.push(candidates[i]!.endpoint);
     }
-    if (explain) explainPick(explain, profile, kernel, candidates, picked, rejected!);
+    if (explain) explainPick(explain, profile, kernel, candidates, picked, rejected!, notes);
     return { kind: 'route', endpoint: candidates[picked]!.endpoint, fallbacks, ...(explain ? { explain } : {}), ...this.#served };
+  }
+
+  /** Lets the profile's producers fetch what the decision needs (token ids); undefined when none has to wait. */
+  prepare(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Promise<void> | undefined {
+    const producers = this.#profileFor(pool).producers;
+    let waits: Promise<void>[] | undefined;
+    for (let k = 0; k < producers.length; k++) {
+      const w = producers[k]!.prepare?.(pool, snapshot, request);
+      if (w) (waits ??= []).push(w);
+    }
+    if (!waits) return undefined;
+    return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
   }
 
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
@@ -270,6 +286,18 @@ function readySaturation(endpoints: readonly Endpoint[], ready: number, now: num
   let sum = 0;
   for (const e of endpoints) if (e.ready) sum += endpointSaturation(e, now, config);
   return sum / ready;
+}
+
+function explainNotes(): ExplainNotes {
+  const byId = new Map<string, Record<string, unknown>>();
+  return {
+    pool: {},
+    candidate(id) {
+      let n = byId.get(id);
+      if (!n) byId.set(id, (n = {}));
+      return n;
+    },
+  };
 }
 
 function unavailable(reason: string, explain: Explanation | undefined): Decision {

@@ -6,7 +6,7 @@
  */
 import type { DecisionExplanation } from './scheduler.ts';
 import { MAX_ENDPOINTS, type Kernel } from './kernel/layout.ts';
-import type { Candidate, Rejection } from './plugins/types.ts';
+import type { Candidate, ExplainNotes, Rejection } from './plugins/types.ts';
 import type { Profile } from './profile.ts';
 
 /** Candidates listed in an explanation (the picked one first). */
@@ -21,6 +21,8 @@ export interface CandidateExplanation {
   scores: Record<string, number>;
   /** Age of the endpoint's metrics, ms. */
   ageMs: number;
+  /** Plugins' notes on this endpoint (e.g. `prefix`: whether its prefix score came from KV events or the guess). */
+  [note: string]: unknown;
 }
 
 export interface Explanation extends DecisionExplanation {
@@ -55,6 +57,7 @@ export function explainPick(
   candidates: Candidate[],
   picked: number,
   rejected: Rejection[],
+  notes?: ExplainNotes,
 ): void {
   out.picker = profile.picker.name;
   out.weights = Object.fromEntries(profile.scorers.map((s) => [s.plugin.name, s.weight]));
@@ -68,8 +71,10 @@ export function explainPick(
     profile.scorers.forEach((s, k) => {
       scores[s.plugin.name] = round4(kernel.scores[k * MAX_ENDPOINTS + i]!);
     });
-    return { id: candidates[i]!.endpoint.id, total: round4(kernel.total[i]!), scores, ageMs: Math.round(candidates[i]!.ageMs) };
+    const id = candidates[i]!.endpoint.id;
+    return { id, total: round4(kernel.total[i]!), scores, ageMs: Math.round(candidates[i]!.ageMs), ...(notes ? notes.candidate(id) : {}) };
   });
+  if (notes) Object.assign(out, notes.pool);
   addRejections(out, rejected);
 }
 

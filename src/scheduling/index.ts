@@ -12,6 +12,7 @@ import type { Kernel } from './kernel/layout.ts';
 import { TwinKernel } from './kernel/twin.ts';
 import { instantiateKernel } from './kernel/wasm.ts';
 import { builtInConfig } from './profile.ts';
+import type { SchedulingServices } from './prompt-tokens.ts';
 
 export interface CreateSchedulerOptions {
   /** A validated configuration (parseSchedulerConfig); its profiles join the built-in ones. */
@@ -24,6 +25,8 @@ export interface CreateSchedulerOptions {
   kernel?: WebAssembly.Module | BufferSource | Kernel;
   /** Fallback endpoints returned with each route decision (default 3, at most 8). */
   fallbacks?: number;
+  /** The KV-event index and a tokenizer, for precise-prefix-cache plugins. */
+  services?: SchedulingServices;
 }
 
 export function createScheduler(options: CreateSchedulerOptions = {}): EndpointPicker {
@@ -33,6 +36,7 @@ export function createScheduler(options: CreateSchedulerOptions = {}): EndpointP
     now: options.now ?? Date.now,
     random: options.random ?? Math.random,
     fallbacks: Math.max(0, Math.min(options.fallbacks ?? 3, 8)),
+    services: options.services,
   });
 }
 
@@ -50,3 +54,4 @@ export { instantiateKernel } from './kernel/wasm.ts';
 export { TwinKernel } from './kernel/twin.ts';
 export type { Kernel } from './kernel/layout.ts';
 export type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
+export type { SchedulingServices, PromptTokenizer, PromptTokens, TokenizeOutcome } from './prompt-tokens.ts';

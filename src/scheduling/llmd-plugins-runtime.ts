@@ -41,7 +41,7 @@ export const LLMD_RUNTIME_PLUGINS: readonly LlmdPluginInfo[] = [
       { name: 'speculativeIndexing', type: 'boolean', default: 'false' },
       { name: 'speculativeTTL', type: 'duration', default: '2s' },
     ],
-    nearest: 'prefix-cache-scorer',
+    nearest: 'precise-prefix-cache-producer',
   },
   {
     type: 'burst-prefix-cache-producer', role: 'data-producer', stability: 'alpha',

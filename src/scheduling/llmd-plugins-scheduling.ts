@@ -305,7 +305,7 @@ export const LLMD_SCHEDULING_PLUGINS: readonly LlmdPluginInfo[] = [
       { name: 'speculativeIndexing', type: 'boolean', default: 'false' },
       { name: 'speculativeTTL', type: 'duration', default: '2s' },
     ],
-    nearest: 'prefix-cache-scorer',
+    nearest: 'precise-prefix-cache-scorer',
   },
   {
     type: 'mm-embeddings-cache-scorer', role: 'scorer', stability: 'beta',

@@ -53,16 +53,23 @@ export class LocalScheduling implements EndpointScheduling {
     return this.flow!.admit(pool, request, bytes, signal);
   }
 
-  pick(pool: Pool, request: SchedulingRequest): Decision {
-    let snapshot = this.outliers.apply(this.endpoints.snapshot(pool));
+  /** Synchronous unless a producer must wait for something first (a prompt's token ids from the pods). */
+  pick(pool: Pool, request: SchedulingRequest): Decision | Promise<Decision> {
+    const view = () => {
+      let snapshot = this.outliers.apply(this.endpoints.snapshot(pool));
+      const subset = request.hints?.subset;
+      if (subset) snapshot = restrictToSubset(snapshot, subset);
+      return snapshot;
+    };
+    const snapshot = view();
     const subset = request.hints?.subset;
-    if (subset) {
-      snapshot = restrictToSubset(snapshot, subset);
-      if (!snapshot.endpoints.some((e) => e.ready)) {
-        return { kind: 'unavailable', reason: `none of the endpoints x-gateway-destination-endpoint-subset names (${subset.join(', ')}) is a ready endpoint of pool "${pool.name}"` };
-      }
+    if (subset && !snapshot.endpoints.some((e) => e.ready)) {
+      return { kind: 'unavailable', reason: `none of the endpoints x-gateway-destination-endpoint-subset names (${subset.join(', ')}) is a ready endpoint of pool "${pool.name}"` };
     }
-    return this.scheduler.decide(pool, snapshot, request);
+    const waiting = this.scheduler.prepare?.(pool, snapshot, request);
+    if (!waiting) return this.scheduler.decide(pool, snapshot, request);
+    // The view may have moved on while waiting: decide on the current one.
+    return waiting.then(() => this.scheduler.decide(pool, view(), request));
   }
 
   /** What the pools' model servers say they serve (their /v1/models, read by the agent). */

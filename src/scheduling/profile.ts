@@ -9,6 +9,7 @@ import type { EndpointPickerConfig } from './config.ts';
 import { validateSchedulerConfig } from './config.ts';
 import { pluginType } from './plugins/registry.ts';
 import { createMaxScorePicker } from './plugins/picker/pickers.ts';
+import type { SchedulingServices } from './prompt-tokens.ts';
 import type { FilterPlugin, PickerPlugin, Plugin, ProducerPlugin, ScorerPlugin } from './plugins/types.ts';
 
 export interface Profile {
@@ -95,10 +96,10 @@ export function builtInConfig(): EndpointPickerConfig {
  * parameters itself, or none is declared — one of its own, shared by every
  * profile that uses the scorer.
  */
-export function buildProfiles(config: EndpointPickerConfig): Map<string, Profile> {
+export function buildProfiles(config: EndpointPickerConfig, services: SchedulingServices = {}): Map<string, Profile> {
   const plugins = new Map<string, Plugin>();
   const specs = new Map(config.plugins.map((p) => [p.name, p]));
-  for (const p of config.plugins) plugins.set(p.name, pluginType(p.type)!.create(p.name, p.parameters));
+  for (const p of config.plugins) plugins.set(p.name, pluginType(p.type)!.create(p.name, p.parameters, services));
   const ownProducers = new Map<string, ProducerPlugin>();
   const producerFor = (scorer: ScorerPlugin): ProducerPlugin => {
     const type = scorer.requires!;
@@ -111,7 +112,7 @@ export function buildProfiles(config: EndpointPickerConfig): Map<string, Profile
     let producer = ownProducers.get(scorer.name);
     if (!producer) {
       const parameters = Object.fromEntries(own.map((k) => [k, spec.parameters[k]]));
-      producer = pluginType(type)!.create(`${scorer.name}/${type}`, parameters) as ProducerPlugin;
+      producer = pluginType(type)!.create(`${scorer.name}/${type}`, parameters, services) as ProducerPlugin;
       ownProducers.set(scorer.name, producer);
     }
     return producer;

@@ -16,6 +16,8 @@ export interface SchedulingRequest {
   requestedModel: string;
   /** Text the prefix cache sees: chat messages' roles and contents concatenated, or the prompt. */
   prompt: string;
+  /** A chat request's messages as the client sent them (for /tokenize or a chat template: precise prefix matching). */
+  messages?: readonly ChatMessage[];
   criticality: Criticality;
   /** Higher is more important; below 0 is sheddable. */
   priority: number;
@@ -31,6 +33,13 @@ export interface SchedulingRequest {
   ttlMs?: number;
   /** Its time-to-first-token objective (x-llm-d-slo-ttft-ms), ms. */
   sloTtftMs?: number;
+}
+
+/** A chat message as the OpenAI API carries it (other fields, e.g. tool_calls, pass through). */
+export interface ChatMessage {
+  role: string;
+  content?: unknown;
+  [field: string]: unknown;
 }
 
 export interface DecisionExplanation {
@@ -59,6 +68,12 @@ export interface Scheduler {
   /** When the pool counts as saturated (flow control's detector uses the same thresholds). */
   readonly saturation?: SaturationConfig;
   decide(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Decision;
+  /**
+   * Optional: what a decision needs that takes I/O (a prompt's token ids from
+   * the pool's pods). Undefined when nothing is to be waited for; else decide
+   * once the promise settles (it never rejects).
+   */
+  prepare?(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Promise<void> | undefined;
   /** The request was sent to this endpoint (in-flight +1, prefix index update). */
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
   /** The endpoint sent the first byte of the answer: its prefill is done (optional; pending prefill work −1). */

@@ -9,6 +9,7 @@ import { createScheduler, GIE_DEFAULT_PROFILE, validateSchedulerConfig } from '.
 import type { Scheduler, SchedulingRequest } from '../../../src/scheduling/scheduler.ts';
 import { leastRequestScheduler, randomScheduler, roundRobinScheduler } from './baselines.ts';
 import { cacheAwareScheduler } from './sglang.ts';
+import type { SimEngine } from '../../../src/sim/engine.ts';
 
 export interface StrategyContext {
   now: () => number;
@@ -17,6 +18,8 @@ export interface StrategyContext {
   kernel?: WebAssembly.Module;
   /** Cached 64-character block hashes of a request's prompt, when the harness has them. */
   hashesOf?: (req: SchedulingRequest) => readonly number[];
+  /** Simulated-time mode: the run's pods and engines (read lazily: the cluster is built after the scheduler). Precise strategies subscribe to their caches. */
+  pods?: () => readonly { id: string; engine: SimEngine }[];
 }
 
 export interface Strategy {

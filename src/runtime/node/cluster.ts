@@ -44,7 +44,7 @@ export interface WorkerConfig {
   slot: number;
   options: Pick<
     StartGatewayOptions,
-    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'apiKeys' | 'upstreamCredentials' | 'dataPlaneLimits' | 'flowControl' | 'accessLog' | 'accessLogSample' | 'accessLogMaxRate' | 'tenantHeader' | 'budgetStore' | 'budgetFailureMode'
+    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'apiKeys' | 'upstreamCredentials' | 'dataPlaneLimits' | 'flowControl' | 'accessLog' | 'accessLogSample' | 'accessLogMaxRate' | 'tenantHeader' | 'budgetStore' | 'budgetFailureMode' | 'kvEvents'
   >;
 }
 
@@ -147,9 +147,10 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
     const broadcastWatch = (watch: DashboardWatch) => {
       for (const s of slots) if (s.ready) tell(s.worker, { type: 'infergate:dashboard-watch', watch });
     };
+    const kvEventsTransport = async () => (await import('./zmq-subscriber.ts')).zmqTransport;
     control = await assembleControlPlane(
       { buildInfo: buildInfo(), ...options, internalToken, metrics, log, broadcastWatch, workers: options.workers },
-      { files: nodeFiles, getter, processMetrics: processMetrics() },
+      { files: nodeFiles, getter, processMetrics: processMetrics(), kvEventsTransport },
     );
     if (!options.budgetStore) {
       // Without a shared store each worker holds the tenant to the whole budget: say so once a table has budgets.
@@ -182,6 +183,8 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
       budgetStore: options.budgetStore,
       budgetFailureMode: options.budgetFailureMode,
       staleAfterMs: options.staleAfterMs,
+      // Precise routing: each worker keeps a copy of the index (the primary's, or the remote agent's).
+      kvEvents: options.kvEvents,
       // Each worker writes its own lines (whole-line writes: they never interleave within a line).
       accessLog: options.accessLog,
       accessLogSample: options.accessLogSample,

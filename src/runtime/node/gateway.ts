@@ -6,6 +6,7 @@
  * access log's sink — then the data plane (./data-plane.ts) and the admin API.
  */
 import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
+import { hash } from 'node:crypto';
 import { assembleGateway, ConfigError, type GatewayStartOptions } from '../../gateway/assemble.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
 import type { EndpointSource } from '../../endpoints/types.ts';
@@ -60,8 +61,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   // The embedded agent scrapes over undici (Node-only, so lent from here).
   const getter = !options.endpointSource && options.endpoints && !options.agent ? undiciGetter() : undefined;
   const upstream = new Http1Client();
+  // zeromq is a native module: loaded only when KV events are on.
+  const kvEventsTransport = async () => (await import('./zmq-subscriber.ts')).zmqTransport;
+  const sha256 = (data: Uint8Array) => hash('sha256', data, 'buffer') as Uint8Array;
   // prom-client's collectors (GC and event-loop observers) only where there is a page to show them on.
-  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter, processMetrics: options.adminPort !== undefined ? processMetrics() : undefined };
+  const parts = { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream, getter, kvEventsTransport, sha256, processMetrics: options.adminPort !== undefined ? processMetrics() : undefined };
   const log = options.log ?? ((line: Record<string, unknown>) => console.error(JSON.stringify(line)));
   let assembled;
   let tracing: NodeTracing | undefined;

@@ -23,6 +23,10 @@ export interface EdgeConfig {
   tableTtlMs: number;
   /** The header trusted to name the tenant (INFERGATE_TENANT_HEADER), for token budgets and fairness. */
   tenantHeader: string | undefined;
+  /** Precise prefix routing (INFERGATE_KV_EVENTS): the pool's object keeps a copy of the agent's KV index. */
+  kvEvents: boolean;
+  /** EndpointPickerConfig YAML text (INFERGATE_SCHEDULING_CONFIG: the text itself, a Worker has no files). */
+  schedulingConfig: string | undefined;
 }
 
 export function edgeConfig(env: WorkerEnv): EdgeConfig {
@@ -44,5 +48,7 @@ export function edgeConfig(env: WorkerEnv): EdgeConfig {
     maxAttempts: flags['max-attempts'],
     tableTtlMs: Number.isFinite(ttl) && ttl >= 0 ? ttl : 10_000,
     tenantHeader: flags['tenant-header']?.toLowerCase() || undefined,
+    kvEvents: flags['kv-events'],
+    schedulingConfig: flags['scheduling-config'] || undefined,
   };
 }

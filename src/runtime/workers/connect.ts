@@ -10,10 +10,10 @@ import { EndpointService } from '../../gen/infergate/v1/endpoint_pb.ts';
 import { RoutingService } from '../../gen/infergate/v1/routing_pb.ts';
 import { sendBearer } from '../../rpc/auth.ts';
 
-const workerFetch: typeof fetch = (input, init) =>
+export const workerFetch: typeof fetch = (input, init) =>
   fetch(input, { method: init?.method, headers: init?.headers, body: init?.body, signal: init?.signal ?? null });
 
-function transport(baseUrl: string, token?: string) {
+export function transport(baseUrl: string, token?: string) {
   const interceptors: Interceptor[] = token ? [sendBearer(token)] : [];
   return createConnectTransport({ baseUrl, useBinaryFormat: true, fetch: workerFetch, interceptors });
 }

@@ -13,7 +13,7 @@ import { poolKey, type Endpoint, type EndpointSource, type PoolSnapshot } from '
 import { fromWireSnapshot } from '../../endpoints/wire.ts';
 import type { Pool } from '../../routing/schema.ts';
 import type { Outcome, Readiness } from '../../scheduling/endpoint-scheduling.ts';
-import { createScheduler, type EndpointPicker } from '../../scheduling/index.ts';
+import { createScheduler, type EndpointPicker, type EndpointPickerConfig, type SchedulingServices } from '../../scheduling/index.ts';
 import { LocalScheduling } from '../../scheduling/local.ts';
 import type { Decision, SchedulingRequest } from '../../scheduling/scheduler.ts';
 
@@ -23,6 +23,10 @@ export interface PoolDeciderOptions {
   scrapeIntervalMs: number;
   /** Keeps a background refresh alive past the request that started it. */
   waitUntil?: (promise: Promise<unknown>) => void;
+  /** The KV-event index and a tokenizer for precise-prefix-cache plugins (in a Durable Object: a KvIndexReplica of the agent's index). */
+  services?: SchedulingServices;
+  /** A validated EndpointPickerConfig (its profiles join the built-in ones). */
+  config?: EndpointPickerConfig;
 }
 
 interface View {
@@ -42,7 +46,7 @@ export class PoolDecider implements EndpointSource {
   #backgroundSince = 0;
 
   constructor(private readonly options: PoolDeciderOptions) {
-    this.picker = createScheduler({ kernel: options.kernel });
+    this.picker = createScheduler({ kernel: options.kernel, services: options.services, config: options.config });
     this.#local = new LocalScheduling(this, this.picker, { staleAfterMs: this.picker.staleAfterMs, now: Date.now });
   }
 
@@ -60,7 +64,7 @@ export class PoolDecider implements EndpointSource {
 
   async decide(pool: Pool, request: SchedulingRequest): Promise<Decision> {
     await this.#fresh(pool);
-    const decision = this.#local.pick(pool, request);
+    const decision = await this.#local.pick(pool, request);
     if (decision.kind === 'route') this.#local.dispatched(pool, decision.endpoint, request);
     else if (decision.kind === 'unavailable' && this.#view.error) decision.reason += ` (agent: ${this.#view.error})`;
     return decision;

@@ -11,7 +11,10 @@ import type { Pool } from '../../routing/schema.ts';
 import type { Outcome, Readiness } from '../../scheduling/endpoint-scheduling.ts';
 import type { Decision, SchedulingRequest } from '../../scheduling/scheduler.ts';
 import { edgeConfig } from './config.ts';
-import { agentClient } from './connect.ts';
+import { agentClient, transport, workerFetch } from './connect.ts';
+import { KvIndexReplica } from '../../endpoints/kv-index-replica.ts';
+import { parseSchedulerConfig, type EndpointPickerConfig, type SchedulingServices } from '../../scheduling/index.ts';
+import { PodTokenizer } from '../../tokenize/pod-tokenizer.ts';
 import { PoolDecider } from './pool-decider.ts';
 import type { WorkerEnv } from './types.ts';
 
@@ -34,6 +37,8 @@ export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectSt
         kernel,
         scrapeIntervalMs: config.scrapeIntervalMs,
         waitUntil: (p) => this.ctx.waitUntil(p),
+        services: preciseServices(config.agentUrl, config.kvEvents),
+        config: schedulingConfig(config.schedulingConfig),
       });
     }
     return this.#decider;
@@ -54,4 +59,23 @@ export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectSt
   readiness(pool: Pool): Promise<Readiness> {
     return this.#pool().readiness(pool);
   }
+}
+
+/**
+ * Precise prefix routing in the pool's object: a copy of the agent's KV index
+ * kept by WatchKvIndex while the object lives (a Durable Object may hold a
+ * stream across requests; an isolate may not, so `isolate` mode has none),
+ * and the pods' /tokenize. Until the copy is complete the scorer uses the
+ * approximate index and says so.
+ */
+function preciseServices(agentUrl: string | undefined, kvEvents: boolean): SchedulingServices | undefined {
+  if (!kvEvents || !agentUrl) return undefined;
+  return { kvIndex: new KvIndexReplica({ agentUrl, transport: transport(agentUrl) }), tokenizer: new PodTokenizer({ fetch: workerFetch }) };
+}
+
+function schedulingConfig(yaml: string | undefined): EndpointPickerConfig | undefined {
+  if (!yaml) return undefined;
+  const parsed = parseSchedulerConfig(yaml);
+  if (!parsed.ok) throw new Error(`INFERGATE_SCHEDULING_CONFIG was rejected: ${parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  return parsed.config;
 }

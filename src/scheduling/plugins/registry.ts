@@ -26,6 +26,10 @@ import { createPrefillWorkScorer } from './scorer/prefill-work.ts';
 import { createQueueScorer } from './scorer/queue.ts';
 import { createRunningRequestsScorer } from './scorer/running-requests.ts';
 import type { Plugin } from './types.ts';
+import type { SchedulingServices } from '../prompt-tokens.ts';
+import { createPrecisePrefixCacheProducer } from './producer/precise-prefix-cache.ts';
+import { createPrecisePrefixCacheScorer } from './scorer/precise-prefix-cache.ts';
+import { HASH_ALGOS } from '../../kvevents/block-hash.ts';
 
 /** Milliseconds, as a number or a string like `200ms`, `2s`, `1.5s`, `1m`. */
 export const Duration = v.union(
@@ -71,7 +75,7 @@ export interface PluginType {
   type: string;
   kind: Plugin['kind'];
   parameters: v.GenericSchema<unknown, Record<string, unknown>>;
-  create(name: string, parameters: Record<string, unknown>): Plugin;
+  create(name: string, parameters: Record<string, unknown>, services?: SchedulingServices): Plugin;
   /**
    * A scorer's parameters that configure the producer it reads (GIE's
    * prefix-cache-scorer took the index's parameters itself): given on the
@@ -84,10 +88,10 @@ function define<S extends v.GenericSchema<unknown, Record<string, unknown>>>(
   type: string,
   kind: Plugin['kind'],
   parameters: S,
-  create: (name: string, p: v.InferOutput<S>) => Plugin,
+  create: (name: string, p: v.InferOutput<S>, services: SchedulingServices) => Plugin,
   producerParameters?: readonly string[],
 ): PluginType {
-  return { type, kind, parameters, create: create as PluginType['create'], producerParameters };
+  return { type, kind, parameters, create: ((n, p, services) => create(n, p as v.InferOutput<S>, services ?? {})) as PluginType['create'], producerParameters };
 }
 
 /**
@@ -124,6 +128,40 @@ const PrefixScorerParameters = {
 /** llm-d's pickers return up to maxNumOfEndpoints; infergate picks one and keeps the next best as fallbacks. */
 const PickerParameters = v.strictObject({ maxNumOfEndpoints: v.optional(v.literal(1, 'must be 1: infergate picks one endpoint (and keeps the next best for a retry)')) });
 
+/**
+ * llm-d's precise-prefix-cache parameters (llm-d-kv-cache's configuration:
+ * `tokenProcessorConfig`, `indexerConfig.kvCacheBackendConfigs`, the
+ * speculative index). The index itself lives in the agent, so its backend and
+ * event-subscription settings (`indexerConfig.kvBlockIndexConfig`,
+ * `kvEventsConfig`, `tokenizersPoolConfig`) are accepted and have no effect
+ * here: `infergate agent --kv-events` and the gateway's `--tokenizer` set them.
+ */
+const PreciseParameters = {
+  tokenProcessorConfig: v.optional(
+    v.pipe(
+      v.strictObject({
+        blockSize: v.optional(Count(1, 4096)),
+        blockSizeTokens: v.optional(Count(1, 4096)),
+        hashSeed: v.optional(v.string('must be a string (the engines\' PYTHONHASHSEED)')),
+        hashAlgo: v.optional(v.picklist(HASH_ALGOS, `must be ${HASH_ALGOS.join(' or ')} (vLLM's --prefix-caching-hash-algo)`)),
+      }),
+      v.transform(({ blockSizeTokens, ...rest }) => ({ ...rest, blockSize: rest.blockSize ?? blockSizeTokens })),
+    ),
+  ),
+  indexerConfig: v.optional(
+    v.looseObject({
+      kvCacheBackendConfigs: v.optional(
+        v.array(v.strictObject({ name: v.pipe(v.string(), v.minLength(1, 'must not be empty')), weight: v.pipe(v.number('must be a number'), v.minValue(0, 'must not be negative'), v.maxValue(1, 'must be ≤ 1')) })),
+      ),
+    }),
+  ),
+  kvEventsConfig: v.optional(v.looseObject({})),
+  tokenizersPoolConfig: v.optional(v.looseObject({})),
+  speculativeIndexing: v.optional(v.boolean('must be true or false')),
+  speculativeTTL: v.optional(Duration),
+  maxPrefixBlocksToMatch: v.optional(Count(1, 4096)),
+};
+
 const TYPES: PluginType[] = [
   define('queue-scorer', 'scorer', NoParameters, (n) => createQueueScorer(n)),
   define('running-requests-size-scorer', 'scorer', NoParameters, (n) => createRunningRequestsScorer(n)),
@@ -132,6 +170,8 @@ const TYPES: PluginType[] = [
   define('lora-affinity-scorer', 'scorer', v.strictObject({ baseModels: BaseModels }), (n, p) => createLoraAffinityScorer(n, p)),
   define('prefix-cache-scorer', 'scorer', v.strictObject(PrefixScorerParameters), (n) => createPrefixCacheScorer(n), Object.keys(PrefixIndexParameters)),
   define('approx-prefix-cache-producer', 'producer', PrefixIndexSchema, (n, p) => createApproxPrefixCacheProducer(n, p)),
+  define('precise-prefix-cache-producer', 'producer', v.strictObject(PreciseParameters), (n, p, services) => createPrecisePrefixCacheProducer(n, p, services)),
+  define('precise-prefix-cache-scorer', 'scorer', v.strictObject(PreciseParameters), (n) => createPrecisePrefixCacheScorer(n), Object.keys(PreciseParameters)),
   define('prefill-work-producer', 'producer', NoParameters, (n) => createPrefillWorkProducer(n)),
   define(
     'prefill-work-scorer',

@@ -9,7 +9,16 @@ import type { Endpoint, EndpointMetrics } from '../../endpoints/types.ts';
 import type { Pool } from '../../routing/schema.ts';
 import type { Kernel, PickerKind, ScorerKind } from '../kernel/layout.ts';
 import type { EndpointRecord } from '../pool-state.ts';
+import type { PoolSnapshot } from '../../endpoints/types.ts';
 import type { SchedulingRequest } from '../scheduler.ts';
+
+/** What plugins add to a decision's explanation (present only when one was asked for). */
+export interface ExplainNotes {
+  /** Merged into the explanation's top level. */
+  pool: Record<string, unknown>;
+  /** The notes object of one endpoint, merged into its candidate entry. */
+  candidate(id: string): Record<string, unknown>;
+}
 
 export interface Candidate {
   endpoint: Endpoint;
@@ -36,6 +45,8 @@ export interface DecisionContext {
   prefixMatched?: boolean;
   /** Collects why endpoints were filtered out; only when an explanation was asked for. */
   rejected: Rejection[] | undefined;
+  /** Plugins' notes for the explanation; only when one was asked for. */
+  notes?: ExplainNotes;
 }
 
 export interface FilterPlugin {
@@ -77,6 +88,12 @@ export interface ProducerPlugin {
   readonly name: string;
   /** Producer types that must run before this one in a decision (it reads their output). */
   readonly after?: readonly string[];
+  /**
+   * Optional: fetch what `produce` will need and cannot get synchronously
+   * (a prompt's token ids). Undefined when nothing is to be waited for; the
+   * promise never rejects.
+   */
+  prepare?(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): Promise<void> | undefined;
   /** Write this producer's column(s) for candidates[0..n) into the kernel. */
   produce(candidates: Candidate[], ctx: DecisionContext): void;
   /** The request went to this endpoint (e.g. it now holds the prompt's blocks). */

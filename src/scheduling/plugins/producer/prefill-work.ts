@@ -96,7 +96,8 @@ export function createPrefillWorkProducer(name = PREFILL_WORK_PRODUCER): Produce
     kind: 'producer',
     type: PREFILL_WORK_PRODUCER,
     name,
-    after: [APPROX_PREFIX_CACHE_PRODUCER],
+    // Either prefix producer writes the match it reads (precise-prefix-cache-producer by its type name: no import cycle).
+    after: [APPROX_PREFIX_CACHE_PRODUCER, 'precise-prefix-cache-producer'],
     produce(candidates, ctx) {
       const k = ctx.kernel;
       const n = candidates.length;
