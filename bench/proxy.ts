@@ -23,7 +23,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFlags, runBench } from './lib/flags.ts';
 import { median } from './lib/stats.ts';
-import { PORTS, cpuSeconds, denoBinary, nginxAvailable, startDenoInfergate, startInfergate, startNginx, startNginxProxy, startNodeFloor, type Started } from './proxy/setup.ts';
+import { PORTS, cpuSeconds, denoBinary, idleFlowControlConfig, nginxAvailable, startDenoInfergate, startInfergate, startNginx, startNginxProxy, startNodeFloor, type Started } from './proxy/setup.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const flags = readFlags();
@@ -89,6 +89,9 @@ try {
   started.push(infergate1);
   const infergateN = await startInfergate(root, { port: PORTS.infergateWorkers, args: ['--workers', String(cores)] });
   started.push(infergateN);
+  // Flow control on and idle (issue 17: its idle cost must be nothing measurable).
+  const infergateFc = await startInfergate(root, { port: PORTS.infergateFlowControl, args: ['--scheduling-config', idleFlowControlConfig()] });
+  started.push(infergateFc);
   const floor = await startNodeFloor(root);
   started.push(floor);
   const deno = denoBinary(root);
@@ -103,6 +106,7 @@ try {
     { key: 'floor', label: 'bare node:http proxy, 1 process (bench/proxy/node-floor.ts)', port: PORTS.floor, proc: floor },
     { key: 'infergate', label: 'infergate, 1 process', port: PORTS.infergate, proc: infergate1 },
     { key: 'infergateN', label: `infergate --workers ${cores}`, port: PORTS.infergateWorkers, proc: infergateN },
+    { key: 'infergateFc', label: 'infergate, 1 process, flow control on (idle)', port: PORTS.infergateFlowControl, proc: infergateFc },
     { key: 'deno', label: 'infergate on Deno, 1 process', port: PORTS.deno, proc: denoGateway },
   ] as const;
   const paths = allPaths.filter((p) => p.key !== 'deno' || denoGateway);
@@ -124,7 +128,7 @@ try {
   const cpu = (key: string) => Math.min(...(cpuUs[key] ?? [NaN]));
   const satSse = { direct: wrk(PORTS.sse, sseScript).rps, infergate: wrk(PORTS.infergate, sseScript).rps };
   // Only the latency targets stay up: idle gateways still scrape every 50 ms and would add their wake-ups to the tails.
-  for (const s of [nginxN, infergateN, ...(denoGateway ? [denoGateway] : [])]) {
+  for (const s of [nginxN, infergateN, infergateFc, ...(denoGateway ? [denoGateway] : [])]) {
     await s.close();
     started.splice(started.indexOf(s), 1);
   }
@@ -172,6 +176,7 @@ try {
   console.log(`\ninfergate's own cost above the node:http floor (1 process each): ${(1e6 / sat.infergate! - 1e6 / sat.floor!).toFixed(0)} µs per request.`);
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${((100 * a) / b).toFixed(0)}%` : 'not measured');
   console.log(`\nIssue 19's targets, this run: Deno / Node one process ${ratio(sat.deno, sat.infergate)} (target ≥ 100%); Node one process / nginx 1 worker ${ratio(sat.infergate, sat.nginx)} (≥ 40%); Node --workers ${cores} / nginx ${cores} workers ${ratio(sat.infergateN, sat.nginxN)} (≥ 50%).`);
+  console.log(`Flow control on and idle, one process: ${ratio(sat.infergateFc, sat.infergate)} of the throughput without it; CPU per request ${Number.isFinite(cpu('infergateFc')) ? `${(cpu('infergateFc') - cpu('infergate')).toFixed(1)} µs more` : 'not measured'} (issue 17: nothing measurable).`);
   console.log(`\nStreaming (7-chunk SSE): upstream ${f(satSse.direct)} req/s, infergate (1 process) ${f(satSse.infergate)} req/s.\n`);
   console.log(`## Added latency at fixed rates (open loop; ms from the request's write; median of ${reps} run${reps > 1 ? 's' : ''} of ${seconds} s each)\n`);
   console.log('| rate | direct p50 / p99 | nginx p50 / p99 | node:http floor p50 / p99 | infergate p50 / p99 | infergate added p50 / p99 (each run) | generator late p99 |\n|---|---|---|---|---|---|---|');

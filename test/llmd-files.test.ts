@@ -28,7 +28,7 @@ const EXPECTED: Record<string, { config: 'serves' } | { config: 'refused'; namin
   'sim-epp-config.yaml': { config: 'serves' },
   'dp-epp-config.yaml': { config: 'refused', naming: ['data-parallel-profile-handler'] },
   'epp-estimate-prefix-cache-config.yaml': { config: 'refused', naming: ['load-aware-scorer'] },
-  'epp-precise-prefix-cache-config.yaml': { config: 'refused', naming: ['token-producer', 'endpoint-notification-source', 'precise-prefix-cache-producer'] },
+  'epp-precise-prefix-cache-config.yaml': { config: 'serves' },
   'pd-epp-config.yaml': { config: 'refused', naming: ['disagg-profile-handler', 'prefix-based-pd-decider'] },
   'probabilistic-admitter-epp-config.yaml': { config: 'refused', naming: ['probabilistic-admitter'] },
   'sim-program-aware-config.yaml': { config: 'refused', naming: ['program-aware-fairness'] },

@@ -20,6 +20,10 @@ import { TwinKernel } from '../../src/scheduling/kernel/twin.ts';
 import { lruCapacity } from '../../src/scheduling/plugins/producer/approx-prefix-cache.ts';
 import { PrefixIndex } from '../../src/scheduling/prefix-index.ts';
 import type { SchedulingRequest } from '../../src/scheduling/scheduler.ts';
+import { FlowAdmission } from '../../src/scheduling/admission.ts';
+import { DEFAULT_FLOW_CONTROL } from '../../src/flowcontrol/config.ts';
+import { DEFAULT_SATURATION } from '../../src/scheduling/config.ts';
+import type { EndpointSource } from '../../src/endpoints/types.ts';
 import { seeded } from '../lib/rand.ts';
 import { percentile } from '../lib/stats.ts';
 import { caseByName, casePrompt, makeEndpoints, type DecisionCase } from './cases.ts';
@@ -37,6 +41,12 @@ export interface MeasureArgs {
   maxBlocks: number;
   /** Also build an index with every endpoint's LRU full of distinct blocks: its upper bound for this pool. */
   fullIndex: boolean;
+  /**
+   * Flow control on, idle (the pool has room): each decision is first admitted
+   * as the data path admits it (FlowAdmission.admitThen, then started()), and
+   * each completion wakes the pool's queue — its whole cost when nothing waits.
+   */
+  flowControl?: boolean;
 }
 
 export interface DecisionResult {
@@ -44,8 +54,10 @@ export interface DecisionResult {
   case: string;
   decide: { p50: number; p90: number; p99: number; p999: number };
   dispatched: { p50: number; p99: number };
-  /** decide() + dispatched() of one request. */
+  /** decide() + dispatched() of one request (with flow control, decide includes the admission). */
   both: { p50: number; p99: number };
+  /** Flow control's own work alone, when on: admitThen + started, and the completion's wake-up. */
+  admission?: { p50: number; p99: number };
   gc: { minor: number; major: number; ms: number };
   /** A second pass reading involuntary context switches around each decide(): the share preempted, the p99 of the rest. */
   preempted: { share: number; p99Undisturbed: number };
@@ -60,6 +72,7 @@ export interface DecisionResult {
 }
 
 const NOW = 1_800_000_000_000;
+const noop = () => {};
 /**
  * What must still be alive at the second memory reading. An async function keeps across an await only the
  * locals it still uses, so without this the scheduler (and its prefix index) would be collected before it
@@ -176,6 +189,17 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     prompt: prompts[r % prompts.length]!, criticality: 'Standard', priority: 0, explain: false,
   });
   const requests = Array.from({ length: args.decisions }, (_, r) => request(r));
+  // Flow control as LocalScheduling builds it, over the same snapshot; thresholds high enough that the pool always has room.
+  const flow = args.flowControl
+    ? new FlowAdmission({ snapshot: () => snapshot } as unknown as EndpointSource, scheduler, () => snapshot, {
+        flowControl: DEFAULT_FLOW_CONTROL,
+        saturation: { ...DEFAULT_SATURATION, queueDepthThreshold: 1e9, kvCacheUtilThreshold: 1, metricsStalenessThreshold: Infinity },
+        maxConcurrency: 0,
+        now: () => NOW,
+      })
+    : undefined;
+  const signal = { aborted: false, addEventListener: noop, removeEventListener: noop };
+  const admissionTimes = new Float64Array(flow ? args.decisions : 0);
   const dispatches = new Dispatches(c.warmup + 2 * args.decisions);
   // The harness's own arrays exist before the first reading, and everything lives to the second.
   const times = new Float64Array(args.decisions);
@@ -211,12 +235,23 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
   for (let r = 0; r < args.decisions; r++) {
     const req = requests[r]!;
     const t0 = process.hrtime.bigint();
+    if (flow) {
+      const admitted = flow.admitThen(pool, req, req.prompt.length, signal, noop);
+      if (!admitted || !('admitted' in admitted)) throw new Error('flow control held a request on an idle pool');
+      admitted.admitted.started();
+      admissionTimes[r] = Number(process.hrtime.bigint() - t0) / 1000;
+    }
     const d = scheduler.decide(pool, snapshot, req);
     const t1 = process.hrtime.bigint();
     if (d.kind !== 'route') throw new Error(`unexpected ${d.kind}`);
     scheduler.dispatched(pool, d.endpoint, req);
     const t2 = process.hrtime.bigint();
     scheduler.completed(pool, d.endpoint, req);
+    if (flow) {
+      const t3 = process.hrtime.bigint();
+      flow.wake(pool);
+      admissionTimes[r] += Number(process.hrtime.bigint() - t3) / 1000;
+    }
     times[r] = Number(t1 - t0) / 1000;
     dispatchTimes[r] = Number(t2 - t1) / 1000;
     bothTimes[r] = Number(t2 - t0) / 1000;
@@ -253,6 +288,7 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
   retained.length = 0;
   dispatchTimes.sort();
   bothTimes.sort();
+  admissionTimes.sort();
   const calm = undisturbed.subarray(0, kept).sort();
   return {
     label: args.label,
@@ -260,6 +296,7 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     decide: { p50: percentile(times, 0.5), p90: percentile(times, 0.9), p99: percentile(times, 0.99), p999: percentile(times, 0.999) },
     dispatched: { p50: percentile(dispatchTimes, 0.5), p99: percentile(dispatchTimes, 0.99) },
     both: { p50: percentile(bothTimes, 0.5), p99: percentile(bothTimes, 0.99) },
+    ...(flow ? { admission: { p50: percentile(admissionTimes, 0.5), p99: percentile(admissionTimes, 0.99) } } : {}),
     gc,
     preempted: { share: 1 - kept / args.decisions, p99Undisturbed: kept ? percentile(calm, 0.99) : NaN },
     control,

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107, deno: 19108 };
+export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107, deno: 19108, infergateFlowControl: 19109 };
 
 const CHAT_JSON = JSON.stringify({
   id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama',
@@ -192,6 +192,25 @@ export async function startInfergate(root: string, options: InfergateOptions = {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(root, 'bin/infergate.js'), ...args], { stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'] });
   await waitForPort(port);
   return { close: () => stop(child), pids: () => tree(child.pid) };
+}
+
+/**
+ * An EndpointPickerConfig that turns flow control on (llm-d's feature gate) with
+ * a queue threshold the benchmark never reaches: flow control's whole cost when
+ * the pool has room (every request is admitted, then scheduled as without it).
+ */
+export function idleFlowControlConfig(dir = mkdtempSync(join(tmpdir(), 'infergate-bench-'))): string {
+  const path = join(dir, 'flow-control.yaml');
+  writeFileSync(
+    path,
+    `apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+featureGates: [flowControl]
+plugins: [{ type: utilization-detector, parameters: { queueDepthThreshold: 1000000 } }]
+flowControl: { saturationDetector: { pluginRef: utilization-detector } }
+`,
+  );
+  return path;
 }
 
 /** The Deno binary the project installs (the `deno` npm package), or undefined. */

@@ -284,7 +284,11 @@ function checkDataLayer(d: v.InferOutput<typeof Document>, declared: Map<string,
     }
     layer.sources.forEach((s, i) => {
       refIs(declared, refused, s.pluginRef, `dataLayer.sources[${i}].pluginRef`, 'data-layer', problems);
-      s.extractors.forEach((e, k) => refIs(declared, refused, e.pluginRef, `dataLayer.sources[${i}].extractors[${k}].pluginRef`, 'data-layer', problems));
+      s.extractors.forEach((e, k) => {
+        // llm-d's precise producer is also an extractor of endpoint notifications (the KV index follows pods joining and leaving).
+        if (declared.get(e.pluginRef)?.type === 'precise-prefix-cache-producer') return;
+        refIs(declared, refused, e.pluginRef, `dataLayer.sources[${i}].extractors[${k}].pluginRef`, 'data-layer', problems);
+      });
     });
   }
   d.requestHandler?.parsers.forEach((p, i) => refIs(declared, refused, p.pluginRef, `requestHandler.parsers[${i}].pluginRef`, 'parser', problems));

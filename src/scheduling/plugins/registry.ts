@@ -202,6 +202,13 @@ const OUTSIDE: OutsideType[] = [
   },
   { type: 'metrics-data-source', kind: 'data-layer', parameters: NoParameters, effect: "the agent scrapes each endpoint's /metrics (--scrape-interval); declaring it changes nothing" },
   { type: 'core-metrics-extractor', kind: 'data-layer', parameters: NoParameters, effect: "the agent reads vLLM's, SGLang's and TensorRT-LLM's metric names itself; declaring it changes nothing" },
+  { type: 'endpoint-notification-source', kind: 'data-layer', parameters: NoParameters, effect: 'the agent tells each KV index which pods join and leave a pool; declaring it changes nothing' },
+  {
+    type: 'token-producer',
+    kind: 'data-layer',
+    parameters: v.looseObject({ modelName: v.optional(v.string('must be a string')), vllm: v.optional(v.looseObject({ url: v.optional(v.string('must be a string')) })) }),
+    effect: "the precise prefix producer takes token ids from the pool's own pods (vLLM's /tokenize) or from --tokenizer FILE; declaring it changes nothing (its modelName and vllm.url are not used: each pool's pods tokenize for it)",
+  },
   { type: 'openai-parser', kind: 'parser', parameters: NoParameters, effect: 'the OpenAI API bodies are parsed by the gateway itself; declaring it changes nothing' },
 ];
 const OUTSIDE_BY_TYPE = new Map(OUTSIDE.map((t) => [t.type, t]));
