@@ -34,7 +34,7 @@ export function groupTable(r: WorkloadResult): string | undefined {
     }
   }
   if (!r.levels.some((l) => l.runs.some((m) => m.strategy === INFERGATE_FLOW_CONTROL))) {
-    lines.push('', `\`${INFERGATE_FLOW_CONTROL}\`: not run — flow control (issue 17) has not landed; its place is the extension point in bench/routing/strategies/index.ts.`);
+    lines.push('', `\`${INFERGATE_FLOW_CONTROL}\`: not in this run (\`--strategies\` left it out).`);
   }
   return lines.join('\n');
 }
@@ -73,7 +73,7 @@ export function flowControlTargets(results: WorkloadResult[]): string | undefine
   const rows: string[] = [];
   const fc = (l: LevelResult, f: (m: RunMetrics, i: number) => string) => {
     const i = l.runs.findIndex((m) => m.strategy === INFERGATE_FLOW_CONTROL);
-    return i < 0 ? 'not run (issue 17)' : f(l.runs[i]!, i);
+    return i < 0 ? 'not in this run' : f(l.runs[i]!, i);
   };
   for (const r of results) {
     for (const l of r.levels) {

@@ -54,26 +54,14 @@ export function pickerStrategy(name: string, profile: string | undefined, config
 export const INFERGATE_FLOW_CONTROL = 'infergate-flow-control';
 
 /**
- * ── EXTENSION POINT: flow control (issue 17) ──────────────────────────────
- * Empty until flow control exists; nothing here may stand in for it. When
- * `featureGates: [flowControl]` and the `flowControl:` block land, add
- *
- *   { name: INFERGATE_FLOW_CONTROL, profile: …, create: (ctx) => … }
- *
- * — infergate's default profile with flow control enabled through the public
- * config API, like the ablation below — and every workload, in both modes,
- * runs it beside `infergate-default`; the reports of priority-burst and
- * noisy-neighbour (report-groups.ts) then fill their "with flow control"
- * column. The harness has to hold what flow control holds:
- * - simulated time (sim-loop.ts): a request the gateway queues is decided
- *   later — on a completion, a first token or a scrape tick — and the loop
- *   must pass the request's flow (RequestSpec.tenant, `default-flow` when
- *   absent) and deliver those events to it;
- * - end to end (e2e-child.ts): the gateway child must start with the same
- *   EndpointPickerConfig (featureGates + flowControl), since flow control
- *   sits in the gateway between admission and scheduling, not in the
- *   `Scheduler` the child injects. The load generator already sends
- *   `x-llm-d-inference-fairness-id` and the objective header.
+ * Flow control (issue 17): infergate's default profile with flow control on,
+ * beside `infergate-default` in every workload and both modes. The harness
+ * holds what flow control holds — in simulated time (sim-loop.ts) a request
+ * the gateway queues is decided later, on a completion, a first token or a
+ * scrape tick, with its flow (RequestSpec.tenant, `default-flow` when absent);
+ * end to end (e2e-child.ts) the gateway child starts with the same flow-control
+ * options — and the reports of priority-burst and noisy-neighbour
+ * (report-groups.ts) fill their "with flow control" column.
  */
 export const FLOW_CONTROL_STRATEGIES: Strategy[] = [
   {
