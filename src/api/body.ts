@@ -86,8 +86,6 @@ function scan(text: string): readonly [number, number] | null {
   let expectKey = false;
   let modelSpan: [number, number] | null = null;
   let modelNext = false;
-  /** The path to the value at the current position (or, with `levels`, to the container that many levels down). */
-  const path = (levels = stack.length) => stack.slice(0, levels).map((l, i) => (typeof l.at === 'number' ? `[${l.at}]` : `${i > 0 ? '.' : ''}${l.at}`)).join('');
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
@@ -100,7 +98,7 @@ function scan(text: string): readonly [number, number] | null {
         else {
           if (top.keys === null) top.keys = new Set([top.first]);
           if (top.keys.has(key)) {
-            const where = path(stack.length - 1);
+            const where = pathOf(stack, stack.length - 1);
             throw badRequest(`The key "${key}" appears twice in ${where ? `"${where}"` : 'the request body'}; send each key once.`, 'duplicate_key', where ? `${where}.${key}` : key);
           }
           top.keys.add(key);
@@ -114,7 +112,7 @@ function scan(text: string): readonly [number, number] | null {
       i = end;
     } else if (c === OPEN_OBJ || c === OPEN_ARR) {
       if (modelNext) modelNext = false;
-      if (stack.length >= MAX_DEPTH) throw badRequest(`The request body nests objects and arrays deeper than ${MAX_DEPTH} levels (at "${path()}"); flatten it.`, 'too_deep', path());
+      if (stack.length >= MAX_DEPTH) throw badRequest(`The request body nests objects and arrays deeper than ${MAX_DEPTH} levels (at "${pathOf(stack)}"); flatten it.`, 'too_deep', pathOf(stack));
       stack.push({ object: c === OPEN_OBJ, keys: null, first: null, at: c === OPEN_OBJ ? '' : 0 });
       expectKey = c === OPEN_OBJ;
     } else if (c === CLOSE_OBJ || c === CLOSE_ARR) {
@@ -131,7 +129,7 @@ function scan(text: string): readonly [number, number] | null {
       while (end < text.length && isNumberChar(text.charCodeAt(end))) end++;
       const literal = text.slice(i, end);
       if (!Number.isFinite(Number(literal))) {
-        const where = path();
+        const where = pathOf(stack);
         throw badRequest(`Invalid field "${where}": the number ${literal.length > 40 ? `${literal.slice(0, 40)}…` : literal} is too large (numbers must be finite).`, 'invalid_value', where);
       }
       modelNext = false;
@@ -142,6 +140,11 @@ function scan(text: string): readonly [number, number] | null {
     }
   }
   return modelSpan;
+}
+
+/** The path to the value at the current position (or, with `levels`, to the container that many levels down). */
+function pathOf(stack: readonly Level[], levels = stack.length): string {
+  return stack.slice(0, levels).map((l, i) => (typeof l.at === 'number' ? `[${l.at}]` : `${i > 0 ? '.' : ''}${l.at}`)).join('');
 }
 
 /** Index of the quote closing the string that opens at `start`. */

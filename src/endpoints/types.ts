@@ -65,6 +65,15 @@ export interface PoolRef extends PoolSelector {
 
 /** One key per distinct selector + ports (label order does not matter): two pools selecting the same pods share it. */
 export function poolKey(pool: PoolSelector): string {
+  // Asked on every snapshot of every request: a pool of the routing table is one object for the table's life.
+  let key = keys.get(pool);
+  if (key === undefined) keys.set(pool, (key = computePoolKey(pool)));
+  return key;
+}
+
+const keys = new WeakMap<PoolSelector, string>();
+
+function computePoolKey(pool: PoolSelector): string {
   const labels = Object.keys(pool.selector).sort();
   let key = '';
   for (const k of labels) key += `${JSON.stringify(k)}=${JSON.stringify(pool.selector[k])},`;

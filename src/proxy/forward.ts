@@ -20,7 +20,7 @@ import type { UpstreamAuth } from './upstream-auth.ts';
 import { relaySse, type RelayedStream } from './sse-relay.ts';
 import { DEFAULT_RETRY_OPTIONS, RetryBudget, retryAfterSeconds, type RetryOptions } from './retry.ts';
 import type { ObservedRequest, RequestObserver } from './observer.ts';
-import { observedStream, usageFromJson } from './usage.ts';
+import { finishObserved, observedStream, SseUsageTap, usageFromJson } from './usage.ts';
 
 export interface ForwardRequest {
   pool: Pool;
@@ -277,16 +277,28 @@ export class Proxy {
       firstSeen = true;
       observer.firstToken(observed);
     };
+    // An SSE answer in clear text is relayed event by event, in one stage: a pod that breaks off is replaced (or the
+    // client gets an error event), the model name restored, the usage chunk read as it passes (never held back), and
+    // the observers hear of the end once the client has had every byte.
+    if (upstream.status === 200 && contentType.includes('text/event-stream') && (coding === 'identity' || restore)) {
+      const pod = upstream.body.stream(noop, first);
+      const tap = new SseUsageTap();
+      const body = relaySse(
+        { endpointId: endpoint.id, stream: coding === 'identity' ? pod : pod.pipeThrough(decoding(coding as 'gzip' | 'deflate')), end: completed },
+        {
+          continuation: req.continuation,
+          maxResumes: 2,
+          resume: (next, failed) => this.#resume(req, next, failed),
+          onResumed: (ok) => observer.resumed(observed, ok),
+          ...(restore ? { restore } : {}),
+          onChunk: (bytes) => tap.push(bytes),
+          onEnd: (failure) => finishObserved(observed, observer, tap, failure),
+        },
+      );
+      return { status: upstream.status, headers, body };
+    }
     let body = tracked(upstream.body.stream(noop, first), completed);
     if (restore && coding !== 'identity') body = body.pipeThrough(decoding(coding as 'gzip' | 'deflate'));
-    // An SSE answer in clear text is relayed event by event: a pod that breaks off is replaced, or the client gets an error event.
-    if (upstream.status === 200 && contentType.includes('text/event-stream') && (coding === 'identity' || restore)) {
-      body = relaySse(
-        { endpointId: endpoint.id, stream: body },
-        { continuation: req.continuation, maxResumes: 2, resume: (next, failed) => this.#resume(req, next, failed), onResumed: (ok) => observer.resumed(observed, ok) },
-      );
-    }
-    // The usage chunk is read as it passes (never held back); the observers hear of the end once the client has had every byte.
     body = observedStream(body, observed, observer, req.request.signal);
     if (restore) body = body.pipeThrough(restoreModelInSse(restore.target, restore.requested));
     return { status: upstream.status, headers, body };
@@ -322,9 +334,8 @@ export class Proxy {
       finished = true;
       lifecycle.completed(req.pool, endpoint, req.scheduling, { status: response.status, ...(failure ? { failure } : {}) });
     };
-    let stream = tracked(response.body.stream(noop, () => lifecycle.firstToken(req.pool, endpoint, req.scheduling)), done);
-    if (coding !== 'identity') stream = stream.pipeThrough(decoding(coding));
-    return { endpointId: endpoint.id, stream };
+    const pod = response.body.stream(noop, () => lifecycle.firstToken(req.pool, endpoint, req.scheduling));
+    return { endpointId: endpoint.id, stream: coding === 'identity' ? pod : pod.pipeThrough(decoding(coding)), end: done };
   }
 }
 

@@ -72,4 +72,33 @@ describe('relaySse', () => {
     const out = await read(relaySse({ endpointId: 'e1', stream: source([chunk('a', ' one')], 'close') }, { resume: async () => ({ error: 'x' }), maxResumes: 0 }));
     expect(out).toContain('"code":"upstream_reset"');
   });
+
+  it('an answer that ends with finish_reason but no [DONE] is whole (its held events are read at the end)', async () => {
+    const text = chunk('a', ' one') + chunk('a', ' two', 'stop');
+    const out = await read(relaySse({ endpointId: 'e1', stream: source([text], 'close') }, { resume: async () => ({ error: 'x' }), maxResumes: 0 }));
+    expect(out).toBe(text);
+  });
+
+  it('a long answer (more than the events held unread) broken off is continued with all its text', async () => {
+    const words = Array.from({ length: 600 }, (_, i) => ` w${i}`);
+    const pieces = words.map((w) => chunk('a', w));
+    let sent: { text: string; generated: number } | undefined;
+    const out = await read(
+      relaySse(
+        { endpointId: 'e1', stream: source(pieces, 'break') },
+        {
+          continuation: (text, generated) => enc.encode(JSON.stringify({ text, generated })),
+          resume: async (body) => {
+            sent = JSON.parse(new TextDecoder().decode(body)) as { text: string; generated: number };
+            return { endpointId: 'e2', stream: source([chunk('b', ' end', 'stop') + 'data: [DONE]\n\n'], 'close') };
+          },
+          maxResumes: 1,
+        },
+      ),
+    );
+    expect(pieces.join('').length).toBeGreaterThan(64 * 1024);
+    expect(sent).toEqual({ text: words.join(''), generated: 600 });
+    expect(out.endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(JSON.parse(out.split('\n\n').at(-3)!.slice(6)).id).toBe('a');
+  });
 });

@@ -10,12 +10,24 @@
  *     tokens — one answer to the client, no text lost or repeated;
  *   - otherwise (or when no pod can continue it) the stream ends with an
  *     OpenAI-shaped `error` event and `data: [DONE]`.
+ *
+ * It is the one stage between the pod's stream and the client's, so an SSE
+ * answer costs one stream and one promise per chunk, not one per concern: it
+ * also tells each attempt's end (`RelayedStream.end`), restores the client's
+ * model name per event, hands the bytes it passes on to `onChunk` (the usage
+ * tap) and says when the answer is over (`onEnd`). Whole events are passed
+ * on as the pod's bytes, sliced, not decoded and encoded again, unless an
+ * event must be rewritten (a continuation, a restored model name).
  */
+
+import { restoreModelInJson } from './model-rewrite.ts';
 
 /** A stream of one attempt, and the endpoint it comes from. */
 export interface RelayedStream {
   endpointId: string;
   stream: ReadableStream<Uint8Array>;
+  /** This attempt's stream is over: read to its end, broken off (`broken`), or cancelled by the client (`aborted`). */
+  end?: (failure?: 'broken' | 'aborted') => void;
 }
 
 export interface RelayOptions {
@@ -27,11 +39,55 @@ export interface RelayOptions {
   maxResumes: number;
   /** Told of each resumption and of each stream ended with an error event. */
   onResumed?(ok: boolean, reason: string): void;
+  /** The client's model name, put back in each event in place of the one sent upstream. */
+  restore?: { target: string; requested: string };
+  /** Each piece of the answer as the client gets it. */
+  onChunk?(bytes: Uint8Array): void;
+  /** The answer is over, once: ended (with or without an error event), or cancelled by the client (`aborted`). */
+  onEnd?(failure?: 'aborted'): void;
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const DONE_LINE = 'data: [DONE]';
 const EVENT_END = /\r?\n\r?\n/;
+const LF = 10;
+const CR = 13;
+
+/** The index just after the last blank line (the end of the last whole event) in `bytes`, or 0. */
+function lastEventEnd(bytes: Uint8Array): number {
+  for (let i = bytes.lastIndexOf(LF); i > 0; i = bytes.lastIndexOf(LF, i - 1)) {
+    const prev = bytes[i - 1] === CR ? i - 2 : i - 1;
+    if (prev >= 0 && bytes[prev] === LF) return i + 1;
+  }
+  return 0;
+}
+
+/** Held events are read once they pass this many bytes (so a long answer is not held whole). */
+const UNREAD_LIMIT = 32 * 1024;
+const DONE_END = /(?:^|\n)data: ?\[DONE\]\r?\n\r?\n$/;
+
+/** Whether these whole events end with `data: [DONE]`. */
+function endsWithDone(bytes: Uint8Array | undefined): boolean {
+  return bytes !== undefined && DONE_END.test(decoder.decode(bytes.subarray(Math.max(0, bytes.byteLength - 20))));
+}
+
+function concatAll(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
+}
 
 interface AnswerState {
   id?: string;
@@ -45,12 +101,14 @@ interface AnswerState {
 }
 
 export function relaySse(first: RelayedStream, options: RelayOptions): ReadableStream<Uint8Array> {
-  const decoder = new TextDecoder();
   const state: AnswerState = { text: '', generated: 0, finished: false, toolCalls: false };
   const failed = new Set<string>();
   let current = first;
   let reader = first.stream.getReader();
-  let buffer = '';
+  /** The start of an event not yet whole. */
+  let carry: Uint8Array | undefined;
+  let ended = false;
+  const restore = options.restore;
   let resumes = 0;
   /** Tokens streamed before the current continuation began (its usage counts them). */
   let before = 0;
@@ -60,19 +118,67 @@ export function relaySse(first: RelayedStream, options: RelayOptions): ReadableS
   /** Whether events now come from a continuation that must be made part of the first answer. */
   let rewriting = false;
 
-  /** Whole events of the buffer, as the client must see them. */
-  const take = (flush: boolean): string => {
-    const parts = buffer.split(EVENT_END);
-    buffer = flush ? '' : parts.pop()!;
-    let out = '';
-    for (const event of flush ? parts.filter((p) => p !== '') : parts) {
-      const rewritten = rewriting ? rewrite(event) : (observe(event), event);
-      if (rewritten !== undefined) {
-        out += `${rewritten}\n\n`;
+  /**
+   * Whole events passed on but not yet read. Reading an event (decoding it, parsing its JSON) is needed only when the
+   * stream breaks (to continue it) or ends without `[DONE]`; until then events are only held — up to UNREAD_LIMIT
+   * bytes, then read in one go — so an answer that ends well is never parsed.
+   */
+  let unread: Uint8Array[] = [];
+  let unreadBytes = 0;
+  const readHeld = () => {
+    if (unread.length === 0) return;
+    const held = unread.length === 1 ? unread[0]! : concatAll(unread, unreadBytes);
+    unread = [];
+    unreadBytes = 0;
+    for (const event of decoder.decode(held).split(EVENT_END)) if (event) observe(event);
+  };
+
+  /** The whole events that have arrived (all that is left, at the end), as the client must see them. */
+  const take = (chunk: Uint8Array | undefined): Uint8Array | undefined => {
+    let bytes = chunk === undefined ? carry : carry ? concat(carry, chunk) : chunk;
+    carry = undefined;
+    if (!bytes || bytes.byteLength === 0) return undefined;
+    if (chunk !== undefined) {
+      const end = lastEventEnd(bytes);
+      if (end < bytes.byteLength) carry = bytes.slice(end);
+      if (end === 0) return undefined;
+      bytes = bytes.subarray(0, end);
+      if (!rewriting && !restore) {
+        // Passed on as the pod sent them, and read later if at all.
+        unread.push(bytes);
+        unreadBytes += bytes.byteLength;
+        if (unreadBytes > UNREAD_LIMIT) readHeld();
         shown = true;
+        return bytes;
       }
     }
-    return out;
+    readHeld();
+    // Whole events end in ASCII, so this decodes no character in halves.
+    const events = decoder.decode(bytes).split(EVENT_END);
+    if (events.at(-1) === '') events.pop();
+    let changed = false;
+    let out = '';
+    for (const event of events) {
+      let shownEvent = rewriting ? rewrite(event) : (observe(event), event);
+      if (shownEvent !== undefined && restore && shownEvent.startsWith('data:')) shownEvent = restoreModelInJson(shownEvent, restore.target, restore.requested);
+      if (shownEvent !== event) changed = true;
+      if (shownEvent === undefined) continue;
+      out += `${shownEvent}\n\n`;
+      shown = true;
+    }
+    // Passed on as the pod sent them unless an event changed (or, at the end, the last one lacked its blank line).
+    return changed || chunk === undefined ? (out ? encoder.encode(out) : undefined) : bytes;
+  };
+
+  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
+    options.onChunk?.(bytes);
+    controller.enqueue(bytes);
+  };
+  const finish = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    controller.close();
+    if (ended) return;
+    ended = true;
+    options.onEnd?.();
   };
 
   /** Learn from an event: the answer's id, its text, whether it ended. */
@@ -131,58 +237,80 @@ export function relaySse(first: RelayedStream, options: RelayOptions): ReadableS
 
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      for (;;) {
-        let broke: string;
-        try {
-          const { done, value } = await reader.read();
-          if (!done) {
-            buffer += decoder.decode(value, { stream: true });
-            const out = take(false);
-            if (out) {
-              controller.enqueue(encoder.encode(out));
-              return;
-            }
-            continue;
-          }
-          const rest = take(true);
-          if (rest) controller.enqueue(encoder.encode(rest));
-          if (state.finished) {
-            controller.close();
-            return;
-          }
-          broke = `the stream from ${current.endpointId} ended before the answer did`;
-        } catch (err) {
-          broke = `${current.endpointId} broke off the stream (${(err as Error).message})`;
-          buffer = ''; // a cut-off event is dropped, never shown
+      try {
+        await next(controller);
+      } catch (err) {
+        // A failure of the relay itself (not of a pod): the answer is over.
+        if (!ended) {
+          ended = true;
+          options.onEnd?.();
         }
-        failed.add(current.endpointId);
-        const canResume = options.continuation && !state.toolCalls && resumes < options.maxResumes;
-        if (!canResume) {
-          options.onResumed?.(false, 'not resumable');
-          controller.enqueue(encoder.encode(errorEvent(`${broke} after ${state.generated} tokens; this request cannot be continued on another pod (it has tools, several choices or structured output, or was continued too often). Retry it.`)));
-          controller.close();
-          return;
-        }
-        const next = await options.resume(options.continuation!(state.text, state.generated), failed);
-        if ('error' in next) {
-          options.onResumed?.(false, next.error);
-          controller.enqueue(encoder.encode(errorEvent(`${broke} after ${state.generated} tokens, and no other pod could continue it: ${next.error}. Retry the request.`)));
-          controller.close();
-          return;
-        }
-        options.onResumed?.(true, 'resumed');
-        resumes++;
-        before = state.generated;
-        rewriting = shown;
-        dropRoleChunk = shown;
-        current = next;
-        reader = next.stream.getReader();
+        throw err;
       }
     },
     cancel(reason) {
+      current.end?.('aborted');
+      if (!ended) {
+        ended = true;
+        options.onEnd?.('aborted');
+      }
       return reader.cancel(reason);
     },
   });
+
+  /** Pass on the next whole events, or end the answer. */
+  async function next(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    for (;;) {
+      let broke: string;
+      try {
+        const { done, value } = await reader.read();
+        if (!done) {
+          const out = take(value);
+          if (out) {
+            emit(controller, out);
+            return;
+          }
+          continue;
+        }
+        current.end?.();
+        const rest = take(undefined);
+        if (rest) emit(controller, rest);
+        // Over when the last event is `[DONE]`, or when the events held say the answer finished.
+        if (endsWithDone(unread.at(-1)) || (readHeld(), state.finished)) {
+          finish(controller);
+          return;
+        }
+        broke = `the stream from ${current.endpointId} ended before the answer did`;
+      } catch (err) {
+        current.end?.('broken');
+        broke = `${current.endpointId} broke off the stream (${(err as Error).message})`;
+        carry = undefined; // a cut-off event is dropped, never shown
+      }
+      readHeld();
+      failed.add(current.endpointId);
+      const canResume = options.continuation && !state.toolCalls && resumes < options.maxResumes;
+      if (!canResume) {
+        options.onResumed?.(false, 'not resumable');
+        emit(controller, encoder.encode(errorEvent(`${broke} after ${state.generated} tokens; this request cannot be continued on another pod (it has tools, several choices or structured output, or was continued too often). Retry it.`)));
+        finish(controller);
+        return;
+      }
+      const resumed = await options.resume(options.continuation!(state.text, state.generated), failed);
+      if ('error' in resumed) {
+        options.onResumed?.(false, resumed.error);
+        emit(controller, encoder.encode(errorEvent(`${broke} after ${state.generated} tokens, and no other pod could continue it: ${resumed.error}. Retry the request.`)));
+        finish(controller);
+        return;
+      }
+      options.onResumed?.(true, 'resumed');
+      resumes++;
+      before = state.generated;
+      rewriting = shown;
+      dropRoleChunk = shown;
+      current = resumed;
+      reader = resumed.stream.getReader();
+    }
+  }
 }
 
 function dataOf(event: string): string | undefined {

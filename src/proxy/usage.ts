@@ -176,17 +176,20 @@ function lastIndexOfBytes(hay: Uint8Array, needle: Uint8Array, before: number): 
   return -1;
 }
 
+/** A streamed answer is over: its bytes and usage (from the tap that saw them) on the record, and the observers told, once. */
+export function finishObserved(observed: ObservedRequest, observer: Required<Pick<RequestObserver, 'finished'>>, tap: SseUsageTap, failure?: 'broken' | 'aborted'): void {
+  if (observed.done) return;
+  observed.responseBytes = tap.bytes;
+  observed.usage = tap.usage();
+  if (failure) observed.failure = failure;
+  observer.finished(observed);
+}
+
 /** The streamed answer as the client reads it, its bytes scanned for the usage chunk; `finished` when it ends, fails or is cancelled. */
 export function observedStream(source: ReadableStream<Uint8Array>, observed: ObservedRequest, observer: Required<Pick<RequestObserver, 'finished'>>, client: ClientSignal): ReadableStream<Uint8Array> {
   const reader = source.getReader();
   const tap = new SseUsageTap();
-  const finish = (failure?: 'broken' | 'aborted') => {
-    if (observed.done) return;
-    observed.responseBytes = tap.bytes;
-    observed.usage = tap.usage();
-    if (failure) observed.failure = failure;
-    observer.finished(observed);
-  };
+  const finish = (failure?: 'broken' | 'aborted') => finishObserved(observed, observer, tap, failure);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let next: ReadableStreamReadResult<Uint8Array>;
