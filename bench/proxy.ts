@@ -5,7 +5,9 @@
  * bare node:http proxy (the floor for a Node proxy here), infergate on Node
  * (one process, and `--workers` one per core) and infergate on Deno (one
  * process; skipped with a note when the `deno` npm package's binary is
- * missing). The run ends with issue 19's ratios, each from this one run.
+ * missing), every gateway with its access log off as nginx has, plus one
+ * with the access log on (the default) and one with flow control on and
+ * idle. The run ends with issue 19's ratios, each from this one run.
  *
  * - saturation: wrk -t1 -c32 (a separate process), requests/s; each path
  *   measured twice, in alternating order, the better run kept;
@@ -85,17 +87,21 @@ try {
   started.push(await startNginx());
   const nginxN = await startNginxProxy(cores, PORTS.nginxWorkers);
   started.push(nginxN);
-  const infergate1 = await startInfergate(root);
+  // Like for like: nginx runs with `access_log off`, so do the gateways; one more row shows what the access log costs.
+  const quiet = ['--access-log', 'off'];
+  const infergate1 = await startInfergate(root, { args: quiet });
   started.push(infergate1);
-  const infergateN = await startInfergate(root, { port: PORTS.infergateWorkers, args: ['--workers', String(cores)] });
+  const infergateN = await startInfergate(root, { port: PORTS.infergateWorkers, args: [...quiet, '--workers', String(cores)] });
   started.push(infergateN);
   // Flow control on and idle (issue 17: its idle cost must be nothing measurable).
-  const infergateFc = await startInfergate(root, { port: PORTS.infergateFlowControl, args: ['--scheduling-config', idleFlowControlConfig()] });
+  const infergateFc = await startInfergate(root, { port: PORTS.infergateFlowControl, args: [...quiet, '--scheduling-config', idleFlowControlConfig()] });
   started.push(infergateFc);
+  const infergateLog = await startInfergate(root, { port: PORTS.infergateAccessLog });
+  started.push(infergateLog);
   const floor = await startNodeFloor(root);
   started.push(floor);
   const deno = denoBinary(root);
-  const denoGateway = deno ? await startDenoInfergate(root, deno) : undefined;
+  const denoGateway = deno ? await startDenoInfergate(root, deno, { args: quiet }) : undefined;
   if (denoGateway) started.push(denoGateway);
 
   const allPaths = [
@@ -107,6 +113,7 @@ try {
     { key: 'infergate', label: 'infergate, 1 process', port: PORTS.infergate, proc: infergate1 },
     { key: 'infergateN', label: `infergate --workers ${cores}`, port: PORTS.infergateWorkers, proc: infergateN },
     { key: 'infergateFc', label: 'infergate, 1 process, flow control on (idle)', port: PORTS.infergateFlowControl, proc: infergateFc },
+    { key: 'infergateLog', label: 'infergate, 1 process, access log on (the default: JSON lines to stdout, discarded)', port: PORTS.infergateAccessLog, proc: infergateLog },
     { key: 'deno', label: 'infergate on Deno, 1 process', port: PORTS.deno, proc: denoGateway },
   ] as const;
   const paths = allPaths.filter((p) => p.key !== 'deno' || denoGateway);
@@ -128,7 +135,7 @@ try {
   const cpu = (key: string) => Math.min(...(cpuUs[key] ?? [NaN]));
   const satSse = { direct: wrk(PORTS.sse, sseScript).rps, infergate: wrk(PORTS.infergate, sseScript).rps };
   // Only the latency targets stay up: idle gateways still scrape every 50 ms and would add their wake-ups to the tails.
-  for (const s of [nginxN, infergateN, infergateFc, ...(denoGateway ? [denoGateway] : [])]) {
+  for (const s of [nginxN, infergateN, infergateFc, infergateLog, ...(denoGateway ? [denoGateway] : [])]) {
     await s.close();
     started.splice(started.indexOf(s), 1);
   }
@@ -177,6 +184,7 @@ try {
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${((100 * a) / b).toFixed(0)}%` : 'not measured');
   console.log(`\nIssue 19's targets, this run: Deno / Node one process ${ratio(sat.deno, sat.infergate)} (target ≥ 100%); Node one process / nginx 1 worker ${ratio(sat.infergate, sat.nginx)} (≥ 40%); Node --workers ${cores} / nginx ${cores} workers ${ratio(sat.infergateN, sat.nginxN)} (≥ 50%).`);
   console.log(`Flow control on and idle, one process: ${ratio(sat.infergateFc, sat.infergate)} of the throughput without it; CPU per request ${Number.isFinite(cpu('infergateFc')) ? `${(cpu('infergateFc') - cpu('infergate')).toFixed(1)} µs more` : 'not measured'} (issue 17: nothing measurable).`);
+  console.log(`The access log on (the default), one process: ${ratio(sat.infergateLog, sat.infergate)} of the throughput without it; CPU per request ${Number.isFinite(cpu('infergateLog')) ? `${(cpu('infergateLog') - cpu('infergate')).toFixed(1)} µs more` : 'not measured'}.`);
   console.log(`\nStreaming (7-chunk SSE): upstream ${f(satSse.direct)} req/s, infergate (1 process) ${f(satSse.infergate)} req/s.\n`);
   console.log(`## Added latency at fixed rates (open loop; ms from the request's write; median of ${reps} run${reps > 1 ? 's' : ''} of ${seconds} s each)\n`);
   console.log('| rate | direct p50 / p99 | nginx p50 / p99 | node:http floor p50 / p99 | infergate p50 / p99 | infergate added p50 / p99 (each run) | generator late p99 |\n|---|---|---|---|---|---|---|');

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107, deno: 19108, infergateFlowControl: 19109 };
+export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107, deno: 19108, infergateFlowControl: 19109, infergateAccessLog: 19110 };
 
 const CHAT_JSON = JSON.stringify({
   id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama',

@@ -86,6 +86,7 @@ export class FlowAdmission {
     let room = 0;
     let prefillRoom = 0;
     let inFlight = 0;
+    const max = this.options.maxConcurrency;
     for (const e of snapshot.endpoints) {
       if (!e.ready) continue;
       ready++;
@@ -101,9 +102,10 @@ export class FlowAdmission {
       if (prefillBudget > 0 && prefill >= prefillBudget) continue;
       room += s.queueDepthThreshold > 0 ? s.queueDepthThreshold - waiting : Infinity;
       prefillRoom += prefillBudget > 0 ? prefillBudget - prefill : Infinity;
+      // Without a concurrency cap nothing below can take back room found: an idle pool answers at its first endpoint.
+      if (max === 0 && extra.requests < room && extra.bytes / 4 < prefillRoom) return 'available';
     }
     if (ready === 0) return 'no-endpoints';
-    const max = this.options.maxConcurrency;
     if (max > 0 && inFlight + extra.requests >= max * ready) return 'saturated';
     if (fresh === 0) return 'available';
     // Admitted requests not yet dispatched: ~4 bytes of body a prompt token.

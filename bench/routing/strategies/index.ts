@@ -67,7 +67,7 @@ export const FLOW_CONTROL_STRATEGIES: Strategy[] = [
   {
     ...pickerStrategy(INFERGATE_FLOW_CONTROL, undefined),
     // The default profile behind flow control, configured once for the simulated pods' hardware (the
-    // same for every workload; docs/routing-benchmark.md has the sweep): round robin between flows,
+    // same for every workload; bench/routing-flow-control-sweep.ts and docs/routing-benchmark.md have the sweep): round robin between flows,
     // FCFS within one; a pod has no room when it queues (waiting ≥ 1), its KV cache is 95 % full, or
     // 4096 prompt tokens this gateway sent it are not prefilled yet; the pool is saturated when no pod
     // has room or this gateway has 768 requests in flight per pod (about the batch at which the
