@@ -20,6 +20,7 @@
  * event must be rewritten (a continuation, a restored model name).
  */
 
+import { concat as concatChunks } from '../http/inbound.ts';
 import { restoreModelInJson } from './model-rewrite.ts';
 
 /** A stream of one attempt, and the endpoint it comes from. */
@@ -72,16 +73,6 @@ function endsWithDone(bytes: Uint8Array | undefined): boolean {
   return bytes !== undefined && DONE_END.test(decoder.decode(bytes.subarray(Math.max(0, bytes.byteLength - 20))));
 }
 
-function concatAll(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}
-
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.byteLength + b.byteLength);
   out.set(a);
@@ -127,7 +118,7 @@ export function relaySse(first: RelayedStream, options: RelayOptions): ReadableS
   let unreadBytes = 0;
   const readHeld = () => {
     if (unread.length === 0) return;
-    const held = unread.length === 1 ? unread[0]! : concatAll(unread, unreadBytes);
+    const held = concatChunks(unread, unreadBytes);
     unread = [];
     unreadBytes = 0;
     for (const event of decoder.decode(held).split(EVENT_END)) if (event) observe(event);

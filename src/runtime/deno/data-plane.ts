@@ -21,7 +21,7 @@ import { GatewayError } from '../../api/errors.ts';
 import { API_ROUTES, type ApiKind } from '../../api/openai.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
 import type { Answer } from '../../http/answer.ts';
-import { BodyTooLargeError, type InboundRequest } from '../../http/inbound.ts';
+import { BodyTooLargeError, concat, type InboundRequest } from '../../http/inbound.ts';
 
 /** What Deno.serve passes a handler beside the request (the part used here). */
 export interface ServeInfo {
@@ -95,14 +95,7 @@ async function readLimited(body: ReadableStream<Uint8Array>, limit: number): Pro
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return concat(chunks, size);
 }
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
