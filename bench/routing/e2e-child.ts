@@ -8,6 +8,7 @@
 import { startSimulator } from '../../src/runtime/node/index.ts';
 import { startGateway } from '../../src/runtime/node/gateway.ts';
 import { loadKernelModule } from '../../src/runtime/node/index.ts';
+import { DEFAULT_SATURATION } from '../../src/scheduling/index.ts';
 import type { Scheduler } from '../../src/scheduling/scheduler.ts';
 import { seeded } from '../lib/rand.ts';
 import { strategyByName } from './strategies/index.ts';
@@ -30,6 +31,8 @@ interface GatewayConfig {
   endpoints: string;
   scrapeIntervalMs: number;
   staleAfterMs: number;
+  /** Wall ms per engine ms: limits in engine time are scaled by it. */
+  timeScale: number;
   seed: number;
 }
 
@@ -62,7 +65,11 @@ if (config.role === 'pods') {
     port: 0, manifests: config.manifests, endpoints: config.endpoints, scheduler,
     scrapeIntervalMs: config.scrapeIntervalMs, staleAfterMs: config.staleAfterMs, log: () => {},
     // Flow control sits in the gateway, between admission and scheduling: the strategy's configuration, as the gateway takes it.
-    ...(strategy.flowControl ? { flowControl: strategy.flowControl } : {}),
+    // Its saturation detector's staleness limit is in engine time, like the scrapes (else, at time scale 4, a snapshot
+    // 200 ms old in wall time would already count as stale and flow control would see no fresh pod, so hold nothing).
+    ...(strategy.flowControl
+      ? { flowControl: { ...strategy.flowControl, saturation: { ...strategy.flowControl.saturation, metricsStalenessThreshold: DEFAULT_SATURATION.metricsStalenessThreshold * config.timeScale } } }
+      : {}),
   });
   close = () => gw.close();
   console.log(JSON.stringify({ ready: gw.url }));

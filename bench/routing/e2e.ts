@@ -106,7 +106,7 @@ async function runOne({ workload, pools, podPorts, dir, strategy, timeScale: T, 
   );
   const gw = await startChild({
     role: 'gateway', strategy: strategy.name, manifests: join(dir, 'manifests.yaml'), endpoints: join(dir, 'endpoints.yaml'),
-    scrapeIntervalMs: 50 * T, staleAfterMs: 2000 * T, seed,
+    scrapeIntervalMs: 50 * T, staleAfterMs: 2000 * T, timeScale: T, seed,
   });
   await new Promise((r) => setTimeout(r, 500 * T)); // first scrapes
   const cpu0 = [cpuSeconds(gw.child.pid), ...podChildren.map((c) => cpuSeconds(c.child.pid)), process.cpuUsage()];
