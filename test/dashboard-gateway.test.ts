@@ -93,7 +93,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard of a running gateway, in Chromium
 
   it('opens the explanation of a decision made while the page was open', async () => {
     const explained = page.locator('#decisions tbody tr').filter({ hasNot: page.locator('.muted') }).locator('button').first();
-    await explained.waitFor({ timeout: 10_000 });
+    await explained.waitFor({ timeout: 20_000 });
     await explained.click();
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();

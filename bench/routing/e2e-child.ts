@@ -64,6 +64,8 @@ if (config.role === 'pods') {
   const gw = await startGateway({
     port: 0, manifests: config.manifests, endpoints: config.endpoints, scheduler,
     scrapeIntervalMs: config.scrapeIntervalMs, staleAfterMs: config.staleAfterMs, log: () => {},
+    // The load generator is one address standing in for many clients: no per-client connection cap.
+    dataPlaneLimits: { maxConnectionsPerClient: 16_384, maxConnections: 16_384 },
     // Flow control sits in the gateway, between admission and scheduling: the strategy's configuration, as the gateway takes it.
     // Its saturation detector's staleness limit is in engine time, like the scrapes (else, at time scale 4, a snapshot
     // 200 ms old in wall time would already count as stale and flow control would see no fresh pod, so hold nothing).
