@@ -78,7 +78,18 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
   }
   if (!request.body) return new Uint8Array(0);
   if (declared !== null) return new Uint8Array(await request.arrayBuffer());
-  const reader = request.body.getReader();
+  return readUpTo(request.body.getReader(), limit, (reader, size) => discard(reader, DISCARD_LIMIT - size));
+}
+
+/**
+ * A body read whole, at most `limit` bytes; past that `tooLarge` deals with
+ * the rest of it (drain or cancel) and BodyTooLargeError is thrown.
+ */
+export async function readUpTo(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  limit: number,
+  tooLarge: (reader: ReadableStreamDefaultReader<Uint8Array>, size: number) => Promise<void> | void,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -86,7 +97,7 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await discard(reader, DISCARD_LIMIT - size);
+      await tooLarge(reader, size);
       throw new BodyTooLargeError(limit);
     }
     chunks.push(value);

@@ -21,7 +21,7 @@ import { GatewayError } from '../../api/errors.ts';
 import { API_ROUTES, type ApiKind } from '../../api/openai.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
 import type { Answer } from '../../http/answer.ts';
-import { BodyTooLargeError, concat, type InboundRequest } from '../../http/inbound.ts';
+import { BodyTooLargeError, readUpTo, type InboundRequest } from '../../http/inbound.ts';
 
 /** What Deno.serve passes a handler beside the request (the part used here). */
 export interface ServeInfo {
@@ -71,7 +71,7 @@ function inbound(request: Request, search: string, info: ServeInfo | undefined):
       }
       try {
         if (declared !== null || !request.body) return new Uint8Array(await request.arrayBuffer());
-        return await readLimited(request.body, limit);
+        return await readUpTo(request.body.getReader(), limit, (reader) => void reader.cancel().catch(() => undefined));
       } catch (err) {
         if (err instanceof BodyTooLargeError) throw err;
         // Reading the client's own body failed: it went away mid-body. A 499, not a bug to log.
@@ -79,23 +79,6 @@ function inbound(request: Request, search: string, info: ServeInfo | undefined):
       }
     },
   };
-}
-
-async function readLimited(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      void reader.cancel().catch(() => undefined);
-      throw new BodyTooLargeError(limit);
-    }
-    chunks.push(value);
-  }
-  return concat(chunks, size);
 }
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
