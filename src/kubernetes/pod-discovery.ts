@@ -9,7 +9,8 @@
 import type { EndpointEntry } from '../endpoints/file-schema.ts';
 import { importObjects } from '../routing/manifests.ts';
 import { endpointEntries, podEndpoint, poolSelection, type PodEndpoint, type PoolSelection } from './pods.ts';
-import { objectKey, POD, type Informer, type KubeObject, type KubernetesPort } from './port.ts';
+import { InformerGroup } from './informer-group.ts';
+import { objectKey, POD, type KubeObject, type KubernetesPort } from './port.ts';
 import { poolResourceTypes } from './resources.ts';
 
 export interface PodDiscoveryOptions {
@@ -25,14 +26,9 @@ export interface EntrySink {
 export class KubernetesPodDiscovery {
   readonly #pods = new Map<string, PodEndpoint>();
   readonly #pools = new Map<string, PoolSelection>();
-  readonly #informers: Informer[] = [];
-  readonly #unsynced = new Set<string>();
-  readonly #failing = new Map<string, string>();
-  readonly #missing = new Set<string>();
+  readonly #informers: InformerGroup;
   readonly #log: (line: Record<string, unknown>) => void;
   #scheduled = false;
-  #firstSync: Promise<void>;
-  #resolveFirstSync!: () => void;
   #lastEntries = '';
 
   constructor(
@@ -41,7 +37,7 @@ export class KubernetesPodDiscovery {
     readonly options: PodDiscoveryOptions = {},
   ) {
     this.#log = options.log ?? (() => {});
-    this.#firstSync = new Promise((resolve) => (this.#resolveFirstSync = resolve));
+    this.#informers = new InformerGroup(port, { log: this.#log, keeping: 'keeping the last known pods', changed: () => this.#changed() });
   }
 
   /**
@@ -50,49 +46,35 @@ export class KubernetesPodDiscovery {
    * readiness probe must not take every replica out because the API hiccuped.
    */
   get problem(): string | undefined {
-    if (!this.#unsynced.size) return undefined;
-    return this.lastError ?? `waiting for the first list of ${[...this.#unsynced].join(', ')} from the Kubernetes API`;
+    if (!this.#informers.unsynced) return undefined;
+    return this.lastError ?? this.#informers.waiting;
   }
 
   /** The watches failing right now (retried with backoff), or undefined. */
   get lastError(): string | undefined {
-    return this.#failing.size ? [...this.#failing].map(([what, why]) => `${what}: ${why}`).join('; ') : undefined;
+    return this.#informers.failing;
   }
 
   /** True once pools and pods have each been listed (what follows are changes). */
   get listed(): boolean {
-    return this.#unsynced.size === 0 && this.#informers.length > 0;
+    return this.#informers.listed;
   }
 
   /** Start the informers; resolves when pools and pods have been listed once (or after `waitMs`). */
   async start(waitMs = 10_000): Promise<void> {
-    const scope = { namespace: this.options.namespace };
+    const namespace = this.options.namespace;
     for (const type of poolResourceTypes()) {
-      const name = `${type.plural}.${type.group}/${type.version}`;
-      this.#unsynced.add(name);
-      this.#informers.push(
-        this.port.watch(type, scope, {
-          upsert: (o) => this.#setPool(o),
-          remove: (o) => this.#pools.delete(objectKey(o)) && this.#changed(),
-          synced: () => this.#synced(name),
-          unavailable: (error, retryInMs) => this.#unavailable(name, error, retryInMs),
-          // A pool version whose CRD is not installed has no pools: not a problem.
-          missing: (error) => this.#synced(name, error),
-        }),
-      );
+      // A pool version whose CRD is not installed has no pools: not a problem.
+      this.#informers.watch(`${type.plural}.${type.group}/${type.version}`, type, namespace, {
+        upsert: (o) => this.#setPool(o),
+        remove: (o) => this.#pools.delete(objectKey(o)) && this.#changed(),
+      });
     }
-    this.#unsynced.add('pods');
-    this.#informers.push(
-      this.port.watch(POD, scope, {
-        upsert: (o) => this.#setPod(o),
-        remove: (o) => this.#pods.delete(objectKey({ ...o, kind: 'Pod' })) && this.#changed(),
-        synced: () => this.#synced('pods'),
-        unavailable: (error, retryInMs) => this.#unavailable('pods', error, retryInMs),
-      }),
-    );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#firstSync, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
-    clearTimeout(timer);
+    this.#informers.watch('pods', POD, namespace, {
+      upsert: (o) => this.#setPod(o),
+      remove: (o) => this.#pods.delete(objectKey({ ...o, kind: 'Pod' })) && this.#changed(),
+    }, false);
+    await this.#informers.waitForFirstSync(waitMs);
   }
 
   /** Hand the current entries to the sink again (they are already current: this recomputes them). */
@@ -102,8 +84,7 @@ export class KubernetesPodDiscovery {
   }
 
   stop(): void {
-    for (const i of this.#informers) void i.stop();
-    this.#informers.length = 0;
+    this.#informers.stop();
   }
 
   /** The pods known now, with their readiness (for tests and diagnostics). */
@@ -129,21 +110,6 @@ export class KubernetesPodDiscovery {
     else this.#pods.delete(key);
     if (pod?.draining && !before?.draining) this.#log({ level: 'info', msg: 'pod terminating: no new requests, in-flight ones finish', pod: `${pod.namespace}/${pod.name}`, address: pod.address });
     this.#changed();
-  }
-
-  #synced(name: string, note?: string): void {
-    this.#failing.delete(name);
-    // Retried with backoff in case the CRD is installed later; said once.
-    if (note && !this.#missing.has(name)) this.#log({ level: 'info', msg: 'resource not served by this cluster; treated as empty', resource: name, detail: note });
-    if (note) this.#missing.add(name);
-    else this.#missing.delete(name);
-    if (this.#unsynced.delete(name) && this.#unsynced.size === 0) this.#resolveFirstSync();
-    this.#changed();
-  }
-
-  #unavailable(name: string, error: string, retryInMs: number): void {
-    this.#failing.set(name, error);
-    this.#log({ level: 'warn', msg: 'Kubernetes watch failed; keeping the last known pods and retrying', resource: name, error, retryInMs });
   }
 
   #changed(): true {

@@ -23,7 +23,8 @@ import type { RoutingTableStore } from '../routing/store.ts';
 import { canonicalJson } from './canonical.ts';
 import type { ConditionInput } from './conditions.ts';
 import { ownObjects } from './ownership.ts';
-import { objectKey, type Informer, type KubeObject, type KubernetesPort, type ResourceType } from './port.ts';
+import { InformerGroup } from './informer-group.ts';
+import { objectKey, type KubeObject, type KubernetesPort, type ResourceType } from './port.ts';
 import { routingResourceTypes } from './resources.ts';
 import { acceptedOnly, conditionsStatus, DEFAULT_PARENT, parentsStatus, poolConditions, routeConditions, type DesiredStatus } from './status.ts';
 
@@ -43,16 +44,11 @@ const TABLE_KINDS: Record<string, string[]> = { Pool: ['InferencePool'], Route: 
 export class KubernetesRoutingSource {
   readonly #objects = new Map<string, { type: ResourceType; object: KubeObject }>();
   readonly #lastGood = new Map<string, KubeObject>();
-  readonly #informers: Informer[] = [];
-  readonly #unsynced = new Set<string>();
-  readonly #failing = new Map<string, string>();
-  readonly #missing = new Set<string>();
+  readonly #informers: InformerGroup;
   readonly #log: (line: Record<string, unknown>) => void;
   #scheduled = false;
   #appliedText: string | undefined;
   #tableProblems: Problem[] = [];
-  #firstSync!: () => void;
-  readonly #synced = new Promise<void>((resolve) => (this.#firstSync = resolve));
 
   constructor(
     readonly port: KubernetesPort,
@@ -61,11 +57,12 @@ export class KubernetesRoutingSource {
     readonly options: RoutingSourceOptions,
   ) {
     this.#log = options.log ?? (() => {});
+    this.#informers = new InformerGroup(port, { log: this.#log, keeping: 'keeping the routing table', changed: () => this.#changed() });
   }
 
   get problem(): string | undefined {
-    if (this.#failing.size) return [...this.#failing].map(([what, why]) => `${what}: ${why}`).join('; ');
-    if (this.#unsynced.size) return `waiting for the first list of ${[...this.#unsynced].join(', ')} from the Kubernetes API`;
+    const notYet = this.#informers.failing ?? this.#informers.waiting;
+    if (notYet) return notYet;
     if (this.#tableProblems.length) return `the cluster's routing objects do not make a valid table (the last good one stays): ${this.#tableProblems.map(formatProblem).join('; ')}`;
     return undefined;
   }
@@ -73,29 +70,16 @@ export class KubernetesRoutingSource {
   /** Start the informers; resolves once every type has been listed (the first table is built then) or after `waitMs`. */
   async start(waitMs = 10_000): Promise<void> {
     for (const type of routingResourceTypes()) {
-      const name = `${type.plural}.${type.group}/${type.version}`;
-      this.#unsynced.add(name);
-      this.#informers.push(
-        this.port.watch(type, { namespace: this.options.namespace }, {
-          upsert: (o) => this.#set(type, o),
-          remove: (o) => this.#remove(type, o),
-          synced: () => this.#listed(name),
-          unavailable: (error, retryInMs) => {
-            this.#failing.set(name, error);
-            this.#log({ level: 'warn', msg: 'Kubernetes watch failed; keeping the routing table and retrying', resource: name, error, retryInMs });
-          },
-          missing: (error) => this.#listed(name, error),
-        }),
-      );
+      this.#informers.watch(`${type.plural}.${type.group}/${type.version}`, type, this.options.namespace, {
+        upsert: (o) => this.#set(type, o),
+        remove: (o) => this.#remove(type, o),
+      });
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#synced, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
-    clearTimeout(timer);
+    await this.#informers.waitForFirstSync(waitMs);
   }
 
   stop(): void {
-    for (const i of this.#informers) void i.stop();
-    this.#informers.length = 0;
+    this.#informers.stop();
   }
 
   #set(type: ResourceType, object: KubeObject): void {
@@ -109,19 +93,9 @@ export class KubernetesRoutingSource {
     this.#changed();
   }
 
-  #listed(name: string, missing?: string): void {
-    this.#failing.delete(name);
-    // Retried with backoff in case the CRD is installed later; said once.
-    if (missing && !this.#missing.has(name)) this.#log({ level: 'info', msg: 'resource not served by this cluster (CRD not installed?); treated as empty', resource: name, detail: missing });
-    if (missing) this.#missing.add(name);
-    else this.#missing.delete(name);
-    if (this.#unsynced.delete(name) && this.#unsynced.size === 0) this.#firstSync();
-    this.#changed();
-  }
-
   #changed(): void {
     // Nothing is built from a partial picture: a table missing the pools not yet listed would drop their traffic.
-    if (this.#scheduled || this.#unsynced.size) return;
+    if (this.#scheduled || this.#informers.unsynced) return;
     this.#scheduled = true;
     queueMicrotask(() => {
       this.#scheduled = false;
