@@ -28,7 +28,7 @@
  */
 import { deck, logNormal, logUniform, range, seeded, uniformInt, zipf } from '../../lib/rand.ts';
 import type { RequestSpec, TextPart, WorkloadDef } from '../types.ts';
-import { clustered, ENGINE, finish, NEUTRAL_POOL, opaquePart, poisson, tokensOf } from './common.ts';
+import { clustered, ENGINE, finish, opaquePart, poisson, tokensOf, NEUTRAL_RUN, neutralPool } from './common.ts';
 
 export const AGENT = {
   toolSets: 4,
@@ -55,14 +55,10 @@ export function toolSetTokens(i: number): number {
 export const agent: WorkloadDef = {
   name: 'agent',
   describe: '8 pods; 4 tool-set system prompts of 3–8k tokens shared by agent sessions of 3–28 turns that grow by tool outputs of 150–3 500 tokens, sessions starting in clusters, and a third of the requests one-shot prompts with nothing to reuse',
-  pods: 8,
-  durationMs: 120_000,
-  quickDurationMs: 20_000,
-  quickLevel: 0.95,
+  ...NEUTRAL_RUN,
   generate(params) {
-    const pods = params.pods ?? 8;
     // Long sessions reach ~120k tokens at worst: the engine takes Llama 3.1's 128k context.
-    const pool = { name: NEUTRAL_POOL, pods, model: 'llama-3.1-8b', adapters: [], engine: { ...ENGINE, maxModelLen: 131_072 } };
+    const pool = neutralPool(params, { ...ENGINE, maxModelLen: 131_072 });
     const random = seeded(params.seed, 21);
     const pickToolSet = zipf(AGENT.toolSets, 0.8);
     const requests: RequestSpec[] = [];

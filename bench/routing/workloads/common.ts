@@ -3,7 +3,7 @@ import type { EngineConfigOverrides } from '../../../src/sim/config.ts';
 import { CHARS_PER_TOKEN } from '../../../src/sim/text.ts';
 import { exponential, gamma, type Random } from '../../lib/rand.ts';
 import { charsFor, textOfChars } from '../text.ts';
-import type { RequestSpec, TextPart, Workload, WorkloadParams } from '../types.ts';
+import type { PoolSpec, RequestSpec, TextPart, Workload, WorkloadDef, WorkloadParams } from '../types.ts';
 
 /** The engine used by every synthetic workload: the calibrated H100 profile with a 32k context. */
 export const ENGINE: EngineConfigOverrides = { maxModelLen: 32_768 };
@@ -28,6 +28,14 @@ export function tokensOf(parts: readonly TextPart[]): number {
 
 /** The name of the pool in the workloads added since issue 19: the same for all of them, so it tells the scheduler nothing. */
 export const NEUTRAL_POOL = 'pool';
+
+/** The run of the workloads added since issue 19: 8 pods, 120 s (20 s quick, at 95%). */
+export const NEUTRAL_RUN = { pods: 8, durationMs: 120_000, quickDurationMs: 20_000, quickLevel: 0.95 } as const satisfies Partial<WorkloadDef>;
+
+/** Their one pool: `params.pods` pods (8 by default) of Llama 3.1 8B, no adapters. */
+export function neutralPool(params: WorkloadParams, engine: EngineConfigOverrides = ENGINE): PoolSpec {
+  return { name: NEUTRAL_POOL, pods: params.pods ?? NEUTRAL_RUN.pods, model: 'llama-3.1-8b', adapters: [], engine };
+}
 
 /**
  * A text tag that names nothing: 16 hex digits from two FNV-1a hashes of

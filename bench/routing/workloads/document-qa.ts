@@ -18,7 +18,7 @@
  */
 import { logNormal, seeded, uniformInt, zipf } from '../../lib/rand.ts';
 import type { RequestSpec, WorkloadDef } from '../types.ts';
-import { ENGINE, finish, NEUTRAL_POOL, opaquePart, poisson, tokensOf } from './common.ts';
+import { finish, opaquePart, poisson, tokensOf, NEUTRAL_RUN, neutralPool } from './common.ts';
 
 export const DOCUMENT_QA = {
   documents: 120,
@@ -35,13 +35,9 @@ export function documentTokens(i: number): number {
 export const documentQa: WorkloadDef = {
   name: 'document-qa',
   describe: '8 pods; questions about 120 documents of 4–24k tokens with Zipf(1.1) popularity (the top document ~23% of the traffic), whole documents in the prompt',
-  pods: 8,
-  durationMs: 120_000,
-  quickDurationMs: 20_000,
-  quickLevel: 0.95,
+  ...NEUTRAL_RUN,
   generate(params) {
-    const pods = params.pods ?? 8;
-    const pool = { name: NEUTRAL_POOL, pods, model: 'llama-3.1-8b', adapters: [], engine: ENGINE };
+    const pool = neutralPool(params);
     const random = seeded(params.seed, 22);
     const pick = zipf(DOCUMENT_QA.documents, DOCUMENT_QA.zipf);
     const requests: RequestSpec[] = [];

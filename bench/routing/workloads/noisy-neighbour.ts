@@ -13,7 +13,7 @@
  */
 import { logNormal, seeded, weighted } from '../../lib/rand.ts';
 import type { RequestSpec, Workload, WorkloadDef } from '../types.ts';
-import { ENGINE, finish, NEUTRAL_POOL, onOff, opaquePart, poisson, tokensOf, warmupOf } from './common.ts';
+import { finish, onOff, opaquePart, poisson, tokensOf, warmupOf, NEUTRAL_RUN, neutralPool } from './common.ts';
 
 export const NOISY = {
   quiet: [['tenant-a', 0.4], ['tenant-b', 0.3], ['tenant-c', 0.2], ['tenant-d', 0.1]] as const,
@@ -31,13 +31,9 @@ export const TENANT_GROUPS = [...NOISY.quiet.map(([t]) => t), NOISY.flooding, 'q
 export const noisyNeighbour: WorkloadDef = {
   name: 'noisy-neighbour',
   describe: '8 pods; four quiet chat tenants (half the requests) and one batch tenant that floods on/off (5 s of every 20 s at 4× its mean rate)',
-  pods: 8,
-  durationMs: 120_000,
-  quickDurationMs: 20_000,
-  quickLevel: 0.95,
+  ...NEUTRAL_RUN,
   generate(params) {
-    const pods = params.pods ?? 8;
-    const pool = { name: NEUTRAL_POOL, pods, model: 'llama-3.1-8b', adapters: [], engine: ENGINE };
+    const pool = neutralPool(params);
     const random = seeded(params.seed, 24);
     const requests: RequestSpec[] = [];
     let n = 0;

@@ -15,7 +15,7 @@
 import type { Criticality } from '../../../src/routing/schema.ts';
 import { logNormal, seeded, weighted } from '../../lib/rand.ts';
 import type { RequestSpec, WorkloadDef } from '../types.ts';
-import { ENGINE, finish, NEUTRAL_POOL, opaquePart, poisson, tokensOf } from './common.ts';
+import { finish, opaquePart, poisson, tokensOf, NEUTRAL_RUN, neutralPool } from './common.ts';
 
 export const PRIORITY_BURST = {
   mix: [['Critical', 0.2], ['Standard', 0.5], ['Sheddable', 0.3]] as const satisfies readonly (readonly [Criticality, number])[],
@@ -30,13 +30,9 @@ export const CLASSES: readonly Criticality[] = ['Critical', 'Standard', 'Sheddab
 export const priorityBurst: WorkloadDef = {
   name: 'priority-burst',
   describe: '8 pods; Critical/Standard/Sheddable 20/50/30, and a burst of Standard traffic worth +1.0× capacity for 15% of the run',
-  pods: 8,
-  durationMs: 120_000,
-  quickDurationMs: 20_000,
-  quickLevel: 0.95,
+  ...NEUTRAL_RUN,
   generate(params) {
-    const pods = params.pods ?? 8;
-    const pool = { name: NEUTRAL_POOL, pods, model: 'llama-3.1-8b', adapters: [], engine: ENGINE };
+    const pool = neutralPool(params);
     const random = seeded(params.seed, 23);
     const requests: RequestSpec[] = [];
     let n = 0;
