@@ -8,7 +8,7 @@ import { Pool } from 'undici';
 import type { Criticality } from '../../src/routing/schema.ts';
 import { LogHistogram, percentile, Samples } from '../lib/stats.ts';
 import { GroupCollector } from './groups.ts';
-import type { RequestSpec, Workload } from './types.ts';
+import type { RequestSpec, RunMetrics, Workload } from './types.ts';
 import { materialize } from './workloads/common.ts';
 
 export interface LoadResult {
@@ -24,6 +24,23 @@ export interface LoadResult {
   groups: GroupCollector;
   /** Failures of measured requests by HTTP status (or "no tokens", "connection"), with the first answer of each. */
   failures: Record<string, { count: number; first: string }>;
+}
+
+/**
+ * A run's metrics from what the load generator measured and the pods' counters summed (`sum`): latencies in
+ * engine ms, throughput over the measured window. Completion rate and queue lateness are not known end to end.
+ */
+export function loadMetrics(strategy: string, workload: Workload, load: LoadResult, sum: (counter: string) => number, startedAt: number, adapterLoads: number): RunMetrics {
+  const ttft = load.ttft.sorted();
+  return {
+    strategy, requests: workload.requests.length, measured: load.measured,
+    ttft: { p50: percentile(ttft, 0.5), p90: percentile(ttft, 0.9), p99: percentile(ttft, 0.99) },
+    itl: { p50: load.tpot.percentile(0.5), p99: load.tpot.percentile(0.99) },
+    e2eP99: percentile(load.e2e.sorted(), 0.99),
+    outputTokensPerS: (load.windowTokens * 1000) / (workload.durationMs - workload.warmupMs),
+    completedPerS: NaN, prefixHitRate: sum('prefix_hits') / Math.max(1, sum('prefix_queries')), adapterLoads,
+    shed: load.shed, errors: load.errors, unfinished: 0, lateQueueP50: NaN, wallMs: performance.now() - startedAt,
+  };
 }
 
 /** llm-d's header naming a request's fairness flow (the older alias is x-gateway-inference-fairness-id). */

@@ -17,10 +17,9 @@ import { loadKernelModule } from '../../src/runtime/node/index.ts';
 import { measureCapacity } from './capacity.ts';
 import { runSimulated } from './sim-loop.ts';
 import type { Criticality } from '../../src/routing/schema.ts';
-import { driveLoad, objectiveName } from './e2e-load.ts';
+import { driveLoad, loadMetrics, objectiveName } from './e2e-load.ts';
 import { CAPACITY_METHOD, offeredRate, type LevelResult, type WorkloadResult } from './run.ts';
 import type { Strategy } from './strategies/index.ts';
-import { percentile } from '../lib/stats.ts';
 import type { PoolSpec, RunMetrics, Workload, WorkloadParams } from './types.ts';
 import { workloadByName } from './workloads/index.ts';
 
@@ -122,17 +121,7 @@ async function runOne({ workload, pools, podPorts, dir, strategy, timeScale: T, 
   await stop(gw.child);
   await Promise.all(podChildren.map((c) => stop(c.child)));
   const sum = (k: string) => stats.reduce((s, x) => s + (x.stats[k] ?? 0), 0);
-  const ttft = load.ttft.sorted();
-  const metrics: RunMetrics = {
-    strategy: strategy.name, requests: workload.requests.length, measured: load.measured,
-    ttft: { p50: percentile(ttft, 0.5), p90: percentile(ttft, 0.9), p99: percentile(ttft, 0.99) },
-    itl: { p50: load.tpot.percentile(0.5), p99: load.tpot.percentile(0.99) },
-    e2eP99: percentile(load.e2e.sorted(), 0.99),
-    outputTokensPerS: (load.windowTokens * 1000) / (workload.durationMs - workload.warmupMs),
-    completedPerS: NaN, prefixHitRate: sum('prefix_hits') / Math.max(1, sum('prefix_queries')), adapterLoads: sum('lora_loads'),
-    shed: load.shed, errors: load.errors, unfinished: 0, lateQueueP50: NaN, wallMs: performance.now() - started,
-    groups: load.groups.result(),
-  };
+  const metrics: RunMetrics = { ...loadMetrics(strategy.name, workload, load, sum, started, sum('lora_loads')), groups: load.groups.result() };
   const failed = Object.entries(load.failures).map(([k, f]) => `${f.count}× ${k}${f.first ? ` (${f.first})` : ''}`).join('; ');
   const busy = `${failed ? `failed: ${failed}; ` : ''}gateway ${(gwCpu * 100).toFixed(0)}% of a core, pods ${(simCpu * 100).toFixed(0)}%, load generator ${(loadCpu * 100).toFixed(0)}%; simulator step lateness p99 ${lateP99.toFixed(0)} ms (wall); send lag p99 ${load.sendLagP99.toFixed(0)} ms`;
   return { metrics, busy };

@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { measureCapacity } from '../capacity.ts';
-import { driveLoad, objectiveName } from '../e2e-load.ts';
-import { percentile } from '../../lib/stats.ts';
+import { driveLoad, loadMetrics, objectiveName } from '../e2e-load.ts';
 import type { RunMetrics, WorkloadParams } from '../types.ts';
 import { workloadByName } from '../workloads/index.ts';
 import type { ComparisonRow } from './report.ts';
@@ -121,16 +120,7 @@ export async function runPreciseE2E(o: PreciseE2EOptions): Promise<{ rows: Compa
         const busy = `pods ${share(pods.child.pid, cpu0.pods)}, agent ${share(agent.child.pid, cpu0.agent)}, gateway${run.replicas > 1 ? 's' : ''} ${gatewayChildren.map((c, i) => share(c.pid, cpu0.gateways[i]!)).join(' + ')}, front ${share(front.child.pid, cpu0.front)} of a core`;
         const stats = await Promise.all(podInfo.map(async (p) => (await fetch(`http://127.0.0.1:${p.port}/admin/state`)).json() as Promise<{ stats: Record<string, number> }>));
         const sum = (k: string) => stats.reduce((s, x) => s + (x.stats[k] ?? 0), 0);
-        const ttft = load.ttft.sorted();
-        const m: RunMetrics = {
-          strategy: run.name, requests: workload.requests.length, measured: load.measured,
-          ttft: { p50: percentile(ttft, 0.5), p90: percentile(ttft, 0.9), p99: percentile(ttft, 0.99) },
-          itl: { p50: load.tpot.percentile(0.5), p99: load.tpot.percentile(0.99) },
-          e2eP99: percentile(load.e2e.sorted(), 0.99),
-          outputTokensPerS: (load.windowTokens * 1000) / (workload.durationMs - workload.warmupMs),
-          completedPerS: NaN, prefixHitRate: sum('prefix_hits') / Math.max(1, sum('prefix_queries')), adapterLoads: 0,
-          shed: load.shed, errors: load.errors, unfinished: 0, lateQueueP50: NaN, wallMs: performance.now() - started,
-        };
+        const m: RunMetrics = loadMetrics(run.name, workload, load, sum, started, 0);
         rows.push({ workload: 'shared-prefix (e2e)', level: `${Math.round(level * 100)}%`, run: m });
         o.progress?.(`e2e shared-prefix ${Math.round(level * 100)}% ${run.name}: hits ${(m.prefixHitRate * 100).toFixed(1)}%, ttft p99 ${m.ttft.p99.toFixed(0)} ms, errors ${m.errors}, send lag p99 ${load.sendLagP99.toFixed(0)} ms wall; ${busy}`);
         notes.push(`${run.name} ${Math.round(level * 100)}%: ${busy}, send lag p99 ${load.sendLagP99.toFixed(0)} ms`);
