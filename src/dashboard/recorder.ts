@@ -30,8 +30,8 @@ export class DashboardRecorder implements DashboardSource {
   #unsent: DecisionView[] = [];
   #seq = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
-  #explainSecond = 0;
-  #explained = 0;
+  #explainTokens = Infinity;
+  #explainRefilledAt = 0;
 
   constructor(options: DashboardRecorderOptions) {
     this.#options = options;
@@ -56,13 +56,14 @@ export class DashboardRecorder implements DashboardSource {
    */
   wantsExplanation(): boolean {
     if (this.#listeners.size === 0) return false;
-    const second = Math.floor(this.#now() / 1000);
-    if (second !== this.#explainSecond) {
-      this.#explainSecond = second;
-      this.#explained = 0;
-    }
-    if (this.#explained >= (this.#options.explanationsPerSecond ?? 10)) return false;
-    this.#explained++;
+    // A token bucket, refilled continuously: under steady traffic the explained decisions are spread over each
+    // second, not the first N of it (the page shows the newest decisions, which then always include some).
+    const rate = this.#options.explanationsPerSecond ?? 10;
+    const now = this.#now();
+    this.#explainTokens = Math.min(rate, this.#explainTokens + ((now - this.#explainRefilledAt) * rate) / 1000);
+    this.#explainRefilledAt = now;
+    if (this.#explainTokens < 1) return false;
+    this.#explainTokens--;
     return true;
   }
 
