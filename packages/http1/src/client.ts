@@ -164,12 +164,18 @@ class Origin {
 }
 
 function parseOrigin(origin: string, maxIdle: number): Origin {
+  const { host, port, hostHeader } = originParts(origin);
+  return new Origin(host, port, hostHeader, maxIdle);
+}
+
+/** An `http://host:port` origin's host, port and Host header; throws `connect` for any other shape. */
+export function originParts(origin: string): { host: string; port: number; hostHeader: string } {
   const m = /^http:\/\/(\[[0-9A-Fa-f:.]+(?:%[^\]]+)?\]|[^/:[\]@]+)(?::(\d{1,5}))?\/?$/.exec(origin);
   if (!m) throw new ClientError('connect', `unsupported upstream origin ${JSON.stringify(origin)} (only http://host:port)`);
   const bracketed = m[1]!;
   const host = bracketed.startsWith('[') ? bracketed.slice(1, -1) : bracketed;
   const port = m[2] ? Number(m[2]) : 80;
-  return new Origin(host, port, m[2] ? `${bracketed}:${port}` : bracketed, maxIdle);
+  return { host, port, hostHeader: m[2] ? `${bracketed}:${port}` : bracketed };
 }
 
 /** The request line and headers; throws a 400 for anything that would let a value break out of its line. */

@@ -11,6 +11,7 @@
  */
 export { listenFast, drained, type ConnectionStats, type FastListening, type FastServerOptions } from './server.ts';
 export { Http1Client, IDLE_TIMEOUT_MS, type Http1ClientOptions } from './client.ts';
+export { H2cClient, type H2cClientOptions } from './h2c-client.ts';
 export { AbortOnce } from './abort-once.ts';
 export { NodeHeaders } from './headers.ts';
 export { TOKEN, BAD_FIELD_VALUE } from './grammar.ts';

@@ -1,0 +1,373 @@
+/**
+ * HTTP/2 over cleartext with prior knowledge (h2c, RFC 9113 §3.3), for model
+ * servers that speak only that — a Service port with `appProtocol:
+ * kubernetes.io/h2c`. One multiplexed session per origin over node:http2
+ * (Deno's node:http2 serves it too), with the same request, answer and
+ * failure contract as the HTTP/1.1 client (./types.ts), so a caller picks
+ * a client by the pool's protocol and handles both alike.
+ *
+ * HTTP/2 tells more than HTTP/1.1 about an unanswered request: a stream the
+ * server refused (RST_STREAM REFUSED_STREAM) or left unprocessed by its
+ * GOAWAY was never acted on (RFC 9113 §8.7), so it fails as `connect`,
+ * which a caller may send elsewhere; any other loss after the request went
+ * out is `broken`.
+ */
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type IncomingHttpStatusHeader } from 'node:http2';
+import { BAD_FIELD_VALUE, BAD_PATH, fieldName, TOKEN } from './grammar.ts';
+import { ClientBodyError, ClientError, type ClientBody, type ClientRequest, type ClientResponse, type HeaderView } from './types.ts';
+import { IDLE_TIMEOUT_MS, originParts } from './client.ts';
+
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM, HTTP2_HEADER_STATUS } = http2.constants;
+
+/** Connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2), and the framing this client writes itself. */
+const DROPPED = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer', 'http2-settings']);
+
+export interface H2cClientOptions {
+  /** A body read whole (`bytes()`) larger than this fails with ClientBodyError `too_large` (default 64 MiB). */
+  maxBufferedBytes?: number;
+  /** A body with no byte for this long fails with ClientBodyError `idle`, ms (default 300 000); a request may set its own. */
+  bodyIdleTimeoutMs?: number;
+  /** A session with no stream for this long is closed, ms (default the HTTP/1.1 client's idle limit). */
+  sessionIdleTimeoutMs?: number;
+}
+
+export class H2cClient {
+  readonly #sessions = new Map<string, Session>();
+  readonly #limits: { maxBuffered: number; bodyIdleMs: number; sessionIdleMs: number };
+
+  constructor(options: H2cClientOptions = {}) {
+    this.#limits = { maxBuffered: options.maxBufferedBytes ?? 64 << 20, bodyIdleMs: options.bodyIdleTimeoutMs ?? 300_000, sessionIdleMs: options.sessionIdleTimeoutMs ?? IDLE_TIMEOUT_MS };
+  }
+
+  /** Send one request on the origin's session; never twice (see ClientFailure). */
+  request(req: ClientRequest): Promise<ClientResponse> {
+    if (req.signal.aborted) return Promise.reject(new ClientError('aborted', 'the client went away', false));
+    let headers: http2.OutgoingHttpHeaders;
+    let session: Session;
+    try {
+      const { hostHeader } = originParts(req.origin);
+      headers = requestHeaders(req, hostHeader);
+      session = this.#session(req.origin);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.h2.request(headers, { endStream: req.body.byteLength === 0 });
+    } catch (err) {
+      // Thrown before anything was queued: a value node:http2 will not encode, or a session already going away.
+      const code = (err as { code?: string }).code ?? '';
+      if (/INVALID_HEADER|INVALID_HTTP_TOKEN|INVALID_CHAR|HEADER_SINGLE_VALUE|PSEUDOHEADER/.test(code)) return Promise.reject(new ClientError('invalid', `the request cannot be sent over HTTP/2: ${(err as Error).message}`));
+      this.#forget(session);
+      return Promise.reject(new ClientError('connect', `the HTTP/2 session to ${req.origin} cannot open a stream (${(err as Error).message})`));
+    }
+    this.#opened(session, stream);
+    if (req.body.byteLength) stream.end(req.body);
+    return new Promise((resolve, reject) => exchange(session, stream, req, this.#limits, resolve, reject));
+  }
+
+  #session(origin: string): Session {
+    const known = this.#sessions.get(origin);
+    if (known && !known.h2.closed && !known.h2.destroyed && !known.goingAway) return known;
+    const h2 = http2.connect(origin);
+    const session: Session = { origin, h2, connected: false, goingAway: false, lastStreamId: Infinity, open: 0, idle: undefined };
+    this.#sessions.set(origin, session);
+    h2.once('connect', () => (session.connected = true));
+    // A GOAWAY: streams above its last id were not processed; no new stream goes on this session.
+    h2.on('goaway', (_code: number, lastStreamId: number) => {
+      session.goingAway = true;
+      session.lastStreamId = lastStreamId;
+      this.#forget(session);
+    });
+    h2.on('error', () => this.#forget(session)); // each stream reports its own failure
+    h2.once('close', () => this.#forget(session));
+    h2.unref();
+    return session;
+  }
+
+  /** Count the stream; the session closes once it has had none for the idle limit. */
+  #opened(session: Session, stream: ClientHttp2Stream): void {
+    clearTimeout(session.idle);
+    session.open++;
+    stream.once('close', () => {
+      if (--session.open > 0) return;
+      session.idle = setTimeout(() => {
+        if (session.open > 0) return;
+        this.#forget(session);
+        session.h2.close();
+      }, this.#limits.sessionIdleMs);
+      session.idle.unref?.();
+    });
+  }
+
+  #forget(session: Session): void {
+    if (this.#sessions.get(session.origin) === session) this.#sessions.delete(session.origin);
+  }
+
+  async close(): Promise<void> {
+    const sessions = [...this.#sessions.values()];
+    this.#sessions.clear();
+    for (const s of sessions) {
+      clearTimeout(s.idle);
+      s.h2.destroy();
+    }
+  }
+}
+
+interface Session {
+  origin: string;
+  h2: ClientHttp2Session;
+  /** The connection was established (before that, a failure means nothing reached the server). */
+  connected: boolean;
+  goingAway: boolean;
+  /** The GOAWAY's last processed stream id. */
+  lastStreamId: number;
+  /** Streams not closed yet. */
+  open: number;
+  /** Closes the session when it has had no stream for the idle limit. */
+  idle: ReturnType<typeof setTimeout> | undefined;
+}
+
+type Limits = { maxBuffered: number; bodyIdleMs: number };
+/** A body's watch: `touched` at each chunk (re-arms the idle limit), `end` when it finished. */
+type Watch = { touched(): void; end(): void };
+
+/** Wait for the answer's head; then hand the body over as a ClientBody. */
+function exchange(session: Session, stream: ClientHttp2Stream, req: ClientRequest, limits: Limits, resolve: (r: ClientResponse) => void, reject: (e: ClientError) => void): void {
+  let settled = false;
+  const fail = (err: ClientError) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    req.signal.removeEventListener('abort', onAbort);
+    stream.removeAllListeners('response');
+    if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+    reject(err);
+  };
+  const onAbort = () => fail(new ClientError('aborted', 'the client went away'));
+  req.signal.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => fail(new ClientError('timeout', `no response within ${req.headersTimeoutMs} ms`)), req.headersTimeoutMs);
+  const lost = (detail: string) => {
+    if (!session.connected) return new ClientError('connect', `cannot connect to ${req.origin} (${detail})`);
+    // Never processed, as the server says: safe to send elsewhere.
+    if (stream.rstCode === NGHTTP2_REFUSED_STREAM || (stream.id !== undefined && stream.id > session.lastStreamId)) return new ClientError('connect', `${req.origin} refused the stream unprocessed (${detail})`, false);
+    return new ClientError('broken', `the upstream closed the stream before answering (${detail})`);
+  };
+  stream.once('error', (err: Error & { code?: string }) => fail(lost(err.code ?? err.message)));
+  stream.once('close', () => fail(lost(`RST_STREAM code ${stream.rstCode ?? 'none'}`)));
+  stream.once('response', (raw: IncomingHttpHeaders & IncomingHttpStatusHeader) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    req.signal.removeEventListener('abort', onAbort);
+    const status = Number(raw[HTTP2_HEADER_STATUS]);
+    const headers = new H2Headers(raw);
+    const empty = stream.endAfterHeaders || req.method === 'HEAD' || status === 204 || status === 304;
+    if (empty) {
+      stream.resume();
+      resolve({ status, headers, body: null });
+      return;
+    }
+    resolve({ status, headers, body: new StreamBody(stream, req, limits) });
+  });
+}
+
+/** The answer's body: read whole, streamed with back-pressure, or dropped. */
+class StreamBody implements ClientBody {
+  #taken = false;
+  constructor(
+    private readonly h2: ClientHttp2Stream,
+    private readonly req: ClientRequest,
+    private readonly limits: Limits,
+  ) {
+    h2.pause();
+  }
+
+  #take(): void {
+    if (this.#taken) throw new Error('the body was already read');
+    this.#taken = true;
+  }
+
+  bytes(): Promise<Uint8Array> {
+    this.#take();
+    const { h2: stream, limits } = this;
+    return new Promise((resolve, reject) => {
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      const watch = this.#watch((err) => reject(err));
+      stream.on('data', (chunk: Uint8Array) => {
+        watch.touched();
+        size += chunk.byteLength;
+        if (size > limits.maxBuffered) {
+          watch.end();
+          stream.close(NGHTTP2_CANCEL);
+          reject(new ClientBodyError('too_large', `the upstream's answer is larger than ${limits.maxBuffered} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      stream.once('end', () => {
+        watch.end();
+        if (cutOff(stream)) reject(cutOffError(stream));
+        else resolve(concat(chunks, size));
+      });
+      stream.resume();
+    });
+  }
+
+  stream(onEnd: () => void, onFirst?: () => void): ReadableStream<Uint8Array> {
+    this.#take();
+    const source = this.h2;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      onEnd();
+    };
+    let first = onFirst;
+    let watch: Watch | undefined;
+    // Once cancelled or failed, what the stream still emits is dropped.
+    let open = true;
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          watch = this.#watch((err) => {
+            if (!open) return;
+            open = false;
+            end();
+            controller.error(err);
+          });
+          source.on('data', (chunk: Uint8Array) => {
+            if (!open) return;
+            watch!.touched();
+            if (first) {
+              first();
+              first = undefined;
+            }
+            controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+            if ((controller.desiredSize ?? 1) <= 0) source.pause();
+          });
+          source.once('end', () => {
+            watch!.end();
+            if (!open) return;
+            open = false;
+            end();
+            if (cutOff(source)) controller.error(cutOffError(source));
+            else controller.close();
+          });
+        },
+        pull: () => void source.resume(),
+        cancel: () => {
+          open = false;
+          watch?.end();
+          end();
+          if (!source.destroyed) source.close(NGHTTP2_CANCEL);
+        },
+      },
+      { highWaterMark: 4 },
+    );
+  }
+
+  cancel(): void {
+    if (this.#taken) return;
+    this.#taken = true;
+    if (!this.h2.destroyed) this.h2.close(NGHTTP2_CANCEL);
+  }
+
+  /** Fail the body when it breaks off, stalls past the idle limit, or its caller's client goes away. */
+  #watch(fail: (err: Error) => void): Watch {
+    const { h2: stream, req } = this;
+    const idleMs = req.bodyIdleTimeoutMs ?? this.limits.bodyIdleMs;
+    let done = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => stop(new ClientBodyError('idle', `no byte of the upstream's answer for ${idleMs} ms`)), idleMs);
+    };
+    const stop = (err: Error) => {
+      if (done) return;
+      end();
+      if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+      fail(err);
+    };
+    const onAbort = () => stop(new Error('the client went away'));
+    const onClose = () => stop(cutOffError(stream));
+    const end = () => {
+      done = true;
+      clearTimeout(timer);
+      req.signal.removeEventListener('abort', onAbort);
+      stream.off('close', onClose);
+    };
+    req.signal.addEventListener('abort', onAbort, { once: true });
+    // 'close' after 'end' is the normal finish (end() has run by then); before it, the body broke off.
+    stream.on('close', onClose);
+    stream.on('error', () => undefined); // reported through 'close'
+    arm();
+    return { touched: arm, end };
+  }
+}
+
+/**
+ * node:http2 ends the readable side of a stream the server reset (or whose
+ * session died) before it reports why: an end with an error code is a body
+ * broken off, not a finished one.
+ */
+function cutOff(stream: ClientHttp2Stream): boolean {
+  return stream.aborted || (stream.rstCode !== undefined && stream.rstCode !== NGHTTP2_NO_ERROR);
+}
+
+function cutOffError(stream: ClientHttp2Stream): ClientBodyError {
+  return new ClientBodyError('broken', `the upstream reset the stream mid-answer (code ${stream.rstCode ?? 'none'})`);
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** An answer's header block, pseudo-headers left out. */
+class H2Headers implements HeaderView {
+  constructor(private readonly raw: IncomingHttpHeaders) {}
+
+  get(name: string): string | null {
+    const v = this.raw[name];
+    return v === undefined || name.startsWith(':') ? null : Array.isArray(v) ? v.join(', ') : v;
+  }
+
+  forEach(callback: (value: string, name: string) => void): void {
+    for (const name in this.raw) {
+      if (name.startsWith(':')) continue;
+      const v = this.raw[name];
+      if (v !== undefined) callback(Array.isArray(v) ? v.join(', ') : v, name);
+    }
+  }
+}
+
+/** The request's header block; throws `invalid` for what cannot be sent, as the HTTP/1.1 client does. */
+function requestHeaders(req: ClientRequest, hostHeader: string): http2.OutgoingHttpHeaders {
+  if (!TOKEN.test(req.method)) throw invalid(`the method ${JSON.stringify(req.method)} is not a valid HTTP method`);
+  if (BAD_PATH.test(req.path) || !req.path.startsWith('/')) throw invalid('the request path contains characters that cannot be sent upstream');
+  if (req.host !== undefined && (req.host === '' || BAD_FIELD_VALUE.test(req.host))) throw invalid('the Host to forward is empty or contains control characters');
+  const out: http2.OutgoingHttpHeaders = { ':method': req.method, ':scheme': 'http', ':authority': req.host ?? hostHeader, ':path': req.path };
+  for (const name in req.headers) {
+    const lower = fieldName(name);
+    if (lower === null) throw invalid(`the header name ${JSON.stringify(name.slice(0, 80))} is not valid`);
+    if (DROPPED.has(lower)) continue;
+    const value = req.headers[name]!;
+    if (BAD_FIELD_VALUE.test(value)) throw invalid(`the value of header ${name} contains control characters (CR, LF or NUL)`);
+    // HTTP/2 field names are lower case (RFC 9113 §8.2.1).
+    out[lower] = value;
+  }
+  out['content-length'] = String(req.body.byteLength);
+  return out;
+}
+
+function invalid(message: string): ClientError {
+  return new ClientError('invalid', message);
+}
