@@ -51,7 +51,7 @@ metricsStaleAfter: 500ms
 interface Echo {
   status: number;
   headers: Record<string, string>;
-  body: { pod?: string; namespace?: string; path?: string; method?: string; host?: string; httpPort?: string; error?: unknown };
+  body: { pod?: string; namespace?: string; path?: string; method?: string; host?: string; proto?: string; httpPort?: string; error?: unknown };
 }
 
 describe.skipIf(!SUITE)(`the Inference Extension conformance suite${SUITE ? '' : ' (skipped: ../shared/ecosystem/gie-conformance not found beside the checkout)'}`, () => {
@@ -247,17 +247,27 @@ describe.skipIf(!SUITE)(`the Inference Extension conformance suite${SUITE ? '' :
     for (const p of pool.parents!) expect(p.controllerName).toMatch(/^[a-z0-9.-]+\.[a-z]+\/[A-Za-z0-9/_.-]+$/);
   });
 
-  it('InferencePoolAppProtocol: http and the default reach port 3000; h2c (kubernetes.io/h2c) is not spoken upstream (docs/compatibility.md §c)', async () => {
+  it('InferencePoolAppProtocol: http and the default reach port 3000 over HTTP/1.1; a kubernetes.io/h2c pool reaches port 3001 over HTTP/2 cleartext', async () => {
     await apply('inferencepool_appprotocol.yaml');
     for (const [host, path] of [['appprotocol-http.example.com', '/inferencepool-app-protocol-http'], ['appprotocol-default.example.com', '/inferencepool-app-protocol-default']] as const) {
       const prefix = host.startsWith('appprotocol-http') ? 'appprotocol-inference-model-server' : 'primary-inference-model-server';
       const pod = podsOf(prefix)[0]!;
-      const e = await eventually({ path, host, method: 'POST', body: BODY, headers: { 'test-epp-endpoint-selection': pod.ip } }, servedBy(pod.name));
+      const e = await eventually({ path, host, method: 'POST', body: BODY, headers: { 'test-epp-endpoint-selection': pod.ip } }, servedBy(pod.name, { proto: 'HTTP/1.1' }));
       expect(e.headers['x-conformance-test-served-endpoint']).toBe(`${pod.ip}:3000`);
     }
-    const h2c = podsOf('appprotocol-inference-model-server')[0]!;
-    const e = await send({ path: '/inferencepool-app-protocol-h2c', host: 'appprotocol-h2c.example.com', method: 'POST', body: BODY, headers: { 'test-epp-endpoint-selection': h2c.ip } });
-    expect(e.status).toBeGreaterThanOrEqual(500);
+    for (const pod of podsOf('appprotocol-inference-model-server')) {
+      const e = await eventually(
+        { path: '/inferencepool-app-protocol-h2c', host: 'appprotocol-h2c.example.com', method: 'POST', body: BODY, headers: { 'test-epp-endpoint-selection': pod.ip } },
+        servedBy(pod.name, { proto: 'HTTP/2.0', host: 'appprotocol-h2c.example.com', path: '/inferencepool-app-protocol-h2c', method: 'POST' }),
+      );
+      expect(e.headers['x-conformance-test-served-endpoint']).toBe(`${pod.ip}:${pod.h2cPort}`);
+    }
+    // The agent reads the h2c pods' metrics over h2c too: ready, scraped, no error.
+    const pool = [...gw.store.current!.pools.values()].find((p) => p.appProtocol === 'h2c')!;
+    const seen = gw.endpoints.snapshot(pool).endpoints;
+    expect(seen.map((e) => e.port)).toEqual(podsOf('appprotocol-inference-model-server').map((p) => p.h2cPort));
+    for (const e of seen) expect(e, JSON.stringify(e)).toMatchObject({ ready: true, scrapedAt: expect.any(Number) });
+    expect(seen.every((e) => e.lastError === undefined && e.metrics !== undefined)).toBe(true);
   });
 
   it('InferencePoolHTTPRoutePortValidation: a backendRef port on an InferencePool is ignored', async () => {

@@ -6,16 +6,21 @@
  * asks `stream_options.include_usage`: every chunk with `"usage":null`, then a
  * chunk with `choices: []` and the usage, then `data: [DONE]`. Token counts
  * are the test's: prompt = characters of the last message, completion = 7,
- * cached = 4. It records each request's headers (traceparent).
+ * cached = 4. It records each request's headers (traceparent) and HTTP
+ * version. With `h2c` it speaks only HTTP/2 cleartext (prior knowledge), as a
+ * pod behind a Service port with `appProtocol: kubernetes.io/h2c` does.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 
 export interface UsagePod {
   port: number;
   id: string;
   metrics: { waiting: number; running: number; kvUsage: number };
-  received: { headers: http.IncomingHttpHeaders; body: Record<string, unknown> }[];
+  received: { headers: http.IncomingHttpHeaders; httpVersion: string; body: Record<string, unknown> }[];
+  /** Requests of any kind (the agent's scrapes too), by HTTP version. */
+  versions: string[];
   close(): Promise<void>;
 }
 
@@ -27,9 +32,11 @@ export function promptTokens(body: Record<string, unknown>): number {
   return messages.at(-1)!.content.length;
 }
 
-export async function startUsagePod(metrics = { waiting: 0, running: 0, kvUsage: 0 }): Promise<UsagePod> {
+export async function startUsagePod(metrics = { waiting: 0, running: 0, kvUsage: 0 }, options: { h2c?: boolean } = {}): Promise<UsagePod> {
   const received: UsagePod['received'] = [];
-  const server = http.createServer((req, res) => {
+  const versions: string[] = [];
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    versions.push(req.httpVersion);
     if (req.method === 'GET' && req.url === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(
@@ -49,7 +56,7 @@ export async function startUsagePod(metrics = { waiting: 0, running: 0, kvUsage:
     req.on('data', (c) => (raw += c));
     req.on('end', () => {
       const body = JSON.parse(raw || '{}') as Record<string, unknown>;
-      received.push({ headers: req.headers, body });
+      received.push({ headers: req.headers, httpVersion: req.httpVersion, body });
       const model = String(body.model);
       const usage = { prompt_tokens: promptTokens(body), completion_tokens: COMPLETION_TOKENS, total_tokens: promptTokens(body) + COMPLETION_TOKENS, prompt_tokens_details: { cached_tokens: CACHED_TOKENS } };
       if (!body.stream) {
@@ -74,7 +81,11 @@ export async function startUsagePod(metrics = { waiting: 0, running: 0, kvUsage:
       };
       tick();
     });
-  });
+  };
+  // node:http2's compatibility API has the same request/response shape for what this pod does.
+  const server = options.h2c ? http2.createServer(handle as unknown as Parameters<typeof http2.createServer>[0]) : http.createServer(handle);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  if (options.h2c) (server as http2.Http2Server).on('session', (s) => (sessions.add(s), s.once('close', () => sessions.delete(s))));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -82,10 +93,12 @@ export async function startUsagePod(metrics = { waiting: 0, running: 0, kvUsage:
     id: `127.0.0.1:${port}`,
     metrics,
     received,
+    versions,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        if (server instanceof http.Server) server.closeAllConnections();
+        for (const s of sessions) s.destroy();
       }),
   };
 }

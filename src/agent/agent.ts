@@ -4,7 +4,7 @@
  * Subscribers (streams, the embedded source) read views of a pool and wait
  * for changes; they never hold up scraping.
  */
-import { poolKey, type Endpoint, type PoolSelector } from '../endpoints/types.ts';
+import { poolKey, type AppProtocol, type Endpoint, type PoolSelector } from '../endpoints/types.ts';
 import { selectEndpoints, type EndpointEntry } from '../endpoints/file-schema.ts';
 import { EngineMismatchError, readEngineMetrics, sameMetrics } from './engines.ts';
 import type { MetricsGetter } from './http-get.ts';
@@ -41,6 +41,8 @@ export interface PoolView {
 interface Target {
   endpoint: Endpoint;
   url: string;
+  /** How the pod is reached: its pools' protocol (h2c when any pool selecting it says so). */
+  protocol: AppProtocol;
   inFlight: boolean;
   failures: number;
   changeSeq: number;
@@ -143,14 +145,19 @@ export class MetricsAgent {
    */
   #reconcile(): void {
     const entries = this.#entries;
-    const wanted = new Map<string, { entry: EndpointEntry; port: number }>();
-    for (const e of entries) if (e.port !== undefined) wanted.set(`${e.address}:${e.port}`, { entry: e, port: e.port });
+    const wanted = new Map<string, { entry: EndpointEntry; port: number; protocol: AppProtocol }>();
+    for (const e of entries) if (e.port !== undefined) wanted.set(`${e.address}:${e.port}`, { entry: e, port: e.port, protocol: 'http' });
     for (const { pool } of this.#held.values()) {
+      const protocol = pool.appProtocol ?? 'http';
       for (const e of selectEndpoints(entries, pool)) {
         const id = `${e.address}:${e.port}`;
-        if (wanted.has(id)) continue;
+        const known = wanted.get(id);
+        if (known) {
+          if (protocol === 'h2c') known.protocol = 'h2c';
+          continue;
+        }
         const entry = entries.find((x) => x.address === e.address && x.port === undefined);
-        if (entry) wanted.set(id, { entry, port: e.port });
+        if (entry) wanted.set(id, { entry, port: e.port, protocol });
       }
     }
     let changed = false;
@@ -162,12 +169,13 @@ export class MetricsAgent {
     for (const [id, w] of wanted) {
       const t = this.#targets.get(id);
       if (t) {
+        t.protocol = w.protocol;
         if (JSON.stringify(t.endpoint.labels) !== JSON.stringify(w.entry.labels) || t.endpoint.engine !== w.entry.engine) {
           this.#replace(t, { ...t.endpoint, labels: w.entry.labels, engine: w.entry.engine }, true);
           changed = true;
         }
       } else {
-        this.#addTarget(w.entry, w.port);
+        this.#addTarget(w.entry, w.port, w.protocol);
         changed = true;
       }
     }
@@ -235,7 +243,7 @@ export class MetricsAgent {
     const models = await this.#readModels(t);
     const started = performance.now();
     try {
-      text = await this.#o.get(t.url, this.#o.scrapeTimeoutMs);
+      text = await this.#o.get(t.url, this.#o.scrapeTimeoutMs, t.protocol);
     } catch (err) {
       error = (err as Error).message || 'scrape failed';
     } finally {
@@ -284,7 +292,7 @@ export class MetricsAgent {
     if (every <= 0 || (t.modelsAt > 0 && this.#o.now() - t.modelsAt < every)) return undefined;
     t.modelsAt = this.#o.now();
     try {
-      return readServedModels(await this.#o.get(t.modelsUrl, this.#o.scrapeTimeoutMs));
+      return readServedModels(await this.#o.get(t.modelsUrl, this.#o.scrapeTimeoutMs, t.protocol));
     } catch {
       return undefined; // a server without /v1/models is still scraped for its metrics
     }
@@ -299,12 +307,13 @@ export class MetricsAgent {
     }
   }
 
-  #addTarget(entry: EndpointEntry, port: number): Target {
+  #addTarget(entry: EndpointEntry, port: number, protocol: AppProtocol): Target {
     const id = `${entry.address}:${port}`;
     const host = entry.address.includes(':') ? `[${entry.address}]` : entry.address;
     const t: Target = {
       endpoint: { id, address: entry.address, port, labels: entry.labels, ready: true, engine: entry.engine },
       url: `http://${host}:${port}${this.#o.metricsPath}`,
+      protocol,
       modelsUrl: `http://${host}:${port}/v1/models`,
       modelsAt: 0,
       inFlight: false,

@@ -3,13 +3,23 @@
  * Node injects a faster one over undici (src/runtime/node/metrics-getter.ts),
  * kept there because undici is Node-only.
  */
+import type { AppProtocol } from '../endpoints/types.ts';
+import { upstreamFailure, type UpstreamClient } from '../http/upstream.ts';
 
-/** Resolve with the page's text; reject with a short reason (timeout, refused, HTTP status). */
-export type MetricsGetter = (url: string, timeoutMs: number) => Promise<string>;
+/**
+ * Resolve with the page's text; reject with a short reason (timeout, refused,
+ * HTTP status). `protocol` is the pod's (its pool's appProtocol): a getter
+ * that cannot speak h2c says so.
+ */
+export type MetricsGetter = (url: string, timeoutMs: number, protocol?: AppProtocol) => Promise<string>;
 
-/** The web-standard getter (Deno, Workers, tests). */
-export function fetchGetter(fetchFn: typeof fetch = fetch): MetricsGetter {
-  return async (url, timeoutMs) => {
+/** The web-standard getter (Deno, Workers, tests); h2c pods are read through `h2c` when given. */
+export function fetchGetter(fetchFn: typeof fetch = fetch, h2c?: MetricsGetter): MetricsGetter {
+  return async (url, timeoutMs, protocol) => {
+    if (protocol === 'h2c') {
+      if (h2c) return h2c(url, timeoutMs, protocol);
+      throw new Error(H2C_UNSUPPORTED);
+    }
     const signal = AbortSignal.timeout(timeoutMs);
     try {
       const res = await fetchFn(url, { signal, headers: { accept: 'text/plain' } });
@@ -20,6 +30,35 @@ export function fetchGetter(fetchFn: typeof fetch = fetch): MetricsGetter {
       return await res.text();
     } catch (err) {
       throw new Error(describeGetError(err, signal, timeoutMs));
+    }
+  };
+}
+
+const H2C_UNSUPPORTED = 'this runtime cannot read an h2c (appProtocol kubernetes.io/h2c) pod: fetch speaks HTTP/2 only over TLS';
+
+/**
+ * A getter over an upstream client (the h2c client of packages/http1, on
+ * Node and Deno): a GET whose answer is read whole within the timeout.
+ */
+export function clientGetter(client: UpstreamClient): MetricsGetter {
+  return async (url, timeoutMs, protocol) => {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      const u = new URL(url);
+      const res = await client.request({ origin: u.origin, method: 'GET', path: u.pathname + u.search, headers: { accept: 'text/plain' }, body: new Uint8Array(0), signal: controller.signal, headersTimeoutMs: timeoutMs, protocol });
+      if (res.status < 200 || res.status >= 300) {
+        res.body?.cancel();
+        throw new Error(`HTTP ${res.status}`);
+      }
+      return res.body ? new TextDecoder().decode(await res.body.bytes()) : '';
+    } catch (err) {
+      if (controller.signal.aborted) throw new Error(`timed out after ${timeoutMs} ms`);
+      const kind = upstreamFailure(err);
+      // `connect` reads as a refusal to the agent: an unreachable pod, not a slow one.
+      throw new Error(kind === 'connect' ? `refused: ${(err as Error).message}` : (err as Error).message);
+    } finally {
+      clearTimeout(timer);
     }
   };
 }

@@ -7,7 +7,8 @@ import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@co
 import { create } from '@bufbuild/protobuf';
 import { EndpointService, GetEndpointsResponseSchema, WatchEndpointsResponseSchema } from '../gen/infergate/v1/endpoint_pb.ts';
 import type { PoolSelector } from '../endpoints/types.ts';
-import { toWireSnapshot } from '../endpoints/wire.ts';
+import { protocolFromWire, toWireSnapshot } from '../endpoints/wire.ts';
+import type { AppProtocol as WireAppProtocol } from '../gen/infergate/v1/routing_pb.ts';
 import type { MetricsAgent } from './agent.ts';
 import { watchPool, type WatchOptions } from './watch.ts';
 import { issuePath } from '../routing/problems.ts';
@@ -19,13 +20,14 @@ const PoolRequest = v.object({
 });
 
 /** A pool selector from a request, validated at this edge (InvalidArgument saying which field). */
-export function readPoolRequest(req: PoolSelector): PoolSelector {
+export function readPoolRequest(req: PoolSelector | (Omit<PoolSelector, 'appProtocol'> & { appProtocol: WireAppProtocol })): PoolSelector {
   const parsed = v.safeParse(PoolRequest, { selector: req.selector, targetPorts: req.targetPorts });
   if (!parsed.success) {
     const detail = parsed.issues.map((i) => `${issuePath(i)}: ${i.message}`).join('; ');
     throw new ConnectError(`invalid pool selector: ${detail}`, Code.InvalidArgument);
   }
-  return parsed.output;
+  const protocol = typeof req.appProtocol === 'number' ? protocolFromWire(req.appProtocol) : (req.appProtocol ?? 'http');
+  return protocol === 'h2c' ? { ...parsed.output, appProtocol: 'h2c' } : parsed.output;
 }
 
 export function endpointServiceRoutes(agent: MetricsAgent, options: WatchOptions & { subscribed?: () => () => void } = {}) {

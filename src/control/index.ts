@@ -8,7 +8,7 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
 import { EndpointService, GetEndpointsResponseSchema } from '../gen/infergate/v1/endpoint_pb.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
-import { toWireSnapshot } from '../endpoints/wire.ts';
+import { protocolFromWire, toWireSnapshot } from '../endpoints/wire.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
 import { bearerAuth } from '../rpc/auth.ts';
 import { mountConnect } from '../rpc/connect-mount.ts';
@@ -42,7 +42,7 @@ export function createAdminApp(options: AdminOptions): Hono {
     router.service(EndpointService, {
       getEndpoints(req) {
         if (!source) throw new ConnectError('this gateway has no endpoint source', Code.Unimplemented);
-        const snap = source.snapshot({ name: req.pool || '(query)', selector: req.selector, targetPorts: req.targetPorts });
+        const snap = source.snapshot({ name: req.pool || '(query)', selector: req.selector, targetPorts: req.targetPorts, appProtocol: protocolFromWire(req.appProtocol) });
         return create(GetEndpointsResponseSchema, { snapshot: toWireSnapshot(snap.endpoints, snap.at, 0) });
       },
     });

@@ -10,7 +10,7 @@ import { createConnectTransport } from '@connectrpc/connect-web';
 import { EndpointService } from '../gen/infergate/v1/endpoint_pb.ts';
 import { sendBearer } from '../rpc/auth.ts';
 import { poolKey, type Endpoint, type EndpointSource, type PoolRef, type PoolSnapshot } from './types.ts';
-import { fromWireSnapshot } from './wire.ts';
+import { fromWireSnapshot, wirePool } from './wire.ts';
 
 export interface AgentSourceOptions {
   agentUrl: string;
@@ -120,7 +120,7 @@ export class AgentEndpointSource implements EndpointSource {
       const attempt = new AbortController();
       sub.attempt = attempt;
       try {
-        const stream = this.#client.watchEndpoints({ selector: sub.pool.selector, targetPorts: sub.pool.targetPorts, pool: sub.pool.name }, { signal: attempt.signal });
+        const stream = this.#client.watchEndpoints(wirePool(sub.pool), { signal: attempt.signal });
         for await (const msg of stream) {
           const now = this.#o.now();
           if (!sub.connected) this.#o.log({ level: 'info', msg: 'agent stream connected', pool: sub.pool.name, agent: this.#o.agentUrl });

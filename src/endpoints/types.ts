@@ -56,7 +56,12 @@ export interface Endpoint {
 export interface PoolSelector {
   selector: Record<string, string>;
   targetPorts: number[];
+  /** How its pods are reached: HTTP/1.1 (`http`, the default) or HTTP/2 cleartext with prior knowledge (`h2c`, a port's `appProtocol: kubernetes.io/h2c`). */
+  appProtocol?: AppProtocol;
 }
+
+/** The protocols a pool's pods may speak. */
+export type AppProtocol = 'http' | 'h2c';
 
 /** A pool by name and selector. */
 export interface PoolRef extends PoolSelector {
@@ -77,7 +82,7 @@ function computePoolKey(pool: PoolSelector): string {
   const labels = Object.keys(pool.selector).sort();
   let key = '';
   for (const k of labels) key += `${JSON.stringify(k)}=${JSON.stringify(pool.selector[k])},`;
-  return `${key}|${[...pool.targetPorts].sort((a, b) => a - b).join(',')}`;
+  return `${key}|${[...pool.targetPorts].sort((a, b) => a - b).join(',')}${pool.appProtocol === 'h2c' ? '|h2c' : ''}`;
 }
 
 /** The endpoints of one pool at one moment. */

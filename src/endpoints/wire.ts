@@ -6,7 +6,18 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { EndpointSnapshotSchema, type EndpointSnapshot } from '../gen/infergate/v1/endpoint_pb.ts';
-import type { Endpoint } from './types.ts';
+import { AppProtocol as WireAppProtocol } from '../gen/infergate/v1/routing_pb.ts';
+import type { AppProtocol, Endpoint, PoolRef } from './types.ts';
+
+/** A pool as an EndpointService request names it: selector, ports, protocol and name. */
+export function wirePool(pool: PoolRef): { selector: Record<string, string>; targetPorts: number[]; pool: string; appProtocol: WireAppProtocol } {
+  return { selector: pool.selector, targetPorts: pool.targetPorts, pool: pool.name, appProtocol: pool.appProtocol === 'h2c' ? WireAppProtocol.H2C : WireAppProtocol.HTTP };
+}
+
+/** A request's protocol back: h2c, or HTTP/1.1 for anything else (unspecified included). */
+export function protocolFromWire(p: WireAppProtocol): AppProtocol {
+  return p === WireAppProtocol.H2C ? 'h2c' : 'http';
+}
 
 export function toWireSnapshot(endpoints: readonly Endpoint[], at: number, sequence: number): EndpointSnapshot {
   return create(EndpointSnapshotSchema, {

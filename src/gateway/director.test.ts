@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Endpoint, EndpointSource, PoolRef } from '../endpoints/types.ts';
-import { UpstreamError, type UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../http/upstream.ts';
+import { byProtocol, UpstreamError, type UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../http/upstream.ts';
 import { RoutingTableStore } from '../routing/store.ts';
 import { createScheduler } from '../scheduling/index.ts';
 import { LocalScheduling } from '../scheduling/local.ts';
@@ -155,5 +155,28 @@ describe('the director', () => {
     expect(((await res.json()) as { reason: string }).reason).toContain('FailClose');
     const fresh = director(endpoints([{ port: 8000, pool: 'closed' }], Date.now()), fakeUpstream({}).client, closedOnly);
     expect((await fresh.app.request('/readyz')).status).toBe(200);
+  });
+
+  it('sends a request for an h2c pool with protocol h2c, and where the runtime has no h2c client answers 502 saying so, nothing sent', async () => {
+    const h2cTable = { ...TABLE, pools: [{ ...TABLE.pools[0]!, appProtocol: 'h2c' as const }, TABLE.pools[1]!] };
+    const h2c = fakeUpstream({ '10.0.0.1:8000': () => json(200, { model: 'bot-lora' }) });
+    const http = fakeUpstream({ '10.0.0.1:8000': () => json(200, { model: 'bot-lora' }) });
+    const node = director(endpoints([{ port: 8000, pool: 'p' }]), byProtocol({ http: http.client, h2c: h2c.client, runtime: 'Node' }), h2cTable);
+    expect((await node.chat(hello)).status).toBe(200);
+    expect(h2c.sent.map((r) => r.protocol)).toEqual(['h2c']);
+    expect(http.sent).toHaveLength(0);
+
+    const workers = director(endpoints([{ port: 8000, pool: 'p' }]), byProtocol({ http: http.client, runtime: 'Workers' }), h2cTable);
+    const res = await workers.chat(hello);
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { error: { code: string; message: string; type: string } };
+    expect(body.error.code).toBe('upstream_protocol_unsupported');
+    expect(body.error.message).toContain('Workers cannot speak HTTP/2 cleartext');
+    expect(body.error.message).toContain('appProtocol http');
+    expect(http.sent).toHaveLength(0);
+    // An HTTP/1.1 pool on the same runtime is served as before.
+    const plain = director(endpoints([{ port: 8000, pool: 'p' }]), byProtocol({ http: http.client, runtime: 'Workers' }));
+    expect((await plain.chat(hello)).status).toBe(200);
+    expect(http.sent.map((r) => r.protocol)).toEqual(['http']);
   });
 });

@@ -19,7 +19,12 @@ export interface UpstreamRequest {
   signal: ClientSignal;
   /** Give up if the response headers have not arrived by then. */
   headersTimeoutMs: number;
+  /** The pool's protocol to its pods (`h2c`: a Service port with `appProtocol: kubernetes.io/h2c`); default `http` (HTTP/1.1). */
+  protocol?: UpstreamProtocol;
 }
+
+/** HTTP/1.1, or HTTP/2 over cleartext with prior knowledge. */
+export type UpstreamProtocol = 'http' | 'h2c';
 
 export interface UpstreamBody {
   /** The whole body (for answers that are not streamed). */
@@ -48,11 +53,12 @@ export interface UpstreamResponse {
  * `broken` (closed, reset or answered malformed after the request was
  * written: the endpoint may have processed it, so it is never sent again),
  * `timeout` (no head in time), `aborted` (the client went away), `invalid`
- * (the request cannot be written: a header value the wire cannot carry).
+ * (the request cannot be written: a header value the wire cannot carry),
+ * `unsupported` (this runtime cannot speak the pool's protocol; nothing was sent).
  */
-export type UpstreamFailure = 'connect' | 'broken' | 'timeout' | 'aborted' | 'invalid';
+export type UpstreamFailure = 'connect' | 'broken' | 'timeout' | 'aborted' | 'invalid' | 'unsupported';
 
-const FAILURES: ReadonlySet<string> = new Set<UpstreamFailure>(['connect', 'broken', 'timeout', 'aborted', 'invalid']);
+const FAILURES: ReadonlySet<string> = new Set<UpstreamFailure>(['connect', 'broken', 'timeout', 'aborted', 'invalid', 'unsupported']);
 
 /**
  * An `UpstreamClient.request` rejects with an error carrying one of these
@@ -78,4 +84,23 @@ export function upstreamFailure(err: unknown): UpstreamFailure | undefined {
 export interface UpstreamClient {
   request(req: UpstreamRequest): Promise<UpstreamResponse>;
   close?(): Promise<void>;
+}
+
+/**
+ * One client per protocol: a request to an h2c pool goes to `h2c`, any other
+ * to `http`. A runtime with no h2c client (Workers: `fetch` cannot speak
+ * HTTP/2 without TLS) refuses such a request as `unsupported`, sending nothing.
+ */
+export function byProtocol(clients: { http: UpstreamClient; h2c?: UpstreamClient; runtime: string }): UpstreamClient & { close(): Promise<void> } {
+  const { http, h2c, runtime } = clients;
+  return {
+    request: (req) => {
+      if (req.protocol !== 'h2c') return http.request(req);
+      if (h2c) return h2c.request(req);
+      return Promise.reject(new UpstreamError('unsupported', `the gateway on ${runtime} cannot speak HTTP/2 cleartext (appProtocol kubernetes.io/h2c) to model servers`));
+    },
+    close: async () => {
+      await Promise.all([http.close?.(), h2c?.close?.()]);
+    },
+  };
 }

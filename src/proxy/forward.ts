@@ -10,7 +10,7 @@ import { badGateway, badRequest, gatewayTimeout, GatewayError } from '../api/err
 import type { Endpoint } from '../endpoints/types.ts';
 import type { Answer } from '../http/answer.ts';
 import type { InboundRequest } from '../http/inbound.ts';
-import { upstreamFailure, type UpstreamClient, type UpstreamResponse } from '../http/upstream.ts';
+import { upstreamFailure, type UpstreamClient, type UpstreamFailure, type UpstreamResponse } from '../http/upstream.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { EndpointScheduling } from '../scheduling/endpoint-scheduling.ts';
 import type { SchedulingRequest } from '../scheduling/scheduler.ts';
@@ -74,6 +74,11 @@ function bodyFailure(endpoint: Endpoint, err: unknown): GatewayError {
   if (kind === 'too_large') return new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_too_large', message: `Endpoint ${endpoint.id} sent an answer larger than this gateway holds (${message}). Ask for a shorter answer, or stream it.` });
   if (kind === 'idle') return new GatewayError({ status: 504, type: 'timeout_error', code: 'upstream_stalled', message: `Endpoint ${endpoint.id} stopped sending its answer (${message}). Retry the request.` });
   return new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_reset', message: `Endpoint ${endpoint.id} broke off its answer: ${message}. Retry the request.` });
+}
+
+/** What an attempt's failure says of the pod (passive health): nothing when the request never could be sent. */
+function podFailure(failure: UpstreamFailure | undefined): Exclude<UpstreamFailure, 'invalid' | 'unsupported'> | undefined {
+  return failure === 'invalid' || failure === 'unsupported' ? undefined : failure;
 }
 
 function originOf(endpoint: Endpoint): string {
@@ -170,11 +175,12 @@ export class Proxy {
           body: req.body,
           signal: req.request.signal,
           headersTimeoutMs,
+          protocol: req.pool.appProtocol,
         });
       } catch (err) {
         if (retry) budget.retried(load);
         const failure = upstreamFailure(err);
-        lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: failure === 'invalid' || !failure ? undefined : failure });
+        lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: podFailure(failure) });
         if (failure) observer.attemptFailed(req.observed, endpoint, failure);
         switch (failure) {
           case 'timeout':
@@ -186,6 +192,8 @@ export class Proxy {
             return { status: 499, headers: {}, body: null };
           case 'invalid':
             throw badRequest(`${(err as Error).message}`, 'invalid_header');
+          case 'unsupported':
+            throw new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_protocol_unsupported', message: `Pool "${req.pool.name}" serves over HTTP/2 cleartext, but ${(err as Error).message}. Run this pool's gateway on Node or Deno, or serve the pool over HTTP/1.1 (appProtocol http).` });
           case 'broken':
             // The endpoint may have read the request: never sent to another one (a POST is not sent twice).
             throw new GatewayError({ status: 502, type: 'upstream_error', code: 'upstream_unavailable', message: `Endpoint ${endpoint.id} of pool "${req.pool.name}" closed the connection or answered malformed after receiving the request (${(err as Error).message}). It was not sent to another endpoint, since it may have been processed; retry it if that is safe.` });
@@ -316,10 +324,10 @@ export class Proxy {
     if (req.restoreModel) headers['accept-encoding'] = 'identity';
     let response: UpstreamResponse;
     try {
-      response = await upstream.request({ origin: originOf(endpoint), method: 'POST', path: req.path + req.request.search, headers, host: req.request.headers.get('host') ?? undefined, body, signal: req.request.signal, headersTimeoutMs: this.options.upstreamTimeoutMs });
+      response = await upstream.request({ origin: originOf(endpoint), method: 'POST', path: req.path + req.request.search, headers, host: req.request.headers.get('host') ?? undefined, body, signal: req.request.signal, headersTimeoutMs: this.options.upstreamTimeoutMs, protocol: req.pool.appProtocol });
     } catch (err) {
       const failure = upstreamFailure(err);
-      lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: failure === 'invalid' || !failure ? undefined : failure });
+      lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: podFailure(failure) });
       return { error: `${endpoint.id} (${(err as Error).message})` };
     }
     const coding = contentCoding(response.headers.get('content-encoding'));

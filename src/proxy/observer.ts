@@ -117,7 +117,7 @@ export interface RequestObserver {
   /** An attempt on `endpoint` is about to be sent; `headers` are the upstream request's (an observer may add trace context). */
   attempt?(r: ObservedRequest, endpoint: Endpoint, headers: Record<string, string>): void;
   /** That attempt got no answer (`failure`); another endpoint may be tried next. */
-  attemptFailed?(r: ObservedRequest, endpoint: Endpoint, failure: NonNullable<Outcome['failure']> | 'invalid'): void;
+  attemptFailed?(r: ObservedRequest, endpoint: Endpoint, failure: NonNullable<Outcome['failure']> | 'invalid' | 'unsupported'): void;
   /** The request is sent again, to another endpoint, after `endpoint`'s answer (a status) or failure (`connect-failure`). */
   retried?(r: ObservedRequest, endpoint: Endpoint, reason: string): void;
   /** The endpoint answered with `r.status`. */
@@ -206,8 +206,8 @@ export class ObserverHub implements Required<RequestObserver> {
     r.endpoint = endpoint;
     for (const o of this.#by.get('attempt') ?? NONE) o.attempt!(r, endpoint, headers);
   }
-  attemptFailed(r: ObservedRequest, endpoint: Endpoint, failure: NonNullable<Outcome['failure']> | 'invalid'): void {
-    if (failure !== 'invalid') r.failure = failure;
+  attemptFailed(r: ObservedRequest, endpoint: Endpoint, failure: NonNullable<Outcome['failure']> | 'invalid' | 'unsupported'): void {
+    if (failure !== 'invalid' && failure !== 'unsupported') r.failure = failure;
     for (const o of this.#by.get('attemptFailed') ?? NONE) o.attemptFailed!(r, endpoint, failure);
   }
   retried(r: ObservedRequest, endpoint: Endpoint, reason: string): void {

@@ -15,6 +15,7 @@ import { environment, readFileText } from '../../runtime/node/index.ts';
 import { adminClients, adminFlags } from '../../rpc/admin-client.ts';
 import { tableFromWire } from '../../control/table-wire.ts';
 import { storedFromWire } from '../../control/manifest-wire.ts';
+import { wirePool } from '../../endpoints/wire.ts';
 import { validateTable } from '../../routing/validate.ts';
 import type { RoutingTable } from '../../routing/schema.ts';
 import type { StoredObject } from '../../routing/object-store.ts';
@@ -139,7 +140,7 @@ export async function run(args: string[]): Promise<number> {
     const rows: string[][] = [];
     const now = Date.now();
     for (const pool of table.pools) {
-      const snap = (await endpoints.getEndpoints({ pool: pool.name, selector: pool.selector, targetPorts: pool.targetPorts })).snapshot;
+      const snap = (await endpoints.getEndpoints(wirePool(pool))).snapshot;
       for (const e of snap?.endpoints ?? []) {
         const m = e.metrics;
         const age = e.scrapedAtUnixMs ? `${Math.max(0, now - e.scrapedAtUnixMs)}ms` : '-';

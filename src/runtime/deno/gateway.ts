@@ -2,14 +2,18 @@
  * Start a gateway on Deno: the shared assembly (src/gateway/assemble.ts) with
  * Deno's parts — Deno files for the state dir and the endpoints file, the
  * HTTP/1.1 client of packages/http1 to the model servers (over Deno's
- * node:net; `fetch` costs about twice the CPU per request here), `fetch` for
- * scraping — then `Deno.serve` for the data plane (./data-plane.ts: the
+ * node:net; `fetch` costs about twice the CPU per request here) and its h2c
+ * client for h2c pools (over Deno's node:http2), `fetch` for scraping (the
+ * h2c client for h2c pools) — then `Deno.serve` for the data plane (./data-plane.ts: the
  * proxied routes straight to the director) and the admin API.
  */
 import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
 import { assembleGateway, ConfigError, type GatewayStartOptions } from '../../gateway/assemble.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
 import { Http1Client } from '../../../packages/http1/src/client.ts';
+import { H2cClient } from '../../../packages/http1/src/h2c-client.ts';
+import { byProtocol } from '../../http/upstream.ts';
+import { clientGetter, fetchGetter } from '../../agent/http-get.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
 import { deno, type DenoServer } from './api.ts';
 import { denoDataPlane } from './data-plane.ts';
@@ -46,13 +50,16 @@ function serve(fetch: (r: Request, info: { completed?: Promise<void>; remoteAddr
 
 export async function startDenoGateway(options: DenoGatewayOptions): Promise<RunningDenoGateway> {
   const telemetry = await denoObservers(options, deno().env.toObject());
-  const client = new Http1Client();
+  // Deno's node:net and node:http2 carry packages/http1's clients: HTTP/1.1, and h2c for h2c pools.
+  const h2c = new H2cClient();
+  const client = byProtocol({ http: new Http1Client(), h2c, runtime: 'Deno' });
   let assembled;
   try {
     assembled = await assembleGateway({ ...options, observers: [...(options.observers ?? []), ...telemetry.observers] }, {
       files: { readFileText, watchFile, writeFileAtomic },
       loadKernel: () => loadKernelModule(),
       upstream: client,
+      getter: fetchGetter(fetch, clientGetter(h2c)),
     });
   } catch (err) {
     await client.close();

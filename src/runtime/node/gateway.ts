@@ -1,7 +1,7 @@
 /**
  * Start a gateway on Node: the shared assembly (src/gateway/assemble.ts) with
  * Node's parts — files, the kernel from build/, the HTTP/1.1 client of
- * packages/http1 to the model servers, undici for scraping, prom-client's
+ * packages/http1 to the model servers (its h2c client for h2c pools), undici for scraping, prom-client's
  * process metrics, the OpenTelemetry SDK when OTEL_* asks for traces, the
  * access log's sink — then the data plane (./data-plane.ts) and the admin API.
  */
@@ -12,7 +12,8 @@ import type { Gateway } from '../../gateway/gateway.ts';
 import type { EndpointSource } from '../../endpoints/types.ts';
 import type { LocalScheduling } from '../../scheduling/local.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
-import { Http1Client } from '@infergate/http1';
+import { H2cClient, Http1Client } from '@infergate/http1';
+import { byProtocol } from '../../http/upstream.ts';
 import { listenDataPlane } from './data-plane.ts';
 import { nodeFiles } from './files.ts';
 import { loadKernelModule } from './kernel.ts';
@@ -60,7 +61,8 @@ export interface RunningGateway {
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   // The embedded agent scrapes over undici (Node-only, so lent from here).
   const getter = !options.endpointSource && options.endpoints && !options.agent ? undiciGetter() : undefined;
-  const upstream = new Http1Client();
+  // HTTP/1.1 to the pods, and HTTP/2 cleartext to a pool whose port says `appProtocol: kubernetes.io/h2c`.
+  const upstream = byProtocol({ http: new Http1Client(), h2c: new H2cClient(), runtime: 'Node' });
   // zeromq is a native module: loaded only when KV events are on.
   const kvEventsTransport = async () => (await import('./zmq-subscriber.ts')).zmqTransport;
   const sha256 = (data: Uint8Array) => hash('sha256', data, 'buffer') as Uint8Array;

@@ -14,6 +14,10 @@ import { toResponse } from '../../http/answer.ts';
 import { Gateway } from '../../gateway/gateway.ts';
 import { inboundFromRequest, type InboundRequest } from '../../http/inbound.ts';
 import { fetchUpstream } from '../../http/fetch-upstream.ts';
+import { byProtocol } from '../../http/upstream.ts';
+
+/** `fetch` speaks HTTP/2 only over TLS: a request to an h2c pool is refused with a 502 that says so. */
+const workersUpstream = byProtocol({ http: fetchUpstream, runtime: 'Workers' });
 import type { Pool } from '../../routing/schema.ts';
 import { RoutingTableStore } from '../../routing/store.ts';
 import { edgeConfig, type EdgeConfig } from './config.ts';
@@ -56,7 +60,7 @@ class Edge {
     // A settlement outlives the answer by the request's waitUntil; the context is let go when the request is over.
     const budgets = env.BUDGETS ? new TokenBudgets(new DurableBudgetStore(env.BUDGETS), { keepAlive: (r, settled) => this.#contexts.get(r.requestId)?.waitUntil(settled) }) : undefined;
     const release = { finished: (r: { requestId: string }) => void this.#contexts.delete(r.requestId) };
-    this.gateway = new Gateway({ table: this.store, scheduling: this.scheduler, upstream: fetchUpstream, observers: [release], ...(budgets ? { budgets } : {}) }, {
+    this.gateway = new Gateway({ table: this.store, scheduling: this.scheduler, upstream: workersUpstream, observers: [release], ...(budgets ? { budgets } : {}) }, {
       bodyLimit: config.bodyLimit,
       upstreamTimeoutMs: config.upstreamTimeoutMs,
       maxAttempts: config.maxAttempts,

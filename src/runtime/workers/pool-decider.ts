@@ -10,7 +10,7 @@
 import { ConnectError, type Client } from '@connectrpc/connect';
 import type { EndpointService } from '../../gen/infergate/v1/endpoint_pb.ts';
 import { poolKey, type Endpoint, type EndpointSource, type PoolSnapshot } from '../../endpoints/types.ts';
-import { fromWireSnapshot } from '../../endpoints/wire.ts';
+import { fromWireSnapshot, wirePool } from '../../endpoints/wire.ts';
 import type { Pool } from '../../routing/schema.ts';
 import type { Outcome, Readiness } from '../../scheduling/endpoint-scheduling.ts';
 import { createScheduler, type EndpointPicker, type EndpointPickerConfig, type SchedulingServices } from '../../scheduling/index.ts';
@@ -112,7 +112,7 @@ export class PoolDecider implements EndpointSource {
     const agent = this.options.agent;
     try {
       if (!agent) throw new Error('no agent configured (set INFERGATE_AGENT)');
-      const res = await agent.getEndpoints({ selector: pool.selector, targetPorts: pool.targetPorts, pool: pool.name }, { timeoutMs: 1000 });
+      const res = await agent.getEndpoints(wirePool(pool), { timeoutMs: 1000 });
       if (key !== this.#view.key) return;
       this.#view.endpoints = res.snapshot ? fromWireSnapshot(res.snapshot, Date.now()) : [];
       this.#view.hasMetrics = true;
