@@ -123,3 +123,34 @@ describe('engine mappings on recorded metric text', () => {
     }
   });
 });
+
+describe('the protocol a pod is scraped with', () => {
+  it("is its pools' appProtocol: h2c for a pool that says kubernetes.io/h2c, HTTP/1.1 otherwise, and it follows the pools held", async () => {
+    const page = recorded('vllm');
+    const asked = new Map<string, string>();
+    const agent = new MetricsAgent({ get: async (url, _ms, protocol) => (asked.set(url, protocol ?? 'http'), page), scrapeIntervalMs: 5 });
+    agent.setEntries([
+      { address: '10.0.0.1', labels: { app: 'grpc' }, engine: 'vllm' },
+      { address: '10.0.0.2', labels: { app: 'plain' }, engine: 'vllm' },
+    ]);
+    agent.start();
+    const scraped = async (url: string, protocol: string) => {
+      asked.delete(url);
+      for (let i = 0; i < 400 && asked.get(url) !== protocol; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(asked.get(url), url).toBe(protocol);
+    };
+    try {
+      const release = agent.acquire({ selector: { app: 'grpc' }, targetPorts: [9000], appProtocol: 'h2c' });
+      agent.acquire({ selector: { app: 'plain' }, targetPorts: [8000] });
+      await scraped('http://10.0.0.1:9000/metrics', 'h2c');
+      await scraped('http://10.0.0.2:8000/metrics', 'http');
+      // The same pods and port held as HTTP/1.1 once the h2c pool is gone.
+      agent.acquire({ selector: { app: 'grpc' }, targetPorts: [9000] });
+      await scraped('http://10.0.0.1:9000/metrics', 'h2c');
+      release();
+      await scraped('http://10.0.0.1:9000/metrics', 'http');
+    } finally {
+      agent.stop();
+    }
+  });
+});

@@ -153,6 +153,8 @@ export class MetricsAgent {
         const id = `${e.address}:${e.port}`;
         const known = wanted.get(id);
         if (known) {
+          // One port speaks one protocol: a pool that says h2c for it is believed (two pools
+          // disagreeing about a port is a misconfiguration; the h2c one's scrapes then succeed).
           if (protocol === 'h2c') known.protocol = 'h2c';
           continue;
         }
@@ -169,7 +171,11 @@ export class MetricsAgent {
     for (const [id, w] of wanted) {
       const t = this.#targets.get(id);
       if (t) {
-        t.protocol = w.protocol;
+        if (t.protocol !== w.protocol) {
+          // Failures over the other protocol say nothing of this one.
+          t.protocol = w.protocol;
+          t.failures = 0;
+        }
         if (JSON.stringify(t.endpoint.labels) !== JSON.stringify(w.entry.labels) || t.endpoint.engine !== w.entry.engine) {
           this.#replace(t, { ...t.endpoint, labels: w.entry.labels, engine: w.entry.engine }, true);
           changed = true;

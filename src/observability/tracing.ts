@@ -20,7 +20,7 @@ export interface TracingOptions {
   tracer: Tracer;
   /** Reads and writes the trace context headers (W3C traceparent/tracestate). */
   propagator: TextMapPropagator;
-  /** What sends the upstream requests (`http1`, `fetch`): the client span's `infergate.upstream.client`. */
+  /** What sends the upstream requests to HTTP/1.1 pools (`http1`, `fetch`): the client span's `infergate.upstream.client` (`h2c` for h2c pools). */
   upstreamClient: string;
   /**
    * Write the upstream span's traceparent into the upstream request (default true). False where the
@@ -116,7 +116,8 @@ export function tracingObserver(options: TracingOptions): RequestObserver {
             'server.port': endpoint.port,
             'http.request.method': 'POST',
             'url.path': r.path,
-            'infergate.upstream.client': options.upstreamClient,
+            'network.protocol.version': r.pool?.appProtocol === 'h2c' ? '2' : '1.1',
+            'infergate.upstream.client': r.pool?.appProtocol === 'h2c' ? 'h2c' : options.upstreamClient,
             'infergate.attempt': r.attempts,
           },
         },

@@ -34,6 +34,7 @@ async function h2c(handle: (stream: ServerHttp2Stream, seen: Seen) => void) {
   const seen: Seen[] = [];
   const sessions: http2.ServerHttp2Session[] = [];
   const server = http2.createServer();
+  const up = { origin: '', seen, sessions };
   server.on('session', (s) => sessions.push(s));
   server.on('stream', (stream, headers) => {
     const chunks: Buffer[] = [];
@@ -47,8 +48,8 @@ async function h2c(handle: (stream: ServerHttp2Stream, seen: Seen) => void) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   servers.push(server);
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { origin, seen, sessions };
+  up.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return up;
 }
 
 function client(options?: ConstructorParameters<typeof H2cClient>[0]): H2cClient {
@@ -155,6 +156,63 @@ describe('H2cClient: the exchange', () => {
   });
 });
 
+describe('H2cClient: the server\'s limits', () => {
+  it('keeps to SETTINGS_MAX_CONCURRENT_STREAMS: a burst opens more sessions instead of being refused or queued past its timeout', async () => {
+    const up = await h2c((s, seen) => setTimeout(() => json(s, { n: seen.body }), 30));
+    const server = servers.at(-1)!;
+    server.updateSettings({ maxConcurrentStreams: 2 });
+    const c = client();
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => c.request(request(up.origin, { body: Buffer.from(String(i)), headersTimeoutMs: 1_000 })).then(text)));
+    expect(answers.map((a) => JSON.parse(a).n)).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
+    expect(up.seen).toHaveLength(10);
+    expect(up.sessions.length).toBeGreaterThanOrEqual(5);
+    expect(up.sessions.length).toBeLessThanOrEqual(10);
+  });
+
+  it('sends nothing to a server that does not speak HTTP/2: `connect`, not written', async () => {
+    const plain = net.createServer((sock) => sock.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n'));
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    try {
+      const err = (await rejection(client().request(request(`http://127.0.0.1:${(plain.address() as AddressInfo).port}`, { body: Buffer.from('x') })))) as ClientError;
+      expect(err.kind).toBe('connect');
+      expect(err.written).toBe(false);
+    } finally {
+      plain.close();
+    }
+  });
+
+  it('after a head timeout, drops a session that does not answer a PING, and keeps one that does', async () => {
+    const up = await h2c((s, seen) => {
+      if (seen.body !== 'slow') json(s, {});
+    });
+    // A TCP relay that can turn into a black hole (a peer gone without a FIN or RST).
+    let muted = false;
+    const relay = net.createServer((inbound) => {
+      const outbound = net.connect(Number(new URL(up.origin).port), '127.0.0.1');
+      inbound.on('data', (d) => muted || outbound.write(d));
+      outbound.on('data', (d) => muted || inbound.write(d));
+      for (const [a, b] of [[inbound, outbound], [outbound, inbound]] as const) a.on('close', () => b.destroy()).on('error', () => undefined);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+    try {
+      const c = client({ pingTimeoutMs: 100 });
+      expect(((await rejection(c.request(request(origin, { body: Buffer.from('slow'), headersTimeoutMs: 50 })))) as ClientError).kind).toBe('timeout');
+      await sleep(150);
+      await text(await c.request(request(origin)));
+      expect(up.sessions).toHaveLength(1); // it answered the PING: kept
+      muted = true;
+      expect(((await rejection(c.request(request(origin, { body: Buffer.from('slow'), headersTimeoutMs: 50 })))) as ClientError).kind).toBe('timeout');
+      await sleep(200);
+      muted = false;
+      await text(await c.request(request(origin)));
+      expect(up.sessions).toHaveLength(2); // the silent one was dropped
+    } finally {
+      relay.close();
+    }
+  });
+});
+
 describe('H2cClient: failures, with whether the request may have been processed', () => {
   it('a refused connection is `connect` (nothing was sent)', async () => {
     const probe = net.createServer();
@@ -239,6 +297,46 @@ describe('H2cClient: failures, with whether the request may have been processed'
     expect(((await rejection(whole.body!.bytes())) as ClientBodyError).kind).toBe('broken');
     const streamed = await c.request(request(up.origin));
     expect(((await rejection(readAll(streamed.body!.stream(() => undefined)))) as ClientBodyError).kind).toBe('broken');
+  });
+
+  it('a body that ended or broke off before it was read gives its outcome at once, not after the idle limit', async () => {
+    const up = await h2c((s, seen) => {
+      s.respond({ ':status': 200 });
+      if (seen.body === 'empty') s.end();
+      else s.write('x', () => setTimeout(() => s.destroy(new Error('crash')), 5));
+    });
+    const c = client({ bodyIdleTimeoutMs: 5_000 });
+    const empty = await c.request(request(up.origin, { body: Buffer.from('empty') }));
+    await sleep(50);
+    expect(await text(empty)).toBe('');
+    const reset = await c.request(request(up.origin, { body: Buffer.from('reset') }));
+    await sleep(50);
+    const started = Date.now();
+    expect(((await rejection(reset.body!.bytes())) as ClientBodyError).kind).toBe('broken');
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('a reader slower than the server is back-pressure, not an idle body', async () => {
+    const up = await h2c((s) => {
+      s.respond({ ':status': 200, 'content-type': 'text/event-stream' });
+      let n = 0;
+      const write = () => {
+        while (n < 64) if (!s.write(Buffer.alloc(16 * 1024, 97 + (n++ % 26)))) return void s.once('drain', write);
+        s.end();
+      };
+      write();
+    });
+    const res = await client({ bodyIdleTimeoutMs: 100 }).request(request(up.origin));
+    const reader = res.body!.stream(() => undefined).getReader();
+    await reader.read();
+    await sleep(400); // the server has long filled every window: no byte arrives while the reader waits
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+    }
+    expect(size).toBeGreaterThan(60 * 16 * 1024);
   });
 
   it('a body past maxBufferedBytes is `too_large`; one that stalls is `idle`', async () => {

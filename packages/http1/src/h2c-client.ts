@@ -29,17 +29,29 @@ export interface H2cClientOptions {
   bodyIdleTimeoutMs?: number;
   /** A session with no stream for this long is closed, ms (default the HTTP/1.1 client's idle limit). */
   sessionIdleTimeoutMs?: number;
+  /** After a request got no head in time, its session must answer a PING within this, ms, or it is dropped (default 5 000). */
+  pingTimeoutMs?: number;
 }
 
+/** Sessions one origin may have: past this, requests wait in the least busy one's queue. */
+const MAX_SESSIONS_PER_ORIGIN = 16;
+/** A session takes no new stream past this many (stream ids are 31-bit odd numbers: ~1.07e9 of them). */
+const MAX_STREAMS_PER_SESSION = 1 << 29;
+
 export class H2cClient {
-  readonly #sessions = new Map<string, Session>();
-  readonly #limits: { maxBuffered: number; bodyIdleMs: number; sessionIdleMs: number };
+  readonly #origins = new Map<string, Session[]>();
+  readonly #limits: { maxBuffered: number; bodyIdleMs: number; sessionIdleMs: number; pingMs: number };
 
   constructor(options: H2cClientOptions = {}) {
-    this.#limits = { maxBuffered: options.maxBufferedBytes ?? 64 << 20, bodyIdleMs: options.bodyIdleTimeoutMs ?? 300_000, sessionIdleMs: options.sessionIdleTimeoutMs ?? IDLE_TIMEOUT_MS };
+    this.#limits = {
+      maxBuffered: options.maxBufferedBytes ?? 64 << 20,
+      bodyIdleMs: options.bodyIdleTimeoutMs ?? 300_000,
+      sessionIdleMs: options.sessionIdleTimeoutMs ?? IDLE_TIMEOUT_MS,
+      pingMs: options.pingTimeoutMs ?? 5_000,
+    };
   }
 
-  /** Send one request on the origin's session; never twice (see ClientFailure). */
+  /** Send one request on a session of its origin with room for it; never twice (see ClientFailure). */
   request(req: ClientRequest): Promise<ClientResponse> {
     if (req.signal.aborted) return Promise.reject(new ClientError('aborted', 'the client went away', false));
     let headers: http2.OutgoingHttpHeaders;
@@ -47,10 +59,16 @@ export class H2cClient {
     try {
       const { hostHeader } = originParts(req.origin);
       headers = requestHeaders(req, hostHeader);
-      session = this.#session(req.origin);
+      session = this.#pick(req.origin);
     } catch (err) {
       return Promise.reject(err);
     }
+    // A new session sends nothing until the server's SETTINGS say how many streams it takes.
+    if (!session.settled) return this.#whenSettled(session, req).then(() => this.request(req));
+    return this.#send(session, headers, req);
+  }
+
+  #send(session: Session, headers: http2.OutgoingHttpHeaders, req: ClientRequest): Promise<ClientResponse> {
     let stream: ClientHttp2Stream;
     try {
       stream = session.h2.request(headers, { endStream: req.body.byteLength === 0 });
@@ -58,55 +76,137 @@ export class H2cClient {
       // Thrown before anything was queued: a value node:http2 will not encode, or a session already going away.
       const code = (err as { code?: string }).code ?? '';
       if (/INVALID_HEADER|INVALID_HTTP_TOKEN|INVALID_CHAR|HEADER_SINGLE_VALUE|PSEUDOHEADER/.test(code)) return Promise.reject(new ClientError('invalid', `the request cannot be sent over HTTP/2: ${(err as Error).message}`));
-      this.#forget(session);
+      this.#retire(session);
       return Promise.reject(new ClientError('connect', `the HTTP/2 session to ${req.origin} cannot open a stream (${(err as Error).message})`));
     }
     this.#opened(session, stream);
     if (req.body.byteLength) stream.end(req.body);
-    return new Promise((resolve, reject) => exchange(session, stream, req, this.#limits, resolve, reject));
+    return new Promise((resolve, reject) => exchange(session, stream, req, this.#limits, { retire: () => this.#retire(session), probe: () => this.#probe(session) }, resolve, reject));
   }
 
-  #session(origin: string): Session {
-    const known = this.#sessions.get(origin);
-    if (known && !known.h2.closed && !known.h2.destroyed && !known.goingAway) return known;
+  /** A session with room: a settled one under the server's stream limit, one still connecting, or a new one. */
+  #pick(origin: string): Session {
+    let list = this.#origins.get(origin);
+    if (!list) this.#origins.set(origin, (list = []));
+    let least: Session | undefined;
+    for (const s of list) {
+      if (!s.settled || s.open < s.limit) return s;
+      if (!least || s.open < least.open) least = s;
+    }
+    if (least && list.length >= MAX_SESSIONS_PER_ORIGIN) return least; // node:http2 queues the stream until one ends
+    const session = this.#connect(origin);
+    list.push(session);
+    return session;
+  }
+
+  #connect(origin: string): Session {
     const h2 = http2.connect(origin);
-    const session: Session = { origin, h2, connected: false, goingAway: false, lastStreamId: Infinity, open: 0, idle: undefined };
-    this.#sessions.set(origin, session);
+    let settle!: () => void;
+    let fail!: (err: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => ((settle = resolve), (fail = reject)));
+    ready.catch(() => undefined);
+    const session: Session = { origin, h2, connected: false, settled: false, ready, limit: Infinity, goingAway: false, lastStreamId: Infinity, open: 0, total: 0, idle: undefined, probing: false };
     h2.once('connect', () => (session.connected = true));
+    h2.on('remoteSettings', (settings: http2.Settings) => {
+      session.limit = Math.max(1, settings.maxConcurrentStreams ?? Infinity);
+      session.settled = true;
+      settle();
+    });
     // A GOAWAY: streams above its last id were not processed; no new stream goes on this session.
     h2.on('goaway', (_code: number, lastStreamId: number) => {
-      session.goingAway = true;
       session.lastStreamId = lastStreamId;
-      this.#forget(session);
+      this.#retire(session);
     });
-    h2.on('error', () => this.#forget(session)); // each stream reports its own failure
-    h2.once('close', () => this.#forget(session));
+    const gone = (err?: Error) => {
+      this.#retire(session);
+      fail(err ?? new Error('the connection closed before the server spoke HTTP/2'));
+    };
+    h2.on('error', gone); // each stream reports its own failure
+    h2.once('close', gone);
     h2.unref();
     return session;
+  }
+
+  /** Wait for a new session's SETTINGS (nothing is sent before): a failure here is `connect`, a wait past the head timeout too. */
+  #whenSettled(session: Session, req: ClientRequest): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (err?: ClientError) => {
+        clearTimeout(timer);
+        req.signal.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onAbort = () => done(new ClientError('aborted', 'the client went away', false));
+      const timer = setTimeout(() => {
+        this.#retire(session);
+        session.h2.destroy();
+        done(new ClientError('connect', `${req.origin} did not start HTTP/2 within ${req.headersTimeoutMs} ms`));
+      }, req.headersTimeoutMs);
+      req.signal.addEventListener('abort', onAbort, { once: true });
+      session.ready.then(
+        () => done(),
+        (err: Error & { code?: string }) => done(new ClientError('connect', `cannot connect to ${req.origin} over HTTP/2 (${err.code ?? err.message})`)),
+      );
+    });
   }
 
   /** Count the stream; the session closes once it has had none for the idle limit. */
   #opened(session: Session, stream: ClientHttp2Stream): void {
     clearTimeout(session.idle);
     session.open++;
+    if (++session.total >= MAX_STREAMS_PER_SESSION) this.#retire(session); // ids run out: the next request opens a new session
     stream.once('close', () => {
       if (--session.open > 0) return;
+      if (session.goingAway) {
+        session.h2.close();
+        return;
+      }
       session.idle = setTimeout(() => {
         if (session.open > 0) return;
-        this.#forget(session);
+        this.#retire(session);
         session.h2.close();
       }, this.#limits.sessionIdleMs);
       session.idle.unref?.();
     });
   }
 
-  #forget(session: Session): void {
-    if (this.#sessions.get(session.origin) === session) this.#sessions.delete(session.origin);
+  /**
+   * A request got no head in time: the server may be slow, or the connection
+   * silently dead. A session that does not answer a PING is dropped.
+   */
+  #probe(session: Session): void {
+    if (session.probing || session.h2.destroyed) return;
+    session.probing = true;
+    const dead = setTimeout(() => {
+      this.#retire(session);
+      session.h2.destroy(new Error(`no PING answer within ${this.#limits.pingMs} ms`));
+    }, this.#limits.pingMs);
+    dead.unref?.();
+    const answered = (err: Error | null) => {
+      clearTimeout(dead);
+      session.probing = false;
+      if (err) this.#retire(session);
+    };
+    try {
+      if (!session.h2.ping(answered)) answered(null); // too many PINGs in flight: the session is talking
+    } catch (err) {
+      answered(err as Error);
+    }
+  }
+
+  /** No new stream on this session; those open finish. */
+  #retire(session: Session): void {
+    session.goingAway = true;
+    const list = this.#origins.get(session.origin);
+    if (!list) return;
+    const k = list.indexOf(session);
+    if (k >= 0) list.splice(k, 1);
+    if (list.length === 0) this.#origins.delete(session.origin);
   }
 
   async close(): Promise<void> {
-    const sessions = [...this.#sessions.values()];
-    this.#sessions.clear();
+    const sessions = [...this.#origins.values()].flat();
+    this.#origins.clear();
     for (const s of sessions) {
       clearTimeout(s.idle);
       s.h2.destroy();
@@ -119,21 +219,39 @@ interface Session {
   h2: ClientHttp2Session;
   /** The connection was established (before that, a failure means nothing reached the server). */
   connected: boolean;
+  /** The server's first SETTINGS arrived (`limit` is known); until then nothing is sent. */
+  settled: boolean;
+  ready: Promise<void>;
+  /** The server's SETTINGS_MAX_CONCURRENT_STREAMS. */
+  limit: number;
+  /** Takes no new stream (GOAWAY, ids running out, idle, dead). */
   goingAway: boolean;
   /** The GOAWAY's last processed stream id. */
   lastStreamId: number;
   /** Streams not closed yet. */
   open: number;
+  /** Streams ever opened. */
+  total: number;
   /** Closes the session when it has had no stream for the idle limit. */
   idle: ReturnType<typeof setTimeout> | undefined;
+  /** A PING is out to see whether the connection is alive. */
+  probing: boolean;
 }
 
 type Limits = { maxBuffered: number; bodyIdleMs: number };
-/** A body's watch: `touched` at each chunk (re-arms the idle limit), `end` when it finished. */
-type Watch = { touched(): void; end(): void };
+/** A body's watch: `touched` at each chunk (re-arms the idle limit), `hold` while the reader applies back-pressure, `end` when it finished. */
+type Watch = { touched(): void; hold(): void; end(): void };
 
 /** Wait for the answer's head; then hand the body over as a ClientBody. */
-function exchange(session: Session, stream: ClientHttp2Stream, req: ClientRequest, limits: Limits, resolve: (r: ClientResponse) => void, reject: (e: ClientError) => void): void {
+function exchange(
+  session: Session,
+  stream: ClientHttp2Stream,
+  req: ClientRequest,
+  limits: Limits,
+  hooks: { retire(): void; probe(): void },
+  resolve: (r: ClientResponse) => void,
+  reject: (e: ClientError) => void,
+): void {
   let settled = false;
   const fail = (err: ClientError) => {
     if (settled) return;
@@ -146,9 +264,16 @@ function exchange(session: Session, stream: ClientHttp2Stream, req: ClientReques
   };
   const onAbort = () => fail(new ClientError('aborted', 'the client went away'));
   req.signal.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => fail(new ClientError('timeout', `no response within ${req.headersTimeoutMs} ms`)), req.headersTimeoutMs);
+  const timer = setTimeout(() => {
+    fail(new ClientError('timeout', `no response within ${req.headersTimeoutMs} ms`));
+    hooks.probe();
+  }, req.headersTimeoutMs);
   const lost = (detail: string) => {
     if (!session.connected) return new ClientError('connect', `cannot connect to ${req.origin} (${detail})`);
+    if (detail === 'ERR_HTTP2_OUT_OF_STREAMS') {
+      hooks.retire();
+      return new ClientError('connect', `the HTTP/2 session to ${req.origin} ran out of stream ids`, false);
+    }
     // Never processed, as the server says: safe to send elsewhere.
     if (stream.rstCode === NGHTTP2_REFUSED_STREAM || (stream.id !== undefined && stream.id > session.lastStreamId)) return new ClientError('connect', `${req.origin} refused the stream unprocessed (${detail})`, false);
     return new ClientError('broken', `the upstream closed the stream before answering (${detail})`);
@@ -175,12 +300,24 @@ function exchange(session: Session, stream: ClientHttp2Stream, req: ClientReques
 /** The answer's body: read whole, streamed with back-pressure, or dropped. */
 class StreamBody implements ClientBody {
   #taken = false;
+  /** node:http2 may end (or close) a stream whose body is empty or reset before anyone reads it: remembered here. */
+  #ended = false;
+  #closed = false;
   constructor(
     private readonly h2: ClientHttp2Stream,
     private readonly req: ClientRequest,
     private readonly limits: Limits,
   ) {
     h2.pause();
+    h2.once('end', () => (this.#ended = true));
+    h2.once('close', () => (this.#closed = true));
+  }
+
+  /** The body ended or broke off before it was read: its outcome, at once. */
+  #over(): { error?: ClientBodyError } | undefined {
+    if (this.#ended) return cutOff(this.h2) ? { error: cutOffError(this.h2) } : {};
+    if (this.#closed) return { error: cutOffError(this.h2) };
+    return undefined;
   }
 
   #take(): void {
@@ -191,6 +328,8 @@ class StreamBody implements ClientBody {
   bytes(): Promise<Uint8Array> {
     this.#take();
     const { h2: stream, limits } = this;
+    const over = this.#over();
+    if (over) return over.error ? Promise.reject(over.error) : Promise.resolve(new Uint8Array(0));
     return new Promise((resolve, reject) => {
       const chunks: Uint8Array[] = [];
       let size = 0;
@@ -218,6 +357,11 @@ class StreamBody implements ClientBody {
   stream(onEnd: () => void, onFirst?: () => void): ReadableStream<Uint8Array> {
     this.#take();
     const source = this.h2;
+    const over = this.#over();
+    if (over) {
+      onEnd();
+      return over.error ? new ReadableStream({ start: (c) => c.error(over.error) }) : new ReadableStream({ start: (c) => c.close() });
+    }
     let ended = false;
     const end = () => {
       if (ended) return;
@@ -245,7 +389,11 @@ class StreamBody implements ClientBody {
               first = undefined;
             }
             controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-            if ((controller.desiredSize ?? 1) <= 0) source.pause();
+            if ((controller.desiredSize ?? 1) <= 0) {
+              // Back-pressure: the reader is slow, not the server — no idle limit until it pulls again.
+              source.pause();
+              watch!.hold();
+            }
           });
           source.once('end', () => {
             watch!.end();
@@ -256,7 +404,11 @@ class StreamBody implements ClientBody {
             else controller.close();
           });
         },
-        pull: () => void source.resume(),
+        pull: () => {
+          if (!source.isPaused()) return;
+          watch?.touched();
+          source.resume();
+        },
         cancel: () => {
           open = false;
           watch?.end();
@@ -282,6 +434,7 @@ class StreamBody implements ClientBody {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const arm = () => {
       clearTimeout(timer);
+      if (done) return;
       timer = setTimeout(() => stop(new ClientBodyError('idle', `no byte of the upstream's answer for ${idleMs} ms`)), idleMs);
     };
     const stop = (err: Error) => {
@@ -303,7 +456,7 @@ class StreamBody implements ClientBody {
     stream.on('close', onClose);
     stream.on('error', () => undefined); // reported through 'close'
     arm();
-    return { touched: arm, end };
+    return { touched: arm, hold: () => clearTimeout(timer), end };
   }
 }
 
