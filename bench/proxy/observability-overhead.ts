@@ -8,12 +8,17 @@
  * accepts and drops them). Rounds alternate the order; the better run of each
  * is kept, and the per-request cost is 1e6/rps differences.
  *
- * Usage: tsx bench/proxy/observability-overhead.ts [--base DIR] [--duration S] [--rounds N] [--quick]
+ * `--without-metrics` makes the baseline from this checkout: a git worktree of
+ * HEAD with ./without-metrics.patch applied (the metrics observer out of the
+ * request path, no plugin timings), sharing this checkout's node_modules and
+ * generated files — what the Prometheus metrics cost a request, side by side.
+ *
+ * Usage: tsx bench/proxy/observability-overhead.ts [--base DIR | --without-metrics] [--duration S] [--rounds N] [--quick]
  * (--quick: 1 s runs, one round — the smoke run `npm test` makes).
  */
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuSeconds, PORTS, nginxAvailable, startInfergate, startNginx, type Started } from './setup.ts';
@@ -23,7 +28,7 @@ const arg = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
-const base = arg('base');
+const withoutMetrics = process.argv.includes('--without-metrics');
 const quick = process.argv.includes('--quick');
 const seconds = Number(arg('duration') ?? (quick ? 1 : 8));
 const rounds = Number(arg('rounds') ?? (quick ? 1 : 2));
@@ -35,6 +40,24 @@ if (!nginxAvailable()) {
   console.error('needs nginx and wrk: apt-get install -y nginx wrk');
   process.exit(quick ? 0 : 1);
 }
+
+/** A worktree of HEAD with the metrics observer patched out, sharing this checkout's packages and generated files. */
+function withoutMetricsCheckout(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'infergate-without-metrics-'));
+  execFileSync('git', ['-C', root, 'worktree', 'add', '--detach', '--force', dir, 'HEAD'], { stdio: 'ignore' });
+  const remove = () => execFileSync('git', ['-C', root, 'worktree', 'remove', '--force', dir], { stdio: 'ignore' });
+  try {
+    execFileSync('git', ['-C', dir, 'apply', join(root, 'bench/proxy/without-metrics.patch')]);
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+    for (const generated of ['build', 'src/gen']) cpSync(join(root, generated), join(dir, generated), { recursive: true });
+  } catch (err) {
+    remove();
+    throw new Error(`--without-metrics: cannot prepare the baseline (${(err as Error).message.split('\n')[0]}); does the patch still apply to HEAD?`);
+  }
+  return { dir, remove };
+}
+const patched = withoutMetrics ? withoutMetricsCheckout() : undefined;
+const base = patched?.dir ?? arg('base');
 
 const dir = mkdtempSync(join(tmpdir(), 'infergate-obs-bench-'));
 const script = join(dir, 'post.lua');
@@ -71,7 +94,7 @@ interface Variant {
 }
 const common: string[] = [];
 const variants: Variant[] = [
-  ...(base ? [{ key: 'base', label: `baseline (${base})`, root: base, args: common }] : []),
+  ...(base ? [{ key: 'base', label: patched ? 'this checkout without the metrics observer (without-metrics.patch), access log off, tracing off' : `baseline (${base})`, root: base, args: patched ? [...common, '--access-log', 'off'] : common }] : []),
   { key: 'off', label: 'access log off, tracing off', root, args: [...common, '--access-log', 'off'] },
   { key: 'log', label: 'access log to stdout (discarded), tracing off', root, args: [...common, '--access-log', 'stdout'] },
   { key: 'trace', label: 'access log off, tracing on (always_on, OTLP/HTTP protobuf)', root, args: [...common, '--access-log', 'off'], env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_TRACES_SAMPLER: 'always_on' } },
@@ -103,6 +126,7 @@ try {
 } finally {
   for (const s of started) await s.close();
   sink.close();
+  patched?.remove();
 }
 const ref = best.base ?? best.off!;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -50,9 +50,7 @@ export class GatewayMetrics implements RequestObserver {
   readonly #modelLabel = new BoundedLabel();
   readonly #tenantLabel = new BoundedLabel();
   readonly #byModel = new Map<string, ModelSeries>();
-  readonly #byPool = new Map<string, { requests: Map<string, Sample>; duration: Histogram; ttft: Histogram; refused: Sample; shed: Sample; retries: Map<string, Sample> }>();
-  /** Requests counted as running, so `finished` takes back only what `resolved` added. */
-  readonly #running = new WeakSet<ObservedRequest>();
+  readonly #byPool = new Map<string, { requests: Map<string, Map<number, Sample>>; duration: Histogram; ttft: Histogram; refused: Sample; shed: Sample; retries: Map<string, Sample> }>();
 
   readonly #f = (() => {
     const r = this.registry;
@@ -84,7 +82,9 @@ export class GatewayMetrics implements RequestObserver {
   })();
 
   readonly #schedulerE2e = this.#f.schedulerE2e.labels();
-  readonly #attempts = new Map<string, Sample>();
+  /** Scheduler-attempt series by target model, then endpoint id. */
+  readonly #attempts = new Map<string, Map<string, Sample>>();
+  #attemptPairs = 0;
 
   /** Flow control's metrics, once there is flow control (see `observeFlowControl`). */
   flowControl?: FlowControlMetrics;
@@ -108,19 +108,26 @@ export class GatewayMetrics implements RequestObserver {
     const m = this.#model(r);
     m.requestSizes.observe(r.requestBytes);
     m.running.value++;
-    this.#running.add(r);
+    // Counted as running, with its series: `finished` takes back only what this added, and looks nothing up again.
+    r.series = m;
   }
 
   decided(r: ObservedRequest, decision: Decision): void {
     if (r.resolvedAt) this.#schedulerE2e.observe((r.decidedAt - r.resolvedAt) / 1000);
     const endpoint = decision.kind === 'route' ? decision.endpoint : undefined;
-    const key = `${r.targetModel ?? ''}\u0000${endpoint?.id ?? ''}`;
-    let attempts = this.#attempts.get(key);
+    const targetModel = r.targetModel ?? '';
+    let byEndpoint = this.#attempts.get(targetModel);
+    if (!byEndpoint) this.#attempts.set(targetModel, (byEndpoint = new Map()));
+    const id = endpoint?.id ?? '';
+    let attempts = byEndpoint.get(id);
     if (!attempts) {
-      const target = this.#modelLabel.value(r.targetModel ?? '');
+      const target = this.#modelLabel.value(targetModel);
       attempts = endpoint ? this.#f.attempts.labels('success', target, endpoint.address, '', String(endpoint.port)) : this.#f.attempts.labels('failure', target, '', '', '');
       // Bounded like the labels: past the cap the pairs share `other`'s series, looked up each time.
-      if (this.#attempts.size < 10_000) this.#attempts.set(key, attempts);
+      if (this.#attemptPairs < 10_000) {
+        byEndpoint.set(id, attempts);
+        this.#attemptPairs++;
+      }
     }
     attempts.value++;
   }
@@ -145,8 +152,10 @@ export class GatewayMetrics implements RequestObserver {
     const pool = this.#pool(poolName);
     const code = r.status || 502;
     const model = this.#modelLabel.value(r.model ?? '');
-    let byCode = pool.requests.get(`${model}\u0000${code}`);
-    if (!byCode) pool.requests.set(`${model}\u0000${code}`, (byCode = this.#f.ownRequests.labels(poolName, model, String(code))));
+    let byModel = pool.requests.get(model);
+    if (!byModel) pool.requests.set(model, (byModel = new Map()));
+    let byCode = byModel.get(code);
+    if (!byCode) byModel.set(code, (byCode = this.#f.ownRequests.labels(poolName, model, String(code))));
     byCode.value++;
     if (r.decision === 'shed') pool.shed.value++;
     if (r.tenant !== undefined) {
@@ -154,10 +163,11 @@ export class GatewayMetrics implements RequestObserver {
       if (r.budgetLimit) this.#f.budgetRejections.labels(this.#tenantLabel.value(r.tenant), r.budgetLimit).value++;
     }
 
-    const m = this.#model(r);
-    if (this.#running.has(r)) {
+    const running = r.series as ModelSeries | undefined;
+    const m = running ?? this.#model(r);
+    if (running) {
       m.running.value--;
-      this.#running.delete(r);
+      r.series = undefined;
       let counted = m.requests.get(r.priority ?? 0);
       if (!counted) m.requests.set(r.priority ?? 0, (counted = this.#f.requests.labels(this.#modelLabel.value(r.model ?? ''), this.#modelLabel.value(r.targetModel ?? ''), String(r.priority ?? 0))));
       counted.value++;

@@ -90,6 +90,8 @@ export class ObservedRequest {
   traceId?: string;
   /** Owned by the tracing observer. */
   trace?: unknown;
+  /** Owned by the metrics observer (src/gateway/metrics.ts): the request's series while it runs. */
+  series?: unknown;
   done = false;
 
   constructor(

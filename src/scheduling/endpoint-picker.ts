@@ -235,9 +235,9 @@ export class EndpointPicker implements Scheduler {
 
   /** Record the time since `since` for `plugin`; returns now. */
   #lap(plugin: Plugin, point: string, since: number): number {
+    const now = performance.now();
     let sink = this.#sinks.get(plugin);
     if (!sink) this.#sinks.set(plugin, (sink = this.#timing!.plugin(point, plugin.type, point === 'Picker' ? `${plugin.name} (${this.kernel.implementation} kernel)` : plugin.name)));
-    const now = performance.now();
     sink.observe((now - since) / 1000);
     return now;
   }
