@@ -134,6 +134,15 @@ try {
   }
   const cpu = (key: string) => Math.min(...(cpuUs[key] ?? [NaN]));
   const satSse = { direct: wrk(PORTS.sse, sseScript).rps, infergate: wrk(PORTS.infergate, sseScript).rps };
+  // The same answer from a pool with appProtocol kubernetes.io/h2c (nginx speaking HTTP/2 cleartext), beside HTTP/1.1, alternating.
+  const h2cScript = lua(BODY, 'h2c');
+  const viaH2c: { rps: number; cpuUs: number }[] = [];
+  const viaHttp1: { rps: number; cpuUs: number }[] = [];
+  for (const round of quick ? [0] : [0, 1]) {
+    for (const h2 of round === 0 ? [true, false] : [false, true]) (h2 ? viaH2c : viaHttp1).push(wrk(PORTS.infergate, h2 ? h2cScript : jsonScript, infergate1));
+  }
+  const best = (runs: { rps: number; cpuUs: number }[]) => ({ rps: Math.max(...runs.map((r) => r.rps)), cpuUs: Math.min(...runs.map((r) => r.cpuUs)) });
+  const h2c = { h2c: best(viaH2c), http1: best(viaHttp1) };
   // Only the latency targets stay up: idle gateways still scrape every 50 ms and would add their wake-ups to the tails.
   for (const s of [nginxN, infergateN, infergateFc, infergateLog, ...(denoGateway ? [denoGateway] : [])]) {
     await s.close();
@@ -185,7 +194,8 @@ try {
   console.log(`\nIssue 19's targets, this run: Deno / Node one process ${ratio(sat.deno, sat.infergate)} (target ≥ 100%); Node one process / nginx 1 worker ${ratio(sat.infergate, sat.nginx)} (≥ 40%); Node --workers ${cores} / nginx ${cores} workers ${ratio(sat.infergateN, sat.nginxN)} (≥ 50%).`);
   console.log(`Flow control on and idle, one process: ${ratio(sat.infergateFc, sat.infergate)} of the throughput without it; CPU per request ${Number.isFinite(cpu('infergateFc')) ? `${(cpu('infergateFc') - cpu('infergate')).toFixed(1)} µs more` : 'not measured'} (issue 17: nothing measurable).`);
   console.log(`The access log on (the default), one process: ${ratio(sat.infergateLog, sat.infergate)} of the throughput without it; CPU per request ${Number.isFinite(cpu('infergateLog')) ? `${(cpu('infergateLog') - cpu('infergate')).toFixed(1)} µs more` : 'not measured'}.`);
-  console.log(`\nStreaming (7-chunk SSE): upstream ${f(satSse.direct)} req/s, infergate (1 process) ${f(satSse.infergate)} req/s.\n`);
+  console.log(`\nStreaming (7-chunk SSE): upstream ${f(satSse.direct)} req/s, infergate (1 process) ${f(satSse.infergate)} req/s.`);
+  console.log(`To an h2c pool (appProtocol kubernetes.io/h2c; nginx answering over HTTP/2 cleartext), infergate (1 process): ${f(h2c.h2c.rps)} req/s, ${h2c.h2c.cpuUs.toFixed(1)} µs CPU per request, against ${f(h2c.http1.rps)} req/s, ${h2c.http1.cpuUs.toFixed(1)} µs to the HTTP/1.1 pool in the same rounds.\n`);
   console.log(`## Added latency at fixed rates (open loop; ms from the request's write; median of ${reps} run${reps > 1 ? 's' : ''} of ${seconds} s each)\n`);
   console.log('| rate | direct p50 / p99 | nginx p50 / p99 | node:http floor p50 / p99 | infergate p50 / p99 | infergate added p50 / p99 (each run) | generator late p99 |\n|---|---|---|---|---|---|---|');
   for (const l of latency) {

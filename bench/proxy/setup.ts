@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107, deno: 19108, infergateFlowControl: 19109, infergateAccessLog: 19110 };
+export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107, deno: 19108, infergateFlowControl: 19109, infergateAccessLog: 19110, h2c: 19111 };
 
 const CHAT_JSON = JSON.stringify({
   id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama',
@@ -118,6 +118,12 @@ export async function startNginx(dir = mkdtempSync(join(tmpdir(), 'infergate-ben
     ${METRICS_LOCATION}
     location / { default_type text/event-stream; return 200 '${SSE}'; }
   }
+  # The same answer over HTTP/2 cleartext with prior knowledge (h2c), for a pool with appProtocol kubernetes.io/h2c.
+  server {
+    listen 127.0.0.1:${PORTS.h2c} http2 reuseport;
+    ${METRICS_LOCATION}
+    location / { default_type application/json; return 200 '${CHAT_JSON}'; }
+  }
   ${proxyServer(PORTS.nginx)}`);
   return runNginx(conf, dir, PORTS.nginx);
 }
@@ -158,6 +164,8 @@ spec:
   rules:
   - matches: [{ headers: [{ name: x-bench, value: sse }] }]
     backendRefs: [{ name: sse, kind: InferencePool }]
+  - matches: [{ headers: [{ name: x-bench, value: h2c }] }]
+    backendRefs: [{ name: h2c, kind: InferencePool }]
   - backendRefs: [{ name: json, kind: InferencePool }]
 ---
 apiVersion: inference.networking.k8s.io/v1
@@ -170,6 +178,11 @@ kind: InferencePool
 metadata: { name: sse }
 spec: { selector: { matchLabels: { pool: sse } }, targetPorts: [{ number: ${PORTS.sse} }] }
 ---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: { name: h2c }
+spec: { selector: { matchLabels: { pool: h2c } }, targetPorts: [{ number: ${PORTS.h2c} }], appProtocol: kubernetes.io/h2c }
+---
 apiVersion: inference.networking.x-k8s.io/v1alpha2
 kind: InferenceModel
 metadata: { name: llama-json }
@@ -181,7 +194,7 @@ metadata: { name: llama-sse }
 spec: { modelName: llama, poolRef: { name: sse } }
 `,
   );
-  writeFileSync(join(dir, 'endpoints.yaml'), `endpoints:\n  - { address: 127.0.0.1, labels: { pool: json } }\n  - { address: 127.0.0.1, labels: { pool: sse } }\n`);
+  writeFileSync(join(dir, 'endpoints.yaml'), `endpoints:\n  - { address: 127.0.0.1, labels: { pool: json } }\n  - { address: 127.0.0.1, labels: { pool: sse } }\n  - { address: 127.0.0.1, labels: { pool: h2c } }\n`);
   return { manifests: join(dir, 'manifests.yaml'), endpoints: join(dir, 'endpoints.yaml') };
 }
 

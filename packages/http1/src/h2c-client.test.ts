@@ -59,6 +59,7 @@ function client(options?: ConstructorParameters<typeof H2cClient>[0]): H2cClient
 }
 
 const json = (stream: ServerHttp2Stream, body: unknown) => {
+  if (stream.destroyed || stream.closed) return; // reset meanwhile (a GOAWAY, the client gone)
   stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-upstream': 'h2' });
   stream.end(JSON.stringify(body));
 };
@@ -225,11 +226,24 @@ describe('H2cClient: failures, with whether the request may have been processed'
     expect((err as ClientError).written).toBe(false);
   });
 
-  it('a stream the server refused (REFUSED_STREAM) is `connect`: never processed, safe elsewhere', async () => {
+  it('a stream the server refused (REFUSED_STREAM) is sent again, twice at most, then fails `connect`: never processed, safe elsewhere', async () => {
     const up = await h2c((s) => s.close(NGHTTP2_REFUSED_STREAM));
     const err = (await rejection(client().request(request(up.origin, { body: Buffer.from('x') })))) as ClientError;
     expect(err.kind).toBe('connect');
     expect(err.written).toBe(false);
+    expect(up.seen).toHaveLength(3);
+  });
+
+  it('streams left unprocessed by a GOAWAY (a server closing its connection after N requests) are sent again on a new session: none fails', async () => {
+    const up = await h2c((s, seen) => {
+      // As nginx after keepalive_requests: the 5th stream is the last this connection processes.
+      if (up.seen.length === 5) s.session!.goaway(0, s.id!);
+      setTimeout(() => json(s, { n: seen.body }), 10);
+    });
+    const c = client();
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => c.request(request(up.origin, { body: Buffer.from(String(i)) })).then(text)));
+    expect(answers.map((a) => JSON.parse(a).n)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+    expect(up.sessions.length).toBeGreaterThanOrEqual(2);
   });
 
   it('a stream reset before the head for any other reason is `broken`', async () => {

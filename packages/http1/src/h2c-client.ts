@@ -34,6 +34,8 @@ export interface H2cClientOptions {
   pingTimeoutMs?: number;
 }
 
+/** A request the server did not process is sent again this many times at most (each on a session with room). */
+const MAX_RESENDS = 2;
 /** Sessions one origin may have: past this, requests wait in the least busy one's queue. */
 const MAX_SESSIONS_PER_ORIGIN = 16;
 /** A session takes no new stream past this many (stream ids are 31-bit odd numbers: ~1.07e9 of them). */
@@ -54,6 +56,16 @@ export class H2cClient {
 
   /** Send one request on a session of its origin with room for it; never twice (see ClientFailure). */
   request(req: ClientRequest): Promise<ClientResponse> {
+    return this.#request(req, 0);
+  }
+
+  /**
+   * A stream the server did not process (refused, or above its GOAWAY's last
+   * stream id: a server closing a connection after N requests does this to
+   * the streams in flight) is sent again on another session, at most twice,
+   * as HTTP/2 clients do: the server said it never acted on it.
+   */
+  #request(req: ClientRequest, resent: number): Promise<ClientResponse> {
     if (req.signal.aborted) return Promise.reject(new ClientError('aborted', 'the client went away', false));
     let headers: http2.OutgoingHttpHeaders;
     let session: Session;
@@ -65,8 +77,13 @@ export class H2cClient {
       return Promise.reject(err);
     }
     // A new session sends nothing until the server's SETTINGS say how many streams it takes.
-    if (!session.settled) return this.#whenSettled(session, req).then(() => this.request(req));
-    return this.#send(session, headers, req);
+    if (!session.settled) return this.#whenSettled(session, req).then(() => this.#request(req, resent));
+    const sent = this.#send(session, headers, req);
+    if (resent >= MAX_RESENDS) return sent;
+    return sent.catch((err: unknown) => {
+      if (!(err instanceof Unprocessed) || req.signal.aborted) throw err;
+      return this.#request(req, resent + 1);
+    });
   }
 
   #send(session: Session, headers: http2.OutgoingHttpHeaders, req: ClientRequest): Promise<ClientResponse> {
@@ -215,6 +232,13 @@ export class H2cClient {
   }
 }
 
+/** `connect`: the server says it never processed the stream (RFC 9113 §8.7); safe to send again. */
+class Unprocessed extends ClientError {
+  constructor(message: string) {
+    super('connect', message, false);
+  }
+}
+
 interface Session {
   origin: string;
   h2: ClientHttp2Session;
@@ -269,14 +293,15 @@ function exchange(
     if (!session.connected) return new ClientError('connect', `cannot connect to ${req.origin} (${detail})`);
     if (detail === 'ERR_HTTP2_OUT_OF_STREAMS') {
       hooks.retire();
-      return new ClientError('connect', `the HTTP/2 session to ${req.origin} ran out of stream ids`, false);
+      return new Unprocessed(`the HTTP/2 session to ${req.origin} ran out of stream ids`);
     }
     // Never processed, as the server says: safe to send elsewhere.
-    if (stream.rstCode === NGHTTP2_REFUSED_STREAM || (stream.id !== undefined && stream.id > session.lastStreamId)) return new ClientError('connect', `${req.origin} refused the stream unprocessed (${detail})`, false);
+    if (stream.rstCode === NGHTTP2_REFUSED_STREAM || (stream.id !== undefined && stream.id > session.lastStreamId)) return new Unprocessed(`${req.origin} refused the stream unprocessed (${detail})`);
     return new ClientError('broken', `the upstream closed the stream before answering (${detail})`);
   };
-  stream.once('error', (err: Error & { code?: string }) => fail(lost(err.code ?? err.message)));
-  stream.once('close', () => fail(lost(`RST_STREAM code ${stream.rstCode ?? 'none'}`)));
+  // Each stream closes, answered or not: an error is made (a stack captured) only when nothing answered.
+  stream.once('error', (err: Error & { code?: string }) => settled || fail(lost(err.code ?? err.message)));
+  stream.once('close', () => settled || fail(lost(`RST_STREAM code ${stream.rstCode ?? 'none'}`)));
   stream.once('response', (raw: IncomingHttpHeaders & IncomingHttpStatusHeader) => {
     if (settled) return;
     settled = true;
