@@ -93,7 +93,8 @@ describe('routing table pushed to a running gateway', () => {
     const again = await cli(apply, ['-f', SEED_MANIFESTS, '--server', stack.server, '--token', TOKEN, '--dry-run']);
     expect(again.out).toMatch(/gemma3 unchanged \(server dry run\)/);
     const pools = await cli(get, ['pools', '--server', stack.server, '--token', TOKEN]);
-    expect(pools.out).toMatch(/gemma3\s+pool=gemma3/);
+    expect(pools.out).toMatch(/NAME\s+SELECTOR\s+PORTS\s+PROTOCOL\s+FAILURE MODE/);
+    expect(pools.out).toMatch(/gemma3\s+pool=gemma3\s+\S+\s+http\s+/);
     await sleep(200);
     const eps = await cli(get, ['endpoints', '--server', stack.server, '--token', TOKEN]);
     expect(eps.code).toBe(0);

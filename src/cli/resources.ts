@@ -36,13 +36,13 @@ const parents = (o: StoredObject) => o.parents?.map((p) => `${p.parentRef.namesp
 export const RESOURCES: readonly Resource[] = [
   {
     kind: 'InferencePool', plural: 'inferencepools', names: ['inferencepools', 'inferencepool', 'infpool', 'infpools'],
-    columns: ['SELECTOR', 'PORTS', 'ACCEPTED'], wide: ['FAILURE MODE', 'PARENTS'],
+    columns: ['SELECTOR', 'PORTS', 'ACCEPTED'], wide: ['APP PROTOCOL', 'FAILURE MODE', 'PARENTS'],
     row: (o, s) => {
       const sel = (s.selector as Spec | undefined)?.matchLabels ?? s.selector;
       const ports = list(s.targetPorts) ? (s.targetPorts as { number: number }[]).map((p) => p.number).join(',') : str(s.targetPortNumber);
       return [labels(sel), ports, condition(o, 'Accepted')];
     },
-    rowWide: (o, s) => [str(((s.endpointPickerRef ?? s.extensionRef) as Spec | undefined)?.failureMode ?? 'FailClose'), parents(o)],
+    rowWide: (o, s) => [str(s.appProtocol ?? 'http'), str(((s.endpointPickerRef ?? s.extensionRef) as Spec | undefined)?.failureMode ?? 'FailClose'), parents(o)],
   },
   {
     kind: 'HTTPRoute', plural: 'httproutes', names: ['httproutes', 'httproute'],

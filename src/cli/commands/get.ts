@@ -69,7 +69,7 @@ function rowsOf(kind: Exclude<View, 'endpoints'>, t: RoutingTable): [string[], s
     return [['NAME', 'RULE', 'MATCHES', 'BACKENDS'], rows];
   }
   if (kind === 'pools') {
-    return [['NAME', 'SELECTOR', 'PORTS', 'FAILURE MODE', 'PROFILE'], t.pools.map((p) => [p.name, labels(p.selector), p.targetPorts.join(','), p.failureMode, p.profile ?? 'default'])];
+    return [['NAME', 'SELECTOR', 'PORTS', 'PROTOCOL', 'FAILURE MODE', 'PROFILE'], t.pools.map((p) => [p.name, labels(p.selector), p.targetPorts.join(','), p.appProtocol === 'h2c' ? 'h2c' : 'http', p.failureMode, p.profile ?? 'default'])];
   }
   return [
     ['NAME', 'POOL', 'CRITICALITY', 'PRIORITY', 'TARGETS'],
