@@ -83,7 +83,7 @@ export function routingView(table: RoutingTable | undefined, conditions?: Readon
     version: table.version,
     objects: [
       ...table.routes.map((r) => object('Route', r.name, routeSummary(r), true)),
-      ...table.pools.map((p) => object('Pool', p.name, `selector ${labels(p.selector)}, ports ${p.targetPorts.join(',')}, ${p.failureMode}${p.profile ? `, profile ${p.profile}` : ''}`, false)),
+      ...table.pools.map((p) => object('Pool', p.name, `selector ${labels(p.selector)}, ports ${p.targetPorts.join(',')}${p.appProtocol === 'h2c' ? ' (h2c)' : ''}, ${p.failureMode}${p.profile ? `, profile ${p.profile}` : ''}`, false)),
       ...table.models.map((m) => object('Model', m.name, modelSummary(m), true)),
       ...table.objectives.map((o) => object('Objective', o.name, `priority ${o.priority} on pool ${o.pool}`, true)),
     ],
