@@ -39,7 +39,7 @@ const BODY = JSON.stringify({ model: 'llama', messages: [{ role: 'user', content
 const SSE_BODY = JSON.stringify({ model: 'llama', stream: true, messages: [{ role: 'user', content: 'Say hello in one short sentence, please.' }], max_tokens: 16 });
 
 if (!nginxAvailable()) {
-  console.error('bench:proxy needs nginx and wrk on this machine: apt-get install -y nginx wrk');
+  console.error('bench:proxy needs nginx (with its HTTP/2 module, as Debian builds it) and wrk on this machine: apt-get install -y nginx-light wrk');
   process.exit(quick ? 0 : 1);
 }
 

@@ -37,7 +37,7 @@ const rounds = Number(arg('rounds') ?? (quick ? 1 : 2));
 for (const k of Object.keys(PORTS) as (keyof typeof PORTS)[]) PORTS[k] += 200;
 
 if (!nginxAvailable()) {
-  console.error('needs nginx and wrk: apt-get install -y nginx wrk');
+  console.error('needs nginx (with its HTTP/2 module, as Debian builds it) and wrk: apt-get install -y nginx-light wrk');
   process.exit(quick ? 0 : 1);
 }
 
@@ -56,7 +56,20 @@ function withoutMetricsCheckout(): { dir: string; remove(): void } {
   }
   return { dir, remove };
 }
+if (withoutMetrics && execFileSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim()) {
+  console.error('--without-metrics: the baseline is HEAD with the patch, but this checkout has uncommitted changes: commit them first, or the two differ by more than the metrics.');
+  process.exit(1);
+}
 const patched = withoutMetrics ? withoutMetricsCheckout() : undefined;
+// The worktree goes however the run ends: an error before the measurements' `finally`, or Ctrl-C.
+process.once('exit', () => {
+  try {
+    patched?.remove();
+  } catch {
+    // already removed
+  }
+});
+process.once('SIGINT', () => process.exit(130));
 const base = patched?.dir ?? arg('base');
 
 const dir = mkdtempSync(join(tmpdir(), 'infergate-obs-bench-'));
@@ -126,7 +139,6 @@ try {
 } finally {
   for (const s of started) await s.close();
   sink.close();
-  patched?.remove();
 }
 const ref = best.base ?? best.off!;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

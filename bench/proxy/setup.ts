@@ -4,7 +4,7 @@
  * and as a plain round-robin reverse proxy in front of it, and infergate in
  * front of the same upstream, as separate processes.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,13 +54,10 @@ const proxyServer = (port: number) =>
     location / { proxy_pass http://json_pool; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
   }`;
 
+/** nginx is installed with its HTTP/2 module (the upstream also answers over h2c; Debian's nginx-light has it). */
 export function nginxAvailable(): boolean {
-  try {
-    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+  const r = spawnSync('nginx', ['-V'], { encoding: 'utf8' });
+  return r.status === 0 && `${r.stdout ?? ''}${r.stderr ?? ''}`.includes('http_v2_module');
 }
 
 export interface Started {

@@ -116,15 +116,15 @@ export class GatewayMetrics implements RequestObserver {
     if (r.resolvedAt) this.#schedulerE2e.observe((r.decidedAt - r.resolvedAt) / 1000);
     const endpoint = decision.kind === 'route' ? decision.endpoint : undefined;
     const targetModel = r.targetModel ?? '';
-    let byEndpoint = this.#attempts.get(targetModel);
-    if (!byEndpoint) this.#attempts.set(targetModel, (byEndpoint = new Map()));
     const id = endpoint?.id ?? '';
-    let attempts = byEndpoint.get(id);
+    let byEndpoint = this.#attempts.get(targetModel);
+    let attempts = byEndpoint?.get(id);
     if (!attempts) {
       const target = this.#modelLabel.value(targetModel);
       attempts = endpoint ? this.#f.attempts.labels('success', target, endpoint.address, '', String(endpoint.port)) : this.#f.attempts.labels('failure', target, '', '', '');
-      // Bounded like the labels: past the cap the pairs share `other`'s series, looked up each time.
+      // Bounded like the labels: past the cap the pairs share `other`'s series, looked up each time (no map grows).
       if (this.#attemptPairs < 10_000) {
+        if (!byEndpoint) this.#attempts.set(targetModel, (byEndpoint = new Map()));
         byEndpoint.set(id, attempts);
         this.#attemptPairs++;
       }

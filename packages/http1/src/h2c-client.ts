@@ -54,18 +54,18 @@ export class H2cClient {
     };
   }
 
-  /** Send one request on a session of its origin with room for it; never twice (see ClientFailure). */
+  /** Send one request on a session of its origin with room for it; again only if the server says it did not process it (see ClientFailure). */
   request(req: ClientRequest): Promise<ClientResponse> {
-    return this.#request(req, 0);
+    return this.#request(req, 0, Date.now() + req.headersTimeoutMs);
   }
 
   /**
    * A stream the server did not process (refused, or above its GOAWAY's last
    * stream id: a server closing a connection after N requests does this to
-   * the streams in flight) is sent again on another session, at most twice,
+   * the streams in flight) is sent again on a session with room, at most twice,
    * as HTTP/2 clients do: the server said it never acted on it.
    */
-  #request(req: ClientRequest, resent: number): Promise<ClientResponse> {
+  #request(req: ClientRequest, resent: number, deadline: number): Promise<ClientResponse> {
     if (req.signal.aborted) return Promise.reject(new ClientError('aborted', 'the client went away', false));
     let headers: http2.OutgoingHttpHeaders;
     let session: Session;
@@ -77,12 +77,13 @@ export class H2cClient {
       return Promise.reject(err);
     }
     // A new session sends nothing until the server's SETTINGS say how many streams it takes.
-    if (!session.settled) return this.#whenSettled(session, req).then(() => this.#request(req, resent));
+    if (!session.settled) return this.#whenSettled(session, req).then(() => this.#request(req, resent, deadline));
     const sent = this.#send(session, headers, req);
     if (resent >= MAX_RESENDS) return sent;
     return sent.catch((err: unknown) => {
       if (!(err instanceof Unprocessed) || req.signal.aborted) throw err;
-      return this.#request(req, resent + 1);
+      // The head timeout covers every send together, not each.
+      return this.#request({ ...req, headersTimeoutMs: Math.max(1, deadline - Date.now()) }, resent + 1, deadline);
     });
   }
 
