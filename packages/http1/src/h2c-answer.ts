@@ -3,6 +3,7 @@
  * without pseudo-headers, and its body — read whole, streamed with
  * back-pressure, or dropped — failing as the HTTP/1.1 client's bodies do.
  */
+import { Buffer } from 'node:buffer';
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { ClientBodyError, type ClientBody, type ClientRequest, type HeaderView } from './types.ts';
 
@@ -47,10 +48,10 @@ export class StreamBody implements ClientBody {
     const over = this.#over();
     if (over) return over.error ? Promise.reject(over.error) : Promise.resolve(new Uint8Array(0));
     return new Promise((resolve, reject) => {
-      const chunks: Uint8Array[] = [];
+      const chunks: Buffer[] = [];
       let size = 0;
       const watch = this.#watch((err) => reject(err));
-      stream.on('data', (chunk: Uint8Array) => {
+      stream.on('data', (chunk: Buffer) => {
         watch.touched();
         size += chunk.byteLength;
         if (size > limits.maxBuffered) {
@@ -64,7 +65,7 @@ export class StreamBody implements ClientBody {
       stream.once('end', () => {
         watch.end();
         if (cutOff(stream)) reject(cutOffError(stream));
-        else resolve(concat(chunks, size));
+        else resolve(Buffer.concat(chunks, size));
       });
       stream.resume();
     });
@@ -187,17 +188,6 @@ function cutOff(stream: ClientHttp2Stream): boolean {
 
 function cutOffError(stream: ClientHttp2Stream): ClientBodyError {
   return new ClientBodyError('broken', `the upstream reset the stream mid-answer (code ${stream.rstCode ?? 'none'})`);
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /** An answer's header block, pseudo-headers left out. */
