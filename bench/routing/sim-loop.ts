@@ -69,6 +69,7 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
       clock = now;
       open.delete(seq);
       scheduler.completed(r.pool, r.endpoint, r.sreq);
+      flow?.completed(r.pool, r.endpoint, r.sreq);
       flow?.wake(r.pool);
       collect.done(now);
       if (r.measured) collect.finished(seq, r.at, now, r.groups);
@@ -91,14 +92,15 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
         { snapshot: (pool) => cluster.snapshots[poolIndex(pool as Pool)]!, notReadyReason: () => undefined, close: () => {} },
         scheduler,
         (pool) => cluster.snapshots[poolIndex(pool)]!,
-        { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: { ...(scheduler.saturation ?? DEFAULT_SATURATION), ...fc.saturation }, maxConcurrency: fc.maxConcurrency, maxPendingPrefillTokens: fc.maxPendingPrefillTokens, now: () => clock },
+        { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: { ...(scheduler.saturation ?? DEFAULT_SATURATION), ...fc.saturation }, maxConcurrency: fc.maxConcurrency, maxPendingPrefillTokens: fc.maxPendingPrefillTokens, ...(fc.isolation ? { isolation: fc.isolation } : {}), now: () => clock },
       )
     : undefined;
   const never = { aborted: false, addEventListener() {}, removeEventListener() {} };
 
   /** Decide and dispatch now (at `clock`), or count the request shed or failed. */
   const dispatch = (spec: RequestSpec, sreq: SchedulingRequest, pool: Pool, p: number, hashes: readonly number[], measured: boolean) => {
-    const decision = scheduler.decide(pool, cluster.snapshots[p]!, sreq);
+    const snapshot = cluster.snapshots[p]!;
+    const decision = scheduler.decide(pool, flow ? flow.restrict(pool, snapshot, sreq) : snapshot, sreq);
     if (decision.kind === 'shed') {
       if (measured) collect.shed(spec.criticality, spec.groups);
       return;
@@ -109,6 +111,7 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
     }
     const pod = cluster.podById.get(decision.endpoint.id)!;
     scheduler.dispatched(pool, decision.endpoint, sreq);
+    flow?.dispatched(pool, decision.endpoint, sreq);
     const r: InFlight = { sreq, pool, endpoint: decision.endpoint, at: spec.at, measured, last: spec.at, groups: spec.groups };
     const seq = pod.engine.submit({ promptTokens: spec.promptTokens, blockHashes: hashes, outputTokens: spec.outputTokens, adapter: spec.adapter ? spec.model : undefined, handle: r }, clock);
     open.add(seq);

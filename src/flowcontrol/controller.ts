@@ -85,9 +85,11 @@ export class FlowController {
 
   constructor(
     readonly config: FlowControlConfig,
-    /** The saturation detector: the pool's state counting `extra` admitted requests. */
-    private readonly state: (pool: string, extra: Pending) => PoolState,
+    /** The saturation detector: the pool's state counting `extra` admitted requests — for `flow`'s endpoints when given (flow isolation). */
+    private readonly state: (pool: string, extra: Pending, flow?: string) => PoolState,
     private readonly now: () => number = Date.now,
+    /** Flows of one class see the same state (flow isolation's over/within share); without it, all flows do. */
+    private readonly classOf?: (pool: string, flow: string) => string,
   ) {}
 
   admit(req: FlowRequest): AdmitResult | Promise<AdmitResult> {
@@ -104,7 +106,7 @@ export class FlowController {
    */
   admitThen(req: FlowRequest, then: (result: AdmitResult) => void): AdmitResult | undefined {
     const p = this.#pool(req.pool);
-    const state = this.state(req.pool, p.pending);
+    const state = this.state(req.pool, p.pending, req.flow);
     if (p.queues.count === 0 && state === 'available') return this.#pass(p, 0, req.bytes);
     if (state === 'saturated' && req.priority < 0 && this.config.shedNegative) {
       return this.#refuse(req, 'shed', `pool "${req.pool}" is saturated and this request is sheddable (priority ${req.priority} < 0)`, 1);
@@ -156,9 +158,17 @@ export class FlowController {
   wake(pool: string): void {
     const p = this.#pools.get(pool);
     if (!p || p.queues.count === 0) return;
+    // The detector once per class of flow and take, not once per flow looked at.
+    const memo = new Map<string, boolean>();
+    const eligible = (flow: string) => {
+      const k = this.classOf?.(pool, flow) ?? '';
+      let ok = memo.get(k);
+      if (ok === undefined) memo.set(k, (ok = this.state(pool, p.pending, flow) === 'available'));
+      return ok;
+    };
     for (;;) {
-      const state = this.state(pool, p.pending);
-      const item = state === 'available' ? (p.queues.take() as Waiting | undefined) : undefined;
+      memo.clear();
+      const item = p.queues.take(eligible) as Waiting | undefined;
       if (!item) {
         // The nearest TTL may have left with what was dispatched: keep the timer for what still waits.
         if (p.timer) this.#arm(pool, p);
@@ -174,6 +184,11 @@ export class FlowController {
   /** Whether requests wait in this pool (the caller listens for fresh snapshots only then). */
   waiting(pool: string): number {
     return this.#pools.get(pool)?.queues.count ?? 0;
+  }
+
+  /** Bytes `flow` has waiting in `pool`'s queues. */
+  queuedBytes(pool: string, flow: string): number {
+    return this.#pools.get(pool)?.queues.flowBytes.get(flow) ?? 0;
   }
 
   /** What waits, per pool, band and flow. */

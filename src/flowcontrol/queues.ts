@@ -83,9 +83,9 @@ export class Band {
     this.bytes -= item.bytes;
   }
 
-  /** The next item by the band's fairness policy, taken out of the queue. */
-  take(): QueuedRequest | undefined {
-    const item = this.config.fairness === 'round-robin-fairness-policy' ? this.#roundRobin() : this.#globalStrict();
+  /** The next item by the band's fairness policy among the flows `eligible` allows (all when absent), taken out of the queue. */
+  take(eligible?: (flow: string) => boolean): QueuedRequest | undefined {
+    const item = this.config.fairness === 'round-robin-fairness-policy' ? this.#roundRobin(eligible) : this.#globalStrict(eligible);
     if (item) {
       item.queued = false;
       this.removed(item);
@@ -93,7 +93,7 @@ export class Band {
     return item;
   }
 
-  #roundRobin(): QueuedRequest | undefined {
+  #roundRobin(eligible: ((flow: string) => boolean) | undefined): QueuedRequest | undefined {
     for (let tries = this.#ring.length; tries > 0; tries--) {
       if (this.#turn >= this.#ring.length) this.#turn = 0;
       const id = this.#ring[this.#turn]!;
@@ -105,6 +105,11 @@ export class Band {
         this.flows.delete(id);
         continue;
       }
+      if (eligible && !eligible(id)) {
+        // Passed over for now; the ring comes back to it.
+        this.#turn++;
+        continue;
+      }
       flow.head++;
       this.#turn++;
       return item;
@@ -112,7 +117,7 @@ export class Band {
     return undefined;
   }
 
-  #globalStrict(): QueuedRequest | undefined {
+  #globalStrict(eligible: ((flow: string) => boolean) | undefined): QueuedRequest | undefined {
     let best: QueuedRequest | undefined;
     let bestFlow: Flow | undefined;
     const byDeadline = this.config.ordering !== 'fcfs-ordering-policy';
@@ -124,6 +129,7 @@ export class Band {
         if (k >= 0) this.#ring.splice(k, 1);
         continue;
       }
+      if (eligible && !eligible(id)) continue;
       if (!best || (byDeadline ? before(item, best) : item.seq < best.seq)) {
         best = item;
         bestFlow = flow;
@@ -140,6 +146,8 @@ export class PoolQueues {
   #order: Band[] = [];
   count = 0;
   bytes = 0;
+  /** Bytes queued per flow, every band (flows with none are absent). */
+  readonly flowBytes = new Map<string, number>();
 
   band(priority: number, config: BandConfig): Band {
     let band = this.#bands.get(priority);
@@ -155,16 +163,28 @@ export class PoolQueues {
     band.push(item);
     this.count++;
     this.bytes += item.bytes;
+    this.flowBytes.set(item.flow, (this.flowBytes.get(item.flow) ?? 0) + item.bytes);
   }
 
-  /** The next request to dispatch: the highest band with anything queued decides. */
-  take(): QueuedRequest | undefined {
+  #left(item: QueuedRequest): void {
+    this.count--;
+    this.bytes -= item.bytes;
+    const left = this.flowBytes.get(item.flow)! - item.bytes;
+    if (left > 0) this.flowBytes.set(item.flow, left);
+    else this.flowBytes.delete(item.flow);
+  }
+
+  /**
+   * The next request to dispatch: the highest band with anything queued
+   * decides — among the flows `eligible` allows, when given (flow isolation:
+   * a flow whose endpoints are full does not hold back one whose are not).
+   */
+  take(eligible?: (flow: string) => boolean): QueuedRequest | undefined {
     for (const band of this.#order) {
       if (band.count === 0) continue;
-      const item = band.take();
+      const item = band.take(eligible);
       if (item) {
-        this.count--;
-        this.bytes -= item.bytes;
+        this.#left(item);
         return item;
       }
     }
@@ -176,8 +196,7 @@ export class PoolQueues {
     if (!item.queued) return;
     item.queued = false;
     this.#bands.get(item.priority)?.removed(item);
-    this.count--;
-    this.bytes -= item.bytes;
+    this.#left(item);
   }
 
   /** Per band and flow: what is queued (for metrics and the dashboard). */

@@ -25,6 +25,8 @@ import { FlowController, type AdmitResult, type FlowRequest, type Pending, type 
 import type { Pool } from '../routing/schema.ts';
 import type { SaturationConfig } from './config.ts';
 import type { Scheduler, SchedulingRequest } from './scheduler.ts';
+import type { Endpoint } from '../endpoints/types.ts';
+import { FlowIsolation, type Allowed, type IsolationOptions } from '../flowcontrol/isolation.ts';
 
 export interface AdmissionOptions {
   flowControl: FlowControlConfig;
@@ -33,12 +35,17 @@ export interface AdmissionOptions {
   maxConcurrency: number;
   /** Prompt tokens not yet prefilled per endpoint at which it has no room (0: not counted). */
   maxPendingPrefillTokens?: number;
+  /** Flow isolation (src/flowcontrol/isolation.ts): while the pool is contended, flows over their share stay off the endpoints reserved for the others. */
+  isolation?: IsolationOptions;
   now: () => number;
 }
 
 export class FlowAdmission {
   readonly controller: FlowController;
+  readonly isolation: FlowIsolation | undefined;
   readonly #pools = new Map<string, Pool>();
+  /** Requests in flight that flow isolation counted as over their flow's share. */
+  readonly #overShare = new Set<string>();
   readonly #stop: (() => void) | undefined;
 
   constructor(
@@ -47,7 +54,14 @@ export class FlowAdmission {
     private readonly snapshot: (pool: Pool) => PoolSnapshot,
     private readonly options: AdmissionOptions,
   ) {
-    this.controller = new FlowController(options.flowControl, (pool, extra) => this.#state(pool, extra), options.now);
+    const isolation = options.isolation && new FlowIsolation(options.isolation, options.now, (pool, flow) => this.controller.queuedBytes(pool, flow));
+    this.isolation = isolation;
+    this.controller = new FlowController(
+      options.flowControl,
+      (pool, extra, flow) => this.#state(pool, extra, flow),
+      options.now,
+      isolation && ((pool, flow) => (isolation.overShare(pool, flow) ? 'over' : 'within')),
+    );
     // Fresh metrics may free capacity: dispatch what waits (a few comparisons when nothing does).
     this.#stop = endpoints.onChange?.(() => {
       for (const name of this.#pools.keys()) if (this.controller.waiting(name)) this.controller.wake(name);
@@ -56,12 +70,14 @@ export class FlowAdmission {
 
   admit(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal']): AdmitResult | Promise<AdmitResult> {
     this.#pools.set(pool.name, pool);
+    this.isolation?.arrived(pool.name, flowOf(request), request.prompt.length);
     return this.controller.admit(flowRequest(pool, request, bytes, signal));
   }
 
   /** `admit` for a synchronous caller (see FlowController.admitThen). */
   admitThen(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal'], then: (r: AdmitResult) => void): AdmitResult | undefined {
     this.#pools.set(pool.name, pool);
+    this.isolation?.arrived(pool.name, flowOf(request), request.prompt.length);
     return this.controller.admitThen(flowRequest(pool, request, bytes, signal), then);
   }
 
@@ -69,14 +85,43 @@ export class FlowAdmission {
     this.controller.wake(pool.name);
   }
 
+  /** The snapshot with only the endpoints flow isolation lets this request use (as is without isolation or restriction). */
+  restrict(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): PoolSnapshot {
+    if (!this.isolation) return snapshot;
+    const allowed = this.#allowed(pool.name, snapshot, flowOf(request));
+    if (!allowed) return snapshot;
+    const endpoints = snapshot.endpoints.filter((e) => allowed(e.id));
+    return endpoints.some((e) => e.ready) ? { ...snapshot, endpoints } : snapshot;
+  }
+
+  /** The request went to this endpoint (flow isolation counts what the pool serves, and where over-share work runs). */
+  dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
+    if (this.isolation?.dispatched(pool.name, endpoint.id, flowOf(request), request.prompt.length)) this.#overShare.add(request.requestId);
+  }
+
+  completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
+    if (this.#overShare.delete(request.requestId)) this.isolation!.completedOver(pool.name, endpoint.id);
+  }
+
+  #allowed(pool: string, snapshot: PoolSnapshot, flow: string): Allowed {
+    const ready: string[] = [];
+    for (const e of snapshot.endpoints) if (e.ready) ready.push(e.id);
+    return this.isolation!.allowed(pool, flow, ready);
+  }
+
   close(): void {
     this.#stop?.();
   }
 
-  #state(poolName: string, extra: Pending): PoolState {
+  #state(poolName: string, extra: Pending, flow?: string): PoolState {
     const pool = this.#pools.get(poolName);
     if (!pool) return 'available';
     const snapshot = this.snapshot(pool);
+    let allowed: Allowed;
+    if (this.isolation) {
+      if (this.controller.waiting(poolName) > 0) this.isolation.contended(poolName);
+      if (flow !== undefined) allowed = this.#allowed(poolName, snapshot, flow);
+    }
     const now = this.options.now();
     const s = this.options.saturation;
     const prefillBudget = this.options.maxPendingPrefillTokens ?? 0;
@@ -92,6 +137,8 @@ export class FlowAdmission {
       ready++;
       const counts = this.scheduler.inFlight?.(pool, e);
       inFlight += counts?.total ?? 0;
+      // Room counts only on the endpoints this flow may use (flow isolation).
+      if (allowed && !allowed(e.id)) continue;
       const m = e.metrics;
       if (!snapshot.hasMetrics || m === undefined || e.scrapedAt === undefined || now - e.scrapedAt > s.metricsStalenessThreshold) continue;
       fresh++;
@@ -118,10 +165,15 @@ function flowRequest(pool: Pool, request: SchedulingRequest, bytes: number, sign
     requestId: request.requestId,
     pool: pool.name,
     priority: request.priority,
-    flow: request.fairnessId ?? request.tenant ?? 'default-flow',
+    flow: flowOf(request),
     bytes,
     ttlMs: request.ttlMs,
     sloTtftMs: request.sloTtftMs,
     signal,
   };
+}
+
+/** The request's flow: its fairness id, else its tenant, else `default-flow`. */
+function flowOf(request: SchedulingRequest): string {
+  return request.fairnessId ?? request.tenant ?? 'default-flow';
 }

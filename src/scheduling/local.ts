@@ -59,7 +59,7 @@ export class LocalScheduling implements EndpointScheduling {
       let snapshot = this.outliers.apply(this.endpoints.snapshot(pool));
       const subset = request.hints?.subset;
       if (subset) snapshot = restrictToSubset(snapshot, subset);
-      return snapshot;
+      return this.flow ? this.flow.restrict(pool, snapshot, request) : snapshot;
     };
     const snapshot = view();
     const subset = request.hints?.subset;
@@ -79,6 +79,7 @@ export class LocalScheduling implements EndpointScheduling {
 
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
     this.scheduler.dispatched(pool, endpoint, request);
+    this.flow?.dispatched(pool, endpoint, request);
   }
 
   firstToken(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
@@ -88,6 +89,7 @@ export class LocalScheduling implements EndpointScheduling {
 
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest, outcome: Outcome): void {
     this.scheduler.completed(pool, endpoint, request);
+    this.flow?.completed(pool, endpoint, request);
     this.outliers.observe(endpoint, outlierOutcome(outcome));
     this.flow?.wake(pool);
   }

@@ -5,6 +5,7 @@
  */
 import type { EndpointPickerConfig, Kernel, SaturationConfig } from '../../../src/scheduling/index.ts';
 import { DEFAULT_BAND, type FlowControlConfig } from '../../../src/flowcontrol/config.ts';
+import type { IsolationOptions } from '../../../src/flowcontrol/isolation.ts';
 import { createScheduler, GIE_DEFAULT_PROFILE, validateSchedulerConfig } from '../../../src/scheduling/index.ts';
 import type { Scheduler, SchedulingRequest } from '../../../src/scheduling/scheduler.ts';
 import { leastRequestScheduler, randomScheduler, roundRobinScheduler } from './baselines.ts';
@@ -39,6 +40,8 @@ export interface StrategyFlowControl {
   saturation?: Partial<SaturationConfig>;
   /** Prompt tokens not yet prefilled per endpoint at which it has no room (0: not counted). */
   maxPendingPrefillTokens?: number;
+  /** Flow isolation (src/flowcontrol/isolation.ts), when set. */
+  isolation?: IsolationOptions;
 }
 
 export const INFERGATE_DEFAULT = 'infergate-default';

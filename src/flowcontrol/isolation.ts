@@ -1,0 +1,262 @@
+/**
+ * Flow isolation: while a pool is contended, the flows that ask for more
+ * than their fair share of it are kept off a reserve of endpoints that
+ * serves the flows within theirs.
+ *
+ * Why: flow control orders the gateway's queue, but a request sent to a pod
+ * shares every engine step with what that pod already runs. A quiet tenant's
+ * prompt prefilled in a step beside a flooding tenant's long documents waits
+ * for them: its TTFT rises several-fold however fair the queue was
+ * (docs/routing-benchmark.md, noisy-neighbour). A model server that batches
+ * everything it admits gives no priority inside a step, so the gateway gives
+ * the quiet flows pods of their own while the pool is contended — what
+ * shuffle sharding and per-tenant capacity do, sized here from live demand.
+ *
+ * The rules, per pool (rates are exponentially decayed over `windowMs`):
+ * - The pool is contended while flow control holds requests for it, and for
+ *   `windowMs` after (the reserve does not flap between bursts).
+ * - A flow is over its share when its rate of prompt bytes arriving is above
+ *   the pool's total divided by the number of active flows. With one flow, or
+ *   flows in step, nobody is over and nothing is restricted.
+ * - The reserve is the share of the endpoints the flows within their share
+ *   need: their arrival rate over the rate the pool dispatched while
+ *   contended (what it can serve), × (1 + `headroom`), rounded up — at least
+ *   one endpoint, and leaving the flows over their share at least their fair
+ *   share of the endpoints. It grows at once (the endpoints with the least
+ *   over-share work join); it shrinks one endpoint a `windowMs` at most.
+ * - Flows within their share go to the reserve; flows over it to the other
+ *   endpoints. Outside contention every flow may use every endpoint.
+ *
+ * Work conserving: the restriction exists only while requests wait, and the
+ * flows over their share keep every endpoint the others do not need.
+ * Runtime-neutral: endpoint ids and a clock.
+ */
+
+export interface IsolationOptions {
+  /** Spare capacity the reserve gets over the demand it serves (0.5: 50% more endpoints than the rate needs). */
+  headroom: number;
+  /** The time constant of the rates, the hold of contention, and the least time between two shrinks of the reserve, ms. */
+  windowMs: number;
+}
+
+export const DEFAULT_ISOLATION: IsolationOptions = { headroom: 0.5, windowMs: 2000 };
+
+/** Which endpoints a flow may use now: undefined when it may use all of them. */
+export type Allowed = ((endpointId: string) => boolean) | undefined;
+
+/** An exponentially decayed rate (per ms × window). */
+class Rate {
+  value = 0;
+  at = 0;
+  add(amount: number, now: number, window: number): void {
+    this.decay(now, window);
+    this.value += amount;
+  }
+  decay(now: number, window: number): number {
+    if (now > this.at) {
+      this.value *= Math.exp((this.at - now) / window);
+      this.at = now;
+    }
+    return this.value;
+  }
+}
+
+class PoolIsolation {
+  /** Prompt bytes arriving, per flow (flows whose rate decays to nothing leave). */
+  readonly arrivals = new Map<string, Rate>();
+  /** Prompt bytes dispatched, of flows over their share and of the others. */
+  readonly servedOver = new Rate();
+  readonly servedWithin = new Rate();
+  /** Over-share requests in flight per endpoint. */
+  readonly overOn = new Map<string, number>();
+  readonly reserve = new Set<string>();
+  contendedUntil = -Infinity;
+  lastShrink = -Infinity;
+  /** The fair level of demand (bytes per window) above which a flow is over its share, as of `levelAt`. */
+  level = Infinity;
+  levelAt = -Infinity;
+  /** Demand of the flows within their share, as of `levelAt`. */
+  within = 0;
+  over = 0;
+  /** Flows found over their share: they stay over while they have requests waiting (a draining backlog stays off the reserve). */
+  readonly overFlows = new Set<string>();
+}
+
+export class FlowIsolation {
+  readonly #pools = new Map<string, PoolIsolation>();
+
+  constructor(
+    readonly options: IsolationOptions,
+    private readonly now: () => number,
+    /** Bytes a flow has waiting in flow control's queue for a pool. */
+    private readonly queued: (pool: string, flow: string) => number = () => 0,
+  ) {}
+
+  /** A request of `flow` with `bytes` of prompt arrived at flow control. */
+  arrived(pool: string, flow: string, bytes: number): void {
+    const p = this.#pool(pool);
+    let r = p.arrivals.get(flow);
+    if (!r) p.arrivals.set(flow, (r = new Rate()));
+    r.add(bytes, this.now(), this.options.windowMs);
+  }
+
+  /** Flow control holds requests for this pool now. */
+  contended(pool: string): void {
+    this.#pool(pool).contendedUntil = this.now() + this.options.windowMs;
+  }
+
+  /** Whether `flow` asks for more than its share of `pool` now (false outside contention). */
+  overShare(pool: string, flow: string): boolean {
+    const p = this.#pools.get(pool);
+    const now = this.now();
+    if (!p || now > p.contendedUntil) return false;
+    return this.#isOver(p, pool, flow, now, 0);
+  }
+
+  /** The request went to `endpointId`; true when it counts as over its flow's share (then `completedOver` when it ends). */
+  dispatched(pool: string, endpointId: string, flow: string, bytes: number): boolean {
+    const p = this.#pools.get(pool);
+    if (!p) return false;
+    const now = this.now();
+    const over = now <= p.contendedUntil && this.#isOver(p, pool, flow, now, 0);
+    (over ? p.servedOver : p.servedWithin).add(bytes, now, this.options.windowMs);
+    if (!over) return false;
+    p.overOn.set(endpointId, (p.overOn.get(endpointId) ?? 0) + 1);
+    return true;
+  }
+
+  /** A request `dispatched` counted as over its share ended. */
+  completedOver(pool: string, endpointId: string): void {
+    const p = this.#pools.get(pool);
+    const n = p?.overOn.get(endpointId);
+    if (!p || n === undefined) return;
+    if (n > 1) p.overOn.set(endpointId, n - 1);
+    else p.overOn.delete(endpointId);
+  }
+
+  /**
+   * The endpoints `flow` may use among `ready` (the pool's ready endpoint
+   * ids), resizing the reserve first; undefined when it may use any.
+   */
+  allowed(pool: string, flow: string, ready: readonly string[]): Allowed {
+    const p = this.#pools.get(pool);
+    if (!p) return undefined;
+    const now = this.now();
+    if (now > p.contendedUntil) {
+      p.reserve.clear();
+      return undefined;
+    }
+    const over = this.#isOver(p, pool, flow, now, ready.length);
+    this.#resize(p, ready, now);
+    if (p.reserve.size === 0) return undefined;
+    const reserve = p.reserve;
+    return over ? (id) => !reserve.has(id) : (id) => reserve.has(id);
+  }
+
+  /** The reserve of a pool (for the dashboard and tests). */
+  reserved(pool: string): readonly string[] {
+    return [...(this.#pools.get(pool)?.reserve ?? [])];
+  }
+
+  #isOver(p: PoolIsolation, pool: string, flow: string, now: number, endpoints: number): boolean {
+    if (this.#demand(p, pool, flow, now) > this.#level(p, pool, now, endpoints)) {
+      p.overFlows.add(flow);
+      return true;
+    }
+    if (!p.overFlows.has(flow)) return false;
+    if (this.queued(pool, flow) > 0) return true;
+    p.overFlows.delete(flow);
+    return false;
+  }
+
+  /** A flow's demand: its arrival rate (bytes per window) and what it has waiting. */
+  #demand(p: PoolIsolation, pool: string, flow: string, now: number): number {
+    const r = p.arrivals.get(flow);
+    return (r ? r.decay(now, this.options.windowMs) : 0) + this.queued(pool, flow);
+  }
+
+  /**
+   * Max-min fairness over the flows' demands against what the pool serves
+   * (bytes dispatched per window; while the reserve holds endpoints, the rate
+   * of the others scaled to the whole pool, as they are the ones kept full):
+   * the level no flow within its share exceeds. Infinity when every demand
+   * fits. Once per clock tick.
+   */
+  #level(p: PoolIsolation, pool: string, now: number, endpoints: number): number {
+    if (p.levelAt === now) return p.level;
+    const w = this.options.windowMs;
+    const demands: number[] = [];
+    let total = 0;
+    for (const flow of p.overFlows) if (this.queued(pool, flow) === 0) p.overFlows.delete(flow);
+    for (const [flow, r] of p.arrivals) {
+      const d = r.decay(now, w) + this.queued(pool, flow);
+      // A flow silent for a few windows with nothing waiting is no longer active.
+      if (d < 1) {
+        p.arrivals.delete(flow);
+        continue;
+      }
+      demands.push(d);
+      total += d;
+    }
+    const over = p.servedOver.decay(now, w);
+    const within = p.servedWithin.decay(now, w);
+    const shared = endpoints - p.reserve.size;
+    const capacity = p.reserve.size > 0 && shared > 0 && over > 0 ? (over * endpoints) / shared : over + within;
+    p.levelAt = now;
+    p.within = total;
+    p.over = 0;
+    p.level = Infinity;
+    // Everything fits (with a tenth to spare for the noise of the rates): nobody is over but a backlog still draining.
+    p.over = p.overFlows.size;
+    if (demands.length < 2 || total <= capacity * 1.1) return p.level;
+    demands.sort((a, b) => a - b);
+    let left = capacity;
+    p.within = 0;
+    for (let i = 0; i < demands.length; i++) {
+      const fair = left / (demands.length - i);
+      if (demands[i]! > fair) {
+        p.level = fair;
+        p.over = Math.max(p.over, demands.length - i);
+        break;
+      }
+      left -= demands[i]!;
+      p.within += demands[i]!;
+    }
+    return p.level;
+  }
+
+  #resize(p: PoolIsolation, ready: readonly string[], now: number): void {
+    const w = this.options.windowMs;
+    const readySet = new Set(ready);
+    for (const id of p.reserve) if (!readySet.has(id)) p.reserve.delete(id);
+    const n = ready.length;
+    const flows = p.arrivals.size;
+    const over = p.servedOver.decay(now, w);
+    const shared = n - p.reserve.size;
+    const capacity = p.reserve.size > 0 && shared > 0 && over > 0 ? (over * n) / shared : over + p.servedWithin.decay(now, w);
+    if (p.over === 0 || n < 2 || capacity <= 0) {
+      p.reserve.clear();
+      return;
+    }
+    const most = n - Math.ceil((n * p.over) / flows);
+    const target = Math.max(1, Math.min(most, Math.ceil(((n * p.within) / capacity) * (1 + this.options.headroom))));
+    if (p.reserve.size < target) {
+      // Join: the endpoints with the least over-share work in flight.
+      const candidates = ready.filter((id) => !p.reserve.has(id)).map((id) => ({ id, w: p.overOn.get(id) ?? 0 }));
+      candidates.sort((a, b) => a.w - b.w || (a.id < b.id ? -1 : 1));
+      for (let i = 0; p.reserve.size < target && i < candidates.length; i++) p.reserve.add(candidates[i]!.id);
+    } else if (p.reserve.size > target && now - p.lastShrink >= w) {
+      // Leave: the last to join.
+      let last: string | undefined;
+      for (const id of p.reserve) last = id;
+      p.reserve.delete(last!);
+      p.lastShrink = now;
+    }
+  }
+
+  #pool(name: string): PoolIsolation {
+    let p = this.#pools.get(name);
+    if (!p) this.#pools.set(name, (p = new PoolIsolation()));
+    return p;
+  }
+}
