@@ -11,6 +11,7 @@
  *   npx tsx bench/routing-flow-control-sweep.ts                      # noisy-neighbour at 80%
  *   npx tsx bench/routing-flow-control-sweep.ts --workload priority-burst --levels 1.1
  *   npx tsx bench/routing-flow-control-sweep.ts --settings 4096/768,1024/768,512/256
+ *   npx tsx bench/routing-flow-control-sweep.ts --settings 4096/768 --isolation 0.5 --levels 0.5,0.8,0.95,1.1
  */
 import { loadKernelModule } from '../src/runtime/node/index.ts';
 import { failUsage, readFlags, runBench } from './lib/flags.ts';
@@ -35,6 +36,8 @@ await runBench(async () => {
   const strategies: Strategy[] = [
     pickerStrategy(INFERGATE_DEFAULT, undefined),
     ...settings.map(({ tokens, inFlight }) => ({ ...base, name: `flow control ${tokens}/${inFlight}`, flowControl: { ...base.flowControl!, maxPendingPrefillTokens: tokens, maxConcurrency: inFlight } })),
+    // Flow isolation (src/flowcontrol/isolation.ts) on the strategy's own settings, one row per headroom.
+    ...(flags.numbers('isolation') ?? []).map((headroom) => ({ ...base, name: `strategy + flow isolation, headroom ${headroom}`, flowControl: { ...base.flowControl!, config: { ...base.flowControl!.config, isolation: { headroom, windowMs: 2000 } } } })),
   ];
   const kernel = await loadKernelModule();
   const result = runWorkloadSim(def, { seed: 1, durationMs: def.durationMs, levels, strategies, kernel, progress: (line) => console.error(line) });

@@ -92,7 +92,7 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
         { snapshot: (pool) => cluster.snapshots[poolIndex(pool as Pool)]!, notReadyReason: () => undefined, close: () => {} },
         scheduler,
         (pool) => cluster.snapshots[poolIndex(pool)]!,
-        { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: { ...(scheduler.saturation ?? DEFAULT_SATURATION), ...fc.saturation }, maxConcurrency: fc.maxConcurrency, maxPendingPrefillTokens: fc.maxPendingPrefillTokens, ...(fc.isolation ? { isolation: fc.isolation } : {}), now: () => clock },
+        { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: { ...(scheduler.saturation ?? DEFAULT_SATURATION), ...fc.saturation }, maxConcurrency: fc.maxConcurrency, maxPendingPrefillTokens: fc.maxPendingPrefillTokens, now: () => clock },
       )
     : undefined;
   const never = { aborted: false, addEventListener() {}, removeEventListener() {} };

@@ -6,6 +6,8 @@
  * within a flow.
  */
 
+import type { IsolationOptions } from './isolation.ts';
+
 export type FairnessPolicy = 'global-strict-fairness-policy' | 'round-robin-fairness-policy';
 export type OrderingPolicy = 'fcfs-ordering-policy' | 'edf-ordering-policy' | 'slo-deadline-ordering-policy';
 
@@ -38,6 +40,8 @@ export interface FlowControlConfig {
    * (sheddable, as without flow control) rather than queued.
    */
   shedNegative: boolean;
+  /** Flow isolation (infergate's; src/flowcontrol/isolation.ts): off when absent. */
+  isolation?: IsolationOptions;
 }
 
 export const DEFAULT_BAND: BandConfig = {

@@ -168,7 +168,8 @@ export class FlowController {
     };
     for (;;) {
       memo.clear();
-      const item = p.queues.take(eligible) as Waiting | undefined;
+      // Without classes every flow sees the same state: nothing is taken while the pool has no room.
+      const item = (this.classOf ? p.queues.take(eligible) : eligible('') ? p.queues.take() : undefined) as Waiting | undefined;
       if (!item) {
         // The nearest TTL may have left with what was dispatched: keep the timer for what still waits.
         if (p.timer) this.#arm(pool, p);

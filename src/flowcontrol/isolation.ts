@@ -10,36 +10,42 @@
  * (docs/routing-benchmark.md, noisy-neighbour). A model server that batches
  * everything it admits gives no priority inside a step, so the gateway gives
  * the quiet flows pods of their own while the pool is contended — what
- * shuffle sharding and per-tenant capacity do, sized here from live demand.
+ * shuffle sharding and per-tenant pools do, sized here from live demand.
  *
- * The rules, per pool (rates are exponentially decayed over `windowMs`):
+ * The rules, per pool (rates are of prompt bytes, decayed over `windowMs`):
  * - The pool is contended while flow control holds requests for it, and for
- *   `windowMs` after (the reserve does not flap between bursts).
- * - A flow is over its share when its rate of prompt bytes arriving is above
- *   the pool's total divided by the number of active flows. With one flow, or
- *   flows in step, nobody is over and nothing is restricted.
- * - The reserve is the share of the endpoints the flows within their share
- *   need: their arrival rate over the rate the pool dispatched while
- *   contended (what it can serve), × (1 + `headroom`), rounded up — at least
- *   one endpoint, and leaving the flows over their share at least their fair
- *   share of the endpoints. It grows at once (the endpoints with the least
- *   over-share work join); it shrinks one endpoint a `windowMs` at most.
- * - Flows within their share go to the reserve; flows over it to the other
- *   endpoints. Outside contention every flow may use every endpoint.
+ *   `windowMs` after. Outside contention every flow may use every endpoint.
+ * - A flow's demand is its arrival rate plus what it has waiting. Max-min
+ *   fairness against what the pool serves (its dispatch rate; while the
+ *   reserve exists, the rate of the other endpoints — the ones kept full —
+ *   scaled to the whole pool) gives a fair level; a flow above it is over
+ *   its share, and stays over while it has requests waiting (a backlog
+ *   draining after a burst stays off the reserve). With one flow, or when
+ *   every demand fits, nobody is over and nothing is restricted.
+ * - The reserve holds the endpoints the flows within their share need —
+ *   their demand over what the pool serves, × the pool's endpoints, ×
+ *   (1 + `headroom`), rounded up — at least one, and leaves the flows over
+ *   their share at least their fair share of the endpoints (N × over ÷
+ *   flows). It grows at once (the endpoints with the least over-share work
+ *   in flight join) and shrinks by one endpoint a window at most.
+ * - Flows within their share go to the reserve only; flows over it to the
+ *   other endpoints only, and flow control counts room for each on its own
+ *   endpoints (a full half does not hold back the other).
  *
- * Work conserving: the restriction exists only while requests wait, and the
- * flows over their share keep every endpoint the others do not need.
+ * The price is throughput: the reserve runs below full batches so that its
+ * steps stay short, and the flows over their share wait longer (measured:
+ * docs/routing-benchmark.md, "Flow isolation"). It is off unless configured.
  * Runtime-neutral: endpoint ids and a clock.
  */
 
 export interface IsolationOptions {
-  /** Spare capacity the reserve gets over the demand it serves (0.5: 50% more endpoints than the rate needs). */
+  /** Spare capacity the reserve gets over the demand it serves (1: twice the endpoints the rate needs). */
   headroom: number;
   /** The time constant of the rates, the hold of contention, and the least time between two shrinks of the reserve, ms. */
   windowMs: number;
 }
 
-export const DEFAULT_ISOLATION: IsolationOptions = { headroom: 0.5, windowMs: 2000 };
+export const DEFAULT_ISOLATION: IsolationOptions = { headroom: 1, windowMs: 2000 };
 
 /** Which endpoints a flow may use now: undefined when it may use all of them. */
 export type Allowed = ((endpointId: string) => boolean) | undefined;
@@ -72,12 +78,15 @@ class PoolIsolation {
   readonly reserve = new Set<string>();
   contendedUntil = -Infinity;
   lastShrink = -Infinity;
+  /** Ready endpoints, as of the last `allowed`. */
+  endpoints = 0;
   /** The fair level of demand (bytes per window) above which a flow is over its share, as of `levelAt`. */
   level = Infinity;
   levelAt = -Infinity;
-  /** Demand of the flows within their share, as of `levelAt`. */
+  /** Demand of the flows within their share, how many flows are over it, and what the pool serves (bytes per window), as of `levelAt`. */
   within = 0;
   over = 0;
+  capacity = 0;
   /** Flows found over their share: they stay over while they have requests waiting (a draining backlog stays off the reserve). */
   readonly overFlows = new Set<string>();
 }
@@ -110,7 +119,7 @@ export class FlowIsolation {
     const p = this.#pools.get(pool);
     const now = this.now();
     if (!p || now > p.contendedUntil) return false;
-    return this.#isOver(p, pool, flow, now, 0);
+    return this.#isOver(p, pool, flow, now);
   }
 
   /** The request went to `endpointId`; true when it counts as over its flow's share (then `completedOver` when it ends). */
@@ -118,7 +127,7 @@ export class FlowIsolation {
     const p = this.#pools.get(pool);
     if (!p) return false;
     const now = this.now();
-    const over = now <= p.contendedUntil && this.#isOver(p, pool, flow, now, 0);
+    const over = now <= p.contendedUntil && this.#isOver(p, pool, flow, now);
     (over ? p.servedOver : p.servedWithin).add(bytes, now, this.options.windowMs);
     if (!over) return false;
     p.overOn.set(endpointId, (p.overOn.get(endpointId) ?? 0) + 1);
@@ -146,7 +155,8 @@ export class FlowIsolation {
       p.reserve.clear();
       return undefined;
     }
-    const over = this.#isOver(p, pool, flow, now, ready.length);
+    p.endpoints = ready.length;
+    const over = this.#isOver(p, pool, flow, now);
     this.#resize(p, ready, now);
     if (p.reserve.size === 0) return undefined;
     const reserve = p.reserve;
@@ -158,8 +168,8 @@ export class FlowIsolation {
     return [...(this.#pools.get(pool)?.reserve ?? [])];
   }
 
-  #isOver(p: PoolIsolation, pool: string, flow: string, now: number, endpoints: number): boolean {
-    if (this.#demand(p, pool, flow, now) > this.#level(p, pool, now, endpoints)) {
+  #isOver(p: PoolIsolation, pool: string, flow: string, now: number): boolean {
+    if (this.#demand(p, pool, flow, now) > this.#level(p, pool, now)) {
       p.overFlows.add(flow);
       return true;
     }
@@ -176,18 +186,21 @@ export class FlowIsolation {
   }
 
   /**
-   * Max-min fairness over the flows' demands against what the pool serves
-   * (bytes dispatched per window; while the reserve holds endpoints, the rate
-   * of the others scaled to the whole pool, as they are the ones kept full):
-   * the level no flow within its share exceeds. Infinity when every demand
-   * fits. Once per clock tick.
+   * Max-min fairness over the flows' demands against what the pool serves:
+   * the level above which a flow is over its share (Infinity when every
+   * demand fits), with the demand of the flows within it and how many are
+   * over (a flow over it once stays over while it has requests waiting).
+   * What the pool serves is the bytes it dispatched per window; while the
+   * reserve holds endpoints, the rate of the others — the endpoints kept
+   * full — scaled to the whole pool. Once per clock tick.
    */
-  #level(p: PoolIsolation, pool: string, now: number, endpoints: number): number {
+  #level(p: PoolIsolation, pool: string, now: number): number {
     if (p.levelAt === now) return p.level;
+    p.levelAt = now;
     const w = this.options.windowMs;
-    const demands: number[] = [];
-    let total = 0;
     for (const flow of p.overFlows) if (this.queued(pool, flow) === 0) p.overFlows.delete(flow);
+    const demands: { flow: string; d: number }[] = [];
+    let total = 0;
     for (const [flow, r] of p.arrivals) {
       const d = r.decay(now, w) + this.queued(pool, flow);
       // A flow silent for a few windows with nothing waiting is no longer active.
@@ -195,57 +208,52 @@ export class FlowIsolation {
         p.arrivals.delete(flow);
         continue;
       }
-      demands.push(d);
+      demands.push({ flow, d });
       total += d;
     }
     const over = p.servedOver.decay(now, w);
-    const within = p.servedWithin.decay(now, w);
-    const shared = endpoints - p.reserve.size;
-    const capacity = p.reserve.size > 0 && shared > 0 && over > 0 ? (over * endpoints) / shared : over + within;
-    p.levelAt = now;
-    p.within = total;
-    p.over = 0;
+    const shared = p.endpoints - p.reserve.size;
+    p.capacity = p.reserve.size > 0 && shared > 0 && over > 0 ? (over * p.endpoints) / shared : over + p.servedWithin.decay(now, w);
     p.level = Infinity;
-    // Everything fits (with a tenth to spare for the noise of the rates): nobody is over but a backlog still draining.
-    p.over = p.overFlows.size;
-    if (demands.length < 2 || total <= capacity * 1.1) return p.level;
-    demands.sort((a, b) => a - b);
-    let left = capacity;
-    p.within = 0;
-    for (let i = 0; i < demands.length; i++) {
-      const fair = left / (demands.length - i);
-      if (demands[i]! > fair) {
-        p.level = fair;
-        p.over = Math.max(p.over, demands.length - i);
-        break;
+    // Everything fits (with a tenth to spare for the noise of the rates): nobody is newly over.
+    if (demands.length >= 2 && total > p.capacity * 1.1) {
+      demands.sort((x, y) => x.d - y.d);
+      let left = p.capacity;
+      for (let i = 0; i < demands.length; i++) {
+        const fair = left / (demands.length - i);
+        if (demands[i]!.d > fair) {
+          p.level = fair;
+          break;
+        }
+        left -= demands[i]!.d;
       }
-      left -= demands[i]!;
-      p.within += demands[i]!;
+    }
+    p.within = 0;
+    p.over = 0;
+    for (const { flow, d } of demands) {
+      if (d > p.level || p.overFlows.has(flow)) p.over++;
+      else p.within += d;
     }
     return p.level;
   }
 
+  /** The reserve's size follows the demand within shares; which endpoints join or leave, as the class doc says. */
   #resize(p: PoolIsolation, ready: readonly string[], now: number): void {
-    const w = this.options.windowMs;
     const readySet = new Set(ready);
     for (const id of p.reserve) if (!readySet.has(id)) p.reserve.delete(id);
     const n = ready.length;
-    const flows = p.arrivals.size;
-    const over = p.servedOver.decay(now, w);
-    const shared = n - p.reserve.size;
-    const capacity = p.reserve.size > 0 && shared > 0 && over > 0 ? (over * n) / shared : over + p.servedWithin.decay(now, w);
-    if (p.over === 0 || n < 2 || capacity <= 0) {
+    if (p.over === 0 || n < 2 || p.capacity <= 0) {
       p.reserve.clear();
       return;
     }
-    const most = n - Math.ceil((n * p.over) / flows);
-    const target = Math.max(1, Math.min(most, Math.ceil(((n * p.within) / capacity) * (1 + this.options.headroom))));
+    const most = n - Math.ceil((n * p.over) / p.arrivals.size);
+    const target = Math.max(1, Math.min(most, Math.ceil(((n * p.within) / p.capacity) * (1 + this.options.headroom))));
     if (p.reserve.size < target) {
       // Join: the endpoints with the least over-share work in flight.
       const candidates = ready.filter((id) => !p.reserve.has(id)).map((id) => ({ id, w: p.overOn.get(id) ?? 0 }));
       candidates.sort((a, b) => a.w - b.w || (a.id < b.id ? -1 : 1));
       for (let i = 0; p.reserve.size < target && i < candidates.length; i++) p.reserve.add(candidates[i]!.id);
-    } else if (p.reserve.size > target && now - p.lastShrink >= w) {
+    } else if (p.reserve.size > target && now - p.lastShrink >= this.options.windowMs) {
       // Leave: the last to join.
       let last: string | undefined;
       for (const id of p.reserve) last = id;

@@ -94,6 +94,7 @@ export class Band {
   }
 
   #roundRobin(eligible: ((flow: string) => boolean) | undefined): QueuedRequest | undefined {
+    const start = this.#turn;
     for (let tries = this.#ring.length; tries > 0; tries--) {
       if (this.#turn >= this.#ring.length) this.#turn = 0;
       const id = this.#ring[this.#turn]!;
@@ -114,6 +115,8 @@ export class Band {
       this.#turn++;
       return item;
     }
+    // Nothing could go: the turn stays where it was.
+    this.#turn = Math.min(start, this.#ring.length);
     return undefined;
   }
 

@@ -297,7 +297,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config },
     saturation: { ...(scheduler.saturation ?? DEFAULT_SATURATION), ...fc.saturation },
     maxConcurrency: fc.maxConcurrency ?? scheduler.saturation?.maxConcurrency ?? 0,
-    maxPendingPrefillTokens: fc.maxPendingPrefillTokens ?? 0,
+    maxPendingPrefillTokens: fc.maxPendingPrefillTokens ?? scheduler.saturation?.pendingPrefillTokensThreshold ?? 0,
   };
   const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now, ...(flowControl ? { flowControl } : {}) });
   const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log, observers: options.observers, budgets: options.budgets }, options);

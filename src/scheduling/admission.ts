@@ -26,7 +26,7 @@ import type { Pool } from '../routing/schema.ts';
 import type { SaturationConfig } from './config.ts';
 import type { Scheduler, SchedulingRequest } from './scheduler.ts';
 import type { Endpoint } from '../endpoints/types.ts';
-import { FlowIsolation, type Allowed, type IsolationOptions } from '../flowcontrol/isolation.ts';
+import { FlowIsolation, type Allowed } from '../flowcontrol/isolation.ts';
 
 export interface AdmissionOptions {
   flowControl: FlowControlConfig;
@@ -35,8 +35,6 @@ export interface AdmissionOptions {
   maxConcurrency: number;
   /** Prompt tokens not yet prefilled per endpoint at which it has no room (0: not counted). */
   maxPendingPrefillTokens?: number;
-  /** Flow isolation (src/flowcontrol/isolation.ts): while the pool is contended, flows over their share stay off the endpoints reserved for the others. */
-  isolation?: IsolationOptions;
   now: () => number;
 }
 
@@ -54,7 +52,8 @@ export class FlowAdmission {
     private readonly snapshot: (pool: Pool) => PoolSnapshot,
     private readonly options: AdmissionOptions,
   ) {
-    const isolation = options.isolation && new FlowIsolation(options.isolation, options.now, (pool, flow) => this.controller.queuedBytes(pool, flow));
+    // Flow isolation: while the pool is contended, flows over their share stay off the endpoints reserved for the others.
+    const isolation = options.flowControl.isolation && new FlowIsolation(options.flowControl.isolation, options.now, (pool, flow) => this.controller.queuedBytes(pool, flow));
     this.isolation = isolation;
     this.controller = new FlowController(
       options.flowControl,

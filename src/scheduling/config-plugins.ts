@@ -36,11 +36,16 @@ export interface PluginProblem {
  * llm-d's default saturation detector, read as infergate's saturation
  * settings (the same parameter names; `headroom` only 0, infergate has none).
  */
+/** A count of prompt tokens (0: off). */
+export const PrefillTokens = v.pipe(v.number('must be a number of tokens'), v.integer('must be an integer'), v.minValue(0, 'must not be negative'));
+
 export const UtilizationDetectorParameters = v.strictObject({
   queueDepthThreshold: v.optional(v.pipe(v.number('must be a number'), v.minValue(0, 'must not be negative'))),
   kvCacheUtilThreshold: v.optional(v.pipe(v.number('must be a number'), v.minValue(0, 'must be in (0, 1]'), v.maxValue(1, 'must be in (0, 1]'))),
   metricsStalenessThreshold: v.optional(Duration),
   headroom: v.optional(v.literal(0, 'must be 0: infergate has no saturation headroom')),
+  /** infergate's: prompt tokens sent to an endpoint and not yet prefilled at which flow control sees no room on it. */
+  pendingPrefillTokensThreshold: v.optional(PrefillTokens),
 });
 
 /** llm-d's concurrency-detector: requests in flight per endpoint (its token modes are not implemented). */

@@ -12,7 +12,7 @@
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { issuePath } from '../routing/problems.ts';
-import { declarePlugin, type DeclaredPlugin } from './config-plugins.ts';
+import { declarePlugin, PrefillTokens, type DeclaredPlugin } from './config-plugins.ts';
 import { featureGateValues, FeatureGates, FlowControlBlock, flowControlPolicyRole, flowControlRefs, type FeatureGate, type FlowControlConfig } from './flow-control-config.ts';
 import { MAX_SCORERS } from './kernel/layout.ts';
 import { Duration } from './plugins/registry.ts';
@@ -47,6 +47,7 @@ const Document = v.strictObject({
       metricsStalenessThreshold: v.optional(Duration),
       threshold: v.optional(Threshold),
       retryAfterSeconds: v.optional(v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be ≥ 1'))),
+      pendingPrefillTokensThreshold: v.optional(PrefillTokens),
     }),
   ),
   metricsStaleAfter: v.optional(Duration),
@@ -82,6 +83,12 @@ export interface SaturationConfig {
    * endpoint at which flow control holds requests (0 or unset: no limit).
    */
   maxConcurrency?: number;
+  /**
+   * infergate's: prompt tokens this gateway sent an endpoint that are not
+   * prefilled yet (the prefill-work producer's count) at which flow control
+   * sees no room on it (0 or unset: not counted).
+   */
+  pendingPrefillTokensThreshold?: number;
 }
 
 export interface PluginConfig {

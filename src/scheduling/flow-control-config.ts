@@ -65,6 +65,13 @@ export const FlowControlBlock = v.strictObject({
   usageLimitPolicyPluginRef: v.optional(Ref),
   saturationDetector: v.optional(v.strictObject({ pluginRef: Ref })),
   enableEviction: v.optional(v.literal(false, 'must be false: infergate does not evict requests already sent to a pod')),
+  /** infergate's: flow isolation (src/flowcontrol/isolation.ts) — endpoints reserved for the flows within their share while the pool is contended. */
+  isolation: v.optional(
+    v.strictObject({
+      headroom: v.optional(v.pipe(v.number('must be a number'), v.minValue(0, 'must be between 0 and 4'), v.maxValue(4, 'must be between 0 and 4'))),
+      window: v.optional(v.pipe(GoDuration, v.minValue(100, 'must be at least 100ms'), v.maxValue(60_000, 'must be at most 60s'))),
+    }),
+  ),
 });
 
 /** The validated block; durations in ms, quantities as numbers. Absent fields take llm-d's defaults in the flow-control layer. */

@@ -6,6 +6,7 @@
  * falls back to the default band, TTLs default to 60 s.
  */
 import { DEFAULT_BAND, type BandConfig, type FairnessPolicy, type FlowControlConfig as FlowLayerConfig, type OrderingPolicy } from '../flowcontrol/config.ts';
+import { DEFAULT_ISOLATION } from '../flowcontrol/isolation.ts';
 import type { EndpointPickerConfig } from './config.ts';
 import type { FlowControlConfig } from './flow-control-config.ts';
 
@@ -31,6 +32,7 @@ export function flowControlFromConfig(config: EndpointPickerConfig): Partial<Flo
     defaultBand,
     defaultNegativeBand: block.defaultNegativePriorityBand ? band(block.defaultNegativePriorityBand, defaultBand) : defaultBand,
     bands: new Map((block.priorityBands ?? []).map((b) => [b.priority, band(b, defaultBand)])),
+    ...(block.isolation ? { isolation: { headroom: block.isolation.headroom ?? DEFAULT_ISOLATION.headroom, windowMs: block.isolation.window ?? DEFAULT_ISOLATION.windowMs } } : {}),
   };
 }
 

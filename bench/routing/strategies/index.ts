@@ -5,7 +5,7 @@
  */
 import type { EndpointPickerConfig, Kernel, SaturationConfig } from '../../../src/scheduling/index.ts';
 import { DEFAULT_BAND, type FlowControlConfig } from '../../../src/flowcontrol/config.ts';
-import type { IsolationOptions } from '../../../src/flowcontrol/isolation.ts';
+import { DEFAULT_ISOLATION } from '../../../src/flowcontrol/isolation.ts';
 import { createScheduler, GIE_DEFAULT_PROFILE, validateSchedulerConfig } from '../../../src/scheduling/index.ts';
 import type { Scheduler, SchedulingRequest } from '../../../src/scheduling/scheduler.ts';
 import { leastRequestScheduler, randomScheduler, roundRobinScheduler } from './baselines.ts';
@@ -40,8 +40,6 @@ export interface StrategyFlowControl {
   saturation?: Partial<SaturationConfig>;
   /** Prompt tokens not yet prefilled per endpoint at which it has no room (0: not counted). */
   maxPendingPrefillTokens?: number;
-  /** Flow isolation (src/flowcontrol/isolation.ts), when set. */
-  isolation?: IsolationOptions;
 }
 
 export const INFERGATE_DEFAULT = 'infergate-default';
@@ -129,8 +127,17 @@ function ablationConfig(): EndpointPickerConfig {
   return r.config;
 }
 
-/** Not in the default comparison: run it with `--strategies …,infergate-no-prefill-work`. */
+export const INFERGATE_FLOW_ISOLATION = 'infergate-flow-isolation';
+
+/** Not in the default comparison: run them with `--strategies …,infergate-no-prefill-work` (or `infergate-flow-isolation`). */
 export const EXTRA_STRATEGIES: Strategy[] = [
+  // The flow-control strategy with flow isolation on, at its defaults (src/flowcontrol/isolation.ts): opt-in, as it trades
+  // the flooding flows' throughput for the others' latency (docs/routing-benchmark.md, "Flow isolation").
+  {
+    ...FLOW_CONTROL_STRATEGIES[0]!,
+    name: INFERGATE_FLOW_ISOLATION,
+    flowControl: { ...FLOW_CONTROL_STRATEGIES[0]!.flowControl!, config: { ...FLOW_CONTROL_STRATEGIES[0]!.flowControl!.config, isolation: DEFAULT_ISOLATION } },
+  },
   {
     name: INFERGATE_WITHOUT_PREFILL_WORK,
     profile: INFERGATE_WITHOUT_PREFILL_WORK,
