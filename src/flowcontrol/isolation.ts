@@ -70,9 +70,8 @@ class Rate {
 class PoolIsolation {
   /** Prompt bytes arriving, per flow (flows whose rate decays to nothing leave). */
   readonly arrivals = new Map<string, Rate>();
-  /** Prompt bytes dispatched, of flows over their share and of the others. */
-  readonly servedOver = new Rate();
-  readonly servedWithin = new Rate();
+  /** Prompt bytes dispatched, per flow. */
+  readonly served = new Map<string, Rate>();
   /** Over-share requests in flight per endpoint. */
   readonly overOn = new Map<string, number>();
   readonly reserve = new Set<string>();
@@ -127,8 +126,10 @@ export class FlowIsolation {
     const p = this.#pools.get(pool);
     if (!p) return false;
     const now = this.now();
+    let served = p.served.get(flow);
+    if (!served) p.served.set(flow, (served = new Rate()));
+    served.add(bytes, now, this.options.windowMs);
     const over = now <= p.contendedUntil && this.#isOver(p, pool, flow, now);
-    (over ? p.servedOver : p.servedWithin).add(bytes, now, this.options.windowMs);
     if (!over) return false;
     p.overOn.set(endpointId, (p.overOn.get(endpointId) ?? 0) + 1);
     return true;
@@ -157,7 +158,7 @@ export class FlowIsolation {
     }
     p.endpoints = ready.length;
     const over = this.#isOver(p, pool, flow, now);
-    this.#resize(p, ready, now);
+    this.#resize(p, pool, ready, now);
     if (p.reserve.size === 0) return undefined;
     const reserve = p.reserve;
     return over ? (id) => !reserve.has(id) : (id) => reserve.has(id);
@@ -176,6 +177,7 @@ export class FlowIsolation {
     if (!p.overFlows.has(flow)) return false;
     if (this.queued(pool, flow) > 0) return true;
     p.overFlows.delete(flow);
+    p.levelAt = -Infinity; // who is over changed: count again
     return false;
   }
 
@@ -206,14 +208,21 @@ export class FlowIsolation {
       // A flow silent for a few windows with nothing waiting is no longer active.
       if (d < 1) {
         p.arrivals.delete(flow);
+        p.served.delete(flow);
         continue;
       }
       demands.push({ flow, d });
       total += d;
     }
-    const over = p.servedOver.decay(now, w);
+    let all = 0;
+    let over = 0;
+    for (const [flow, r] of p.served) {
+      const v = r.decay(now, w);
+      all += v;
+      if (p.overFlows.has(flow)) over += v;
+    }
     const shared = p.endpoints - p.reserve.size;
-    p.capacity = p.reserve.size > 0 && shared > 0 && over > 0 ? (over * p.endpoints) / shared : over + p.servedWithin.decay(now, w);
+    p.capacity = p.reserve.size > 0 && shared > 0 && over > 0 ? (over * p.endpoints) / shared : all;
     p.level = Infinity;
     // Everything fits (with a tenth to spare for the noise of the rates): nobody is newly over.
     if (demands.length >= 2 && total > p.capacity * 1.1) {
@@ -238,7 +247,8 @@ export class FlowIsolation {
   }
 
   /** The reserve's size follows the demand within shares; which endpoints join or leave, as the class doc says. */
-  #resize(p: PoolIsolation, ready: readonly string[], now: number): void {
+  #resize(p: PoolIsolation, pool: string, ready: readonly string[], now: number): void {
+    this.#level(p, pool, now);
     const readySet = new Set(ready);
     for (const id of p.reserve) if (!readySet.has(id)) p.reserve.delete(id);
     const n = ready.length;

@@ -93,6 +93,14 @@ export class FlowAdmission {
     return endpoints.some((e) => e.ready) ? { ...snapshot, endpoints } : snapshot;
   }
 
+  /** For a decision's explanation: the request's flow, whether it is over its share, and the reserve — while isolation restricts the pool. */
+  explainIsolation(pool: Pool, request: SchedulingRequest): { flow: string; overShare: boolean; reserve: readonly string[] } | undefined {
+    const reserve = this.isolation?.reserved(pool.name);
+    if (!reserve?.length) return undefined;
+    const flow = flowOf(request);
+    return { flow, overShare: this.isolation!.overShare(pool.name, flow), reserve };
+  }
+
   /** The request went to this endpoint (flow isolation counts what the pool serves, and where over-share work runs). */
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
     if (this.isolation?.dispatched(pool.name, endpoint.id, flowOf(request), request.prompt.length)) this.#overShare.add(request.requestId);
@@ -125,6 +133,8 @@ export class FlowAdmission {
     const s = this.options.saturation;
     const prefillBudget = this.options.maxPendingPrefillTokens ?? 0;
     let ready = 0;
+    /** Ready endpoints this flow may use (all of them without isolation). */
+    let usable = 0;
     let fresh = 0;
     /** Queue places, and prompt tokens to prefill, left on fresh endpoints under every threshold. */
     let room = 0;
@@ -134,10 +144,11 @@ export class FlowAdmission {
     for (const e of snapshot.endpoints) {
       if (!e.ready) continue;
       ready++;
+      // Room and concurrency count only on the endpoints this flow may use (flow isolation).
+      if (allowed && !allowed(e.id)) continue;
+      usable++;
       const counts = this.scheduler.inFlight?.(pool, e);
       inFlight += counts?.total ?? 0;
-      // Room counts only on the endpoints this flow may use (flow isolation).
-      if (allowed && !allowed(e.id)) continue;
       const m = e.metrics;
       if (!snapshot.hasMetrics || m === undefined || e.scrapedAt === undefined || now - e.scrapedAt > s.metricsStalenessThreshold) continue;
       fresh++;
@@ -152,7 +163,7 @@ export class FlowAdmission {
       if (max === 0 && extra.requests < room && extra.bytes / 4 < prefillRoom) return 'available';
     }
     if (ready === 0) return 'no-endpoints';
-    if (max > 0 && inFlight + extra.requests >= max * ready) return 'saturated';
+    if (max > 0 && inFlight + extra.requests >= max * usable) return 'saturated';
     if (fresh === 0) return 'available';
     // Admitted requests not yet dispatched: ~4 bytes of body a prompt token.
     return extra.requests < room && extra.bytes / 4 < prefillRoom ? 'available' : 'saturated';

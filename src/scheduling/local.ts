@@ -67,9 +67,18 @@ export class LocalScheduling implements EndpointScheduling {
       return { kind: 'unavailable', reason: `none of the endpoints x-gateway-destination-endpoint-subset names (${subset.join(', ')}) is a ready endpoint of pool "${pool.name}"` };
     }
     const waiting = this.scheduler.prepare?.(pool, snapshot, request);
-    if (!waiting) return this.scheduler.decide(pool, snapshot, request);
+    if (!waiting) return this.#explained(pool, request, this.scheduler.decide(pool, snapshot, request));
     // The view may have moved on while waiting: decide on the current one.
-    return waiting.then(() => this.scheduler.decide(pool, view(), request));
+    return waiting.then(() => this.#explained(pool, request, this.scheduler.decide(pool, view(), request)));
+  }
+
+  /** An explained decision says what flow isolation allowed it. */
+  #explained(pool: Pool, request: SchedulingRequest, decision: Decision): Decision {
+    if (decision.explain && this.flow?.isolation) {
+      const isolation = this.flow.explainIsolation(pool, request);
+      if (isolation) decision.explain.isolation = isolation;
+    }
+    return decision;
   }
 
   /** What the pools' model servers say they serve (their /v1/models, read by the agent). */
