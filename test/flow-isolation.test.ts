@@ -2,7 +2,8 @@
  * Flow isolation end to end (src/flowcontrol/isolation.ts), real gateway and
  * simulated pods: while one flow floods the pool, flow control keeps it off a
  * reserve of pods, and the quiet flow's requests go there — each decision's
- * explanation (x-infergate-explain) says so, and the picker obeyed it. The
+ * explanation (x-infergate-explain) says so, the picker obeyed it, and the
+ * metrics page shows the reserve. The
  * same burst with isolation off spreads both flows over every pod.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,6 +23,7 @@ async function cluster(isolation: boolean) {
   running.push(sim);
   const gateway: RunningGateway = await startGateway({
     port: 0,
+    adminPort: 0,
     endpoints: writeEndpointsFile(entriesFor(sim, { pool: 'p' })),
     scrapeIntervalMs: 10,
     log: () => {},
@@ -68,6 +70,10 @@ describe('flow isolation', () => {
     await sleep(300); // the pods are full, the batch flow waits in the gateway
     const quiet = [];
     for (let i = 0; i < 6; i++) quiet.push(await ask(gateway.url, 'chat', 'hello', 3));
+    // The reserve shows on the metrics page while it holds.
+    const page = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    const reserved = /^infergate_flow_isolation_reserved_endpoints\{inference_pool="p"\} (\d+)$/m.exec(page);
+    expect(Number(reserved?.[1])).toBeGreaterThan(0);
     const batch = await Promise.all(flood);
     expect([...quiet, ...batch].every((r) => r.status === 200)).toBe(true);
 

@@ -164,7 +164,13 @@ export class FlowIsolation {
     return over ? (id) => !reserve.has(id) : (id) => reserve.has(id);
   }
 
-  /** The reserve of a pool (for the dashboard and tests). */
+  /** Each pool's reserve size now (metrics). */
+  *reserves(): Generator<{ pool: string; endpoints: number }> {
+    const now = this.now();
+    for (const [pool, p] of this.#pools) yield { pool, endpoints: now > p.contendedUntil ? 0 : p.reserve.size };
+  }
+
+  /** The reserve of a pool (explanations and tests). */
   reserved(pool: string): readonly string[] {
     return [...(this.#pools.get(pool)?.reserve ?? [])];
   }

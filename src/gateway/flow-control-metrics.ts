@@ -34,14 +34,26 @@ export interface QueuedNow {
   queued(): Iterable<{ pool: string; priority: number; flow: string; requests: number; bytes: number }>;
 }
 
+/** Flow isolation's reserves (src/flowcontrol/isolation.ts). */
+export interface Reserves {
+  reserves(): Iterable<{ pool: string; endpoints: number }>;
+}
+
 export class FlowControlMetrics {
   readonly #fairness = new BoundedLabel();
   readonly #duration;
   readonly #requests;
 
-  constructor(registry: Registry, queues?: QueuedNow) {
+  constructor(registry: Registry, queues?: QueuedNow, isolation?: Reserves) {
     this.#duration = registry.histogram('inference_extension_flow_control_request_queue_duration_seconds', 'Time a request spent in flow control, by how it left.', ['fairness_id', 'priority', 'outcome', 'inference_pool'], BUCKETS.flowQueue);
     this.#requests = registry.counter('infergate_flow_control_requests_total', 'Requests that left flow control, by outcome (llm-d flow_control_requests_total).', ['outcome', 'priority', 'inference_pool']);
+    if (isolation) {
+      const reserved = registry.gauge('infergate_flow_isolation_reserved_endpoints', 'Endpoints flow isolation keeps for the flows within their share now (0: no restriction).', ['inference_pool']);
+      registry.collect(() => {
+        reserved.clear();
+        for (const r of isolation.reserves()) reserved.labels(r.pool).value = r.endpoints;
+      });
+    }
     if (!queues) return;
     const size = registry.gauge('inference_extension_flow_control_queue_size', 'Requests waiting in flow control now.', ['fairness_id', 'priority', 'inference_pool']);
     const bytes = registry.gauge('inference_extension_flow_control_queue_bytes', 'Request bytes waiting in flow control now.', ['fairness_id', 'priority', 'inference_pool']);

@@ -13,7 +13,7 @@ import { BoundedLabel, BUCKETS, Registry, type Sample } from '../observability/e
 import type { Histogram } from '../observability/histogram.ts';
 import { REQUEST_BUCKETS, TTFT_BUCKETS } from '../observability/histogram.ts';
 import type { Decision } from '../scheduling/scheduler.ts';
-import { FlowControlMetrics, type FlowEvent, type QueuedNow } from './flow-control-metrics.ts';
+import { FlowControlMetrics, type FlowEvent, type QueuedNow, type Reserves } from './flow-control-metrics.ts';
 
 /** GIE's error codes (errutil), as `error_code` label values. */
 export function errorCode(r: ObservedRequest): string {
@@ -90,8 +90,8 @@ export class GatewayMetrics implements RequestObserver {
   flowControl?: FlowControlMetrics;
 
   /** Count flow control's outcomes and queue sizes on this page. */
-  observeFlowControl(controller: QueuedNow & { onEvent?: (e: FlowEvent) => void }): void {
-    const metrics = (this.flowControl = new FlowControlMetrics(this.registry, controller));
+  observeFlowControl(controller: QueuedNow & { onEvent?: (e: FlowEvent) => void }, isolation?: Reserves): void {
+    const metrics = (this.flowControl = new FlowControlMetrics(this.registry, controller, isolation));
     controller.onEvent = (e) => metrics.event(e);
   }
 

@@ -44,7 +44,7 @@ export function gatewayTelemetry(parts: TelemetryParts): Telemetry {
   const { gateway, picker } = parts;
   if (picker?.observe && picker.prefixIndexSize) observeScheduler(gateway.metrics.registry, picker as ObservablePicker);
   if (parts.scheduling) gateway.metrics.countEjections(parts.scheduling.outliers.ejectionCounts);
-  if (parts.scheduling?.flow) gateway.metrics.observeFlowControl(parts.scheduling.flow.controller);
+  if (parts.scheduling?.flow) gateway.metrics.observeFlowControl(parts.scheduling.flow.controller, parts.scheduling.flow.isolation);
   // An agent inside the gateway reports its scrapes on the gateway's page.
   const agent = parts.endpoints instanceof EmbeddedAgentSource ? new AgentMetrics(parts.endpoints.agent) : undefined;
   const pools = poolMetrics({ pools: () => [...(parts.store.current?.pools.values() ?? [])], endpoints: parts.endpoints }, parts.buildInfo ?? UNKNOWN_BUILD);
