@@ -7,7 +7,9 @@
  * same burst with isolation off spreads both flows over every pod.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_BAND } from '../src/flowcontrol/config.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startGateway, startSimulator, type RunningGateway } from '../src/runtime/node/index.ts';
 import { entriesFor, writeEndpointsFile } from './harness.ts';
 
@@ -17,6 +19,27 @@ afterEach(async () => {
   for (const r of running.splice(0).reverse()) await r.close();
 });
 
+/** The scheduling config a user writes: flow control, round robin between flows, 2 requests in flight per pod, isolation or not. */
+function schedulingConfig(isolation: boolean): string {
+  const dir = mkdtempSync(join(tmpdir(), 'infergate-isolation-'));
+  running.push({ close: async () => rmSync(dir, { recursive: true, force: true }) });
+  const file = join(dir, 'epp.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+featureGates: [flowControl]
+plugins:
+  - { type: round-robin-fairness-policy, name: rr }
+  - { type: concurrency-detector, parameters: { maxConcurrency: 2 } }
+flowControl:
+  defaultPriorityBand: { fairnessPolicyRef: rr }
+  saturationDetector: { pluginRef: concurrency-detector }
+${isolation ? '  isolation: { headroom: 1, window: 2s }\n' : ''}`,
+  );
+  return file;
+}
+
 async function cluster(isolation: boolean) {
   // Four pods that run 2 requests at a time each; flow control holds the rest.
   const sim = await startSimulator({ pods: 4, port: 0, model: MODEL, timeScale: 1, engineConfig: { maxNumSeqs: 2 } });
@@ -25,12 +48,9 @@ async function cluster(isolation: boolean) {
     port: 0,
     adminPort: 0,
     endpoints: writeEndpointsFile(entriesFor(sim, { pool: 'p' })),
+    schedulingConfig: schedulingConfig(isolation),
     scrapeIntervalMs: 10,
     log: () => {},
-    flowControl: {
-      maxConcurrency: 2,
-      config: { defaultBand: { ...DEFAULT_BAND, fairness: 'round-robin-fairness-policy' }, ...(isolation ? { isolation: { headroom: 1, windowMs: 2000 } } : {}) },
-    },
   });
   running.push(gateway);
   expect(

@@ -41,7 +41,23 @@ flowControl:
     expect(r.config.profiles).toEqual([{ name: 'default', plugins: [{ ref: 'queue-scorer', weight: 1 }] }]);
   });
 
+  it("reads infergate's additions: flow isolation, and the pending-prefill room of the utilization detector", () => {
+    const r = ok(`featureGates: [flowControl]
+plugins: [{ type: utilization-detector, parameters: { queueDepthThreshold: 1, pendingPrefillTokensThreshold: 4096 } }]
+flowControl: { isolation: { headroom: 0.5, window: 3s } }
+`);
+    expect(r.config.saturation).toMatchObject({ queueDepthThreshold: 1, pendingPrefillTokensThreshold: 4096 });
+    expect(flowControlFromConfig(r.config)!.isolation).toEqual({ headroom: 0.5, windowMs: 3000 });
+    // Defaults when the block is empty; absent, no isolation.
+    expect(flowControlFromConfig(ok('featureGates: [flowControl]\nflowControl: { isolation: {} }').config)!.isolation).toEqual({ headroom: 1, windowMs: 2000 });
+    expect(flowControlFromConfig(ok('featureGates: [flowControl]\nflowControl: {}').config)!.isolation).toBeUndefined();
+    expect(ok('saturationDetector: { pendingPrefillTokensThreshold: 2048 }').config.saturation.pendingPrefillTokensThreshold).toBe(2048);
+  });
+
   it.each([
+    ['isolation headroom out of range', 'flowControl: { isolation: { headroom: 9 } }', 'flowControl.isolation.headroom'],
+    ['an unknown isolation field', 'flowControl: { isolation: { reserve: 2 } }', 'flowControl.isolation.reserve'],
+    ['a negative pending-prefill threshold', 'plugins: [{ type: utilization-detector, parameters: { pendingPrefillTokensThreshold: -1 } }]', 'plugins[0].parameters.pendingPrefillTokensThreshold'],
     ['an unknown gate', 'featureGates: [warpDrive]', 'featureGates[0]'],
     ['a flowControl ref to nothing', 'flowControl: { usageLimitPolicyPluginRef: nope }', 'flowControl.usageLimitPolicyPluginRef'],
     ['an unknown flowControl field', 'flowControl: { queueDepth: 3 }', 'flowControl.queueDepth'],
