@@ -74,6 +74,38 @@ describe('FlowController', () => {
     expect(t.order.slice(1, 5)).toEqual(['flood-0', 'quiet-0', 'flood-1', 'quiet-1']);
   });
 
+  it('with classes of flows (flow isolation), a flow whose endpoints have room goes while one whose are full waits, in turn', async () => {
+    // Two halves of the pool: 'noisy' has one slot of its own, 'quiet' one of its own.
+    const used = { noisy: 0, quiet: 0 };
+    const order: string[] = [];
+    const fc = new FlowController(
+      { ...DEFAULT_FLOW_CONTROL, defaultBand: { ...DEFAULT_BAND, fairness: 'round-robin-fairness-policy' } },
+      (_pool, _extra, flow) => (flow === undefined || used[flow as keyof typeof used] >= 1 ? 'saturated' : 'available'),
+      Date.now,
+      (_pool, flow) => flow,
+    );
+    const never = { aborted: false, addEventListener() {}, removeEventListener() {} };
+    const submit = (id: string, flow: 'noisy' | 'quiet') => {
+      const then = (r: AdmitResult) => {
+        if (!('admitted' in r)) return;
+        order.push(id);
+        used[flow]++;
+        r.admitted.started();
+      };
+      const now = fc.admitThen({ requestId: id, pool: 'p', priority: 0, flow, bytes: 1, signal: never }, then);
+      if (now) then(now);
+    };
+    submit('noisy-0', 'noisy');
+    submit('noisy-1', 'noisy');
+    submit('quiet-0', 'quiet');
+    fc.wake('p');
+    // noisy's half is full with noisy-0: quiet-0 goes past noisy-1 into its own half.
+    expect(order).toEqual(['noisy-0', 'quiet-0']);
+    used.noisy = 0;
+    fc.wake('p');
+    expect(order).toEqual(['noisy-0', 'quiet-0', 'noisy-1']);
+  });
+
   it('global-strict: first come first served across flows', async () => {
     const t = setup();
     t.submit('x');

@@ -169,7 +169,7 @@ export class FlowController {
     for (;;) {
       memo.clear();
       // Without classes every flow sees the same state: nothing is taken while the pool has no room.
-      const item = (this.classOf ? p.queues.take(eligible) : eligible('') ? p.queues.take() : undefined) as Waiting | undefined;
+      const item = (this.classOf ? p.queues.take(eligible) : this.state(pool, p.pending) === 'available' ? p.queues.take() : undefined) as Waiting | undefined;
       if (!item) {
         // The nearest TTL may have left with what was dispatched: keep the timer for what still waits.
         if (p.timer) this.#arm(pool, p);
