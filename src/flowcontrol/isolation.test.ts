@@ -87,6 +87,15 @@ describe('FlowIsolation', () => {
     expect(iso.reserved('p')).toEqual([]);
   });
 
+  it('forgets flows gone quiet, contended or not (fairness ids are the clients\' to choose)', () => {
+    const { iso, tick } = setup();
+    for (let i = 0; i < 5000; i++) iso.arrived('p', `client-${i}`, 1000);
+    expect(iso.flows('p')).toBeGreaterThan(1000);
+    tick(60_000);
+    for (let i = 0; i < 1024; i++) iso.arrived('p', 'steady', 1000);
+    expect(iso.flows('p')).toBe(1);
+  });
+
   it('sizes the reserve by the demand within shares and the headroom', () => {
     const sizes = [0, 1].map((headroom) => {
       const { iso, queued, run } = setup(headroom);

@@ -47,6 +47,9 @@ export interface IsolationOptions {
 
 export const DEFAULT_ISOLATION: IsolationOptions = { headroom: 1, windowMs: 2000 };
 
+/** Arrivals between two sweeps of the flows gone quiet. */
+const SWEEP_EVERY = 1024;
+
 /** Which endpoints a flow may use now: undefined when it may use all of them. */
 export type Allowed = ((endpointId: string) => boolean) | undefined;
 
@@ -79,6 +82,8 @@ class PoolIsolation {
   lastShrink = -Infinity;
   /** Ready endpoints, as of the last `allowed`. */
   endpoints = 0;
+  /** Arrivals since the last sweep of quiet flows. */
+  sinceSweep = 0;
   /** The fair level of demand (bytes per window) above which a flow is over its share, as of `levelAt`. */
   level = Infinity;
   levelAt = -Infinity;
@@ -103,9 +108,19 @@ export class FlowIsolation {
   /** A request of `flow` with `bytes` of prompt arrived at flow control. */
   arrived(pool: string, flow: string, bytes: number): void {
     const p = this.#pool(pool);
+    const now = this.now();
     let r = p.arrivals.get(flow);
     if (!r) p.arrivals.set(flow, (r = new Rate()));
-    r.add(bytes, this.now(), this.options.windowMs);
+    r.add(bytes, now, this.options.windowMs);
+    // Fairness ids are the clients' to choose: flows gone quiet leave, contended or not.
+    if (++p.sinceSweep >= SWEEP_EVERY) {
+      p.sinceSweep = 0;
+      for (const [f, rate] of p.arrivals) {
+        if (rate.decay(now, this.options.windowMs) >= 1 || p.overFlows.has(f) || this.queued(pool, f) > 0) continue;
+        p.arrivals.delete(f);
+        p.served.delete(f);
+      }
+    }
   }
 
   /** Flow control holds requests for this pool now. */
@@ -168,6 +183,11 @@ export class FlowIsolation {
   *reserves(): Generator<{ pool: string; endpoints: number }> {
     const now = this.now();
     for (const [pool, p] of this.#pools) yield { pool, endpoints: now > p.contendedUntil ? 0 : p.reserve.size };
+  }
+
+  /** Flows a pool keeps state for (tests: it stays bounded). */
+  flows(pool: string): number {
+    return this.#pools.get(pool)?.arrivals.size ?? 0;
   }
 
   /** The reserve of a pool (explanations and tests). */
