@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUsagePod, type UsagePod } from '../usage-pod.ts';
-import { ROOT, startChild, type Child } from './spawn.ts';
+import { startDenoGateway, type Child } from './spawn.ts';
 
 let pod: UsagePod;
 let deno: Child;
@@ -39,13 +39,7 @@ spec:
   endpointPickerRef: { name: unused, port: { number: 9002 } }
 `,
   );
-  deno = startChild(
-    `${ROOT}node_modules/.bin/deno`,
-    ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-write', 'src/runtime/deno/main.ts', '--port', '0', '--admin-port', '-1', '--manifests', join(dir, 'manifests.yaml'), '--endpoints', join(dir, 'endpoints.json'), '--access-log', 'off', '--scrape-interval', '50'],
-    { DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
-    ROOT,
-  );
-  url = (await deno.waitFor(/"url":"(http:\/\/[^"]+)"/, 30_000))[1]!;
+  ({ child: deno, url } = await startDenoGateway(dir, ['--access-log', 'off', '--scrape-interval', '50']));
 }, 40_000);
 
 afterAll(async () => {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUsagePod, type UsagePod } from '../usage-pod.ts';
-import { ROOT, startChild, type Child } from './spawn.ts';
+import { startDenoGateway, type Child } from './spawn.ts';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const PARENT = 'b7ad6b7169203331';
@@ -66,20 +66,12 @@ metadata: { name: chatbot }
 spec: { modelName: chatbot, poolRef: { name: chat } }
 `,
   );
-  deno = startChild(
-    `${ROOT}node_modules/.bin/deno`,
-    ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-write', 'src/runtime/deno/main.ts', '--port', '0', '--admin-port', '-1', '--manifests', join(dir, 'manifests.yaml'), '--endpoints', join(dir, 'endpoints.json'), '--access-log', logFile],
-    {
-      DENO_NO_UPDATE_CHECK: '1',
-      NO_COLOR: '1',
-      OTEL_DENO: 'true',
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      OTEL_SERVICE_NAME: 'infergate-deno',
-    },
-    ROOT,
-  );
-  url = (await deno.waitFor(/"url":"(http:\/\/[^"]+)"/, 30_000))[1]!;
+  ({ child: deno, url } = await startDenoGateway(dir, ['--access-log', logFile], {
+    OTEL_DENO: 'true',
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_SERVICE_NAME: 'infergate-deno',
+  }));
 }, 40_000);
 
 afterAll(async () => {

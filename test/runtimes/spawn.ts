@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 export interface Child {
   process: ChildProcess;
@@ -87,3 +88,17 @@ export function freePort(): Promise<number> {
 }
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
+
+/**
+ * The gateway on Deno (src/runtime/deno/main.ts as a process) with the
+ * manifests and endpoints in `dir`; resolves once it says where it listens.
+ */
+export async function startDenoGateway(dir: string, args: string[], env: Record<string, string | undefined> = {}): Promise<{ child: Child; url: string }> {
+  const child = startChild(
+    `${ROOT}node_modules/.bin/deno`,
+    ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-write', 'src/runtime/deno/main.ts', '--port', '0', '--admin-port', '-1', '--manifests', join(dir, 'manifests.yaml'), '--endpoints', join(dir, 'endpoints.json'), ...args],
+    { DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', ...env },
+    ROOT,
+  );
+  return { child, url: (await child.waitFor(/"url":"(http:\/\/[^"]+)"/, 30_000))[1]! };
+}
