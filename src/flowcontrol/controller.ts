@@ -29,6 +29,8 @@ export interface FlowRequest {
   /** The fairness id (x-llm-d-inference-fairness-id, or the tenant; `default-flow` when none). */
   flow: string;
   bytes: number;
+  /** What flow isolation counts of it: its prompt's characters (its bytes when not given). */
+  weight?: number;
   /** Its own queue-wait budget (x-llm-d-inference-ttl), ms. */
   ttlMs?: number;
   /** A TTFT objective (x-llm-d-slo-ttft-ms): the deadline for EDF ordering. */
@@ -130,6 +132,7 @@ export class FlowController {
         priority: req.priority,
         flow: req.flow,
         bytes: req.bytes,
+        ...(req.weight !== undefined ? { weight: req.weight } : {}),
         seq: this.#seq++,
         enqueuedAt: now,
         expiresAt,
@@ -158,16 +161,17 @@ export class FlowController {
   wake(pool: string): void {
     const p = this.#pools.get(pool);
     if (!p || p.queues.count === 0) return;
-    // The detector once per class of flow and take, not once per flow looked at.
-    const memo = new Map<string, boolean>();
+    // With classes of flows: the detector once per class and take, not once per flow looked at.
+    const classOf = this.classOf;
+    const memo = classOf && new Map<string, boolean>();
     const eligible = (flow: string) => {
-      const k = this.classOf?.(pool, flow) ?? '';
-      let ok = memo.get(k);
-      if (ok === undefined) memo.set(k, (ok = this.state(pool, p.pending, flow) === 'available'));
+      const k = classOf!(pool, flow);
+      let ok = memo!.get(k);
+      if (ok === undefined) memo!.set(k, (ok = this.state(pool, p.pending, flow) === 'available'));
       return ok;
     };
     for (;;) {
-      memo.clear();
+      memo?.clear();
       // Without classes every flow sees the same state: nothing is taken while the pool has no room.
       const item = (this.classOf ? p.queues.take(eligible) : this.state(pool, p.pending) === 'available' ? p.queues.take() : undefined) as Waiting | undefined;
       if (!item) {
@@ -187,9 +191,9 @@ export class FlowController {
     return this.#pools.get(pool)?.queues.count ?? 0;
   }
 
-  /** Bytes `flow` has waiting in `pool`'s queues. */
-  queuedBytes(pool: string, flow: string): number {
-    return this.#pools.get(pool)?.queues.flowBytes.get(flow) ?? 0;
+  /** The weight (prompt characters) `flow` has waiting in `pool`'s queues. */
+  queuedWeight(pool: string, flow: string): number {
+    return this.#pools.get(pool)?.queues.flowWeight.get(flow) ?? 0;
   }
 
   /** What waits, per pool, band and flow. */

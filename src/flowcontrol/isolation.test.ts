@@ -96,6 +96,36 @@ describe('FlowIsolation', () => {
     expect(iso.flows('p')).toBe(1);
   });
 
+  it('reserves nothing when every flow is over its share, or one flow is left with its backlog', () => {
+    const both = setup();
+    both.run(1000, { a: 1000, b: 1000 });
+    both.queued.set('a', 400_000).set('b', 400_000);
+    both.run(1000, { a: 8000, b: 8000 });
+    expect(both.iso.overShare('p', 'a') && both.iso.overShare('p', 'b')).toBe(true);
+    expect(both.iso.allowed('p', 'a', READY)).toBeUndefined();
+    expect(both.iso.reserved('p')).toEqual([]);
+
+    const alone = setup();
+    alone.run(1000, { batch: 1000, chat: 200 });
+    alone.queued.set('batch', 400_000);
+    alone.run(1000, { batch: 8000, chat: 200 });
+    expect(alone.iso.reserved('p').length).toBeGreaterThan(0);
+    // The quiet flow stops and is forgotten; the batch flow drains alone.
+    alone.run(30_000, { batch: 1 });
+    expect(alone.iso.overShare('p', 'batch')).toBe(true);
+    expect(alone.iso.allowed('p', 'batch', READY)).toBeUndefined();
+    expect(alone.iso.reserved('p')).toEqual([]);
+  });
+
+  it('keeps no state for a flow dispatched after it was forgotten', () => {
+    const { iso, tick } = setup();
+    iso.arrived('p', 'steady', 1000);
+    iso.contended('p');
+    for (let i = 0; i < 5000; i++) iso.dispatched('p', 'e0', `gone-${i}`, 1000);
+    tick(1);
+    expect(iso.flows('p')).toBe(1);
+  });
+
   it('sizes the reserve by the demand within shares and the headroom', () => {
     const sizes = [0, 1].map((headroom) => {
       const { iso, queued, run } = setup(headroom);

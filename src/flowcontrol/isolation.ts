@@ -12,7 +12,7 @@
  * the quiet flows pods of their own while the pool is contended — what
  * shuffle sharding and per-tenant pools do, sized here from live demand.
  *
- * The rules, per pool (rates are of prompt bytes, decayed over `windowMs`):
+ * The rules, per pool (rates are of prompt characters, decayed over `windowMs`):
  * - The pool is contended while flow control holds requests for it, and for
  *   `windowMs` after. Outside contention every flow may use every endpoint.
  * - A flow's demand is its arrival rate plus what it has waiting. Max-min
@@ -26,11 +26,12 @@
  *   their demand over what the pool serves, × the pool's endpoints, ×
  *   (1 + `headroom`), rounded up — at least one, and leaves the flows over
  *   their share at least their fair share of the endpoints (N × over ÷
- *   flows). It grows at once (the endpoints with the least over-share work
+ *   flows); none when no flow is within its share. It grows at once (the endpoints with the least over-share work
  *   in flight join) and shrinks by one endpoint a window at most.
  * - Flows within their share go to the reserve only; flows over it to the
  *   other endpoints only, and flow control counts room for each on its own
- *   endpoints (a full half does not hold back the other).
+ *   endpoints (a full half does not hold back the other; so a lower band
+ *   may go while a higher one waits for its own endpoints).
  *
  * The price is throughput: the reserve runs below full batches so that its
  * steps stay short, and the flows over their share wait longer (measured:
@@ -141,9 +142,12 @@ export class FlowIsolation {
     const p = this.#pools.get(pool);
     if (!p) return false;
     const now = this.now();
-    let served = p.served.get(flow);
-    if (!served) p.served.set(flow, (served = new Rate()));
-    served.add(bytes, now, this.options.windowMs);
+    // Only flows still tracked (a flow swept meanwhile would leave an entry nothing removes).
+    if (p.arrivals.has(flow)) {
+      let served = p.served.get(flow);
+      if (!served) p.served.set(flow, (served = new Rate()));
+      served.add(bytes, now, this.options.windowMs);
+    }
     const over = now <= p.contendedUntil && this.#isOver(p, pool, flow, now);
     if (!over) return false;
     p.overOn.set(endpointId, (p.overOn.get(endpointId) ?? 0) + 1);
@@ -187,7 +191,8 @@ export class FlowIsolation {
 
   /** Flows a pool keeps state for (tests: it stays bounded). */
   flows(pool: string): number {
-    return this.#pools.get(pool)?.arrivals.size ?? 0;
+    const p = this.#pools.get(pool);
+    return p ? Math.max(p.arrivals.size, p.served.size) : 0;
   }
 
   /** The reserve of a pool (explanations and tests). */
@@ -283,6 +288,11 @@ export class FlowIsolation {
       return;
     }
     const most = n - Math.ceil((n * p.over) / p.arrivals.size);
+    // Nobody within its share, or no endpoint to spare: a reserve would serve no one.
+    if (p.within <= 0 || most < 1) {
+      p.reserve.clear();
+      return;
+    }
     const target = Math.max(1, Math.min(most, Math.ceil(((n * p.within) / p.capacity) * (1 + this.options.headroom))));
     if (p.reserve.size < target) {
       // Join: the endpoints with the least over-share work in flight.

@@ -11,6 +11,8 @@ export interface QueuedRequest {
   readonly priority: number;
   readonly flow: string;
   readonly bytes: number;
+  /** What flow isolation counts of it (its prompt's characters; its bytes when not given). */
+  readonly weight?: number;
   /** Arrival order, for FCFS. */
   readonly seq: number;
   readonly enqueuedAt: number;
@@ -94,7 +96,7 @@ export class Band {
   }
 
   #roundRobin(eligible: ((flow: string) => boolean) | undefined): QueuedRequest | undefined {
-    const start = this.#turn;
+    const start = this.#ring[this.#turn >= this.#ring.length ? 0 : this.#turn];
     for (let tries = this.#ring.length; tries > 0; tries--) {
       if (this.#turn >= this.#ring.length) this.#turn = 0;
       const id = this.#ring[this.#turn]!;
@@ -115,8 +117,11 @@ export class Band {
       this.#turn++;
       return item;
     }
-    // Nothing could go: the turn stays where it was.
-    this.#turn = Math.min(start, this.#ring.length);
+    // Nothing could go: the turn stays with the flow that had it (without `eligible` every flow was empty).
+    if (eligible) {
+      const k = start === undefined ? -1 : this.#ring.indexOf(start);
+      this.#turn = k >= 0 ? k : 0;
+    }
     return undefined;
   }
 
@@ -149,8 +154,8 @@ export class PoolQueues {
   #order: Band[] = [];
   count = 0;
   bytes = 0;
-  /** Bytes queued per flow, every band (flows with none are absent). */
-  readonly flowBytes = new Map<string, number>();
+  /** Weight queued per flow, every band (flows with none are absent). */
+  readonly flowWeight = new Map<string, number>();
 
   band(priority: number, config: BandConfig): Band {
     let band = this.#bands.get(priority);
@@ -166,15 +171,15 @@ export class PoolQueues {
     band.push(item);
     this.count++;
     this.bytes += item.bytes;
-    this.flowBytes.set(item.flow, (this.flowBytes.get(item.flow) ?? 0) + item.bytes);
+    this.flowWeight.set(item.flow, (this.flowWeight.get(item.flow) ?? 0) + (item.weight ?? item.bytes));
   }
 
   #left(item: QueuedRequest): void {
     this.count--;
     this.bytes -= item.bytes;
-    const left = this.flowBytes.get(item.flow)! - item.bytes;
-    if (left > 0) this.flowBytes.set(item.flow, left);
-    else this.flowBytes.delete(item.flow);
+    const left = this.flowWeight.get(item.flow)! - (item.weight ?? item.bytes);
+    if (left > 0) this.flowWeight.set(item.flow, left);
+    else this.flowWeight.delete(item.flow);
   }
 
   /**

@@ -43,7 +43,7 @@ export class FlowAdmission {
   readonly isolation: FlowIsolation | undefined;
   readonly #pools = new Map<string, Pool>();
   /** Requests in flight that flow isolation counted as over their flow's share. */
-  readonly #overShare = new Set<string>();
+  readonly #overShare = new Map<string, number>();
   readonly #stop: (() => void) | undefined;
 
   constructor(
@@ -53,7 +53,7 @@ export class FlowAdmission {
     private readonly options: AdmissionOptions,
   ) {
     // Flow isolation: while the pool is contended, flows over their share stay off the endpoints reserved for the others.
-    const isolation = options.flowControl.isolation && new FlowIsolation(options.flowControl.isolation, options.now, (pool, flow) => this.controller.queuedBytes(pool, flow));
+    const isolation = options.flowControl.isolation && new FlowIsolation(options.flowControl.isolation, options.now, (pool, flow) => this.controller.queuedWeight(pool, flow));
     this.isolation = isolation;
     this.controller = new FlowController(
       options.flowControl,
@@ -84,10 +84,14 @@ export class FlowAdmission {
     this.controller.wake(pool.name);
   }
 
-  /** The snapshot with only the endpoints flow isolation lets this request use (as is without isolation or restriction). */
-  restrict(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest): PoolSnapshot {
+  /**
+   * The snapshot with only the endpoints flow isolation lets this request
+   * use (as is without isolation or restriction). The reserve is the pool's:
+   * `pool` is its whole snapshot when `snapshot` is a caller's subset of it.
+   */
+  restrict(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest, whole: PoolSnapshot = snapshot): PoolSnapshot {
     if (!this.isolation) return snapshot;
-    const allowed = this.#allowed(pool.name, snapshot, flowOf(request));
+    const allowed = this.#allowed(pool.name, whole, flowOf(request));
     if (!allowed) return snapshot;
     const endpoints = snapshot.endpoints.filter((e) => allowed(e.id));
     return endpoints.some((e) => e.ready) ? { ...snapshot, endpoints } : snapshot;
@@ -103,11 +107,19 @@ export class FlowAdmission {
 
   /** The request went to this endpoint (flow isolation counts what the pool serves, and where over-share work runs). */
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
-    if (this.isolation?.dispatched(pool.name, endpoint.id, flowOf(request), request.prompt.length)) this.#overShare.add(request.requestId);
+    if (!this.isolation?.dispatched(pool.name, endpoint.id, flowOf(request), request.prompt.length)) return;
+    const key = `${endpoint.id} ${request.requestId}`;
+    this.#overShare.set(key, (this.#overShare.get(key) ?? 0) + 1);
   }
 
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
-    if (this.#overShare.delete(request.requestId)) this.isolation!.completedOver(pool.name, endpoint.id);
+    if (!this.isolation || this.#overShare.size === 0) return;
+    const key = `${endpoint.id} ${request.requestId}`;
+    const n = this.#overShare.get(key);
+    if (n === undefined) return;
+    if (n > 1) this.#overShare.set(key, n - 1);
+    else this.#overShare.delete(key);
+    this.isolation.completedOver(pool.name, endpoint.id);
   }
 
   #allowed(pool: string, snapshot: PoolSnapshot, flow: string): Allowed {
@@ -177,6 +189,7 @@ function flowRequest(pool: Pool, request: SchedulingRequest, bytes: number, sign
     priority: request.priority,
     flow: flowOf(request),
     bytes,
+    weight: request.prompt.length,
     ttlMs: request.ttlMs,
     sloTtftMs: request.sloTtftMs,
     signal,

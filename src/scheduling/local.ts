@@ -56,10 +56,10 @@ export class LocalScheduling implements EndpointScheduling {
   /** Synchronous unless a producer must wait for something first (a prompt's token ids from the pods). */
   pick(pool: Pool, request: SchedulingRequest): Decision | Promise<Decision> {
     const view = () => {
-      let snapshot = this.outliers.apply(this.endpoints.snapshot(pool));
+      const whole = this.outliers.apply(this.endpoints.snapshot(pool));
       const subset = request.hints?.subset;
-      if (subset) snapshot = restrictToSubset(snapshot, subset);
-      return this.flow ? this.flow.restrict(pool, snapshot, request) : snapshot;
+      const snapshot = subset ? restrictToSubset(whole, subset) : whole;
+      return this.flow ? this.flow.restrict(pool, snapshot, request, whole) : snapshot;
     };
     const snapshot = view();
     const subset = request.hints?.subset;
