@@ -17,34 +17,10 @@ import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
 import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
 import { writeEndpointsFile } from './harness.ts';
+import { h2cPoolManifests } from './h2c-manifests.ts';
 import { COMPLETION_TOKENS, startUsagePod, type UsagePod } from './usage-pod.ts';
 
-const MANIFESTS = (h2cPorts: number[], httpPorts: number[]) => `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: models }
-spec:
-  rules:
-  - matches: [{ headers: [{ name: x-gateway-model-name, value: plain }] }]
-    backendRefs: [{ group: inference.networking.k8s.io, kind: InferencePool, name: plain }]
-  - backendRefs: [{ group: inference.networking.k8s.io, kind: InferencePool, name: grpc-native }]
----
-apiVersion: inference.networking.k8s.io/v1
-kind: InferencePool
-metadata: { name: grpc-native }
-spec:
-  selector: { matchLabels: { app: h2c-server } }
-  targetPorts: [${h2cPorts.map((p) => `{ number: ${p} }`).join(', ')}]
-  appProtocol: kubernetes.io/h2c
-  endpointPickerRef: { name: unused, port: { number: 9002 } }
----
-apiVersion: inference.networking.k8s.io/v1
-kind: InferencePool
-metadata: { name: plain }
-spec:
-  selector: { matchLabels: { app: http-server } }
-  targetPorts: [${httpPorts.map((p) => `{ number: ${p} }`).join(', ')}]
-  endpointPickerRef: { name: unused, port: { number: 9002 } }
-`;
+const MANIFESTS = h2cPoolManifests;
 
 let h2cPods: UsagePod[];
 let httpPod: UsagePod;

@@ -11,6 +11,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUsagePod, type UsagePod } from '../usage-pod.ts';
 import { startDenoGateway, type Child } from './spawn.ts';
+import { h2cPoolManifests } from '../h2c-manifests.ts';
 
 let pod: UsagePod;
 let deno: Child;
@@ -22,22 +23,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'endpoints.json'), JSON.stringify({ endpoints: [{ address: '127.0.0.1', labels: { app: 'h2c-server' }, engine: 'vllm' }] }));
   writeFileSync(
     join(dir, 'manifests.yaml'),
-    `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: all }
-spec:
-  rules:
-  - backendRefs: [{ group: inference.networking.k8s.io, kind: InferencePool, name: grpc-native }]
----
-apiVersion: inference.networking.k8s.io/v1
-kind: InferencePool
-metadata: { name: grpc-native }
-spec:
-  selector: { matchLabels: { app: h2c-server } }
-  targetPorts: [{ number: ${pod.port} }]
-  appProtocol: kubernetes.io/h2c
-  endpointPickerRef: { name: unused, port: { number: 9002 } }
-`,
+    h2cPoolManifests([pod.port]),
   );
   ({ child: deno, url } = await startDenoGateway(dir, ['--access-log', 'off', '--scrape-interval', '50']));
 }, 40_000);
