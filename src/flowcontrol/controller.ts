@@ -164,16 +164,18 @@ export class FlowController {
     // With classes of flows: the detector once per class and take, not once per flow looked at.
     const classOf = this.classOf;
     const memo = classOf && new Map<string, boolean>();
-    const eligible = (flow: string) => {
-      const k = classOf!(pool, flow);
-      let ok = memo!.get(k);
-      if (ok === undefined) memo!.set(k, (ok = this.state(pool, p.pending, flow) === 'available'));
-      return ok;
-    };
+    const eligible =
+      classOf &&
+      ((flow: string) => {
+        const k = classOf(pool, flow);
+        let ok = memo!.get(k);
+        if (ok === undefined) memo!.set(k, (ok = this.state(pool, p.pending, flow) === 'available'));
+        return ok;
+      });
     for (;;) {
       memo?.clear();
       // Without classes every flow sees the same state: nothing is taken while the pool has no room.
-      const item = (this.classOf ? p.queues.take(eligible) : this.state(pool, p.pending) === 'available' ? p.queues.take() : undefined) as Waiting | undefined;
+      const item = (eligible ? p.queues.take(eligible) : this.state(pool, p.pending) === 'available' ? p.queues.take() : undefined) as Waiting | undefined;
       if (!item) {
         // The nearest TTL may have left with what was dispatched: keep the timer for what still waits.
         if (p.timer) this.#arm(pool, p);

@@ -96,7 +96,7 @@ export class Band {
   }
 
   #roundRobin(eligible: ((flow: string) => boolean) | undefined): QueuedRequest | undefined {
-    const start = this.#ring[this.#turn >= this.#ring.length ? 0 : this.#turn];
+    const start = eligible && this.#ring[this.#turn >= this.#ring.length ? 0 : this.#turn];
     for (let tries = this.#ring.length; tries > 0; tries--) {
       if (this.#turn >= this.#ring.length) this.#turn = 0;
       const id = this.#ring[this.#turn]!;
@@ -119,7 +119,7 @@ export class Band {
     }
     // Nothing could go: the turn stays with the flow that had it (without `eligible` every flow was empty).
     if (eligible) {
-      const k = start === undefined ? -1 : this.#ring.indexOf(start);
+      const k = start ? this.#ring.indexOf(start) : -1;
       this.#turn = k >= 0 ? k : 0;
     }
     return undefined;

@@ -87,7 +87,7 @@ export class FlowAdmission {
   /**
    * The snapshot with only the endpoints flow isolation lets this request
    * use (as is without isolation or restriction). The reserve is the pool's:
-   * `pool` is its whole snapshot when `snapshot` is a caller's subset of it.
+   * `whole` is the pool's snapshot when `snapshot` is a caller's subset of it.
    */
   restrict(pool: Pool, snapshot: PoolSnapshot, request: SchedulingRequest, whole: PoolSnapshot = snapshot): PoolSnapshot {
     if (!this.isolation) return snapshot;
