@@ -13,6 +13,7 @@ import { ClientBodyError, ClientError, type ClientRequest, type ClientResponse }
 import { Http1ResponseParser, type ResponseHead, type ResponseSink } from './response.ts';
 import { Exchange } from './exchange.ts';
 import { Deadlines } from './deadlines.ts';
+import { batchWrite } from './write-batch.ts';
 
 /**
  * Idle kept-alive sockets are closed after this long unused, and never reused
@@ -82,12 +83,10 @@ export class Http1Client {
       const buf = Buffer.allocUnsafe(head.length + body.byteLength);
       buf.write(head, 0, 'latin1');
       buf.set(body, head.length);
-      socket.write(buf);
+      batchWrite(socket, buf);
     } else {
-      socket.cork();
-      socket.write(head, 'latin1');
-      socket.write(body);
-      socket.uncork();
+      batchWrite(socket, head, 'latin1');
+      batchWrite(socket, body);
     }
     return exchange.response;
   }

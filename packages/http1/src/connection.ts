@@ -13,6 +13,7 @@ import { parseHead, type Head } from './request-head.ts';
 import type { FastServerOptions } from './server.ts';
 import { BodyTooLargeError, type ServerAnswer, type ServerRequest } from './types.ts';
 import { chunkFrame, drained, httpDate, strayLineEnd } from './wire.ts';
+import { batchWrite, flushNow } from './write-batch.ts';
 
 /** The server's bounds, resolved from its options. */
 export interface Limits {
@@ -203,7 +204,7 @@ export class Connection {
     if (answer.status === 204 || answer.status === 304) {
       // No content, and no content-length (RFC 9110 §8.6, §15.3.5, §15.4.5).
       if (body instanceof ReadableStream) void body.cancel().catch(noop);
-      socket.write(`${head}\r\n`, 'latin1');
+      batchWrite(socket, `${head}\r\n`, 'latin1');
       this.#finish(keepAlive);
       return;
     }
@@ -213,11 +214,11 @@ export class Connection {
       const out = Buffer.allocUnsafe(head.length + bytes.byteLength);
       out.write(head, 0, 'latin1');
       out.set(bytes, head.length);
-      socket.write(out);
+      batchWrite(socket, out);
       this.#finish(keepAlive);
       return;
     }
-    socket.write(`${head}transfer-encoding: chunked\r\n\r\n`, 'latin1');
+    batchWrite(socket, `${head}transfer-encoding: chunked\r\n\r\n`, 'latin1');
     void this.#pump(body, keepAlive);
   }
 
@@ -233,13 +234,15 @@ export class Connection {
         if (done) break;
         if (socket.destroyed) return;
         if (value.byteLength === 0) continue;
-        if (!socket.write(chunkFrame(value))) await drained(socket);
+        if (!batchWrite(socket, chunkFrame(value))) await drained(socket);
       }
       if (socket.destroyed) return;
-      socket.write('0\r\n\r\n', 'latin1');
+      batchWrite(socket, '0\r\n\r\n', 'latin1');
       this.#finish(keepAlive);
     } catch {
-      // The upstream broke off mid-answer: cut the client's connection too, so it sees an incomplete answer.
+      // The upstream broke off mid-answer: cut the client's connection too, so it sees an incomplete answer
+      // (after what it was sent so far).
+      flushNow(socket);
       socket.destroy();
     } finally {
       socket.off('close', onClose);
