@@ -64,7 +64,7 @@ export class WorkerStartError extends Error {}
 
 /** Startup gives up after this many worker failures (a failure the worker calls fatal gives up at once). */
 const STARTUP_ATTEMPTS = 3;
-/** A worker that neither listens nor exits (tsx compiles the sources at its start: seconds on a busy machine). */
+/** A worker that neither listens nor exits (the sources are transpiled at its first start: seconds on a busy machine). */
 const STARTUP_TIMEOUT_MS = 60_000;
 const RESTART_BACKOFF_MS = { initial: 100, max: 5000, resetAfter: 10_000 };
 const METRICS_TIMEOUT_MS = 1000;
@@ -290,8 +290,9 @@ function stopWorker(worker: Worker): Promise<void> {
   });
 }
 
-/** Workers run the TypeScript sources through tsx, as this process does (bin/infergate.js registers it). */
+/** Workers load the TypeScript sources through ./typescript.mjs, as bin/infergate.js does in this process. */
 function workerExecArgv(): string[] {
-  if (process.execArgv.some((a) => a.includes('tsx'))) return process.execArgv;
-  return [...process.execArgv, '--import', import.meta.resolve('tsx')];
+  const loader = new URL('./typescript.mjs', import.meta.url).href;
+  if (process.execArgv.includes(loader)) return process.execArgv;
+  return [...process.execArgv, '--import', loader];
 }
