@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { MetricsAgent } from '../src/agent/agent.ts';
-import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
+import { scrapeGetter } from '../src/runtime/node/metrics-getter.ts';
 import { readFlags } from './lib/flags.ts';
 import { vllmPage } from './metrics-page.ts';
 
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
       if (buf.includes('\n')) resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))) as number[]);
     });
   });
-  const get = undiciGetter();
+  const get = scrapeGetter();
   const agent = new MetricsAgent({ get, scrapeIntervalMs: interval });
   agent.setEntries(ports.map((port) => ({ address: '127.0.0.1', port, labels: { pool: 'bench' }, engine: 'vllm' as const })));
   const release = agent.acquire({ selector: { pool: 'bench' }, targetPorts: [] });

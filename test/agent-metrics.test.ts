@@ -13,7 +13,7 @@ import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
 import { EndpointService } from '../src/gen/infergate/v1/endpoint_pb.ts';
 import { listen, listenWithGrpc, type Listening } from '../src/runtime/node/index.ts';
-import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
+import { scrapeGetter } from '../src/runtime/node/metrics-getter.ts';
 import { processMetrics } from '../src/runtime/node/process-metrics.ts';
 import { parseStrict } from './prom-strict.ts';
 
@@ -22,7 +22,7 @@ describe("the agent's /metrics", () => {
   let server: Listening;
   let agent: MetricsAgent;
   let base: string;
-  const get = undiciGetter();
+  const get = scrapeGetter();
 
   beforeAll(async () => {
     const app = new Hono();

@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { listen, listenWithGrpc, readFileText, watchFile, type Listening } from '../src/runtime/node/index.ts';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
-import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
+import { scrapeGetter } from '../src/runtime/node/metrics-getter.ts';
 import { createEndpointSource } from '../src/gateway/endpoint-source.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -33,7 +33,7 @@ describe('AgentEndpointSource (gateway side of a remote agent)', () => {
   let pod: Listening;
   let agentServer: Listening | undefined;
   let agentPort = 0;
-  const get = undiciGetter();
+  const get = scrapeGetter();
   const agent = new MetricsAgent({ get, scrapeIntervalMs: 50 });
 
   const startAgentServer = async () => {

@@ -7,7 +7,7 @@ import { listen, listenWithGrpc, type Listening } from '../src/runtime/node/inde
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
 import type { MetricsGetter } from '../src/agent/http-get.ts';
-import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
+import { scrapeGetter } from '../src/runtime/node/metrics-getter.ts';
 import { watchPool } from '../src/agent/watch.ts';
 import { EndpointService } from '../src/gen/infergate/v1/endpoint_pb.ts';
 
@@ -29,7 +29,7 @@ describe('agent over the wire', () => {
   let agent: MetricsAgent;
   let server: Listening;
   let baseUrl: string;
-  const get = undiciGetter();
+  const get = scrapeGetter();
 
   beforeAll(async () => {
     pod = await fakePod();

@@ -14,7 +14,7 @@ import { adminClients } from '../src/rpc/admin-client.ts';
 import { importManifests } from '../src/routing/manifests.ts';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
-import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
+import { scrapeGetter } from '../src/runtime/node/metrics-getter.ts';
 import { run as apply } from '../src/cli/commands/apply.ts';
 import { run as get } from '../src/cli/commands/get.ts';
 import { SEED_MANIFESTS, chat, postJson, startDemoPods, type DemoPods } from './harness.ts';
@@ -141,7 +141,7 @@ describe('routing table pushed to a running gateway', () => {
 
 describe('gateway with a remote agent', () => {
   it('keeps routing (FailOpen) while the agent is down; the stream resumes within 2 s', async () => {
-    const getter = undiciGetter();
+    const getter = scrapeGetter();
     const agent = new MetricsAgent({ get: getter, scrapeIntervalMs: 50 });
     agent.setEntries(entries);
     agent.start();

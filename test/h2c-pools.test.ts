@@ -15,7 +15,7 @@ import { startGateway, type RunningGateway } from '../src/runtime/node/gateway.t
 import { listenWithGrpc, type Listening } from '../src/runtime/node/index.ts';
 import { MetricsAgent } from '../src/agent/agent.ts';
 import { createAgentApp } from '../src/agent/app.ts';
-import { undiciGetter } from '../src/runtime/node/metrics-getter.ts';
+import { scrapeGetter } from '../src/runtime/node/metrics-getter.ts';
 import { writeEndpointsFile } from './harness.ts';
 import { h2cPoolManifests } from './h2c-manifests.ts';
 import { COMPLETION_TOKENS, startUsagePod, type UsagePod } from './usage-pod.ts';
@@ -109,7 +109,7 @@ describe('an h2c pool, gateway with its embedded agent', () => {
 describe('an h2c pool, gateway with a remote agent (the protocol in WatchEndpoints)', () => {
   let gateway: RunningGateway;
   let agentServer: Listening;
-  const get = undiciGetter();
+  const get = scrapeGetter();
   const agent = new MetricsAgent({ get, scrapeIntervalMs: 20 });
   beforeAll(async () => {
     agent.setEntries([

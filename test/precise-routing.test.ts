@@ -18,7 +18,7 @@ import type { EndpointEntry } from '../src/endpoints/file-schema.ts';
 import { KvIndexReplica } from '../src/endpoints/kv-index-replica.ts';
 import { KvEventsCollector } from '../src/kvevents/collector.ts';
 import { BlockHasher } from '../src/kvevents/block-hash.ts';
-import { listenWithGrpc, startSimulator, undiciGetter } from '../src/runtime/node/index.ts';
+import { listenWithGrpc, startSimulator, scrapeGetter } from '../src/runtime/node/index.ts';
 import { startGateway, type RunningGateway } from '../src/runtime/node/gateway.ts';
 import { zmqTransport } from '../src/runtime/node/zmq-subscriber.ts';
 import type { CandidateExplanation, Explanation } from '../src/scheduling/index.ts';
@@ -110,7 +110,7 @@ async function pods(n: number): Promise<{ sim: Simulator; entries: EndpointEntry
 }
 
 async function startAgent(entries: EndpointEntry[]): Promise<{ url: string; collector: KvEventsCollector }> {
-  const get = undiciGetter();
+  const get = scrapeGetter();
   const agent = new MetricsAgent({ get, scrapeIntervalMs: 50 });
   agent.setEntries(entries);
   agent.start();

@@ -4,6 +4,7 @@
  * kept there because undici is Node-only.
  */
 import type { AppProtocol } from '../endpoints/types.ts';
+import type { ClientSignal } from '../http/inbound.ts';
 import { upstreamFailure, type UpstreamClient } from '../http/upstream.ts';
 
 /**
@@ -37,30 +38,71 @@ export function fetchGetter(fetchFn: typeof fetch = fetch, h2c?: MetricsGetter):
 const H2C_UNSUPPORTED = 'this runtime cannot read an h2c (appProtocol kubernetes.io/h2c) pod: fetch speaks HTTP/2 only over TLS';
 
 /**
- * A getter over an upstream client (the h2c client of packages/http1, on
- * Node and Deno): a GET whose answer is read whole within the timeout.
+ * A getter over an upstream client (packages/http1's HTTP/1.1 and h2c clients,
+ * on Node and Deno): a GET whose answer is read whole within the timeout.
  */
 export function clientGetter(client: UpstreamClient): MetricsGetter {
+  const decoder = new TextDecoder();
   return async (url, timeoutMs, protocol) => {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const deadline = new Deadline(timeoutMs);
     try {
-      const u = new URL(url);
-      const res = await client.request({ origin: u.origin, method: 'GET', path: u.pathname + u.search, headers: { accept: 'text/plain' }, body: new Uint8Array(0), signal: controller.signal, headersTimeoutMs: timeoutMs, protocol });
+      const { origin, path } = splitUrl(url);
+      const res = await client.request({ origin, method: 'GET', path, headers: { accept: 'text/plain' }, body: EMPTY, signal: deadline, headersTimeoutMs: timeoutMs, protocol });
       if (res.status < 200 || res.status >= 300) {
         res.body?.cancel();
         throw new Error(`HTTP ${res.status}`);
       }
-      return res.body ? new TextDecoder().decode(await res.body.bytes()) : '';
+      return res.body ? decoder.decode(await res.body.bytes()) : '';
     } catch (err) {
-      if (controller.signal.aborted) throw new Error(`timed out after ${timeoutMs} ms`);
+      if (deadline.aborted) throw new Error(`timed out after ${timeoutMs} ms`);
       const kind = upstreamFailure(err);
       // `connect` reads as a refusal to the agent: an unreachable pod, not a slow one.
       throw new Error(kind === 'connect' ? `refused: ${(err as Error).message}` : (err as Error).message);
     } finally {
-      clearTimeout(timer);
+      deadline.clear();
     }
   };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** `http://host:port/path?query` → origin and path (a scrape URL the agent built); anything else through URL. */
+function splitUrl(url: string): { origin: string; path: string } {
+  const slash = url.startsWith('http://') ? url.indexOf('/', 7) : -1;
+  if (slash > 7) return { origin: url.slice(0, slash), path: url.slice(slash) };
+  const u = new URL(url);
+  return { origin: u.origin, path: u.pathname + u.search };
+}
+
+/**
+ * The signal of one GET: aborts when its time is up. A timer and a flag —
+ * an AbortController (EventTarget) or AbortSignal.timeout (a DOMException
+ * with its stack when the timer runs out, used or not) costs far more, at
+ * tens of scrapes a second per pod.
+ */
+class Deadline implements ClientSignal {
+  aborted = false;
+  #listener: (() => void) | undefined;
+  #timer: ReturnType<typeof setTimeout>;
+
+  constructor(ms: number) {
+    this.#timer = setTimeout(() => {
+      this.aborted = true;
+      this.#listener?.();
+    }, ms);
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.#listener = listener;
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    if (this.#listener === listener) this.#listener = undefined;
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
 }
 
 /** A short reason for a failed GET: timeout, or the error code and message. */

@@ -16,7 +16,7 @@ import { MetricsAgent } from '../../src/agent/agent.ts';
 import { createAgentApp } from '../../src/agent/app.ts';
 import { startFileDiscovery } from '../../src/agent/discovery.ts';
 import { listen, readFileText, watchFile, type Listening } from '../../src/runtime/node/index.ts';
-import { undiciGetter } from '../../src/runtime/node/metrics-getter.ts';
+import { scrapeGetter } from '../../src/runtime/node/metrics-getter.ts';
 import { startFakePod, type FakePod } from './fake-pod.ts';
 
 export const MANIFESTS = new URL('./manifests.yaml', import.meta.url).pathname;
@@ -62,7 +62,7 @@ export async function startFixture(options: { agent?: boolean } = {}): Promise<F
   let agentServer: Listening | undefined;
   let stopAgent = async () => {};
   if (options.agent) {
-    const get = undiciGetter();
+    const get = scrapeGetter();
     const agent = new MetricsAgent({ get, scrapeIntervalMs: 50 });
     const discovery = await startFileDiscovery(agent, endpointsFile, { readFileText, watchFile });
     agent.start();

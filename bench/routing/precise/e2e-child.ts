@@ -12,7 +12,7 @@ import { MetricsAgent } from '../../../src/agent/agent.ts';
 import { createAgentApp } from '../../../src/agent/app.ts';
 import { startFileDiscovery } from '../../../src/agent/discovery.ts';
 import { KvEventsCollector } from '../../../src/kvevents/collector.ts';
-import { listenWithGrpc, readFileText, startSimulator, undiciGetter, watchFile } from '../../../src/runtime/node/index.ts';
+import { listenWithGrpc, readFileText, startSimulator, scrapeGetter, watchFile } from '../../../src/runtime/node/index.ts';
 import { startGateway } from '../../../src/runtime/node/gateway.ts';
 import { zmqTransport } from '../../../src/runtime/node/zmq-subscriber.ts';
 
@@ -32,7 +32,7 @@ if (config.role === 'pods') {
   close = () => sim.close();
   console.log(JSON.stringify({ ready: sim.pods.map((p) => ({ url: p.url, port: p.port, kv: p.kvEvents!.endpoint, replay: p.kvEvents!.replayEndpoint })) }));
 } else if (config.role === 'agent') {
-  const get = undiciGetter();
+  const get = scrapeGetter();
   const agent = new MetricsAgent({ get, scrapeIntervalMs: config.scrapeIntervalMs });
   const discovery = await startFileDiscovery(agent, config.endpoints, { readFileText, watchFile }, () => {});
   agent.start();

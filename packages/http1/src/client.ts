@@ -193,6 +193,8 @@ function requestHead(req: ClientRequest, hostHeader: string): string {
     if (BAD_FIELD_VALUE.test(value)) throw invalidRequest(`the value of header ${name} contains control characters (CR, LF or NUL)`);
     head += `${name}: ${value}\r\n`;
   }
+  // A GET or HEAD without content says nothing of a length (RFC 9110 §8.6: a user agent should not send one).
+  if (req.body.byteLength === 0 && (req.method === 'GET' || req.method === 'HEAD')) return `${head}\r\n`;
   return `${head}content-length: ${req.body.byteLength}\r\n\r\n`;
 }
 

@@ -9,7 +9,7 @@ import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile }
 import { MetricsAgent } from '../../agent/agent.ts';
 import { createAgentApp } from '../../agent/app.ts';
 import { startFileDiscovery } from '../../agent/discovery.ts';
-import { undiciGetter } from '../../runtime/node/metrics-getter.ts';
+import { scrapeGetter } from '../../runtime/node/metrics-getter.ts';
 import { processMetrics } from '../../runtime/node/process-metrics.ts';
 import { KvEventsCollector } from '../../kvevents/collector.ts';
 
@@ -43,7 +43,7 @@ export async function run(args: string[]): Promise<number> {
     },
   });
   if (typeof flags === 'number') return flags;
-  const get = undiciGetter();
+  const get = scrapeGetter();
   const agent = new MetricsAgent({
     get,
     scrapeIntervalMs: flags['scrape-interval'],

@@ -3,8 +3,8 @@
  * Deno's parts — Deno files for the state dir and the endpoints file, the
  * HTTP/1.1 client of packages/http1 to the model servers (over Deno's
  * node:net; `fetch` costs about twice the CPU per request here) and its h2c
- * client for h2c pools (over Deno's node:http2), `fetch` for scraping (the
- * h2c client for h2c pools) — then `Deno.serve` for the data plane (./data-plane.ts: the
+ * client for h2c pools (over Deno's node:http2), the same clients for scraping
+ * — then `Deno.serve` for the data plane (./data-plane.ts: the
  * proxied routes straight to the director) and the admin API.
  */
 import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
@@ -13,7 +13,7 @@ import type { Gateway } from '../../gateway/gateway.ts';
 import { Http1Client } from '../../../packages/http1/src/client.ts';
 import { H2cClient } from '../../../packages/http1/src/h2c-client.ts';
 import { byProtocol } from '../../http/upstream.ts';
-import { clientGetter, fetchGetter } from '../../agent/http-get.ts';
+import { clientGetter } from '../../agent/http-get.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
 import { deno, type DenoServer } from './api.ts';
 import { denoDataPlane } from './data-plane.ts';
@@ -53,23 +53,25 @@ export async function startDenoGateway(options: DenoGatewayOptions): Promise<Run
   // Deno's node:net and node:http2 carry packages/http1's clients: HTTP/1.1, and h2c for h2c pools.
   const h2c = new H2cClient();
   const client = byProtocol({ http: new Http1Client(), h2c, runtime: 'Deno' });
+  // Its own HTTP/1.1 pool reads the pods' /metrics (h2c pods through the same h2c client): far less CPU a scrape than fetch.
+  const scrape = byProtocol({ http: new Http1Client(), h2c, runtime: 'Deno' });
   let assembled;
   try {
     assembled = await assembleGateway({ ...options, observers: [...(options.observers ?? []), ...telemetry.observers] }, {
       files: { readFileText, watchFile, writeFileAtomic },
       loadKernel: () => loadKernelModule(),
       upstream: client,
-      getter: fetchGetter(fetch, clientGetter(h2c)),
+      getter: clientGetter(scrape),
     });
   } catch (err) {
-    await client.close();
+    await Promise.all([client.close(), scrape.close()]);
     throw err;
   }
   const { gateway, store, admin } = assembled;
   const servers: DenoServer[] = [];
   const closeAll = async () => {
     await Promise.all(servers.map((s) => s.shutdown()));
-    await client.close();
+    await Promise.all([client.close(), scrape.close()]);
     await assembled.close();
     await telemetry.close();
   };

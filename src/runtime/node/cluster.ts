@@ -21,7 +21,7 @@ import { processMetrics } from './process-metrics.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
 import { nodeFiles } from './files.ts';
 import { listen, type Listening } from './listen.ts';
-import { undiciGetter } from './metrics-getter.ts';
+import { scrapeGetter } from './metrics-getter.ts';
 
 export interface ClusterGatewayOptions extends StartGatewayOptions {
   /** Worker processes serving the data plane (2 or more). */
@@ -126,7 +126,7 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
     return mergePrometheusText([retired, ...pages.filter((p): p is string => p !== undefined)]) + lines.join('\n') + '\n';
   };
 
-  const getter = options.endpoints && !options.agent ? undiciGetter() : undefined;
+  const getter = options.endpoints && !options.agent ? scrapeGetter() : undefined;
   let control: ControlPlane | undefined;
   const servers: Listening[] = [];
 

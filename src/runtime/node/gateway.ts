@@ -18,7 +18,7 @@ import { listenDataPlane } from './data-plane.ts';
 import { nodeFiles } from './files.ts';
 import { loadKernelModule } from './kernel.ts';
 import { listen, type Listening } from './listen.ts';
-import { undiciGetter } from './metrics-getter.ts';
+import { scrapeGetter } from './metrics-getter.ts';
 import { accessLog } from '../../observability/access-log.ts';
 import { tracingObserver } from '../../observability/tracing.ts';
 import type { RequestObserver } from '../../proxy/observer.ts';
@@ -60,7 +60,7 @@ export interface RunningGateway {
 
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   // The embedded agent scrapes over undici (Node-only, so lent from here).
-  const getter = !options.endpointSource && options.endpoints && !options.agent ? undiciGetter() : undefined;
+  const getter = !options.endpointSource && options.endpoints && !options.agent ? scrapeGetter() : undefined;
   // HTTP/1.1 to the pods, and HTTP/2 cleartext to a pool whose port says `appProtocol: kubernetes.io/h2c`.
   const upstream = byProtocol({ http: new Http1Client(), h2c: new H2cClient(), runtime: 'Node' });
   // zeromq is a native module: loaded only when KV events are on.

@@ -8,6 +8,6 @@ export { readTextFile, readFileText, writeFileAtomic, watchFile, nodeFiles } fro
 export { readManifestSources, ManifestSourceError, type ManifestSource } from './manifest-files.ts';
 export { environment, cpuCount, waitForShutdown } from './process.ts';
 export { loadKernelModule } from './kernel.ts';
-export { undiciGetter } from './metrics-getter.ts';
+export { scrapeGetter } from './metrics-getter.ts';
 export { startGateway, ConfigError, type RunningGateway, type StartGatewayOptions } from './gateway.ts';
 export { startSimulator } from './sim.ts';

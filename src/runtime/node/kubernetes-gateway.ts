@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { MetricsAgent } from '../../agent/agent.ts';
 import { KubernetesAgentSource, KubernetesPodDiscovery, startKubernetesRouting, type KubernetesRouting } from '../../kubernetes/index.ts';
-import { undiciGetter } from './metrics-getter.ts';
+import { scrapeGetter } from './metrics-getter.ts';
 import { startGateway, type RunningGateway, type StartGatewayOptions } from './gateway.ts';
 import { loadKubeConfig, NodeKubernetesPort } from './kubernetes.ts';
 
@@ -53,7 +53,7 @@ export interface KubernetesGateway extends RunningGateway {
 /** The endpoint source: a remote agent when `options.agent` names one, else an embedded agent fed by the API. */
 async function podsFrom(port: NodeKubernetesPort, options: StartGatewayOptions, flags: KubernetesFlags, log: (line: Record<string, unknown>) => void) {
   if (options.agent) return { discovery: undefined, endpointSource: undefined };
-  const getter = undiciGetter();
+  const getter = scrapeGetter();
   const agent = new MetricsAgent({ get: getter, scrapeIntervalMs: options.scrapeIntervalMs });
   const discovery = new KubernetesPodDiscovery(port, agent, { namespace: flags.namespace, log });
   await discovery.start(flags.waitMs);
