@@ -4,8 +4,8 @@
  * HTTP/1.1 client of packages/http1 to the model servers (over Deno's
  * node:net; `fetch` costs about twice the CPU per request here) and its h2c
  * client for h2c pools (over Deno's node:http2), the same clients for scraping
- * — then `Deno.serve` for the data plane (./data-plane.ts: the
- * proxied routes straight to the director) and the admin API.
+ * — then the data plane as Node serves it (../node/data-plane.ts, over Deno's
+ * node:net and node:http) and `Deno.serve` for the admin API.
  */
 import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
 import { assembleGateway, ConfigError, type GatewayStartOptions } from '../../gateway/assemble.ts';
@@ -16,7 +16,7 @@ import { byProtocol } from '../../http/upstream.ts';
 import { clientGetter } from '../../agent/http-get.ts';
 import type { RoutingTableStore } from '../../routing/store.ts';
 import { deno, type DenoServer } from './api.ts';
-import { denoDataPlane } from './data-plane.ts';
+import { listenDataPlane } from '../node/data-plane.ts';
 import { readFileText, watchFile, writeFileAtomic } from './files.ts';
 import { denoObservers, type DenoObserverOptions } from './observers.ts';
 
@@ -43,6 +43,8 @@ export async function loadKernelModule(url = new URL('../../../build/kernel.wasm
   return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
 }
 
+const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
 /** Deno.serve binds synchronously (and throws when it cannot); `onListen` only silences its banner. */
 function serve(fetch: (r: Request, info: { completed?: Promise<void>; remoteAddr?: { hostname?: string } }) => Response | Promise<Response>, port: number, hostname: string): DenoServer {
   return deno().serve({ port, hostname, onListen: () => {} }, fetch);
@@ -68,27 +70,32 @@ export async function startDenoGateway(options: DenoGatewayOptions): Promise<Run
     throw err;
   }
   const { gateway, store, admin } = assembled;
-  const servers: DenoServer[] = [];
+  const servers: { url: string; close(): Promise<void> }[] = [];
   const closeAll = async () => {
-    await Promise.all(servers.map((s) => s.shutdown()));
+    await Promise.all(servers.map((s) => s.close()));
     await Promise.all([client.close(), scrape.close()]);
     await assembled.close();
     await telemetry.close();
   };
   try {
-    // Deno.serve hands Hono its connection info as the env: the client's address is there.
-    const app = createDataPlaneApp(gateway, { clientAddress: (c) => (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname });
-    servers.push(serve(denoDataPlane(gateway, app), options.port ?? 8080, options.host ?? '127.0.0.1'));
-    if (admin) servers.push(serve(admin.app.fetch, options.adminPort!, admin.host));
+    // The data plane as on Node (../node/data-plane.ts): packages/http1's server over Deno's node:net for the
+    // proxied routes — its answers leave in one batch per turn of the event loop, which Deno.serve's cannot —
+    // and Deno's node:http, fed the connection, for the rest (@hono/node-server hands Hono the socket).
+    const app = createDataPlaneApp(gateway, { clientAddress: (c) => (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress });
+    const data = await listenDataPlane(gateway, app, options.port ?? 8080, options.host ?? '127.0.0.1', options.dataPlaneLimits);
+    servers.push({ url: urlOf(data.host, data.port), close: () => data.close() });
+    if (admin) {
+      const server = serve(admin.app.fetch, options.adminPort!, admin.host);
+      servers.push({ url: urlOf(server.addr.hostname, server.addr.port), close: () => server.shutdown() });
+    }
   } catch (err) {
     await closeAll();
     throw err;
   }
-  const url = (s: DenoServer) => `http://${s.addr.hostname.includes(':') ? `[${s.addr.hostname}]` : s.addr.hostname}:${s.addr.port}`;
   const [data, adminServer] = servers;
   return {
-    url: url(data!),
-    adminUrl: adminServer ? url(adminServer) : undefined,
+    url: data!.url,
+    adminUrl: adminServer?.url,
     gateway,
     store,
     close: closeAll,
