@@ -2,7 +2,8 @@
  * `npm run bench:proxy`: what the gateway itself costs. Against an upstream
  * that answers at once, side by side in one run: the upstream called
  * directly, nginx as a plain reverse proxy (1 worker, and one per core), a
- * bare node:http proxy (the floor for a Node proxy here), infergate on Node
+ * bare node:http proxy and a bare node:net one (floors for a Node proxy
+ * here: with node:http, and with the sockets alone), infergate on Node
  * (one process, and `--workers` one per core) and infergate on Deno (one
  * process; skipped with a note when the `deno` npm package's binary is
  * missing), every gateway with its access log off as nginx has, plus one
@@ -100,6 +101,8 @@ try {
   started.push(infergateLog);
   const floor = await startNodeFloor(root);
   started.push(floor);
+  const netFloor = await startNodeFloor(root, 'net-floor');
+  started.push(netFloor);
   const deno = denoBinary(root);
   const denoGateway = deno ? await startDenoInfergate(root, deno, { args: quiet }) : undefined;
   if (denoGateway) started.push(denoGateway);
@@ -110,6 +113,7 @@ try {
     { key: 'nginx', label: 'nginx reverse proxy, 1 worker', port: PORTS.nginx, proc: undefined },
     { key: 'nginxN', label: `nginx reverse proxy, ${cores} workers`, port: PORTS.nginxWorkers, proc: nginxN },
     { key: 'floor', label: 'bare node:http proxy, 1 process (bench/proxy/node-floor.ts)', port: PORTS.floor, proc: floor },
+    { key: 'netFloor', label: 'bare node:net proxy, 1 process, no HTTP library (bench/proxy/net-floor.ts)', port: PORTS.netFloor, proc: netFloor },
     { key: 'infergate', label: 'infergate, 1 process', port: PORTS.infergate, proc: infergate1 },
     { key: 'infergateN', label: `infergate --workers ${cores}`, port: PORTS.infergateWorkers, proc: infergateN },
     { key: 'infergateFc', label: 'infergate, 1 process, flow control on (idle)', port: PORTS.infergateFlowControl, proc: infergateFc },
@@ -189,7 +193,7 @@ try {
   const cpuShare = (a: string, b: string) => (Number.isFinite(cpu(a)) && Number.isFinite(cpu(b)) ? `${((100 * cpu(b)) / cpu(a)).toFixed(0)}%` : 'not measured');
   console.log(`By CPU per request: Node one process ${cpuShare('infergate', 'nginxN')} of nginx, Deno ${cpuShare('deno', 'nginxN')} of nginx, Deno ${cpuShare('deno', 'infergate')} of Node.`);
   if (!denoGateway) console.log('\n(Deno not measured: node_modules/.bin/deno is missing; `npm ci` installs it.)');
-  console.log(`\ninfergate's own cost above the node:http floor (1 process each): ${(1e6 / sat.infergate! - 1e6 / sat.floor!).toFixed(0)} µs per request.`);
+  console.log(`\nThe node:net floor (sockets alone, 1 process) reaches ${share(sat.netFloor!, sat.nginx!)} of nginx with 1 worker; infergate (1 process) is at ${share(sat.infergate!, sat.netFloor!)} of that floor's req/s, ${Number.isFinite(cpu('infergate')) && Number.isFinite(cpu('netFloor')) ? `${(cpu('infergate') - cpu('netFloor')).toFixed(1)} µs of CPU a request above it` : 'CPU not measured'}.`);
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${((100 * a) / b).toFixed(0)}%` : 'not measured');
   console.log(`\nIssue 19's targets, this run: Deno / Node one process ${ratio(sat.deno, sat.infergate)} (target ≥ 100%); Node one process / nginx 1 worker ${ratio(sat.infergate, sat.nginx)} (≥ 40%); Node --workers ${cores} / nginx ${cores} workers ${ratio(sat.infergateN, sat.nginxN)} (≥ 50%).`);
   console.log(`Flow control on and idle, one process: ${ratio(sat.infergateFc, sat.infergate)} of the throughput without it; CPU per request ${Number.isFinite(cpu('infergateFc')) ? `${(cpu('infergateFc') - cpu('infergate')).toFixed(1)} µs more` : 'not measured'} (issue 17: nothing measurable).`);

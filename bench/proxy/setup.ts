@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107, deno: 19108, infergateFlowControl: 19109, infergateAccessLog: 19110, h2c: 19111 };
+export const PORTS = { upstream: 19101, sse: 19102, nginx: 19103, infergate: 19104, floor: 19105, nginxWorkers: 19106, infergateWorkers: 19107, deno: 19108, infergateFlowControl: 19109, infergateAccessLog: 19110, h2c: 19111, netFloor: 19112 };
 
 const CHAT_JSON = JSON.stringify({
   id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama',
@@ -245,10 +245,11 @@ export async function startDenoInfergate(root: string, deno: string, options: { 
   return { close: () => stop(child), pids: () => tree(child.pid) };
 }
 
-/** The bare node:http proxy (bench/proxy/node-floor.ts) in front of the JSON upstream. */
-export async function startNodeFloor(root: string): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/proxy/node-floor.ts'), String(PORTS.floor), String(PORTS.upstream)], { stdio: 'inherit' });
-  await waitForPort(PORTS.floor);
+/** A bare proxy in front of the JSON upstream: node:http (bench/proxy/node-floor.ts) or node:net alone (bench/proxy/net-floor.ts). */
+export async function startNodeFloor(root: string, kind: 'node-floor' | 'net-floor' = 'node-floor'): Promise<Started> {
+  const port = kind === 'node-floor' ? PORTS.floor : PORTS.netFloor;
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, `bench/proxy/${kind}.ts`), String(port), String(PORTS.upstream)], { stdio: 'inherit' });
+  await waitForPort(port);
   return { close: () => stop(child), pids: () => tree(child.pid) };
 }
 
