@@ -15,7 +15,7 @@ COPY proto ./proto
 COPY src ./src
 RUN npm run build
 
-# Run: production dependencies only (tsx loads the TypeScript sources), the built kernel, as `node` (uid 1000).
+# Run: production dependencies only (esbuild, through src/runtime/node/typescript.mjs, loads the TypeScript sources), the built kernel, as `node` (uid 1000).
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
