@@ -18,7 +18,7 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 function message(buf: Buffer): { head: string; body: Buffer; length: number } | undefined {
   const end = buf.indexOf(CRLFCRLF);
   if (end < 0) return undefined;
-  const head = buf.latin1Slice(0, end);
+  const head = buf.toString('latin1', 0, end);
   const m = /\r\ncontent-length: *(\d+)/i.exec(head);
   const length = end + 4 + (m ? Number(m[1]) : 0);
   return buf.length < length ? undefined : { head, body: buf.subarray(end + 4, length), length };
@@ -67,7 +67,7 @@ net
     client.on('data', (chunk: Buffer) => {
       pending = pending ? Buffer.concat([pending, chunk]) : chunk;
       for (let m = message(pending); m; m = pending ? message(pending) : undefined) {
-        pending = pending.length > m.length ? pending.subarray(m.length) : undefined;
+        pending = pending!.length > m.length ? pending!.subarray(m.length) : undefined;
         const u = upstream();
         u.answer = (body) => {
           if (client.writable) client.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`, 'latin1'), body]));

@@ -79,8 +79,8 @@ export interface GatewayStartOptions extends Partial<GatewayOptions>, PreciseOpt
    * while their pool is saturated, by priority band and fairness flow.
    */
   flowControl?: { config?: Partial<FlowControlConfig>; maxConcurrency?: number; maxPendingPrefillTokens?: number; saturation?: Partial<SaturationConfig> };
-  /** Bounds of the data-plane server: connections at once (all, per client address), head and request timeouts (Node's own HTTP/1.1 server). */
-  dataPlaneLimits?: { maxConnections?: number; maxConnectionsPerClient?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };
+  /** Bounds of the data-plane server (packages/http1, Node and Deno): connections at once (all, per client address), head and request timeouts, and how long `close()` lets requests under way finish (default 0: cut at once). */
+  dataPlaneLimits?: { maxConnections?: number; maxConnectionsPerClient?: number; headersTimeoutMs?: number; requestTimeoutMs?: number; drainTimeoutMs?: number };
   /** Clients' API keys file (SHA-256 digests, each with a tenant): the data plane then requires a key. */
   apiKeys?: string;
   /** What the pods receive in Authorization, per pool (file). */

@@ -54,6 +54,8 @@ export class Connection {
   #discard = 0;
   #startedAt = 0;
   #controller: AbortOnce | null = null;
+  /** The server is shutting down: the answer under way is the last. */
+  #draining = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -192,7 +194,7 @@ export class Connection {
       socket.destroy();
       return;
     }
-    const keepAlive = this.#head!.keepAlive;
+    const keepAlive = this.#head!.keepAlive && !this.#draining;
     let head = `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'Unknown'}\r\n`;
     const headers = answer.headers;
     for (const name in headers) {
@@ -269,6 +271,8 @@ export class Connection {
   /** Give the connection, and the bytes read of its current request, to node:http. */
   #handoff(buf: Buffer): void {
     const socket = this.socket;
+    // An answer held for this turn's batch goes first: node:http may destroy the socket before the batch leaves.
+    flushNow(socket);
     this.#state = State.Closed;
     this.live.delete(this);
     socket.off('data', this.#onData);
@@ -281,6 +285,18 @@ export class Connection {
     socket.unshift(buf);
     this.fallback.emit('connection', socket);
     socket.resume();
+  }
+
+  /**
+   * The server is shutting down: an idle connection closes now; one with a
+   * request under way answers it with `connection: close`, then closes.
+   */
+  drain(): void {
+    this.#draining = true;
+    if (this.#state === State.Head && !this.#startedAt && !this.#pending) {
+      this.#state = State.Closed;
+      this.#linger();
+    }
   }
 
   /** The sweep: a head or body that has taken too long is answered 408 even when no byte arrives. */
@@ -311,8 +327,12 @@ export class Connection {
   }
 
   #onEnd = (): void => {
-    // The client closed its side: as node:http does, it is gone — drop what it asked for, close ours.
-    if (this.#state === State.Busy) this.socket.destroy();
+    // The client closed its side: as node:http does, it is gone — drop what it asked for, close ours
+    // (after the answers already given, which may still be held for this turn's batch).
+    if (this.#state === State.Busy) {
+      flushNow(this.socket);
+      this.socket.destroy();
+    }
     else this.socket.end();
     this.#state = State.Closed;
     this.live.delete(this);

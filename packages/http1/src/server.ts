@@ -60,6 +60,11 @@ export interface FastServerOptions<K extends string = string> {
 export interface FastListening extends Listening {
   /** Open and refused connections (for metrics). */
   connections(): Readonly<ConnectionStats>;
+  /**
+   * Stop listening. With `graceMs`, drain first: idle connections close at once, a request under way gets its
+   * answer (with `connection: close`) for up to `graceMs`; then every connection left is cut.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 const plainError: ErrorBody = (_status, _code, message) => ({ contentType: 'text/plain; charset=utf-8', body: message });
@@ -117,13 +122,22 @@ export function listenFast<K extends string>(options: FastServerOptions<K>, port
         port: (server.address() as net.AddressInfo).port,
         host,
         connections: () => admission.stats,
-        close: () =>
-          new Promise<void>((done) => {
-            clearInterval(sweep);
-            server.close(() => done());
-            closeFallback(fallback);
-            for (const s of sockets) s.destroy();
-          }),
+        close: async (graceMs = 0) => {
+          const closed = new Promise<void>((done) => server.close(() => done()));
+          if (graceMs > 0 && sockets.size > 0) {
+            // Drain: no new connection; idle ones close now, busy ones after their answer (sent with
+            // `connection: close`), node:http's likewise; what is left when the grace ends is cut.
+            for (const conn of live) conn.drain();
+            fallback.close(() => undefined);
+            fallback.closeIdleConnections();
+            const deadline = Date.now() + graceMs;
+            while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(50, deadline - Date.now())));
+          }
+          clearInterval(sweep);
+          closeFallback(fallback);
+          for (const s of sockets) s.destroy();
+          await closed;
+        },
       });
     });
   });

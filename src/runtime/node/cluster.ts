@@ -133,7 +133,7 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
   const stopWorkers = async () => {
     stopping = true;
     for (const s of slots) clearTimeout(s.timer);
-    await Promise.all(slots.map((s) => s.worker && stopWorker(s.worker)));
+    await Promise.all(slots.map((s) => s.worker && stopWorker(s.worker, options.dataPlaneLimits?.drainTimeoutMs ?? 0)));
   };
   const closeAll = async () => {
     await stopWorkers();
@@ -277,11 +277,11 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
   }
 }
 
-/** SIGTERM (the worker closes its listener and connections, then exits); SIGKILL if it has not exited within 5 s. */
-function stopWorker(worker: Worker): Promise<void> {
+/** SIGTERM (the worker drains its listener for up to `drainMs`, closes its connections, then exits); SIGKILL if it has not exited 5 s after that. */
+function stopWorker(worker: Worker, drainMs: number): Promise<void> {
   if (worker.isDead()) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => worker.process.kill('SIGKILL'), 5000);
+    const timer = setTimeout(() => worker.process.kill('SIGKILL'), drainMs + 5000);
     worker.once('exit', () => {
       clearTimeout(timer);
       resolve();

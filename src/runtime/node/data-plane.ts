@@ -22,9 +22,11 @@ export interface DataPlaneLimits {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** How long `close()` lets requests under way finish (0: cut at once). */
+  drainTimeoutMs?: number;
 }
 
-export function listenDataPlane(gateway: Gateway, app: Hono, port: number, host: string, limits: DataPlaneLimits = {}): Promise<FastListening> {
+export async function listenDataPlane(gateway: Gateway, app: Hono, port: number, host: string, limits: DataPlaneLimits = {}): Promise<FastListening> {
   // A request @hono/node-server cannot make a web Request of (a backslash in the path, a bad Host) is
   // the client's error: a 400 in the gateway's shape, not its plain-text default.
   const hono = getRequestListener(app.fetch, {
@@ -49,7 +51,8 @@ export function listenDataPlane(gateway: Gateway, app: Hono, port: number, host:
         res.destroy();
       });
   };
-  return listenFast(
+  const { drainTimeoutMs = 0, ...bounds } = limits;
+  const listening = await listenFast(
     {
       routes,
       handle: (kind, request, path) => gateway.answer(kind, request, path),
@@ -57,11 +60,12 @@ export function listenDataPlane(gateway: Gateway, app: Hono, port: number, host:
       bodyLimit: gateway.options.bodyLimit,
       errorBody: (status, code, message) => ({ contentType: 'application/json', body: JSON.stringify(errorFor(status, code, message).toJSON()) }),
       onError: (err) => void gateway.unexpected(err),
-      ...limits,
+      ...bounds,
     },
     port,
     host,
   );
+  return { ...listening, close: (graceMs = drainTimeoutMs) => listening.close(graceMs) };
 }
 
 /** The answers the server makes itself, in the gateway's shape: a 400, 408 or 431 it refused, a 500 for a bug. */

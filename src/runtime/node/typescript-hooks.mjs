@@ -11,11 +11,12 @@
 // names stay as they were.
 //
 // Transpiled files are cached by the hash of their source and path in
-// node_modules/.cache/infergate-ts (else the OS's temporary directory), so a
-// second start reads them instead of transpiling again.
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// node_modules/.cache/infergate-ts (else ~/.cache/infergate-ts; a directory
+// someone else owns or may write in is not used), so a second start reads
+// them instead of transpiling again.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transformSync, version } from 'esbuild';
@@ -29,13 +30,19 @@ const OPTIONS = {
 };
 
 function cacheDir() {
-  const candidates = [fileURLToPath(new URL('../../../node_modules/.cache/infergate-ts/', import.meta.url)), join(tmpdir(), 'infergate-ts')];
+  // The project's own node_modules (whoever can write there can change the code anyway), else the user's cache
+  // directory — never a shared one such as /tmp, where another user could plant a module this process would run.
+  const candidates = [fileURLToPath(new URL('../../../node_modules/.cache/infergate-ts/', import.meta.url)), join(homedir(), '.cache', 'infergate-ts')];
   for (const dir of candidates) {
     try {
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const st = statSync(dir);
+      // Ours, and nobody else may write in it.
+      if (typeof process.getuid === 'function' && st.uid !== process.getuid()) continue;
+      if ((st.mode & 0o022) !== 0) continue;
       return dir;
     } catch {
-      // Read-only: the next one.
+      // Not writable: the next one.
     }
   }
   return undefined;
@@ -58,7 +65,7 @@ function transpile(path) {
   if (key) {
     try {
       // Written aside and renamed, so a process starting beside this one never reads half a file.
-      const tmp = join(dir, `${key}.${process.pid}.tmp`);
+      const tmp = join(dir, `${key}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
       writeFileSync(tmp, code);
       renameSync(tmp, join(dir, `${key}.mjs`));
     } catch {
