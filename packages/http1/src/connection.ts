@@ -332,8 +332,7 @@ export class Connection {
     if (this.#state === State.Busy) {
       flushNow(this.socket);
       this.socket.destroy();
-    }
-    else this.socket.end();
+    } else this.socket.end();
     this.#state = State.Closed;
     this.live.delete(this);
   };

@@ -18,14 +18,20 @@ function gate() {
   return { release: () => release(), handle: async () => (await opened, { status: 200, headers: { 'content-type': 'text/plain' }, body: 'late answer' }) };
 }
 
+/** A connection with a request the handler holds (it has been called, and waits for `release`). */
+async function busyConnection(port: number, calls: unknown[]) {
+  const busy = await connect(port);
+  busy.socket.write(post('/v1/chat/completions', '{}'));
+  for (let i = 0; i < 200 && calls.length === 0; i++) await sleep(5);
+  return busy;
+}
+
 describe('listenFast: close(graceMs) drains', () => {
   it('closes idle connections at once, answers the request under way with connection: close, refuses new connections', async () => {
     const g = gate();
     const { port, listening, calls } = await start({ handle: g.handle });
     const idle = await connect(port);
-    const busy = await connect(port);
-    busy.socket.write(post('/v1/chat/completions', '{}'));
-    for (let i = 0; i < 200 && calls.length === 0; i++) await sleep(5);
+    const busy = await busyConnection(port, calls);
     const closing = listening.close(5_000);
     await idle.closed(1_000);
     expect(idle.text()).toBe('');
@@ -48,9 +54,7 @@ describe('listenFast: close(graceMs) drains', () => {
   it('cuts a request still under way when the grace ends', async () => {
     const g = gate();
     const { port, listening, calls } = await start({ handle: g.handle });
-    const busy = await connect(port);
-    busy.socket.write(post('/v1/chat/completions', '{}'));
-    for (let i = 0; i < 200 && calls.length === 0; i++) await sleep(5);
+    const busy = await busyConnection(port, calls);
     const started = Date.now();
     await listening.close(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
@@ -62,9 +66,7 @@ describe('listenFast: close(graceMs) drains', () => {
   it('without a grace, cuts at once as before', async () => {
     const g = gate();
     const { port, listening, calls } = await start({ handle: g.handle });
-    const busy = await connect(port);
-    busy.socket.write(post('/v1/chat/completions', '{}'));
-    for (let i = 0; i < 200 && calls.length === 0; i++) await sleep(5);
+    const busy = await busyConnection(port, calls);
     await listening.close();
     await busy.closed(1_000);
     g.release();

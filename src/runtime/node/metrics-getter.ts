@@ -1,5 +1,6 @@
 /**
- * How the agent fetches /metrics on Node: the pooled keep-alive HTTP/1.1
+ * How the agent fetches /metrics on Node and Deno (over Deno's node:net and
+ * node:http2): the pooled keep-alive HTTP/1.1
  * client of packages/http1 (and its h2c client for pods of an h2c pool),
  * through `clientGetter`. It replaced undici here on 2026-12-06: an undici
  * request with `AbortSignal.timeout` cost ~170–200 µs of CPU a scrape
