@@ -65,7 +65,7 @@ async function cluster(isolation: boolean) {
 
 interface Decision {
   picked?: string;
-  isolation?: { flow: string; overShare: boolean; reserve: string[] };
+  isolation?: { flow: string; overShare: boolean; reserve: string[]; allowed: string[] };
 }
 
 /** A streamed request of `flow`, explained; resolves with its status and the gateway's decision. */
@@ -100,14 +100,18 @@ describe('flow isolation', () => {
     const isolatedQuiet = quiet.filter((r) => r.decision.isolation);
     expect(isolatedQuiet.length).toBeGreaterThan(0);
     for (const { decision } of isolatedQuiet) {
+      // The quiet flow may use the reserve, and pods the flood has nothing on.
       expect(decision.isolation!.overShare).toBe(false);
-      expect(decision.isolation!.reserve).toContain(decision.picked);
+      expect(decision.isolation!.allowed).toContain(decision.picked);
+      for (const id of decision.isolation!.reserve) expect(decision.isolation!.allowed).toContain(id);
     }
     const isolatedBatch = batch.filter((r) => r.decision.isolation);
     expect(isolatedBatch.length).toBeGreaterThan(0);
     for (const { decision } of isolatedBatch) {
       expect(decision.isolation!.overShare).toBe(true);
       expect(decision.isolation!.reserve).not.toContain(decision.picked);
+      expect(decision.isolation!.allowed).toContain(decision.picked);
+      for (const id of decision.isolation!.reserve) expect(decision.isolation!.allowed).not.toContain(id);
       // The flooding flow keeps at least its fair share of the pods (1 of 2 flows: 2 of 4).
       expect(decision.isolation!.reserve.length).toBeLessThanOrEqual(2);
     }

@@ -193,9 +193,11 @@ export class FlowController {
     return this.#pools.get(pool)?.queues.count ?? 0;
   }
 
-  /** The weight (prompt characters) `flow` has waiting in `pool`'s queues. */
-  queuedWeight(pool: string, flow: string): number {
-    return this.#pools.get(pool)?.queues.flowWeight.get(flow) ?? 0;
+  /** What `flow` has waiting in `pool`'s queues: its requests, and their weight (prompt characters). */
+  queuedOf(pool: string, flow: string): { requests: number; bytes: number } {
+    const q = this.#pools.get(pool)?.queues;
+    const requests = q?.flowCount.get(flow) ?? 0;
+    return requests === 0 ? NONE_QUEUED : { requests, bytes: q!.flowWeight.get(flow) ?? 0 };
   }
 
   /** What waits, per pool, band and flow. */
@@ -302,3 +304,5 @@ function heapPop(h: Waiting[]): Waiting {
   }
   return top;
 }
+
+const NONE_QUEUED = { requests: 0, bytes: 0 };

@@ -22,16 +22,22 @@
  *   its share, and stays over while it has requests waiting (a backlog
  *   draining after a burst stays off the reserve). With one flow, or when
  *   every demand fits, nobody is over and nothing is restricted.
- * - The reserve holds the endpoints the flows within their share need —
- *   their demand over what the pool serves, × the pool's endpoints, ×
- *   (1 + `headroom`), rounded up — at least one, and leaves the flows over
- *   their share at least their fair share of the endpoints (N × over ÷
- *   flows); none when no flow is within its share. It grows at once (the endpoints with the least over-share work
- *   in flight join) and shrinks by one endpoint a window at most.
- * - Flows within their share go to the reserve only; flows over it to the
- *   other endpoints only, and flow control counts room for each on its own
- *   endpoints (a full half does not hold back the other; so a lower band
- *   may go while a higher one waits for its own endpoints).
+ * - The reserve is sized by the engines' batches, not by bytes: the flows
+ *   within their share's part of the requests in flight (a chat answer
+ *   decodes for as long as a document's prefill takes), × the pool's
+ *   endpoints, × (1 + `headroom`), rounded up; each flow within its share
+ *   counts at least one request. At least one endpoint, and the flows over
+ *   their share keep at least their fair share of the endpoints (N × over ÷
+ *   flows); none when no flow is within its share. It grows at once (the
+ *   endpoints with the least over-share work in flight join) and shrinks by
+ *   one endpoint a window at most.
+ * - Flows over their share go to the endpoints outside the reserve only.
+ *   Flows within it go to the reserve, and to any endpoint with no request
+ *   of a flow over its share in flight (as a flood starts, before it has
+ *   reached every endpoint, and while it pauses). Flow control counts room
+ *   for each class on the endpoints it may use (a full half does not hold
+ *   back the other; so a lower band may go while a higher one waits for its
+ *   own endpoints).
  *
  * The price is throughput: the reserve runs below full batches so that its
  * steps stay short, and the flows over their share wait longer (measured:
@@ -40,13 +46,13 @@
  */
 
 export interface IsolationOptions {
-  /** Spare capacity the reserve gets over the demand it serves (1: twice the endpoints the rate needs). */
+  /** Spare capacity the reserve gets over the demand it serves (1: twice the endpoints that demand fills). */
   headroom: number;
   /** The time constant of the rates, the hold of contention, and the least time between two shrinks of the reserve, ms. */
   windowMs: number;
 }
 
-export const DEFAULT_ISOLATION: IsolationOptions = { headroom: 1, windowMs: 2000 };
+export const DEFAULT_ISOLATION: IsolationOptions = { headroom: 1, windowMs: 1000 };
 
 /** Arrivals between two sweeps of the flows gone quiet. */
 const SWEEP_EVERY = 1024;
@@ -76,8 +82,10 @@ class PoolIsolation {
   readonly arrivals = new Map<string, Rate>();
   /** Prompt bytes dispatched, per flow. */
   readonly served = new Map<string, Rate>();
-  /** Over-share requests in flight per endpoint. */
-  readonly overOn = new Map<string, number>();
+  /** Requests in flight per flow. */
+  readonly inFlight = new Map<string, number>();
+  /** Requests in flight per endpoint and flow. */
+  readonly on = new Map<string, Map<string, number>>();
   readonly reserve = new Set<string>();
   contendedUntil = -Infinity;
   lastShrink = -Infinity;
@@ -85,13 +93,13 @@ class PoolIsolation {
   endpoints = 0;
   /** Arrivals since the last sweep of quiet flows. */
   sinceSweep = 0;
-  /** The fair level of demand (bytes per window) above which a flow is over its share, as of `levelAt`. */
+  /** The fair levels above which a flow is over its share, as of `levelAt`: of bytes per window, and of requests in flight and waiting. */
   level = Infinity;
+  countLevel = Infinity;
   levelAt = -Infinity;
-  /** Demand of the flows within their share, how many flows are over it, and what the pool serves (bytes per window), as of `levelAt`. */
-  within = 0;
+  /** How many flows are over their share and within it, as of `levelAt`. */
   over = 0;
-  capacity = 0;
+  within = 0;
   /** Flows found over their share: they stay over while they have requests waiting (a draining backlog stays off the reserve). */
   readonly overFlows = new Set<string>();
 }
@@ -102,8 +110,8 @@ export class FlowIsolation {
   constructor(
     readonly options: IsolationOptions,
     private readonly now: () => number,
-    /** Bytes a flow has waiting in flow control's queue for a pool. */
-    private readonly queued: (pool: string, flow: string) => number = () => 0,
+    /** What a flow has waiting in flow control's queue for a pool: its requests, and their prompts' bytes. */
+    private readonly queued: (pool: string, flow: string) => { requests: number; bytes: number } = () => NOTHING,
   ) {}
 
   /** A request of `flow` with `bytes` of prompt arrived at flow control. */
@@ -117,7 +125,7 @@ export class FlowIsolation {
     if (++p.sinceSweep >= SWEEP_EVERY) {
       p.sinceSweep = 0;
       for (const [f, rate] of p.arrivals) {
-        if (rate.decay(now, this.options.windowMs) >= 1 || p.overFlows.has(f) || this.queued(pool, f) > 0) continue;
+        if (rate.decay(now, this.options.windowMs) >= 1 || p.overFlows.has(f) || this.queued(pool, f).requests > 0) continue;
         p.arrivals.delete(f);
         p.served.delete(f);
       }
@@ -137,30 +145,28 @@ export class FlowIsolation {
     return this.#isOver(p, pool, flow, now);
   }
 
-  /** The request went to `endpointId`; true when it counts as over its flow's share (then `completedOver` when it ends). */
-  dispatched(pool: string, endpointId: string, flow: string, bytes: number): boolean {
-    const p = this.#pools.get(pool);
-    if (!p) return false;
-    const now = this.now();
-    // Only flows still tracked (a flow swept meanwhile would leave an entry nothing removes).
+  /** A request of `flow` with `bytes` of prompt went to `endpointId` (then `completed` when it ends). */
+  dispatched(pool: string, endpointId: string, flow: string, bytes: number): void {
+    const p = this.#pool(pool);
+    // What the pool serves, of flows still tracked (a flow swept meanwhile would leave an entry nothing removes).
     if (p.arrivals.has(flow)) {
       let served = p.served.get(flow);
       if (!served) p.served.set(flow, (served = new Rate()));
-      served.add(bytes, now, this.options.windowMs);
+      served.add(bytes, this.now(), this.options.windowMs);
     }
-    const over = now <= p.contendedUntil && this.#isOver(p, pool, flow, now);
-    if (!over) return false;
-    p.overOn.set(endpointId, (p.overOn.get(endpointId) ?? 0) + 1);
-    return true;
+    p.inFlight.set(flow, (p.inFlight.get(flow) ?? 0) + 1);
+    let flows = p.on.get(endpointId);
+    if (!flows) p.on.set(endpointId, (flows = new Map()));
+    flows.set(flow, (flows.get(flow) ?? 0) + 1);
   }
 
-  /** A request `dispatched` counted as over its share ended. */
-  completedOver(pool: string, endpointId: string): void {
+  /** A request `dispatched` ended. */
+  completed(pool: string, endpointId: string, flow: string): void {
     const p = this.#pools.get(pool);
-    const n = p?.overOn.get(endpointId);
-    if (!p || n === undefined) return;
-    if (n > 1) p.overOn.set(endpointId, n - 1);
-    else p.overOn.delete(endpointId);
+    if (!p) return;
+    decrement(p.inFlight, flow);
+    const flows = p.on.get(endpointId);
+    if (flows && decrement(flows, flow) && flows.size === 0) p.on.delete(endpointId);
   }
 
   /**
@@ -180,7 +186,9 @@ export class FlowIsolation {
     this.#resize(p, pool, ready, now);
     if (p.reserve.size === 0) return undefined;
     const reserve = p.reserve;
-    return over ? (id) => !reserve.has(id) : (id) => reserve.has(id);
+    if (over) return (id) => !reserve.has(id);
+    const overWork = this.#overWork(p);
+    return (id) => reserve.has(id) || !overWork.has(id);
   }
 
   /** Each pool's reserve size now (metrics). */
@@ -192,7 +200,7 @@ export class FlowIsolation {
   /** Flows a pool keeps state for (tests: it stays bounded). */
   flows(pool: string): number {
     const p = this.#pools.get(pool);
-    return p ? Math.max(p.arrivals.size, p.served.size) : 0;
+    return p ? Math.max(p.arrivals.size, p.served.size, p.inFlight.size) : 0;
   }
 
   /** The reserve of a pool (explanations and tests). */
@@ -200,81 +208,82 @@ export class FlowIsolation {
     return [...(this.#pools.get(pool)?.reserve ?? [])];
   }
 
+  /**
+   * Over its share: both the flow's rate of prompt bytes and its requests in
+   * flight and waiting are above their fair levels. The two misjudge
+   * differently — a rate lags a burst until the pool has queued a part of
+   * it, and counts take a flow with long answers for a heavy one — so a flow
+   * is over when both say so. Once over, it stays over while it has requests
+   * waiting.
+   */
   #isOver(p: PoolIsolation, pool: string, flow: string, now: number): boolean {
-    if (this.#demand(p, pool, flow, now) > this.#level(p, pool, now)) {
-      p.overFlows.add(flow);
+    this.#level(p, pool, now);
+    if (this.#overNow(p, pool, flow, now, this.queued(pool, flow))) {
+      if (!p.overFlows.has(flow)) p.overFlows.add(flow);
       return true;
     }
     if (!p.overFlows.has(flow)) return false;
-    if (this.queued(pool, flow) > 0) return true;
+    if (this.queued(pool, flow).requests > 0) return true;
     p.overFlows.delete(flow);
     p.levelAt = -Infinity; // who is over changed: count again
     return false;
   }
 
-  /** A flow's demand: its arrival rate (bytes per window) and what it has waiting. */
-  #demand(p: PoolIsolation, pool: string, flow: string, now: number): number {
-    const r = p.arrivals.get(flow);
-    return (r ? r.decay(now, this.options.windowMs) : 0) + this.queued(pool, flow);
+  #overNow(p: PoolIsolation, pool: string, flow: string, now: number, queued: { requests: number; bytes: number }): boolean {
+    const rate = p.arrivals.get(flow)?.decay(now, this.options.windowMs) ?? 0;
+    return rate + queued.bytes > p.level && (p.inFlight.get(flow) ?? 0) + queued.requests > p.countLevel;
   }
 
   /**
-   * Max-min fairness over the flows' demands against what the pool serves:
-   * the level above which a flow is over its share (Infinity when every
-   * demand fits), with the demand of the flows within it and how many are
-   * over (a flow over it once stays over while it has requests waiting).
-   * What the pool serves is the bytes it dispatched per window; while the
-   * reserve holds endpoints, the rate of the others — the endpoints kept
-   * full — scaled to the whole pool. Once per clock tick.
+   * The fair levels, by max-min fairness over the flows' demands: of bytes,
+   * each flow's arrival rate and what it has waiting, against what the pool
+   * serves — the bytes it dispatched per window, or while the reserve holds
+   * endpoints the rate of the others (the endpoints kept full) scaled to the
+   * whole pool; of requests, each flow's in flight and waiting, against all
+   * in flight. A level is Infinity while every demand fits (nothing waits).
+   * Then who is over and who within. Once per clock tick.
    */
-  #level(p: PoolIsolation, pool: string, now: number): number {
-    if (p.levelAt === now) return p.level;
+  #level(p: PoolIsolation, pool: string, now: number): void {
+    if (p.levelAt === now) return;
     p.levelAt = now;
     const w = this.options.windowMs;
-    for (const flow of p.overFlows) if (this.queued(pool, flow) === 0) p.overFlows.delete(flow);
-    const demands: { flow: string; d: number }[] = [];
-    let total = 0;
+    const flows: { flow: string; bytes: number; requests: number; queued: { requests: number; bytes: number } }[] = [];
+    let bytes = 0;
+    let inFlight = 0;
+    let waiting = 0;
     for (const [flow, r] of p.arrivals) {
-      const d = r.decay(now, w) + this.queued(pool, flow);
+      const queued = this.queued(pool, flow);
+      if (queued.requests === 0) p.overFlows.delete(flow);
+      const d = r.decay(now, w) + queued.bytes;
       // A flow silent for a few windows with nothing waiting is no longer active.
       if (d < 1) {
         p.arrivals.delete(flow);
         p.served.delete(flow);
         continue;
       }
-      demands.push({ flow, d });
-      total += d;
+      const k = p.inFlight.get(flow) ?? 0;
+      flows.push({ flow, bytes: d, requests: k + queued.requests, queued });
+      bytes += d;
+      inFlight += k;
+      waiting += queued.requests;
     }
-    let all = 0;
-    let over = 0;
+    let served = 0;
+    let overServed = 0;
     for (const [flow, r] of p.served) {
       const v = r.decay(now, w);
-      all += v;
-      if (p.overFlows.has(flow)) over += v;
+      served += v;
+      if (p.overFlows.has(flow)) overServed += v;
     }
     const shared = p.endpoints - p.reserve.size;
-    p.capacity = p.reserve.size > 0 && shared > 0 && over > 0 ? (over * p.endpoints) / shared : all;
-    p.level = Infinity;
-    // Everything fits (with a tenth to spare for the noise of the rates): nobody is newly over.
-    if (demands.length >= 2 && total > p.capacity * 1.1) {
-      demands.sort((x, y) => x.d - y.d);
-      let left = p.capacity;
-      for (let i = 0; i < demands.length; i++) {
-        const fair = left / (demands.length - i);
-        if (demands[i]!.d > fair) {
-          p.level = fair;
-          break;
-        }
-        left -= demands[i]!.d;
-      }
-    }
-    p.within = 0;
+    const capacity = p.reserve.size > 0 && shared > 0 && overServed > 0 ? (overServed * p.endpoints) / shared : served;
+    p.level = bytes > capacity ? maxMinLevel(flows.map((f) => f.bytes), capacity) : Infinity;
+    p.countLevel = waiting > 0 ? maxMinLevel(flows.map((f) => f.requests), inFlight) : Infinity;
     p.over = 0;
-    for (const { flow, d } of demands) {
-      if (d > p.level || p.overFlows.has(flow)) p.over++;
-      else p.within += d;
+    p.within = 0;
+    for (const f of flows) {
+      if (p.overFlows.has(f.flow) || this.#overNow(p, pool, f.flow, now, f.queued)) p.over++;
+      else p.within++;
     }
-    return p.level;
   }
 
   /** The reserve's size follows the demand within shares; which endpoints join or leave, as the class doc says. */
@@ -283,20 +292,24 @@ export class FlowIsolation {
     const readySet = new Set(ready);
     for (const id of p.reserve) if (!readySet.has(id)) p.reserve.delete(id);
     const n = ready.length;
-    if (p.over === 0 || n < 2 || p.capacity <= 0) {
+    const most = n - Math.ceil((n * p.over) / (p.over + p.within));
+    // Nobody over or nobody within its share, or no endpoint to spare: a reserve would serve no one.
+    if (p.over === 0 || p.within === 0 || n < 2 || most < 1) {
       p.reserve.clear();
       return;
     }
-    const most = n - Math.ceil((n * p.over) / p.arrivals.size);
-    // Nobody within its share, or no endpoint to spare: a reserve would serve no one.
-    if (p.within <= 0 || most < 1) {
-      p.reserve.clear();
-      return;
+    let within = 0;
+    let over = 0;
+    for (const [flow, k] of p.inFlight) {
+      if (p.overFlows.has(flow)) over += k;
+      else within += k;
     }
-    const target = Math.max(1, Math.min(most, Math.ceil(((n * p.within) / p.capacity) * (1 + this.options.headroom))));
+    // Each flow within its share counts at least one request: one between two requests still needs somewhere to go.
+    within = Math.max(within, p.within);
+    const target = Math.max(1, Math.min(most, Math.ceil(((n * within) / (within + over)) * (1 + this.options.headroom))));
     if (p.reserve.size < target) {
       // Join: the endpoints with the least over-share work in flight.
-      const candidates = ready.filter((id) => !p.reserve.has(id)).map((id) => ({ id, w: p.overOn.get(id) ?? 0 }));
+      const candidates = ready.filter((id) => !p.reserve.has(id)).map((id) => ({ id, w: this.#overOn(p, id) }));
       candidates.sort((a, b) => a.w - b.w || (a.id < b.id ? -1 : 1));
       for (let i = 0; p.reserve.size < target && i < candidates.length; i++) p.reserve.add(candidates[i]!.id);
     } else if (p.reserve.size > target && now - p.lastShrink >= this.options.windowMs) {
@@ -308,9 +321,54 @@ export class FlowIsolation {
     }
   }
 
+  /** Requests of flows over their share in flight on an endpoint. */
+  #overOn(p: PoolIsolation, id: string): number {
+    let w = 0;
+    for (const [flow, k] of p.on.get(id) ?? []) if (p.overFlows.has(flow)) w += k;
+    return w;
+  }
+
+  /** The endpoints with requests of flows over their share in flight. */
+  #overWork(p: PoolIsolation): Set<string> {
+    const out = new Set<string>();
+    for (const [id, flows] of p.on) {
+      for (const flow of flows.keys()) {
+        if (p.overFlows.has(flow)) {
+          out.add(id);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
   #pool(name: string): PoolIsolation {
     let p = this.#pools.get(name);
     if (!p) this.#pools.set(name, (p = new PoolIsolation()));
     return p;
   }
+}
+
+const NOTHING = { requests: 0, bytes: 0 };
+
+/** The max-min fair level of `capacity` between `demands` (Infinity when every demand fits). */
+function maxMinLevel(demands: number[], capacity: number): number {
+  if (demands.length < 2) return Infinity;
+  demands.sort((x, y) => x - y);
+  let left = capacity;
+  for (let i = 0; i < demands.length; i++) {
+    const fair = left / (demands.length - i);
+    if (demands[i]! > fair) return fair;
+    left -= demands[i]!;
+  }
+  return Infinity;
+}
+
+/** One less of `key` (absent at none); true when it was there. */
+function decrement(m: Map<string, number>, key: string): boolean {
+  const n = m.get(key);
+  if (n === undefined) return false;
+  if (n > 1) m.set(key, n - 1);
+  else m.delete(key);
+  return true;
 }

@@ -156,6 +156,8 @@ export class PoolQueues {
   bytes = 0;
   /** Weight queued per flow, every band (flows with none are absent). */
   readonly flowWeight = new Map<string, number>();
+  /** Requests queued per flow, every band (flows with none are absent). */
+  readonly flowCount = new Map<string, number>();
 
   band(priority: number, config: BandConfig): Band {
     let band = this.#bands.get(priority);
@@ -172,6 +174,7 @@ export class PoolQueues {
     this.count++;
     this.bytes += item.bytes;
     this.flowWeight.set(item.flow, (this.flowWeight.get(item.flow) ?? 0) + (item.weight ?? item.bytes));
+    this.flowCount.set(item.flow, (this.flowCount.get(item.flow) ?? 0) + 1);
   }
 
   #left(item: QueuedRequest): void {
@@ -180,6 +183,9 @@ export class PoolQueues {
     const left = this.flowWeight.get(item.flow)! - (item.weight ?? item.bytes);
     if (left > 0) this.flowWeight.set(item.flow, left);
     else this.flowWeight.delete(item.flow);
+    const n = this.flowCount.get(item.flow)! - 1;
+    if (n > 0) this.flowCount.set(item.flow, n);
+    else this.flowCount.delete(item.flow);
   }
 
   /**

@@ -42,8 +42,6 @@ export class FlowAdmission {
   readonly controller: FlowController;
   readonly isolation: FlowIsolation | undefined;
   readonly #pools = new Map<string, Pool>();
-  /** Requests in flight that flow isolation counted as over their flow's share. */
-  readonly #overShare = new Map<string, number>();
   readonly #stop: (() => void) | undefined;
 
   constructor(
@@ -53,7 +51,7 @@ export class FlowAdmission {
     private readonly options: AdmissionOptions,
   ) {
     // Flow isolation: while the pool is contended, flows over their share stay off the endpoints reserved for the others.
-    const isolation = options.flowControl.isolation && new FlowIsolation(options.flowControl.isolation, options.now, (pool, flow) => this.controller.queuedWeight(pool, flow));
+    const isolation = options.flowControl.isolation && new FlowIsolation(options.flowControl.isolation, options.now, (pool, flow) => this.controller.queuedOf(pool, flow));
     this.isolation = isolation;
     this.controller = new FlowController(
       options.flowControl,
@@ -97,29 +95,24 @@ export class FlowAdmission {
     return endpoints.some((e) => e.ready) ? { ...snapshot, endpoints } : snapshot;
   }
 
-  /** For a decision's explanation: the request's flow, whether it is over its share, and the reserve — while isolation restricts the pool. */
-  explainIsolation(pool: Pool, request: SchedulingRequest): { flow: string; overShare: boolean; reserve: readonly string[] } | undefined {
+  /** For a decision's explanation: the request's flow, whether it is over its share, the reserve, and the ready endpoints it may use — while isolation restricts the pool. */
+  explainIsolation(pool: Pool, request: SchedulingRequest): { flow: string; overShare: boolean; reserve: readonly string[]; allowed: string[] } | undefined {
     const reserve = this.isolation?.reserved(pool.name);
     if (!reserve?.length) return undefined;
     const flow = flowOf(request);
-    return { flow, overShare: this.isolation!.overShare(pool.name, flow), reserve };
+    const snapshot = this.snapshot(pool);
+    const allowed = this.#allowed(pool.name, snapshot, flow);
+    const usable = snapshot.endpoints.filter((e) => e.ready && (!allowed || allowed(e.id))).map((e) => e.id);
+    return { flow, overShare: this.isolation!.overShare(pool.name, flow), reserve, allowed: usable };
   }
 
-  /** The request went to this endpoint (flow isolation counts what the pool serves, and where over-share work runs). */
+  /** The request went to this endpoint (flow isolation counts each flow's requests in flight, and where). */
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
-    if (!this.isolation?.dispatched(pool.name, endpoint.id, flowOf(request), request.prompt.length)) return;
-    const key = `${endpoint.id} ${request.requestId}`;
-    this.#overShare.set(key, (this.#overShare.get(key) ?? 0) + 1);
+    this.isolation?.dispatched(pool.name, endpoint.id, flowOf(request), request.prompt.length);
   }
 
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
-    if (!this.isolation || this.#overShare.size === 0) return;
-    const key = `${endpoint.id} ${request.requestId}`;
-    const n = this.#overShare.get(key);
-    if (n === undefined) return;
-    if (n > 1) this.#overShare.set(key, n - 1);
-    else this.#overShare.delete(key);
-    this.isolation.completedOver(pool.name, endpoint.id);
+    this.isolation?.completed(pool.name, endpoint.id, flowOf(request));
   }
 
   #allowed(pool: string, snapshot: PoolSnapshot, flow: string): Allowed {
