@@ -56,7 +56,7 @@ await runBench(async () => {
       if (workload === 'noisy-neighbour') {
         const quiet = g.quiet?.ttft.p99;
         const alone = level.unloaded?.[i]?.groups?.quiet?.ttft.p99;
-        const ratio = quiet !== undefined && alone ? ` = ${(quiet / alone).toFixed(1)}×` : '';
+        const ratio = quiet !== undefined && alone ? ` = ${(quiet / alone).toFixed(2)}×` : '';
         console.log(`| ${load} | ${m.strategy} | ${ms(quiet)} / ${ms(alone)}${ratio} | ${ms(g['tenant-e']?.ttft.p99)} | ${ms(m.ttft.p99)} | ${ms(m.outputTokensPerS)} |`);
       } else {
         console.log(`| ${load} | ${m.strategy} | ${ms(g.Critical?.ttft.p99)} | ${ms(g.Standard?.ttft.p99)} | ${ms(m.ttft.p99)} | ${g.Sheddable?.lost ?? 0} | ${ms(m.outputTokensPerS)} |`);

@@ -10,7 +10,7 @@ import { ttftChart } from '../bench/routing/chart.ts';
 import { checkTargets, resultTable } from '../bench/routing/report.ts';
 import { runWorkloadSim } from '../bench/routing/run.ts';
 import { runSimulated } from '../bench/routing/sim-loop.ts';
-import { STRATEGIES, strategyByName } from '../bench/routing/strategies/index.ts';
+import { EXTRA_STRATEGIES, STRATEGIES, strategyByName } from '../bench/routing/strategies/index.ts';
 import { textOfTokens } from '../bench/routing/text.ts';
 import { materialize } from '../bench/routing/workloads/common.ts';
 import { multiLora } from '../bench/routing/workloads/multi-lora.ts';
@@ -22,7 +22,7 @@ import { documentQa, DOCUMENT_QA } from '../bench/routing/workloads/document-qa.
 import { noisyNeighbour, NOISY } from '../bench/routing/workloads/noisy-neighbour.ts';
 import { priorityBurst, PRIORITY_BURST } from '../bench/routing/workloads/priority-burst.ts';
 import { FAIRNESS_HEADER, requestHeaders } from '../bench/routing/e2e-load.ts';
-import { groupTable, unloadedTable } from '../bench/routing/report-groups.ts';
+import { flowControlTargets, groupTable, unloadedTable } from '../bench/routing/report-groups.ts';
 import type { RequestSpec, Workload } from '../bench/routing/types.ts';
 
 const kernel = await loadKernelModule();
@@ -270,5 +270,20 @@ describe('routing benchmark: the workloads of issues 17 and 19', () => {
     expect(groupTable(r)).toMatch(/\| 80% \(25\.6\/s.*\| round-robin \|/);
     expect(groupTable(r)).toContain('infergate-flow-control`: not in this run');
     expect(unloadedTable(r)).toMatch(/quiet p99 loaded \/ alone/);
+  }, 30_000);
+
+  it("issue 17's targets table: flow isolation's column when the run has it, and it isolates", () => {
+    const names = ['infergate-default', 'infergate-flow-control', 'infergate-flow-isolation'];
+    const strategies = [...STRATEGIES, ...EXTRA_STRATEGIES].filter((s) => names.includes(s.name));
+    // The pool's measured capacity (docs/routing-benchmark.md: 174.1 req/s for 8 pods), so that the flood contends.
+    const r = runWorkloadSim(noisyNeighbour, { seed: 1, durationMs: 30_000, levels: [0.8], strategies, kernel }, { perPod: { pool: 21.76 }, poolRates: { pool: 174.1 }, total: 174.1 });
+    const table = flowControlTargets([r])!;
+    expect(table).toContain('| workload | load | infergate-default | infergate-flow-control | infergate-flow-isolation | target (issue 17) |');
+    const ratios = [...table.matchAll(/= ([\d.]+)×/g)].map((m) => Number(m[1]));
+    expect(ratios).toHaveLength(3);
+    // The quiet tenants: flow control helps, isolation more.
+    expect(ratios[1]).toBeLessThan(ratios[0]!);
+    expect(ratios[2]).toBeLessThan(ratios[1]!);
+    expect(flowControlTargets([{ ...r, levels: r.levels.map((l) => ({ ...l, runs: l.runs.slice(0, 2) })) }])).not.toContain('infergate-flow-isolation');
   }, 30_000);
 });

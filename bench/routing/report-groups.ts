@@ -6,7 +6,7 @@
  */
 import { levelLabel, ms, rateLabel } from './report.ts';
 import type { LevelResult, WorkloadResult } from './run.ts';
-import { INFERGATE_DEFAULT, INFERGATE_FLOW_CONTROL } from './strategies/index.ts';
+import { INFERGATE_DEFAULT, INFERGATE_FLOW_CONTROL, INFERGATE_FLOW_ISOLATION } from './strategies/index.ts';
 import type { GroupMetrics, RunMetrics } from './types.ts';
 
 const bold = (s: string, on: boolean) => (on ? `**${s}**` : s);
@@ -67,14 +67,17 @@ const byName = (l: LevelResult, name: string): RunMetrics | undefined => l.runs.
 /**
  * Issue 17's acceptance figures, with and without flow control: on priority-burst Critical's p99 and losses
  * (target at 110%: ≥ 5× lower with flow control, none lost); on noisy-neighbour the quiet tenants' p99 against
- * their unloaded value (target ≤ 1.2×).
+ * their unloaded value (target ≤ 1.2×). With flow isolation too when the run has it (`--strategies …,infergate-flow-isolation`).
  */
 export function flowControlTargets(results: WorkloadResult[]): string | undefined {
   const rows: string[] = [];
-  const fc = (l: LevelResult, f: (m: RunMetrics, i: number) => string) => {
-    const i = l.runs.findIndex((m) => m.strategy === INFERGATE_FLOW_CONTROL);
+  const isolation = results.some((r) => r.levels.some((l) => byName(l, INFERGATE_FLOW_ISOLATION)));
+  const column = (name: string) => (l: LevelResult, f: (m: RunMetrics, i: number) => string) => {
+    const i = l.runs.findIndex((m) => m.strategy === name);
     return i < 0 ? 'not in this run' : f(l.runs[i]!, i);
   };
+  const fc = (l: LevelResult, f: (m: RunMetrics, i: number) => string) =>
+    column(INFERGATE_FLOW_CONTROL)(l, f) + (isolation ? ` | ${column(INFERGATE_FLOW_ISOLATION)(l, f)}` : '');
   for (const r of results) {
     for (const l of r.levels) {
       const d = byName(l, INFERGATE_DEFAULT);
@@ -94,7 +97,8 @@ export function flowControlTargets(results: WorkloadResult[]): string | undefine
     }
   }
   if (rows.length === 0) return undefined;
-  return [`| workload | load | ${INFERGATE_DEFAULT} | ${INFERGATE_FLOW_CONTROL} | target (issue 17) |`, '|---|---|---|---|---|', ...rows].join('\n');
+  const head = `| workload | load | ${INFERGATE_DEFAULT} | ${INFERGATE_FLOW_CONTROL}${isolation ? ` | ${INFERGATE_FLOW_ISOLATION}` : ''} | target (issue 17) |`;
+  return [head, `|---|---|---|---|${isolation ? '---|' : ''}---|`, ...rows].join('\n');
 }
 
 /** Where infergate's default profile does not have the lowest p99 TTFT (issue 19): by how much, and who is first. */
