@@ -11,7 +11,7 @@ import { loadKernelModule } from '../../src/runtime/node/index.ts';
 import { DEFAULT_SATURATION } from '../../src/scheduling/index.ts';
 import type { Scheduler } from '../../src/scheduling/scheduler.ts';
 import { seeded } from '../lib/rand.ts';
-import { strategyByName } from './strategies/index.ts';
+import { strategyByName, type Strategy } from './strategies/index.ts';
 
 interface PodsConfig {
   role: 'pods';
@@ -69,9 +69,8 @@ if (config.role === 'pods') {
     // Flow control sits in the gateway, between admission and scheduling: the strategy's configuration, as the gateway takes it.
     // Its saturation detector's staleness limit is in engine time, like the scrapes (else, at time scale 4, a snapshot
     // 200 ms old in wall time would already count as stale and flow control would see no fresh pod, so hold nothing).
-    ...(strategy.flowControl
-      ? { flowControl: { ...strategy.flowControl, saturation: { ...strategy.flowControl.saturation, metricsStalenessThreshold: DEFAULT_SATURATION.metricsStalenessThreshold * config.timeScale } } }
-      : {}),
+    // Flow isolation's window (its rates, the hold of contention, the reserve's shrinking) is in engine time too.
+    ...(strategy.flowControl ? { flowControl: inEngineTime(strategy.flowControl, config.timeScale) } : {}),
   });
   close = () => gw.close();
   console.log(JSON.stringify({ ready: gw.url }));
@@ -79,3 +78,13 @@ if (config.role === 'pods') {
 process.on('SIGTERM', () => {
   close().finally(() => process.exit(0));
 });
+
+/** A strategy's flow-control options with their durations in engine time: wall ms = engine ms × the time scale. */
+function inEngineTime(fc: NonNullable<Strategy['flowControl']>, timeScale: number): NonNullable<Strategy['flowControl']> {
+  const isolation = fc.config.isolation;
+  return {
+    ...fc,
+    saturation: { ...fc.saturation, metricsStalenessThreshold: DEFAULT_SATURATION.metricsStalenessThreshold * timeScale },
+    ...(isolation ? { config: { ...fc.config, isolation: { ...isolation, windowMs: isolation.windowMs * timeScale } } } : {}),
+  };
+}
