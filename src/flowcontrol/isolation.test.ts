@@ -96,6 +96,24 @@ describe('FlowIsolation', () => {
     expect(iso.overShare('p', 'batch')).toBe(true);
   });
 
+  it('counts what a flow sent before it was found over as over-share work, and lets go of it as it ends', () => {
+    const { iso, queued, run } = setup();
+    // Before any contention the batch flow's long requests go everywhere.
+    run(300, { batch: { bytes: 1000, ms: 3000 }, chat: { bytes: 200 } });
+    queued.set('batch', BACKLOG);
+    run(10, { batch: FLOOD, chat: { bytes: 200 } });
+    expect(iso.overShare('p', 'batch')).toBe(true);
+    // Every endpoint holds batch work now: the chat flow keeps to the reserve.
+    const chat = iso.allowed('p', 'chat', READY)!;
+    const reserve = iso.reserved('p');
+    for (const id of READY) expect(chat(id)).toBe(reserve.includes(id));
+    // All of it ends; the backlog still waits, so the batch flow is still over, but its endpoints are free.
+    run(3100, { chat: { bytes: 200 } });
+    expect(iso.overShare('p', 'batch')).toBe(true);
+    const after = iso.allowed('p', 'chat', READY)!;
+    expect(READY.every((id) => after(id))).toBe(true);
+  });
+
   it('does not take a flow with long answers for a heavy one', () => {
     const { iso, queued, run } = setup();
     // The chat flow holds more requests in flight than the batch flow (long answers), with far fewer bytes.

@@ -12,21 +12,24 @@
  * the quiet flows pods of their own while the pool is contended — what
  * shuffle sharding and per-tenant pools do, sized here from live demand.
  *
- * The rules, per pool (rates are of prompt characters, decayed over `windowMs`):
+ * The rules, per pool:
  * - The pool is contended while flow control holds requests for it, and for
  *   `windowMs` after. Outside contention every flow may use every endpoint.
- * - A flow's demand is its arrival rate plus what it has waiting. Max-min
- *   fairness against what the pool serves (its dispatch rate; while the
+ * - Who is over its share, by max-min fairness twice. Bytes: a flow's rate
+ *   of prompt characters arriving (decayed over `windowMs`) plus what it has
+ *   waiting, against what the pool serves (its dispatch rate; while the
  *   reserve exists, the rate of the other endpoints — the ones kept full —
- *   scaled to the whole pool) gives a fair level; a flow above it is over
- *   its share, and stays over while it has requests waiting (a backlog
- *   draining after a burst stays off the reserve). With one flow, or when
- *   every demand fits, nobody is over and nothing is restricted.
+ *   scaled to the whole pool). Requests: what a flow has in flight plus
+ *   what it has waiting, against all the pool has in flight. A flow over
+ *   both fair levels is over its share (a rate lags a burst; a count takes
+ *   long answers for a heavy flow), and stays over while it has requests
+ *   waiting (a backlog draining after a burst stays off the reserve). With
+ *   one flow, or while nothing waits, nobody is newly over.
  * - The reserve is sized by the engines' batches, not by bytes: the flows
  *   within their share's part of the requests in flight (a chat answer
  *   decodes for as long as a document's prefill takes), × the pool's
- *   endpoints, × (1 + `headroom`), rounded up; each flow within its share
- *   counts at least one request. At least one endpoint, and the flows over
+ *   endpoints, × (1 + `headroom`), rounded up; at least as many requests as
+ *   flows within their share. At least one endpoint, and the flows over
  *   their share keep at least their fair share of the endpoints (N × over ÷
  *   flows); none when no flow is within its share. It grows at once (the
  *   endpoints with the least over-share work in flight join) and shrinks by
@@ -53,6 +56,9 @@ export interface IsolationOptions {
 }
 
 export const DEFAULT_ISOLATION: IsolationOptions = { headroom: 1, windowMs: 1000 };
+
+/** Flows above which the fair levels are worked out less often than every tick (their cost grows with the flows). */
+const MANY_FLOWS = 256;
 
 /** Arrivals between two sweeps of the flows gone quiet. */
 const SWEEP_EVERY = 1024;
@@ -86,6 +92,10 @@ class PoolIsolation {
   readonly inFlight = new Map<string, number>();
   /** Requests in flight per endpoint and flow. */
   readonly on = new Map<string, Map<string, number>>();
+  /** Requests in flight, all of them and those of `overFlows`; and of `overFlows` per endpoint (kept as they change). */
+  inFlightAll = 0;
+  overInFlight = 0;
+  readonly overOn = new Map<string, number>();
   readonly reserve = new Set<string>();
   contendedUntil = -Infinity;
   lastShrink = -Infinity;
@@ -155,18 +165,29 @@ export class FlowIsolation {
       served.add(bytes, this.now(), this.options.windowMs);
     }
     p.inFlight.set(flow, (p.inFlight.get(flow) ?? 0) + 1);
+    p.inFlightAll++;
     let flows = p.on.get(endpointId);
     if (!flows) p.on.set(endpointId, (flows = new Map()));
     flows.set(flow, (flows.get(flow) ?? 0) + 1);
+    if (p.overFlows.has(flow)) {
+      p.overInFlight++;
+      p.overOn.set(endpointId, (p.overOn.get(endpointId) ?? 0) + 1);
+    }
   }
 
   /** A request `dispatched` ended. */
   completed(pool: string, endpointId: string, flow: string): void {
     const p = this.#pools.get(pool);
     if (!p) return;
-    decrement(p.inFlight, flow);
     const flows = p.on.get(endpointId);
-    if (flows && decrement(flows, flow) && flows.size === 0) p.on.delete(endpointId);
+    if (!flows || !decrement(flows, flow)) return;
+    if (flows.size === 0) p.on.delete(endpointId);
+    decrement(p.inFlight, flow);
+    p.inFlightAll--;
+    if (p.overFlows.has(flow)) {
+      p.overInFlight--;
+      decrement(p.overOn, endpointId);
+    }
   }
 
   /**
@@ -187,8 +208,8 @@ export class FlowIsolation {
     if (p.reserve.size === 0) return undefined;
     const reserve = p.reserve;
     if (over) return (id) => !reserve.has(id);
-    const overWork = this.#overWork(p);
-    return (id) => reserve.has(id) || !overWork.has(id);
+    const overOn = p.overOn;
+    return (id) => reserve.has(id) || !overOn.has(id);
   }
 
   /** Each pool's reserve size now (metrics). */
@@ -200,7 +221,7 @@ export class FlowIsolation {
   /** Flows a pool keeps state for (tests: it stays bounded). */
   flows(pool: string): number {
     const p = this.#pools.get(pool);
-    return p ? Math.max(p.arrivals.size, p.served.size, p.inFlight.size) : 0;
+    return p ? Math.max(p.arrivals.size, p.served.size, p.inFlight.size, p.overFlows.size) : 0;
   }
 
   /** The reserve of a pool (explanations and tests). */
@@ -219,12 +240,12 @@ export class FlowIsolation {
   #isOver(p: PoolIsolation, pool: string, flow: string, now: number): boolean {
     this.#level(p, pool, now);
     if (this.#overNow(p, pool, flow, now, this.queued(pool, flow))) {
-      if (!p.overFlows.has(flow)) p.overFlows.add(flow);
+      this.#markOver(p, flow);
       return true;
     }
     if (!p.overFlows.has(flow)) return false;
     if (this.queued(pool, flow).requests > 0) return true;
-    p.overFlows.delete(flow);
+    this.#markWithin(p, flow);
     p.levelAt = -Infinity; // who is over changed: count again
     return false;
   }
@@ -245,6 +266,8 @@ export class FlowIsolation {
    */
   #level(p: PoolIsolation, pool: string, now: number): void {
     if (p.levelAt === now) return;
+    // Many flows (fairness ids are the clients' to choose): worked out once per window / 50 at most, not every tick.
+    if (p.arrivals.size > MANY_FLOWS && now >= p.levelAt && now - p.levelAt < this.options.windowMs / 50) return;
     p.levelAt = now;
     const w = this.options.windowMs;
     const flows: { flow: string; bytes: number; requests: number; queued: { requests: number; bytes: number } }[] = [];
@@ -253,10 +276,11 @@ export class FlowIsolation {
     let waiting = 0;
     for (const [flow, r] of p.arrivals) {
       const queued = this.queued(pool, flow);
-      if (queued.requests === 0) p.overFlows.delete(flow);
+      if (queued.requests === 0) this.#markWithin(p, flow);
       const d = r.decay(now, w) + queued.bytes;
       // A flow silent for a few windows with nothing waiting is no longer active.
       if (d < 1) {
+        this.#markWithin(p, flow);
         p.arrivals.delete(flow);
         p.served.delete(flow);
         continue;
@@ -298,18 +322,13 @@ export class FlowIsolation {
       p.reserve.clear();
       return;
     }
-    let within = 0;
-    let over = 0;
-    for (const [flow, k] of p.inFlight) {
-      if (p.overFlows.has(flow)) over += k;
-      else within += k;
-    }
-    // Each flow within its share counts at least one request: one between two requests still needs somewhere to go.
-    within = Math.max(within, p.within);
+    const over = p.overInFlight;
+    // At least as many requests as flows within their share: a flow between two requests still needs somewhere to go.
+    const within = Math.max(p.inFlightAll - over, p.within);
     const target = Math.max(1, Math.min(most, Math.ceil(((n * within) / (within + over)) * (1 + this.options.headroom))));
     if (p.reserve.size < target) {
       // Join: the endpoints with the least over-share work in flight.
-      const candidates = ready.filter((id) => !p.reserve.has(id)).map((id) => ({ id, w: this.#overOn(p, id) }));
+      const candidates = ready.filter((id) => !p.reserve.has(id)).map((id) => ({ id, w: p.overOn.get(id) ?? 0 }));
       candidates.sort((a, b) => a.w - b.w || (a.id < b.id ? -1 : 1));
       for (let i = 0; p.reserve.size < target && i < candidates.length; i++) p.reserve.add(candidates[i]!.id);
     } else if (p.reserve.size > target && now - p.lastShrink >= this.options.windowMs) {
@@ -321,25 +340,29 @@ export class FlowIsolation {
     }
   }
 
-  /** Requests of flows over their share in flight on an endpoint. */
-  #overOn(p: PoolIsolation, id: string): number {
-    let w = 0;
-    for (const [flow, k] of p.on.get(id) ?? []) if (p.overFlows.has(flow)) w += k;
-    return w;
+  /** `flow` is over its share from now: its requests in flight count as over-share work. */
+  #markOver(p: PoolIsolation, flow: string): void {
+    if (p.overFlows.has(flow)) return;
+    p.overFlows.add(flow);
+    this.#moveInFlight(p, flow, 1);
   }
 
-  /** The endpoints with requests of flows over their share in flight. */
-  #overWork(p: PoolIsolation): Set<string> {
-    const out = new Set<string>();
+  /** `flow` is no longer over its share. */
+  #markWithin(p: PoolIsolation, flow: string): void {
+    if (!p.overFlows.delete(flow)) return;
+    this.#moveInFlight(p, flow, -1);
+  }
+
+  #moveInFlight(p: PoolIsolation, flow: string, sign: 1 | -1): void {
+    if (!p.inFlight.has(flow)) return;
+    p.overInFlight += sign * p.inFlight.get(flow)!;
     for (const [id, flows] of p.on) {
-      for (const flow of flows.keys()) {
-        if (p.overFlows.has(flow)) {
-          out.add(id);
-          break;
-        }
-      }
+      const k = flows.get(flow);
+      if (k === undefined) continue;
+      const n = (p.overOn.get(id) ?? 0) + sign * k;
+      if (n > 0) p.overOn.set(id, n);
+      else p.overOn.delete(id);
     }
-    return out;
   }
 
   #pool(name: string): PoolIsolation {
