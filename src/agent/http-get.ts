@@ -1,7 +1,7 @@
 /**
- * How the agent fetches a /metrics page. This is the web-standard getter;
- * Node injects a faster one over undici (src/runtime/node/metrics-getter.ts),
- * kept there because undici is Node-only.
+ * How the agent fetches a /metrics page: the web-standard getter over
+ * `fetch` (Workers), and `clientGetter` over packages/http1's clients, which
+ * Node and Deno inject (src/runtime/node/metrics-getter.ts).
  */
 import type { AppProtocol } from '../endpoints/types.ts';
 import { AbortOnce } from '../../packages/http1/src/abort-once.ts';
@@ -78,7 +78,7 @@ function splitUrl(url: string): { origin: string; path: string } {
 }
 
 /** A short reason for a failed GET: timeout, or the error code and message. */
-export function describeGetError(err: unknown, signal: AbortSignal, timeoutMs: number): string {
+function describeGetError(err: unknown, signal: AbortSignal, timeoutMs: number): string {
   if (signal.aborted) return `timed out after ${timeoutMs} ms`;
   const e = err as { message?: string; code?: string; cause?: { code?: string; message?: string } };
   const code = e.code ?? e.cause?.code;

@@ -25,7 +25,7 @@ export interface EndpointSourceOptions {
   staleAfterMs?: number;
   /** How files are read and watched (the runtime's readFileText / watchFile); needed with endpointsFile. */
   files?: FileAccess;
-  /** How the embedded agent fetches /metrics (default: fetch; Node injects its undici getter, src/runtime/node/metrics-getter.ts). */
+  /** How the embedded agent fetches /metrics (default: fetch; Node and Deno inject packages/http1's clients, src/runtime/node/metrics-getter.ts). */
   getter?: MetricsGetter;
   /** How to reach a remote agent (default: Connect over fetch). */
   transport?: Transport;

@@ -1,7 +1,7 @@
 /**
  * Start a gateway on Node: the shared assembly (src/gateway/assemble.ts) with
  * Node's parts — files, the kernel from build/, the HTTP/1.1 client of
- * packages/http1 to the model servers (its h2c client for h2c pools), undici for scraping, prom-client's
+ * packages/http1 to the model servers (its h2c client for h2c pools), the same clients for scraping, prom-client's
  * process metrics, the OpenTelemetry SDK when OTEL_* asks for traces, the
  * access log's sink — then the data plane (./data-plane.ts) and the admin API.
  */
@@ -59,7 +59,7 @@ export interface RunningGateway {
 }
 
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
-  // The embedded agent scrapes over undici (Node-only, so lent from here).
+  // The embedded agent scrapes through packages/http1's clients (./metrics-getter.ts; Node's, so lent from here).
   const getter = !options.endpointSource && options.endpoints && !options.agent ? scrapeGetter() : undefined;
   // HTTP/1.1 to the pods, and HTTP/2 cleartext to a pool whose port says `appProtocol: kubernetes.io/h2c`.
   const upstream = byProtocol({ http: new Http1Client(), h2c: new H2cClient(), runtime: 'Node' });
