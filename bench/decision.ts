@@ -14,7 +14,8 @@
  *   npx tsx bench/decision.ts --case long-240k     # one case (chat-32k, long-240k)
  *   npx tsx bench/decision.ts --baseline a838bfb   # … side by side with that commit's scheduler
  *   npx tsx bench/decision.ts --twin --runs 5      # also the TypeScript twin; 5 runs each
- *   npx tsx bench/decision.ts --flow-control       # also with flow control on and idle (admission per decision)
+ *   npx tsx bench/decision.ts --flow-control       # also with flow control on and idle (admission per decision;
+ *                                                  # every variant then times the admission slot, empty without it)
  *   npx tsx bench/decision.ts --quick              # smoke run (npm run bench -- --quick)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -39,6 +40,8 @@ interface Variant {
   current: boolean;
   /** Flow control on, idle: admission before each decision. */
   flowControl?: boolean;
+  /** Time the (empty unless flow control is on) admission slots: every variant of a --flow-control run. */
+  admissionSlots?: boolean;
 }
 
 /** That commit's src/ in node_modules/.cache (so its imports resolve), keyed by the full hash. */
@@ -57,6 +60,7 @@ function runChild(v: Variant, c: DecisionCase, decisions: number, fullIndex: boo
     label: v.label, index: v.index, twin: v.twin, case: c.name, decisions, replica: v.current, maxBlocks: DEFAULT_PROFILE_MAX_BLOCKS,
     fullIndex: v.current && fullIndex,
     ...(v.flowControl ? { flowControl: true } : {}),
+    ...(v.admissionSlots ? { admissionSlots: true } : {}),
   };
   const r = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', CHILD, JSON.stringify(args)], {
     cwd: root,
@@ -77,7 +81,7 @@ function line(r: DecisionResult): string {
   return (
     `${r.label.padEnd(14)} | decide p50 ${f(r.decide.p50)} p90 ${f(r.decide.p90)} p99 ${f(r.decide.p99)} p99.9 ${f(r.decide.p999)} µs` +
     ` | dispatched p50 ${f(r.dispatched.p50)} p99 ${f(r.dispatched.p99)} µs | both p50 ${f(r.both.p50)} p99 ${f(r.both.p99)} µs` +
-    (r.admission ? ` | flow control's own p50 ${f(r.admission.p50)} p99 ${f(r.admission.p99)} µs` : '') +
+    (r.admission ? ` | ${r.label.endsWith('+fc') ? "flow control's own" : 'empty admission slot (the timer)'} p50 ${f(r.admission.p50)} p99 ${f(r.admission.p99)} µs` : '') +
     ` | GC ${String(r.gc.minor).padStart(4)} minor ${String(r.gc.major).padStart(3)} major ${r.gc.ms.toFixed(0).padStart(4)} ms` +
     ` | kept: heap ${mb(r.memory.heapMB)} MB, RSS ${mb(r.memory.rssMB)} MB, typed arrays ${mb(r.memory.typedArraysMB)} MB${index}${full}` +
     ` | preempted ${(100 * r.preempted.share).toFixed(1).padStart(4)}%, p99 of the rest ${f(r.preempted.p99Undisturbed)} µs` +
@@ -114,7 +118,11 @@ async function main(): Promise<void> {
   const baseline = quick ? undefined : flags.string('baseline');
   if (baseline) variants.unshift({ label: `wasm@${baseline}`, index: pathToFileURL(baselineTree(baseline)).href, twin: false, current: false });
   // Flow control's idle cost, side by side (issue 17: nothing measurable): --flow-control.
-  if (flags.has('flow-control')) variants.push({ label: 'wasm+fc', index: pathToFileURL(current).href, twin: false, current: true, flowControl: true });
+  if (flags.has('flow-control')) {
+    variants.push({ label: 'wasm+fc', index: pathToFileURL(current).href, twin: false, current: true, flowControl: true });
+    // Every variant reads the clock around the admission alike; without flow control the slot times the timer alone.
+    for (const v of variants) v.admissionSlots = true;
+  }
   if (flags.has('twin')) variants.push({ label: 'ts', index: pathToFileURL(current).href, twin: true, current: true });
   const runs = flags.number('runs', quick ? 1 : 3);
 

@@ -47,6 +47,13 @@ export interface MeasureArgs {
    * each completion wakes the pool's queue — its whole cost when nothing waits.
    */
   flowControl?: boolean;
+  /**
+   * Time the admission's two slots (before decide, after the completion) in
+   * this variant too, empty when flow control is off: every variant of a
+   * `--flow-control` run reads the clock alike, and the empty slot's time is
+   * the timer's own cost, beside flow control's.
+   */
+  admissionSlots?: boolean;
 }
 
 export interface DecisionResult {
@@ -56,7 +63,7 @@ export interface DecisionResult {
   dispatched: { p50: number; p99: number };
   /** decide() + dispatched() of one request (with flow control, decide includes the admission). */
   both: { p50: number; p99: number };
-  /** Flow control's own work alone, when on: admitThen + started, and the completion's wake-up. */
+  /** The admission slots' time (with `admissionSlots`): flow control's own work when on (admitThen + started, and the completion's wake-up), the timer alone when off. */
   admission?: { p50: number; p99: number };
   gc: { minor: number; major: number; ms: number };
   /** A second pass reading involuntary context switches around each decide(): the share preempted, the p99 of the rest. */
@@ -199,7 +206,8 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
       })
     : undefined;
   const signal = { aborted: false, addEventListener: noop, removeEventListener: noop };
-  const admissionTimes = new Float64Array(flow ? args.decisions : 0);
+  const slots = flow !== undefined || args.admissionSlots === true;
+  const admissionTimes = new Float64Array(slots ? args.decisions : 0);
   const dispatches = new Dispatches(c.warmup + 2 * args.decisions);
   // The harness's own arrays exist before the first reading, and everything lives to the second.
   const times = new Float64Array(args.decisions);
@@ -235,10 +243,12 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
   for (let r = 0; r < args.decisions; r++) {
     const req = requests[r]!;
     const t0 = process.hrtime.bigint();
-    if (flow) {
-      const admitted = flow.admitThen(pool, req, req.prompt.length, signal, noop);
-      if (!admitted || !('admitted' in admitted)) throw new Error('flow control held a request on an idle pool');
-      admitted.admitted.started();
+    if (slots) {
+      if (flow) {
+        const admitted = flow.admitThen(pool, req, req.prompt.length, signal, noop);
+        if (!admitted || !('admitted' in admitted)) throw new Error('flow control held a request on an idle pool');
+        admitted.admitted.started();
+      }
       admissionTimes[r] = Number(process.hrtime.bigint() - t0) / 1000;
     }
     const d = scheduler.decide(pool, snapshot, req);
@@ -247,9 +257,9 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     scheduler.dispatched(pool, d.endpoint, req);
     const t2 = process.hrtime.bigint();
     scheduler.completed(pool, d.endpoint, req);
-    if (flow) {
+    if (slots) {
       const t3 = process.hrtime.bigint();
-      flow.wake(pool);
+      flow?.wake(pool);
       admissionTimes[r] += Number(process.hrtime.bigint() - t3) / 1000;
     }
     times[r] = Number(t1 - t0) / 1000;
@@ -296,7 +306,7 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     decide: { p50: percentile(times, 0.5), p90: percentile(times, 0.9), p99: percentile(times, 0.99), p999: percentile(times, 0.999) },
     dispatched: { p50: percentile(dispatchTimes, 0.5), p99: percentile(dispatchTimes, 0.99) },
     both: { p50: percentile(bothTimes, 0.5), p99: percentile(bothTimes, 0.99) },
-    ...(flow ? { admission: { p50: percentile(admissionTimes, 0.5), p99: percentile(admissionTimes, 0.99) } } : {}),
+    ...(slots ? { admission: { p50: percentile(admissionTimes, 0.5), p99: percentile(admissionTimes, 0.99) } } : {}),
     gc,
     preempted: { share: 1 - kept / args.decisions, p99Undisturbed: kept ? percentile(calm, 0.99) : NaN },
     control,

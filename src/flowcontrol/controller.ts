@@ -95,9 +95,11 @@ export class FlowController {
   ) {}
 
   admit(req: FlowRequest): AdmitResult | Promise<AdmitResult> {
-    let resolve!: (r: AdmitResult) => void;
-    const later = new Promise<AdmitResult>((r) => (resolve = r));
-    return this.admitThen(req, resolve) ?? later;
+    // A promise only for a request that waits: one decided at once (the idle pool) is returned as is.
+    let resolve: ((r: AdmitResult) => void) | undefined;
+    let early: AdmitResult | undefined;
+    const now = this.admitThen(req, (r) => (resolve ? resolve(r) : (early = r)));
+    return now ?? early ?? new Promise<AdmitResult>((r) => (resolve = r));
   }
 
   /**
@@ -209,18 +211,7 @@ export class FlowController {
     p.pending.requests++;
     p.pending.bytes += bytes;
     this.stats.dispatched++;
-    let started = false;
-    return {
-      admitted: {
-        waitedMs,
-        started: () => {
-          if (started) return;
-          started = true;
-          p.pending.requests--;
-          p.pending.bytes -= bytes;
-        },
-      },
-    };
+    return new Passed(p.pending, waitedMs, bytes);
   }
 
   #refuse(req: Pick<FlowRequest, 'pool' | 'priority' | 'flow'>, kind: Refusal['kind'], message: string, retryAfterSeconds: number): { refused: Refusal } {
@@ -306,3 +297,21 @@ function heapPop(h: Waiting[]): Waiting {
 }
 
 const NONE_QUEUED = { requests: 0, bytes: 0 };
+
+/** A request let through (one object: the result and its admission), counted in `pending` until started. */
+class Passed implements Admission {
+  readonly admitted: Admission = this;
+  #started = false;
+  constructor(
+    private readonly pending: Pending,
+    readonly waitedMs: number,
+    private readonly bytes: number,
+  ) {}
+
+  started(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.pending.requests--;
+    this.pending.bytes -= this.bytes;
+  }
+}

@@ -42,6 +42,8 @@ export class FlowAdmission {
   readonly controller: FlowController;
   readonly isolation: FlowIsolation | undefined;
   readonly #pools = new Map<string, Pool>();
+  /** The pool last admitted to (most requests go where the last one went: no map write for them). */
+  #last: Pool | undefined;
   readonly #stop: (() => void) | undefined;
 
   constructor(
@@ -66,16 +68,21 @@ export class FlowAdmission {
   }
 
   admit(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal']): AdmitResult | Promise<AdmitResult> {
-    this.#pools.set(pool.name, pool);
+    if (pool !== this.#last) this.#remember(pool);
     this.isolation?.arrived(pool.name, flowOf(request), request.prompt.length);
     return this.controller.admit(flowRequest(pool, request, bytes, signal));
   }
 
   /** `admit` for a synchronous caller (see FlowController.admitThen). */
   admitThen(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal'], then: (r: AdmitResult) => void): AdmitResult | undefined {
-    this.#pools.set(pool.name, pool);
+    if (pool !== this.#last) this.#remember(pool);
     this.isolation?.arrived(pool.name, flowOf(request), request.prompt.length);
     return this.controller.admitThen(flowRequest(pool, request, bytes, signal), then);
+  }
+
+  #remember(pool: Pool): void {
+    this.#pools.set(pool.name, pool);
+    this.#last = pool;
   }
 
   wake(pool: Pool): void {
@@ -146,13 +153,15 @@ export class FlowAdmission {
     let prefillRoom = 0;
     let inFlight = 0;
     const max = this.options.maxConcurrency;
+    // This gateway's counts, only when a threshold reads them.
+    const counted = max > 0 || s.queueDepthThreshold > 0 || prefillBudget > 0;
     for (const e of snapshot.endpoints) {
       if (!e.ready) continue;
       ready++;
       // Room and concurrency count only on the endpoints this flow may use (flow isolation).
       if (allowed && !allowed(e.id)) continue;
       usable++;
-      const counts = this.scheduler.inFlight?.(pool, e);
+      const counts = counted ? this.scheduler.inFlight?.(pool, e, prefillBudget > 0) : undefined;
       inFlight += counts?.total ?? 0;
       const m = e.metrics;
       if (!snapshot.hasMetrics || m === undefined || e.scrapedAt === undefined || now - e.scrapedAt > s.metricsStalenessThreshold) continue;

@@ -242,11 +242,11 @@ export class EndpointPicker implements Scheduler {
     return now;
   }
 
-  inFlight(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number; prefillTokens: number } {
+  inFlight(pool: Pool, endpoint: Endpoint, prefill = true): { total: number; unreflected: number; prefillTokens: number } {
     const now = this.options.now();
     const record = this.#poolState(pool.name, now).record(endpoint.id, now);
     let prefillTokens = 0;
-    for (const p of this.#profileFor(pool).producers) prefillTokens += p.pendingPrefillTokens?.(pool.name, record) ?? 0;
+    if (prefill) for (const p of this.#profileFor(pool).producers) prefillTokens += p.pendingPrefillTokens?.(pool.name, record) ?? 0;
     return { total: record.inFlight.total, unreflected: record.inFlight.unreflected(endpoint.scrapedAt), prefillTokens };
   }
 

@@ -82,7 +82,8 @@ export interface Scheduler {
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void;
   /**
    * Optional: this gateway's requests in flight to the endpoint, those not yet
-   * visible in its metrics, and the prompt tokens whose prefill is not done yet.
+   * visible in its metrics, and (unless `prefill` is false) the prompt tokens
+   * whose prefill is not done yet.
    */
-  inFlight?(pool: Pool, endpoint: Endpoint): { total: number; unreflected: number; prefillTokens?: number };
+  inFlight?(pool: Pool, endpoint: Endpoint, prefill?: boolean): { total: number; unreflected: number; prefillTokens?: number };
 }
