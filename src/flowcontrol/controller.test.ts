@@ -135,6 +135,49 @@ describe('FlowController', () => {
     expect(((await g.submit('b', 0, 'f', { bytes: 10 }).result) as { refused: { kind: string } }).refused.kind).toBe('queue-full');
   });
 
+  it('makes room in a full queue by refusing the newest of the flow with the most waiting, not the next flow to arrive', async () => {
+    const t = setup({ defaultBand: { ...DEFAULT_BAND, maxRequests: 3 } });
+    t.submit('x');
+    await flush();
+    const flood = ['f1', 'f2', 'f3'].map((id) => t.submit(id, 0, 'flood'));
+    // The queue is full of the flood: a quiet flow's request still gets in, and the flood's newest leaves.
+    const quiet = t.submit('q1', 0, 'quiet');
+    const pushed = (await flood[2]!.result) as { refused: { kind: string; message: string } };
+    expect(pushed.refused.kind).toBe('queue-full');
+    expect(pushed.refused.message).toContain('flow "flood" has the most requests waiting');
+    expect(t.fc.queuedOf('p', 'flood').requests).toBe(2);
+    expect(t.fc.queuedOf('p', 'quiet').requests).toBe(1);
+    // The flood itself, arriving at a full queue where it has the most waiting, is refused as before.
+    const again = (await t.submit('f4', 0, 'flood').result) as { refused: { kind: string; message: string } };
+    expect(again.refused.message).toContain('is full (3 requests');
+    // Two flows with as many waiting: the one arriving does not push the other out.
+    const q2 = t.submit('q2', 0, 'quiet');
+    expect(((await q2.result) as { refused: { kind: string } }).refused.kind).toBe('queue-full');
+    for (let i = 0; i < 4; i++) {
+      t.finish();
+      await flush();
+    }
+    await quiet.result;
+    expect([...t.order].sort()).toEqual(['f1', 'f2', 'q1', 'x']);
+    expect(t.fc.stats.refused.get('queue-full')).toBe(3);
+  });
+
+  it('pushes out by bytes when the byte limit is what is full', async () => {
+    const t = setup({ defaultBand: { ...DEFAULT_BAND, maxBytes: 100 } });
+    t.submit('x');
+    await flush();
+    const big = [t.submit('b1', 0, 'docs', { bytes: 40 }), t.submit('b2', 0, 'docs', { bytes: 40 })];
+    const small = t.submit('s1', 0, 'chat', { bytes: 30 });
+    expect(((await big[1]!.result) as { refused: { kind: string } }).refused.kind).toBe('queue-full');
+    expect(t.fc.queuedOf('p', 'docs').requests).toBe(1);
+    t.finish();
+    await flush();
+    t.finish();
+    await flush();
+    await small.result;
+    expect(t.order).toEqual(['x', 'b1', 's1']);
+  });
+
   it('expires a request past its TTL with a refusal, by one timer, and serves the rest', async () => {
     vi.useFakeTimers();
     const t = setup();

@@ -117,13 +117,22 @@ export class FlowController {
     }
     const band = p.queues.band(req.priority, bandFor(this.config, req.priority));
     const c = this.config;
-    if (band.count + 1 > band.config.maxRequests || band.bytes + req.bytes > band.config.maxBytes) {
-      return this.#refuse(req, 'queue-full', `the queue of priority ${req.priority} in pool "${req.pool}" is full (${band.count} requests, ${band.bytes} bytes; limits ${band.config.maxRequests} and ${band.config.maxBytes})`, 1);
-    }
-    if ((c.maxRequests > 0 && p.queues.count + 1 > c.maxRequests) || (c.maxBytes > 0 && p.queues.bytes + req.bytes > c.maxBytes)) {
-      return this.#refuse(req, 'queue-full', `the flow-control queues of pool "${req.pool}" are full (${p.queues.count} requests, ${p.queues.bytes} bytes; limits ${c.maxRequests || '∞'} and ${c.maxBytes || '∞'})`, 1);
-    }
     if (req.signal.aborted) return { refused: { kind: 'client-gone', message: 'the client went away', retryAfterSeconds: 0 } };
+    // A full queue refuses the flow that filled it: the newest requests of the flow with the most waiting in this
+    // band make room, while it has more waiting than this request's flow would (a flood cannot lock the others out).
+    for (;;) {
+      const bandFull = band.count + 1 > band.config.maxRequests || band.bytes + req.bytes > band.config.maxBytes;
+      const poolFull = (c.maxRequests > 0 && p.queues.count + 1 > c.maxRequests) || (c.maxBytes > 0 && p.queues.bytes + req.bytes > c.maxBytes);
+      if (!bandFull && !poolFull) break;
+      const byBytes = bandFull ? band.count + 1 <= band.config.maxRequests : c.maxRequests === 0 || p.queues.count + 1 <= c.maxRequests;
+      const victim = band.pushOutCandidate(req.flow, req.bytes, byBytes) as Waiting | undefined;
+      if (!victim) {
+        return bandFull
+          ? this.#refuse(req, 'queue-full', `the queue of priority ${req.priority} in pool "${req.pool}" is full (${band.count} requests, ${band.bytes} bytes; limits ${band.config.maxRequests} and ${band.config.maxBytes})`, 1)
+          : this.#refuse(req, 'queue-full', `the flow-control queues of pool "${req.pool}" are full (${p.queues.count} requests, ${p.queues.bytes} bytes; limits ${c.maxRequests || '∞'} and ${c.maxBytes || '∞'})`, 1);
+      }
+      this.#pushOut(req.pool, p, victim);
+    }
     const now = this.now();
     const ttl = req.ttlMs ?? (state === 'no-endpoints' ? c.noEndpointRequestTTLMs : c.defaultRequestTTLMs);
     const expiresAt = ttl > 0 ? now + ttl : Infinity;
@@ -157,6 +166,21 @@ export class FlowController {
       if (state === 'available') this.wake(req.pool);
     }
     return undefined;
+  }
+
+  /** Refuse a waiting request to make room for another flow's (see admitThen). */
+  #pushOut(pool: string, p: PoolFlow, item: Waiting): void {
+    p.queues.remove(item);
+    item.signal.removeEventListener('abort', item.onAbort);
+    this.#count('queue-full');
+    this.onEvent?.({ pool, priority: item.priority, flow: item.flow, outcome: 'queue-full', waitedMs: this.now() - item.enqueuedAt });
+    item.resolve({
+      refused: {
+        kind: 'queue-full',
+        message: `the queue of priority ${item.priority} in pool "${pool}" is full, and flow "${item.flow}" has the most requests waiting in it: its newest made room for another flow's`,
+        retryAfterSeconds: 1,
+      },
+    });
   }
 
   /** Capacity may have freed in this pool (a completion, a first token, a fresh snapshot): dispatch what fits. */

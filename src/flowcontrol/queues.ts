@@ -42,6 +42,12 @@ class Flow {
     this.items.splice(i, 0, item);
   }
 
+  /** The last still-queued item in its order (the newest, or the latest deadline). */
+  last(): QueuedRequest | undefined {
+    for (let i = this.items.length - 1; i >= this.head; i--) if (this.items[i]!.queued) return this.items[i];
+    return undefined;
+  }
+
   /** The first still-queued item (dropping any taken out meanwhile). */
   peek(): QueuedRequest | undefined {
     while (this.head < this.items.length && !this.items[this.head]!.queued) this.head++;
@@ -64,6 +70,9 @@ export class Band {
   #turn = 0;
   count = 0;
   bytes = 0;
+  /** Requests and bytes queued per flow in this band (flows with none are absent). */
+  readonly flowCount = new Map<string, number>();
+  readonly flowBytes = new Map<string, number>();
 
   constructor(
     readonly priority: number,
@@ -77,12 +86,39 @@ export class Band {
     flow.push(item, this.config.ordering !== 'fcfs-ordering-policy');
     this.count++;
     this.bytes += item.bytes;
+    this.flowCount.set(item.flow, (this.flowCount.get(item.flow) ?? 0) + 1);
+    this.flowBytes.set(item.flow, (this.flowBytes.get(item.flow) ?? 0) + item.bytes);
   }
 
-  /** Account for an item leaving the queue (dispatched, expired, its client gone). */
+  /** Account for an item leaving the queue (dispatched, expired, its client gone, pushed out). */
   removed(item: QueuedRequest): void {
     this.count--;
     this.bytes -= item.bytes;
+    const n = this.flowCount.get(item.flow)! - 1;
+    if (n > 0) this.flowCount.set(item.flow, n);
+    else this.flowCount.delete(item.flow);
+    const b = this.flowBytes.get(item.flow)! - item.bytes;
+    if (n > 0) this.flowBytes.set(item.flow, b);
+    else this.flowBytes.delete(item.flow);
+  }
+
+  /**
+   * When this band is full: the newest request of the flow with the most
+   * waiting in it (by requests, or by bytes when `byBytes`), if that flow has
+   * more waiting than `flow` would with one more. A full queue then refuses
+   * the flow that filled it, not the next flow to arrive.
+   */
+  pushOutCandidate(flow: string, bytes: number, byBytes: boolean): QueuedRequest | undefined {
+    const size = byBytes ? this.flowBytes : this.flowCount;
+    let fattest: string | undefined;
+    let most = (size.get(flow) ?? 0) + (byBytes ? bytes : 1);
+    for (const [f, n] of size) {
+      if (f !== flow && n > most) {
+        most = n;
+        fattest = f;
+      }
+    }
+    return fattest === undefined ? undefined : this.flows.get(fattest)?.last();
   }
 
   /** The next item by the band's fairness policy among the flows `eligible` allows (all when absent), taken out of the queue. */
