@@ -55,7 +55,7 @@ export interface IsolationOptions {
   windowMs: number;
 }
 
-export const DEFAULT_ISOLATION: IsolationOptions = { headroom: 1, windowMs: 1000 };
+export const DEFAULT_ISOLATION: IsolationOptions = { headroom: 2, windowMs: 1000 };
 
 /** Flows above which the fair levels are worked out less often than every tick (their cost grows with the flows). */
 const MANY_FLOWS = 256;

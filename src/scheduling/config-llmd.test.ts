@@ -49,7 +49,7 @@ flowControl: { isolation: { headroom: 0.5, window: 3s } }
     expect(r.config.saturation).toMatchObject({ queueDepthThreshold: 1, pendingPrefillTokensThreshold: 4096 });
     expect(flowControlFromConfig(r.config)!.isolation).toEqual({ headroom: 0.5, windowMs: 3000 });
     // Defaults when the block is empty; absent, no isolation.
-    expect(flowControlFromConfig(ok('featureGates: [flowControl]\nflowControl: { isolation: {} }').config)!.isolation).toEqual({ headroom: 1, windowMs: 1000 });
+    expect(flowControlFromConfig(ok('featureGates: [flowControl]\nflowControl: { isolation: {} }').config)!.isolation).toEqual({ headroom: 2, windowMs: 1000 });
     expect(flowControlFromConfig(ok('featureGates: [flowControl]\nflowControl: {}').config)!.isolation).toBeUndefined();
     expect(ok('saturationDetector: { pendingPrefillTokensThreshold: 2048 }').config.saturation.pendingPrefillTokensThreshold).toBe(2048);
   });
