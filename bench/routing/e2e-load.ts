@@ -66,7 +66,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function driveLoad(url: string, workload: Workload, timeScale: number): Promise<LoadResult> {
   // No cap on connections: an open-loop generator that queued requests on its side would add the same wait to every
   // request, whatever the gateway does (a cap of 512 hid flow control's ordering behind the generator's own FIFO).
-  const pool = new Pool(url, { connections: null, pipelining: 0, keepAliveTimeout: 60_000 });
+  // No client timeouts either: undici's 300 s headers timeout cut off requests that flow control held for 60 s of
+  // engine time at --time-scale 5 (682 "Headers Timeout Error" failures on noisy-neighbour); how long a request may
+  // wait is the gateway's to decide (its TTL), and the run measures it.
+  const pool = new Pool(url, { connections: null, pipelining: 0, keepAliveTimeout: 60_000, headersTimeout: 0, bodyTimeout: 0 });
   const r: LoadResult = {
     ttft: new Samples(), e2e: new Samples(), tpot: new LogHistogram(), shed: { Critical: 0, Standard: 0, Sheddable: 0 }, errors: 0, windowTokens: 0, measured: 0, sendLagP99: 0,
     groups: new GroupCollector(workload.groups),
