@@ -168,7 +168,9 @@ describe('FlowController', () => {
     await flush();
     const big = [t.submit('b1', 0, 'docs', { bytes: 40 }), t.submit('b2', 0, 'docs', { bytes: 40 })];
     const small = t.submit('s1', 0, 'chat', { bytes: 30 });
-    expect(((await big[1]!.result) as { refused: { kind: string } }).refused.kind).toBe('queue-full');
+    const pushed = (await big[1]!.result) as { refused: { kind: string; message: string } };
+    expect(pushed.refused.kind).toBe('queue-full');
+    expect(pushed.refused.message).toContain('flow "docs" has the most bytes waiting');
     expect(t.fc.queuedOf('p', 'docs').requests).toBe(1);
     t.finish();
     await flush();

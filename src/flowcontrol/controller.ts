@@ -124,6 +124,7 @@ export class FlowController {
       const bandFull = band.count + 1 > band.config.maxRequests || band.bytes + req.bytes > band.config.maxBytes;
       const poolFull = (c.maxRequests > 0 && p.queues.count + 1 > c.maxRequests) || (c.maxBytes > 0 && p.queues.bytes + req.bytes > c.maxBytes);
       if (!bandFull && !poolFull) break;
+      // Bytes are what to free when the request count is within its limit, so the byte limit is the full one.
       const byBytes = bandFull ? band.count + 1 <= band.config.maxRequests : c.maxRequests === 0 || p.queues.count + 1 <= c.maxRequests;
       const victim = band.pushOutCandidate(req.flow, req.bytes, byBytes) as Waiting | undefined;
       if (!victim) {
@@ -131,7 +132,7 @@ export class FlowController {
           ? this.#refuse(req, 'queue-full', `the queue of priority ${req.priority} in pool "${req.pool}" is full (${band.count} requests, ${band.bytes} bytes; limits ${band.config.maxRequests} and ${band.config.maxBytes})`, 1)
           : this.#refuse(req, 'queue-full', `the flow-control queues of pool "${req.pool}" are full (${p.queues.count} requests, ${p.queues.bytes} bytes; limits ${c.maxRequests || '∞'} and ${c.maxBytes || '∞'})`, 1);
       }
-      this.#pushOut(req.pool, p, victim);
+      this.#pushOut(req.pool, p, victim, byBytes);
     }
     const now = this.now();
     const ttl = req.ttlMs ?? (state === 'no-endpoints' ? c.noEndpointRequestTTLMs : c.defaultRequestTTLMs);
@@ -169,7 +170,7 @@ export class FlowController {
   }
 
   /** Refuse a waiting request to make room for another flow's (see admitThen). */
-  #pushOut(pool: string, p: PoolFlow, item: Waiting): void {
+  #pushOut(pool: string, p: PoolFlow, item: Waiting, byBytes: boolean): void {
     p.queues.remove(item);
     item.signal.removeEventListener('abort', item.onAbort);
     this.#count('queue-full');
@@ -177,7 +178,7 @@ export class FlowController {
     item.resolve({
       refused: {
         kind: 'queue-full',
-        message: `the queue of priority ${item.priority} in pool "${pool}" is full, and flow "${item.flow}" has the most requests waiting in it: its newest made room for another flow's`,
+        message: `the queue of priority ${item.priority} in pool "${pool}" is full, and flow "${item.flow}" has the most ${byBytes ? 'bytes' : 'requests'} waiting in it: its newest made room for another flow's`,
         retryAfterSeconds: 1,
       },
     });
