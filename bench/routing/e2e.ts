@@ -18,7 +18,7 @@ import { measureCapacity } from './capacity.ts';
 import { runSimulated } from './sim-loop.ts';
 import type { Criticality } from '../../src/routing/schema.ts';
 import { driveLoad, loadMetrics, objectiveName } from './e2e-load.ts';
-import { CAPACITY_METHOD, offeredRate, type LevelResult, type WorkloadResult } from './run.ts';
+import { CAPACITY_METHOD, describeRun, offeredRate, type LevelResult, type WorkloadResult } from './run.ts';
 import type { Strategy } from './strategies/index.ts';
 import type { PoolSpec, RunMetrics, Workload, WorkloadParams } from './types.ts';
 import { workloadByName } from './workloads/index.ts';
@@ -180,7 +180,7 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
     simulated.push({ level, rate: cap.total * level, requests: workload.requests.length, runs: simRuns });
   }
   return {
-    workload: name, describe: def.describe, mode: 'e2e', capacity: cap, capacityMethod: CAPACITY_METHOD,
+    workload: name, describe: describeRun(def, options.pods), mode: 'e2e', capacity: cap, capacityMethod: CAPACITY_METHOD,
     pods: Object.fromEntries(pools.map((p) => [p.name, p.pods])), durationMs: arrivalsMs, warmupMs,
     notes: `Time scale ${T} (wall ms per engine ms); latencies in engine ms; ITL column = time per output token per request (client side). Process load — ${notes.join('; ')}`,
     levels,

@@ -63,8 +63,14 @@ export function offeredRate(w: Workload): number {
 export const CAPACITY_METHOD =
   "one pod fed every N-th request (what round-robin gives it) at rising rates; capacity = the highest rate at which the median request of the steady window's second half is admitted within 250 ms and ≥ 90% of arrivals complete, × pods";
 
+/** The workload's description, and the pod count when `--pods` replaced the workload's own. */
+export function describeRun(def: WorkloadDef, pods: number | undefined): string {
+  return pods === undefined ? def.describe : `${def.describe} (this run: ${pods} pods a pool, from --pods)`;
+}
+
 export function runWorkloadSim(def: WorkloadDef, options: SimSuiteOptions, capacity?: Capacity): WorkloadResult {
-  const { name, describe, generate } = def;
+  const { name, generate } = def;
+  const describe = describeRun(def, options.pods);
   const base: WorkloadParams = { seed: options.seed, rate: 1, durationMs: 60_000, pods: options.pods };
   const cap = capacity ?? measureCapacity(generate, base);
   const levels: LevelResult[] = [];
