@@ -9,6 +9,7 @@ import { selectEndpoints, type EndpointEntry } from '../endpoints/file-schema.ts
 import { EngineMismatchError, readEngineMetrics, sameMetrics } from './engines.ts';
 import type { MetricsGetter } from './http-get.ts';
 import { readServedModels, sameModels } from './served-models.ts';
+import { urlHost } from '../endpoints/address.ts';
 
 export interface AgentOptions {
   get: MetricsGetter;
@@ -315,7 +316,7 @@ export class MetricsAgent {
 
   #addTarget(entry: EndpointEntry, port: number, protocol: AppProtocol): Target {
     const id = `${entry.address}:${port}`;
-    const host = entry.address.includes(':') ? `[${entry.address}]` : entry.address;
+    const host = urlHost(entry.address);
     const t: Target = {
       endpoint: { id, address: entry.address, port, labels: entry.labels, ready: true, engine: entry.engine },
       url: `http://${host}:${port}${this.#o.metricsPath}`,

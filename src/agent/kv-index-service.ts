@@ -20,6 +20,7 @@ import type { KvEventsCollector, KvPodTarget } from '../kvevents/collector.ts';
 import type { MetricsAgent } from './agent.ts';
 import { readPoolRequest } from './service.ts';
 import { watchKvIndex, type WatchKvIndexOptions } from './kv-index-watch.ts';
+import { urlHost } from '../endpoints/address.ts';
 
 export interface KvEventsConvention {
   /** The PUB port on each pod's address when its entry names none (llm-d: 5557). */
@@ -32,7 +33,7 @@ export interface KvEventsConvention {
 export function kvTargets(entries: readonly EndpointEntry[], pool: PoolSelector, c: KvEventsConvention): KvPodTarget[] {
   return selectEndpoints(entries, pool).map((e) => {
     const entry = entries.find((x) => x.address === e.address && (x.port === e.port || x.port === undefined));
-    const host = e.address.includes(':') ? `[${e.address}]` : e.address;
+    const host = urlHost(e.address);
     return {
       id: `${e.address}:${e.port}`,
       endpoint: entry?.kvEventsEndpoint ?? `tcp://${host}:${c.port}`,

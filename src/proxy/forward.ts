@@ -21,6 +21,7 @@ import { relaySse, type RelayedStream } from './sse-relay.ts';
 import { DEFAULT_RETRY_OPTIONS, RetryBudget, retryAfterSeconds, type RetryOptions } from './retry.ts';
 import type { ObservedRequest, RequestObserver } from './observer.ts';
 import { finishObserved, observedStream, SseUsageTap, usageFromJson } from './usage.ts';
+import { httpOrigin } from '../endpoints/address.ts';
 
 export interface ForwardRequest {
   pool: Pool;
@@ -82,7 +83,7 @@ function podFailure(failure: UpstreamFailure | undefined): Exclude<UpstreamFailu
 }
 
 function originOf(endpoint: Endpoint): string {
-  return `http://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
+  return httpOrigin(endpoint.address, endpoint.port);
 }
 
 /** A body stream that reports how it ended: read to its end, broken off by the pod, or cancelled by the client. */

@@ -19,6 +19,7 @@ import { BlockHasher, HASH_ALGOS } from '../kvevents/block-hash.ts';
 import type { KvEventPublisher, OpenPublisher } from '../kvevents/transport.ts';
 import { PodKvEvents, publisherAddress } from './kv-events.ts';
 import type { PodKvHashing } from './prompt-blocks.ts';
+import { httpOrigin } from '../endpoints/address.ts';
 
 export { SimEngine } from './engine.ts';
 export { RealTimeDriver } from './driver.ts';
@@ -243,7 +244,7 @@ async function startPod(
       return port;
     },
     get url() {
-      return `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+      return httpOrigin(o.host, port);
     },
     model: o.model,
     engine,

@@ -17,6 +17,7 @@ import type { Pool } from '../routing/schema.ts';
 import type { PromptTokenizer, TokenizeOutcome } from '../scheduling/prompt-tokens.ts';
 import type { SchedulingRequest } from '../scheduling/scheduler.ts';
 import { chatKeys, PromptTokenCache, type CachedTokens } from './prompt-cache.ts';
+import { httpOrigin } from '../endpoints/address.ts';
 
 export interface PodTokenizerOptions {
   fetch?: typeof fetch;
@@ -77,7 +78,7 @@ export class PodTokenizer implements PromptTokenizer {
   async #tokenizeWhole(pool: Pool, pods: readonly Endpoint[], request: SchedulingRequest, keys: string[] | undefined): Promise<TokenizeOutcome> {
     // The least busy pod answers (its API server tokenizes; the engine's queue is not involved).
     const pod = pods.reduce((best, e) => (load(e) < load(best) ? e : best), pods[this.#next++ % pods.length]!);
-    const base = `http://${pod.address.includes(':') ? `[${pod.address}]` : pod.address}:${pod.port}`;
+    const base = httpOrigin(pod.address, pod.port);
     const body = request.messages
       ? { model: request.targetModel, messages: request.messages, add_generation_prompt: true }
       : { model: request.targetModel, prompt: request.prompt };

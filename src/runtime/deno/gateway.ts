@@ -19,6 +19,7 @@ import { listenDataPlane } from '../node/data-plane.ts';
 import { scrapeGetter } from '../node/metrics-getter.ts';
 import { readFileText, watchFile, writeFileAtomic } from './files.ts';
 import { denoObservers, type DenoObserverOptions } from './observers.ts';
+import { httpOrigin } from '../../endpoints/address.ts';
 
 export type DenoGatewayOptions = GatewayStartOptions & DenoObserverOptions;
 /** Startup refused: the configuration has problems, each named. */
@@ -43,7 +44,6 @@ export async function loadKernelModule(url = new URL('../../../build/kernel.wasm
   return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
 }
 
-const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 /** Deno.serve binds synchronously (and throws when it cannot); `onListen` only silences its banner. */
 function serve(fetch: (r: Request, info: { completed?: Promise<void>; remoteAddr?: { hostname?: string } }) => Response | Promise<Response>, port: number, hostname: string): DenoServer {
@@ -83,10 +83,10 @@ export async function startDenoGateway(options: DenoGatewayOptions): Promise<Run
     // and Deno's node:http, fed the connection, for the rest (@hono/node-server hands Hono the socket).
     const app = createDataPlaneApp(gateway, { clientAddress: (c) => (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress });
     const data = await listenDataPlane(gateway, app, options.port ?? 8080, options.host ?? '127.0.0.1', options.dataPlaneLimits);
-    servers.push({ url: urlOf(data.host, data.port), close: () => data.close() });
+    servers.push({ url: httpOrigin(data.host, data.port), close: () => data.close() });
     if (admin) {
       const server = serve(admin.app.fetch, options.adminPort!, admin.host);
-      servers.push({ url: urlOf(server.addr.hostname, server.addr.port), close: () => server.shutdown() });
+      servers.push({ url: httpOrigin(server.addr.hostname, server.addr.port), close: () => server.shutdown() });
     }
   } catch (err) {
     await closeAll();

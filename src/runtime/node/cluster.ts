@@ -22,6 +22,7 @@ import type { RoutingTableStore } from '../../routing/store.ts';
 import { nodeFiles } from './files.ts';
 import { listen, type Listening } from './listen.ts';
 import { scrapeGetter } from './metrics-getter.ts';
+import { httpOrigin } from '../../endpoints/address.ts';
 
 export interface ClusterGatewayOptions extends StartGatewayOptions {
   /** Worker processes serving the data plane (2 or more). */
@@ -264,7 +265,7 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
 
     const host = options.host ?? '127.0.0.1';
     return {
-      url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+      url: httpOrigin(host, port),
       port,
       adminUrl: admin ? `http://${admin.host}:${admin.port}` : undefined,
       store: control.store,
