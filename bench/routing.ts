@@ -4,6 +4,7 @@
  *   npx tsx bench/routing.ts [--workload NAME[,NAME…]|all|traces|trace:FILE] [--mode sim|e2e] [--quick]
  *                            [--seed N] [--out docs/FILE.md] [--json FILE] [--strategies a,b] [--levels 0.5,0.8]
  *                            [--speed 1,1.5] [--pods N] [--duration SECONDS] [--from-json FILE] [--time-scale T]
+ *                            [--pod-processes N]
  *
  * Workloads (`all`, the default, is every one): multi-model, multi-lora, shared-prefix, mixed-criticality
  * (issue 6); agent, document-qa (issue 19); priority-burst, noisy-neighbour (issue 17); and trace:<file>
@@ -53,7 +54,8 @@ async function main(): Promise<void> {
     const duration = flags.optionalNumber('duration');
     const durationMs = duration !== undefined ? duration * 1000 : undefined;
     const timeScale = flags.optionalNumber('time-scale');
-    for (const name of names) results.push(await runE2E(name, { seed, quick, strategies, levels: flags.numbers('levels'), pods, progress, durationMs, timeScale }));
+    const podProcesses = flags.optionalNumber('pod-processes');
+    for (const name of names) results.push(await runE2E(name, { seed, quick, strategies, levels: flags.numbers('levels'), pods, progress, durationMs, timeScale, podProcesses }));
   } else if (mode !== 'sim') {
     fail(`--mode must be sim or e2e, not "${mode}"`);
   } else {

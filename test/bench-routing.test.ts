@@ -287,3 +287,18 @@ describe('routing benchmark: the workloads of issues 17 and 19', () => {
     expect(flowControlTargets([{ ...r, levels: r.levels.map((l) => ({ ...l, runs: l.runs.slice(0, 2) })) }])).not.toContain('infergate-flow-isolation');
   }, 30_000);
 });
+
+describe('routing benchmark: end-to-end harness', () => {
+  it('splits a pool’s pods over processes as evenly as possible, every pod once (--pod-processes)', async () => {
+    const { splitPods } = await import('../bench/routing/e2e.ts');
+    expect(splitPods(8, 1)).toEqual([{ offset: 0, count: 8 }]);
+    expect(splitPods(8, 2)).toEqual([{ offset: 0, count: 4 }, { offset: 4, count: 4 }]);
+    expect(splitPods(7, 3).map((p) => p.count)).toEqual([2, 2, 3]);
+    expect(splitPods(2, 5)).toEqual([{ offset: 0, count: 1 }, { offset: 1, count: 1 }]);
+    for (const [n, k] of [[8, 3], [13, 4], [1, 1]] as const) {
+      const parts = splitPods(n, k);
+      expect(parts.reduce((s, p) => s + p.count, 0)).toBe(n);
+      parts.forEach((p, i) => expect(p.offset).toBe(i === 0 ? 0 : parts[i - 1]!.offset + parts[i - 1]!.count));
+    }
+  });
+});

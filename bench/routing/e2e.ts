@@ -30,6 +30,8 @@ export interface E2EOptions {
   levels?: number[];
   pods?: number;
   timeScale?: number;
+  /** Processes a pool's pods run in (default 1): a pool too busy for one process's event loop is split across several. */
+  podProcesses?: number;
   /** Seconds of arrivals (default 30, quick 20). */
   durationMs?: number;
   progress?: (line: string) => void;
@@ -95,13 +97,27 @@ interface OneRun {
   strategy: Strategy;
   timeScale: number;
   seed: number;
+  podProcesses: number;
+}
+
+/** `n` pods in `parts` processes as even as possible: each process's first pod (offset) and its count. */
+export function splitPods(n: number, parts: number): { offset: number; count: number }[] {
+  const k = Math.max(1, Math.min(parts, n));
+  return Array.from({ length: k }, (_, i) => {
+    const offset = Math.floor((i * n) / k);
+    return { offset, count: Math.floor(((i + 1) * n) / k) - offset };
+  });
 }
 
 /** One strategy on one workload: fresh pod and gateway processes, the load, the processes' CPU. */
-async function runOne({ workload, pools, podPorts, dir, strategy, timeScale: T, seed }: OneRun): Promise<{ metrics: RunMetrics; busy: string }> {
+async function runOne({ workload, pools, podPorts, dir, strategy, timeScale: T, seed, podProcesses }: OneRun): Promise<{ metrics: RunMetrics; busy: string }> {
   const started = performance.now();
   const podChildren = await Promise.all(
-    pools.map((p, i) => startChild({ role: 'pods', pods: p.pods, port: podPorts[i], model: p.model, loras: p.adapters, timeScale: T, engineConfig: p.engine, seed })),
+    pools.flatMap((p, i) =>
+      splitPods(p.pods, podProcesses).map(({ offset, count }, k) =>
+        startChild({ role: 'pods', pods: count, port: podPorts[i]! + offset, model: p.model, loras: p.adapters, timeScale: T, engineConfig: p.engine, seed: seed + k }),
+      ),
+    ),
   );
   const gw = await startChild({
     role: 'gateway', strategy: strategy.name, manifests: join(dir, 'manifests.yaml'), endpoints: join(dir, 'endpoints.yaml'),
@@ -160,7 +176,7 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
     writeFileSync(join(dir, 'manifests.yaml'), manifests(pools, models));
     const runs: RunMetrics[] = [];
     for (const strategy of options.strategies) {
-      const { metrics, busy } = await runOne({ workload, pools, podPorts, dir, strategy, timeScale: T, seed: options.seed });
+      const { metrics, busy } = await runOne({ workload, pools, podPorts, dir, strategy, timeScale: T, seed: options.seed, podProcesses: options.podProcesses ?? 1 });
       runs.push(metrics);
       notes.push(`${strategy.name}: ${busy}`);
       options.progress?.(`e2e ${name} ${Math.round(level * 100)}% ${strategy.name}: ttft p99 ${metrics.ttft.p99.toFixed(0)} ms; ${busy}`);
@@ -170,7 +186,7 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
       const alone = def.unloaded(workload);
       unloaded = [];
       for (const strategy of options.strategies) {
-        const { metrics } = await runOne({ workload: alone, pools, podPorts, dir, strategy, timeScale: T, seed: options.seed });
+        const { metrics } = await runOne({ workload: alone, pools, podPorts, dir, strategy, timeScale: T, seed: options.seed, podProcesses: options.podProcesses ?? 1 });
         unloaded.push(metrics);
         options.progress?.(`e2e ${name} ${Math.round(level * 100)}% ${strategy.name} (unloaded): ttft p99 ${metrics.ttft.p99.toFixed(0)} ms`);
       }
