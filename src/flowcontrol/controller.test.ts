@@ -162,6 +162,47 @@ describe('FlowController', () => {
     expect(t.fc.stats.refused.get('queue-full')).toBe(3);
   });
 
+  it('a pool filled by a lower band still takes a higher band’s request: the lowest band’s newest makes room', async () => {
+    const t = setup({ maxRequests: 3 });
+    t.submit('x');
+    await flush();
+    const standard = ['s1', 's2', 's3'].map((id) => t.submit(id, 0, 'batch'));
+    const critical = t.submit('c1', 1, 'chat');
+    const pushed = (await standard[2]!.result) as { refused: { kind: string; message: string } };
+    expect(pushed.refused.kind).toBe('queue-full');
+    expect(pushed.refused.message).toContain('a request of priority 1 arrived');
+    expect(pushed.refused.message).toContain('priority (0) is the lowest waiting');
+    // The other way round nothing moves: a Standard request at the full pool pushes out no Critical one.
+    const late = (await t.submit('s4', 0, 'batch').result) as { refused: { kind: string; message: string } };
+    expect(late.refused.message).toContain('queues of pool "p" are full');
+    for (let i = 0; i < 3; i++) {
+      t.finish();
+      await flush();
+    }
+    await critical.result;
+    expect(t.order).toEqual(['x', 'c1', 's1', 's2']);
+  });
+
+  it('pushes out no lower band for a request that could never fit the pool’s byte limit', async () => {
+    const t = setup({ maxBytes: 25 });
+    t.submit('x');
+    await flush();
+    t.submit('s1', 0, 'batch', { bytes: 10 });
+    t.submit('s2', 0, 'batch', { bytes: 10 });
+    const big = (await t.submit('c1', 1, 'chat', { bytes: 30 }).result) as { refused: { kind: string } };
+    expect(big.refused.kind).toBe('queue-full');
+    expect(t.fc.queuedOf('p', 'batch').requests).toBe(2);
+    // One that fits frees what it needs from the lower band, the newest first.
+    const fits = t.submit('c2', 1, 'chat', { bytes: 12 });
+    expect(t.fc.queuedOf('p', 'batch').requests).toBe(1);
+    t.finish();
+    await flush();
+    t.finish();
+    await flush();
+    await fits.result;
+    expect(t.order).toEqual(['x', 'c2', 's1']);
+  });
+
   it('pushes out by bytes when the byte limit is what is full', async () => {
     const t = setup({ defaultBand: { ...DEFAULT_BAND, maxBytes: 100 } });
     t.submit('x');

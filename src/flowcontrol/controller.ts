@@ -126,13 +126,16 @@ export class FlowController {
       if (!bandFull && !poolFull) break;
       // Bytes are what to free when the request count is within its limit, so the byte limit is the full one.
       const byBytes = bandFull ? band.count + 1 <= band.config.maxRequests : c.maxRequests === 0 || p.queues.count + 1 <= c.maxRequests;
-      const victim = band.pushOutCandidate(req.flow, req.bytes, byBytes) as Waiting | undefined;
+      // The pool is full (not the band): a lower band's request goes first (if this one can fit at all), then as in a full band.
+      const fits = c.maxBytes === 0 || req.bytes <= c.maxBytes;
+      const lower = bandFull || !fits ? undefined : (p.queues.lowerPushOutCandidate(req.priority, byBytes) as Waiting | undefined);
+      const victim = lower ?? (band.pushOutCandidate(req.flow, req.bytes, byBytes) as Waiting | undefined);
       if (!victim) {
         return bandFull
           ? this.#refuse(req, 'queue-full', `the queue of priority ${req.priority} in pool "${req.pool}" is full (${band.count} requests, ${band.bytes} bytes; limits ${band.config.maxRequests} and ${band.config.maxBytes})`, 1)
           : this.#refuse(req, 'queue-full', `the flow-control queues of pool "${req.pool}" are full (${p.queues.count} requests, ${p.queues.bytes} bytes; limits ${c.maxRequests || '∞'} and ${c.maxBytes || '∞'})`, 1);
       }
-      this.#pushOut(req.pool, p, victim, byBytes);
+      this.#pushOut(req.pool, p, victim, lower ? `a request of priority ${req.priority} arrived at the full flow-control queues of pool "${req.pool}", and this one's priority (${victim.priority}) is the lowest waiting: it made room` : `the queue of priority ${victim.priority} in pool "${req.pool}" is full, and flow "${victim.flow}" has the most ${byBytes ? 'bytes' : 'requests'} waiting in it: its newest made room for another flow's`);
     }
     const now = this.now();
     const ttl = req.ttlMs ?? (state === 'no-endpoints' ? c.noEndpointRequestTTLMs : c.defaultRequestTTLMs);
@@ -170,7 +173,7 @@ export class FlowController {
   }
 
   /** Refuse a waiting request to make room for another flow's (see admitThen). */
-  #pushOut(pool: string, p: PoolFlow, item: Waiting, byBytes: boolean): void {
+  #pushOut(pool: string, p: PoolFlow, item: Waiting, message: string): void {
     p.queues.remove(item);
     item.signal.removeEventListener('abort', item.onAbort);
     this.#count('queue-full');
@@ -178,7 +181,7 @@ export class FlowController {
     item.resolve({
       refused: {
         kind: 'queue-full',
-        message: `the queue of priority ${item.priority} in pool "${pool}" is full, and flow "${item.flow}" has the most ${byBytes ? 'bytes' : 'requests'} waiting in it: its newest made room for another flow's`,
+        message,
         retryAfterSeconds: 1,
       },
     });

@@ -110,10 +110,19 @@ export class Band {
    */
   pushOutCandidate(flow: string, bytes: number, byBytes: boolean): QueuedRequest | undefined {
     const size = byBytes ? this.flowBytes : this.flowCount;
+    return this.#newestOfFattest(size, flow, (size.get(flow) ?? 0) + (byBytes ? bytes : 1));
+  }
+
+  /** The newest request of the flow with the most waiting, whatever the arriving flow (a lower band making room for a higher one). */
+  newestOfFattest(byBytes: boolean): QueuedRequest | undefined {
+    return this.#newestOfFattest(byBytes ? this.flowBytes : this.flowCount, undefined, 0);
+  }
+
+  #newestOfFattest(size: Map<string, number>, except: string | undefined, above: number): QueuedRequest | undefined {
     let fattest: string | undefined;
-    let most = (size.get(flow) ?? 0) + (byBytes ? bytes : 1);
+    let most = above;
     for (const [f, n] of size) {
-      if (f !== flow && n > most) {
+      if (f !== except && n > most) {
         most = n;
         fattest = f;
       }
@@ -222,6 +231,21 @@ export class PoolQueues {
     const n = this.flowCount.get(item.flow)! - 1;
     if (n > 0) this.flowCount.set(item.flow, n);
     else this.flowCount.delete(item.flow);
+  }
+
+  /**
+   * When the pool-wide limits are full and a request of `priority` arrives: a
+   * request of the lowest band below it that has any (the newest of its flow
+   * with the most waiting) to make room — lower-priority traffic that filled
+   * the pool does not lock a higher priority out.
+   */
+  lowerPushOutCandidate(priority: number, byBytes: boolean): QueuedRequest | undefined {
+    for (let i = this.#order.length - 1; i >= 0; i--) {
+      const band = this.#order[i]!;
+      if (band.priority >= priority) return undefined;
+      if (band.count > 0) return band.newestOfFattest(byBytes);
+    }
+    return undefined;
   }
 
   /**
