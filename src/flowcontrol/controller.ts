@@ -172,7 +172,7 @@ export class FlowController {
     return undefined;
   }
 
-  /** Refuse a waiting request to make room for another flow's (see admitThen). */
+  /** Refuse a waiting request to make room for another flow's, or a higher priority's (see admitThen). */
   #pushOut(pool: string, p: PoolFlow, item: Waiting, message: string): void {
     p.queues.remove(item);
     item.signal.removeEventListener('abort', item.onAbort);
