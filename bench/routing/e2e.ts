@@ -147,6 +147,7 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
   const def = workloadByName(name);
   if (!def) throw new Error(`end-to-end mode runs the synthetic workloads (not "${name}")`);
   const T = options.timeScale ?? 2;
+  const podProcesses = options.podProcesses ?? 1;
   const base: WorkloadParams = { seed: options.seed, rate: 1, durationMs: 60_000, pods: options.pods };
   const cap = measureCapacity(def.generate, base);
   const dir = mkdtempSync(join(tmpdir(), 'infergate-e2e-'));
@@ -176,7 +177,7 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
     writeFileSync(join(dir, 'manifests.yaml'), manifests(pools, models));
     const runs: RunMetrics[] = [];
     for (const strategy of options.strategies) {
-      const { metrics, busy } = await runOne({ workload, pools, podPorts, dir, strategy, timeScale: T, seed: options.seed, podProcesses: options.podProcesses ?? 1 });
+      const { metrics, busy } = await runOne({ workload, pools, podPorts, dir, strategy, timeScale: T, seed: options.seed, podProcesses });
       runs.push(metrics);
       notes.push(`${strategy.name}: ${busy}`);
       options.progress?.(`e2e ${name} ${Math.round(level * 100)}% ${strategy.name}: ttft p99 ${metrics.ttft.p99.toFixed(0)} ms; ${busy}`);
@@ -186,7 +187,7 @@ export async function runE2E(name: string, options: E2EOptions): Promise<Workloa
       const alone = def.unloaded(workload);
       unloaded = [];
       for (const strategy of options.strategies) {
-        const { metrics } = await runOne({ workload: alone, pools, podPorts, dir, strategy, timeScale: T, seed: options.seed, podProcesses: options.podProcesses ?? 1 });
+        const { metrics } = await runOne({ workload: alone, pools, podPorts, dir, strategy, timeScale: T, seed: options.seed, podProcesses });
         unloaded.push(metrics);
         options.progress?.(`e2e ${name} ${Math.round(level * 100)}% ${strategy.name} (unloaded): ttft p99 ${metrics.ttft.p99.toFixed(0)} ms`);
       }

@@ -9,7 +9,7 @@ import { selectEndpoints, type EndpointEntry } from '../endpoints/file-schema.ts
 import { EngineMismatchError, readEngineMetrics, sameMetrics } from './engines.ts';
 import type { MetricsGetter } from './http-get.ts';
 import { readServedModels, sameModels } from './served-models.ts';
-import { urlHost } from '../endpoints/address.ts';
+import { httpOrigin } from '../endpoints/address.ts';
 
 export interface AgentOptions {
   get: MetricsGetter;
@@ -316,12 +316,12 @@ export class MetricsAgent {
 
   #addTarget(entry: EndpointEntry, port: number, protocol: AppProtocol): Target {
     const id = `${entry.address}:${port}`;
-    const host = urlHost(entry.address);
+    const origin = httpOrigin(entry.address, port);
     const t: Target = {
       endpoint: { id, address: entry.address, port, labels: entry.labels, ready: true, engine: entry.engine },
-      url: `http://${host}:${port}${this.#o.metricsPath}`,
+      url: `${origin}${this.#o.metricsPath}`,
       protocol,
-      modelsUrl: `http://${host}:${port}/v1/models`,
+      modelsUrl: `${origin}/v1/models`,
       modelsAt: 0,
       inFlight: false,
       failures: 0,

@@ -29,10 +29,19 @@ function setup(config: Partial<FlowControlConfig> = {}, capacity = 1) {
     inFlight--;
     fc.wake('p');
   };
-  return { fc, order, submit, finish, setState: (s: PoolState | undefined) => (state = s), inFlight: () => inFlight };
+  /** Let `n` running requests finish one after the other, each freeing its slot for the next. */
+  const finishEach = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      finish();
+      await flush();
+    }
+  };
+  return { fc, order, submit, finish, finishEach, setState: (s: PoolState | undefined) => (state = s), inFlight: () => inFlight };
 }
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
+/** The refusal a request got. */
+const refusal = async (h: { result: Promise<AdmitResult> }) => ((await h.result) as { refused: { kind: string; message: string } }).refused;
 
 afterEach(() => {
   vi.useRealTimers();
@@ -142,21 +151,18 @@ describe('FlowController', () => {
     const flood = ['f1', 'f2', 'f3'].map((id) => t.submit(id, 0, 'flood'));
     // The queue is full of the flood: a quiet flow's request still gets in, and the flood's newest leaves.
     const quiet = t.submit('q1', 0, 'quiet');
-    const pushed = (await flood[2]!.result) as { refused: { kind: string; message: string } };
-    expect(pushed.refused.kind).toBe('queue-full');
-    expect(pushed.refused.message).toContain('flow "flood" has the most requests waiting');
+    const pushed = await refusal(flood[2]!);
+    expect(pushed.kind).toBe('queue-full');
+    expect(pushed.message).toContain('flow "flood" has the most requests waiting');
     expect(t.fc.queuedOf('p', 'flood').requests).toBe(2);
     expect(t.fc.queuedOf('p', 'quiet').requests).toBe(1);
     // The flood itself, arriving at a full queue where it has the most waiting, is refused as before.
-    const again = (await t.submit('f4', 0, 'flood').result) as { refused: { kind: string; message: string } };
-    expect(again.refused.message).toContain('is full (3 requests');
+    const again = await refusal(t.submit('f4', 0, 'flood'));
+    expect(again.message).toContain('is full (3 requests');
     // Two flows with as many waiting: the one arriving does not push the other out.
     const q2 = t.submit('q2', 0, 'quiet');
-    expect(((await q2.result) as { refused: { kind: string } }).refused.kind).toBe('queue-full');
-    for (let i = 0; i < 4; i++) {
-      t.finish();
-      await flush();
-    }
+    expect((await refusal(q2)).kind).toBe('queue-full');
+    await t.finishEach(4);
     await quiet.result;
     expect([...t.order].sort()).toEqual(['f1', 'f2', 'q1', 'x']);
     expect(t.fc.stats.refused.get('queue-full')).toBe(3);
@@ -168,17 +174,14 @@ describe('FlowController', () => {
     await flush();
     const standard = ['s1', 's2', 's3'].map((id) => t.submit(id, 0, 'batch'));
     const critical = t.submit('c1', 1, 'chat');
-    const pushed = (await standard[2]!.result) as { refused: { kind: string; message: string } };
-    expect(pushed.refused.kind).toBe('queue-full');
-    expect(pushed.refused.message).toContain('a request of priority 1 arrived');
-    expect(pushed.refused.message).toContain('priority (0) is the lowest waiting');
+    const pushed = await refusal(standard[2]!);
+    expect(pushed.kind).toBe('queue-full');
+    expect(pushed.message).toContain('a request of priority 1 arrived');
+    expect(pushed.message).toContain('priority (0) is the lowest waiting');
     // The other way round nothing moves: a Standard request at the full pool pushes out no Critical one.
-    const late = (await t.submit('s4', 0, 'batch').result) as { refused: { kind: string; message: string } };
-    expect(late.refused.message).toContain('queues of pool "p" are full');
-    for (let i = 0; i < 3; i++) {
-      t.finish();
-      await flush();
-    }
+    const late = await refusal(t.submit('s4', 0, 'batch'));
+    expect(late.message).toContain('queues of pool "p" are full');
+    await t.finishEach(3);
     await critical.result;
     expect(t.order).toEqual(['x', 'c1', 's1', 's2']);
   });
@@ -189,16 +192,12 @@ describe('FlowController', () => {
     await flush();
     t.submit('s1', 0, 'batch', { bytes: 10 });
     t.submit('s2', 0, 'batch', { bytes: 10 });
-    const big = (await t.submit('c1', 1, 'chat', { bytes: 30 }).result) as { refused: { kind: string } };
-    expect(big.refused.kind).toBe('queue-full');
+    expect((await refusal(t.submit('c1', 1, 'chat', { bytes: 30 }))).kind).toBe('queue-full');
     expect(t.fc.queuedOf('p', 'batch').requests).toBe(2);
     // One that fits frees what it needs from the lower band, the newest first.
     const fits = t.submit('c2', 1, 'chat', { bytes: 12 });
     expect(t.fc.queuedOf('p', 'batch').requests).toBe(1);
-    t.finish();
-    await flush();
-    t.finish();
-    await flush();
+    await t.finishEach(2);
     await fits.result;
     expect(t.order).toEqual(['x', 'c2', 's1']);
   });
@@ -209,14 +208,11 @@ describe('FlowController', () => {
     await flush();
     const big = [t.submit('b1', 0, 'docs', { bytes: 40 }), t.submit('b2', 0, 'docs', { bytes: 40 })];
     const small = t.submit('s1', 0, 'chat', { bytes: 30 });
-    const pushed = (await big[1]!.result) as { refused: { kind: string; message: string } };
-    expect(pushed.refused.kind).toBe('queue-full');
-    expect(pushed.refused.message).toContain('flow "docs" has the most bytes waiting');
+    const pushed = await refusal(big[1]!);
+    expect(pushed.kind).toBe('queue-full');
+    expect(pushed.message).toContain('flow "docs" has the most bytes waiting');
     expect(t.fc.queuedOf('p', 'docs').requests).toBe(1);
-    t.finish();
-    await flush();
-    t.finish();
-    await flush();
+    await t.finishEach(2);
     await small.result;
     expect(t.order).toEqual(['x', 'b1', 's1']);
   });
