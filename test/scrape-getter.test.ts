@@ -7,6 +7,8 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientGetter } from '../src/agent/http-get.ts';
+import { UpstreamError } from '../src/http/upstream.ts';
 import { scrapeGetter } from '../src/runtime/node/metrics-getter.ts';
 
 const PAGE = 'vllm:num_requests_waiting{model_name="m"} 2\nvllm:num_requests_running{model_name="m"} 1\n';
@@ -87,5 +89,11 @@ describe('the Node scrape getter', () => {
       await expect(get(`http://127.0.0.1:${p.port}/metrics`, 200)).rejects.toThrow('timed out after 200 ms');
       expect(Date.now() - started).toBeLessThan(1500);
     }
+  });
+
+  it("says the same timeout when the client's head timeout fires before the getter's own deadline", async () => {
+    // Both timers are the scrape's timeout; on a busy machine either may fire first (a CI run saw the client's).
+    const headTimeout = clientGetter({ request: async () => Promise.reject(new UpstreamError('timeout', 'no response within 200 ms')) });
+    await expect(headTimeout('http://127.0.0.1:1/metrics', 200)).rejects.toThrow(/^timed out after 200 ms$/);
   });
 });

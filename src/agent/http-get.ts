@@ -57,8 +57,9 @@ export function clientGetter(client: UpstreamClient): MetricsGetter {
       }
       return res.body ? decoder.decode(await res.body.bytes()) : '';
     } catch (err) {
-      if (deadline.aborted) throw new Error(`timed out after ${timeoutMs} ms`);
       const kind = upstreamFailure(err);
+      // The deadline and the client's head timeout are the same length; whichever fires first, it is one timeout.
+      if (deadline.aborted || kind === 'timeout') throw new Error(`timed out after ${timeoutMs} ms`);
       // `connect` reads as a refusal to the agent: an unreachable pod, not a slow one.
       throw new Error(kind === 'connect' ? `refused: ${(err as Error).message}` : (err as Error).message);
     } finally {
