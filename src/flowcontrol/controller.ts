@@ -61,6 +61,12 @@ interface Waiting extends QueuedRequest {
   signal: FlowRequest['signal'];
 }
 
+/** What `passIdle`'s caller reads of a pool's flow state: whether anything waits, and what was admitted but not yet started. */
+export interface IdlePool {
+  readonly queues: { readonly count: number };
+  readonly pending: Readonly<Pending>;
+}
+
 interface PoolFlow {
   queues: PoolQueues;
   /** Admitted, not yet at scheduling: the detector counts them as load. */
@@ -94,11 +100,11 @@ export class FlowController {
     private readonly classOf?: (pool: string, flow: string) => string,
   ) {}
 
-  admit(req: FlowRequest): AdmitResult | Promise<AdmitResult> {
+  admit(req: FlowRequest, known?: PoolState): AdmitResult | Promise<AdmitResult> {
     // A promise only for a request that waits: one decided at once (the idle pool) is returned as is.
     let resolve: ((r: AdmitResult) => void) | undefined;
     let early: AdmitResult | undefined;
-    const now = this.admitThen(req, (r) => (resolve ? resolve(r) : (early = r)));
+    const now = this.admitThen(req, (r) => (resolve ? resolve(r) : (early = r)), known);
     return now ?? early ?? new Promise<AdmitResult>((r) => (resolve = r));
   }
 
@@ -108,9 +114,10 @@ export class FlowController {
    * the request leaves the queue (a synchronous caller: the simulated-time
    * benchmark).
    */
-  admitThen(req: FlowRequest, then: (result: AdmitResult) => void): AdmitResult | undefined {
+  admitThen(req: FlowRequest, then: (result: AdmitResult) => void, known?: PoolState): AdmitResult | undefined {
     const p = this.#pool(req.pool);
-    const state = this.state(req.pool, p.pending, req.flow);
+    // `known`: the detector's answer for this request, when the caller has just asked it (passIdle's caller).
+    const state = known ?? this.state(req.pool, p.pending, req.flow);
     if (p.queues.count === 0 && state === 'available') return this.#pass(p, 0, req.bytes);
     if (state === 'saturated' && req.priority < 0 && this.config.shedNegative) {
       return this.#refuse(req, 'shed', `pool "${req.pool}" is saturated and this request is sheddable (priority ${req.priority} < 0)`, 1);
@@ -233,6 +240,24 @@ export class FlowController {
   /** What waits, per pool, band and flow. */
   *queued(): Generator<{ pool: string; priority: number; flow: string; requests: number; bytes: number }> {
     for (const [pool, p] of this.#pools) for (const s of p.queues.sizes()) yield { pool, ...s };
+  }
+
+  /**
+   * A pool's queues and admitted count, made on first use: a caller that
+   * admits to one pool again and again holds it for `passIdle`.
+   */
+  poolFlow(pool: string): IdlePool {
+    return this.#pool(pool);
+  }
+
+  /**
+   * The idle pool's fast path, for a caller whose detector does not depend on
+   * the flow: it saw nothing waiting in `p` and the detector (given
+   * `p.pending`) say the pool has room — the request passes at once, exactly
+   * as `admitThen` would let it.
+   */
+  passIdle(p: IdlePool, bytes: number): { admitted: Admission } {
+    return this.#pass(p as PoolFlow, 0, bytes);
   }
 
   #pass(p: PoolFlow, waitedMs: number, bytes: number): { admitted: Admission } {

@@ -21,7 +21,7 @@
  */
 import type { EndpointSource, PoolSnapshot } from '../endpoints/types.ts';
 import type { FlowControlConfig } from '../flowcontrol/config.ts';
-import { FlowController, type AdmitResult, type FlowRequest, type Pending, type PoolState } from '../flowcontrol/controller.ts';
+import { FlowController, type AdmitResult, type FlowRequest, type IdlePool, type Pending, type PoolState } from '../flowcontrol/controller.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { SaturationConfig } from './config.ts';
 import type { Scheduler, SchedulingRequest } from './scheduler.ts';
@@ -42,8 +42,9 @@ export class FlowAdmission {
   readonly controller: FlowController;
   readonly isolation: FlowIsolation | undefined;
   readonly #pools = new Map<string, Pool>();
-  /** The pool last admitted to (most requests go where the last one went: no map write for them). */
+  /** The pool last admitted to (most requests go where the last one went: no map write for them), and its flow state. */
   #last: Pool | undefined;
+  #lastFlow: IdlePool | undefined;
   readonly #stop: (() => void) | undefined;
 
   constructor(
@@ -68,24 +69,47 @@ export class FlowAdmission {
   }
 
   admit(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal']): AdmitResult | Promise<AdmitResult> {
-    if (pool !== this.#last) this.#remember(pool);
-    this.isolation?.arrived(pool.name, flowOf(request), request.prompt.length);
-    return this.controller.admit(flowRequest(pool, request, bytes, signal));
+    const known = this.#idle(pool);
+    if (known === 'passes') return this.controller.passIdle(this.#lastFlow!, bytes);
+    return this.controller.admit(this.#arrived(pool, request, bytes, signal), known);
   }
 
   /** `admit` for a synchronous caller (see FlowController.admitThen). */
   admitThen(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal'], then: (r: AdmitResult) => void): AdmitResult | undefined {
+    const known = this.#idle(pool);
+    if (known === 'passes') return this.controller.passIdle(this.#lastFlow!, bytes);
+    return this.controller.admitThen(this.#arrived(pool, request, bytes, signal), then, known);
+  }
+
+  /**
+   * Idle flow control's whole cost: with nothing waiting in the pool and room
+   * at its first endpoint, the request passes (`passes`), touching no more
+   * than it must — without flow isolation the detector does not depend on the
+   * flow. (After a 1 MB prompt's hashing, each object looked at is a cache
+   * miss.) Else the detector's answer if it was asked, for the controller.
+   */
+  #idle(pool: Pool): 'passes' | PoolState | undefined {
     if (pool !== this.#last) this.#remember(pool);
+    const p = this.#lastFlow!;
+    if (this.isolation || p.queues.count > 0) return undefined;
+    const state = this.#stateOf(pool, p.pending);
+    return state === 'available' ? 'passes' : state;
+  }
+
+  #arrived(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal']): FlowRequest {
     this.isolation?.arrived(pool.name, flowOf(request), request.prompt.length);
-    return this.controller.admitThen(flowRequest(pool, request, bytes, signal), then);
+    return flowRequest(pool, request, bytes, signal);
   }
 
   #remember(pool: Pool): void {
     this.#pools.set(pool.name, pool);
     this.#last = pool;
+    this.#lastFlow = this.controller.poolFlow(pool.name);
   }
 
   wake(pool: Pool): void {
+    // A completion on the idle pool: nothing waits, nothing to look up.
+    if (pool === this.#last && this.#lastFlow!.queues.count === 0) return;
     this.controller.wake(pool.name);
   }
 
@@ -134,7 +158,11 @@ export class FlowAdmission {
 
   #state(poolName: string, extra: Pending, flow?: string): PoolState {
     const pool = this.#pools.get(poolName);
-    if (!pool) return 'available';
+    return pool ? this.#stateOf(pool, extra, flow) : 'available';
+  }
+
+  #stateOf(pool: Pool, extra: Readonly<Pending>, flow?: string): PoolState {
+    const poolName = pool.name;
     const snapshot = this.snapshot(pool);
     let allowed: Allowed;
     if (this.isolation) {
