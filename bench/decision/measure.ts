@@ -220,12 +220,16 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
   const m0 = process.memoryUsage();
   for (let r = 0; r < c.warmup; r++) {
     const req = request(r);
+    // The admission warms up with the rest (the measured loop's first calls would otherwise run it unoptimized).
+    const admitted = flow?.admitThen(pool, req, req.prompt.length, signal, noop);
+    if (admitted && 'admitted' in admitted) admitted.admitted.started();
     const d = scheduler.decide(pool, snapshot, req);
     if (d.kind === 'route') {
       scheduler.dispatched(pool, d.endpoint, req);
       scheduler.completed(pool, d.endpoint, req);
       dispatches.add(slotOf.get(d.endpoint.id)!, r);
     }
+    flow?.wake(pool);
   }
   const gc = { minor: 0, major: 0, ms: 0 };
   let measuredUntil = Infinity;
