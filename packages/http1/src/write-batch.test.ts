@@ -100,4 +100,30 @@ describe('batchWrite', () => {
     a.near.uncork();
     await until(() => a.received() === 'x');
   });
+
+  it('after a quiet turn (one socket wrote), the next first writes leave when their callback is done; after a busy one, at the turn end', async () => {
+    const a = await pair();
+    const b = await pair();
+    const microtask = () => Promise.resolve();
+    // A busy turn: two sockets wrote.
+    batchWrite(a.near, 'busy ');
+    batchWrite(b.near, 'busy ');
+    await turn();
+    // So this turn's writes are held until its end, the first ones too.
+    batchWrite(a.near, 'held');
+    await microtask();
+    expect(a.near.writableLength).toBe(4);
+    await turn();
+    expect(a.near.writableLength).toBe(0);
+    // That turn was quiet (one socket): the next first write leaves before the turn ends, later ones wait for it.
+    batchWrite(a.near, ' early');
+    await microtask();
+    expect(a.near.writableLength).toBe(0);
+    batchWrite(b.near, 'later');
+    await microtask();
+    expect(b.near.writableLength).toBe(5);
+    await turn();
+    expect(b.near.writableLength).toBe(0);
+    await until(() => a.received() === 'busy held early' && b.received() === 'busy later');
+  });
 });
