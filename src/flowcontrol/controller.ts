@@ -253,7 +253,7 @@ export class FlowController {
   /**
    * The idle pool's fast path, for a caller whose detector does not depend on
    * the flow: it saw nothing waiting in `p` and the detector (given
-   * `p.pending`) say the pool has room — the request passes at once, exactly
+   * `p.pending`) says the pool has room — the request passes at once, exactly
    * as `admitThen` would let it.
    */
   passIdle(p: IdlePool, bytes: number): { admitted: Admission } {

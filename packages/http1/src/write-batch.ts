@@ -21,9 +21,9 @@
  * microtask), and the rest of that turn's at its end. At 2 000 req/s through
  * the gateway this took ~11 µs off the added latency's p50 on average (−27
  * to +8 µs in three side-by-side runs), with throughput at saturation
- * unchanged (docs/benchmarks.md). Order on a socket is kept; back-pressure still works (`write`
- * returns false past the high-water mark, 'drain' comes after the flush);
- * `end()` flushes at once. A socket destroyed before the flush loses what is
+ * unchanged (docs/benchmarks.md). Order on a socket is kept; back-pressure
+ * still works (`write` returns false past the high-water mark, 'drain' comes
+ * after the flush); `end()` flushes at once. A socket destroyed before the flush loses what is
  * held, so code that writes and then destroys calls `flushNow` first.
  *
  * Only `write`'s return value and Node's Writable cork/uncork are used, so
