@@ -23,8 +23,9 @@
  * to +8 µs in three side-by-side runs), with throughput at saturation
  * unchanged (docs/benchmarks.md). Order on a socket is kept; back-pressure
  * still works (`write` returns false past the high-water mark, 'drain' comes
- * after the flush); `end()` flushes at once. A socket destroyed before the flush loses what is
- * held, so code that writes and then destroys calls `flushNow` first.
+ * after the flush); `end()` flushes at once. A socket destroyed before the
+ * flush loses what is held, so code that writes and then destroys calls
+ * `flushNow` first.
  *
  * Only `write`'s return value and Node's Writable cork/uncork are used, so
  * Deno's node:net works alike.
