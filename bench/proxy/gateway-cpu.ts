@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { assembleGateway } from '../../src/gateway/assemble.ts';
 import type { InboundRequest } from '../../src/http/inbound.ts';
 import type { UpstreamClient } from '../../src/http/upstream.ts';
+import type { EndpointSource, PoolSnapshot } from '../../src/endpoints/types.ts';
 import { AbortOnce, NodeHeaders } from '@infergate/http1';
 import { loadKernelModule, nodeFiles } from '../../src/runtime/node/index.ts';
 import { staticEndpoints } from '../../test/static-endpoints.ts';
@@ -44,8 +45,26 @@ const headers = { get: (n: string) => (n === 'content-type' ? 'application/json'
 const upstream: UpstreamClient = {
   request: async () => ({ status: 200, headers, body: { bytes: async () => ANSWER, stream: () => new ReadableStream(), cancel: () => undefined } }),
 };
+// The pool's snapshot as the agent keeps it: one object per pool with fresh metrics, made again after each scrape
+// (every 50 ms here), not on every request as the tests' double does — so the decision scores, as in bench:proxy.
+const endpoints = staticEndpoints([{ address: '127.0.0.1', port: 8000, labels: { pool: 'json' }, engine: 'vllm' }]);
+const snapshots = new Map<string, PoolSnapshot>();
+const METRICS = { waiting: 0, running: 1, kvUsage: 0.1, activeAdapters: [], waitingAdapters: [], maxAdapters: 0, blockSize: 16, totalBlocks: 8192 };
+const endpointSource: EndpointSource = {
+  ...endpoints,
+  snapshot: (pool) => {
+    const now = Date.now();
+    let s = snapshots.get(pool.name);
+    if (!s || now - s.at >= 50) {
+      const fresh = endpoints.snapshot(pool);
+      s = { ...fresh, at: now, hasMetrics: true, endpoints: fresh.endpoints.map((e) => ({ ...e, metrics: METRICS, scrapedAt: now })) };
+      snapshots.set(pool.name, s);
+    }
+    return s;
+  },
+};
 const { gateway, close } = await assembleGateway(
-  { manifests: join(dir, 'manifests.yaml'), endpointSource: staticEndpoints([{ address: '127.0.0.1', port: 8000, labels: { pool: 'json' }, engine: 'vllm' }]) },
+  { manifests: join(dir, 'manifests.yaml'), endpointSource },
   { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream },
 );
 const body = new TextEncoder().encode(JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'Say hello in one short sentence, please.' }], max_tokens: 16 }));
