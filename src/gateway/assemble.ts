@@ -300,6 +300,10 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
     maxPendingPrefillTokens: fc.maxPendingPrefillTokens ?? scheduler.saturation?.pendingPrefillTokensThreshold ?? 0,
   };
   const scheduling = new LocalScheduling(endpoints, scheduler, { staleAfterMs: scheduler.staleAfterMs ?? 2000, now: options.now ?? Date.now, ...(flowControl ? { flowControl } : {}) });
+  // Flow control judges waiting requests by the table's pools (a pool's selector may change with a new table).
+  const flowTable = () => scheduling.flow?.tableApplied(store.current?.pools.values() ?? []);
+  flowTable();
+  const unsubscribeFlow = scheduling.flow ? store.subscribe(flowTable) : () => {};
   const gateway = new Gateway({ table: store, scheduling, upstream: parts.upstream, clients, upstreamAuth, log, observers: options.observers, budgets: options.budgets }, options);
   const withAdmin = options.adminPort !== undefined;
   const telemetry = gatewayTelemetry({ gateway, store, endpoints, scheduling, picker: scheduler as TelemetryParts['picker'], buildInfo: options.buildInfo, processMetrics: parts.processMetrics, dashboard: withAdmin && options.dashboard !== false });
@@ -316,6 +320,7 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
       follower?.close();
       unsubscribePrecise();
       await precise.close();
+      unsubscribeFlow();
       scheduling.flow?.close();
       await source.close();
     },

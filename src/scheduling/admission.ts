@@ -45,6 +45,8 @@ export class FlowAdmission {
   /** The pool last admitted to (most requests go where the last one went: no map write for them), and its flow state. */
   #last: Pool | undefined;
   #lastFlow: IdlePool | undefined;
+  /** The pools of the table last applied, by name (undefined until one is: then each request's pool is kept). */
+  #tablePools: ReadonlyMap<string, Pool> | undefined;
   readonly #stop: (() => void) | undefined;
 
   constructor(
@@ -102,9 +104,31 @@ export class FlowAdmission {
   }
 
   #remember(pool: Pool): void {
-    this.#pools.set(pool.name, pool);
+    // The table's object for the name: a request resolved against an older table does not bring its pool back.
+    this.#pools.set(pool.name, this.#tablePools?.get(pool.name) ?? pool);
     this.#last = pool;
     this.#lastFlow = this.controller.poolFlow(pool.name);
+  }
+
+  /**
+   * A routing table was applied. The detector then judges a pool that waits
+   * by the table's object for its name (its selector or profile may have
+   * changed), not by the one of the request that first came; a pool the table
+   * no longer has is forgotten. What waits is looked at again at once: in a
+   * pool that is gone nothing holds it back, and scheduling answers for it
+   * (a pool without endpoints is a 503), instead of it waiting out its TTL.
+   */
+  tableApplied(pools: Iterable<Pool>): void {
+    const byName = new Map<string, Pool>();
+    for (const p of pools) byName.set(p.name, p);
+    this.#tablePools = byName;
+    const looked = [...this.#pools.keys()];
+    for (const name of looked) {
+      const fresh = byName.get(name);
+      if (fresh) this.#pools.set(name, fresh);
+      else this.#pools.delete(name);
+    }
+    for (const name of looked) if (this.controller.waiting(name)) this.controller.wake(name);
   }
 
   wake(pool: Pool): void {
