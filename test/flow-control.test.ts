@@ -111,4 +111,32 @@ describe('flow control', () => {
     await Promise.all(busy);
     expect(received()).toBe(before);
   }, 20_000);
+
+  it('a request that waits through a new routing table is judged and scheduled by the pool as the new table has it', async () => {
+    // Three pods: two in pool p, one spare. One request in flight per endpoint saturates p.
+    const sim: Simulator = await startSimulator({ pods: 3, port: 0, model: MODEL, timeScale: 1, engineConfig: { maxNumSeqs: 2 } });
+    running.push(sim);
+    const entries = entriesFor(sim, { pool: 'p' }).map((e, i) => (i === 2 ? { ...e, labels: { pool: 'spare' } } : e));
+    const gateway: RunningGateway = await startGateway({ port: 0, endpoints: writeEndpointsFile(entries), scrapeIntervalMs: 10, log: () => {}, flowControl: { maxConcurrency: 1 } });
+    running.push(gateway);
+    const table = (selector: Record<string, string>) => ({
+      routes: [{ name: 'all', rules: [{ backendRefs: [{ pool: 'p' }] }] }],
+      pools: [{ name: 'p', selector, targetPorts: [8000], failureMode: 'FailOpen' as const }],
+      models: [{ name: 'standard', pool: 'p', criticality: 'Standard' as const, targetModels: [{ name: MODEL }] }],
+    });
+    expect(gateway.store.apply(table({ pool: 'p' })).ok).toBe(true);
+    const busy = Array.from({ length: 2 }, () => ask(gateway.url, 'standard', 100).then((r) => ({ ...r, at: performance.now() })));
+    await new Promise((r) => setTimeout(r, 50));
+    const waiting = ask(gateway.url, 'standard', 5).then((r) => ({ ...r, at: performance.now() }));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(gateway.scheduling.flow!.controller.waiting('p')).toBe(1);
+    // The new table points p at the spare pod: what waits goes there now, not when a busy request of the old pods ends.
+    expect(gateway.store.apply(table({ pool: 'spare' })).ok).toBe(true);
+    const answered = await waiting;
+    expect(answered.status).toBe(200);
+    expect(answered.headers.get('x-gateway-destination-endpoint')).toBe(`127.0.0.1:${sim.pods[2]!.port}`);
+    const slow = await Promise.all(busy);
+    expect(slow.every((r) => r.status === 200)).toBe(true);
+    expect(answered.at).toBeLessThan(Math.min(...slow.map((r) => r.at)));
+  }, 20_000);
 });

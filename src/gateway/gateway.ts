@@ -206,9 +206,13 @@ export class Gateway {
       admission = admitted.admitted;
       if (admission.waitedMs > 0) this.observers.queued(observed, admission.waitedMs, 'pool saturated');
     }
+    // A request that waited may have waited through a new routing table: it is scheduled on its pool as the table
+    // has it now, the one flow control judged it by (infergate's choice: llm-d's director keeps the candidate pods
+    // it listed before the wait).
+    const pool = admission && admission.waitedMs > 0 ? (this.#ports.table.current?.pools.get(route.pool.name) ?? route.pool) : route.pool;
     let decision;
     try {
-      decision = await scheduling.pick(route.pool, schedulingRequest);
+      decision = await scheduling.pick(pool, schedulingRequest);
     } finally {
       admission?.started();
     }
@@ -217,15 +221,15 @@ export class Gateway {
     if (explain && decision.explain) decisionHeader[DECISION_HEADER] = headerSafeJson(decision.explain);
     if (admission && admission.waitedMs > 0) decisionHeader[QUEUE_DURATION_HEADER] = String(Math.round(admission.waitedMs));
     if (decision.kind === 'shed') {
-      return errorAnswer(shed(`Pool "${route.pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds), { ...decisionHeader, 'x-request-id': requestId });
+      return errorAnswer(shed(`Pool "${pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds), { ...decisionHeader, 'x-request-id': requestId });
     }
     if (decision.kind === 'unavailable') {
-      return errorAnswer(serviceUnavailable(`No endpoint of pool "${route.pool.name}" can take this request: ${decision.reason}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', 1), { ...decisionHeader, 'x-request-id': requestId });
+      return errorAnswer(serviceUnavailable(`No endpoint of pool "${pool.name}" can take this request: ${decision.reason}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', 1), { ...decisionHeader, 'x-request-id': requestId });
     }
 
     // proxy: forward with the target model, restore the asked-for name in the answer.
     const answer = await this.#proxy.forward({
-      pool: route.pool,
+      pool,
       candidates: [decision.endpoint, ...decision.fallbacks],
       scheduling: schedulingRequest,
       request,
