@@ -15,7 +15,9 @@
  *   npx tsx bench/decision.ts --baseline a838bfb   # … side by side with that commit's scheduler
  *   npx tsx bench/decision.ts --twin --runs 5      # also the TypeScript twin; 5 runs each
  *   npx tsx bench/decision.ts --flow-control       # also with flow control on and idle (admission per decision;
- *                                                  # every variant then times the admission slot, empty without it)
+ *                                                  # every variant then times the admission slot, empty without it;
+ *                                                  # the flow-control variant adds a paired pass in one process:
+ *                                                  # decisions alternately with and without the admission)
  *   npx tsx bench/decision.ts --quick              # smoke run (npm run bench -- --quick)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -85,7 +87,8 @@ function line(r: DecisionResult): string {
     ` | GC ${String(r.gc.minor).padStart(4)} minor ${String(r.gc.major).padStart(3)} major ${r.gc.ms.toFixed(0).padStart(4)} ms` +
     ` | kept: heap ${mb(r.memory.heapMB)} MB, RSS ${mb(r.memory.rssMB)} MB, typed arrays ${mb(r.memory.typedArraysMB)} MB${index}${full}` +
     ` | preempted ${(100 * r.preempted.share).toFixed(1).padStart(4)}%, p99 of the rest ${f(r.preempted.p99Undisturbed)} µs` +
-    ` | control p50 ${f(r.control.p50)} p99 ${f(r.control.p99)} µs`
+    ` | control p50 ${f(r.control.p50)} p99 ${f(r.control.p99)} µs` +
+    (r.paired ? ` | paired in one process: decide p50 ${f(r.paired.without)} without, ${f(r.paired.with)} with flow control (${(r.paired.with - r.paired.without).toFixed(1)} µs)` : '')
   );
 }
 
@@ -106,6 +109,7 @@ function medianResult(rs: DecisionResult[]): DecisionResult {
     memory: { heapMB: m((r) => r.memory.heapMB), rssMB: m((r) => r.memory.rssMB), typedArraysMB: m((r) => r.memory.typedArraysMB) },
     index: first.index && { keys: m((r) => r.index!.keys), entries: m((r) => r.index!.entries), typedArraysMB: m((r) => r.index!.typedArraysMB) },
     fullIndex: first.fullIndex && { entries: m((r) => r.fullIndex!.entries), typedArraysMB: m((r) => r.fullIndex!.typedArraysMB), buildMs: m((r) => r.fullIndex!.buildMs) },
+    ...(first.paired ? { paired: { with: m((r) => r.paired!.with), without: m((r) => r.paired!.without) } } : {}),
   };
 }
 

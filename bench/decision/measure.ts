@@ -76,6 +76,8 @@ export interface DecisionResult {
   index?: { keys: number; entries: number; typedArraysMB: number };
   /** The same structure at capacity: every endpoint holding as many distinct blocks as its KV cache has. */
   fullIndex?: { entries: number; typedArraysMB: number; buildMs: number };
+  /** Flow control's paired pass: decide p50 of alternate decisions with the idle admission and without it, in one process. */
+  paired?: { with: number; without: number };
 }
 
 const NOW = 1_800_000_000_000;
@@ -287,6 +289,39 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     dispatches.add(slotOf.get(d.endpoint.id)!, r);
     if (after === before) undisturbed[kept++] = Number(t1 - t0) / 1000;
   }
+  // Flow control's paired pass: in this one process, decisions alternately with the idle admission and without it
+  // (an empty slot), so the two share the process, its layout and the caches' state — a difference the runs'
+  // process-to-process spread would hide shows here.
+  let paired: DecisionResult['paired'];
+  if (flow) {
+    const half = Math.floor(args.decisions / 4) * 2;
+    const withFlow = new Float64Array(half);
+    const without = new Float64Array(half);
+    let n = 0;
+    let m = 0;
+    for (let r = 0; r < 2 * half; r++) {
+      const req = requests[r]!;
+      // On for two decisions, off for two: each side gets both of the requests' alternating models and prompts.
+      const on = (r & 2) === 0;
+      const t0 = process.hrtime.bigint();
+      if (on) {
+        const admitted = flow.admitThen(pool, req, req.prompt.length, signal, noop);
+        if (!admitted || !('admitted' in admitted)) throw new Error('flow control held a request on an idle pool');
+        admitted.admitted.started();
+      }
+      const d = scheduler.decide(pool, snapshot, req);
+      const t1 = process.hrtime.bigint();
+      if (d.kind !== 'route') throw new Error(`unexpected ${d.kind}`);
+      scheduler.dispatched(pool, d.endpoint, req);
+      scheduler.completed(pool, d.endpoint, req);
+      if (on) flow.wake(pool);
+      if (on) withFlow[n++] = Number(t1 - t0) / 1000;
+      else without[m++] = Number(t1 - t0) / 1000;
+    }
+    withFlow.sort();
+    without.sort();
+    paired = { with: percentile(withFlow, 0.5), without: percentile(without, 0.5) };
+  }
   await new Promise((r) => setTimeout(r, 100)); // GC entries are delivered on a later turn of the event loop
   observer.disconnect();
   fullGc();
@@ -317,5 +352,6 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     memory: { heapMB: (m1.heapUsed - m0.heapUsed) / MB, rssMB: (m1.rss - m0.rss) / MB, typedArraysMB: (m1.arrayBuffers - m0.arrayBuffers) / MB },
     index,
     fullIndex: full,
+    ...(paired ? { paired } : {}),
   };
 }
