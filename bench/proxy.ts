@@ -20,13 +20,13 @@
  *
  * Flags: --quick (short runs, one rate, one rep), --duration S, --reps N.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFlags, runBench } from './lib/flags.ts';
 import { median } from './lib/stats.ts';
-import { PORTS, cpuSeconds, denoBinary, idleFlowControlConfig, nginxAvailable, startDenoInfergate, startInfergate, startNginx, startNginxProxy, startNodeFloor, type Started } from './proxy/setup.ts';
+import { BENCH_BODY, fixedRate as fixedRateAt, wrk as wrkAt, wrkScript, type Latency, type Saturation } from './proxy/load.ts';
+import { PORTS, denoBinary, idleFlowControlConfig, nginxAvailable, startDenoInfergate, startInfergate, startNginx, startNginxProxy, startNodeFloor, type Started } from './proxy/setup.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const flags = readFlags();
@@ -36,7 +36,7 @@ const reps = flags.number('reps', quick ? 1 : 3);
 const rates = quick ? [500] : [500, 2000];
 const cores = availableParallelism();
 
-const BODY = JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'Say hello in one short sentence, please.' }], max_tokens: 16 });
+const BODY = BENCH_BODY;
 const SSE_BODY = JSON.stringify({ model: 'llama', stream: true, messages: [{ role: 'user', content: 'Say hello in one short sentence, please.' }], max_tokens: 16 });
 
 if (!nginxAvailable()) {
@@ -45,43 +45,9 @@ if (!nginxAvailable()) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'infergate-wrk-'));
-const lua = (body: string, header?: string) => {
-  const file = join(dir, `post-${Math.random().toString(36).slice(2)}.lua`);
-  writeFileSync(file, `wrk.method = "POST"\nwrk.body = [[${body}]]\nwrk.headers["Content-Type"] = "application/json"\n${header ? `wrk.headers["x-bench"] = "${header}"\n` : ''}`);
-  return file;
-};
-
-interface Saturation {
-  rps: number;
-  /** CPU time the proxy's processes used per request, µs (NaN when not known): unlike req/s, it hardly moves when other processes share the cores. */
-  cpuUs: number;
-}
-
-function wrk(port: number, script: string, proxy?: Started): Saturation {
-  const pids = proxy?.pids() ?? [];
-  const cpu0 = cpuSeconds(pids);
-  const out = execFileSync('wrk', ['-t1', '-c32', `-d${seconds}s`, '-s', script, `http://127.0.0.1:${port}/v1/chat/completions`], { encoding: 'utf8' });
-  const cpu = cpuSeconds(pids) - cpu0;
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
-  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  if (non2xx) throw new Error(`wrk against ${port} saw ${non2xx[1]} error responses:\n${out}`);
-  return { rps: Number(m?.[1] ?? 0), cpuUs: pids.length && total ? (1e6 * cpu) / total : NaN };
-}
-
-interface Latency {
-  p50: number;
-  p99: number;
-  errors: number;
-  wire: { p50: number; p99: number };
-  lateP99: number;
-}
-
-function fixedRate(port: number, rate: number, body: string): Latency {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/proxy/fixed-rate.ts'), `http://127.0.0.1:${port}/v1/chat/completions`, String(rate), String(seconds), body], { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').pop()!) as Latency;
-}
-
+const lua = (body: string, header?: string) => wrkScript(dir, body, header);
+const wrk = (port: number, script: string, proxy?: Started) => wrkAt(port, script, seconds, proxy);
+const fixedRate = (port: number, rate: number, body: string) => fixedRateAt(port, rate, seconds, body);
 
 const started: Started[] = [];
 try {

@@ -208,6 +208,12 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
       })
     : undefined;
   const signal = { aborted: false, addEventListener: noop, removeEventListener: noop };
+  /** One request through idle flow control, as the data path admits it: let through at once, then started. */
+  const admitIdle = (f: FlowAdmission, req: SchedulingRequest) => {
+    const admitted = f.admitThen(pool, req, req.prompt.length, signal, noop);
+    if (!admitted || !('admitted' in admitted)) throw new Error('flow control held a request on an idle pool');
+    admitted.admitted.started();
+  };
   const slots = flow !== undefined || args.admissionSlots === true;
   const admissionTimes = new Float64Array(slots ? args.decisions : 0);
   const dispatches = new Dispatches(c.warmup + 2 * args.decisions);
@@ -223,8 +229,7 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
   for (let r = 0; r < c.warmup; r++) {
     const req = request(r);
     // The admission warms up with the rest (the measured loop's first calls would otherwise run it unoptimized).
-    const admitted = flow?.admitThen(pool, req, req.prompt.length, signal, noop);
-    if (admitted && 'admitted' in admitted) admitted.admitted.started();
+    if (flow) admitIdle(flow, req);
     const d = scheduler.decide(pool, snapshot, req);
     if (d.kind === 'route') {
       scheduler.dispatched(pool, d.endpoint, req);
@@ -250,11 +255,7 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     const req = requests[r]!;
     const t0 = process.hrtime.bigint();
     if (slots) {
-      if (flow) {
-        const admitted = flow.admitThen(pool, req, req.prompt.length, signal, noop);
-        if (!admitted || !('admitted' in admitted)) throw new Error('flow control held a request on an idle pool');
-        admitted.admitted.started();
-      }
+      if (flow) admitIdle(flow, req);
       admissionTimes[r] = Number(process.hrtime.bigint() - t0) / 1000;
     }
     const d = scheduler.decide(pool, snapshot, req);
@@ -304,11 +305,7 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
       // On for two decisions, off for two: each side gets both of the requests' alternating models and prompts.
       const on = (r & 2) === 0;
       const t0 = process.hrtime.bigint();
-      if (on) {
-        const admitted = flow.admitThen(pool, req, req.prompt.length, signal, noop);
-        if (!admitted || !('admitted' in admitted)) throw new Error('flow control held a request on an idle pool');
-        admitted.admitted.started();
-      }
+      if (on) admitIdle(flow, req);
       const d = scheduler.decide(pool, snapshot, req);
       const t1 = process.hrtime.bigint();
       if (d.kind !== 'route') throw new Error(`unexpected ${d.kind}`);

@@ -12,16 +12,15 @@
  * DIR is a built checkout, e.g. the commit before a change:
  *   git worktree add /tmp/base HEAD~1 && ln -s "$PWD/node_modules" /tmp/base/ && (cd /tmp/base && npm run build)
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFlags, runBench, UsageError } from '../lib/flags.ts';
 import { median } from '../lib/stats.ts';
-import { PORTS, cpuSeconds, nginxAvailable, startInfergate, startNginx, type Started } from './setup.ts';
+import { BENCH_BODY, fixedRate, wrk, wrkScript } from './load.ts';
+import { PORTS, nginxAvailable, startInfergate, startNginx, type Started } from './setup.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-const BODY = JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'Say hello in one short sentence, please.' }], max_tokens: 16 });
 
 await runBench(async () => {
   const flags = readFlags();
@@ -35,19 +34,10 @@ await runBench(async () => {
   if (only !== undefined && only !== 'saturation' && only !== 'latency') throw new UsageError('--only takes saturation or latency');
   if (!nginxAvailable()) throw new UsageError('this benchmark needs nginx and wrk: apt-get install -y nginx-light wrk');
 
-  const dir = mkdtempSync(join(tmpdir(), 'infergate-against-'));
-  const script = join(dir, 'post.lua');
-  writeFileSync(script, `wrk.method = "POST"\nwrk.body = [[${BODY}]]\nwrk.headers["Content-Type"] = "application/json"\n`);
-  const saturation = (port: number, proc: Started) => {
-    const cpu0 = cpuSeconds(proc.pids());
-    const out = execFileSync('wrk', ['-t1', '-c32', `-d${seconds}s`, '-s', script, `http://127.0.0.1:${port}/v1/chat/completions`], { encoding: 'utf8' });
-    if (/Non-2xx or 3xx responses/.test(out)) throw new Error(`wrk against ${port} saw error responses:\n${out}`);
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-    return { rps, cpuUs: (1e6 * (cpuSeconds(proc.pids()) - cpu0)) / (rps * seconds) };
-  };
+  const script = wrkScript(mkdtempSync(join(tmpdir(), 'infergate-against-')), BENCH_BODY);
+  const saturation = (port: number, proc: Started) => wrk(port, script, seconds, proc);
   const wireP50 = (port: number): number => {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/proxy/fixed-rate.ts'), `http://127.0.0.1:${port}/v1/chat/completions`, String(rate), String(seconds), BODY], { encoding: 'utf8' });
-    const r = JSON.parse(out) as { errors: number; wire: { p50: number } };
+    const r = fixedRate(port, rate, seconds, BENCH_BODY);
     if (r.errors) throw new Error(`${r.errors} requests to ${port} failed at ${rate}/s`);
     return r.wire.p50;
   };

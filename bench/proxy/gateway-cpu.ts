@@ -17,6 +17,7 @@ import type { EndpointSource, PoolSnapshot } from '../../src/endpoints/types.ts'
 import { AbortOnce, NodeHeaders } from '@infergate/http1';
 import { loadKernelModule, nodeFiles } from '../../src/runtime/node/index.ts';
 import { staticEndpoints } from '../../test/static-endpoints.ts';
+import { BENCH_BODY } from './load.ts';
 
 const N = Number(process.argv[2] ?? 200_000);
 const dir = mkdtempSync(join(tmpdir(), 'infergate-gwcpu-'));
@@ -67,7 +68,7 @@ const { gateway, close } = await assembleGateway(
   { manifests: join(dir, 'manifests.yaml'), endpointSource },
   { files: nodeFiles, loadKernel: () => loadKernelModule(), upstream },
 );
-const body = new TextEncoder().encode(JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'Say hello in one short sentence, please.' }], max_tokens: 16 }));
+const body = new TextEncoder().encode(BENCH_BODY);
 const inbound = (): InboundRequest => ({
   headers: new NodeHeaders({ host: '127.0.0.1:19104', 'content-type': 'application/json', 'content-length': String(body.length) }),
   signal: new AbortOnce(),

@@ -51,13 +51,19 @@ function admit(flow: FlowAdmission, p: Pool, id: string): { result: AdmitResult 
   return out;
 }
 
+/** A flow admission whose table has `p`, and a request waiting in `p` (its pods are full). */
+function waitingIn(p: Pool, id: string): { flow: FlowAdmission; waiting: { result: AdmitResult | undefined } } {
+  const flow = admission();
+  flow.tableApplied([p]);
+  const waiting = admit(flow, p, id);
+  expect(waiting.result).toBeUndefined();
+  return { flow, waiting };
+}
+
 describe('FlowAdmission across routing tables', () => {
   it('judges what waits by the new table’s pool of the same name, at once', () => {
-    const flow = admission();
     const old = pool('chat', 'full');
-    flow.tableApplied([old]);
-    const waiting = admit(flow, old, 'r1');
-    expect(waiting.result).toBeUndefined();
+    const { flow, waiting } = waitingIn(old, 'r1');
     flow.wake(old);
     expect(waiting.result).toBeUndefined();
     // The new table points the pool at pods with room: what waits goes now, not at its TTL.
@@ -82,11 +88,7 @@ describe('FlowAdmission across routing tables', () => {
   });
 
   it('lets go of what waits in a pool the table no longer has (scheduling answers for it)', () => {
-    const flow = admission();
-    const gone = pool('old-chat', 'full');
-    flow.tableApplied([gone]);
-    const waiting = admit(flow, gone, 'r3');
-    expect(waiting.result).toBeUndefined();
+    const { flow, waiting } = waitingIn(pool('old-chat', 'full'), 'r3');
     flow.tableApplied([pool('chat', 'room')]);
     expect(waiting.result).toMatchObject({ admitted: {} });
     flow.close();

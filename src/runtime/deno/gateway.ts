@@ -44,7 +44,6 @@ export async function loadKernelModule(url = new URL('../../../build/kernel.wasm
   return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
 }
 
-
 /** Deno.serve binds synchronously (and throws when it cannot); `onListen` only silences its banner. */
 function serve(fetch: (r: Request, info: { completed?: Promise<void>; remoteAddr?: { hostname?: string } }) => Response | Promise<Response>, port: number, hostname: string): DenoServer {
   return deno().serve({ port, hostname, onListen: () => {} }, fetch);
