@@ -75,6 +75,7 @@ function runChild(v: Variant, c: DecisionCase, decisions: number, fullIndex: boo
 }
 
 const f = (x: number) => x.toFixed(1).padStart(6);
+const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
 const mb = (x: number) => x.toFixed(1).padStart(5);
 
 function line(r: DecisionResult): string {
@@ -88,7 +89,7 @@ function line(r: DecisionResult): string {
     ` | kept: heap ${mb(r.memory.heapMB)} MB, RSS ${mb(r.memory.rssMB)} MB, typed arrays ${mb(r.memory.typedArraysMB)} MB${index}${full}` +
     ` | preempted ${(100 * r.preempted.share).toFixed(1).padStart(4)}%, p99 of the rest ${f(r.preempted.p99Undisturbed)} µs` +
     ` | control p50 ${f(r.control.p50)} p99 ${f(r.control.p99)} µs` +
-    (r.paired ? ` | paired in one process: decide p50 ${f(r.paired.without)} without, ${f(r.paired.with)} with flow control (${(r.paired.with - r.paired.without).toFixed(1)} µs)` : '')
+    (r.paired ? ` | paired in one process: decide p50 ${f(r.paired.without)} without, ${f(r.paired.with)} with flow control (${signed(r.paired.with - r.paired.without)} µs); null pair (both without) ${signed(r.paired.null - r.paired.without)} µs` : '')
   );
 }
 
@@ -109,7 +110,7 @@ function medianResult(rs: DecisionResult[]): DecisionResult {
     memory: { heapMB: m((r) => r.memory.heapMB), rssMB: m((r) => r.memory.rssMB), typedArraysMB: m((r) => r.memory.typedArraysMB) },
     index: first.index && { keys: m((r) => r.index!.keys), entries: m((r) => r.index!.entries), typedArraysMB: m((r) => r.index!.typedArraysMB) },
     fullIndex: first.fullIndex && { entries: m((r) => r.fullIndex!.entries), typedArraysMB: m((r) => r.fullIndex!.typedArraysMB), buildMs: m((r) => r.fullIndex!.buildMs) },
-    ...(first.paired ? { paired: { with: m((r) => r.paired!.with), without: m((r) => r.paired!.without) } } : {}),
+    ...(first.paired ? { paired: { with: m((r) => r.paired!.with), without: m((r) => r.paired!.without), null: m((r) => r.paired!.null) } } : {}),
   };
 }
 

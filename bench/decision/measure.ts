@@ -76,8 +76,12 @@ export interface DecisionResult {
   index?: { keys: number; entries: number; typedArraysMB: number };
   /** The same structure at capacity: every endpoint holding as many distinct blocks as its KV cache has. */
   fullIndex?: { entries: number; typedArraysMB: number; buildMs: number };
-  /** Flow control's paired pass: decide p50 of alternate decisions with the idle admission and without it, in one process. */
-  paired?: { with: number; without: number };
+  /**
+   * Flow control's paired pass: decide p50 of alternate decisions with the idle admission and without it, in one
+   * process; `null` is a third group, also without, taken in the same rotation: how far apart two groups come out
+   * when nothing differs (the pairing's own noise, against which `with` − `without` is read).
+   */
+  paired?: { with: number; without: number; null: number };
 }
 
 const NOW = 1_800_000_000_000;
@@ -290,20 +294,20 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     dispatches.add(slotOf.get(d.endpoint.id)!, r);
     if (after === before) undisturbed[kept++] = Number(t1 - t0) / 1000;
   }
-  // Flow control's paired pass: in this one process, decisions alternately with the idle admission and without it
-  // (an empty slot), so the two share the process, its layout and the caches' state — a difference the runs'
-  // process-to-process spread would hide shows here.
+  // Flow control's paired pass: in this one process, decisions in turn with the idle admission and without it
+  // (an empty slot), so the groups share the process, its layout and the caches' state — a difference the runs'
+  // process-to-process spread would hide shows here. A third group, also without, is the null: two groups that
+  // differ in nothing come out this far apart.
   let paired: DecisionResult['paired'];
   if (flow) {
-    const half = Math.floor(args.decisions / 4) * 2;
-    const withFlow = new Float64Array(half);
-    const without = new Float64Array(half);
-    let n = 0;
-    let m = 0;
-    for (let r = 0; r < 2 * half; r++) {
+    const third = Math.floor(args.decisions / 6) * 2;
+    const groups = [new Float64Array(third), new Float64Array(third), new Float64Array(third)];
+    const filled = [0, 0, 0];
+    for (let r = 0; r < 3 * third; r++) {
       const req = requests[r]!;
-      // On for two decisions, off for two: each side gets both of the requests' alternating models and prompts.
-      const on = (r & 2) === 0;
+      // Two decisions a group in turn: each group gets both of the requests' alternating models and prompts.
+      const g = (r >> 1) % 3;
+      const on = g === 0;
       const t0 = process.hrtime.bigint();
       if (on) admitIdle(flow, req);
       const d = scheduler.decide(pool, snapshot, req);
@@ -312,12 +316,10 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
       scheduler.dispatched(pool, d.endpoint, req);
       scheduler.completed(pool, d.endpoint, req);
       if (on) flow.wake(pool);
-      if (on) withFlow[n++] = Number(t1 - t0) / 1000;
-      else without[m++] = Number(t1 - t0) / 1000;
+      groups[g]![filled[g]!++] = Number(t1 - t0) / 1000;
     }
-    withFlow.sort();
-    without.sort();
-    paired = { with: percentile(withFlow, 0.5), without: percentile(without, 0.5) };
+    for (const g of groups) g.sort();
+    paired = { with: percentile(groups[0]!, 0.5), without: percentile(groups[1]!, 0.5), null: percentile(groups[2]!, 0.5) };
   }
   await new Promise((r) => setTimeout(r, 100)); // GC entries are delivered on a later turn of the event loop
   observer.disconnect();
