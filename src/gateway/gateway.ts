@@ -72,6 +72,19 @@ export interface GatewayPorts {
   budgets?: TokenBudgets;
 }
 
+/**
+ * Each request's in-flight key (SchedulingRequest.key): this gateway's own, as clients may repeat an
+ * x-request-id. A random prefix keeps two isolates or processes that report to one place (a Workers pool's
+ * Durable Object) apart — drawn at the first request, as Workers allow no random values at load — and a
+ * counter keeps it short.
+ */
+let keyPrefix: string | undefined;
+let keys = 0;
+function nextKey(): string {
+  keyPrefix ??= crypto.randomUUID().slice(0, 8);
+  return `${keyPrefix}${(++keys).toString(36)}`;
+}
+
 export const EXPLAIN_HEADER = 'x-infergate-explain';
 export const DECISION_HEADER = 'x-infergate-decision';
 
@@ -168,6 +181,7 @@ export class Gateway {
     // scheduling: where it goes, or shed.
     const schedulingRequest: SchedulingRequest = {
       requestId,
+      key: nextKey(),
       targetModel: route.targetModel,
       requestedModel: route.requestedModel,
       prompt: parsed.kind === 'other' ? parsed.prompt : promptText(parsed),

@@ -16,7 +16,7 @@ import { PoolState } from './pool-state.ts';
 import type { SchedulingServices } from './prompt-tokens.ts';
 import { buildProfiles, DEFAULT_PROFILE, type Profile } from './profile.ts';
 import { endpointSaturation, isSheddable } from './saturation.ts';
-import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
+import { requestKey, type Decision, type Scheduler, type SchedulingRequest } from './scheduler.ts';
 import type { DurationSink, PluginTiming } from './timing.ts';
 
 export interface EndpointPickerOptions {
@@ -215,7 +215,7 @@ export class EndpointPicker implements Scheduler {
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
     const now = this.options.now();
     const record = this.#poolState(pool.name, now).record(endpoint.id, now);
-    record.inFlight.dispatched(request.requestId, now);
+    record.inFlight.dispatched(requestKey(request), now);
     for (const p of this.#profileFor(pool).producers) p.dispatched?.(pool, endpoint, record, request, this.kernel);
   }
 
@@ -229,7 +229,7 @@ export class EndpointPicker implements Scheduler {
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
     const now = this.options.now();
     const record = this.#poolState(pool.name, now).record(endpoint.id, now);
-    record.inFlight.completed(request.requestId);
+    record.inFlight.completed(requestKey(request));
     for (const p of this.#profileFor(pool).producers) p.completed?.(pool, endpoint, record, request);
   }
 

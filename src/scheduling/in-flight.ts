@@ -19,7 +19,7 @@ interface Dispatch {
 }
 
 export class InFlightTracker {
-  /** Pending (not completed) dispatches, by request id. */
+  /** Pending (not completed) dispatches, by request key (SchedulingRequest.key). */
   readonly #pending = new Map<string, Dispatch>();
   /** Dispatches in time order; the front is trimmed once older than the last scrape. */
   #queue: Dispatch[] = [];
@@ -35,11 +35,11 @@ export class InFlightTracker {
     return this.#pending.size;
   }
 
-  dispatched(requestId: string, at: number): void {
+  dispatched(key: string, at: number): void {
     const d: Dispatch = { seq: this.#seq++, at, done: false };
-    const previous = this.#pending.get(requestId);
+    const previous = this.#pending.get(key);
     if (previous) this.#finish(previous);
-    this.#pending.set(requestId, d);
+    this.#pending.set(key, d);
     this.#queue.push(d);
     this.#unreflected++;
     // Finished dispatches at the front no longer matter; without scrapes nothing else trims them.
@@ -50,10 +50,10 @@ export class InFlightTracker {
     }
   }
 
-  completed(requestId: string): void {
-    const d = this.#pending.get(requestId);
+  completed(key: string): void {
+    const d = this.#pending.get(key);
     if (!d) return;
-    this.#pending.delete(requestId);
+    this.#pending.delete(key);
     this.#finish(d);
   }
 

@@ -9,7 +9,14 @@ import type { Endpoint, PoolSnapshot } from '../endpoints/types.ts';
 import type { SaturationConfig } from './config.ts';
 
 export interface SchedulingRequest {
+  /** The request's id for logs and headers (x-request-id): the client's when it sent one, and clients may repeat one. */
   requestId: string;
+  /**
+   * What the in-flight bookkeeping knows the request by (its dispatch, first token and end): unique among the
+   * gateway's requests — the director gives each its own. `requestId` stands in where it is absent (callers whose
+   * ids are unique: tests, benchmarks).
+   */
+  key?: string;
   /** The model name sent upstream (the target model: base model or LoRA adapter). */
   targetModel: string;
   /** The name the client asked for. */
@@ -33,6 +40,11 @@ export interface SchedulingRequest {
   ttlMs?: number;
   /** Its time-to-first-token objective (x-llm-d-slo-ttft-ms), ms. */
   sloTtftMs?: number;
+}
+
+/** The request's in-flight key (see SchedulingRequest.key). */
+export function requestKey(request: Pick<SchedulingRequest, 'key' | 'requestId'>): string {
+  return request.key ?? request.requestId;
 }
 
 /** A chat message as the OpenAI API carries it (other fields, e.g. tool_calls, pass through). */

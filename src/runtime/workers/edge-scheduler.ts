@@ -10,14 +10,15 @@ import type { Endpoint } from '../../endpoints/types.ts';
 import type { EndpointScheduling, Outcome, Readiness } from '../../scheduling/endpoint-scheduling.ts';
 import type { Pool } from '../../routing/schema.ts';
 import { INPUT_BYTES } from '../../scheduling/kernel/layout.ts';
-import type { Decision, SchedulingRequest } from '../../scheduling/scheduler.ts';
+import { requestKey, type Decision, type SchedulingRequest } from '../../scheduling/scheduler.ts';
 import type { ExecutionContext } from './types.ts';
 
 /** Where a pool's decisions are made: its Durable Object's stub, or a local decider. */
 export interface PoolTarget {
   decide(pool: Pool, request: SchedulingRequest): Promise<Decision>;
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): Promise<void> | void;
-  completed(pool: Pool, endpointId: string, requestId: string, outcome: Outcome): Promise<void> | void;
+  /** `key`: the request's in-flight key (SchedulingRequest.key), as its dispatch was counted under. */
+  completed(pool: Pool, endpointId: string, key: string, outcome: Outcome): Promise<void> | void;
   readiness(pool: Pool): Promise<Readiness>;
 }
 
@@ -78,7 +79,7 @@ export class EdgeScheduler implements EndpointScheduling {
 
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest, outcome: Outcome): void {
     const r = this.#requests.get(request.requestId);
-    this.#report(r, () => this.target(pool).completed(pool, endpoint.id, request.requestId, outcome));
+    this.#report(r, () => this.target(pool).completed(pool, endpoint.id, requestKey(request), outcome));
     if (!r) return;
     r.open--;
     if (r.open <= 0 && r.answered) this.#requests.delete(request.requestId);

@@ -75,10 +75,10 @@ export class PoolDecider implements EndpointSource {
     this.#local.dispatched(pool, endpoint, request);
   }
 
-  /** A request ended; only its id and endpoint travel (the rest of the request stays in the isolate). */
-  completed(pool: Pool, endpointId: string, requestId: string, outcome: Outcome): void {
+  /** A request ended; only its in-flight key and endpoint travel (the rest of the request stays in the isolate). */
+  completed(pool: Pool, endpointId: string, key: string, outcome: Outcome): void {
     const endpoint = this.#view.endpoints.find((e) => e.id === endpointId) ?? ({ id: endpointId } as Endpoint);
-    this.#local.completed(pool, endpoint, { requestId } as SchedulingRequest, outcome);
+    this.#local.completed(pool, endpoint, { requestId: key, key } as SchedulingRequest, outcome);
   }
 
   async readiness(pool: Pool): Promise<Readiness> {

@@ -22,7 +22,7 @@ import type { WorkerEnv } from './types.ts';
 export interface PoolObjectStub {
   decide(pool: Pool, request: SchedulingRequest): Promise<Decision>;
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): Promise<void>;
-  completed(pool: Pool, endpointId: string, requestId: string, outcome: Outcome): Promise<void>;
+  completed(pool: Pool, endpointId: string, key: string, outcome: Outcome): Promise<void>;
   readiness(pool: Pool): Promise<Readiness>;
 }
 
@@ -52,8 +52,8 @@ export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectSt
     this.#pool().dispatched(pool, endpoint, request);
   }
 
-  async completed(pool: Pool, endpointId: string, requestId: string, outcome: Outcome): Promise<void> {
-    this.#pool().completed(pool, endpointId, requestId, outcome);
+  async completed(pool: Pool, endpointId: string, key: string, outcome: Outcome): Promise<void> {
+    this.#pool().completed(pool, endpointId, key, outcome);
   }
 
   readiness(pool: Pool): Promise<Readiness> {

@@ -29,7 +29,7 @@ import type { Pool } from '../../../routing/schema.ts';
 import { BLOCK_BYTES, MAX_ENDPOINTS } from '../../kernel/layout.ts';
 import { APPROX_PREFIX_CACHE_PRODUCER } from './approx-prefix-cache.ts';
 import type { EndpointRecord } from '../../pool-state.ts';
-import type { SchedulingRequest } from '../../scheduler.ts';
+import { requestKey, type SchedulingRequest } from '../../scheduler.ts';
 import type { ProducerPlugin } from '../types.ts';
 
 /** ~4 characters per token, 64-byte blocks: 16 tokens per block. */
@@ -80,10 +80,10 @@ export function createPrefillWorkProducer(name = PREFILL_WORK_PRODUCER): Produce
     return w;
   };
 
-  function release(requestId: string): void {
-    const p = pending.get(requestId);
+  function release(key: string): void {
+    const p = pending.get(key);
     if (p === undefined) return;
-    pending.delete(requestId);
+    pending.delete(key);
     const w = pools.get(p.pool);
     if (w === undefined) return;
     const c = --w.count[p.slot]!;
@@ -120,7 +120,7 @@ export function createPrefillWorkProducer(name = PREFILL_WORK_PRODUCER): Produce
       }
     },
     dispatched(pool: Pool, _endpoint: Endpoint, record: EndpointRecord, request: SchedulingRequest) {
-      release(request.requestId);
+      release(requestKey(request));
       const slot = record.slot;
       let matched = 0;
       if (lastRequest === request && lastPool === pool.name) {
@@ -136,17 +136,17 @@ export function createPrefillWorkProducer(name = PREFILL_WORK_PRODUCER): Produce
       w.grow(slot);
       w.blocks[slot] = w.blocks[slot]! + blocks;
       w.count[slot] = w.count[slot]! + 1;
-      pending.set(request.requestId, { pool: pool.name, slot, blocks });
+      pending.set(requestKey(request), { pool: pool.name, slot, blocks });
     },
     pendingPrefillTokens(pool, record) {
       const w = pools.get(pool);
       return w === undefined || record.slot >= w.blocks.length ? 0 : w.blocks[record.slot]! * TOKENS_PER_BLOCK;
     },
     firstToken(_pool, _endpoint, _record, request) {
-      release(request.requestId);
+      release(requestKey(request));
     },
     completed(_pool, _endpoint, _record, request) {
-      release(request.requestId);
+      release(requestKey(request));
     },
   };
 }
