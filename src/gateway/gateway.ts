@@ -80,7 +80,7 @@ export interface GatewayPorts {
  */
 let keyPrefix: string | undefined;
 let keys = 0;
-function nextKey(): string {
+export function newRequestKey(): string {
   keyPrefix ??= crypto.randomUUID().slice(0, 8);
   return `${keyPrefix}${(++keys).toString(36)}`;
 }
@@ -124,6 +124,7 @@ export class Gateway {
   async answer(kind: RouteKind, request: InboundRequest, path: string): Promise<Answer> {
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
     const observed = this.observers.open(kind, path, requestId, request.headers, this.options.now());
+    observed.key = request.key ?? newRequestKey();
     try {
       const answer = await this.#answer(kind, request, path, requestId, observed);
       // A request that reached an endpoint is finished by the proxy, when its answer ends.
@@ -181,7 +182,7 @@ export class Gateway {
     // scheduling: where it goes, or shed.
     const schedulingRequest: SchedulingRequest = {
       requestId,
-      key: nextKey(),
+      key: observed.key,
       targetModel: route.targetModel,
       requestedModel: route.requestedModel,
       prompt: parsed.kind === 'other' ? parsed.prompt : promptText(parsed),

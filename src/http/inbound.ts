@@ -32,6 +32,11 @@ export interface InboundRequest {
   search: string;
   /** The client's address as the gateway's socket sees it (appended to X-Forwarded-For), when the runtime knows it. */
   remoteAddress?: string;
+  /**
+   * The request's in-flight key (SchedulingRequest.key), when the runtime must know it before the director does
+   * (Workers ties the reports to a pool's object to the request's context by it); else the director makes one.
+   */
+  key?: string;
   /** The whole body, at most `limit` bytes, else it rejects with an error whose `code` is BODY_TOO_LARGE. Read once. */
   body(limit: number): Promise<Uint8Array>;
 }

@@ -51,6 +51,8 @@ export class ObservedRequest {
   priority?: number;
   criticality?: Criticality;
   pool?: Pool;
+  /** The request's in-flight key (SchedulingRequest.key), set by the director: unique where requestId may not be. */
+  key = '';
   /** Why the request waited in flow control (set by `queued`). */
   queuedReason?: string;
 

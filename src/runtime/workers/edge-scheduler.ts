@@ -35,17 +35,17 @@ export class EdgeScheduler implements EndpointScheduling {
 
   constructor(private readonly target: (pool: Pool) => PoolTarget) {}
 
-  /** A request starts: reports about it are kept alive by its context. */
-  begin(requestId: string, ctx: ExecutionContext): void {
-    this.#requests.set(requestId, { ctx, open: 0, answered: false });
+  /** A request starts (`key`: its in-flight key, SchedulingRequest.key): reports about it are kept alive by its context. */
+  begin(key: string, ctx: ExecutionContext): void {
+    this.#requests.set(key, { ctx, open: 0, answered: false });
   }
 
   /** The gateway has answered (a streamed body may still be running). */
-  answered(requestId: string): void {
-    const r = this.#requests.get(requestId);
+  answered(key: string): void {
+    const r = this.#requests.get(key);
     if (!r) return;
     r.answered = true;
-    if (r.open <= 0) this.#requests.delete(requestId);
+    if (r.open <= 0) this.#requests.delete(key);
   }
 
   async pick(pool: Pool, request: SchedulingRequest): Promise<Decision> {
@@ -56,7 +56,7 @@ export class EdgeScheduler implements EndpointScheduling {
       // The pool's object is unreachable (overloaded, being moved): answer 503, retryable.
       return { kind: 'unavailable', reason: `the pool's decision object did not answer (${(err as Error).message})` };
     }
-    const r = this.#requests.get(request.requestId);
+    const r = this.#requests.get(requestKey(request));
     if (r && decision.kind === 'route') {
       r.counted = decision.endpoint.id;
       r.open++;
@@ -65,7 +65,7 @@ export class EdgeScheduler implements EndpointScheduling {
   }
 
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
-    const r = this.#requests.get(request.requestId);
+    const r = this.#requests.get(requestKey(request));
     if (r?.counted === endpoint.id) {
       r.counted = undefined;
       return;
@@ -78,11 +78,11 @@ export class EdgeScheduler implements EndpointScheduling {
   firstToken(): void {}
 
   completed(pool: Pool, endpoint: Endpoint, request: SchedulingRequest, outcome: Outcome): void {
-    const r = this.#requests.get(request.requestId);
+    const r = this.#requests.get(requestKey(request));
     this.#report(r, () => this.target(pool).completed(pool, endpoint.id, requestKey(request), outcome));
     if (!r) return;
     r.open--;
-    if (r.open <= 0 && r.answered) this.#requests.delete(request.requestId);
+    if (r.open <= 0 && r.answered) this.#requests.delete(requestKey(request));
   }
 
   /** Ready while any pool's object says its pool can serve. */

@@ -11,7 +11,7 @@ import kernel from '../../../build/kernel.wasm';
 import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
 import { API_ROUTES, type ApiKind } from '../../api/openai.ts';
 import { toResponse } from '../../http/answer.ts';
-import { Gateway } from '../../gateway/gateway.ts';
+import { Gateway, newRequestKey } from '../../gateway/gateway.ts';
 import { inboundFromRequest, type InboundRequest } from '../../http/inbound.ts';
 import { fetchUpstream } from '../../http/fetch-upstream.ts';
 import { byProtocol } from '../../http/upstream.ts';
@@ -58,8 +58,8 @@ class Edge {
     this.scheduler = new EdgeScheduler(this.#targets);
     // Token budgets in the tenant's Durable Object (shared by every isolate); without the binding, each isolate would keep its own.
     // A settlement outlives the answer by the request's waitUntil; the context is let go when the request is over.
-    const budgets = env.BUDGETS ? new TokenBudgets(new DurableBudgetStore(env.BUDGETS), { keepAlive: (r, settled) => this.#contexts.get(r.requestId)?.waitUntil(settled) }) : undefined;
-    const release = { finished: (r: { requestId: string }) => void this.#contexts.delete(r.requestId) };
+    const budgets = env.BUDGETS ? new TokenBudgets(new DurableBudgetStore(env.BUDGETS), { keepAlive: (r, settled) => this.#contexts.get(r.key)?.waitUntil(settled) }) : undefined;
+    const release = { finished: (r: { key: string }) => void this.#contexts.delete(r.key) };
     this.gateway = new Gateway({ table: this.store, scheduling: this.scheduler, upstream: workersUpstream, observers: [release], ...(budgets ? { budgets } : {}) }, {
       bodyLimit: config.bodyLimit,
       upstreamTimeoutMs: config.upstreamTimeoutMs,
@@ -81,23 +81,26 @@ class Edge {
   }
 
   async #proxy(kind: ApiKind, request: Request, path: string, ctx: ExecutionContext): Promise<Response> {
-    // The request id is fixed here so that reports to the pool's object stay tied to this request's context.
+    // The request id is fixed here, and its in-flight key (unique, as clients may repeat an id) made here, so that
+    // reports to the pool's object stay tied to this request's context.
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
+    const key = newRequestKey();
     // Cloudflare puts the client's address in CF-Connecting-IP.
     const inbound = inboundFromRequest(request, request.headers.get('cf-connecting-ip') ?? undefined);
     const headers = inbound.headers;
     const edgeInbound: InboundRequest = {
       ...inbound,
       signal: request.signal ?? new AbortController().signal,
+      key,
       headers: { get: (name) => (name === 'x-request-id' ? requestId : headers.get(name)), forEach: (cb) => headers.forEach(cb) },
     };
-    this.scheduler.begin(requestId, ctx);
-    this.#contexts.set(requestId, ctx);
+    this.scheduler.begin(key, ctx);
+    this.#contexts.set(key, ctx);
     let answer;
     try {
       answer = await this.gateway.answer(kind, edgeInbound, path);
     } finally {
-      this.scheduler.answered(requestId);
+      this.scheduler.answered(key);
     }
     // Refused before reading (413 on content-length): read the rest so the client can finish sending and
     // see the answer; the platform has admitted the body under its own limit already.
