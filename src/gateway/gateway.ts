@@ -216,7 +216,9 @@ export class Gateway {
     const scheduling = this.#ports.scheduling;
     let admission: Admission | undefined;
     if (scheduling.admit) {
-      const admitted = await scheduling.admit(route.pool, schedulingRequest, bytes.byteLength, request.signal);
+      // Awaited only when it waits: an idle pool's admission is synchronous, and an await would cost a turn.
+      const result = scheduling.admit(route.pool, schedulingRequest, bytes.byteLength, request.signal);
+      const admitted = result instanceof Promise ? await result : result;
       if ('refused' in admitted) return this.#refused(admitted.refused, observed, requestId);
       admission = admitted.admitted;
       if (admission.waitedMs > 0) this.observers.queued(observed, admission.waitedMs, 'pool saturated');
@@ -227,7 +229,8 @@ export class Gateway {
     const pool = admission && admission.waitedMs > 0 ? (this.#ports.table.current?.pools.get(route.pool.name) ?? route.pool) : route.pool;
     let decision;
     try {
-      decision = await scheduling.pick(pool, schedulingRequest);
+      const picked = scheduling.pick(pool, schedulingRequest);
+      decision = picked instanceof Promise ? await picked : picked;
     } finally {
       admission?.started();
     }
