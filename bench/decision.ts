@@ -14,10 +14,12 @@
  *   npx tsx bench/decision.ts --case long-240k     # one case (chat-32k, long-240k)
  *   npx tsx bench/decision.ts --baseline a838bfb   # … side by side with that commit's scheduler
  *   npx tsx bench/decision.ts --twin --runs 5      # also the TypeScript twin; 5 runs each
- *   npx tsx bench/decision.ts --flow-control       # also with flow control on and idle (admission per decision;
- *                                                  # every variant then times the admission slot, empty without it;
- *                                                  # the flow-control variant adds a paired pass in one process:
- *                                                  # decisions alternately with and without the admission)
+ *   npx tsx bench/decision.ts --flow-control       # also with flow control on and idle (admission per decision),
+ *                                                  # by the utilization detector alone (+fc) and with the
+ *                                                  # concurrency detector too (+fc-conc); every variant then times
+ *                                                  # the admission slot, empty without it; each flow-control variant
+ *                                                  # adds a paired pass in one process: decisions in turn with and
+ *                                                  # without the admission, and a null group (also without)
  *   npx tsx bench/decision.ts --quick              # smoke run (npm run bench -- --quick)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -42,6 +44,8 @@ interface Variant {
   current: boolean;
   /** Flow control on, idle: admission before each decision. */
   flowControl?: boolean;
+  /** With flow control: the concurrency detector's limit (0: the utilization detector alone). */
+  maxConcurrency?: number;
   /** Time the (empty unless flow control is on) admission slots: every variant of a --flow-control run. */
   admissionSlots?: boolean;
 }
@@ -61,7 +65,7 @@ function runChild(v: Variant, c: DecisionCase, decisions: number, fullIndex: boo
   const args: MeasureArgs = {
     label: v.label, index: v.index, twin: v.twin, case: c.name, decisions, replica: v.current, maxBlocks: DEFAULT_PROFILE_MAX_BLOCKS,
     fullIndex: v.current && fullIndex,
-    ...(v.flowControl ? { flowControl: true } : {}),
+    ...(v.flowControl ? { flowControl: true, maxConcurrency: v.maxConcurrency ?? 0 } : {}),
     ...(v.admissionSlots ? { admissionSlots: true } : {}),
   };
   const r = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', CHILD, JSON.stringify(args)], {
@@ -84,7 +88,7 @@ function line(r: DecisionResult): string {
   return (
     `${r.label.padEnd(14)} | decide p50 ${f(r.decide.p50)} p90 ${f(r.decide.p90)} p99 ${f(r.decide.p99)} p99.9 ${f(r.decide.p999)} µs` +
     ` | dispatched p50 ${f(r.dispatched.p50)} p99 ${f(r.dispatched.p99)} µs | both p50 ${f(r.both.p50)} p99 ${f(r.both.p99)} µs` +
-    (r.admission ? ` | ${r.label.endsWith('+fc') ? "flow control's own" : 'empty admission slot (the timer)'} p50 ${f(r.admission.p50)} p99 ${f(r.admission.p99)} µs` : '') +
+    (r.admission ? ` | ${r.label.includes('+fc') ? "flow control's own" : 'empty admission slot (the timer)'} p50 ${f(r.admission.p50)} p99 ${f(r.admission.p99)} µs` : '') +
     ` | GC ${String(r.gc.minor).padStart(4)} minor ${String(r.gc.major).padStart(3)} major ${r.gc.ms.toFixed(0).padStart(4)} ms` +
     ` | kept: heap ${mb(r.memory.heapMB)} MB, RSS ${mb(r.memory.rssMB)} MB, typed arrays ${mb(r.memory.typedArraysMB)} MB${index}${full}` +
     ` | preempted ${(100 * r.preempted.share).toFixed(1).padStart(4)}%, p99 of the rest ${f(r.preempted.p99Undisturbed)} µs` +
@@ -125,6 +129,8 @@ async function main(): Promise<void> {
   // Flow control's idle cost, side by side (issue 17: nothing measurable): --flow-control.
   if (flags.has('flow-control')) {
     variants.push({ label: 'wasm+fc', index: pathToFileURL(current).href, twin: false, current: true, flowControl: true });
+    // And with llm-d's concurrency detector too (its default limit, 100 a ready endpoint), which counts the pool's requests in flight.
+    variants.push({ label: 'wasm+fc-conc', index: pathToFileURL(current).href, twin: false, current: true, flowControl: true, maxConcurrency: 100 });
     // Every variant reads the clock around the admission alike; without flow control the slot times the timer alone.
     for (const v of variants) v.admissionSlots = true;
   }

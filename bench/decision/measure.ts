@@ -47,6 +47,8 @@ export interface MeasureArgs {
    * each completion wakes the pool's queue — its whole cost when nothing waits.
    */
   flowControl?: boolean;
+  /** With flow control: the concurrency detector's limit of requests in flight a ready endpoint (0: not used). */
+  maxConcurrency?: number;
   /**
    * Time the admission's two slots (before decide, after the completion) in
    * this variant too, empty when flow control is off: every variant of a
@@ -207,7 +209,7 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     ? new FlowAdmission({ snapshot: () => snapshot } as unknown as EndpointSource, scheduler, () => snapshot, {
         flowControl: DEFAULT_FLOW_CONTROL,
         saturation: { ...DEFAULT_SATURATION, queueDepthThreshold: 1e9, kvCacheUtilThreshold: 1, metricsStalenessThreshold: Infinity },
-        maxConcurrency: 0,
+        maxConcurrency: args.maxConcurrency ?? 0,
         now: () => NOW,
       })
     : undefined;
