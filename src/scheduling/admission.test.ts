@@ -2,7 +2,8 @@
  * FlowAdmission and routing-table changes: requests that wait are judged by
  * the table's pool for their name, a request resolved against an older table
  * does not bring the old pool back, and a pool the table drops does not keep
- * its requests waiting.
+ * its requests waiting. And the concurrency detector: what is in flight on
+ * the ready endpoints counts, as snapshots change.
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_FLOW_CONTROL } from '../flowcontrol/config.ts';
@@ -12,6 +13,7 @@ import type { Pool } from '../routing/schema.ts';
 import { FlowAdmission } from './admission.ts';
 import { DEFAULT_SATURATION } from './config.ts';
 import type { Scheduler, SchedulingRequest } from './scheduler.ts';
+import { createScheduler } from './index.ts';
 
 const NOW = 1_000_000;
 
@@ -91,6 +93,45 @@ describe('FlowAdmission across routing tables', () => {
     const { flow, waiting } = waitingIn(pool('old-chat', 'full'), 'r3');
     flow.tableApplied([pool('chat', 'room')]);
     expect(waiting.result).toMatchObject({ admitted: {} });
+    flow.close();
+  });
+});
+
+describe('FlowAdmission: the concurrency detector', () => {
+  /** Flow control over the real picker with a limit of 2 requests in flight a ready endpoint, the queue threshold out of reach. */
+  function concurrency(endpoints: () => Endpoint[]) {
+    const picker = createScheduler({ now: () => NOW });
+    const snapshot = (p: Pool): PoolSnapshot => ({ pool: p.name, endpoints: endpoints(), at: NOW, hasMetrics: true });
+    const flow = new FlowAdmission({ snapshot } as unknown as EndpointSource, picker, snapshot, {
+      flowControl: DEFAULT_FLOW_CONTROL,
+      saturation: { ...DEFAULT_SATURATION, queueDepthThreshold: 1000, kvCacheUtilThreshold: 1, metricsStalenessThreshold: 60_000 },
+      maxConcurrency: 2,
+      now: () => NOW,
+    });
+    return { picker, flow };
+  }
+
+  it('counts what is in flight on ready endpoints only, as snapshots change (a pod draining, a pod gone)', () => {
+    const a = endpoint('a', 0);
+    const b = endpoint('b', 0);
+    const gone = endpoint('gone', 0);
+    let endpoints = [a, b, gone];
+    const p = pool('chat', 'room');
+    const { picker, flow } = concurrency(() => endpoints);
+    // Three requests on a, one on b, two on a pod that will leave the pool.
+    for (const [e, id] of [[a, 'a1'], [a, 'a2'], [a, 'a3'], [b, 'b1'], [gone, 'g1'], [gone, 'g2']] as const) picker.dispatched(p, e, request(id));
+    // All three ready: 6 in flight against 2 × 3.
+    expect(admit(flow, p, 'r1').result).toBeUndefined();
+    // a drains (not ready) and `gone` leaves: b alone counts, 1 in flight against 2 × 1 — but r1 waits, and is let
+    // through first (it takes the room), so the next waits.
+    endpoints = [{ ...a, ready: false }, b];
+    flow.wake(p);
+    const next = admit(flow, p, 'r2');
+    expect(next.result).toBeUndefined();
+    // b's request ends: room for one more.
+    picker.completed(p, b, request('b1'));
+    flow.wake(p);
+    expect(next.result).toMatchObject({ admitted: {} });
     flow.close();
   });
 });

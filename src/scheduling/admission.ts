@@ -205,8 +205,17 @@ export class FlowAdmission {
     let prefillRoom = 0;
     let inFlight = 0;
     const max = this.options.maxConcurrency;
+    // The concurrency detector without flow isolation: the pool's ready endpoints and this gateway's requests in
+    // flight on them, kept by the scheduler as they change — not a pass over every endpoint on every request.
+    const whole = max > 0 && !this.isolation ? this.scheduler.readyInFlight?.(pool, snapshot.endpoints) : undefined;
+    if (whole) {
+      if (whole.ready === 0) return 'no-endpoints';
+      if (whole.inFlight + extra.requests >= max * whole.ready) return 'saturated';
+    }
+    /** Whether a pass may stop at the first endpoint with room: nothing after it can take room back. */
+    const firstRoom = max === 0 || whole !== undefined;
     // This gateway's counts, only when a threshold reads them.
-    const counted = max > 0 || s.queueDepthThreshold > 0 || prefillBudget > 0;
+    const counted = (max > 0 && !whole) || s.queueDepthThreshold > 0 || prefillBudget > 0;
     for (const e of snapshot.endpoints) {
       if (!e.ready) continue;
       ready++;
@@ -225,11 +234,12 @@ export class FlowAdmission {
       if (prefillBudget > 0 && prefill >= prefillBudget) continue;
       room += s.queueDepthThreshold > 0 ? s.queueDepthThreshold - waiting : Infinity;
       prefillRoom += prefillBudget > 0 ? prefillBudget - prefill : Infinity;
-      // Without a concurrency cap nothing below can take back room found: an idle pool answers at its first endpoint.
-      if (max === 0 && extra.requests < room && extra.bytes / 4 < prefillRoom) return 'available';
+      // Without a concurrency cap still to check nothing below can take back room found: an idle pool answers at
+      // its first endpoint.
+      if (firstRoom && extra.requests < room && extra.bytes / 4 < prefillRoom) return 'available';
     }
     if (ready === 0) return 'no-endpoints';
-    if (max > 0 && inFlight + extra.requests >= max * usable) return 'saturated';
+    if (max > 0 && !whole && inFlight + extra.requests >= max * usable) return 'saturated';
     if (fresh === 0) return 'available';
     // Admitted requests not yet dispatched: ~4 bytes of body a prompt token.
     return extra.requests < room && extra.bytes / 4 < prefillRoom ? 'available' : 'saturated';

@@ -250,6 +250,10 @@ export class EndpointPicker implements Scheduler {
     return { total: record.inFlight.total, unreflected: record.inFlight.unreflected(endpoint.scrapedAt), prefillTokens };
   }
 
+  readyInFlight(pool: Pool, endpoints: readonly Endpoint[]): Readonly<{ ready: number; inFlight: number }> {
+    return this.#poolState(pool.name, this.options.now()).onReady(endpoints);
+  }
+
   /** No fresh metrics: FailOpen routes by this gateway's in-flight counts alone, FailClose refuses. */
   #withoutMetrics(pool: Pool, ready: Endpoint[], state: PoolState, now: number, explain: Explanation | undefined): Decision {
     if (pool.failureMode !== 'FailOpen') {

@@ -18,7 +18,15 @@ interface Dispatch {
   done: boolean;
 }
 
+/** A count several trackers keep together: the pool's requests in flight, over all of its endpoints. */
+export interface SharedCount {
+  value: number;
+}
+
 export class InFlightTracker {
+  /** `pool`: counted with every change of `total` (a pool's trackers share it), when given. */
+  constructor(private readonly pool?: SharedCount) {}
+
   /** Pending (not completed) dispatches, by request key (SchedulingRequest.key). */
   readonly #pending = new Map<string, Dispatch>();
   /** Dispatches in time order; the front is trimmed once older than the last scrape. */
@@ -39,6 +47,7 @@ export class InFlightTracker {
     const d: Dispatch = { seq: this.#seq++, at, done: false };
     const previous = this.#pending.get(key);
     if (previous) this.#finish(previous);
+    else if (this.pool) this.pool.value++;
     this.#pending.set(key, d);
     this.#queue.push(d);
     this.#unreflected++;
@@ -54,6 +63,7 @@ export class InFlightTracker {
     const d = this.#pending.get(key);
     if (!d) return;
     this.#pending.delete(key);
+    if (this.pool) this.pool.value--;
     this.#finish(d);
   }
 

@@ -98,4 +98,11 @@ export interface Scheduler {
    * whose prefill is not done yet.
    */
   inFlight?(pool: Pool, endpoint: Endpoint, prefill?: boolean): { total: number; unreflected: number; prefillTokens?: number };
+  /**
+   * Optional: how many of `endpoints` are ready, and this gateway's requests
+   * in flight on those, without a pass over them (flow control's concurrency
+   * detector asks on every request). The object returned may be reused by
+   * the next call.
+   */
+  readyInFlight?(pool: Pool, endpoints: readonly Endpoint[]): Readonly<{ ready: number; inFlight: number }>;
 }
