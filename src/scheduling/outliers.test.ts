@@ -69,3 +69,29 @@ describe('OutlierDetector', () => {
     expect(readyIds(one.apply(pool(1)))).toEqual(['e0']);
   });
 });
+
+describe('OutlierDetector.apply on a snapshot it has seen', () => {
+  it('answers as for a fresh one: an ejection made since, and one ended since, both show', () => {
+    const { d, advance } = detector();
+    // The agent hands out one endpoint list until its next scrape: the same array, asked about again and again.
+    const snapshot = pool(4);
+    d.observe(ep(3), s500); // a health record exists: apply looks
+    expect(readyIds(d.apply(snapshot))).toEqual(['e0', 'e1', 'e2', 'e3']);
+    d.observe(ep(1), { kind: 'connect-failure' });
+    expect(readyIds(d.apply(snapshot))).toEqual(['e0', 'e2', 'e3']);
+    expect(readyIds(d.apply(snapshot))).toEqual(['e0', 'e2', 'e3']);
+    advance(500);
+    d.observe(ep(2), { kind: 'connect-failure' });
+    expect(readyIds(d.apply(snapshot))).toEqual(['e0', 'e3']);
+    // Each ejection lasts 1 s: e1's ends first, e2's half a second later.
+    advance(499);
+    d.observe(ep(2), { kind: 'connect-failure' }); // e2 is out already: no new ejection
+    expect(readyIds(d.apply(snapshot))).toEqual(['e0', 'e3']);
+    advance(2);
+    expect(readyIds(d.apply(snapshot))).toEqual(['e0', 'e1', 'e3']);
+    advance(500);
+    expect(readyIds(d.apply(snapshot))).toEqual(['e0', 'e1', 'e2', 'e3']);
+    // The list given back is the snapshot's own while nothing is out.
+    expect(d.apply(snapshot).endpoints).toBe(snapshot.endpoints);
+  });
+});

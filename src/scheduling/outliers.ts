@@ -60,6 +60,14 @@ export class OutlierDetector {
   readonly #o: OutlierOptions;
   /** Ejections by reason, for metrics. */
   readonly ejectionCounts = new Map<string, number>();
+  /** Bumped by every ejection: what `apply` gives for an endpoint list changes only then, or when one ends. */
+  #ejectionsVersion = 0;
+  /**
+   * `apply`'s answer per endpoint list (a snapshot's list is immutable, and a new one is a new array), while no
+   * ejection came and none of those it made ended: a request does not pay a pass over the pool, and an
+   * endpoint list with an ejection in it is not copied again, on every look.
+   */
+  readonly #applied = new WeakMap<readonly Endpoint[], { version: number; validUntil: number; endpoints: Endpoint[] }>();
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -112,6 +120,7 @@ export class OutlierDetector {
     h.ejections++;
     const length = ms ?? Math.min(this.#o.maxEjectionMs, this.#o.baseEjectionMs * 2 ** (h.ejections - 1));
     h.until = Math.max(h.until, now + length);
+    this.#ejectionsVersion++;
     h.reason = reason;
     h.connectFailures = 0;
     h.consecutive5xx = 0;
@@ -129,6 +138,10 @@ export class OutlierDetector {
   apply(snapshot: PoolSnapshot): PoolSnapshot {
     if (this.#health.size === 0) return snapshot;
     const now = this.now();
+    const known = this.#applied.get(snapshot.endpoints);
+    if (known !== undefined && known.version === this.#ejectionsVersion && now < known.validUntil) {
+      return known.endpoints === snapshot.endpoints ? snapshot : { ...snapshot, endpoints: known.endpoints };
+    }
     let ready = 0;
     const out: Array<{ i: number; until: number }> = [];
     snapshot.endpoints.forEach((e, i) => {
@@ -137,14 +150,21 @@ export class OutlierDetector {
       const h = this.#health.get(e.id);
       if (h !== undefined && h.until > now) out.push({ i, until: h.until });
     });
-    if (out.length === 0 || out.length >= ready) return snapshot;
-    const allowed = Math.max(1, Math.floor((ready * this.#o.maxEjectionPercent) / 100));
-    if (out.length > allowed) {
-      out.sort((a, b) => b.until - a.until);
-      out.length = allowed;
+    // The answer holds until the first of these ejections ends (or a new one comes).
+    let validUntil = Infinity;
+    for (const o of out) validUntil = Math.min(validUntil, o.until);
+    let endpoints = snapshot.endpoints;
+    if (out.length > 0 && out.length < ready) {
+      const allowed = Math.max(1, Math.floor((ready * this.#o.maxEjectionPercent) / 100));
+      if (out.length > allowed) {
+        out.sort((a, b) => b.until - a.until);
+        out.length = allowed;
+      }
+      const copy = snapshot.endpoints.slice();
+      for (const { i } of out) copy[i] = { ...copy[i]!, ready: false };
+      endpoints = copy;
     }
-    const endpoints = snapshot.endpoints.slice();
-    for (const { i } of out) endpoints[i] = { ...endpoints[i]!, ready: false };
-    return { ...snapshot, endpoints };
+    this.#applied.set(snapshot.endpoints, { version: this.#ejectionsVersion, validUntil, endpoints });
+    return endpoints === snapshot.endpoints ? snapshot : { ...snapshot, endpoints };
   }
 }
