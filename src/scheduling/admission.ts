@@ -234,8 +234,8 @@ export class FlowAdmission {
       if (prefillBudget > 0 && prefill >= prefillBudget) continue;
       room += s.queueDepthThreshold > 0 ? s.queueDepthThreshold - waiting : Infinity;
       prefillRoom += prefillBudget > 0 ? prefillBudget - prefill : Infinity;
-      // Without a concurrency cap still to check nothing below can take back room found: an idle pool answers at
-      // its first endpoint.
+      // With no concurrency cap left to check, nothing below can take back room found: an idle pool answers at its
+      // first endpoint.
       if (firstRoom && extra.requests < room && extra.bytes / 4 < prefillRoom) return 'available';
     }
     if (ready === 0) return 'no-endpoints';
