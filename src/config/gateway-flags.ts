@@ -45,6 +45,7 @@ export const gatewayFlags = {
   'access-log': { type: 'string', default: 'stdout', help: 'one JSON line per request: off, stdout, or a file to append to' },
   'access-log-sample': { type: 'number', default: 1, help: 'share of successful requests logged, 0..1 (failed ones always are)' },
   'access-log-max-rate': { type: 'number', default: 0, help: 'at most this many access-log lines a second (0: no cap); the next line says how many were skipped' },
+  explain: { type: 'boolean', default: true, help: 'answer a request with x-infergate-explain: 1 with its decision (the candidates\' addresses and scores) in x-infergate-decision; --explain=false where clients should not see the pods' },
   dashboard: { type: 'boolean', default: true, help: 'serve the live dashboard at /dashboard/ on the admin port (--dashboard=false to turn it off)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
@@ -102,6 +103,7 @@ export function gatewayOptions(flags: GatewayFlagValues, token: string | undefin
     engineMismatch: engineMismatch(flags['engine-mismatch']),
     apiKeys: flags['api-keys'],
     tenantHeader: flags['tenant-header']?.toLowerCase() || undefined,
+    explainHeader: flags.explain,
     budgetStore: budgetStoreUrl(flags['budget-store']),
     budgetFailureMode: budgetFailureMode(flags['budget-failure-mode']),
     upstreamCredentials: flags['upstream-credentials'],

@@ -44,6 +44,12 @@ export interface GatewayOptions {
    * clients; it wins over the API key's tenant. Unset: only API keys name tenants.
    */
   tenantHeader?: string;
+  /**
+   * Whether a client's `x-infergate-explain: 1` gets the decision back in `x-infergate-decision` — the
+   * candidates' addresses, scores and metrics' age. Off where clients should not see the pods; the dashboard's
+   * sampled explanations (admin port) are not affected.
+   */
+  explainHeader: boolean;
 }
 
 export const defaultGatewayOptions: GatewayOptions = {
@@ -52,6 +58,7 @@ export const defaultGatewayOptions: GatewayOptions = {
   maxAttempts: 3,
   random: Math.random,
   now: Date.now,
+  explainHeader: true,
 };
 
 /** The ports the director holds. */
@@ -175,7 +182,7 @@ export class Gateway {
     const parsed = other ?? checkBody(kind as ApiKind, body!.value);
     // routing: host, path, method, headers → route → pool → target.
     const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random, { method: request.method, search: request.search, api: kind !== 'other' });
-    const explain = request.headers.get(EXPLAIN_HEADER) === '1';
+    const explain = this.options.explainHeader !== false && request.headers.get(EXPLAIN_HEADER) === '1';
     observed.clientExplain = explain;
     this.observers.resolved(observed, route, { bytes: bytes.byteLength, stream: parsed.stream });
 

@@ -45,7 +45,7 @@ export interface WorkerConfig {
   slot: number;
   options: Pick<
     StartGatewayOptions,
-    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'apiKeys' | 'upstreamCredentials' | 'dataPlaneLimits' | 'flowControl' | 'accessLog' | 'accessLogSample' | 'accessLogMaxRate' | 'tenantHeader' | 'budgetStore' | 'budgetFailureMode' | 'kvEvents'
+    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'apiKeys' | 'upstreamCredentials' | 'dataPlaneLimits' | 'flowControl' | 'accessLog' | 'accessLogSample' | 'accessLogMaxRate' | 'tenantHeader' | 'explainHeader' | 'budgetStore' | 'budgetFailureMode' | 'kvEvents'
   >;
 }
 
@@ -181,6 +181,7 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
       flowControl: options.flowControl,
       // Budgets are shared by the workers only through a store; without one each worker keeps its own (warned below).
       tenantHeader: options.tenantHeader,
+      explainHeader: options.explainHeader,
       budgetStore: options.budgetStore,
       budgetFailureMode: options.budgetFailureMode,
       staleAfterMs: options.staleAfterMs,

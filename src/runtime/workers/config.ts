@@ -23,6 +23,8 @@ export interface EdgeConfig {
   tableTtlMs: number;
   /** The header trusted to name the tenant (INFERGATE_TENANT_HEADER), for token budgets and fairness. */
   tenantHeader: string | undefined;
+  /** Whether `x-infergate-explain: 1` gets the decision back (INFERGATE_EXPLAIN, default true). */
+  explainHeader: boolean;
   /** Precise prefix routing (INFERGATE_KV_EVENTS): the pool's object keeps a copy of the agent's KV index. */
   kvEvents: boolean;
   /** EndpointPickerConfig YAML text (INFERGATE_SCHEDULING_CONFIG: the text itself, a Worker has no files). */
@@ -48,6 +50,7 @@ export function edgeConfig(env: WorkerEnv): EdgeConfig {
     maxAttempts: flags['max-attempts'],
     tableTtlMs: Number.isFinite(ttl) && ttl >= 0 ? ttl : 10_000,
     tenantHeader: flags['tenant-header']?.toLowerCase() || undefined,
+    explainHeader: flags.explain,
     kvEvents: flags['kv-events'],
     schedulingConfig: flags['scheduling-config'] || undefined,
   };

@@ -65,6 +65,7 @@ class Edge {
       upstreamTimeoutMs: config.upstreamTimeoutMs,
       maxAttempts: config.maxAttempts,
       tenantHeader: config.tenantHeader,
+      explainHeader: config.explainHeader,
     });
     this.app = createDataPlaneApp(this.gateway);
   }
