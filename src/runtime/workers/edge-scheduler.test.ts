@@ -1,3 +1,9 @@
+/**
+ * The isolate's side of edge scheduling keeps each request's reports by its
+ * in-flight key: clients may repeat an x-request-id, and two requests sharing
+ * one must neither count a dispatch twice at the pool's object nor share a
+ * context that keeps their reports alive.
+ */
 import { describe, expect, it } from 'vitest';
 import { endpoint, pool, request } from '../../scheduling/testing.ts';
 import type { Decision } from '../../scheduling/scheduler.ts';
