@@ -12,6 +12,7 @@ const benches: { name: string; script: string; args?: string[] }[] = [
   { name: 'scheduling decision', script: 'bench/decision.ts' },
   { name: 'metrics parsing', script: 'bench/metrics-parse.ts' },
   { name: 'agent scraping', script: 'bench/agent-scrape.ts' },
+  { name: 'passive health (outlier ejection) a request', script: 'bench/passive-health.ts' },
   { name: 'simulator engine on a simulated clock', script: 'bench/sim-engine.ts' },
   { name: 'simulator throughput (HTTP)', script: 'bench/sim-throughput.ts' },
   { name: 'gateway overhead (vs nginx)', script: 'bench/proxy.ts' },

@@ -11,7 +11,9 @@
  * idle. The run ends with issue 19's ratios, each from this one run.
  *
  * - saturation: wrk -t1 -c32 (a separate process), requests/s; each path
- *   measured twice, in alternating order, the better run kept;
+ *   measured twice, in alternating order, the better run kept; then idle
+ *   flow control paired: the gateway with and without it in 8 alternating
+ *   rounds (5 s each), each round's CPU-per-request ratio, and their median;
  * - added latency: open-loop fixed rates (500 and 2000 req/s) from a separate
  *   process, p50/p99 counted from when each request was written, minus the
  *   direct call's; each rate runs `--reps` times (default 3) with the targets
@@ -113,6 +115,17 @@ try {
   }
   const best = (runs: { rps: number; cpuUs: number }[]) => ({ rps: Math.max(...runs.map((r) => r.rps)), cpuUs: Math.min(...runs.map((r) => r.cpuUs)) });
   const h2c = { h2c: best(viaH2c), http1: best(viaHttp1) };
+  // Idle flow control paired (issue 17: nothing measurable): the same gateway with and without it, in alternating
+  // rounds; each round's ratio compares two runs a few seconds apart, which the table's separate best-of runs do not.
+  const pairSeconds = Math.min(seconds, 5);
+  const fcPairs: { cpu: number; rps: number }[] = [];
+  for (let round = 0; round < (quick ? 1 : 8); round++) {
+    const order = round % 2 === 0 ? [infergate1, infergateFc] : [infergateFc, infergate1];
+    const [a, b] = order.map((proc) => ({ proc, r: wrkAt(proc === infergateFc ? PORTS.infergateFlowControl : PORTS.infergate, jsonScript, pairSeconds, proc) }));
+    const on = a!.proc === infergateFc ? a!.r : b!.r;
+    const off = a!.proc === infergateFc ? b!.r : a!.r;
+    fcPairs.push({ cpu: on.cpuUs / off.cpuUs, rps: on.rps / off.rps });
+  }
   // Only the latency targets stay up: idle gateways still scrape every 50 ms and would add their wake-ups to the tails.
   for (const s of [nginxN, infergateN, infergateFc, infergateLog, ...(denoGateway ? [denoGateway] : [])]) {
     await s.close();
@@ -163,6 +176,8 @@ try {
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${((100 * a) / b).toFixed(0)}%` : 'not measured');
   console.log(`\nIssue 19's targets, this run: Deno / Node one process ${ratio(sat.deno, sat.infergate)} (target ≥ 100%); Node one process / nginx 1 worker ${ratio(sat.infergate, sat.nginx)} (≥ 40%); Node --workers ${cores} / nginx ${cores} workers ${ratio(sat.infergateN, sat.nginxN)} (≥ 50%).`);
   console.log(`Flow control on and idle, one process: ${ratio(sat.infergateFc, sat.infergate)} of the throughput without it; CPU per request ${Number.isFinite(cpu('infergateFc')) ? `${(cpu('infergateFc') - cpu('infergate')).toFixed(1)} µs more` : 'not measured'} (issue 17: nothing measurable).`);
+  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+  console.log(`The same, paired (${fcPairs.length} alternating round${fcPairs.length > 1 ? 's' : ''} of ${pairSeconds} s, with and without): CPU per request with it, median ${pct(median(fcPairs.map((p) => p.cpu)))} of without (each round: ${fcPairs.map((p) => pct(p.cpu)).join(' ')}); throughput median ${pct(median(fcPairs.map((p) => p.rps)))}.`);
   console.log(`The access log on (the default), one process: ${ratio(sat.infergateLog, sat.infergate)} of the throughput without it; CPU per request ${Number.isFinite(cpu('infergateLog')) ? `${(cpu('infergateLog') - cpu('infergate')).toFixed(1)} µs more` : 'not measured'}.`);
   console.log(`\nStreaming (7-chunk SSE): upstream ${f(satSse.direct)} req/s, infergate (1 process) ${f(satSse.infergate)} req/s.`);
   console.log(`To an h2c pool (appProtocol kubernetes.io/h2c; nginx answering over HTTP/2 cleartext), infergate (1 process): ${f(h2c.h2c.rps)} req/s, ${h2c.h2c.cpuUs.toFixed(1)} µs CPU per request, against ${f(h2c.http1.rps)} req/s, ${h2c.http1.cpuUs.toFixed(1)} µs to the HTTP/1.1 pool in the same rounds.\n`);
