@@ -8,8 +8,9 @@
  *   agent hands one out until its next scrape;
  * - one endpoint ejected, the same list (the answer, a copy with it not ready, is kept while it holds);
  * - one endpoint ejected, a new list every look: the pass over the pool, the copy and keeping the answer, every
- *   time — what the first look at each new snapshot costs (the agent makes one a scrape, every 50 ms by default).
- *   Every look cost about the pass and the copy before the answer was kept.
+ *   time — the first look at each new snapshot (the agent makes one a scrape, every 50 ms by default), overstated:
+ *   the kept answers of lists never seen again pile up in the WeakMap between collections. Every look cost about
+ *   the pass and the copy before the answer was kept.
  *
  * Each figure is net of the loop's own work, timed alike without `apply`. Flags: --quick (fewer looks), --looks N.
  */
