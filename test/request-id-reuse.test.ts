@@ -29,13 +29,13 @@ describe('requests that share an x-request-id', () => {
   it('are each counted in flight while they run, and none is left counted after', async () => {
     const url = `${cluster.gateway.url}/v1/chat/completions`;
     const streams = await Promise.all(
-      Array.from({ length: 4 }, (_, i) => postJson(url, chat('chatbot', `Tell me a long story, number ${i}.`, { max_tokens: 100, stream: true }), { 'x-request-id': 'same-id' })),
+      Array.from({ length: 4 }, (_, i) => postJson(url, chat('chatbot', `Tell me a long story, number ${i}.`, { max_tokens: 200, stream: true }), { 'x-request-id': 'same-id' })),
     );
     for (const res of streams) {
       expect(res.status).toBe(200);
       expect(res.headers.get('x-request-id')).toBe('same-id');
     }
-    // All four have their answer's head (a stream of 100 tokens at real speed runs for ~0.4 s more): each is in
+    // All four have their answer's head (a stream of 200 tokens at real speed runs for ~0.8 s more): each is in
     // flight at its pod until its stream ends — four requests on the pool's three pods, so two share one.
     expect(inFlight()).toBe(4);
     await Promise.all(streams.map((res) => res.text()));
