@@ -83,6 +83,27 @@ describe('AgentEndpointSource (gateway side of a remote agent)', () => {
     }
   });
 
+  it('tells when every pool watched has its first snapshot, or that it has not within the time given', async () => {
+    const source = await createEndpointSource({ agentUrl: `http://127.0.0.1:${agentPort}`, staleAfterMs: 2000 });
+    const nowhere = await createEndpointSource({ agentUrl: 'http://127.0.0.1:1' });
+    try {
+      // Nothing watched yet: nothing to wait for.
+      expect(await source.firstSnapshots!(1000)).toBe(true);
+      source.prepare!([POOL]);
+      expect(source.snapshot(POOL).hasMetrics).toBe(false);
+      expect(await source.firstSnapshots!(2000)).toBe(true);
+      expect(source.snapshot(POOL).hasMetrics).toBe(true);
+      expect(source.snapshot(POOL).endpoints).toHaveLength(1);
+      nowhere.prepare!([POOL]);
+      const t0 = Date.now();
+      expect(await nowhere.firstSnapshots!(200)).toBe(false);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    } finally {
+      source.close();
+      nowhere.close();
+    }
+  });
+
   it('is not ready while the agent cannot be reached', async () => {
     const source = await createEndpointSource({ agentUrl: 'http://127.0.0.1:1' });
     try {

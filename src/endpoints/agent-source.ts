@@ -53,6 +53,20 @@ export class AgentEndpointSource implements EndpointSource {
     return () => this.#listeners.delete(listener);
   }
 
+  firstSnapshots(timeoutMs: number): Promise<boolean> {
+    const all = () => [...this.#subs.values()].every((s) => s.hasMetrics);
+    if (all()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        stop();
+        resolve(ok);
+      };
+      const stop = this.onChange(() => all() && done(true));
+      const timer = setTimeout(() => done(all()), timeoutMs);
+    });
+  }
+
   constructor(options: AgentSourceOptions) {
     this.#o = {
       agentUrl: options.agentUrl,

@@ -108,5 +108,10 @@ export interface EndpointSource {
   prepare?(pools: readonly PoolRef[]): void;
   /** Optional: call `listener` when snapshots change (flow control dispatches on fresh metrics). Returns a stop function. */
   onChange?(listener: () => void): () => void;
+  /**
+   * Optional, for a source that receives its snapshots (a remote agent): resolves true once every pool being
+   * watched has had its first one, false if `timeoutMs` passes first.
+   */
+  firstSnapshots?(timeoutMs: number): Promise<boolean>;
   close(): Promise<void> | void;
 }

@@ -290,6 +290,11 @@ export async function assembleGateway(options: GatewayStartOptions, parts: Runti
   if (follower && from.waitMs && !(await follower.firstTable(from.waitMs))) {
     log({ level: 'warn', msg: 'no routing table from the leader yet; answering 503 until one arrives', leader: from.url, waitedMs: from.waitMs });
   }
+  // A follower (a --workers process, replacing one that died, say) starts serving once its pools' endpoints have
+  // come too: else its first requests find no endpoint and are answered 503 while the others' would be served.
+  if (follower && from.waitMs && endpoints.firstSnapshots && !(await endpoints.firstSnapshots(from.waitMs))) {
+    log({ level: 'warn', msg: 'not every pool has its endpoints from the agent yet; starting anyway', agent: options.agent, waitedMs: from.waitMs });
+  }
 
   // Flow control: as the options say, else as the scheduling config's flowControl gate and block say.
   const fc: GatewayStartOptions['flowControl'] = options.flowControl ?? (configuredFlowControl && { config: configuredFlowControl });
