@@ -119,12 +119,12 @@ try {
   // rounds; each round's ratio compares two runs a few seconds apart, which the table's separate best-of runs do not.
   const pairSeconds = Math.min(seconds, 5);
   const fcPairs: { cpu: number; rps: number }[] = [];
+  const withFc = () => wrkAt(PORTS.infergateFlowControl, jsonScript, pairSeconds, infergateFc);
+  const withoutFc = () => wrkAt(PORTS.infergate, jsonScript, pairSeconds, infergate1);
   for (let round = 0; round < (quick ? 1 : 8); round++) {
-    const order = round % 2 === 0 ? [infergate1, infergateFc] : [infergateFc, infergate1];
-    const [a, b] = order.map((proc) => ({ proc, r: wrkAt(proc === infergateFc ? PORTS.infergateFlowControl : PORTS.infergate, jsonScript, pairSeconds, proc) }));
-    const on = a!.proc === infergateFc ? a!.r : b!.r;
-    const off = a!.proc === infergateFc ? b!.r : a!.r;
-    fcPairs.push({ cpu: on.cpuUs / off.cpuUs, rps: on.rps / off.rps });
+    // Alternating which goes first.
+    const [off, on] = round % 2 === 0 ? [withoutFc(), withFc()] : [withFc(), withoutFc()].reverse();
+    fcPairs.push({ cpu: on!.cpuUs / off!.cpuUs, rps: on!.rps / off!.rps });
   }
   // Only the latency targets stay up: idle gateways still scrape every 50 ms and would add their wake-ups to the tails.
   for (const s of [nginxN, infergateN, infergateFc, infergateLog, ...(denoGateway ? [denoGateway] : [])]) {
