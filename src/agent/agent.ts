@@ -226,6 +226,11 @@ export class MetricsAgent {
     return this.#targets.size;
   }
 
+  /** Every endpoint scraped, whichever pools it belongs to (for diagnostics). */
+  get endpoints(): Endpoint[] {
+    return [...this.#targets.values()].map((t) => t.endpoint);
+  }
+
   /** Start a scrape of every pod that has none outstanding. */
   tick(): void {
     for (const t of this.#targets.values()) {

@@ -42,7 +42,7 @@ export function createAgentApp(
     return reason ? c.text(`not ready: ${reason}`, 503) : c.text('ready');
   });
   app.get('/metrics', async () => new Response(metrics.render() + ((await options.processMetrics?.()) ?? ''), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }));
-  app.get('/debug/endpoints', (c) => c.json({ endpoints: agent.view({ selector: {}, targetPorts: [] }).endpoints, stats: agent.stats }));
+  app.get('/debug/endpoints', (c) => c.json({ endpoints: agent.endpoints, stats: agent.stats }));
   mountConnect(app, routes);
   return { app, routes };
 }

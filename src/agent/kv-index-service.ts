@@ -18,7 +18,7 @@ import { selectEndpoints, type EndpointEntry } from '../endpoints/file-schema.ts
 import { poolKey, type PoolSelector } from '../endpoints/types.ts';
 import type { KvEventsCollector, KvPodTarget } from '../kvevents/collector.ts';
 import type { MetricsAgent } from './agent.ts';
-import { readPoolRequest } from './service.ts';
+import { readPoolRequest, type WirePoolRequest } from './service.ts';
 import { watchKvIndex, type WatchKvIndexOptions } from './kv-index-watch.ts';
 import { urlHost } from '../endpoints/address.ts';
 
@@ -63,7 +63,7 @@ export function kvPoolMembership(agent: MetricsAgent, collector: KvEventsCollect
 
 export function kvIndexServiceRoutes(agent: MetricsAgent, collector: KvEventsCollector, convention: KvEventsConvention, watch: WatchKvIndexOptions = {}) {
   const membership = kvPoolMembership(agent, collector, convention);
-  const pool = (req: PoolSelector): string => membership(readPoolRequest(req));
+  const pool = (req: WirePoolRequest): string => membership(readPoolRequest(req));
   return (router: ConnectRouter) => {
     router.service(KvIndexService, {
       watchKvIndex(req, ctx) {

@@ -19,15 +19,20 @@ const PoolRequest = v.object({
   targetPorts: v.array(Port),
 });
 
+/** A request's pool: a selector, or the wire's (its protocol as a number, its name in `pool`). */
+export type WirePoolRequest = (PoolSelector | (Omit<PoolSelector, 'appProtocol'> & { appProtocol: WireAppProtocol })) & { pool?: string };
+
 /** A pool selector from a request, validated at this edge (InvalidArgument saying which field). */
-export function readPoolRequest(req: PoolSelector | (Omit<PoolSelector, 'appProtocol'> & { appProtocol: WireAppProtocol })): PoolSelector {
+export function readPoolRequest(req: WirePoolRequest): PoolSelector {
   const parsed = v.safeParse(PoolRequest, { selector: req.selector, targetPorts: req.targetPorts });
   if (!parsed.success) {
     const detail = parsed.issues.map((i) => `${issuePath(i)}: ${i.message}`).join('; ');
     throw new ConnectError(`invalid pool selector: ${detail}`, Code.InvalidArgument);
   }
   const protocol = typeof req.appProtocol === 'number' ? protocolFromWire(req.appProtocol) : (req.appProtocol ?? 'http');
-  return protocol === 'h2c' ? { ...parsed.output, appProtocol: 'h2c' } : parsed.output;
+  // The name says the pool's namespace, which decides which discovered pods are its own.
+  const name = req.pool || req.name;
+  return { ...parsed.output, ...(protocol === 'h2c' ? { appProtocol: 'h2c' as const } : {}), ...(name ? { name } : {}) };
 }
 
 export function endpointServiceRoutes(agent: MetricsAgent, options: WatchOptions & { subscribed?: () => () => void } = {}) {

@@ -9,8 +9,11 @@
  *     labels: { pool: gemma3 }
  *     engine: vllm        # vllm (default) | sglang | trtllm | triton-trtllm
  * ```
+ *
+ * Kubernetes discovery hands the agent entries of the same shape, each with
+ * the pod's `namespace` and one of its pools' ports.
  */
-import type { PoolSelector } from './types.ts';
+import { poolNamespace, type PoolSelector } from './types.ts';
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { issuePath, type Problem } from '../routing/problems.ts';
@@ -22,6 +25,8 @@ export const EndpointEntry = v.object({
   port: v.optional(v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be 1-65535'), v.maxValue(65535, 'must be 1-65535'))),
   labels: v.optional(v.record(v.string(), v.string('must be a string')), {}),
   engine: v.optional(Engine, 'vllm'),
+  /** The pod's namespace (set by Kubernetes discovery): the entry then belongs only to pools of that namespace, on their own ports. */
+  namespace: v.optional(v.string()),
   /** Where the pod publishes KV events (vLLM's --kv-events-config endpoint); default: the agent's port convention. */
   kvEventsEndpoint: v.optional(v.pipe(v.string(), v.regex(/^tcp:\/\/\S+:\d+$/, 'must be tcp://host:port'))),
   /** The pod's replay socket (vLLM's replay_endpoint), if it has one. */
@@ -49,13 +54,24 @@ export function parseEndpointsFile(text: string, source = 'endpoints file'): End
   return { ok: true, endpoints: result.output.endpoints };
 }
 
-/** The endpoints a pool selects: every label of the selector matches; no port → one per target port. */
+/**
+ * The endpoints a pool selects: every label of the selector matches; no port → one per target port.
+ * An entry with a namespace is a pod as Kubernetes discovery found it: as an InferencePool selects
+ * pods of its own namespace on its own target ports, it belongs to a pool only in its namespace and
+ * on one of the pool's ports (another pool's port may speak another protocol). An entry without one
+ * (the endpoints file) matches by labels alone and keeps its port, as it always has.
+ */
 export function selectEndpoints(entries: readonly EndpointEntry[], pool: PoolSelector): { address: string; port: number; labels: Record<string, string>; engine: string }[] {
   const out = [];
   const { selector, targetPorts } = pool;
   const keys = Object.keys(selector);
+  const namespace = poolNamespace(pool);
   for (const e of entries) {
     if (!keys.every((k) => e.labels[k] === selector[k])) continue;
+    if (e.namespace !== undefined) {
+      if (namespace !== undefined && e.namespace !== namespace) continue;
+      if (e.port !== undefined && !targetPorts.includes(e.port)) continue;
+    }
     const ports = e.port !== undefined ? [e.port] : targetPorts;
     for (const port of ports) out.push({ address: e.address, port, labels: e.labels, engine: e.engine });
   }

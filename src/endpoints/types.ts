@@ -3,6 +3,7 @@
  * are and, when an agent scrapes them, their live metrics. Everything the
  * endpoint picker reads comes through these types.
  */
+import { DEFAULT_NAMESPACE } from '../routing/references.ts';
 
 /** Engine-neutral metrics of one model server, as last scraped. */
 export interface EndpointMetrics {
@@ -58,6 +59,22 @@ export interface PoolSelector {
   targetPorts: number[];
   /** How its pods are reached: HTTP/1.1 (`http`, the default) or HTTP/2 cleartext with prior knowledge (`h2c`, a port's `appProtocol: kubernetes.io/h2c`). */
   appProtocol?: AppProtocol;
+  /**
+   * Its name in the routing table, which says its namespace (see `poolNamespace`): endpoints
+   * discovered in Kubernetes belong to pools of their own namespace only.
+   */
+  name?: string;
+}
+
+/**
+ * The namespace of a pool, read off its routing-table name (`namespace/name`, or `name` in
+ * `default`: src/routing/references.ts), the one identity a pool keeps on every path, the
+ * EndpointService's requests included. Undefined for a pool without a name: any namespace.
+ */
+export function poolNamespace(pool: PoolSelector): string | undefined {
+  if (!pool.name) return undefined;
+  const slash = pool.name.indexOf('/');
+  return slash < 0 ? DEFAULT_NAMESPACE : pool.name.slice(0, slash);
 }
 
 /** The protocols a pool's pods may speak. */
@@ -68,7 +85,7 @@ export interface PoolRef extends PoolSelector {
   name: string;
 }
 
-/** One key per distinct selector + ports (label order does not matter): two pools selecting the same pods share it. */
+/** One key per distinct namespace + selector + ports (label order does not matter): two pools selecting the same pods share it. */
 export function poolKey(pool: PoolSelector): string {
   // Asked on every snapshot of every request: a pool of the routing table is one object for the table's life.
   let key = keys.get(pool);
@@ -82,7 +99,9 @@ function computePoolKey(pool: PoolSelector): string {
   const labels = Object.keys(pool.selector).sort();
   let key = '';
   for (const k of labels) key += `${JSON.stringify(k)}=${JSON.stringify(pool.selector[k])},`;
-  return `${key}|${[...pool.targetPorts].sort((a, b) => a - b).join(',')}${pool.appProtocol === 'h2c' ? '|h2c' : ''}`;
+  // Same labels in two namespaces are two sets of pods.
+  const namespace = poolNamespace(pool);
+  return `${namespace === undefined ? '' : `${JSON.stringify(namespace)}:`}${key}|${[...pool.targetPorts].sort((a, b) => a - b).join(',')}${pool.appProtocol === 'h2c' ? '|h2c' : ''}`;
 }
 
 /** The endpoints of one pool at one moment. */

@@ -38,8 +38,8 @@ describe('pods → endpoints', () => {
     const pools = [{ namespace: 'llm', name: 'a', selector: { app: 'x' }, targetPorts: [8001, 8000] }];
     const pods = [pod({ ip: '10.0.0.1' }), pod({ ip: '10.0.0.2', ready: 'False' }), pod({ ip: '10.0.0.3', namespace: 'other' }), pod({ ip: '10.0.0.4', labels: { app: 'y' } })].map((p) => podEndpoint(p)!);
     expect(endpointEntries(pods, pools)).toEqual([
-      { address: '10.0.0.1', port: 8000, labels: { app: 'x' }, engine: 'vllm' },
-      { address: '10.0.0.1', port: 8001, labels: { app: 'x' }, engine: 'vllm' },
+      { address: '10.0.0.1', port: 8000, labels: { app: 'x' }, engine: 'vllm', namespace: 'llm' },
+      { address: '10.0.0.1', port: 8001, labels: { app: 'x' }, engine: 'vllm', namespace: 'llm' },
     ]);
   });
 });

@@ -95,9 +95,12 @@ export function selects(selector: Record<string, string>, labels: Record<string,
 
 /**
  * The agent's entries: each ready pod that a pool of its namespace selects,
- * once per target port of those pools. Ports are explicit because the agent
- * scrapes explicit entries as they come (port-less entries are expanded only
- * when a pool is first acquired, so a pod appearing later would be missed).
+ * once per target port of those pools (one scrape a pod:port, however many
+ * pools share it). Ports are explicit because the agent scrapes explicit
+ * entries as they come (port-less entries are expanded only when a pool is
+ * first acquired, so a pod appearing later would be missed). Each carries its
+ * namespace: the union of ports is for scraping, and a pool takes an entry
+ * only in its own namespace and on its own ports (selectEndpoints).
  */
 export function endpointEntries(pods: Iterable<PodEndpoint>, pools: readonly PoolSelection[]): EndpointEntry[] {
   const entries: EndpointEntry[] = [];
@@ -105,7 +108,7 @@ export function endpointEntries(pods: Iterable<PodEndpoint>, pools: readonly Poo
     if (!pod.ready) continue;
     const ports = new Set<number>();
     for (const p of pools) if (p.namespace === pod.namespace && selects(p.selector, pod.labels)) for (const port of p.targetPorts) ports.add(port);
-    for (const port of [...ports].sort((a, b) => a - b)) entries.push({ address: pod.address, port, labels: pod.labels, engine: pod.engine });
+    for (const port of [...ports].sort((a, b) => a - b)) entries.push({ address: pod.address, port, labels: pod.labels, engine: pod.engine, namespace: pod.namespace });
   }
   return entries;
 }
