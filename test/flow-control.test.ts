@@ -112,6 +112,37 @@ describe('flow control', () => {
     expect(received()).toBe(before);
   }, 20_000);
 
+  it('a request let out of the queue that then reaches no pod frees its place for the next one at once', async () => {
+    // One pod, saturated by one request; no fresh metrics while the test runs, so only the gateway's own events wake the queue.
+    const sim: Simulator = await startSimulator({ pods: 1, port: 0, model: MODEL, timeScale: 1, engineConfig: { maxNumSeqs: 4 } });
+    running.push(sim);
+    const gateway: RunningGateway = await startGateway({ port: 0, endpoints: writeEndpointsFile(entriesFor(sim, { pool: 'p' })), scrapeIntervalMs: 60_000, log: () => {}, flowControl: { maxConcurrency: 1 } });
+    running.push(gateway);
+    expect(
+      gateway.store.apply({
+        routes: [{ name: 'all', rules: [{ backendRefs: [{ pool: 'p' }] }] }],
+        pools: [{ name: 'p', selector: { pool: 'p' }, targetPorts: [8000], failureMode: 'FailOpen' }],
+        models: [{ name: 'standard', pool: 'p', criticality: 'Standard', targetModels: [{ name: MODEL }] }],
+      }).ok,
+    ).toBe(true);
+    const waiting = async (n: number) => {
+      while (gateway.scheduling.flow!.controller.waiting('p') < n) await new Promise((r) => setTimeout(r, 5));
+    };
+    const busy = ask(gateway.url, 'standard', 60);
+    await new Promise((r) => setTimeout(r, 50));
+    // Let out of the queue when `busy` ends, it finds no ready endpoint in the subset it names: 503.
+    const nowhere = ask(gateway.url, 'standard', 5, { 'x-gateway-destination-endpoint-subset': '10.9.9.9:8000' });
+    await waiting(1);
+    // Behind it, one whose TTL would end its wait (429) if nothing woke the queue after that 503.
+    const next = ask(gateway.url, 'standard', 5, { 'x-llm-d-inference-ttl': '5000ms' });
+    await waiting(2);
+    expect((await busy).status).toBe(200);
+    expect((await nowhere).status).toBe(503);
+    const served = await next;
+    expect(served.body).toBeUndefined();
+    expect(served.status).toBe(200);
+  }, 20_000);
+
   it('a request that waits through a new routing table is judged and scheduled by the pool as the new table has it', async () => {
     // Three pods: two in pool p, one spare. One request in flight per endpoint saturates p.
     const sim: Simulator = await startSimulator({ pods: 3, port: 0, model: MODEL, timeScale: 1, engineConfig: { maxNumSeqs: 2 } });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_BAND, DEFAULT_FLOW_CONTROL, type FlowControlConfig } from './config.ts';
 import { FlowController, type AdmitResult, type PoolState } from './controller.ts';
@@ -215,6 +216,70 @@ describe('FlowController', () => {
     await t.finishEach(2);
     await small.result;
     expect(t.order).toEqual(['x', 'b1', 's1']);
+  });
+
+  it('pushes out exactly the requests that make the arrival fit, and nobody for one that still would not', async () => {
+    // The pool's byte limit: the lower band's 100 bytes could go, but the arrival's own flow holds the rest.
+    const pool = setup({ maxBytes: 1000 });
+    pool.submit('x');
+    await flush();
+    const low = pool.submit('l1', 0, 'L', { bytes: 100 });
+    pool.submit('n1', 1, 'N', { bytes: 850 });
+    expect((await refusal(pool.submit('n2', 1, 'N', { bytes: 200 }))).message).toContain('queues of pool "p" are full (2 requests, 950 bytes');
+    expect(pool.fc.queuedOf('p', 'L').requests).toBe(1);
+    // A band's byte limit: X's newest could go, and then X's next would no longer be the fattest.
+    const band = setup({ defaultBand: { ...DEFAULT_BAND, maxBytes: 1000 } });
+    band.submit('x');
+    await flush();
+    const waiting = [band.submit('x1', 0, 'X', { bytes: 400 }), band.submit('y1', 0, 'Y', { bytes: 300 }), band.submit('x2', 0, 'X', { bytes: 100 })];
+    expect((await refusal(band.submit('n1', 0, 'N', { bytes: 450 }))).message).toContain('is full (3 requests, 800 bytes');
+    expect(band.fc.stats.refused.get('queue-full')).toBe(1);
+    // Room the arrival needs from more than one: the flood's two newest.
+    const small = band.submit('s1', 0, 'S', { bytes: 350 });
+    expect((await refusal(waiting[2]!)).kind).toBe('queue-full');
+    expect((await refusal(waiting[0]!)).kind).toBe('queue-full');
+    await band.finishEach(3);
+    await Promise.all([waiting[1]!.result, small.result]);
+    expect(band.order).toEqual(['x', 'y1', 's1']);
+    await pool.finishEach(2);
+    await low.result;
+    expect(pool.order).toEqual(['x', 'n1', 'l1']);
+  });
+
+  it('property: no one is pushed out for an arrival that is then refused, and the limits always hold', () => {
+    const never = { aborted: false, addEventListener() {}, removeEventListener() {} };
+    const arrival = fc.record({ priority: fc.integer({ min: 0, max: 2 }), flow: fc.constantFrom('a', 'b', 'c'), bytes: fc.integer({ min: 1, max: 60 }) });
+    const limits = fc.record({ maxRequests: fc.integer({ min: 0, max: 6 }), maxBytes: fc.integer({ min: 0, max: 200 }), bandRequests: fc.integer({ min: 1, max: 6 }), bandBytes: fc.integer({ min: 1, max: 200 }) });
+    fc.assert(
+      fc.property(limits, fc.array(arrival, { maxLength: 40 }), (l, arrivals) => {
+        const band = { ...DEFAULT_BAND, maxRequests: l.bandRequests, maxBytes: l.bandBytes };
+        // Always saturated: nothing is dispatched, every arrival queues or is refused.
+        const control = new FlowController({ ...DEFAULT_FLOW_CONTROL, defaultRequestTTLMs: 0, maxRequests: l.maxRequests, maxBytes: l.maxBytes, defaultBand: band }, () => 'saturated');
+        // A queued request hears back only when it is pushed out.
+        let pushedOut = 0;
+        for (const [i, a] of arrivals.entries()) {
+          pushedOut = 0;
+          const now = control.admitThen({ requestId: `r${i}`, pool: 'p', ...a, signal: never }, () => pushedOut++);
+          if (now && 'refused' in now && pushedOut > 0) return false;
+          // The limits hold: per band and in all.
+          const bands = new Map<number, { requests: number; bytes: number }>();
+          let requests = 0;
+          let bytes = 0;
+          for (const s of control.queued()) {
+            const b = bands.get(s.priority) ?? { requests: 0, bytes: 0 };
+            b.requests += s.requests;
+            b.bytes += s.bytes;
+            bands.set(s.priority, b);
+            requests += s.requests;
+            bytes += s.bytes;
+          }
+          for (const b of bands.values()) if (b.requests > band.maxRequests || b.bytes > band.maxBytes) return false;
+          if ((l.maxRequests > 0 && requests > l.maxRequests) || (l.maxBytes > 0 && bytes > l.maxBytes)) return false;
+        }
+        return true;
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('expires a request past its TTL with a refusal, by one timer, and serves the rest', async () => {

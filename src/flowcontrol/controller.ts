@@ -12,6 +12,7 @@
  */
 import { bandFor, type FlowControlConfig } from './config.ts';
 import { PoolQueues, type QueuedRequest } from './queues.ts';
+import { PushOutPlan } from './push-out.ts';
 
 /** What the saturation detector says of a pool, counting `extra` requests admitted but not yet dispatched. */
 export type PoolState = 'available' | 'saturated' | 'no-endpoints';
@@ -50,7 +51,13 @@ export interface Refusal {
 export interface Admission {
   /** Time spent waiting in the queue, ms (0 when it passed at once). */
   waitedMs: number;
-  started(): void;
+  /**
+   * `sent`: scheduling sent it to a pod (default). When it did not (shed, no
+   * endpoint, a failure), the room it was counted in is free again and
+   * nothing else will say so (no completion, no first token): what waits in
+   * its pool is looked at at once.
+   */
+  started(sent?: boolean): void;
 }
 
 export type AdmitResult = { admitted: Admission } | { refused: Refusal };
@@ -68,6 +75,7 @@ export interface IdlePool {
 }
 
 interface PoolFlow {
+  name: string;
   queues: PoolQueues;
   /** Admitted, not yet at scheduling: the detector counts them as load. */
   pending: Pending;
@@ -127,23 +135,32 @@ export class FlowController {
     if (req.signal.aborted) return { refused: { kind: 'client-gone', message: 'the client went away', retryAfterSeconds: 0 } };
     // A full queue refuses the flow that filled it: the newest requests of the flow with the most waiting in this
     // band make room, while it has more waiting than this request's flow would (a flood cannot lock the others out).
+    // Who makes room is chosen first, as if each chosen one had already left (the plan), and pushed out only if this
+    // request then fits: one that does not is refused without anyone losing their place for it.
+    let plan: PushOutPlan | undefined;
+    let why: string[] | undefined;
     for (;;) {
-      const bandFull = band.count + 1 > band.config.maxRequests || band.bytes + req.bytes > band.config.maxBytes;
-      const poolFull = (c.maxRequests > 0 && p.queues.count + 1 > c.maxRequests) || (c.maxBytes > 0 && p.queues.bytes + req.bytes > c.maxBytes);
+      const inBand = plan?.band(req.priority);
+      const bandCount = band.count - (inBand?.count ?? 0);
+      const poolCount = p.queues.count - (plan?.count ?? 0);
+      const bandFull = bandCount + 1 > band.config.maxRequests || band.bytes - (inBand?.bytes ?? 0) + req.bytes > band.config.maxBytes;
+      const poolFull = (c.maxRequests > 0 && poolCount + 1 > c.maxRequests) || (c.maxBytes > 0 && p.queues.bytes - (plan?.bytes ?? 0) + req.bytes > c.maxBytes);
       if (!bandFull && !poolFull) break;
       // Bytes are what to free when the request count is within its limit, so the byte limit is the full one.
-      const byBytes = bandFull ? band.count + 1 <= band.config.maxRequests : c.maxRequests === 0 || p.queues.count + 1 <= c.maxRequests;
+      const byBytes = bandFull ? bandCount + 1 <= band.config.maxRequests : c.maxRequests === 0 || poolCount + 1 <= c.maxRequests;
       // The pool is full (not the band): a lower band's request goes first (if this one can fit at all), then as in a full band.
       const fits = c.maxBytes === 0 || req.bytes <= c.maxBytes;
-      const lower = bandFull || !fits ? undefined : (p.queues.lowerPushOutCandidate(req.priority, byBytes) as Waiting | undefined);
-      const victim = lower ?? (band.pushOutCandidate(req.flow, req.bytes, byBytes) as Waiting | undefined);
+      const lower = bandFull || !fits ? undefined : p.queues.lowerPushOutCandidate(req.priority, byBytes, plan);
+      const victim = lower ?? band.pushOutCandidate(req.flow, req.bytes, byBytes, plan);
       if (!victim) {
         return bandFull
           ? this.#refuse(req, 'queue-full', `the queue of priority ${req.priority} in pool "${req.pool}" is full (${band.count} requests, ${band.bytes} bytes; limits ${band.config.maxRequests} and ${band.config.maxBytes})`, 1)
           : this.#refuse(req, 'queue-full', `the flow-control queues of pool "${req.pool}" are full (${p.queues.count} requests, ${p.queues.bytes} bytes; limits ${c.maxRequests || '∞'} and ${c.maxBytes || '∞'})`, 1);
       }
-      this.#pushOut(req.pool, p, victim, lower ? `a request of priority ${req.priority} arrived at the full flow-control queues of pool "${req.pool}", and this one's priority (${victim.priority}) is the lowest waiting: it made room` : `the queue of priority ${victim.priority} in pool "${req.pool}" is full, and flow "${victim.flow}" has the most ${byBytes ? 'bytes' : 'requests'} waiting in it: its newest made room for another flow's`);
+      (plan ??= new PushOutPlan()).add(victim);
+      (why ??= []).push(lower ? `a request of priority ${req.priority} arrived at the full flow-control queues of pool "${req.pool}", and this one's priority (${victim.priority}) is the lowest waiting: it made room` : `the queue of priority ${victim.priority} in pool "${req.pool}" is full, and flow "${victim.flow}" has the most ${byBytes ? 'bytes' : 'requests'} waiting in it: its newest made room for another flow's`);
     }
+    if (plan) plan.items.forEach((victim, i) => this.#pushOut(req.pool, p, victim as Waiting, why![i]!));
     const now = this.now();
     const ttl = req.ttlMs ?? (state === 'no-endpoints' ? c.noEndpointRequestTTLMs : c.defaultRequestTTLMs);
     const expiresAt = ttl > 0 ? now + ttl : Infinity;
@@ -264,7 +281,7 @@ export class FlowController {
     p.pending.requests++;
     p.pending.bytes += bytes;
     this.stats.dispatched++;
-    return new Passed(p.pending, waitedMs, bytes);
+    return new Passed(this, p, waitedMs, bytes);
   }
 
   #refuse(req: Pick<FlowRequest, 'pool' | 'priority' | 'flow'>, kind: Refusal['kind'], message: string, retryAfterSeconds: number): { refused: Refusal } {
@@ -279,7 +296,7 @@ export class FlowController {
 
   #pool(name: string): PoolFlow {
     let p = this.#pools.get(name);
-    if (!p) this.#pools.set(name, (p = { queues: new PoolQueues(), pending: { requests: 0, bytes: 0 }, timer: undefined, timerAt: Infinity, byExpiry: [] }));
+    if (!p) this.#pools.set(name, (p = { name, queues: new PoolQueues(), pending: { requests: 0, bytes: 0 }, timer: undefined, timerAt: Infinity, byExpiry: [] }));
     return p;
   }
 
@@ -356,15 +373,19 @@ class Passed implements Admission {
   readonly admitted: Admission = this;
   #started = false;
   constructor(
-    private readonly pending: Pending,
+    private readonly controller: FlowController,
+    private readonly pool: PoolFlow,
     readonly waitedMs: number,
     private readonly bytes: number,
   ) {}
 
-  started(): void {
+  started(sent = true): void {
     if (this.#started) return;
     this.#started = true;
-    this.pending.requests--;
-    this.pending.bytes -= this.bytes;
+    const p = this.pool;
+    p.pending.requests--;
+    p.pending.bytes -= this.bytes;
+    // Only what never reached a pod frees room unannounced; a request sent is counted in flight by scheduling instead.
+    if (!sent && p.queues.count > 0) this.controller.wake(p.name);
   }
 }

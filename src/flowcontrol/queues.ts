@@ -5,6 +5,7 @@
  * band), within a flow first come first served or earliest deadline first.
  */
 import type { BandConfig } from './config.ts';
+import type { PushOutPlan } from './push-out.ts';
 
 export interface QueuedRequest {
   readonly requestId: string;
@@ -42,9 +43,9 @@ class Flow {
     this.items.splice(i, 0, item);
   }
 
-  /** The last still-queued item in its order (the newest, or the latest deadline). */
-  last(): QueuedRequest | undefined {
-    for (let i = this.items.length - 1; i >= this.head; i--) if (this.items[i]!.queued) return this.items[i];
+  /** The last still-queued item in its order (the newest, or the latest deadline), not counting those `plan` already chose. */
+  last(plan?: PushOutPlan): QueuedRequest | undefined {
+    for (let i = this.items.length - 1; i >= this.head; i--) if (this.items[i]!.queued && !plan?.has(this.items[i]!)) return this.items[i];
     return undefined;
   }
 
@@ -106,28 +107,38 @@ export class Band {
    * When this band is full: the newest request of the flow with the most
    * waiting in it (by requests, or by bytes when `byBytes`), if that flow has
    * more waiting than `flow` would with one more. A full queue then refuses
-   * the flow that filled it, not the next flow to arrive.
+   * the flow that filled it, not the next flow to arrive. What `plan` chose
+   * already counts as gone.
    */
-  pushOutCandidate(flow: string, bytes: number, byBytes: boolean): QueuedRequest | undefined {
-    const size = byBytes ? this.flowBytes : this.flowCount;
-    return this.#newestOfFattest(size, flow, (size.get(flow) ?? 0) + (byBytes ? bytes : 1));
+  pushOutCandidate(flow: string, bytes: number, byBytes: boolean, plan?: PushOutPlan): QueuedRequest | undefined {
+    return this.#newestOfFattest(byBytes, flow, this.#waiting(flow, byBytes, plan) + (byBytes ? bytes : 1), plan);
   }
 
   /** The newest request of the flow with the most waiting, whatever the arriving flow (a lower band making room for a higher one). */
-  newestOfFattest(byBytes: boolean): QueuedRequest | undefined {
-    return this.#newestOfFattest(byBytes ? this.flowBytes : this.flowCount, undefined, 0);
+  newestOfFattest(byBytes: boolean, plan?: PushOutPlan): QueuedRequest | undefined {
+    return this.#newestOfFattest(byBytes, undefined, 0, plan);
   }
 
-  #newestOfFattest(size: Map<string, number>, except: string | undefined, above: number): QueuedRequest | undefined {
+  /** What `flow` has waiting in this band, by requests or bytes, less what `plan` chose of it. */
+  #waiting(flow: string, byBytes: boolean, plan: PushOutPlan | undefined): number {
+    const n = (byBytes ? this.flowBytes : this.flowCount).get(flow) ?? 0;
+    if (!plan) return n;
+    const chosen = plan.flow(this.priority, flow);
+    return n - (byBytes ? chosen.bytes : chosen.count);
+  }
+
+  #newestOfFattest(byBytes: boolean, except: string | undefined, above: number, plan: PushOutPlan | undefined): QueuedRequest | undefined {
     let fattest: string | undefined;
     let most = above;
-    for (const [f, n] of size) {
-      if (f !== except && n > most) {
+    for (const f of (byBytes ? this.flowBytes : this.flowCount).keys()) {
+      if (f === except) continue;
+      const n = this.#waiting(f, byBytes, plan);
+      if (n > most) {
         most = n;
         fattest = f;
       }
     }
-    return fattest === undefined ? undefined : this.flows.get(fattest)?.last();
+    return fattest === undefined ? undefined : this.flows.get(fattest)?.last(plan);
   }
 
   /** The next item by the band's fairness policy among the flows `eligible` allows (all when absent), taken out of the queue. */
@@ -237,13 +248,14 @@ export class PoolQueues {
    * When the pool-wide limits are full and a request of `priority` arrives: a
    * request of the lowest band below it that has any (the newest of its flow
    * with the most waiting) to make room — lower-priority traffic that filled
-   * the pool does not lock a higher priority out.
+   * the pool does not lock a higher priority out. What `plan` chose already
+   * counts as gone.
    */
-  lowerPushOutCandidate(priority: number, byBytes: boolean): QueuedRequest | undefined {
+  lowerPushOutCandidate(priority: number, byBytes: boolean, plan?: PushOutPlan): QueuedRequest | undefined {
     for (let i = this.#order.length - 1; i >= 0; i--) {
       const band = this.#order[i]!;
       if (band.priority >= priority) return undefined;
-      if (band.count > 0) return band.newestOfFattest(byBytes);
+      if (band.count - (plan?.band(band.priority).count ?? 0) > 0) return band.newestOfFattest(byBytes, plan);
     }
     return undefined;
   }

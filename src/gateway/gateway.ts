@@ -26,7 +26,7 @@ import type { CompiledTable } from '../routing/compile.ts';
 import { resolveRequest } from '../routing/resolve.ts';
 import { modelList } from '../routing/models-list.ts';
 import type { EndpointScheduling, Readiness } from '../scheduling/endpoint-scheduling.ts';
-import type { ChatMessage, SchedulingRequest } from '../scheduling/scheduler.ts';
+import type { ChatMessage, Decision, SchedulingRequest } from '../scheduling/scheduler.ts';
 import { GatewayMetrics } from './metrics.ts';
 
 export interface GatewayOptions {
@@ -234,12 +234,13 @@ export class Gateway {
     // has it now, the one flow control judged it by (infergate's choice: llm-d's director keeps the candidate pods
     // it listed before the wait).
     const pool = admission && admission.waitedMs > 0 ? (this.#ports.table.current?.pools.get(route.pool.name) ?? route.pool) : route.pool;
-    let decision;
+    let decision: Decision | undefined;
     try {
       const picked = scheduling.pick(pool, schedulingRequest);
       decision = picked instanceof Promise ? await picked : picked;
     } finally {
-      admission?.started();
+      // Not sent to a pod (shed, unavailable, or pick failed): the room it held in flow control frees now.
+      admission?.started(decision?.kind === 'route');
     }
     this.observers.decided(observed, decision);
     const decisionHeader: Record<string, string> = { ...budgetHeaders };
