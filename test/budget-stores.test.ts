@@ -6,6 +6,7 @@
  * window arithmetic to "never more than the budget in any 60 s".
  */
 import fc from 'fast-check';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBudgetStore, SLOT_MS, type BudgetStore } from '../src/budgets/store.ts';
 import { RedisBudgetStore } from '../src/runtime/node/redis-budgets.ts';
@@ -56,7 +57,10 @@ describe.each(Object.keys(makers))('%s budget store', (kind) => {
     const limits = { tokensPerMinute: 1000, maxConcurrent: 1 };
     const a = await store.reserve(t, 500, limits);
     if (!a.ok) throw new Error('refused');
-    expect(await store.reserve(t, 10, limits)).toMatchObject({ ok: false, limit: 'concurrency', retryAfterMs: 1000 });
+    const busy = await store.reserve(t, 10, limits);
+    expect(busy).toMatchObject({ ok: false, limit: 'concurrency', retryAfterMs: 1000 });
+    // When the whole budget is back (x-ratelimit-reset-tokens): the window's, not the retry's 1 s.
+    expect(!busy.ok && busy.resetMs).toBeGreaterThan(58_000);
     await store.settle(t, a.held, 500, 123);
     expect(await store.used(t)).toBe(123);
     // Using more than was reserved is charged too.
@@ -112,6 +116,28 @@ describe('redis budget store', () => {
     expect((await store.reserve(t, 1, limits)).ok).toBe(true);
   });
 
+  it('a reservation the client gave up on leaves nothing behind when the server runs it late', async () => {
+    const store = new RedisBudgetStore({ url: redis.url, prefix: 'late:', commandTimeoutMs: 100 });
+    await store.connect();
+    stores.push(store);
+    const admin = new Redis(redis.url);
+    const t = fresh();
+    const limits = { tokensPerMinute: 1000, maxConcurrent: 1 };
+    try {
+      // The server holds every write until told (a slow command, a failover): the reservation waits there, the client stops waiting.
+      await admin.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+      await expect(store.reserve(t, 50, limits)).rejects.toThrow(/timed out/);
+      await admin.call('CLIENT', 'UNPAUSE');
+      // Asked on the store's connection: answered after whatever the store sent before.
+      expect(await store.used(t)).toBe(0);
+      expect(await admin.zcard(`late:{${t}}:inflight`)).toBe(0);
+      expect(await store.reserve(t, 50, limits)).toMatchObject({ ok: true, remainingTokens: 950 });
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE').catch(() => {});
+      await admin.quit();
+    }
+  });
+
   it('an unreachable server fails the reservation at once (no queueing while it is down)', async () => {
     const store = new RedisBudgetStore({ url: 'redis://127.0.0.1:1' });
     stores.push(store);
@@ -136,6 +162,28 @@ describe('in-process budget store, on a fake clock', () => {
     now += 30_000;
     expect(store.used('t')).toBe(40);
     expect(store.reserve('t', 50, limits).ok).toBe(true);
+  });
+
+  it('forgets a tenant with nothing in flight and nothing left in its window', () => {
+    let now = 1_000_000;
+    const store = new MemoryBudgetStore(() => now);
+    const limits = { tokensPerMinute: 1000, maxConcurrent: 0 };
+    for (let i = 0; i < 1000; i++) {
+      const r = store.reserve(`once-${i}`, 10, limits);
+      if (r.ok) store.settle(`once-${i}`, r.held, 10, 10);
+    }
+    expect(store.reserve('in-flight', 10, limits).ok).toBe(true); // never settled
+    expect(store.tenants).toBe(1001);
+    now += 30_000;
+    const late = store.reserve('recent', 10, limits);
+    if (late.ok) store.settle('recent', late.held, 10, 10);
+    now += 31_000;
+    // The one-off tenants' charges have left the window: forgotten, as if new.
+    expect(store.reserve('next', 10, limits).ok).toBe(true);
+    expect(store.tenants).toBe(3);
+    expect(store.used('once-1')).toBe(0);
+    expect(store.used('recent')).toBe(10);
+    expect(store.reserve('in-flight', 1000, { tokensPerMinute: 1000, maxConcurrent: 1 })).toMatchObject({ ok: false, limit: 'concurrency' });
   });
 
   it('property: with answers using at most their reservation, no 60 s ever holds more than the budget', () => {

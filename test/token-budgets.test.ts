@@ -8,6 +8,9 @@
  * in flight; an unreachable store fails open or closed as configured.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { APIError } from 'openai';
@@ -164,6 +167,48 @@ describe('token budgets', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(await store.used('team-a')).toBe(usage + 40);
   }, 30_000);
+
+  it('a pod that compresses when asked: the gateway asks it not to, and charges the answer\'s usage', async () => {
+    // Usage 10 + 5 whatever was asked; gzipped when the request accepts it.
+    const accepted: string[] = [];
+    const pod = http.createServer((req, res) => {
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('vllm:num_requests_waiting{model_name="m"} 0\nvllm:num_requests_running{model_name="m"} 0\nvllm:kv_cache_usage_perc{model_name="m"} 0\n');
+        return;
+      }
+      let raw = '';
+      req.on('data', (c) => (raw += c));
+      req.on('end', () => {
+        accepted.push(String(req.headers['accept-encoding']));
+        const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+        const stream = (JSON.parse(raw) as { stream?: boolean }).stream === true;
+        const text = stream
+          ? `data: ${JSON.stringify({ id: 'c', object: 'text_completion', created: 1, model: MODEL, choices: [{ index: 0, text: 'hello', finish_reason: null }] })}\n\ndata: ${JSON.stringify({ id: 'c', object: 'text_completion', created: 1, model: MODEL, choices: [], usage })}\n\ndata: [DONE]\n\n`
+          : JSON.stringify({ id: 'c', object: 'text_completion', created: 1, model: MODEL, choices: [{ index: 0, text: 'hello', finish_reason: 'length' }], usage });
+        const gzip = /gzip/.test(String(req.headers['accept-encoding']));
+        res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+        res.end(gzip ? gzipSync(text) : text);
+      });
+    });
+    await new Promise<void>((r) => pod.listen(0, '127.0.0.1', r));
+    running.push({ close: () => new Promise<void>((r) => pod.close(() => r())) });
+    const endpoints = writeEndpointsFile([{ address: '127.0.0.1', port: (pod.address() as AddressInfo).port, labels: { pool: 'p' }, engine: 'vllm' }]);
+    const gateway = await gatewayFor(endpoints, [{ name: 'a', tenant: 'team-a', tokensPerMinute: 100_000 }]);
+    const store = gateway.gateway.budgets.store;
+    // The official client accepts gzip, as most clients do.
+    const a = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: KEYS['team-a'], maxRetries: 0, defaultHeaders: { 'accept-encoding': 'gzip, deflate' } });
+    const answer = await a.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 1000 });
+    expect(answer.usage!.total_tokens).toBe(15);
+    const stream = await a.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 1000, stream: true, stream_options: { include_usage: true } });
+    let streamed = 0;
+    for await (const chunk of stream) if (chunk.usage) streamed = chunk.usage.total_tokens;
+    expect(streamed).toBe(15);
+    await new Promise((r) => setTimeout(r, 20));
+    // Charged the two answers' usage, not two reservations of 1010.
+    expect(await store.used('team-a')).toBe(30);
+    expect(accepted).toEqual(['identity', 'identity']);
+  }, 20_000);
 
   it('two gateway replicas sharing Redis never let a tenant overshoot its budget by more than one reservation', async () => {
     const { sim, endpoints } = await pods();

@@ -61,6 +61,18 @@ describe('TokenBudgets', () => {
     expect(TokenBudgets.budgetFor(map, 'b')).toBe(any);
     expect(TokenBudgets.budgetFor(new Map([['a', own]]), 'b')).toBeUndefined();
   });
+  it('a refusal for requests in flight says when the token window is whole again, and to retry in 1 s', async () => {
+    let now = 1_000_000;
+    const budgets = new TokenBudgets(new MemoryBudgetStore(() => now));
+    const budget = { name: 'b', tenant: 't', tokensPerMinute: 100, maxConcurrentRequests: 1, defaultMaxTokens: 10 };
+    const parsed = { kind: 'completions' as const, body: { prompt: 'abcd'.repeat(10), max_tokens: 80 } };
+    expect('charge' in (await budgets.reserve(budget, 't', parsed))).toBe(true);
+    now += 100;
+    const check = await budgets.reserve(budget, 't', parsed);
+    if (!('refused' in check)) throw new Error('not refused');
+    expect(check.refused.type).toBe('requests');
+    expect(check.refused.headers).toMatchObject({ 'retry-after': '1', 'x-ratelimit-remaining-tokens': '10', 'x-ratelimit-reset-tokens': '59.9s' });
+  });
   it('settles through the store when the request ends', () => {
     const store = new MemoryBudgetStore();
     const budgets = new TokenBudgets(store);

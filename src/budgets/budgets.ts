@@ -85,12 +85,14 @@ export class TokenBudgets implements RequestObserver {
     try {
       result = await this.#store.reserve(tenant, reserved, { tokensPerMinute: limit, maxConcurrent: budget.maxConcurrentRequests });
     } catch (err) {
+      // The store has reserved nothing (BudgetStore.reserve: a reservation it gave up on is cancelled), so nothing is left to settle.
       return this.#storeFailed(err, tenant);
     }
     if (!result.ok) {
       const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
       const headers: Record<string, string> = { 'retry-after': String(seconds) };
-      if (limit > 0) Object.assign(headers, tokenHeaders(limit, result.remainingTokens, result.retryAfterMs));
+      // Retry-After says when this request would fit; x-ratelimit-reset-tokens, as OpenAI's, when the whole budget is back.
+      if (limit > 0) Object.assign(headers, tokenHeaders(limit, result.remainingTokens, result.resetMs));
       const message =
         result.limit === 'concurrency'
           ? `Rate limit reached for tenant "${tenant}" on requests in flight: Limit ${budget.maxConcurrentRequests}. Please try again in ${seconds}s, or send fewer requests at once.`

@@ -28,15 +28,18 @@ export interface Held {
   id: string;
 }
 
+/** `resetMs`: when the window is empty again, ms (OpenAI's x-ratelimit-reset-tokens); `retryAfterMs`: when this request would fit. */
 export type ReserveResult =
   | { ok: true; held: Held; remainingTokens: number; resetMs: number }
-  | { ok: false; limit: 'tokens' | 'concurrency'; remainingTokens: number; retryAfterMs: number };
+  | { ok: false; limit: 'tokens' | 'concurrency'; remainingTokens: number; retryAfterMs: number; resetMs: number };
 
 export interface BudgetStore {
   /**
    * Take `tokens` and one request in flight for `tenant` if both fit: ok with
    * the handle to settle with, what remains of the window and when it is
-   * whole again; or which limit refused and when to retry.
+   * whole again; or which limit refused and when to retry. One that throws
+   * has reserved nothing (the caller lets the request through uncounted, or
+   * refuses it: either way nothing will settle it).
    */
   reserve(tenant: string, tokens: number, limits: BudgetLimits): ReserveResult | Promise<ReserveResult>;
   /** The request ended: its slot is charged `actual` instead of `reserved`, and its place in flight freed. */
@@ -80,6 +83,8 @@ interface TenantWindow {
   tokens: Float64Array;
   /** The slot number each entry belongs to (so stale ones read as 0). */
   slotOf: Float64Array;
+  /** The latest slot charged: once it has left the window, so has every charge. */
+  lastSlot: number;
   inFlight: number;
 }
 
@@ -88,23 +93,31 @@ export class MemoryBudgetStore implements BudgetStore {
   readonly #tenants = new Map<string, TenantWindow>();
   readonly #now: () => number;
   #ids = 0;
+  /** When tenants are next looked over (see #forgetIdle). */
+  #sweepAt = -Infinity;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
   }
 
+  /** Tenants whose state is kept (tests, the dashboard). */
+  get tenants(): number {
+    return this.#tenants.size;
+  }
+
   reserve(tenant: string, tokens: number, limits: BudgetLimits): ReserveResult {
-    const w = this.#window(tenant);
     const now = this.#now();
+    if (now >= this.#sweepAt) this.#forgetIdle(now);
+    const w = this.#window(tenant);
     const slot = Math.floor(now / SLOT_MS);
     const charged = chargedIn(w);
     const used = windowUse(slot, charged);
     const remaining = limits.tokensPerMinute > 0 ? Math.max(0, limits.tokensPerMinute - used) : Infinity;
     if (limits.maxConcurrent > 0 && w.inFlight >= limits.maxConcurrent) {
-      return { ok: false, limit: 'concurrency', remainingTokens: remaining, retryAfterMs: SLOT_MS };
+      return { ok: false, limit: 'concurrency', remainingTokens: remaining, retryAfterMs: SLOT_MS, resetMs: resetAfter(slot, now, charged) };
     }
     if (limits.tokensPerMinute > 0 && used + tokens > limits.tokensPerMinute) {
-      return { ok: false, limit: 'tokens', remainingTokens: remaining, retryAfterMs: freedAfter(slot, used + tokens - limits.tokensPerMinute, now, charged) };
+      return { ok: false, limit: 'tokens', remainingTokens: remaining, retryAfterMs: freedAfter(slot, used + tokens - limits.tokensPerMinute, now, charged), resetMs: resetAfter(slot, now, charged) };
     }
     const k = slot % WINDOW_SLOTS;
     if (w.slotOf[k] !== slot) {
@@ -112,6 +125,7 @@ export class MemoryBudgetStore implements BudgetStore {
       w.tokens[k] = 0;
     }
     w.tokens[k] = w.tokens[k]! + tokens;
+    w.lastSlot = slot;
     w.inFlight++;
     return { ok: true, held: { slot, id: String(++this.#ids) }, remainingTokens: remaining - tokens, resetMs: resetAfter(slot, now, charged) };
   }
@@ -132,8 +146,21 @@ export class MemoryBudgetStore implements BudgetStore {
 
   #window(tenant: string): TenantWindow {
     let w = this.#tenants.get(tenant);
-    if (!w) this.#tenants.set(tenant, (w = { tokens: new Float64Array(WINDOW_SLOTS), slotOf: new Float64Array(WINDOW_SLOTS).fill(-Infinity), inFlight: 0 }));
+    if (!w) this.#tenants.set(tenant, (w = { tokens: new Float64Array(WINDOW_SLOTS), slotOf: new Float64Array(WINDOW_SLOTS).fill(-Infinity), lastSlot: -Infinity, inFlight: 0 }));
     return w;
+  }
+
+  /**
+   * Forget the tenants with nothing in flight and nothing left in the window:
+   * they are as if new (with a `*` budget every distinct tenant would else
+   * stay, ~1 KB each, for good). Once a window, so a request pays one
+   * comparison for it, and a tenant is kept at most two windows past its last
+   * request.
+   */
+  #forgetIdle(now: number): void {
+    this.#sweepAt = now + WINDOW_SLOTS * SLOT_MS;
+    const stale = Math.floor(now / SLOT_MS) - WINDOW_SLOTS;
+    for (const [tenant, w] of this.#tenants) if (w.inFlight === 0 && w.lastSlot <= stale) this.#tenants.delete(tenant);
   }
 }
 

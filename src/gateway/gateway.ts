@@ -254,6 +254,7 @@ export class Gateway {
     }
 
     // proxy: forward with the target model, restore the asked-for name in the answer.
+    const restoreModel = route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined;
     const answer = await this.#proxy.forward({
       pool,
       candidates: [decision.endpoint, ...decision.fallbacks],
@@ -263,7 +264,9 @@ export class Gateway {
       // A body that is not JSON (a path outside the API) is passed on as it came.
       body: !body || !route.targetModel || parsed.body.model === route.targetModel ? bytes : withModel(body, route.targetModel),
       stream: parsed.stream,
-      restoreModel: route.targetModel !== route.requestedModel ? { target: route.targetModel, requested: route.requestedModel } : undefined,
+      restoreModel,
+      // An API answer's usage is read (the budget's charge, token metrics, the access log), and a renamed model restored.
+      readsAnswer: kind !== 'other' || restoreModel !== undefined,
       continuation: kind === 'other' || !body ? undefined : continuationFor(kind, body.value, route.targetModel)?.body,
       extraHeaders: { ...decisionHeader, 'x-request-id': requestId },
       observed,

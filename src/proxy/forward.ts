@@ -32,6 +32,13 @@ export interface ForwardRequest {
   body: Uint8Array;
   stream: boolean;
   restoreModel?: { target: string; requested: string };
+  /**
+   * The gateway reads the answer: its usage (the tenant's charge, token
+   * metrics, the access log) or the model name to restore. The pod is then
+   * asked for it uncompressed: a gzipped answer's usage cannot be read as it
+   * passes, and its tenant would be charged the whole reservation.
+   */
+  readsAnswer: boolean;
   /** How to continue a streamed answer on another pod when its pod breaks off (../api/continuation.ts); undefined: it cannot be. */
   continuation?: (text: string, generated: number) => Uint8Array;
   extraHeaders: Record<string, string>;
@@ -151,10 +158,8 @@ export class Proxy {
   async #attempts(req: ForwardRequest, load: ReturnType<RetryBudget['begin']>): Promise<Answer> {
     const { upstream, lifecycle, observer } = this.ports;
     const budget = this.#budget;
-    const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId, req.request.remoteAddress);
+    const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId, req.request.remoteAddress, req.readsAnswer);
     this.ports.upstreamAuth?.apply(req.pool.name, headers);
-    // An answer whose model name will be restored is read as text: ask for it uncompressed.
-    if (req.restoreModel) headers['accept-encoding'] = 'identity';
     const attempts = Math.min(this.options.maxAttempts, req.candidates.length);
     const headersTimeoutMs = req.headersTimeoutMs ?? this.options.upstreamTimeoutMs;
     const refused: string[] = [];
@@ -319,10 +324,9 @@ export class Proxy {
     const endpoint = pick && (await pick(req.pool, req.scheduling, failed));
     if (!endpoint) return { error: `no other endpoint of pool "${req.pool.name}" can take it` };
     lifecycle.dispatched(req.pool, endpoint, req.scheduling);
-    const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId, req.request.remoteAddress);
+    const headers = upstreamRequestHeaders(req.request.headers, req.scheduling.requestId, req.request.remoteAddress, req.readsAnswer);
     this.ports.upstreamAuth?.apply(req.pool.name, headers);
     this.ports.observer.attempt(req.observed, endpoint, headers);
-    if (req.restoreModel) headers['accept-encoding'] = 'identity';
     let response: UpstreamResponse;
     try {
       response = await upstream.request({ origin: originOf(endpoint), method: 'POST', path: req.path + req.request.search, headers, host: req.request.headers.get('host') ?? undefined, body, signal: req.request.signal, headersTimeoutMs: this.options.upstreamTimeoutMs, protocol: req.pool.appProtocol });

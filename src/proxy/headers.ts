@@ -17,9 +17,11 @@ const HOP_BY_HOP = new Set([
 /**
  * Headers to send upstream: the client's, minus hop-by-hop, host and length
  * (recomputed); the client's address appended to X-Forwarded-For (a client's
- * own X-Forwarded-For is kept in front, as proxies chain it).
+ * own X-Forwarded-For is kept in front, as proxies chain it). An answer the
+ * gateway reads (`readsAnswer`: its usage, or the model name it restores) is
+ * asked for uncompressed, whatever the client accepts.
  */
-export function upstreamRequestHeaders(incoming: InboundHeaders, requestId: string, clientAddress?: string): Record<string, string> {
+export function upstreamRequestHeaders(incoming: InboundHeaders, requestId: string, clientAddress: string | undefined, readsAnswer: boolean): Record<string, string> {
   const out: Record<string, string> = {};
   const listed = connectionListed(incoming);
   incoming.forEach((value, name) => {
@@ -27,6 +29,7 @@ export function upstreamRequestHeaders(incoming: InboundHeaders, requestId: stri
     out[name] = value;
   });
   out['x-request-id'] = requestId;
+  if (readsAnswer) out['accept-encoding'] = 'identity';
   if (!out['content-type']) out['content-type'] = 'application/json';
   if (clientAddress) out['x-forwarded-for'] = out['x-forwarded-for'] ? `${out['x-forwarded-for']}, ${clientAddress}` : clientAddress;
   return out;
