@@ -8,7 +8,7 @@ import { Buffer } from 'node:buffer';
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientBodyError, ClientError } from './types.ts';
-import { cleanUp, client, ok, readAll, rejection, request, sleep, text, until, upstream } from './testing.ts';
+import { cleanUp, client, ok, readAll, rejection, request, silentPort, sleep, text, until, upstream } from './testing.ts';
 
 afterEach(cleanUp);
 
@@ -36,6 +36,18 @@ describe('Http1Client: never a request twice', () => {
     expect(err.kind).toBe('broken');
     await sleep(20);
     expect(up.requests).toHaveLength(1);
+  });
+
+  it('an address that never answers the SYN (a deleted pod) fails as connect, written false, at connectTimeoutMs', async () => {
+    const port = await silentPort();
+    const err = (await rejection(client({ connectTimeoutMs: 100 }).request(request(`http://127.0.0.1:${port}`, { headersTimeoutMs: 2_000 })))) as ClientError;
+    expect([err.kind, err.written, err.message]).toEqual(['connect', false, 'no connection within 100 ms']);
+  });
+
+  it('a head timeout before the connection is made: timeout, written false', async () => {
+    const port = await silentPort();
+    const err = (await rejection(client({ connectTimeoutMs: 2_000 }).request(request(`http://127.0.0.1:${port}`, { headersTimeoutMs: 100 })))) as ClientError;
+    expect([err.kind, err.written]).toEqual(['timeout', false]);
   });
 
   it('a kept-alive socket whose server sent Keep-Alive: timeout=1 is not reused after it (N − 1 s)', async () => {

@@ -39,13 +39,18 @@ export interface Http1ClientOptions {
   maxBufferedBytes?: number;
   /** A body with no byte for this long fails with ClientBodyError `idle`, ms (default 300 000, Envoy's stream idle timeout); a request may set its own. */
   bodyIdleTimeoutMs?: number;
+  /**
+   * A connection not made within this long fails the request as `connect` (nothing written: it may go to
+   * another endpoint), ms (default 5 000, Envoy's cluster `connect_timeout`).
+   */
+  connectTimeoutMs?: number;
 }
 
 export class Http1Client {
   readonly #origins = new Map<string, Origin>();
   readonly #conns = new Set<Conn>();
   readonly #maxIdle: number;
-  readonly #limits: { maxBuffered: number; bodyIdleMs: number };
+  readonly #limits: { maxBuffered: number; bodyIdleMs: number; connectMs: number };
   readonly #deadlines = new Deadlines<Exchange>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
@@ -53,7 +58,7 @@ export class Http1Client {
   constructor(options: number | Http1ClientOptions = {}) {
     const o = typeof options === 'number' ? { maxSockets: options } : options;
     this.#maxIdle = o.maxSockets ?? 512;
-    this.#limits = { maxBuffered: o.maxBufferedBytes ?? 64 << 20, bodyIdleMs: o.bodyIdleTimeoutMs ?? 300_000 };
+    this.#limits = { maxBuffered: o.maxBufferedBytes ?? 64 << 20, bodyIdleMs: o.bodyIdleTimeoutMs ?? 300_000, connectMs: o.connectTimeoutMs ?? 5_000 };
   }
 
   /**
@@ -72,7 +77,7 @@ export class Http1Client {
     }
     let conn = origin.take(Date.now());
     if (!conn) {
-      conn = new Conn(origin, this.#conns);
+      conn = new Conn(origin, this.#conns, this.#limits.connectMs);
       this.#conns.add(conn);
     }
     const exchange = new Exchange(conn, req, this.#limits.maxBuffered, req.bodyIdleTimeoutMs ?? this.#limits.bodyIdleMs, this.#deadlines);
@@ -225,16 +230,24 @@ class Conn implements ResponseSink {
    * socket is only buffered: if connecting fails, no byte of it was written.
    */
   connected = false;
+  #connectTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly origin: Origin,
     private readonly all: Set<Conn>,
+    connectMs: number,
   ) {
     this.parser = new Http1ResponseParser(this);
     origin.open++;
     const socket = connect({ host: origin.host, port: origin.port, noDelay: true });
     socket.setNoDelay(true);
-    socket.once('connect', () => (this.connected = true));
+    // A SYN nobody answers (the address of a deleted pod) would wait out the kernel's retries, or the request's
+    // head timeout and a 504; given up on sooner, it fails as `connect` and the proxy tries another endpoint.
+    this.#connectTimer = setTimeout(() => this.terminate(new Error(`no connection within ${connectMs} ms`)), connectMs);
+    socket.once('connect', () => {
+      this.connected = true;
+      clearTimeout(this.#connectTimer);
+    });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.terminate());
     socket.on('error', (err) => this.terminate(err));
@@ -343,6 +356,7 @@ class Conn implements ResponseSink {
   #destroy(): void {
     if (this.dead) return;
     this.dead = true;
+    clearTimeout(this.#connectTimer);
     this.origin.open--;
     this.all.delete(this);
     this.origin.remove(this);

@@ -12,13 +12,15 @@ import { NodeHeaders } from './headers.ts';
 import { parseHead, type Head } from './request-head.ts';
 import type { FastServerOptions } from './server.ts';
 import { BodyTooLargeError, type ServerAnswer, type ServerRequest } from './types.ts';
-import { chunkFrame, drained, httpDate, strayLineEnd } from './wire.ts';
+import { chunkFrame, drainedWithin, httpDate, strayLineEnd } from './wire.ts';
 import { batchWrite, flushNow } from './write-batch.ts';
 
 /** The server's bounds, resolved from its options. */
 export interface Limits {
   headersMs: number;
   requestMs: number;
+  /** Most time between two writes that complete while the client is not reading (nginx's `send_timeout`). */
+  sendMs: number;
   maxDrain: number;
   errorBody: ErrorBody;
 }
@@ -40,6 +42,12 @@ const enum State {
   Busy,
   /** Answered an over-limit request; its body is still arriving and is dropped before the next head. */
   Drain,
+  /**
+   * Answered, but the client has not read the answers (the socket wants 'drain'): the next request is not
+   * read or parsed until it does, as node:http pauses such a socket — else pipelined requests from a client
+   * that never reads would pile their answers up in memory without bound.
+   */
+  Sending,
   Closed,
 }
 
@@ -86,11 +94,14 @@ export class Connection {
         const n = Math.min(this.#discard, chunk.length);
         this.#discard -= n;
         if (this.#discard > 0) return;
+        // The refused request is over: the next one's head timer starts at its own first byte.
+        this.#startedAt = 0;
         this.#state = State.Head;
         this.#parse(chunk.subarray(n));
         return;
       }
-      case State.Busy: {
+      case State.Busy:
+      case State.Sending: {
         if (this.#discard > 0) {
           const n = Math.min(this.#discard, chunk.length);
           this.#discard -= n;
@@ -109,6 +120,7 @@ export class Connection {
   #parse(buf: Buffer): void {
     this.#pending = null;
     if (buf.length === 0) return;
+    if (this.socket.writableNeedDrain) return this.#holdBack(buf);
     if (!this.#startedAt) this.#startedAt = Date.now();
     // Anything but a POST goes to node:http at once.
     const probe = Math.min(buf.length, POST.length);
@@ -236,7 +248,8 @@ export class Connection {
         if (done) break;
         if (socket.destroyed) return;
         if (value.byteLength === 0) continue;
-        if (!batchWrite(socket, chunkFrame(value))) await drained(socket);
+        // A client that stops reading is cut after the send timeout: the reader is then cancelled (onClose).
+        if (!batchWrite(socket, chunkFrame(value))) await drainedWithin(socket, this.limits.sendMs);
       }
       if (socket.destroyed) return;
       batchWrite(socket, '0\r\n\r\n', 'latin1');
@@ -266,6 +279,21 @@ export class Connection {
     this.#pending = null;
     if (this.socket.isPaused()) this.socket.resume();
     if (pending) this.#parse(pending);
+  }
+
+  /** The client has not read its answers: keep the next request's bytes, read no more until it does (State.Sending), within the send timeout. */
+  #holdBack(buf: Buffer): void {
+    this.#state = State.Sending;
+    this.#pending = buf;
+    this.socket.pause();
+    void drainedWithin(this.socket, this.limits.sendMs).then(() => {
+      if (this.#state !== State.Sending) return;
+      this.#state = State.Head;
+      const pending = this.#pending;
+      this.#pending = null;
+      this.socket.resume();
+      if (pending) this.#parse(pending);
+    });
   }
 
   /** Give the connection, and the bytes read of its current request, to node:http. */
@@ -302,9 +330,16 @@ export class Connection {
   /** The sweep: a head or body that has taken too long is answered 408 even when no byte arrives. */
   check(now: number): void {
     const state = this.#state;
-    if (!this.#startedAt || state === State.Busy || state === State.Closed) return;
+    if (!this.#startedAt || state === State.Busy || state === State.Sending || state === State.Closed) return;
     const took = now - this.#startedAt;
-    if (state === State.Head ? took > this.limits.headersMs : took > this.limits.requestMs) this.#timeoutAnswer();
+    if (state === State.Head ? took <= this.limits.headersMs : took <= this.limits.requestMs) return;
+    if (state === State.Drain) {
+      // The refused request was answered (413): no second answer to it (RFC 9112 §9.3), only the close.
+      this.#state = State.Closed;
+      this.#linger();
+      return;
+    }
+    this.#timeoutAnswer();
   }
 
   #timeoutAnswer(): void {
@@ -344,8 +379,9 @@ export class Connection {
   };
 
   #onTimeout = (): void => {
-    // Idle too long, or a request trickling in: close. A request being answered may take its time.
-    if (this.#state !== State.Busy) this.socket.destroy();
+    // Idle too long, or a request trickling in: close. A request being answered may take its time, and
+    // answers the client is slow to read are under the send timeout.
+    if (this.#state !== State.Busy && this.#state !== State.Sending) this.socket.destroy();
   };
 }
 

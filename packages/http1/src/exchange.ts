@@ -15,6 +15,8 @@ const UNCLAIMED_LIMIT = 256 * 1024;
 
 /** What an exchange needs of the connection carrying it. */
 export interface ExchangeConnection {
+  /** The connection was made: the request was handed to the server. */
+  readonly connected: boolean;
   pause(): void;
   resume(): void;
   /** Drop the socket without settling anything (the exchange already did). */
@@ -193,7 +195,9 @@ export class Exchange implements ClientBody, HasDeadline {
   timedOut(): void {
     if (this.#state !== WAITING) return;
     const conn = this.#conn;
-    this.failHead(new ClientError('timeout', `no response within ${this.#headTimeoutMs} ms`));
+    // Never connected (a connect timeout longer than the head timeout): nothing was written.
+    const written = conn?.connected ?? true;
+    this.failHead(new ClientError('timeout', written ? `no response within ${this.#headTimeoutMs} ms` : `no connection within ${this.#headTimeoutMs} ms`, written));
     conn?.kill();
   }
 

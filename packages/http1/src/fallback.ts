@@ -55,9 +55,11 @@ export function createFallback(options: FallbackOptions): Server {
     },
   );
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
-    // As node:http's default handler: answer only when nothing is being answered on the connection.
-    const busy = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || busy) {
+    // As node:http's default handler: answer unless an answer has begun on the connection (its bytes would be
+    // corrupted). A request whose body is malformed (a bad chunk, or a Transfer-Encoding other than chunked
+    // last, RFC 9112 §6.3) already has a ServerResponse, with nothing sent yet: it gets its 400.
+    const answering = (socket as Socket & { _httpMessage?: { _headerSent?: boolean } | null })._httpMessage?._headerSent === true;
+    if (err.code === 'ECONNRESET' || !socket.writable || answering) {
       socket.destroy();
       return;
     }

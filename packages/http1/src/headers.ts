@@ -6,7 +6,8 @@ export class NodeHeaders {
 
   get(name: string): string | null {
     const v = this.raw[name];
-    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+    // Only values: node:http's headers are a plain object, whose `constructor` or `toString` is no header.
+    return typeof v === 'string' ? v : Array.isArray(v) ? v.join(', ') : null;
   }
 
   forEach(callback: (value: string, name: string) => void): void {

@@ -1,6 +1,7 @@
 /**
  * parseHead: the request heads the fast server takes itself, and every shape it leaves to node:http.
  */
+import { NodeHeaders } from './headers.ts';
 import { parseHead } from './request-head.ts';
 import { describe, expect, it } from 'vitest';
 import { ROUTES } from './testing.ts';
@@ -34,6 +35,13 @@ describe('parseHead', () => {
 
   it('keeps tabs and obs-text in values, and an empty value', () => {
     expect(parseHead('POST /v1/embeddings HTTP/1.1\r\nX-A: a\tb\xe9\r\nX-Empty:', ROUTES)?.headers).toEqual({ 'x-a': 'a\tb\xe9', 'x-empty': '' });
+  });
+
+  it('keeps headers named after Object.prototype members as own values; NodeHeaders reads only values', () => {
+    const head = parseHead('POST /v1/embeddings HTTP/1.1\r\nConstructor: a\r\n__proto__: c\r\nconstructor: d', ROUTES)!;
+    expect(Object.entries(head.headers)).toEqual([['constructor', 'a, d'], ['__proto__', 'c']]);
+    // node:http's headers, which node-inbound reads through it too, are a plain object.
+    expect(new NodeHeaders({ host: 'gw' }).get('constructor')).toBeNull();
   });
 
   const others: [string, string][] = [

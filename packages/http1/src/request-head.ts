@@ -48,7 +48,8 @@ export function parseHead<K extends string>(text: string, routes: Readonly<Recor
   const path = q >= 0 ? target.slice(0, q) : target;
   const kind = routes[path];
   if (!kind) return null;
-  const headers: IncomingHttpHeaders = {};
+  // No prototype: a header named `constructor`, `toString` or `__proto__` is a header like any other.
+  const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
   let length = -1;
   let hosts = 0;
   let keepAlive = true;

@@ -2,7 +2,9 @@
  * Regression tests for the fast server's security findings (issue 16, "the
  * hand-written HTTP/1.1 stack"): request smuggling through line ends and
  * controls, Host, timeouts on every connection (handed-off ones too),
- * connection caps, and the bounded drain after a 413.
+ * connection caps, the bounded drain after a 413 — and, from the review of
+ * packages/http1, node:http's 400 to a body it cannot read, the timers after
+ * a 413, and header names that are Object.prototype members.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseHead } from './request-head.ts';
@@ -50,6 +52,35 @@ describe('request smuggling: heads the fast path never serves', () => {
     // llhttp refuses an HTAB after a content-length's digits; so does the fast path.
     expect(parseHead('POST /v1/embeddings HTTP/1.1\r\nhost: gw\r\ncontent-length: 2\t', ROUTES)).toBeNull();
     expect(parseHead('POST /v1/embeddings HTTP/1.1\r\nhost: gw\r\ncontent-length:\t2 ', ROUTES)?.length).toBe(2);
+  });
+});
+
+describe("node:http's own errors on a handed-off connection", () => {
+  for (const [name, body] of [
+    ['Transfer-Encoding: xchunked (RFC 9112 §6.3)', 'transfer-encoding: xchunked\r\n\r\n1\r\nx\r\n0\r\n\r\n'],
+    ['a chunk size that overflows', 'transfer-encoding: chunked\r\n\r\nffffffffffffffffff1\r\nx\r\n0\r\n\r\n'],
+  ] as const) {
+    it(`${name}: 400 and close, as node:http (the request already has a ServerResponse, nothing sent)`, async () => {
+      const { port } = await start();
+      const c = await connect(port);
+      c.socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n${body}`);
+      await c.closed();
+      expect(json400(c.text()).code).toBe('malformed_request');
+    });
+  }
+});
+
+describe('header names that are Object.prototype members', () => {
+  it('constructor, toString and __proto__ reach the handler as sent', async () => {
+    const { port, calls } = await start();
+    const c = await connect(port);
+    c.socket.write(post('/v1/embeddings', 'p', ['constructor: a', 'toString: b', '__proto__: c']));
+    await c.until((t) => t.endsWith('p'), 'the answer');
+    const headers = calls[0]!.request.headers;
+    expect([headers.get('constructor'), headers.get('tostring'), headers.get('__proto__'), headers.get('hasownproperty')]).toEqual(['a', 'b', 'c', null]);
+    const seen: [string, string][] = [];
+    headers.forEach((value, name) => seen.push([name, value]));
+    expect(seen).toEqual([['host', 'gw'], ['constructor', 'a'], ['tostring', 'b'], ['__proto__', 'c'], ['content-length', '1']]);
   });
 });
 
@@ -167,5 +198,49 @@ describe('413 and the body that follows', () => {
     c.socket.write('x'.repeat(4096));
     await c.closed();
     expect(c.text()).toMatch(/^HTTP\/1\.1 413 [^]*connection: close\r\n/);
+  });
+
+  const head413 = 'POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-length: 1000\r\n\r\n';
+
+  it('once the refused body is dropped, the connection idles past the header timeout unanswered, and serves the next request', async () => {
+    const { port } = await start({ headersTimeoutMs: 50, requestTimeoutMs: 5_000 });
+    const c = await connect(port);
+    c.socket.write(head413);
+    await c.until((t) => t.endsWith('}'), 'the 413');
+    c.socket.write('x'.repeat(1000));
+    await sleep(200);
+    expect(c.text().match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 413 ']);
+    expect(c.isClosed()).toBe(false);
+    c.socket.write(post('/v1/embeddings', 'after'));
+    await c.until((t) => t.endsWith('after'), 'the next answer');
+  });
+
+  it('a body dropped over longer than the header timeout: the next head, in two pieces, has its own header time', async () => {
+    const { port } = await start({ headersTimeoutMs: 100, requestTimeoutMs: 5_000 });
+    const c = await connect(port);
+    c.socket.write(head413);
+    for (let i = 0; i < 4; i++) {
+      await sleep(40);
+      c.socket.write('x'.repeat(250));
+    }
+    const next = post('/v1/embeddings', 'after');
+    c.socket.write(next.slice(0, 20));
+    await sleep(20);
+    c.socket.write(next.slice(20));
+    const text = await c.until((t) => t.endsWith('after') || t.includes(' 408 '), 'the next answer');
+    expect(text.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 413 ', 'HTTP/1.1 200 ']);
+  });
+
+  it('a refused body still arriving at the request timeout: the connection closes, with no second answer (RFC 9112 §9.3)', async () => {
+    const { port } = await start({ headersTimeoutMs: 100, requestTimeoutMs: 150 });
+    const c = await connect(port);
+    c.socket.write(head413);
+    const drip = setInterval(() => !c.isClosed() && c.socket.write('x'.repeat(20)), 20);
+    try {
+      await c.closed(3_000);
+    } finally {
+      clearInterval(drip);
+    }
+    expect(c.text().match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 413 ']);
   });
 });

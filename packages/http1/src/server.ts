@@ -48,6 +48,12 @@ export interface FastServerOptions<K extends string = string> {
   headersTimeoutMs?: number;
   /** A request whose head and body take longer to arrive is answered 408, ms (default 60 000). */
   requestTimeoutMs?: number;
+  /**
+   * A client that reads none of its answer for this long, while the answer is backed up, is cut, ms (default
+   * 60 000, nginx's `send_timeout`): the time between two writes that complete, not for the whole answer.
+   * A streamed answer's stream is then cancelled, as when the client leaves.
+   */
+  sendTimeoutMs?: number;
   /** Connections open at once; more are closed unanswered and counted (default 10 000). */
   maxConnections?: number;
   /** Connections open at once from one client address (default 1 000; see ./admission.ts). */
@@ -75,6 +81,7 @@ export function listenFast<K extends string>(options: FastServerOptions<K>, port
   const limits: Limits = {
     headersMs: Math.min(options.headersTimeoutMs ?? 60_000, requestMs),
     requestMs,
+    sendMs: options.sendTimeoutMs ?? 60_000,
     maxDrain: options.maxDrainBytes ?? 16 << 20,
     errorBody: options.errorBody ?? plainError,
   };

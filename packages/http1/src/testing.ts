@@ -7,6 +7,7 @@
  * calls `afterEach(cleanUp)`.
  */
 import { Buffer } from 'node:buffer';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -20,9 +21,11 @@ const servers: Listening[] = [];
 export const sockets: net.Socket[] = [];
 const upstreams: Upstream[] = [];
 const clients: Http1Client[] = [];
+const children: ChildProcess[] = [];
 
 /** Close every server, socket and client a test opened here, and restore mocks. */
 export async function cleanUp(): Promise<void> {
+  for (const child of children.splice(0)) child.kill();
   for (const s of sockets.splice(0)) s.destroy();
   await Promise.all(clients.splice(0).map((c) => c.close()));
   await Promise.all([...servers.splice(0), ...upstreams.splice(0)].map((s) => s.close()));
@@ -245,6 +248,27 @@ export async function upstream(answer: Answerer): Promise<Upstream> {
     });
   upstreams.push(up);
   return up;
+}
+
+/**
+ * A port on 127.0.0.1 whose SYNs go unanswered, as a deleted pod's address: a listener in another process
+ * that never accepts (its event loop is blocked), its accept queue (backlog 1) filled first, so the kernel
+ * drops every SYN after.
+ */
+export async function silentPort(): Promise<number> {
+  const code = `const s = require('node:net').createServer(); s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => { process.stdout.write(s.address().port + '\\n'); for (const end = Date.now() + 30000; Date.now() < end; ); });`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const port = Number(await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString()))));
+  // Fill the accept queue: the kernel completes two handshakes (backlog + 1), then drops the SYNs that follow.
+  let connected = 0;
+  for (let i = 0; i < 2; i++) {
+    const filler = net.connect(port, '127.0.0.1', () => connected++);
+    filler.on('error', () => undefined);
+    sockets.push(filler);
+  }
+  await until(() => connected === 2, 'the accept queue to fill');
+  return port;
 }
 
 export function client(options?: ConstructorParameters<typeof Http1Client>[0]): Http1Client {

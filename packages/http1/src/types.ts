@@ -91,7 +91,8 @@ export interface ClientResponse {
 /**
  * Why a request got no response (no valid head):
  * - `connect`: **no byte of the request was written** — the connection was
- *   refused or failed before it was established. The server cannot have seen
+ *   refused, failed before it was established, or was not established within
+ *   the client's connect timeout. The server cannot have seen
  *   the request: it is safe to send it elsewhere, whatever its method.
  * - `broken`: the request was written (all or part of it), and the connection
  *   then closed or reset before a head arrived, or the answer's head was not
@@ -99,7 +100,8 @@ export interface ClientResponse {
  *   control characters that could not be passed on). The server may have
  *   received and acted on the request: a POST must not be sent again (nginx
  *   and node:http's agent never do); answer 502.
- * - `timeout`: no head within `headersTimeoutMs` (the request was written).
+ * - `timeout`: no head within `headersTimeoutMs` (the request was written,
+ *   unless the connection was never established: then `written` is false).
  * - `aborted`: the caller's signal.
  * - `invalid`: the request cannot be written (a bad method, path or header);
  *   nothing was sent.
@@ -110,7 +112,7 @@ export interface ClientResponse {
 export type ClientFailure = 'connect' | 'broken' | 'timeout' | 'aborted' | 'invalid';
 
 export class ClientError extends Error {
-  /** Whether any byte of the request may have reached the server (false for `connect` and `invalid`). */
+  /** Whether any byte of the request may have reached the server (false for `connect`, `invalid`, and a `timeout` before the connection was made). */
   readonly written: boolean;
 
   constructor(

@@ -1,5 +1,6 @@
 /** Small pieces of the server's wire work: chunk framing, the date header, waiting for drain. */
 import { Buffer } from 'node:buffer';
+import type net from 'node:net';
 
 /** A CR or LF that is not half of a CRLF (a CR last in `buf` may be). */
 export function strayLineEnd(buf: Buffer): boolean {
@@ -44,4 +45,26 @@ export function drained(socket: { once(event: string, fn: () => void): unknown; 
     socket.once('drain', done);
     socket.once('close', done);
   });
+}
+
+/**
+ * `drained`, bounded as nginx's `send_timeout`: the peer has `ms` between two writes that complete, not for
+ * all it is sent; past it the socket is destroyed. Node reports a write only when it completes (the bytes
+ * unsent drop), so progress is checked every `ms`: a peer that reads nothing is cut after one to two of them.
+ */
+export async function drainedWithin(socket: net.Socket, ms: number): Promise<void> {
+  if (socket.destroyed) return;
+  let unsent = socket.writableLength;
+  const check = (): void => {
+    const left = socket.writableLength;
+    if (left >= unsent) {
+      socket.destroy();
+      return;
+    }
+    unsent = left;
+    timer = setTimeout(check, ms);
+  };
+  let timer = setTimeout(check, ms);
+  await drained(socket);
+  clearTimeout(timer);
 }
