@@ -4,10 +4,14 @@
  * reaches one pod only, and the client gets a 502 — for a pod that closes
  * after reading, for a malformed answer, and for a header value no server
  * could pass on (whose pod connection is closed); a refused connection is
- * still tried on the next pod.
+ * still tried on the next pod, and so is an address that never answers the
+ * SYN (a deleted pod's), once `--upstream-connect-timeout` has passed.
  */
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { cleanUp, silentPort } from '../packages/http1/src/testing.ts';
+import { parseFlags } from '../src/config/flags.ts';
+import { gatewayFlags, gatewayOptions } from '../src/config/gateway-flags.ts';
 import { startGateway, type RunningGateway } from '../src/runtime/node/gateway.ts';
 import { chat, postJson } from './harness.ts';
 import { staticEndpoints } from './static-endpoints.ts';
@@ -23,6 +27,7 @@ interface RawPod {
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
+  await cleanUp();
 });
 
 /** A pod that reads each request, then does `act` with the socket. */
@@ -56,8 +61,9 @@ async function rawPod(act: (socket: net.Socket) => void): Promise<RawPod> {
   return pod;
 }
 
-async function gatewayFor(ports: number[]): Promise<RunningGateway> {
-  const gw = await startGateway({ port: 0, endpointSource: staticEndpoints(ports.map((port) => ({ address: '127.0.0.1', port, labels: { pool: 'p' }, engine: 'vllm' as const }))) });
+async function gatewayFor(ports: number[], argv: string[] = []): Promise<RunningGateway> {
+  const { upstreamTimeoutMs, upstreamConnectTimeoutMs } = gatewayOptions(parseFlags(argv, gatewayFlags, {}), undefined);
+  const gw = await startGateway({ port: 0, upstreamTimeoutMs, upstreamConnectTimeoutMs, endpointSource: staticEndpoints(ports.map((port) => ({ address: '127.0.0.1', port, labels: { pool: 'p' }, engine: 'vllm' as const }))) });
   open.push(gw);
   const applied = gw.store.apply({
     routes: [{ name: 'all', rules: [{ backendRefs: [{ pool: 'p' }] }] }],
@@ -103,4 +109,21 @@ describe('a pod that misbehaves after reading the POST', () => {
     for (let i = 0; i < 4; i++) expect((await postJson(`${gw.url}/v1/chat/completions`, chat('bot'))).status).toBe(200);
     expect(good.requests).toBe(4);
   });
+
+  it('an address that never answers the SYN (a deleted pod) is given up on after --upstream-connect-timeout, and the next pod answers', async () => {
+    const silent = await silentPort();
+    const good = await rawPod((s) => s.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}'));
+    // Without a connect timeout a request tried first on the silent address waits out the head timeout: a 504.
+    const gw = await gatewayFor([silent, good.port], ['--upstream-connect-timeout', '300', '--upstream-timeout', '8000']);
+    // The picker has no metrics (FailOpen, by load): it tries the silent address first for some requests. Each is
+    // answered 200 by the good pod; one that was tried on the silent address first took the connect timeout.
+    let triedSilentFirst = 0;
+    for (let i = 0; i < 40 && triedSilentFirst === 0; i++) {
+      const started = Date.now();
+      expect((await postJson(`${gw.url}/v1/chat/completions`, chat('bot'))).status).toBe(200);
+      if (Date.now() - started >= 250) triedSilentFirst++;
+    }
+    expect(triedSilentFirst).toBe(1);
+    expect(good.requests).toBeGreaterThan(0);
+  }, 20_000);
 });

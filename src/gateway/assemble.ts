@@ -44,6 +44,8 @@ import { gatewayTelemetry, type TelemetryParts } from './telemetry.ts';
 export interface GatewayStartOptions extends Partial<GatewayOptions>, PreciseOptions {
   port?: number;
   host?: string;
+  /** ms to open a connection to a pod before the next endpoint is tried (packages/http1's client on Node and Deno; default 5 000). */
+  upstreamConnectTimeoutMs?: number;
   /** Kubernetes manifests (YAML) to load at start. */
   manifests?: string;
   /** The endpoints file (scraped by an agent embedded in the gateway). */
@@ -79,8 +81,8 @@ export interface GatewayStartOptions extends Partial<GatewayOptions>, PreciseOpt
    * while their pool is saturated, by priority band and fairness flow.
    */
   flowControl?: { config?: Partial<FlowControlConfig>; maxConcurrency?: number; maxPendingPrefillTokens?: number; saturation?: Partial<SaturationConfig> };
-  /** Bounds of the data-plane server (packages/http1, Node and Deno): connections at once (all, per client address), head and request timeouts, and how long `close()` lets requests under way finish (default 0: cut at once). */
-  dataPlaneLimits?: { maxConnections?: number; maxConnectionsPerClient?: number; headersTimeoutMs?: number; requestTimeoutMs?: number; drainTimeoutMs?: number };
+  /** Bounds of the data-plane server (packages/http1, Node and Deno): connections at once (all, per client address), head, request and send timeouts, and how long `close()` lets requests under way finish (default 0: cut at once). */
+  dataPlaneLimits?: { maxConnections?: number; maxConnectionsPerClient?: number; headersTimeoutMs?: number; requestTimeoutMs?: number; sendTimeoutMs?: number; drainTimeoutMs?: number };
   /** Clients' API keys file (SHA-256 digests, each with a tenant): the data plane then requires a key. */
   apiKeys?: string;
   /** What the pods receive in Authorization, per pool (file). */

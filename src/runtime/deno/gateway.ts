@@ -53,7 +53,7 @@ export async function startDenoGateway(options: DenoGatewayOptions): Promise<Run
   const telemetry = await denoObservers(options, deno().env.toObject());
   // Deno's node:net and node:http2 carry packages/http1's clients: HTTP/1.1, and h2c for h2c pools.
   const h2c = new H2cClient();
-  const client = byProtocol({ http: new Http1Client(), h2c, runtime: 'Deno' });
+  const client = byProtocol({ http: new Http1Client({ connectTimeoutMs: options.upstreamConnectTimeoutMs }), h2c, runtime: 'Deno' });
   // The pods' /metrics are read as on Node (its own pools of the same clients): far less CPU a scrape than fetch.
   const scrape = scrapeGetter();
   let assembled;

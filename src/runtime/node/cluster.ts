@@ -45,7 +45,7 @@ export interface WorkerConfig {
   slot: number;
   options: Pick<
     StartGatewayOptions,
-    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'apiKeys' | 'upstreamCredentials' | 'dataPlaneLimits' | 'flowControl' | 'accessLog' | 'accessLogSample' | 'accessLogMaxRate' | 'tenantHeader' | 'explainHeader' | 'budgetStore' | 'budgetFailureMode' | 'kvEvents'
+    'port' | 'host' | 'bodyLimit' | 'upstreamTimeoutMs' | 'upstreamConnectTimeoutMs' | 'maxAttempts' | 'schedulingConfig' | 'staleAfterMs' | 'agent' | 'agentToken' | 'tableFrom' | 'apiKeys' | 'upstreamCredentials' | 'dataPlaneLimits' | 'flowControl' | 'accessLog' | 'accessLogSample' | 'accessLogMaxRate' | 'tenantHeader' | 'explainHeader' | 'budgetStore' | 'budgetFailureMode' | 'kvEvents'
   >;
 }
 
@@ -172,6 +172,7 @@ export async function startClusterGateway(options: ClusterGatewayOptions): Promi
       host: options.host ?? '127.0.0.1',
       bodyLimit: options.bodyLimit,
       upstreamTimeoutMs: options.upstreamTimeoutMs,
+      upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs,
       maxAttempts: options.maxAttempts,
       schedulingConfig: options.schedulingConfig,
       // Each worker checks keys, bounds its connections and queues its own requests, as a replica does.

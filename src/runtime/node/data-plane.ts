@@ -21,6 +21,8 @@ export interface DataPlaneLimits {
   maxConnectionsPerClient?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** A client that reads nothing of its answer for this long is cut (nginx's send_timeout). */
+  sendTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
   /** How long `close()` lets requests under way finish (0: cut at once). */
   drainTimeoutMs?: number;

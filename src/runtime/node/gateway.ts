@@ -62,7 +62,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   // The embedded agent scrapes through packages/http1's clients (./metrics-getter.ts; Node's, so lent from here).
   const getter = !options.endpointSource && options.endpoints && !options.agent ? scrapeGetter() : undefined;
   // HTTP/1.1 to the pods, and HTTP/2 cleartext to a pool whose port says `appProtocol: kubernetes.io/h2c`.
-  const upstream = byProtocol({ http: new Http1Client(), h2c: new H2cClient(), runtime: 'Node' });
+  const upstream = byProtocol({ http: new Http1Client({ connectTimeoutMs: options.upstreamConnectTimeoutMs }), h2c: new H2cClient(), runtime: 'Node' });
   // zeromq is a native module: loaded only when KV events are on.
   const kvEventsTransport = async () => (await import('./zmq-subscriber.ts')).zmqTransport;
   const sha256 = (data: Uint8Array) => hash('sha256', data, 'buffer') as Uint8Array;
