@@ -58,7 +58,7 @@ export function tableToWire(t: RoutingTableInput): WireTable {
           queryParams: (m.queryParams ?? []).map((h) => ({ type: toEnum(headerTypes, h.type), name: h.name, value: h.value })),
           method: m.method,
         })),
-        backendRefs: rule.backendRefs.map((b) => ({ pool: b.pool, weight: b.weight })),
+        backendRefs: rule.backendRefs.map((b) => ({ pool: b.pool ?? '', weight: b.weight, unresolved: b.unresolved })),
         requestTimeoutMs: rule.requestTimeoutMs,
       })),
     })),
@@ -109,7 +109,7 @@ export function tableFromWire(t: WireTable): RoutingTableInput {
               method: m.method,
             }))
           : undefined,
-        backendRefs: rule.backendRefs.map((b) => ({ pool: b.pool, weight: b.weight })),
+        backendRefs: rule.backendRefs.map((b) => ({ ...(b.pool || b.unresolved === undefined ? { pool: b.pool } : {}), weight: b.weight, ...(b.unresolved !== undefined ? { unresolved: b.unresolved } : {}) })),
         requestTimeoutMs: rule.requestTimeoutMs,
       })),
     })),

@@ -12,6 +12,7 @@ import * as v from 'valibot';
 import { objectKey, type KubeObject } from './port.ts';
 import { DEFAULT_PARENT, type ParentRef } from './status.ts';
 import { GATEWAY_GROUP } from './resources.ts';
+import { POOL_GROUP } from '../routing/references.ts';
 
 const Ref = v.looseObject({ group: v.optional(v.string()), kind: v.optional(v.string()), name: v.string(), namespace: v.optional(v.string()), sectionName: v.optional(v.string()) });
 const RouteFields = v.looseObject({
@@ -26,12 +27,21 @@ const RouteFields = v.looseObject({
 const GatewayFields = v.looseObject({ spec: v.optional(v.looseObject({ gatewayClassName: v.optional(v.string()) }), {}) });
 
 export interface Ownership {
-  /** Our objects, sorted by key (a stable document order for the conversion). */
+  /**
+   * Our objects, sorted by key: a stable order for the conversion, whatever order the informers
+   * delivered them in (route precedence does not come from it: the conversion orders HTTPRoutes
+   * by creationTimestamp, then {namespace}/{name}, as the Gateway API says).
+   */
   objects: KubeObject[];
   /** Each of our routes' parents (by object key). */
   routeParents: Map<string, ParentRef[]>;
-  /** Each pool's parents (by `namespace/name`), as an InferencePool status names them. */
+  /** Each pool's parents (by `poolParentsKey`), as an InferencePool status names them. */
   poolParents: Map<string, ParentRef[]>;
+}
+
+/** The key of an InferencePool among `poolParents`: its group is part of it (a v1 and an alpha pool may share a name). */
+export function poolParentsKey(group: string, namespace: string, name: string): string {
+  return `${group}/${namespace}/${name}`;
 }
 
 const isGatewayRef = (r: v.InferOutput<typeof Ref>) => (r.kind ?? 'Gateway') === 'Gateway' && (r.group ?? GATEWAY_GROUP) === GATEWAY_GROUP;
@@ -72,7 +82,8 @@ export function ownObjects(all: Iterable<KubeObject>, gatewayClass: string | und
     objects.push(o);
     routeParents.set(objectKey(o), parents);
     for (const b of backends) {
-      const key = `${b.namespace ?? ns}/${b.name}`;
+      // A group-less ref (the API server writes the core group into one) is read as the GA group, as the conversion reads it.
+      const key = poolParentsKey(b.group || POOL_GROUP, b.namespace ?? ns, b.name);
       const refs = poolParents.get(key) ?? [];
       for (const p of parents) {
         const ref: ParentRef = p === DEFAULT_PARENT ? DEFAULT_PARENT : { group: GATEWAY_GROUP, kind: 'Gateway', name: p.name, namespace: p.namespace ?? ns };

@@ -99,6 +99,13 @@ export function apiVersionOf(type: ResourceType): string {
   return type.group ? `${type.group}/${type.version}` : type.version;
 }
 
-export function objectKey(o: { kind: string; metadata: { namespace?: string; name: string } }): string {
-  return `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+/**
+ * An object's identity: kind, API group, namespace, name (`InferencePool.inference.networking.k8s.io/ns/name`).
+ * The group is part of it: GIE's GA migration keeps a v1 and an alpha InferencePool of one name side by side,
+ * two objects; the versions of one group are one object and share a key.
+ */
+export function objectKey(o: { apiVersion?: string; kind: string; metadata: { namespace?: string; name: string } }): string {
+  const slash = o.apiVersion?.indexOf('/') ?? -1;
+  const group = slash >= 0 ? o.apiVersion!.slice(0, slash) : '';
+  return `${o.kind}${group ? `.${group}` : ''}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }

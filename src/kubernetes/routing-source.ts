@@ -11,18 +11,19 @@
  *   last accepted version stays in the table (traffic unchanged); one that was
  *   never valid stays out;
  * - a reference to something missing (an HTTPRoute to a deleted pool) is
- *   reported (ResolvedRefs False) but does not block the rest, as in the
- *   Gateway API, where such a backend simply receives no traffic;
+ *   reported (ResolvedRefs False) but does not block the rest; the requests
+ *   the route would send it are answered 500, as the Gateway API requires
+ *   (HTTPRouteRule.backendRefs), and never go to another route;
  * - a table that still fails validation as a whole is not applied; every
  *   object named in its problems says so, and the last good table is kept.
  */
 import { importObjects, type Condition as ImportCondition } from '../routing/manifests.ts';
 import { formatProblem, type Problem } from '../routing/problems.ts';
-import { tableName } from '../routing/references.ts';
+import { groupOf, tableName } from '../routing/references.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
 import { canonicalJson } from './canonical.ts';
 import type { ConditionInput } from './conditions.ts';
-import { ownObjects } from './ownership.ts';
+import { ownObjects, poolParentsKey } from './ownership.ts';
 import { InformerGroup } from './informer-group.ts';
 import { objectKey, type KubeObject, type KubernetesPort, type ResourceType } from './port.ts';
 import { routingResourceTypes } from './resources.ts';
@@ -148,7 +149,9 @@ export class KubernetesRoutingSource {
       const slash = p.object.indexOf('/');
       const [prefix, name] = [p.object.slice(0, slash), p.object.slice(slash + 1)];
       for (const o of own.objects) {
-        if (!(TABLE_KINDS[prefix] ?? []).includes(o.kind) || (tableName(o.metadata.namespace ?? 'default', o.metadata.name) !== name && o.metadata.name !== name)) continue;
+        // A pool's table name may carry `@group` (a v1 and an alpha pool of one name: references.ts, PoolIndex).
+        const plain = name.endsWith(`@${groupOf(o.apiVersion)}`) ? name.slice(0, name.lastIndexOf('@')) : name;
+        if (!(TABLE_KINDS[prefix] ?? []).includes(o.kind) || (tableName(o.metadata.namespace ?? 'default', o.metadata.name) !== plain && o.metadata.name !== plain)) continue;
         const message = `rejected with the routing table (version ${this.store.version} stays in use): ${formatProblem(p)}`;
         byKey.set(objectKey(o), [...(byKey.get(objectKey(o)) ?? []).filter((c) => c.type !== 'Accepted'), { type: 'Accepted', status: 'False', reason: 'Invalid', message }]);
       }
@@ -165,7 +168,7 @@ export class KubernetesRoutingSource {
       const conditions = byKey.get(key) ?? [];
       if (!type) continue;
       if (o.kind === 'InferencePool') {
-        const parents = own.poolParents.get(`${o.metadata.namespace ?? 'default'}/${o.metadata.name}`) ?? [DEFAULT_PARENT];
+        const parents = own.poolParents.get(poolParentsKey(groupOf(o.apiVersion), o.metadata.namespace ?? 'default', o.metadata.name)) ?? [DEFAULT_PARENT];
         out.push(parentsStatus(type, o, parents, poolConditions(conditions), controller));
       } else if (o.kind === 'HTTPRoute') {
         out.push(parentsStatus(type, o, own.routeParents.get(key) ?? [DEFAULT_PARENT], routeConditions(conditions), controller));

@@ -38,7 +38,7 @@ describe('route precedence (Gateway API)', () => {
   ];
   for (const [path, h, pool] of cases) {
     it(`${path} ${JSON.stringify(h)} → ${pool}`, () => {
-      expect(matchRule(table, path, headers(h))?.backends[0]?.pool.name).toBe(pool);
+      expect(matchRule(table, path, headers(h))?.backends[0]?.pool?.name).toBe(pool);
     });
   }
 });

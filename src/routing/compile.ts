@@ -22,11 +22,15 @@ export interface CompiledMatch {
   hostname?: string;
 }
 
+/** A backend of a rule: its pool, or why its reference does not resolve (drawn, it answers 500). */
+export type CompiledBackend = { pool: Pool; weight: number; unresolved?: undefined } | { pool?: undefined; weight: number; unresolved: string };
+
 export interface CompiledRule {
   route: string;
   ruleIndex: number;
   match: CompiledMatch;
-  backends: { pool: Pool; weight: number }[];
+  /** The backends with a weight above 0; none: the rule is drained, and its requests get 500. */
+  backends: CompiledBackend[];
   totalWeight: number;
   /** HTTPRoute `timeouts.request`, ms (0: none). */
   requestTimeoutMs: number;
@@ -83,9 +87,11 @@ export function compileTable(table: RoutingTable): CompiledTable {
   for (const route of table.routes) {
     const hostnames: (string | undefined)[] = route.hostnames.length ? route.hostnames : [undefined];
     route.rules.forEach((rule, ruleIndex) => {
-      const backends = rule.backendRefs.flatMap((b) => {
-        const pool = pools.get(b.pool);
-        return pool && b.weight > 0 ? [{ pool, weight: b.weight }] : [];
+      const backends = rule.backendRefs.flatMap((b): CompiledBackend[] => {
+        if (b.weight === 0) return [];
+        if (b.unresolved !== undefined) return [{ weight: b.weight, unresolved: b.unresolved }];
+        const pool = pools.get(b.pool!);
+        return pool ? [{ pool, weight: b.weight }] : [];
       });
       const totalWeight = backends.reduce((s, b) => s + b.weight, 0);
       for (const m of rule.matches) {
@@ -97,8 +103,10 @@ export function compileTable(table: RoutingTable): CompiledTable {
             match: {
               pathType: m.path.type,
               path: m.path.value,
-              headers: m.headers.map((h) => valueMatch(h, h.name.toLowerCase())),
-              queryParams: m.queryParams.map((q) => valueMatch(q, q.name)),
+              // HTTPRouteMatch: of entries with an equivalent name only the first is considered (header
+              // names compare case-insensitively, query-param names exactly); later ones are ignored.
+              headers: firstOfEachName(m.headers.map((h) => valueMatch(h, h.name.toLowerCase()))),
+              queryParams: firstOfEachName(m.queryParams.map((q) => valueMatch(q, q.name))),
               ...(m.method ? { method: m.method } : {}),
               ...(hostname ? { hostname } : {}),
             },
@@ -114,7 +122,9 @@ export function compileTable(table: RoutingTable): CompiledTable {
   }
   // Gateway API precedence: the most specific hostname, then exact path over
   // prefix, the longer path, a method match, more header matches, more
-  // query-param matches, then the order the routes and rules were written in.
+  // query-param matches, then the table's order of routes and rules. The
+  // manifest import lists HTTPRoutes oldest first, then by {namespace}/{name}
+  // (the spec's last tie-breaks), in file and cluster alike (manifest-convert.ts).
   rules.sort((a, b) => {
     const host = hostnameRank(b.match.hostname) - hostnameRank(a.match.hostname);
     if (host !== 0) return host;
@@ -155,6 +165,15 @@ export function compileTable(table: RoutingTable): CompiledTable {
   }
   const budgets = new Map(table.budgets.map((b) => [b.tenant, b]));
   return { version: table.version, source: table, rules, usesQuery, pools, models, modelNames: [...names].sort(), objectives, rewrites, budgets };
+}
+
+function firstOfEachName(list: CompiledValueMatch[]): CompiledValueMatch[] {
+  const seen = new Set<string>();
+  return list.filter((m) => {
+    if (seen.has(m.name)) return false;
+    seen.add(m.name);
+    return true;
+  });
 }
 
 function valueMatch(m: { type: 'Exact' | 'RegularExpression'; value: string }, name: string): CompiledValueMatch {

@@ -3,7 +3,8 @@
  * a later definition of the same object replaces the earlier one (and both
  * are reported); references resolve in the referrer's namespace; two
  * InferenceModels claiming one modelName in a pool — the older wins; refs to
- * missing pools are not resolved. HTTPRoutes and Gateways: manifest-routes.ts.
+ * missing pools are not resolved. An InferencePool is known by its group too
+ * (references.ts: PoolIndex). HTTPRoutes and Gateways: manifest-routes.ts.
  */
 import type {
   GatewayObject,
@@ -20,7 +21,7 @@ import type {
 import { convertRoutes } from './manifest-routes.ts';
 import { accepted, CONTROLLER_NAME, resolved, type Condition, type ParentStatus } from './object-status.ts';
 import type { Problem } from './problems.ts';
-import { nsKey, selectorMatches, tableName } from './references.ts';
+import { groupOf, nsKey, POOL_GROUP, POOL_GROUP_ALPHA, PoolIndex, selectorMatches, tableName } from './references.ts';
 import type { RoutingTableInput } from './schema.ts';
 
 export interface ParsedObject {
@@ -72,9 +73,11 @@ export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<stri
   const note = (o: ParsedObject, text: string) => notes.set(objectKey(o), [...(notes.get(objectKey(o)) ?? []), text]);
 
   // Same kind, namespace and name: the later document replaces the earlier, as `kubectl apply` would; both are reported.
+  // An InferencePool's group is part of it: GIE's GA migration runs a v1 and an alpha pool of one name side by side.
+  // (The other kinds' two groups are two spellings of one API: a second object of the name redefines the first.)
   const latest = new Map<string, ParsedObject>();
   for (const o of parsed) {
-    const id = `${o.kind}/${o.namespace}/${o.name}`;
+    const id = o.kind === 'InferencePool' ? `${o.kind}.${groupOf(o.apiVersion)}/${o.namespace}/${o.name}` : `${o.kind}/${o.namespace}/${o.name}`;
     const earlier = latest.get(id);
     if (earlier) {
       const message = `${o.kind} ${o.namespace}/${o.name} is defined twice (documents ${earlier.document + 1} and ${o.document + 1}): the later definition replaces the earlier`;
@@ -87,22 +90,22 @@ export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<stri
   const objects = [...latest.values()].sort((a, b) => age(a) - age(b) || a.document - b.document);
   const of = <T>(kind: KindName) => objects.filter((o) => o.kind === kind) as Of<T>[];
 
-  const pools: Pools = [];
-  const poolNames = new Map<string, string>();
-  const poolLabels = new Map<string, Record<string, string>>();
-  for (const o of of<PoolV1Object | PoolV1Alpha2Object>('InferencePool')) {
-    const pool = convertPool(o);
-    pools.push(pool);
-    poolNames.set(nsKey(o.namespace, o.name), pool.name);
-    poolLabels.set(nsKey(o.namespace, o.name), (o.value.metadata as { labels?: Record<string, string> }).labels ?? {});
-  }
+  const poolObjects = of<PoolV1Object | PoolV1Alpha2Object>('InferencePool');
+  const poolIndex = new PoolIndex(
+    poolObjects.map((o) => ({ namespace: o.namespace, name: o.name, group: groupOf(o.apiVersion), labels: (o.value.metadata as { labels?: Record<string, string> }).labels ?? {} })),
+  );
+  const poolOf = (o: ParsedObject) => poolIndex.get(o.namespace, o.name, groupOf(o.apiVersion))!;
+  const pools: Pools = poolObjects.map((o) => convertPool(o, poolOf(o).tableName));
 
+  // Gateway API HTTPRoute precedence, after the match itself: the oldest route (creationTimestamp), then the first
+  // by "{namespace}/{name}" — never the order of the documents, which the cluster does not have.
+  const routes = of<HTTPRouteObject>('HTTPRoute').sort((a, b) => age(a) - age(b) || compareText(nsKey(a.namespace, a.name), nsKey(b.namespace, b.name)));
   const routed = convertRoutes({
-    routes: of<HTTPRouteObject>('HTTPRoute'),
+    routes,
     gateways: of<GatewayObject>('Gateway'),
     grants: of<ReferenceGrantObject>('ReferenceGrant'),
     namespaceLabels,
-    pools: poolNames,
+    pools: poolIndex,
   });
   errors.push(...routed.errors);
   warnings.push(...routed.warnings);
@@ -110,10 +113,10 @@ export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<stri
     for (const c of status.conditions) set(o, c);
     parents.set(objectKey(o), status.parents);
   }
-  for (const o of of<PoolV1Object | PoolV1Alpha2Object>('InferencePool')) {
+  for (const o of poolObjects) {
     // One entry per Gateway (a route's listener sectionName does not make another parent of the pool).
     const gateways = new Map<string, ParentStatus['parentRef']>();
-    for (const r of routed.poolParents.get(poolNames.get(nsKey(o.namespace, o.name))!) ?? []) {
+    for (const r of routed.poolParents.get(poolOf(o).tableName) ?? []) {
       gateways.set(`${r.namespace}/${r.name}`, { group: r.group, kind: r.kind, namespace: r.namespace, name: r.name });
     }
     parents.set(
@@ -129,7 +132,8 @@ export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<stri
   const models: Models = [];
   const claims = new Map<string, Of<InferenceModelObject>[]>();
   for (const o of of<InferenceModelObject>('InferenceModel')) {
-    const key = `${nsKey(o.namespace, o.value.spec.poolRef.name)}\u0000${o.value.spec.modelName}`;
+    const ref = o.value.spec.poolRef;
+    const key = `${findPool(o, ref, POOL_GROUP_ALPHA) ?? nsKey(o.namespace, ref.name)}\u0000${o.value.spec.modelName}`;
     claims.set(key, [...(claims.get(key) ?? []), o]);
   }
   for (const group of claims.values()) {
@@ -141,7 +145,8 @@ export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<stri
       set(loser, { type: 'Accepted', status: 'False', reason: 'ModelNameInUse', message });
     }
     note(winner!, INFERENCE_MODEL_NOTE + (spec.criticality ? `; criticality ${spec.criticality} is read as priority ${CRITICALITY_PRIORITY[spec.criticality]}` : ''));
-    const pool = resolvePool(winner!, spec.poolRef.name, 'spec.poolRef.name');
+    // GIE v1alpha2 PoolObjectReference: the group defaults to inference.networking.x-k8s.io.
+    const pool = resolvePool(winner!, spec.poolRef, 'spec.poolRef.name', POOL_GROUP_ALPHA);
     if (!pool) continue;
     models.push({
       name: spec.modelName,
@@ -170,7 +175,7 @@ export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<stri
   const rewrites: Rewrites = [];
   for (const o of of<InferenceModelRewriteObject>('InferenceModelRewrite')) {
     const spec = o.value.spec;
-    const pool = resolvePool(o, spec.poolRef.name, 'spec.poolRef.name');
+    const pool = resolvePool(o, spec.poolRef, 'spec.poolRef.name', POOL_GROUP);
     spec.rules.forEach((rule, r) => {
       const weighted = rule.targets.filter((t) => t.weight !== undefined).length;
       if (weighted > 0 && weighted < rule.targets.length) {
@@ -224,7 +229,8 @@ export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<stri
     }
     if (spec.poolSelector) {
       const selector = spec.poolSelector;
-      const found = [...poolLabels].filter(([key, labels]) => key.startsWith(`${o.namespace}/`) && selectorMatches(selector, labels)).map(([key]) => poolNames.get(key)!);
+      // A label selector has no group: it selects the pools of either group.
+      const found = poolIndex.all().filter((p) => p.namespace === o.namespace && selectorMatches(selector, p.labels)).map((p) => p.tableName);
       set(o, found.length ? resolved() : { type: 'ResolvedRefs', status: 'False', reason: 'PoolNotFound', message: `spec.poolSelector selects no InferencePool in namespace "${o.namespace}"` });
       if (!found.length) warnings.push({ object: `InferenceObjective/${o.name}`, path: 'spec.poolSelector', message: `selects no InferencePool in namespace "${o.namespace}" yet` });
       return found;
@@ -233,7 +239,7 @@ export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<stri
     const missing: Problem[] = [];
     const found: string[] = [];
     for (const { ref, path } of refs) {
-      const pool = poolNames.get(nsKey(o.namespace, ref.name));
+      const pool = findPool(o, ref, POOL_GROUP);
       if (pool) found.push(pool);
       else missing.push({ object: `InferenceObjective/${o.name}`, path, message: `InferencePool "${ref.name}" does not exist` });
     }
@@ -242,8 +248,19 @@ export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<stri
     return missing.length ? undefined : found;
   }
 
-  function resolvePool(o: ParsedObject, pool: string, path: string): string | undefined {
-    const name = poolNames.get(nsKey(o.namespace, pool));
+  /**
+   * A poolRef's pool: of its group — given, or the API's default (GIE's and llm-d's PoolObjectReference:
+   * inference.networking.k8s.io; InferenceModel's, x-k8s) — or, when that group has no pool of the name,
+   * the other group's: which group matters only when both have the name (an InferenceModel of the older API
+   * commonly names a pool already moved to v1, and the API server writes the default group into it).
+   */
+  function findPool(o: ParsedObject, ref: { name: string; group?: string }, defaultGroup: string): string | undefined {
+    return poolIndex.preferring(o.namespace, ref.name, ref.group || defaultGroup)?.tableName;
+  }
+
+  function resolvePool(o: ParsedObject, ref: { name: string; group?: string }, path: string, defaultGroup: string): string | undefined {
+    const pool = ref.name;
+    const name = findPool(o, ref, defaultGroup);
     const problems = name ? [] : [{ object: `${o.kind}/${o.name}`, path, message: `InferencePool "${pool}" does not exist` }];
     errors.push(...problems);
     set(o, problems.length ? { type: 'ResolvedRefs', status: 'False', reason: 'PoolNotFound', message: problems.map((p) => `${p.path}: ${p.message}`).join('; ') } : resolved());
@@ -251,9 +268,8 @@ export function convertObjects(parsed: ParsedObject[], namespaceLabels: Map<stri
   }
 }
 
-function convertPool(o: Of<PoolV1Object | PoolV1Alpha2Object>): Pools[number] {
+function convertPool(o: Of<PoolV1Object | PoolV1Alpha2Object>, name: string): Pools[number] {
   const profile = (o.value.metadata.annotations ?? {})[PROFILE_ANNOTATION];
-  const name = tableName(o.namespace, o.name);
   if (o.apiVersion === 'inference.networking.k8s.io/v1') {
     const spec = (o.value as PoolV1Object).spec;
     return {
@@ -273,6 +289,10 @@ function convertPool(o: Of<PoolV1Object | PoolV1Alpha2Object>): Pools[number] {
     failureMode: spec.extensionRef?.failureMode ?? 'FailClose',
     profile,
   };
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Older first; objects without a creationTimestamp are new, so younger than any that has one. */

@@ -91,7 +91,11 @@ const HTTPRouteSpec = v.looseObject({
 const FailureMode = v.optional(v.picklist(['FailOpen', 'FailClose'], 'must be FailOpen or FailClose'));
 
 const PoolV1Spec = v.looseObject({
-  selector: v.looseObject({ matchLabels: Labels }, 'is required: a label selector ({matchLabels: {...}}) choosing the model-server pods'),
+  // GIE v1 LabelSelector.MatchLabels is required with MinProperties=1: an empty one would select every pod.
+  selector: v.looseObject(
+    { matchLabels: v.pipe(Labels, v.check((s) => Object.keys(s).length > 0, 'needs at least one label: an empty selector would select every pod of the namespace (GIE v1 requires one)')) },
+    'is required: a label selector ({matchLabels: {...}}) choosing the model-server pods',
+  ),
   targetPorts: v.pipe(v.array(v.looseObject({ number: Port }), 'must be a list of {number: port}'), v.minLength(1, 'needs at least one port'), v.maxLength(8, 'allows at most 8 ports')),
   appProtocol: v.optional(v.picklist(['http', 'kubernetes.io/h2c'], 'must be http or kubernetes.io/h2c')),
   endpointPickerRef: v.optional(v.looseObject({ name: v.optional(v.string()), failureMode: FailureMode })),

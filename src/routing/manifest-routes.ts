@@ -6,12 +6,17 @@
  * needs a ReferenceGrant there. A Gateway not among the objects is taken to
  * be this gateway itself: the route is served on its listener, and its status
  * says so. Status per parent, with the Gateway API's condition reasons.
+ *
+ * A backendRef that does not resolve stays in its rule, as a backend that
+ * answers 500 (its share of the weighted draw), and so does a rule without
+ * backendRefs: Gateway API HTTPRouteRule.backendRefs — traffic a rule would
+ * send to an invalid backendRef MUST get 500, never another route's backend.
  */
 import { intersectHostnames } from './hostnames.ts';
 import type { GatewayObject, HTTPRouteObject, LabelSelectorValue, ReferenceGrantObject } from './manifest-kinds.ts';
 import { accepted, CONTROLLER_NAME, resolved, type Condition, type ParentRef, type ParentStatus } from './object-status.ts';
 import type { Problem } from './problems.ts';
-import { nsKey, selectorMatches, tableName } from './references.ts';
+import { nsKey, POOL_GROUP, POOL_GROUPS, selectorMatches, tableName, type PoolIndex } from './references.ts';
 import type { RoutingTableInput } from './schema.ts';
 import type { ParsedObject } from './manifest-convert.ts';
 
@@ -19,7 +24,6 @@ type Routes = NonNullable<RoutingTableInput['routes']>;
 type Of<T> = ParsedObject & { value: T };
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
-const POOL_GROUPS = new Set(['inference.networking.k8s.io', 'inference.networking.x-k8s.io']);
 
 export interface RouteInputs {
   routes: Of<HTTPRouteObject>[];
@@ -27,8 +31,8 @@ export interface RouteInputs {
   grants: Of<ReferenceGrantObject>[];
   /** Labels of the namespaces the import defines (for allowedRoutes selectors). */
   namespaceLabels: Map<string, Record<string, string>>;
-  /** `namespace/name` of each InferencePool → its table name. */
-  pools: Map<string, string>;
+  /** The InferencePools, by group, namespace and name. */
+  pools: PoolIndex;
 }
 
 export interface RouteOutcome {
@@ -52,6 +56,9 @@ export function convertRoutes(input: RouteInputs): RouteOutcome {
     const unsupported: Problem[] = [];
     const pools = new Set<string>();
     const rules = (spec.rules ?? []).map((rule, r) => {
+      if (!rule.backendRefs?.length) {
+        out.warnings.push({ object, path: `spec.rules[${r}].backendRefs`, message: 'is empty: requests this rule matches are answered 500 (Gateway API: a rule with no backendRefs and no filters answers 500)' });
+      }
       if (rule.filters?.length) {
         const types = [...new Set(rule.filters.map((f) => f.type ?? '?'))].join(', ');
         unsupported.push({ object, path: `spec.rules[${r}].filters`, message: `infergate does not apply HTTPRoute filters (${types}); remove them, or serve this rule with another gateway` });
@@ -64,27 +71,40 @@ export function convertRoutes(input: RouteInputs): RouteOutcome {
           queryParams: (m.queryParams ?? []).map((q) => ({ type: q.type ?? 'Exact', name: q.name, value: q.value })),
           ...(m.method ? { method: m.method } : {}),
         })),
-        backendRefs: (rule.backendRefs ?? []).flatMap((ref, b) => {
-          const path = `spec.rules[${r}].backendRefs[${b}]`;
-          const kind = ref.kind ?? 'Service';
-          const group = ref.group ?? '';
-          if (kind !== 'InferencePool' || (ref.group !== undefined && !POOL_GROUPS.has(group))) {
-            unresolved.push({ object, path: `${path}.kind`, message: `"${group ? `${kind}.${group}` : kind}" is not supported: backendRefs must be of kind InferencePool (group inference.networking.k8s.io)` });
-            return [];
-          }
-          const target = ref.namespace ?? ns;
-          if (target !== ns && !granted(input.grants, target, ns, ref.name)) {
-            unresolved.push({ object, path: `${path}.namespace`, message: `InferencePool "${ref.name}" is in namespace "${target}": a ReferenceGrant there must allow HTTPRoutes of "${ns}" to refer to it` });
-            return [];
-          }
-          const pool = input.pools.get(nsKey(target, ref.name));
-          if (!pool) {
-            unresolved.push({ object, path: `${path}.name`, message: `InferencePool "${ref.name}" does not exist${target !== ns ? ` in namespace "${target}"` : ''}` });
-            return [];
-          }
-          pools.add(pool);
-          return [{ pool, weight: ref.weight ?? 1 }];
-        }),
+        backendRefs: rule.backendRefs?.length
+          ? rule.backendRefs.map((ref, b) => {
+              const path = `spec.rules[${r}].backendRefs[${b}]`;
+              const kind = ref.kind ?? 'Service';
+              const group = ref.group ?? '';
+              const target = ref.namespace ?? ns;
+              const weight = ref.weight ?? 1;
+              // Kept with the name it asked for (when it asks for a pool), so that `get routes` shows it.
+              const invalid = (problem: Problem) => {
+                unresolved.push(problem);
+                return { ...(kind === 'InferencePool' ? { pool: tableName(target, ref.name) } : {}), weight, unresolved: `${problem.path}: ${problem.message}` };
+              };
+              if (kind !== 'InferencePool' || (ref.group !== undefined && !POOL_GROUPS.has(group))) {
+                return invalid({ object, path: `${path}.kind`, message: `"${group ? `${kind}.${group}` : kind}" is not supported: backendRefs must be of kind InferencePool (group inference.networking.k8s.io)` });
+              }
+              // The group names the pool: a GA migration splits traffic between a v1 and an alpha pool of one name by it.
+              // Without one (only in a file: the API server defaults it to the core group, which has no InferencePool)
+              // the GA pool is taken, else the alpha one, as before groups told pools apart.
+              const pool = ref.group !== undefined ? input.pools.get(target, ref.name, ref.group) : input.pools.preferring(target, ref.name, POOL_GROUP);
+              if (target !== ns && !granted(input.grants, target, ns, ref.name, pool?.group ?? ref.group ?? POOL_GROUP)) {
+                return invalid({ object, path: `${path}.namespace`, message: `InferencePool "${ref.name}" is in namespace "${target}": a ReferenceGrant there must allow HTTPRoutes of "${ns}" to refer to it` });
+              }
+              if (!pool) {
+                const other = ref.group !== undefined ? input.pools.preferring(target, ref.name, ref.group) : undefined;
+                const where = target !== ns ? ` in namespace "${target}"` : '';
+                const message = other
+                  ? `InferencePool "${ref.name}" of group ${ref.group} does not exist${where} (one of group ${other.group} does: set group to ${other.group} to send it this traffic)`
+                  : `InferencePool "${ref.name}" does not exist${where}`;
+                return invalid({ object, path: `${path}.${other ? 'group' : 'name'}`, message });
+              }
+              pools.add(pool.tableName);
+              return { pool: pool.tableName, weight };
+            })
+          : [{ weight: 1, unresolved: `spec.rules[${r}].backendRefs: the rule has none` }],
         ...(request !== undefined ? { requestTimeoutMs: durationMs(request) } : {}),
       };
     });
@@ -114,7 +134,7 @@ export function convertRoutes(input: RouteInputs): RouteOutcome {
     }
     // Served on the union of its listeners' hostnames; any listener without a hostname restriction opens every host.
     const hostnames = attachments.some((h) => h.length === 0) ? [] : [...new Set(attachments.flat())];
-    out.routes.push({ name: tableName(ns, o.name), hostnames, rules: rules.filter((rule) => rule.backendRefs.length > 0) });
+    out.routes.push({ name: tableName(ns, o.name), hostnames, rules });
   }
   return out;
 }
@@ -177,20 +197,21 @@ function listenerRefuses(l: Listener, gatewayNamespace: string, routeNamespace: 
   return undefined;
 }
 
-/** A ReferenceGrant in the pool's namespace lets HTTPRoutes of `from` refer to InferencePool `name`. */
-function granted(grants: Of<ReferenceGrantObject>[], poolNamespace: string, from: string, name: string): boolean {
+/** A ReferenceGrant in the pool's namespace lets HTTPRoutes of `from` refer to InferencePool `name` of `group`. */
+function granted(grants: Of<ReferenceGrantObject>[], poolNamespace: string, from: string, name: string, group: string): boolean {
   return grants.some(
     (g) =>
       g.namespace === poolNamespace &&
       g.value.spec.from.some((f) => f.group === GATEWAY_GROUP && f.kind === 'HTTPRoute' && f.namespace === from) &&
-      g.value.spec.to.some((t) => POOL_GROUPS.has(t.group) && t.kind === 'InferencePool' && (!t.name || t.name === name)),
+      g.value.spec.to.some((t) => t.group === group && t.kind === 'InferencePool' && (!t.name || t.name === name)),
   );
 }
 
 function resolvedCondition(problems: Problem[]): Condition {
   if (problems.length === 0) return resolved();
   const reason = problems.some((p) => p.path.endsWith('.kind')) ? 'InvalidKind' : problems.some((p) => p.path.endsWith('.namespace')) ? 'RefNotPermitted' : 'BackendNotFound';
-  return { type: 'ResolvedRefs', status: 'False', reason, message: problems.map((p) => `${p.path}: ${p.message}`).join('; ') };
+  const message = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+  return { type: 'ResolvedRefs', status: 'False', reason, message: `${message}; the requests drawn to ${problems.length > 1 ? 'these backendRefs' : 'this backendRef'} are answered 500` };
 }
 
 /** A Gateway API duration (`1h30m`, `500ms`) in ms. */

@@ -49,7 +49,7 @@ describe('route matching: host, method, query', () => {
     ],
   });
   const pick = (path: string, host: string, method = 'POST', q: Record<string, string> = {}) =>
-    matchRule(table, path, () => null, { host, method, query: (n) => q[n] ?? null })?.backends[0]?.pool.name;
+    matchRule(table, path, () => null, { host, method, query: (n) => q[n] ?? null })?.backends[0]?.pool?.name;
 
   it.each([
     ['/v1/chat', 'other.com', 'a'],

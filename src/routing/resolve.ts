@@ -85,7 +85,8 @@ export function resolveRequest(
     throw unknownUrl(options.method ?? 'POST', path);
   }
   const backend = drawWeighted(rule.backends, rule.totalWeight, random);
-  if (!backend) throw modelNotFound(requestedModel, table.modelNames);
+  if (!backend) throw drainedRule(rule);
+  if (backend.unresolved !== undefined) throw unresolvedBackend(rule, backend.unresolved);
   const pool = backend.pool;
 
   let targetModel = requestedModel;
@@ -165,6 +166,26 @@ function firstHeader(headers: InboundHeaders, names: readonly string[]): string 
     if (v) return v;
   }
   return undefined;
+}
+
+/** Gateway API HTTPRouteRule.backendRefs: requests a rule would send to an invalid backendRef MUST get 500. */
+function unresolvedBackend(rule: CompiledRule, why: string): GatewayError {
+  return new GatewayError({
+    status: 500,
+    type: 'server_error',
+    code: 'backend_ref_unresolved',
+    message: `Route "${rule.route}" (rule ${rule.ruleIndex}) sent this request to a backendRef that does not resolve: ${why}. Fix the backendRef, or create what it names; until then the requests drawn to it are answered 500, as the Gateway API requires.`,
+  });
+}
+
+/** Every weight 0 drains a rule: no backend may be sent its requests, so they get 500 (Gateway API BackendRef.weight). */
+function drainedRule(rule: CompiledRule): GatewayError {
+  return new GatewayError({
+    status: 500,
+    type: 'server_error',
+    code: 'backend_refs_drained',
+    message: `Route "${rule.route}" (rule ${rule.ruleIndex}) matched this request, but every backendRef of the rule has weight 0, so it has no backend to send it to. Give a backendRef a weight above 0 to serve these requests.`,
+  });
 }
 
 function unknownUrl(method: string, path: string): GatewayError {

@@ -46,9 +46,18 @@ export const RouteMatch = v.object({
 });
 export type RouteMatch = v.InferOutput<typeof RouteMatch>;
 
+/**
+ * A backend of a rule: a pool, or a reference that did not resolve (an
+ * HTTPRoute's backendRef to a missing pool, another kind, another namespace
+ * without a ReferenceGrant; or a rule with none). An unresolved one takes its
+ * share of the weighted draw and answers 500 (Gateway API
+ * HTTPRouteRule.backendRefs); `pool` is then only the name it asked for.
+ */
 export const BackendRef = v.object({
-  pool: Name,
+  pool: v.optional(Name),
   weight: v.optional(Weight, 1),
+  /** Why the reference does not resolve (`field path: problem`), for the 500's message. */
+  unresolved: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(2000, 'must be at most 2000 characters'))),
 });
 export type BackendRef = v.InferOutput<typeof BackendRef>;
 

@@ -29,10 +29,13 @@ export function validateTable(input: unknown): Validation {
     if (routeNames.has(route.name)) problems.push({ object, path: `routes[${i}].name`, message: 'another route already has this name' });
     routeNames.add(route.name);
     route.rules.forEach((rule, r) => {
+      // Every weight 0 is valid: it drains the rule, whose requests then get 500 (Gateway API BackendRef.weight:
+      // "no traffic should be forwarded for this entry"; HTTPRouteRule.backendRefs: no valid backend → 500).
       if (rule.backendRefs.length === 0) problems.push({ object, path: `rules[${r}].backendRefs`, message: 'needs at least one backendRef' });
-      else if (rule.backendRefs.every((b) => b.weight === 0)) problems.push({ object, path: `rules[${r}].backendRefs`, message: 'every weight is 0, so nothing can be chosen' });
       rule.backendRefs.forEach((ref, b) => {
-        if (!pools.has(ref.pool)) problems.push({ object, path: `rules[${r}].backendRefs[${b}].pool`, message: `pool "${ref.pool}" does not exist` });
+        if (ref.unresolved !== undefined) return;
+        if (ref.pool === undefined) problems.push({ object, path: `rules[${r}].backendRefs[${b}].pool`, message: 'is required (or unresolved, saying why the reference does not resolve)' });
+        else if (!pools.has(ref.pool)) problems.push({ object, path: `rules[${r}].backendRefs[${b}].pool`, message: `pool "${ref.pool}" does not exist` });
       });
       rule.matches.forEach((match, m) => {
         const check = (list: { type: string; value: string }[], field: string) =>

@@ -87,6 +87,37 @@ flowControl: { isolation: { headroom: 0.5, window: 3s } }
     expect(r.warnings.map((w) => w.path)).toEqual(['apiVersion', 'flowControl']);
   });
 
+  it("reads llm-d's deprecated top-level saturationDetector.pluginRef as flowControl.saturationDetector, with a warning; the new field wins", () => {
+    const top = `apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+featureGates: [flowControl]
+plugins:
+- { type: utilization-detector, parameters: { queueDepthThreshold: 10 } }
+- { type: queue-scorer }
+- { type: max-score-picker }
+schedulingProfiles: [{ name: default, plugins: [{ pluginRef: queue-scorer }, { pluginRef: max-score-picker }] }]
+saturationDetector:
+  pluginRef: utilization-detector
+`;
+    const r = ok(top);
+    expect(r.warnings).toContainEqual({ path: 'saturationDetector.pluginRef', message: expect.stringContaining('flowControl.saturationDetector') });
+    expect(r.config.saturation).toMatchObject({ queueDepthThreshold: 10 });
+    // With a flowControl block, it is handed on there as if written there.
+    const inBlock = ok(`${top}flowControl: { maxRequests: 10 }\n`);
+    expect(inBlock.config.flowControl!.saturationDetector).toEqual({ pluginRef: 'utilization-detector' });
+    // Both set: flowControl.saturationDetector is used, the old field only warned about.
+    const both = ok(`featureGates: [flowControl]
+plugins: [{ type: concurrency-detector, name: c }]
+saturationDetector: { pluginRef: gone }
+flowControl: { saturationDetector: { pluginRef: c } }
+`);
+    expect(both.config.flowControl!.saturationDetector).toEqual({ pluginRef: 'c' });
+    expect(both.warnings).toContainEqual({ path: 'saturationDetector.pluginRef', message: expect.stringContaining('ignored') });
+    // infergate's own thresholds in that block keep working; a ref to no detector names its field.
+    expect(ok('saturationDetector: { threshold: 0.5, queueDepthThreshold: 3 }').config.saturation).toMatchObject({ threshold: 0.5, queueDepthThreshold: 3 });
+    expect(problems('saturationDetector: { pluginRef: nowhere }')).toEqual([{ path: 'saturationDetector.pluginRef', message: 'no plugin named "nowhere" in plugins' }]);
+  });
+
   it("takes llm-d's names: running-requests-size-scorer, prefixMatchInfoProducerName, the verifier", () => {
     const r = ok(`plugins:
 - { type: approx-prefix-cache-producer, name: mine, parameters: { blockSizeTokens: 128, lruCapacityPerServer: 100, autoTune: false } }

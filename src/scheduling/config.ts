@@ -42,6 +42,8 @@ const Document = v.strictObject({
   schedulingProfiles: v.optional(v.array(v.strictObject({ name: Name, plugins: v.array(v.strictObject({ pluginRef: Name, weight: v.optional(Threshold) })) }))),
   saturationDetector: v.optional(
     v.strictObject({
+      /** llm-d's deprecated spelling of flowControl.saturationDetector.pluginRef (read as that). */
+      pluginRef: v.optional(Name),
       queueDepthThreshold: v.optional(Threshold),
       kvCacheUtilThreshold: v.optional(Threshold),
       metricsStalenessThreshold: v.optional(Duration),
@@ -206,6 +208,7 @@ export function validateSchedulerConfig(doc: unknown): ConfigResult {
   });
   checkPrefixProducers(all, profiles, refused, problems);
 
+  deprecatedDetectorRef(d, declared, refused, problems, warnings);
   const saturation = saturationOf(d, all, problems);
   const flowControl = flowControlOf(d, declared, refused, problems, warnings);
   checkDataLayer(d, declared, refused, problems);
@@ -246,19 +249,44 @@ function checkPrefixProducers(all: DeclaredPlugin[], profiles: ProfileConfig[], 
   }
 }
 
-/** infergate's saturationDetector block, or llm-d's utilization-detector plugin (same parameter names) — not both. */
+/**
+ * llm-d's top-level `saturationDetector: {pluginRef}` (endpointpickerconfig_types.go: "Deprecated: use
+ * flowControl.saturationDetector instead. If both are set, the new field is used"): read as that field,
+ * with a warning. It shares the block name with infergate's thresholds, which keep their meaning.
+ */
+function deprecatedDetectorRef(d: v.InferOutput<typeof Document>, declared: Map<string, DeclaredPlugin>, refused: Set<string>, problems: ConfigProblem[], warnings: ConfigProblem[]): void {
+  const ref = d.saturationDetector?.pluginRef;
+  if (ref === undefined) return;
+  const path = 'saturationDetector.pluginRef';
+  if (d.flowControl?.saturationDetector) {
+    warnings.push({ path, message: `is deprecated in llm-d and ignored: flowControl.saturationDetector is set, and wins (write only flowControl.saturationDetector.pluginRef)` });
+    return;
+  }
+  warnings.push({ path, message: `is deprecated in llm-d: read as flowControl.saturationDetector.pluginRef; write it there instead` });
+  if (d.flowControl) {
+    // flowControlOf checks it there (a declared saturation detector) and hands it on.
+    d.flowControl.saturationDetector = { pluginRef: ref };
+    return;
+  }
+  refIs(declared, refused, ref, path, 'saturation-detector', problems);
+}
+
+/** infergate's saturationDetector thresholds, or llm-d's utilization-detector plugin (same parameter names) — not both. */
 function saturationOf(d: v.InferOutput<typeof Document>, all: DeclaredPlugin[], problems: ConfigProblem[]): SaturationConfig {
   const detectors = all.filter((p) => p.kind === 'saturation-detector');
+  // The block's pluginRef (llm-d's deprecated spelling) names a detector; only its other fields are thresholds.
+  const { pluginRef: _ref, ...block } = d.saturationDetector ?? {};
+  const thresholdsSet = Object.values(block).some((x) => x !== undefined);
   if (detectors.length > 1) problems.push({ path: 'plugins', message: `declares ${detectors.length} saturation detectors (${detectors.map((p) => p.type).join(', ')}): keep one` });
-  if (detectors.length && d.saturationDetector) problems.push({ path: 'saturationDetector', message: 'and a utilization-detector plugin both set the saturation thresholds: keep one' });
+  if (detectors.length && thresholdsSet) problems.push({ path: 'saturationDetector', message: 'and a utilization-detector plugin both set the saturation thresholds: keep one' });
   const fromPlugin = detectors[0]?.parameters ?? {};
   if (detectors[0]?.type === 'concurrency-detector') {
     // Requests in flight per endpoint, with llm-d's headroom (a burst allowance above the limit); the utilization thresholds stay.
     const { maxConcurrency = 100, headroom = 0 } = fromPlugin as { maxConcurrency?: number; headroom?: number };
-    return { ...DEFAULT_SATURATION, ...stripUndefined(d.saturationDetector ?? {}), maxConcurrency: Math.floor(maxConcurrency * (1 + headroom)) } as SaturationConfig;
+    return { ...DEFAULT_SATURATION, ...stripUndefined(block), maxConcurrency: Math.floor(maxConcurrency * (1 + headroom)) } as SaturationConfig;
   }
   const { headroom: _none, ...thresholds } = fromPlugin as Record<string, unknown>;
-  return { ...DEFAULT_SATURATION, ...stripUndefined(d.saturationDetector ?? {}), ...stripUndefined(thresholds) } as SaturationConfig;
+  return { ...DEFAULT_SATURATION, ...stripUndefined(block), ...stripUndefined(thresholds) } as SaturationConfig;
 }
 
 function flowControlOf(d: v.InferOutput<typeof Document>, declared: Map<string, DeclaredPlugin>, refused: Set<string>, problems: ConfigProblem[], warnings: ConfigProblem[]): FlowControlConfig | undefined {
