@@ -4,9 +4,11 @@
  * answer — for chat, a final assistant message with vLLM's
  * `continue_final_message: true, add_generation_prompt: false`; for
  * completions, the prompt followed by that text — and the token limit less
- * what was already generated. Only where that gives the client the answer it
- * would have had: one choice, plain text (no tools, no structured output, no
- * echo of the prompt, a string prompt).
+ * what was already generated (for completions the default limit, 16, when
+ * none was given). Only where that gives the client the answer it would have
+ * had: one choice, plain text (no tools, no structured output, no echo of the
+ * prompt, a string prompt); the relay also refuses answers that streamed
+ * reasoning or tool calls (../proxy/sse-relay.ts).
  */
 import type { ApiKind } from './openai.ts';
 
@@ -38,6 +40,8 @@ export function continuationFor(kind: ApiKind, body: Readonly<Record<string, unk
         if (typeof v === 'number') next[limit] = Math.max(1, v - generated);
       }
       if (kind === 'completions') {
+        // Completions default max_tokens to 16 (OpenAI, vLLM's CompletionRequest): an absent limit is that one, not none.
+        if (body.max_tokens === undefined) next.max_tokens = Math.max(1, 16 - generated);
         next.prompt = (body.prompt as string) + text;
       } else {
         const messages = body.messages as Array<{ role: string; content?: unknown }>;

@@ -26,21 +26,28 @@ const Common = {
   stream: v.optional(v.nullable(v.boolean('must be true or false'))),
 };
 
-const ChatBody = v.looseObject({
-  ...Common,
-  messages: v.pipe(v.array(Message, 'must be an array of messages'), v.minLength(1, 'must contain at least one message')),
-});
-const CompletionsBody = v.looseObject({
-  ...Common,
-  prompt: v.union([v.string(), v.array(v.string()), v.array(v.number()), v.array(v.array(v.number()))], 'must be a string, an array of strings or an array of token ids'),
-});
-const EmbeddingsBody = v.looseObject({
-  ...Common,
-  input: v.union([v.string(), v.array(v.string()), v.array(v.number()), v.array(v.array(v.number()))], 'must be a string, an array of strings or an array of token ids'),
-});
+const Messages = v.pipe(v.array(Message, 'must be an array of messages'), v.minLength(1, 'must contain at least one message'));
+const Input = v.union([v.string(), v.array(v.string()), v.array(v.number()), v.array(v.array(v.number()))], 'must be a string, an array of strings or an array of token ids');
 
-const schemas = { chat: ChatBody, completions: CompletionsBody, embeddings: EmbeddingsBody };
-const required: Record<ApiKind, string> = { chat: 'messages', completions: 'prompt', embeddings: 'input' };
+const ChatBody = v.looseObject({ ...Common, messages: Messages });
+const CompletionsBody = v.looseObject({ ...Common, prompt: Input });
+const EmbeddingsBody = v.looseObject({ ...Common, input: Input });
+// vLLM's other forms: completions from prompt embeddings (`--enable-prompt-embeds`: base64 tensors), and
+// embeddings of a chat conversation (its EmbeddingChatRequest, a chat body's `messages`).
+const PromptEmbedsBody = v.looseObject({ ...Common, prompt_embeds: v.union([v.string(), v.array(v.string())], 'must be a base64 string or an array of them') });
+
+interface BodyForm {
+  /** The field a body of this form must have. */
+  field: string;
+  schema: v.GenericSchema;
+}
+
+/** Per kind, the body's form, and the other form vLLM also takes, if any. */
+const forms: Record<ApiKind, readonly [BodyForm, BodyForm?]> = {
+  chat: [{ field: 'messages', schema: ChatBody }],
+  completions: [{ field: 'prompt', schema: CompletionsBody }, { field: 'prompt_embeds', schema: PromptEmbedsBody }],
+  embeddings: [{ field: 'input', schema: EmbeddingsBody }, { field: 'messages', schema: ChatBody }],
+};
 
 export interface ParsedRequest {
   kind: ApiKind;
@@ -50,11 +57,13 @@ export interface ParsedRequest {
 }
 
 export function checkBody(kind: ApiKind, body: Record<string, unknown>): ParsedRequest {
-  const field = required[kind];
-  if (body[field] === undefined) {
-    throw badRequest(`Missing required field "${field}".`, 'missing_required_parameter', field);
+  const [main, other] = forms[kind];
+  const form = body[main.field] !== undefined ? main : other && body[other.field] !== undefined ? other : undefined;
+  if (!form) {
+    throw badRequest(`Missing required field "${main.field}"${other ? ` (or "${other.field}")` : ''}.`, 'missing_required_parameter', main.field);
   }
-  const result = v.safeParse(schemas[kind], body);
+  const field = form.field;
+  const result = v.safeParse(form.schema, body);
   if (!result.success) {
     const issue = result.issues[0];
     const path = (issue.path ?? []).map((p) => (typeof p.key === 'number' ? `[${p.key}]` : `.${String(p.key)}`)).join('').replace(/^\./, '');
@@ -69,7 +78,8 @@ export function checkBody(kind: ApiKind, body: Record<string, unknown>): ParsedR
  */
 export function promptText(parsed: ParsedRequest): string {
   const body = parsed.body;
-  if (parsed.kind === 'chat') {
+  // Chat, and vLLM's chat embeddings (messages instead of input).
+  if (parsed.kind === 'chat' || (parsed.kind === 'embeddings' && body.input === undefined)) {
     let out = '';
     for (const m of body.messages as { role: string; content?: unknown }[]) {
       out += m.role;
@@ -82,6 +92,8 @@ export function promptText(parsed: ParsedRequest): string {
     return out;
   }
   const value = parsed.kind === 'completions' ? body.prompt : body.input;
+  // No text to match prefixes on: a completion from prompt embeddings only.
+  if (value === undefined) return '';
   if (typeof value === 'string') return value;
   if (Array.isArray(value) && typeof value[0] === 'string') return (value as string[]).join('\n');
   return JSON.stringify(value);

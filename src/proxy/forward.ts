@@ -291,10 +291,12 @@ export class Proxy {
       firstSeen = true;
       observer.firstToken(observed);
     };
-    // An SSE answer in clear text is relayed event by event, in one stage: a pod that breaks off is replaced (or the
-    // client gets an error event), the model name restored, the usage chunk read as it passes (never held back), and
-    // the observers hear of the end once the client has had every byte.
-    if (upstream.status === 200 && contentType.includes('text/event-stream') && (coding === 'identity' || restore)) {
+    // A chat or completions answer streamed as SSE is relayed event by event, in one stage: a pod that breaks off is
+    // replaced (or the client gets an error event), the model name restored, the usage chunk read as it passes (never
+    // held back), and the observers hear of the end once the client has had every byte. Any other SSE (a path an
+    // HTTPRoute names, /v1/responses…) has no chat-shaped end to check: it passes through below, renamed line by line.
+    const answer = observed.kind === 'chat' || observed.kind === 'completions';
+    if (answer && upstream.status === 200 && contentType.includes('text/event-stream') && (coding === 'identity' || restore)) {
       const pod = upstream.body.stream(noop, first);
       const tap = new SseUsageTap();
       const body = relaySse(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { restoreModelInJson, restoreModelInSse } from './model-rewrite.ts';
+import { restoreModelInEvent, restoreModelInJson, restoreModelInSse } from './model-rewrite.ts';
 
 describe('restoreModelInJson', () => {
   it('restores the top-level model name', () => {
@@ -31,5 +31,14 @@ describe('restoreModelInSse', () => {
       ).text();
       expect(out).toBe(events.replaceAll('"model":"lora-v1"', '"model":"bot"'));
     }
+  });
+});
+
+describe('restoreModelInEvent', () => {
+  it('restores the name in the data line whatever lines come first', () => {
+    const data = 'data: {"type":"response.created","response":{"model":"lora-v1"}}';
+    expect(restoreModelInEvent(data, 'lora-v1', 'bot')).toBe('data: {"type":"response.created","response":{"model":"bot"}}');
+    expect(restoreModelInEvent(`event: response.created\n${data}`, 'lora-v1', 'bot')).toBe('event: response.created\ndata: {"type":"response.created","response":{"model":"bot"}}');
+    expect(restoreModelInEvent(': {"model":"lora-v1"}', 'lora-v1', 'bot')).toBe(': {"model":"lora-v1"}');
   });
 });

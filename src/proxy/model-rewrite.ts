@@ -19,6 +19,19 @@ function decodeJsonString(raw: string): string {
   return raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
 }
 
+/**
+ * The name restored in one whole SSE event, in its first `data:` line whatever lines come before it (vLLM's
+ * Responses stream opens each event with `event: …`).
+ */
+export function restoreModelInEvent(event: string, target: string, requested: string): string {
+  if (event.startsWith('data:')) return restoreModelInJson(event, target, requested);
+  const at = event.indexOf('\ndata:') + 1;
+  if (at === 0) return event;
+  const data = event.slice(at);
+  const restored = restoreModelInJson(data, target, requested);
+  return restored === data ? event : event.slice(0, at) + restored;
+}
+
 /** A byte-stream transform restoring the model name in each `data:` line of an SSE stream. */
 export function restoreModelInSse(target: string, requested: string): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder();

@@ -101,4 +101,42 @@ describe('relaySse', () => {
     expect(out.endsWith('data: [DONE]\n\n')).toBe(true);
     expect(JSON.parse(out.split('\n\n').at(-3)!.slice(6)).id).toBe('a');
   });
+
+  it('a break after the answer finished ends it with [DONE], never continues it', async () => {
+    let resumed = 0;
+    const options = { continuation: () => new Uint8Array(), resume: async () => (resumed++, { error: 'unused' }), maxResumes: 1 };
+    const finished = chunk('a', ' one') + chunk('a', '', 'stop');
+    expect(await read(relaySse({ endpointId: 'e1', stream: source([finished], 'break') }, options))).toBe(`${finished}data: [DONE]\n\n`);
+    const done = `${finished}data: [DONE]\n\n`;
+    expect(await read(relaySse({ endpointId: 'e1', stream: source([done], 'break') }, options))).toBe(done);
+    expect(resumed).toBe(0);
+  });
+
+  it('several choices: finished only when each has its finish_reason, and never continued', async () => {
+    const of = (index: number, content: string, finish: string | null = null) => `data: ${JSON.stringify({ id: 'a', created: 1, choices: [{ index, delta: { content }, finish_reason: finish }] })}\n\n`;
+    let resumed = 0;
+    const options = { continuation: () => new Uint8Array(), resume: async () => (resumed++, { error: 'unused' }), maxResumes: 1 };
+    const out = await read(relaySse({ endpointId: 'e1', stream: source([of(0, 'A') + of(1, 'B') + of(0, '', 'stop')], 'close') }, options));
+    expect(out).toContain('several choices');
+    const whole = of(0, 'A', 'stop') + of(1, 'B', 'length');
+    expect(await read(relaySse({ endpointId: 'e1', stream: source([whole], 'close') }, options))).toBe(whole);
+    expect(resumed).toBe(0);
+  });
+
+  it('reasoning that reached the client is counted, and the answer is not continued', async () => {
+    const thought = `data: ${JSON.stringify({ id: 'a', created: 1, choices: [{ index: 0, delta: { reasoning_content: 'hmm', content: null }, finish_reason: null }] })}\n\n`;
+    let resumed = 0;
+    const out = await read(relaySse({ endpointId: 'e1', stream: source([thought], 'break') }, { continuation: () => new Uint8Array(), resume: async () => (resumed++, { error: 'unused' }), maxResumes: 1 }));
+    expect(out).toContain('after 1 tokens');
+    expect(out).toContain('reasoning');
+    expect(resumed).toBe(0);
+  });
+
+  it('at a normal end, a last event without its blank line is passed on whole, a cut-off one dropped', async () => {
+    const whole = chunk('a', ' one') + chunk('a', ' two', 'stop').trimEnd();
+    expect(await read(relaySse({ endpointId: 'e1', stream: source([whole], 'close') }, { resume: async () => ({ error: 'x' }), maxResumes: 0 }))).toBe(`${whole}\n\n`);
+    const cut = chunk('a', ' one') + chunk('a', ' two').slice(0, 30);
+    const out = await read(relaySse({ endpointId: 'e1', stream: source([cut], 'close') }, { resume: async () => ({ error: 'x' }), maxResumes: 0 }));
+    expect(out.startsWith(`${chunk('a', ' one')}data: {"error"`)).toBe(true);
+  });
 });

@@ -1,13 +1,18 @@
 /**
- * A streamed answer (SSE) relayed event by event, so that a pod dying
- * mid-stream never leaves the client with a bare reset or half an event:
- *   - only whole events are passed on (a cut-off event is never seen);
- *   - when the stream breaks before its end (no `finish_reason`, no
- *     `[DONE]`) and the request can be continued (../api/continuation.ts),
- *     the answer goes on from another pod: its events are given the first
- *     one's `id` and `created`, its opening role-only chunk is dropped, its
- *     usage counts the tokens streamed before the break as completion
- *     tokens — one answer to the client, no text lost or repeated;
+ * A streamed chat or completions answer (SSE) relayed event by event, so
+ * that a pod dying mid-stream never leaves the client with a bare reset or
+ * half an event:
+ *   - only whole events are passed on (a cut-off event is never seen, not
+ *     even when the pod closes the connection normally after it);
+ *   - an answer is over at `[DONE]`, or once every choice seen has its
+ *     `finish_reason`: a connection that breaks after that ends the stream
+ *     (with `data: [DONE]` if the pod had not sent it), never continues it;
+ *   - when the stream breaks before its end and the request can be continued
+ *     (../api/continuation.ts; one choice, no tool calls, no reasoning
+ *     streamed), the answer goes on from another pod: its events are given
+ *     the first one's `id` and `created`, its opening role-only chunk is
+ *     dropped, its usage counts the tokens streamed before the break as
+ *     completion tokens — one answer to the client, no text lost or repeated;
  *   - otherwise (or when no pod can continue it) the stream ends with an
  *     OpenAI-shaped `error` event and `data: [DONE]`.
  *
@@ -21,7 +26,7 @@
  */
 
 import { concat as concatChunks } from '../http/inbound.ts';
-import { restoreModelInJson } from './model-rewrite.ts';
+import { restoreModelInEvent } from './model-rewrite.ts';
 
 /** A stream of one attempt, and the endpoint it comes from. */
 export interface RelayedStream {
@@ -83,16 +88,30 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 interface AnswerState {
   id?: string;
   created?: number;
-  /** Text streamed so far (delta.content, or text for completions). */
+  /** Text of choice 0 streamed so far (delta.content, or text for completions). */
   text: string;
-  /** Chunks with text: tokens, as vLLM streams one a chunk. */
+  /** Chunks with text or reasoning: tokens, as vLLM streams one a chunk. */
   generated: number;
-  finished: boolean;
+  /** `data: [DONE]` was passed on. */
+  done: boolean;
+  /** Per choice index seen: whether it has its finish_reason (n > 1 streams interleave several). */
+  choiceFinished: boolean[];
+  /** Choices seen without a finish_reason yet. */
+  open: number;
+  /** A choice other than index 0 was seen. */
+  severalChoices: boolean;
   toolCalls: boolean;
+  /** Reasoning (vLLM's `reasoning_content`, or `reasoning`) reached the client. */
+  reasoning: boolean;
+}
+
+/** The answer is over: `[DONE]`, or every choice seen has its finish_reason (only a usage chunk may follow). */
+function answerFinished(state: AnswerState): boolean {
+  return state.done || (state.choiceFinished.length > 0 && state.open === 0);
 }
 
 export function relaySse(first: RelayedStream, options: RelayOptions): ReadableStream<Uint8Array> {
-  const state: AnswerState = { text: '', generated: 0, finished: false, toolCalls: false };
+  const state: AnswerState = { text: '', generated: 0, done: false, choiceFinished: [], open: 0, severalChoices: false, toolCalls: false, reasoning: false };
   const failed = new Set<string>();
   let current = first;
   let reader = first.stream.getReader();
@@ -124,41 +143,57 @@ export function relaySse(first: RelayedStream, options: RelayOptions): ReadableS
     for (const event of decoder.decode(held).split(EVENT_END)) if (event) observe(event);
   };
 
-  /** The whole events that have arrived (all that is left, at the end), as the client must see them. */
-  const take = (chunk: Uint8Array | undefined): Uint8Array | undefined => {
-    let bytes = chunk === undefined ? carry : carry ? concat(carry, chunk) : chunk;
+  /** The whole events that have arrived, as the client must see them. */
+  const take = (chunk: Uint8Array): Uint8Array | undefined => {
+    const all = carry ? concat(carry, chunk) : chunk;
     carry = undefined;
-    if (!bytes || bytes.byteLength === 0) return undefined;
-    if (chunk !== undefined) {
-      const end = lastEventEnd(bytes);
-      if (end < bytes.byteLength) carry = bytes.slice(end);
-      if (end === 0) return undefined;
-      bytes = bytes.subarray(0, end);
-      if (!rewriting && !restore) {
-        // Passed on as the pod sent them, and read later if at all.
-        unread.push(bytes);
-        unreadBytes += bytes.byteLength;
-        if (unreadBytes > UNREAD_LIMIT) readHeld();
-        shown = true;
-        return bytes;
-      }
+    const end = lastEventEnd(all);
+    if (end < all.byteLength) carry = all.slice(end);
+    if (end === 0) return undefined;
+    const bytes = all.subarray(0, end);
+    if (!rewriting && !restore) {
+      // Passed on as the pod sent them, and read later if at all.
+      unread.push(bytes);
+      unreadBytes += bytes.byteLength;
+      if (unreadBytes > UNREAD_LIMIT) readHeld();
+      shown = true;
+      return bytes;
     }
-    readHeld();
     // Whole events end in ASCII, so this decodes no character in halves.
     const events = decoder.decode(bytes).split(EVENT_END);
     if (events.at(-1) === '') events.pop();
+    return pass(events, bytes);
+  };
+
+  /**
+   * At the stream's end, what the pod left after its last blank line: passed on (its blank line added) only when
+   * it is a whole event — its data `[DONE]` or JSON, as every event of these APIs is one `data:` line of JSON.
+   * Anything else is an event cut off by a connection closed normally: dropped, as a broken one is.
+   */
+  const takeLast = (): Uint8Array | undefined => {
+    const rest = carry;
+    carry = undefined;
+    if (!rest) return undefined;
+    const event = decoder.decode(rest).replace(/\r?\n$/, '');
+    const data = dataOf(event);
+    if (data === undefined || (data !== '[DONE]' && parseObject(data) === undefined)) return undefined;
+    return pass([event], undefined);
+  };
+
+  /** Events read, rewritten where they must be; `bytes` (their bytes as the pod sent them) when none changed. */
+  const pass = (events: string[], bytes: Uint8Array | undefined): Uint8Array | undefined => {
+    readHeld();
     let changed = false;
     let out = '';
     for (const event of events) {
       let shownEvent = rewriting ? rewrite(event) : (observe(event), event);
-      if (shownEvent !== undefined && restore && shownEvent.startsWith('data:')) shownEvent = restoreModelInJson(shownEvent, restore.target, restore.requested);
+      if (shownEvent !== undefined && restore) shownEvent = restoreModelInEvent(shownEvent, restore.target, restore.requested);
       if (shownEvent !== event) changed = true;
       if (shownEvent === undefined) continue;
       out += `${shownEvent}\n\n`;
       shown = true;
     }
-    // Passed on as the pod sent them unless an event changed (or, at the end, the last one lacked its blank line).
-    return changed || chunk === undefined ? (out ? encoder.encode(out) : undefined) : bytes;
+    return changed || bytes === undefined ? (out ? encoder.encode(out) : undefined) : bytes;
   };
 
   const emit = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
@@ -172,28 +207,54 @@ export function relaySse(first: RelayedStream, options: RelayOptions): ReadableS
     options.onEnd?.();
   };
 
-  /** Learn from an event: the answer's id, its text, whether it ended. */
+  /** Learn from an event: the answer's id, its text, which choices ended. */
   function observe(event: string, parsed?: Record<string, unknown>): void {
     const data = dataOf(event);
     if (data === undefined) return;
     if (data === '[DONE]') {
-      state.finished = true;
+      state.done = true;
       return;
     }
     const obj = parsed ?? parseObject(data);
     if (!obj) return;
     if (state.id === undefined && typeof obj.id === 'string') state.id = obj.id;
     if (state.created === undefined && typeof obj.created === 'number') state.created = obj.created;
-    const choice = (obj.choices as Array<Record<string, unknown>> | undefined)?.[0];
-    if (!choice) return;
-    const delta = choice.delta as Record<string, unknown> | undefined;
-    const piece = typeof choice.text === 'string' ? choice.text : typeof delta?.content === 'string' ? delta.content : '';
-    if (piece) {
-      state.text += piece;
-      state.generated++;
+    const choices = obj.choices;
+    if (!Array.isArray(choices)) return;
+    for (let i = 0; i < choices.length; i++) {
+      const choice = choices[i] as Record<string, unknown> | null;
+      if (!choice || typeof choice !== 'object') continue;
+      const index = Number.isInteger(choice.index) && (choice.index as number) >= 0 ? (choice.index as number) : i;
+      if (index !== 0) state.severalChoices = true;
+      if (state.choiceFinished[index] === undefined) {
+        state.choiceFinished[index] = false;
+        state.open++;
+      }
+      const delta = choice.delta as Record<string, unknown> | undefined;
+      const piece = typeof choice.text === 'string' ? choice.text : typeof delta?.content === 'string' ? delta.content : '';
+      const thought = delta?.reasoning_content || delta?.reasoning;
+      if (piece || thought) state.generated++;
+      if (piece && index === 0) state.text += piece;
+      if (thought) state.reasoning = true;
+      if (delta?.tool_calls) state.toolCalls = true;
+      if (choice.finish_reason !== null && choice.finish_reason !== undefined && !state.choiceFinished[index]) {
+        state.choiceFinished[index] = true;
+        state.open--;
+      }
     }
-    if (delta?.tool_calls) state.toolCalls = true;
-    if (choice.finish_reason !== null && choice.finish_reason !== undefined) state.finished = true;
+  }
+
+  /** Why this answer cannot be continued on another pod, or undefined when it can. */
+  function notContinuable(): string | undefined {
+    if (state.severalChoices) return 'an answer with several choices cannot be continued on another pod';
+    if (state.toolCalls) return 'an answer with tool calls cannot be continued on another pod';
+    // The continuation would have to put the reasoning back into the prompt in the model's own raw form
+    // (`<think>…`): chat templates drop or re-render it in assistant turns, and the next pod's reasoning parser
+    // would split the rest differently, so the client could get reasoning as content or the reasoning again.
+    if (state.reasoning) return 'an answer whose reasoning has been streamed cannot be continued faithfully on another pod';
+    if (!options.continuation) return 'this request cannot be continued on another pod (it has tools, several choices, structured output or a prompt that is not one string)';
+    if (resumes >= options.maxResumes) return 'this answer was already continued as often as it may be';
+    return undefined;
   }
 
   /** An event of a continuation, made part of the first answer (undefined: dropped). */
@@ -264,10 +325,10 @@ export function relaySse(first: RelayedStream, options: RelayOptions): ReadableS
           continue;
         }
         current.end?.();
-        const rest = take(undefined);
+        const rest = carry ? takeLast() : undefined;
         if (rest) emit(controller, rest);
         // Over when the last event is `[DONE]`, or when the events held say the answer finished.
-        if (endsWithDone(unread.at(-1)) || (readHeld(), state.finished)) {
+        if (endsWithDone(unread.at(-1)) || (readHeld(), answerFinished(state))) {
           finish(controller);
           return;
         }
@@ -276,13 +337,20 @@ export function relaySse(first: RelayedStream, options: RelayOptions): ReadableS
         current.end?.('broken');
         broke = `${current.endpointId} broke off the stream (${(err as Error).message})`;
         carry = undefined; // a cut-off event is dropped, never shown
+        readHeld();
+        // A finished answer is over: what was lost can only be the usage chunk. Nothing is added to it.
+        if (answerFinished(state)) {
+          if (!state.done) emit(controller, encoder.encode(`${DONE_LINE}\n\n`));
+          finish(controller);
+          return;
+        }
       }
       readHeld();
       failed.add(current.endpointId);
-      const canResume = options.continuation && !state.toolCalls && resumes < options.maxResumes;
-      if (!canResume) {
+      const why = notContinuable();
+      if (why) {
         options.onResumed?.(false, 'not resumable');
-        emit(controller, encoder.encode(errorEvent(`${broke} after ${state.generated} tokens; this request cannot be continued on another pod (it has tools, several choices or structured output, or was continued too often). Retry it.`)));
+        emit(controller, encoder.encode(errorEvent(`${broke} after ${state.generated} tokens; ${why}. Retry the request.`)));
         finish(controller);
         return;
       }

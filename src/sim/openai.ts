@@ -34,10 +34,17 @@ export const CompletionRequest = v.looseObject({
 });
 export type CompletionRequest = v.InferOutput<typeof CompletionRequest>;
 
-export const EmbeddingRequest = v.looseObject({
-  model: v.string(),
-  input: v.union([v.string(), v.pipe(v.array(v.string()), v.minLength(1))]),
-});
+/** `input`, or (vLLM's chat embeddings) `messages`: one embedding of the whole conversation. */
+export const EmbeddingRequest = v.union([
+  v.looseObject({
+    model: v.string(),
+    input: v.union([v.string(), v.pipe(v.array(v.string()), v.minLength(1))]),
+  }),
+  v.looseObject({
+    model: v.string(),
+    messages: v.pipe(v.array(v.looseObject({ role: v.string(), content: v.optional(v.nullable(v.unknown())) })), v.minLength(1)),
+  }),
+]);
 export type EmbeddingRequest = v.InferOutput<typeof EmbeddingRequest>;
 
 export const LoadLoraRequest = v.looseObject({ lora_name: v.pipe(v.string(), v.minLength(1)), lora_path: v.optional(v.string()) });

@@ -129,9 +129,11 @@ function parseFaultsOrThrow(input: unknown) {
 async function handleEmbeddings(ctx: PodContext, request: Request): Promise<Response> {
   const parsed = v.safeParse(EmbeddingRequest, await request.json().catch(() => null));
   if (!parsed.success) return invalidBody(parsed.issues);
-  const { model, input } = parsed.output;
+  const body = parsed.output;
+  const model = body.model;
   if (model !== ctx.model && !ctx.adapters.has(model)) return modelNotFound(model);
-  const inputs = typeof input === 'string' ? [input] : input;
+  const input = (body as { input?: string | string[] }).input;
+  const inputs: string[] = input === undefined ? [conversationText((body as { messages: { role: string; content?: unknown }[] }).messages)] : typeof input === 'string' ? [input] : input;
   const promptTokens = inputs.reduce((n, s) => n + countTokens(s), 0);
   const adapter = model === ctx.model ? undefined : model;
   const seq = await new Promise<Sequence>((resolve) => {
@@ -145,4 +147,14 @@ async function handleEmbeddings(ctx: PodContext, request: Request): Promise<Resp
   });
   const u = usage(promptTokens, 0, seq.cachedTokens);
   return Response.json({ object: 'list', model, data, usage: { prompt_tokens: u.prompt_tokens, total_tokens: u.total_tokens } });
+}
+
+/** A chat embedding's text: its messages' text content in order (string content, or the text parts of an array). */
+function conversationText(messages: readonly { role: string; content?: unknown }[]): string {
+  let text = '';
+  for (const m of messages) {
+    if (typeof m.content === 'string') text += `${m.role}: ${m.content}\n`;
+    else if (Array.isArray(m.content)) for (const part of m.content) if (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') text += `${m.role}: ${(part as { text: string }).text}\n`;
+  }
+  return text;
 }
