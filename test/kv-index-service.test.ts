@@ -88,4 +88,18 @@ describe('KvIndexService', () => {
       { id: 'fd00::1:8001', endpoint: 'tcp://10.9.9.9:6000', replayEndpoint: 'tcp://[fd00::1]:5657' },
     ]);
   });
+
+  it('subscribes each data-parallel rank of a pod to its own port (vLLM offsets the port by the rank; llm-d\'s RankIndex)', () => {
+    const pool = { selector: { pool: 'a' }, targetPorts: [8000, 8001] };
+    const entry = { address: '10.0.0.7', labels: { pool: 'a' }, engine: 'vllm' as const };
+    expect(kvTargets([entry], pool, { port: 5557, replayPort: 5657 })).toEqual([
+      { id: '10.0.0.7:8000', endpoint: 'tcp://10.0.0.7:5557', replayEndpoint: 'tcp://10.0.0.7:5657' },
+      { id: '10.0.0.7:8001', endpoint: 'tcp://10.0.0.7:5558', replayEndpoint: 'tcp://10.0.0.7:5658' },
+    ]);
+    // One address named for all of a pod's ports: each endpoint is told its rank, and is credited only with it.
+    expect(kvTargets([{ ...entry, kvEventsEndpoint: 'tcp://10.0.0.7:6000' }], pool, { port: 5557 })).toEqual([
+      { id: '10.0.0.7:8000', endpoint: 'tcp://10.0.0.7:6000', rank: 0 },
+      { id: '10.0.0.7:8001', endpoint: 'tcp://10.0.0.7:6000', rank: 1 },
+    ]);
+  });
 });

@@ -59,4 +59,25 @@ describe('LocalTokenizer (tokenizer.json + chat template)', () => {
     expect(bare.tokenize(pool, [], request({ messages: [{ role: 'user', content: 'x' }] }))).toMatchObject({ error: expect.stringMatching(/no chat_template/) });
     expect(() => new LocalTokenizer({ tokenizerJson: { nothing: 1 }, tokenizerConfig: {} })).toThrow(/tokenizer\.json/);
   });
+
+  it('renders the chat request\'s tools, kwargs and prompt flags as Transformers\' apply_chat_template does', () => {
+    // Qwen2.5's way, abridged: the tools go into a system turn at the very start of the prompt.
+    const template = "{% if tools %}<|start_header_id|>system<|end_header_id|>\n\n{% for t in tools %}{{ t | tojson }}{% endfor %}<|eot_id|>{% endif %}{% if think %}<think>{% endif %}{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n{{ m.content }}<|eot_id|>{% endfor %}{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}";
+    const qwenish = new LocalTokenizer({ tokenizerJson: json, tokenizerConfig: { ...(config as object), chat_template: template } });
+    const messages = [{ role: 'user', content: 'weather in Paris?' }];
+    const tools = [{ type: 'function', function: { name: 'get_weather' } }];
+    const plain = qwenish.tokenize(pool, [], request({ messages }));
+    const withTools = qwenish.tokenize(pool, [], request({ messages, chatTemplate: { tools } }));
+    if ('error' in plain || 'error' in withTools) throw new Error('tokenize failed');
+    // Not the plain prompt's cached tokens: the tools' system turn comes first.
+    expect(withTools.source).toBe('tokenizer.json');
+    expect(withTools.tokens.length).toBeGreaterThan(plain.tokens.length);
+    expect(qwenish.render(messages, { tools })).toMatch(/^<\|start_header_id\|>system<\|end_header_id\|>\n\n\{"type": ?"function"/);
+    expect(qwenish.render(messages, { chat_template_kwargs: { think: true }, add_generation_prompt: false })).toBe('<think><|start_header_id|>user<|end_header_id|>\n\nweather in Paris?<|eot_id|>');
+    // continue_final_message: the text stops where the final message ends, no generation prompt.
+    const partial = [...messages, { role: 'assistant', content: 'It is sunny ' }];
+    expect(qwenish.render(partial, { continue_final_message: true })).toBe('<|start_header_id|>user<|end_header_id|>\n\nweather in Paris?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nIt is sunny ');
+    // A request's own chat_template is rendered in place of the model's.
+    expect(qwenish.render(messages, { chat_template: '{{ messages[0].content }}!' })).toBe('weather in Paris?!');
+  });
 });

@@ -61,6 +61,34 @@ describe('PodTokenizer', () => {
   });
 });
 
+describe('PodTokenizer: what else the chat template renders', () => {
+  it('sends /tokenize the chat request\'s tools, kwargs and prompt flags, and keys its cache by them and by the salt', async () => {
+    const sent: Record<string, unknown>[] = [];
+    const fakeFetch = (async (url: string | URL | Request, init?: RequestInit) => {
+      if (!String(url).endsWith('/tokenize')) return new Response(JSON.stringify({ data: [] }));
+      const body = JSON.parse(String(init?.body)) as Record<string, unknown>;
+      sent.push(body);
+      // A template that puts the tools in the system turn (Qwen2.5's) renders more tokens with them.
+      return new Response(JSON.stringify({ tokens: body.tools ? [1, 2, 3, 4] : [1, 2, 3] }));
+    }) as typeof fetch;
+    const tok = new PodTokenizer({ fetch: fakeFetch });
+    const pods = [endpoint(8000)];
+    const messages = [{ role: 'user', content: 'weather in Paris?' }];
+    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }];
+    tokensOf(await tok.tokenize(pool, pods, chat('qwen', messages)));
+    const withTools = tokensOf(await tok.tokenize(pool, pods, { ...chat('qwen', messages), chatTemplate: { tools, chat_template_kwargs: { enable_thinking: false } } }));
+    expect(sent[0]).toEqual({ model: 'qwen', messages, add_generation_prompt: true });
+    expect(sent[1]).toEqual({ model: 'qwen', messages, tools, chat_template_kwargs: { enable_thinking: false }, add_generation_prompt: true });
+    expect(Array.from(withTools.tokens)).toEqual([1, 2, 3, 4]);
+    // Continuing the final message: no generation prompt (vLLM refuses both).
+    await tok.tokenize(pool, pods, { ...chat('qwen', [...messages, { role: 'assistant', content: 'It is' }]), chatTemplate: { continue_final_message: true } });
+    expect(sent[2]).toMatchObject({ continue_final_message: true, add_generation_prompt: false });
+    // Another tenant's salt: asked again, not answered from the cache (a hit would show in the decision's latency).
+    await tok.tokenize(pool, pods, { ...chat('qwen', messages), cacheSalt: 'tenant-a' });
+    expect(sent).toHaveLength(4);
+  });
+});
+
 describe('PromptTokenCache', () => {
   it('finds a completion\'s earlier prompt by text and evicts by tokens held', () => {
     const cache = new PromptTokenCache(10, 100);

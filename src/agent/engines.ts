@@ -103,18 +103,26 @@ const sglang: EngineMapping = {
   },
 };
 
-/** trtllm-serve's Prometheus endpoint (names as Dynamo and routers publish them, `trtllm_` prefix). */
+/**
+ * trtllm-serve's Prometheus endpoint (names as Dynamo and routers publish them, `trtllm_` prefix; the
+ * cache geometry as the Inference Extension's and llm-d's engine table reads it: tokens per block, max blocks).
+ */
 const trtllm: EngineMapping = {
   names: new Set([
     'trtllm_num_requests_waiting',
     'trtllm_num_requests_running',
     'trtllm_kv_cache_utilization',
+    'trtllm_kv_cache_tokens_per_block',
+    'trtllm_kv_cache_max_blocks',
   ]),
   map(samples) {
     const m = empty();
     m.waiting = sum(samples, 'trtllm_num_requests_waiting') ?? 0;
     m.running = sum(samples, 'trtllm_num_requests_running') ?? 0;
     m.kvUsage = clamp01(mean(samples, 'trtllm_kv_cache_utilization'));
+    // One block size for the engine; blocks summed over its series (several ranks each report their pool).
+    m.blockSize = int(String(mean(samples, 'trtllm_kv_cache_tokens_per_block') ?? ''));
+    m.totalBlocks = int(String(sum(samples, 'trtllm_kv_cache_max_blocks') ?? ''));
     return m;
   },
 };

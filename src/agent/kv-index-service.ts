@@ -3,7 +3,8 @@
  * pods are subscribed on its first request; where each pod publishes comes
  * from its endpoints-file entry (`kvEventsEndpoint`, `kvEventsReplayEndpoint`)
  * or, when unset, from a port convention on the pod's address (llm-d's
- * `socketPort`, 5557, vLLM's default `tcp://*:5557`).
+ * `socketPort`, 5557, vLLM's default `tcp://*:5557`), offset by the
+ * endpoint's data-parallel rank.
  */
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
@@ -23,23 +24,39 @@ import { watchKvIndex, type WatchKvIndexOptions } from './kv-index-watch.ts';
 import { urlHost } from '../endpoints/address.ts';
 
 export interface KvEventsConvention {
-  /** The PUB port on each pod's address when its entry names none (llm-d: 5557). */
+  /** The PUB port on each pod's address when its entry names none (llm-d: 5557); data-parallel rank r publishes on port + r. */
   port: number;
-  /** The replay port on each pod's address; undefined: no replay unless the entry names one. */
+  /** The replay port on each pod's address (rank r: + r); undefined: no replay unless the entry names one. */
   replayPort?: number;
 }
 
-/** Where the pods of a pool publish KV events. */
+/**
+ * Where the pods of a pool publish KV events. A pod serving several of the
+ * pool's target ports runs one engine (a data-parallel rank) per port, as
+ * llm-d's router reads it: the endpoint on the r-th target port is rank r
+ * (its `RankIndex`), and vLLM publishes rank r's events on the configured
+ * port + r (`ZmqEventPublisher.offset_endpoint_port`), so the convention
+ * subscribes each endpoint to its own rank's socket. Endpoints that share an
+ * address anyway (one `kvEventsEndpoint` named for all of a pod's ports) are
+ * told their rank, and credited only with the batches that carry it.
+ */
 export function kvTargets(entries: readonly EndpointEntry[], pool: PoolSelector, c: KvEventsConvention): KvPodTarget[] {
-  return selectEndpoints(entries, pool).map((e) => {
+  const targets = selectEndpoints(entries, pool).map((e) => {
     const entry = entries.find((x) => x.address === e.address && (x.port === e.port || x.port === undefined));
     const host = urlHost(e.address);
+    const rank = Math.max(0, pool.targetPorts.indexOf(e.port));
     return {
       id: `${e.address}:${e.port}`,
-      endpoint: entry?.kvEventsEndpoint ?? `tcp://${host}:${c.port}`,
-      replayEndpoint: entry?.kvEventsReplayEndpoint ?? (c.replayPort ? `tcp://${host}:${c.replayPort}` : undefined),
+      endpoint: entry?.kvEventsEndpoint ?? `tcp://${host}:${c.port + rank}`,
+      replayEndpoint: entry?.kvEventsReplayEndpoint ?? (c.replayPort ? `tcp://${host}:${c.replayPort + rank}` : undefined),
+      rank,
     };
   });
+  const sharing = new Map<string, number>();
+  for (const t of targets) sharing.set(t.endpoint, (sharing.get(t.endpoint) ?? 0) + 1);
+  // An address of its own carries one rank's stream whatever rank it names (a multi-node DP pod's ranks
+  // need not start at 0): the rank is checked only where it tells endpoints apart.
+  return targets.map(({ rank, ...t }): KvPodTarget => (sharing.get(t.endpoint)! > 1 ? { ...t, rank } : t));
 }
 
 const MAX_BLOCKS = 1 << 20;

@@ -27,6 +27,7 @@ import { resolveRequest } from '../routing/resolve.ts';
 import { modelList } from '../routing/models-list.ts';
 import type { EndpointScheduling, Readiness } from '../scheduling/endpoint-scheduling.ts';
 import type { ChatMessage, Decision, SchedulingRequest } from '../scheduling/scheduler.ts';
+import { addHashingFields } from '../tokenize/request-fields.ts';
 import { GatewayMetrics } from './metrics.ts';
 
 export interface GatewayOptions {
@@ -203,6 +204,8 @@ export class Gateway {
       ...readFlowHeaders(request.headers),
       hints: route.hints,
     };
+    // What else the engine hashes into the prompt's blocks (tools the template renders, cache_salt): precise prefix matching.
+    if (parsed.kind !== 'other') addHashingFields(schedulingRequest, parsed.kind, parsed.body);
 
     // budgets: the tenant's budget is charged what the request may cost before it waits or is sent (src/budgets/).
     let budgetHeaders: Record<string, string> | undefined;

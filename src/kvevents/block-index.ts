@@ -9,7 +9,8 @@
  * O(blocks × pods/32) whatever the caches hold.
  */
 import { HolderTable } from './holder-table.ts';
-import { MEDIUM_GPU, type KvEvent } from './events.ts';
+import { canonicalMedium, MEDIUM_GPU, MEDIUM_OTHER, type KvEvent } from './events.ts';
+import type { IndexUpdate } from './index-updates.ts';
 
 /** How far into a prompt one pod's cache matches. */
 export interface PrefixMatch {
@@ -28,6 +29,13 @@ export interface IndexStats {
   entries: number;
   /** Bytes in the index's arrays. */
   bytes: number;
+  /** Blocks stored under a medium the index does not know (kept as OTHER). */
+  unknownMediumBlocks: number;
+}
+
+/** A KV-cache group's bit in a holder mask; none (engines before group_idx) is group 0, groups past 30 share bit 31. */
+function groupBit(group: number | null | undefined): number {
+  return group == null || group <= 0 ? 1 : 1 << Math.min(group, 31);
 }
 
 const SPLIT = 0x100000000n;
@@ -39,10 +47,20 @@ export class KvBlockIndex {
   private readonly freeSlots: number[] = [];
   /** Entries per pod slot. */
   private counts = new Int32Array(64);
-  /** Table per medium; index 0 is the GPU. */
+  /** Table per medium; index 0 is the GPU. At most one per known medium, plus OTHER. */
   private readonly media: { name: string; table: HolderTable }[];
-  /** (hash, pod, medium) stored more than once (vLLM may cache a second physical copy): extra copies. */
-  private readonly copies = new Map<string, number>();
+  /**
+   * Per pod slot, per medium: the KV-cache groups holding a hash, as a bit
+   * mask, for the hashes not held by group 0 alone (the table says "some group
+   * holds it"). A hybrid-attention model stores the same hash once per group
+   * (vLLM's `group_idx`) and removes it per group: a sliding-window group
+   * drops blocks the full-attention group keeps. Keyed by slot so a pod's
+   * masks go with it in O(1).
+   */
+  private readonly groups: ((Map<bigint, number> | undefined)[] | undefined)[] = [];
+  /** Blocks stored under an unknown medium, and a few of the names (for the warning). */
+  unknownMediumBlocks = 0;
+  readonly unknownMediumNames = new Set<string>();
   private scratch = new Uint32Array(0);
 
   constructor(expectedBlocks = 1024) {
@@ -69,46 +87,81 @@ export class KvBlockIndex {
     return [...this.slots.keys()];
   }
 
-  /** Applies one pod's events, in order. */
-  apply(pod: string, events: readonly KvEvent[]): void {
+  /**
+   * Applies one pod's events, in order. With `changes`, appends what changed
+   * in the index (a block a pod came to hold or stopped holding, per medium):
+   * what a replica applies to stay equal, whatever the events repeated.
+   */
+  apply(pod: string, events: readonly KvEvent[], changes?: IndexUpdate[]): void {
     for (const e of events) {
-      if (e.type === 'AllBlocksCleared') this.clearPod(pod, false);
-      else if (e.type === 'BlockStored') this.store(pod, e.blockHashes, e.medium);
-      else this.remove(pod, e.blockHashes, e.medium);
+      if (e.type === 'AllBlocksCleared') {
+        this.clearPod(pod, false);
+        changes?.push({ kind: 'cleared', pod });
+        continue;
+      }
+      const out = changes ? [] : undefined;
+      if (e.type === 'BlockStored') this.store(pod, e.blockHashes, e.medium, e.groupIdx, out);
+      else this.remove(pod, e.blockHashes, e.medium, e.groupIdx, out);
+      if (!changes || out!.length === 0) continue;
+      const kind = e.type === 'BlockStored' ? 'stored' : 'removed';
+      const medium = canonicalMedium(e.medium);
+      const last = changes[changes.length - 1];
+      if (last && last.kind === kind && last.pod === pod && last.medium === medium) (last.hashes as bigint[]).push(...out!);
+      else changes.push({ kind, pod, medium, hashes: out! });
     }
   }
 
-  store(pod: string, hashes: readonly bigint[], medium: string | null = MEDIUM_GPU): void {
+  /**
+   * The pod holds these blocks (in `group`'s KV cache). Idempotent: vLLM with
+   * `kv_cache_report_mode: "full"` sends the same BlockStored again on every
+   * prefix hit (emit_cached_block_events), indistinguishable on the wire from
+   * a second physical copy; counting them would keep a block after its one
+   * eviction. A real second copy is forgotten at its first eviction instead —
+   * a missed hit, the safe direction. `changed` gets the hashes newly held.
+   */
+  store(pod: string, hashes: readonly bigint[], medium: string | null = MEDIUM_GPU, group: number | null = null, changed?: bigint[]): void {
     const slot = this.podSlot(pod);
-    const m = this.mediumIndex(medium);
+    const m = this.mediumIndex(medium, hashes.length);
     const t = this.media[m]!.table;
+    const bit = groupBit(group);
+    let masks = this.groups[slot]?.[m];
     for (const h of hashes) {
-      const hi = Number(h >> 32n);
-      const lo = Number(h & LOW);
-      if (t.add(hi, lo, slot)) this.counts[slot]!++;
-      else {
-        const k = `${h}:${slot}:${m}`;
-        this.copies.set(k, (this.copies.get(k) ?? 0) + 1);
+      if (t.add(Number(h >> 32n), Number(h & LOW), slot)) {
+        this.counts[slot]!++;
+        changed?.push(h);
+        if (bit !== 1) (masks ??= this.masksOf(slot, m)).set(h, bit);
+      } else if (bit !== 1 || masks !== undefined) {
+        // Already held: by group 0 alone unless a mask says otherwise.
+        const held = masks?.get(h) ?? 1;
+        if ((held | bit) !== held) (masks ??= this.masksOf(slot, m)).set(h, held | bit);
       }
     }
   }
 
-  remove(pod: string, hashes: readonly bigint[], medium: string | null = MEDIUM_GPU): void {
+  /** The pod's `group` dropped these blocks; a block stays while another group holds it. `changed` gets the hashes no longer held. */
+  remove(pod: string, hashes: readonly bigint[], medium: string | null = MEDIUM_GPU, group: number | null = null, changed?: bigint[]): void {
     const slot = this.slots.get(pod);
     if (slot === undefined) return;
-    const m = this.mediumIndex(medium);
+    const m = this.mediumIndex(medium, 0);
     const t = this.media[m]!.table;
+    const bit = groupBit(group);
+    const masks = this.groups[slot]?.[m];
     for (const h of hashes) {
-      if (this.copies.size > 0) {
-        const k = `${h}:${slot}:${m}`;
-        const extra = this.copies.get(k);
-        if (extra !== undefined) {
-          if (extra > 1) this.copies.set(k, extra - 1);
-          else this.copies.delete(k);
+      const held = masks?.get(h);
+      if (held !== undefined) {
+        const rest = held & ~bit;
+        if (rest === held) continue;
+        if (rest !== 0) {
+          if (rest === 1) masks!.delete(h);
+          else masks!.set(h, rest);
           continue;
         }
+        masks!.delete(h);
+      } else if (bit !== 1) continue; // held by group 0 alone (or not at all): another group's eviction
+      if (t.remove(Number(h >> 32n), Number(h & LOW), slot)) {
+        this.counts[slot]!--;
+        changed?.push(h);
       }
-      if (t.remove(Number(h >> 32n), Number(h & LOW), slot)) this.counts[slot]!--;
     }
   }
 
@@ -119,7 +172,7 @@ export class KvBlockIndex {
     // A pod that holds nothing (just joined, already cleared) costs no scan of the tables.
     if (this.counts[slot] !== 0) for (const m of this.media) m.table.removePod(slot);
     this.counts[slot] = 0;
-    for (const k of [...this.copies.keys()]) if (k.split(':')[1] === String(slot)) this.copies.delete(k);
+    this.groups[slot] = undefined;
     if (forget) {
       this.slots.delete(pod);
       this.names[slot] = undefined;
@@ -141,7 +194,8 @@ export class KvBlockIndex {
   /** The hashes the pod holds on one medium, sorted (tests, debugging; O(index)). */
   blocksOf(pod: string, medium: string = MEDIUM_GPU): bigint[] {
     const slot = this.slots.get(pod);
-    const m = this.media.find((x) => x.name === medium);
+    const name = canonicalMedium(medium);
+    const m = this.media.find((x) => x.name === name);
     if (slot === undefined || !m) return [];
     return m.table
       .keysOf(slot)
@@ -203,8 +257,9 @@ export class KvBlockIndex {
 
   /**
    * Everything the index holds, per pod and medium, as the stores that would
-   * rebuild it (a block held twice by one pod appears twice): what a replica
-   * is sent first. One pass over each medium's table.
+   * rebuild it: what a replica is sent first (it then follows the changes
+   * `apply` reports, so it needs which blocks are held, not by which group).
+   * One pass over each medium's table.
    */
   dump(): { pod: string; medium: string; hashes: bigint[] }[] {
     const out = new Map<string, { pod: string; medium: string; hashes: bigint[] }>();
@@ -217,11 +272,6 @@ export class KvBlockIndex {
     this.media.forEach((m, mi) => m.table.forEachHolder((hi, lo, slot) => {
       if (this.names[slot] !== undefined) entry(slot, mi).hashes.push(BigInt(hi) * SPLIT + BigInt(lo));
     }));
-    for (const [k, extra] of this.copies) {
-      const [h, slot, m] = k.split(':');
-      const e = entry(Number(slot), Number(m));
-      for (let c = 0; c < extra; c++) e.hashes.push(BigInt(h!));
-    }
     return [...out.values()];
   }
 
@@ -231,18 +281,28 @@ export class KvBlockIndex {
     for (const m of this.media) (keys += m.table.size), (bytes += m.table.bytes);
     let entries = 0;
     for (const slot of this.slots.values()) entries += this.counts[slot]!;
-    return { pods: this.slots.size, keys, entries, bytes };
+    return { pods: this.slots.size, keys, entries, bytes, unknownMediumBlocks: this.unknownMediumBlocks };
   }
 
-  private mediumIndex(medium: string | null): number {
-    // An engine that names no medium means device memory (llm-d's pool defaults it the same way).
-    const name = medium ? medium.toUpperCase() : MEDIUM_GPU;
+  /** The medium's table (created on first use; `blocks` are counted when the name is unknown). */
+  private mediumIndex(medium: string | null, blocks: number): number {
+    const name = canonicalMedium(medium);
+    if (name === MEDIUM_GPU) return 0;
+    if (name === MEDIUM_OTHER && medium) {
+      this.unknownMediumBlocks += blocks;
+      if (blocks > 0 && this.unknownMediumNames.size < 8) this.unknownMediumNames.add(medium.slice(0, 64));
+    }
     const i = this.media.findIndex((m) => m.name === name);
     if (i >= 0) return i;
     // Same bitset width as the GPU table: a lookup ORs every medium's holders into one bitset.
     const table = new HolderTable(1024, this.media[0]!.table.wordsPerSet * 32);
     this.media.push({ name, table });
     return this.media.length - 1;
+  }
+
+  private masksOf(slot: number, m: number): Map<bigint, number> {
+    const perMedium = (this.groups[slot] ??= []);
+    return (perMedium[m] ??= new Map());
   }
 }
 

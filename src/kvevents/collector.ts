@@ -7,7 +7,8 @@
 import { KvBlockIndex, type PrefixMatch } from './block-index.ts';
 import { PodEventStream, type PodStreamStats } from './pod-stream.ts';
 import type { KvEventSubscription, KvEventTransport } from './transport.ts';
-import { updatesOf, type IndexUpdate } from './index-updates.ts';
+import type { IndexUpdate } from './index-updates.ts';
+import type { KvEvent } from './events.ts';
 
 /** Gets a pool's index changes as they are applied (see index-updates.ts). */
 export type IndexWatcher = (updates: IndexUpdate[]) => void;
@@ -18,6 +19,12 @@ export interface KvPodTarget {
   /** The pod's PUB address, e.g. `tcp://10.0.0.7:5557`. */
   endpoint: string;
   replayEndpoint?: string;
+  /**
+   * The data-parallel rank whose events belong to this endpoint, when its
+   * stream may carry other ranks' (several endpoints share one publisher
+   * address): a batch whose `data_parallel_rank` differs is not credited to it.
+   */
+  rank?: number;
 }
 
 export interface CollectorOptions {
@@ -34,6 +41,8 @@ export interface PodEventsState extends PodStreamStats {
   replayEndpoint: string | undefined;
   blocks: number;
   lastError: string;
+  /** Batches of another data-parallel rank, not credited to this endpoint. */
+  otherRankBatches: number;
 }
 
 interface PodSub {
@@ -42,6 +51,9 @@ interface PodSub {
   sub: KvEventSubscription;
   pools: Set<KvBlockIndex>;
   lastError: string;
+  otherRankBatches: number;
+  /** Whether blocks of an unknown medium were logged for this pod (once). */
+  unknownMediumWarned: boolean;
 }
 
 export class KvEventsCollector {
@@ -65,7 +77,7 @@ export class KvEventsCollector {
     for (const id of p.pods) {
       const t = wanted.get(id);
       const s = this.subs.get(id);
-      if (t && s && s.target.endpoint === t.endpoint && s.target.replayEndpoint === t.replayEndpoint) continue;
+      if (t && s && s.target.endpoint === t.endpoint && s.target.replayEndpoint === t.replayEndpoint && s.target.rank === t.rank) continue;
       p.pods.delete(id);
       p.index.clearPod(id, true);
       for (const w of p.watchers) w([{ kind: 'forgotten', pod: id }]);
@@ -109,7 +121,7 @@ export class KvEventsCollector {
     for (const id of p.pods) {
       const s = this.subs.get(id);
       if (!s) continue;
-      out.push({ id, endpoint: s.target.endpoint, replayEndpoint: s.target.replayEndpoint, blocks: p.index.blockCount(id), lastError: s.lastError, ...s.stream.stats });
+      out.push({ id, endpoint: s.target.endpoint, replayEndpoint: s.target.replayEndpoint, blocks: p.index.blockCount(id), lastError: s.lastError, otherRankBatches: s.otherRankBatches, ...s.stream.stats });
     }
     return out;
   }
@@ -131,16 +143,33 @@ export class KvEventsCollector {
     return p;
   }
 
-  /** Marks the pod's pools changed and tells their watchers what changed (computed only when someone watches). */
-  private touch(s: PodSub, updates: () => IndexUpdate[]): void {
+  /**
+   * Applies a pod's events to each of its pools' indexes, marks them changed
+   * and tells their watchers what changed (collected only when someone watches).
+   */
+  private applyEvents(s: PodSub, events: readonly KvEvent[]): void {
     const now = Date.now();
-    let made: IndexUpdate[] | undefined;
+    for (const p of this.pools.values()) {
+      if (!s.pools.has(p.index)) continue;
+      const before = p.index.unknownMediumBlocks;
+      const changes: IndexUpdate[] | undefined = p.watchers.size > 0 ? [] : undefined;
+      p.index.apply(s.target.id, events, changes);
+      p.updatedAt = now;
+      if (p.index.unknownMediumBlocks !== before && !s.unknownMediumWarned) {
+        s.unknownMediumWarned = true;
+        this.o.log?.({ msg: 'kv events: blocks of an unknown medium are indexed as OTHER (an off-device tier)', pod: s.target.id, media: [...p.index.unknownMediumNames] });
+      }
+      if (changes) for (const w of p.watchers) w(changes);
+    }
+  }
+
+  /** Marks the pod's pools changed and tells their watchers (a clear). */
+  private touch(s: PodSub, updates: IndexUpdate[]): void {
+    const now = Date.now();
     for (const p of this.pools.values()) {
       if (!s.pools.has(p.index)) continue;
       p.updatedAt = now;
-      if (p.watchers.size === 0) continue;
-      made ??= updates();
-      for (const w of p.watchers) w(made);
+      for (const w of p.watchers) w(updates);
     }
   }
 
@@ -149,7 +178,7 @@ export class KvEventsCollector {
     if (existing) return existing;
     const { transport, replayTimeoutMs, topic } = this.o;
     const replay = t.replayEndpoint ? (from: bigint) => transport.replay(t.replayEndpoint!, from, replayTimeoutMs) : undefined;
-    const s: PodSub = { target: t, pools: new Set(), lastError: '' } as PodSub;
+    const s: PodSub = { target: t, pools: new Set(), lastError: '', otherRankBatches: 0, unknownMediumWarned: false } as PodSub;
     const fail = (message: string) => {
       s.lastError = message;
       this.o.log?.({ msg: 'kv events', pod: t.id, endpoint: t.endpoint, error: message });
@@ -157,12 +186,17 @@ export class KvEventsCollector {
     s.stream = new PodEventStream(
       {
         apply: (batch) => {
-          for (const index of s.pools) index.apply(t.id, batch.events);
-          this.touch(s, () => updatesOf(t.id, batch.events));
+          // vLLM publishes each DP rank's events on its own port (base + rank), each batch naming its
+          // rank; on a shared address, only this endpoint's rank is credited to it (llm-d indexes per rank).
+          if (t.rank !== undefined && batch.dataParallelRank != null && batch.dataParallelRank !== t.rank) {
+            if (s.otherRankBatches++ === 0) this.o.log?.({ msg: 'kv events: batches of another data-parallel rank are not credited to this endpoint', pod: t.id, endpoint: t.endpoint, rank: t.rank, batchRank: batch.dataParallelRank });
+            return;
+          }
+          this.applyEvents(s, batch.events);
         },
         clear: (reason) => {
           for (const index of s.pools) index.clearPod(t.id);
-          this.touch(s, () => [{ kind: 'cleared', pod: t.id }]);
+          this.touch(s, [{ kind: 'cleared', pod: t.id }]);
           this.o.log?.({ msg: 'kv events: resync, pod entries dropped', pod: t.id, reason });
         },
       },

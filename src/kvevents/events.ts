@@ -8,6 +8,26 @@
 /** The medium vLLM names for blocks in device memory (`MEDIUM_GPU`). */
 export const MEDIUM_GPU = 'GPU';
 
+/** Where the index puts blocks of a medium it does not know (one table, off-device). */
+export const MEDIUM_OTHER = 'OTHER';
+
+/**
+ * The media the index keeps apart, as engines name them (upper-cased): vLLM's
+ * `GPU`, `CPU` (offloading connectors) and `STORAGE` (its filesystem tier);
+ * SGLang's HiCache tiers `CPU_PINNED`, `CPU_TIER1`, `CPU_TIER2`, `DISK`,
+ * `EXTERNAL` (LMCache's `cpu` is CPU). A fixed set: the name comes from the
+ * wire, and each medium is a table every lookup walks.
+ */
+export const KNOWN_MEDIA: ReadonlySet<string> = new Set([MEDIUM_GPU, 'CPU', 'STORAGE', 'CPU_PINNED', 'CPU_TIER1', 'CPU_TIER2', 'DISK', 'EXTERNAL']);
+
+/** The index's name for an event's medium: none is device memory (llm-d defaults it the same way); unknown ones are OTHER. */
+export function canonicalMedium(medium: string | null | undefined): string {
+  if (!medium) return MEDIUM_GPU;
+  if (medium === MEDIUM_GPU) return medium;
+  const name = medium.toUpperCase();
+  return KNOWN_MEDIA.has(name) ? name : MEDIUM_OTHER;
+}
+
 export interface BlockStored {
   type: 'BlockStored';
   /** Newly cached blocks, in chain order. */

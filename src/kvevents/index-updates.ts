@@ -1,12 +1,14 @@
 /**
  * What changes in a pool's precise index, in the compact form a replica
- * needs (hashes and media, no token ids): the agent turns each pod's KV-event
- * batches into these and streams them to every gateway, which applies them
- * to its own copy of the index in the same order — so every replica holds
- * the agent's index, and a decision reads it without a round trip.
+ * needs (hashes and media, no token ids): the agent's index reports what each
+ * pod's KV-event batch changed (`KvBlockIndex.apply`: a block newly held, a
+ * block no longer held — not the events themselves, which may repeat a store
+ * or remove one KV-cache group's copy of a block another group keeps) and
+ * streams that to every gateway, which applies it to its own copy of the
+ * index in the same order — so every replica holds the agent's index, and a
+ * decision reads it without a round trip.
  */
 import type { KvBlockIndex } from './block-index.ts';
-import { MEDIUM_GPU, type KvEvent } from './events.ts';
 
 export type IndexUpdate =
   | { kind: 'stored' | 'removed'; pod: string; medium: string; hashes: readonly bigint[] }
@@ -14,23 +16,6 @@ export type IndexUpdate =
   | { kind: 'cleared'; pod: string }
   /** The pod left the pool. */
   | { kind: 'forgotten'; pod: string };
-
-/** One pod's events as index updates (consecutive events of one kind and medium merged). */
-export function updatesOf(pod: string, events: readonly KvEvent[]): IndexUpdate[] {
-  const out: IndexUpdate[] = [];
-  for (const e of events) {
-    if (e.type === 'AllBlocksCleared') {
-      out.push({ kind: 'cleared', pod });
-      continue;
-    }
-    const kind = e.type === 'BlockStored' ? 'stored' : 'removed';
-    const medium = e.medium ? e.medium.toUpperCase() : MEDIUM_GPU;
-    const last = out[out.length - 1];
-    if (last && last.kind === kind && last.medium === medium) (last.hashes as bigint[]).push(...e.blockHashes);
-    else out.push({ kind, pod, medium, hashes: [...e.blockHashes] });
-  }
-  return out;
-}
 
 /** Applies updates to a replica, in order. */
 export function applyUpdates(index: KvBlockIndex, updates: readonly IndexUpdate[]): void {

@@ -25,6 +25,10 @@ export interface SchedulingRequest {
   prompt: string;
   /** A chat request's messages as the client sent them (for /tokenize or a chat template: precise prefix matching). */
   messages?: readonly ChatMessage[];
+  /** What else of a chat request its chat template renders (tools, kwargs, …): the prompt's tokens depend on them. */
+  chatTemplate?: ChatTemplateFields;
+  /** The request's `cache_salt` (chat and completions): vLLM puts it in the first block's hash (precise prefix matching). */
+  cacheSalt?: string;
   criticality: Criticality;
   /** Higher is more important; below 0 is sheddable. */
   priority: number;
@@ -45,6 +49,19 @@ export interface SchedulingRequest {
 /** The request's in-flight key (see SchedulingRequest.key). */
 export function requestKey(request: Pick<SchedulingRequest, 'key' | 'requestId'>): string {
   return request.key ?? request.requestId;
+}
+
+/**
+ * The fields of a chat request besides its messages that change the text its
+ * chat template renders, as the client sent them (vLLM's chat request and its
+ * `/tokenize` both take them; absent: the engine's defaults).
+ */
+export interface ChatTemplateFields {
+  tools?: readonly unknown[];
+  chat_template?: string;
+  chat_template_kwargs?: Readonly<Record<string, unknown>>;
+  add_generation_prompt?: boolean;
+  continue_final_message?: boolean;
 }
 
 /** A chat message as the OpenAI API carries it (other fields, e.g. tool_calls, pass through). */

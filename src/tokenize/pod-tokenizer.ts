@@ -1,6 +1,7 @@
 /**
  * Token ids from the pool's own pods: vLLM's `POST /tokenize` (chat requests
- * as `messages`, so the engine applies its own chat template; completions as
+ * as `messages` with the fields its chat template also renders — tools,
+ * kwargs, … — so the engine applies its own chat template; completions as
  * `prompt`), cached per prompt prefix (prompt-cache.ts). A conversation's next
  * turn is decided at once on its previous turn's tokens — every block a pod
  * can hold of this conversation is in them — while the whole prompt is
@@ -16,7 +17,8 @@ import type { Endpoint } from '../endpoints/types.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { PromptTokenizer, TokenizeOutcome } from '../scheduling/prompt-tokens.ts';
 import type { SchedulingRequest } from '../scheduling/scheduler.ts';
-import { chatKeys, PromptTokenCache, type CachedTokens } from './prompt-cache.ts';
+import { chatKeys, promptScope, PromptTokenCache, type CachedTokens } from './prompt-cache.ts';
+import { tokenizeChatFields } from './request-fields.ts';
 import { httpOrigin } from '../endpoints/address.ts';
 
 export interface PodTokenizerOptions {
@@ -54,7 +56,7 @@ export class PodTokenizer implements PromptTokenizer {
   }
 
   tokenize(pool: Pool, endpoints: readonly Endpoint[], request: SchedulingRequest): TokenizeOutcome | Promise<TokenizeOutcome> {
-    const keys = request.messages ? chatKeys(request.targetModel, request.messages) : undefined;
+    const keys = request.messages ? chatKeys(request.targetModel, request.messages, promptScope(request)) : undefined;
     const found = this.cache.find(request, keys);
     if (found && !found.partial) {
       this.stats.exactHits++;
@@ -79,8 +81,9 @@ export class PodTokenizer implements PromptTokenizer {
     // The least busy pod answers (its API server tokenizes; the engine's queue is not involved).
     const pod = pods.reduce((best, e) => (load(e) < load(best) ? e : best), pods[this.#next++ % pods.length]!);
     const base = httpOrigin(pod.address, pod.port);
+    // A chat request's tools, template kwargs, … change what the engine's template renders: sent along.
     const body = request.messages
-      ? { model: request.targetModel, messages: request.messages, add_generation_prompt: true }
+      ? { model: request.targetModel, messages: request.messages, ...tokenizeChatFields(request.chatTemplate) }
       : { model: request.targetModel, prompt: request.prompt };
     try {
       const [res, adapters] = await Promise.all([this.#post(`${base}/tokenize`, body), this.#adaptersOf(pool, base)]);

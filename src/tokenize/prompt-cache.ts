@@ -20,8 +20,21 @@ interface Entry extends CachedTokens {
   textLength?: number;
 }
 
-/** Chained keys of a chat request's messages: keys[k] stands for messages 0..k of this model. */
-export function chatKeys(model: string, messages: readonly ChatMessage[]): string[] {
+/**
+ * What keys a prompt's tokens besides its model and text: a chat request's
+ * template fields (tools go into the system turn, kwargs switch parts of the
+ * template) and the cache_salt — tokens do not depend on the salt, but vLLM
+ * salts so that one tenant cannot learn from a cache hit's speed what another
+ * sent, and a token-cache hit here (no wait for /tokenize) would tell the same.
+ * Empty for a request with neither (its keys are as they always were).
+ */
+export function promptScope(request: Pick<SchedulingRequest, 'chatTemplate' | 'cacheSalt'>): string {
+  if (request.chatTemplate === undefined && request.cacheSalt === undefined) return '';
+  return JSON.stringify([request.chatTemplate ?? null, request.cacheSalt ?? null]);
+}
+
+/** Chained keys of a chat request's messages: keys[k] stands for messages 0..k of this model (and scope, see promptScope). */
+export function chatKeys(model: string, messages: readonly ChatMessage[], scope = ''): string[] {
   const keys: string[] = [];
   let h1 = 0x811c9dc5 ^ model.length;
   let h2 = 0x5bd1e995;
@@ -33,6 +46,10 @@ export function chatKeys(model: string, messages: readonly ChatMessage[]): strin
     }
   };
   mix(model);
+  if (scope) {
+    mix('\u0001');
+    mix(scope);
+  }
   for (const m of messages) {
     mix('\u0000');
     mix(JSON.stringify(m));
@@ -60,7 +77,7 @@ export class PromptTokenCache {
   /** The exact prompt's tokens, or those of the longest earlier prompt it extends (`partial`). */
   find(request: SchedulingRequest, keys?: string[]): { hit: CachedTokens; partial: boolean } | undefined {
     if (request.messages) {
-      const k = keys ?? chatKeys(request.targetModel, request.messages);
+      const k = keys ?? chatKeys(request.targetModel, request.messages, promptScope(request));
       for (let i = k.length - 1; i >= 0; i--) {
         const e = this.#entries.get(k[i]!);
         if (e) return { hit: this.#touch(e), partial: i < k.length - 1 };
@@ -72,7 +89,7 @@ export class PromptTokenCache {
     // length and two 32-bit hash lanes, not kept (a collision could only cost a wrong guess, never a
     // wrong answer: the engines' hashes of wrong tokens match nothing).
     const text = request.prompt;
-    const model = request.targetModel;
+    const model = completionScope(request);
     const lengths = this.#lengthCount;
     let best: Entry | undefined;
     let h1 = 0x811c9dc5;
@@ -92,7 +109,7 @@ export class PromptTokenCache {
 
   store(request: SchedulingRequest, value: CachedTokens, keys?: string[]): void {
     const chat = request.messages !== undefined;
-    const key = chat ? (keys ?? chatKeys(request.targetModel, request.messages!)).at(-1)! : completionKey(request.targetModel, request.prompt.length, ...rolling(request.prompt));
+    const key = chat ? (keys ?? chatKeys(request.targetModel, request.messages!, promptScope(request))).at(-1)! : completionKey(completionScope(request), request.prompt.length, ...rolling(request.prompt));
     const old = this.#entries.get(key);
     if (old) this.#drop(old);
     const e: Entry = { key, ...value, ...(chat ? {} : { textLength: request.prompt.length }) };
@@ -132,6 +149,12 @@ function rolling(text: string): [number, number] {
     h2 = (Math.imul(h2, 31) + c) | 0;
   }
   return [h1, h2];
+}
+
+/** A completion's key prefix: its model, and its salt when it has one. */
+function completionScope(request: SchedulingRequest): string {
+  const scope = promptScope(request);
+  return scope ? `${request.targetModel}\u0001${scope}` : request.targetModel;
 }
 
 function completionKey(model: string, length: number, h1: number, h2: number): string {

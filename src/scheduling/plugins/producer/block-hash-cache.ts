@@ -11,6 +11,8 @@ import type { BlockExtras, BlockHasher } from '../../../kvevents/block-hash.ts';
 interface Entry {
   tokens: ArrayLike<number>;
   lora: string;
+  /** The cache_salt of block 0 (it changes every hash of the chain after it). */
+  salt: string;
   digests: Uint8Array[];
   hashes: BigUint64Array;
 }
@@ -29,8 +31,10 @@ export class BlockHashCache {
     readonly capacity = 16,
   ) {}
 
-  hashes(tokens: ArrayLike<number>, loraName: string | null): BlockHashes {
+  /** `cacheSalt`: the request's `cache_salt`, in block 0's extra keys after the LoRA name (vLLM's generate_block_hash_extra_keys). */
+  hashes(tokens: ArrayLike<number>, loraName: string | null, cacheSalt: string | null = null): BlockHashes {
     const lora = loraName ?? '';
+    const salt = cacheSalt ?? '';
     const bs = this.hasher.config.blockSize;
     const full = Math.floor(tokens.length / bs);
     let best: Entry | undefined;
@@ -38,13 +42,15 @@ export class BlockHashCache {
     /** Earlier prompts this one extends whole (a conversation's earlier turns): replaced by it. */
     const covered: Entry[] = [];
     for (const e of this.#entries) {
-      if (e.lora !== lora) continue;
+      if (e.lora !== lora || e.salt !== salt) continue;
       const blocks = e.tokens === tokens ? Math.min(full, e.hashes.length) : commonBlocks(e.tokens, tokens, bs, Math.min(full, e.hashes.length));
       if (blocks > bestBlocks) (best = e), (bestBlocks = blocks);
       if (e.tokens !== tokens && blocks === e.hashes.length && e.tokens.length <= tokens.length) covered.push(e);
       if (bestBlocks === full) break;
     }
-    const extras: BlockExtras = loraName ? { loraName } : {};
+    const extras: BlockExtras = {};
+    if (loraName) extras.loraName = loraName;
+    if (cacheSalt) extras.cacheSalt = cacheSalt;
     let entry: Entry;
     if (best && bestBlocks === full && best.hashes.length === full) {
       entry = best;
@@ -54,7 +60,7 @@ export class BlockHashCache {
       if (bestBlocks > 0) hashes.set(best!.hashes.subarray(0, bestBlocks));
       hashes.set(rest.hashes, bestBlocks);
       const digests = bestBlocks > 0 ? best!.digests.slice(0, bestBlocks).concat(rest.digests) : rest.digests;
-      entry = { tokens, lora, digests, hashes };
+      entry = { tokens, lora, salt, digests, hashes };
     }
     // Most recent first; the longest prompt of a conversation replaces its shorter earlier turns
     // (so a long conversation is compared against once per turn, not once per earlier turn).

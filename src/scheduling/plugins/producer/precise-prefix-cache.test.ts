@@ -70,6 +70,28 @@ describe('precise-prefix-cache-producer', () => {
     expect(ctx.notes!.candidate('b').prefix).toEqual({ from: 'events', blocks: 8, gpuBlocks: 4 });
   });
 
+  it('hashes the request\'s cache_salt into the first block as vLLM does, and never reuses a chain across salts', () => {
+    // vLLM's hashes (CPython pickle protocol 5 + SHA-256, PYTHONHASHSEED=0) of tokens 100..163 with cache_salt "tenant-a".
+    const engine = [13597762773780239544n, 14690081652337106796n, 3998806322976056370n, 17574593906220798803n];
+    const toks = Uint32Array.from({ length: 64 }, (_, i) => 100 + i);
+    const idx = new KvBlockIndex();
+    idx.store('salted', engine);
+    const p = createPrecisePrefixCacheProducer('p', { tokenProcessorConfig: { hashSeed: '0' } }, {
+      kvIndex: { view: () => ({ lookup: (h, q) => idx.lookup(h, q), updatedAt: 0, syncedAt: 0 }), whyNot: () => '' },
+      tokenizer: { tokenize: () => ({ tokens: toks, partial: false, loraName: null, source: 'test' }) },
+    });
+    const matched = (r: SchedulingRequest) => {
+      p.prepare!(pool, { pool: 'p', endpoints: [], at: 0, hasMetrics: true }, r);
+      const ctx = context(r);
+      p.produce(candidates(['salted']), ctx);
+      return ctx.kernel.prefixMatched[0];
+    };
+    expect(matched({ ...request('s1'), cacheSalt: 'tenant-a' })).toBe(4);
+    expect(matched(request('u1'))).toBe(0);
+    expect(matched({ ...request('s2'), cacheSalt: 'tenant-b' })).toBe(0);
+    expect(matched({ ...request('s3'), cacheSalt: 'tenant-a' })).toBe(4);
+  });
+
   it('scales 64-token blocks to the kernel\'s 16-token unit', () => {
     const big = new BlockHasher({ blockSize: 64, algo: 'sha256', seed: '0' });
     const idx = new KvBlockIndex();

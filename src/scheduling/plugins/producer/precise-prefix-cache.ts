@@ -5,7 +5,8 @@
  * this gateway sent what. The request's token ids come from the
  * PromptTokenizer port (the pool's pods' `/tokenize`, cached per conversation
  * prefix, or a local tokenizer.json), are hashed as the engine hashes them
- * (kvevents' BlockHasher: vLLM's chained SHA-256, the LoRA name as extra key)
+ * (kvevents' BlockHasher: vLLM's chained SHA-256, the LoRA name as extra key,
+ * the request's cache_salt in the first block's)
  * and looked up in the pool's index (the KvIndexSource port: the embedded
  * agent's collector or this gateway's copy of a remote agent's).
  *
@@ -135,7 +136,7 @@ export function createPrecisePrefixCacheProducer(name = PRECISE_PREFIX_CACHE_PRO
         }
         return;
       }
-      const { hashes: blockHashes, reused } = known ? { hashes: known, reused: 0 } : hashes().hashes(t.tokens, t.loraName);
+      const { hashes: blockHashes, reused } = known ? { hashes: known, reused: 0 } : hashes().hashes(t.tokens, t.loraName, ctx.request.cacheSalt ?? null);
       hashed.set(ctx.request, blockHashes);
       if (ids.length !== candidates.length) ids = new Array<string>(candidates.length);
       for (let i = 0; i < candidates.length; i++) ids[i] = candidates[i]!.endpoint.id;
