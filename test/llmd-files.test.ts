@@ -173,7 +173,8 @@ describe.skipIf(!LLMD)(`llm-d's published files${LLMD ? '' : ' (skipped: ../shar
       expect(pool.out).toMatch(/^kind: InferencePool$/m);
       expect(pool.out).toMatch(/^status:\n {2}parents: \[\]$/m);
       const json = await cli(get, ['inferencemodelrewrites.llm-d.ai', '-o', 'json', ...server()]);
-      expect(JSON.parse(json.out)).toMatchObject({ kind: 'InferenceModelRewrite', status: { conditions: [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }] } });
+      // No NAME: a List, as kubectl gives it (even of one item).
+      expect(JSON.parse(json.out)).toMatchObject({ kind: 'List', items: [{ kind: 'InferenceModelRewrite', status: { conditions: [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }] } }] });
       const described = await cli(describeCmd, ['inferenceobjective', 'sql-lora', ...server()]);
       expect(described.code).toBe(0);
       expect(described.out).toMatch(/^Name: {9}sql-lora$/m);

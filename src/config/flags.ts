@@ -1,14 +1,25 @@
 /**
- * Flags for every command: `--name value`, `--name=value`, `--bool`, and the
- * same names as environment variables (`--body-limit` ↔ `INFERGATE_BODY_LIMIT`).
- * Flags win over the environment.
+ * Flags for every command: `--name value`, `--name=value`, `--bool`,
+ * `--bool=false`, and the same names as environment variables
+ * (`--body-limit` ↔ `INFERGATE_BODY_LIMIT`). Flags win over the environment.
+ * A flag is given once, unless its spec says `repeated` (kubectl's `-f`, whose
+ * every value is applied); a second value of any other flag is an error, not a
+ * silent replacement of the first.
  */
+export interface FlagDef {
+  type: 'string' | 'number' | 'boolean';
+  default?: string | number | boolean;
+  help: string;
+  /** A string flag that may be given more than once: its values are collected in order (`-f a.yaml -f b.yaml`). */
+  repeated?: boolean;
+}
+
 export interface FlagSpec {
-  [name: string]: { type: 'string' | 'number' | 'boolean'; default?: string | number | boolean; help: string };
+  [name: string]: FlagDef;
 }
 
 export type FlagValues<S extends FlagSpec> = {
-  [K in keyof S]: S[K]['type'] extends 'number' ? number : S[K]['type'] extends 'boolean' ? boolean : string;
+  [K in keyof S]: S[K] extends { repeated: true } ? string[] : S[K]['type'] extends 'number' ? number : S[K]['type'] extends 'boolean' ? boolean : string;
 };
 
 export class FlagError extends Error {}
@@ -17,18 +28,43 @@ export function envName(flag: string): string {
   return `INFERGATE_${flag.replace(/-/g, '_').toUpperCase()}`;
 }
 
+const TRUE = /^(?:true|1)$/i;
+const FALSE = /^(?:false|0)$/i;
+
+/** A boolean's value as a flag or environment variable gives it: true/1, false/0 (any case); anything else is refused, naming where it came from. */
+function parseBoolean(value: string, source: string): boolean {
+  if (TRUE.test(value)) return true;
+  if (FALSE.test(value)) return false;
+  throw new FlagError(`${source} must be true, false, 1 or 0, got "${value}"`);
+}
+
 export function parseFlags<S extends FlagSpec>(args: string[], spec: S, env: Record<string, string | undefined> = {}): FlagValues<S> & { _: string[] } {
-  const raw: Record<string, string | boolean> = {};
+  const raw: Record<string, string | true | string[]> = {};
   const positional: string[] = [];
+  const put = (name: string, value: string | true) => {
+    if (spec[name]!.repeated) {
+      ((raw[name] ??= []) as string[]).push(value as string);
+      return;
+    }
+    if (name in raw) throw new FlagError(`--${name} was given more than once; it takes one value`);
+    raw[name] = value;
+  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg === '-f' && 'file' in spec) {
-      const value = args[++i];
-      if (value === undefined) throw new FlagError('-f needs a file');
-      raw.file = value;
+    // kubectl's short forms: -f FILE (or -f=FILE) for --file, -h for --help.
+    if ((arg === '-f' || arg.startsWith('-f=')) && 'file' in spec) {
+      const value = arg === '-f' ? args[++i] : arg.slice(3);
+      if (value === undefined || value === '') throw new FlagError('-f needs a file');
+      put('file', value);
+      continue;
+    }
+    if (arg === '-h' && 'help' in spec) {
+      put('help', true);
       continue;
     }
     if (!arg.startsWith('--')) {
+      // `-` is standard input and `-1` a number; any other `-x` is a flag this command does not have (kubectl refuses it too).
+      if (arg.length > 1 && arg.startsWith('-') && !/^-\d/.test(arg)) throw new FlagError(`unknown flag ${arg.split('=')[0]}`);
       positional.push(arg);
       continue;
     }
@@ -37,26 +73,36 @@ export function parseFlags<S extends FlagSpec>(args: string[], spec: S, env: Rec
     const def = spec[name];
     if (!def) throw new FlagError(`unknown flag --${name}`);
     if (def.type === 'boolean') {
-      raw[name] = eq >= 0 ? arg.slice(eq + 1) !== 'false' : true;
+      // As in kubectl (pflag), a boolean's value follows "="; `--explain 0` would leave the flag on and "0" an argument.
+      const next = args[i + 1];
+      if (eq < 0 && next !== undefined && (TRUE.test(next) || FALSE.test(next))) throw new FlagError(`--${name} takes its value after "=": --${name}=${next}`);
+      put(name, eq >= 0 ? arg.slice(eq + 1) : true);
     } else {
       const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
       if (value === undefined) throw new FlagError(`--${name} needs a value`);
-      raw[name] = value;
+      put(name, value);
     }
   }
   const out: Record<string, unknown> = { _: positional };
   for (const [name, def] of Object.entries(spec)) {
-    const given = raw[name] ?? env[envName(name)];
+    const fromFlag = raw[name];
+    const fromEnv = env[envName(name)];
+    if (def.repeated) {
+      out[name] = (fromFlag as string[] | undefined) ?? (fromEnv !== undefined ? [fromEnv] : def.default !== undefined ? [String(def.default)] : []);
+      continue;
+    }
+    const given = (fromFlag as string | true | undefined) ?? fromEnv;
     if (given === undefined) {
       out[name] = def.default ?? (def.type === 'boolean' ? false : undefined);
       continue;
     }
+    const source = fromFlag !== undefined ? `--${name}` : `${envName(name)} (--${name})`;
     if (def.type === 'number') {
       const n = Number(given);
-      if (!Number.isFinite(n)) throw new FlagError(`--${name} must be a number, got "${given}"`);
+      if (!Number.isFinite(n)) throw new FlagError(`${source} must be a number, got "${given}"`);
       out[name] = n;
     } else if (def.type === 'boolean') {
-      out[name] = given === true || given === 'true' || given === '1';
+      out[name] = given === true || parseBoolean(given, source);
     } else {
       out[name] = String(given);
     }
@@ -67,7 +113,7 @@ export function parseFlags<S extends FlagSpec>(args: string[], spec: S, env: Rec
 export function usage(command: string, spec: FlagSpec): string {
   const lines = Object.entries(spec).map(([n, d]) => {
     const dflt = d.default !== undefined && d.default !== '' ? ` (default ${d.default})` : '';
-    return `  --${n.padEnd(18)} ${d.help}${dflt}  [$${envName(n)}]`;
+    return `  --${n.padEnd(18)} ${d.help}${dflt}${d.repeated ? ' (may be repeated)' : ''}  [$${envName(n)}]`;
   });
   return `usage: infergate ${command} [flags]\n\n${lines.join('\n')}`;
 }

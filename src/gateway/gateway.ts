@@ -95,6 +95,8 @@ export function newRequestKey(): string {
 
 export const EXPLAIN_HEADER = 'x-infergate-explain';
 export const DECISION_HEADER = 'x-infergate-decision';
+/** Sizes the error bodies the gateway writes (the access log's responseBytes). */
+const utf8 = new TextEncoder();
 
 export class Gateway {
   readonly options: GatewayOptions;
@@ -131,12 +133,12 @@ export class Gateway {
   /** Serve one OpenAI API request. Never throws: every failure is an OpenAI-shaped answer. */
   async answer(kind: RouteKind, request: InboundRequest, path: string): Promise<Answer> {
     const requestId = request.headers.get('x-request-id') || crypto.randomUUID();
-    const observed = this.observers.open(kind, path, requestId, request.headers, this.options.now());
+    const observed = this.observers.open(kind, path, requestId, request.headers, this.options.now(), request.method);
     observed.key = request.key ?? newRequestKey();
     try {
       const answer = await this.#answer(kind, request, path, requestId, observed);
       // A request that reached an endpoint is finished by the proxy, when its answer ends.
-      if (observed.attempts === 0) this.#finished(observed, answer.status);
+      if (observed.attempts === 0) this.#finished(observed, answer.status, undefined, answer.body);
       return answer;
     } catch (err) {
       const known = err instanceof GatewayError ? err : isBodyTooLarge(err) ? payloadTooLarge(this.options.bodyLimit) : undefined;
@@ -146,15 +148,19 @@ export class Gateway {
         return { status: 499, headers: {}, body: null };
       }
       const error = known ?? this.unexpected(err, requestId);
-      this.#finished(observed, error.status, error.code);
-      return errorAnswer(error, { 'x-request-id': requestId });
+      const answer = errorAnswer(error, { 'x-request-id': requestId });
+      this.#finished(observed, error.status, error.code, answer.body);
+      return answer;
     }
   }
 
-  #finished(observed: ObservedRequest, status: number, code?: string): void {
+  /** The end of a request the gateway answered itself (`body`: what it wrote, an error's JSON). */
+  #finished(observed: ObservedRequest, status: number, code?: string, body?: Answer['body']): void {
     if (observed.done) return;
     observed.status = status;
     observed.errorCode ??= code;
+    if (typeof body === 'string') observed.responseBytes = utf8.encode(body).byteLength;
+    else if (body instanceof Uint8Array) observed.responseBytes = body.byteLength;
     this.observers.finished(observed);
   }
 
@@ -177,9 +183,12 @@ export class Gateway {
     const tenant = this.#tenant(request);
     observed.tenant = tenant;
     const bytes = await request.body(this.options.bodyLimit);
+    // Recorded before anything can refuse the body (a 400, a 404 model_not_found): the access log reports both.
+    observed.requestBytes = bytes.byteLength;
     // A path an HTTPRoute names outside the OpenAI API: any body, passed on as it came (api/any-body.ts).
     const other = kind === 'other' ? readAnyBody(bytes) : undefined;
     const body = other ? other.json : parseJsonBody(bytes);
+    observed.bodyModel = body?.value.model;
     const parsed = other ?? checkBody(kind as ApiKind, body!.value);
     // routing: host, path, method, headers → route → pool → target.
     const route = resolveRequest(table, path, request.headers, parsed.model, this.options.random, { method: request.method, search: request.search, api: kind !== 'other' });
@@ -250,10 +259,14 @@ export class Gateway {
     if (explain && decision.explain) decisionHeader[DECISION_HEADER] = headerSafeJson(decision.explain);
     if (admission && admission.waitedMs > 0) decisionHeader[QUEUE_DURATION_HEADER] = String(Math.round(admission.waitedMs));
     if (decision.kind === 'shed') {
-      return errorAnswer(shed(`Pool "${pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds), { ...decisionHeader, 'x-request-id': requestId });
+      const error = shed(`Pool "${pool.name}" is saturated and this request is sheddable (${decision.reason}). Retry after ${decision.retryAfterSeconds} s.`, decision.retryAfterSeconds);
+      observed.errorCode = error.code;
+      return errorAnswer(error, { ...decisionHeader, 'x-request-id': requestId });
     }
     if (decision.kind === 'unavailable') {
-      return errorAnswer(serviceUnavailable(`No endpoint of pool "${pool.name}" can take this request: ${decision.reason}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', 1), { ...decisionHeader, 'x-request-id': requestId });
+      const error = serviceUnavailable(`No endpoint of pool "${pool.name}" can take this request: ${decision.reason}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', 1);
+      observed.errorCode = error.code;
+      return errorAnswer(error, { ...decisionHeader, 'x-request-id': requestId });
     }
 
     // proxy: forward with the target model, restore the asked-for name in the answer.
@@ -299,7 +312,8 @@ export class Gateway {
     if (refusal.kind === 'client-gone') return { status: 499, headers: {}, body: null };
     const headers = { 'x-request-id': requestId };
     if (refusal.kind === 'no-endpoints') {
-      return errorAnswer(serviceUnavailable(`No endpoint of pool "${pool}" came up in time: ${refusal.message}. Retry shortly; if it persists, check the pool's model servers.`, 'no_ready_endpoint', refusal.retryAfterSeconds), headers);
+      observed.errorCode = 'no_ready_endpoint';
+      return errorAnswer(serviceUnavailable(`No endpoint of pool "${pool}" came up in time: ${refusal.message}. Retry shortly; if it persists, check the pool's model servers.`, observed.errorCode, refusal.retryAfterSeconds), headers);
     }
     const code = refusal.kind === 'shed' ? 'pool_saturated' : refusal.kind === 'queue-full' ? 'flow_control_queue_full' : 'flow_control_ttl_expired';
     observed.errorCode = code;

@@ -10,6 +10,7 @@
  * within the cap.
  */
 import type { ObservedRequest, RequestObserver } from '../proxy/observer.ts';
+import { MODEL_HEADER } from '../routing/resolve.ts';
 
 export interface AccessLogOptions {
   /** Takes one line (no trailing newline). */
@@ -28,9 +29,10 @@ export interface AccessLogLine {
   time: string;
   requestId: string;
   traceId?: string;
-  method: 'POST';
+  /** The request's method (POST for the OpenAI API; an HTTPRoute's own path may take any). */
+  method: string;
   path: string;
-  /** The model the client asked for. */
+  /** The model the client asked for (header or body), also when it did not resolve (a 404, a 400). */
   model?: string;
   /** The model sent upstream when it differs (an adapter, a canary). */
   targetModel?: string;
@@ -65,10 +67,11 @@ export interface AccessLogLine {
 }
 
 export function accessLogLine(r: ObservedRequest, nowMs: number): AccessLogLine {
-  const line: AccessLogLine = { time: new Date(nowMs).toISOString(), requestId: r.requestId, method: 'POST', path: r.path, status: r.status, outcome: r.end ?? 'served', stream: r.stream, durationMs: ms(r.finishedAt - r.receivedAt), retries: Math.max(0, r.attempts - 1), requestBytes: r.requestBytes, responseBytes: r.responseBytes };
+  const line: AccessLogLine = { time: new Date(nowMs).toISOString(), requestId: r.requestId, method: r.method, path: r.path, status: r.status, outcome: r.end ?? 'served', stream: r.stream, durationMs: ms(r.finishedAt - r.receivedAt), retries: Math.max(0, r.attempts - 1), requestBytes: r.requestBytes, responseBytes: r.responseBytes };
   const traceId = r.traceId ?? traceIdOf(r.headers.get('traceparent'));
   if (traceId) line.traceId = traceId;
-  if (r.model !== undefined) line.model = r.model;
+  const model = r.model ?? askedModel(r);
+  if (model !== undefined) line.model = model;
   if (r.targetModel !== undefined && r.targetModel !== r.model) line.targetModel = r.targetModel;
   if (r.objective) line.objective = r.objective;
   if (r.priority !== undefined) line.priority = r.priority;
@@ -122,6 +125,11 @@ export function accessLog(options: AccessLogOptions): RequestObserver {
       options.write(JSON.stringify(line));
     },
   };
+}
+
+/** The model a request that never resolved asked for: its header's, else its body's (as resolution reads them). */
+function askedModel(r: ObservedRequest): string | undefined {
+  return r.headers.get(MODEL_HEADER) || (typeof r.bodyModel === 'string' ? r.bodyModel : undefined);
 }
 
 function ms(x: number): number {

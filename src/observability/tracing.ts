@@ -2,12 +2,15 @@
  * OpenTelemetry traces of each request, as a request observer over
  * `@opentelemetry/api` (web-standard; the SDK and exporter are a runtime's
  * business: src/runtime/node/tracing.ts). The client's W3C trace context is
- * continued, never restarted: a SERVER span `POST /v1/chat/completions` whose
+ * continued, never restarted: a SERVER span `{method} {http.route}` (OTel HTTP
+ * semconv: `POST /v1/chat/completions`; a path an HTTPRoute names takes its
+ * rule's path value, `GET /health`; just `GET` when nothing matched) whose
  * children are `route` (model → pool → target), `admission` (only when the
  * request waited in flow control or was shed), `schedule` (chosen endpoint,
  * score, profile) and one CLIENT span per upstream attempt, named as the
- * GenAI conventions name client calls (`chat gemma-3`), carrying a
- * `first_token` event, and made the parent of the `traceparent` the model
+ * GenAI conventions name inference calls (`chat gemma-3`; an HTTPRoute's own
+ * path is no GenAI operation: `{method}`, as HTTP client spans are), carrying
+ * a `first_token` event, and made the parent of the `traceparent` the model
  * server receives. Spans that are over before anyone could look (routing,
  * scheduling) are made when their step ends, with the step's times.
  */
@@ -37,9 +40,34 @@ interface RequestSpans {
   upstream?: Span;
 }
 
-/** gen_ai.operation.name per API. */
-// GenAI semantic conventions' operation names; a path outside the OpenAI API (an HTTPRoute's own) is no GenAI operation.
-const OPERATION = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings', other: 'other' } as const;
+/** gen_ai.operation.name per API (GenAI semantic conventions); a path outside the OpenAI API (an HTTPRoute's own) has none. */
+const OPERATION = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings' } as const;
+
+/**
+ * gen_ai.provider.name (GenAI semconv ≥ 1.37; `gen_ai.system` before): the telemetry flavour of the API spoken, as
+ * the instrumentation knows it. The pods speak OpenAI's REST API (vLLM, SGLang, TensorRT-LLM serve it), and the
+ * conventions list no value for a self-hosted engine (none for vLLM); `server.address` and `gen_ai.response.model`
+ * say which server and model answered.
+ */
+const PROVIDER = 'openai';
+
+/** OTel HTTP semconv: a method outside the known set is `_OTHER` (span name `HTTP`), the original in `http.request.method_original`. */
+const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
+function methodAttributes(method: string): { name: string; attributes: Attributes } {
+  if (KNOWN_METHODS.has(method)) return { name: method, attributes: { 'http.request.method': method } };
+  return { name: 'HTTP', attributes: { 'http.request.method': '_OTHER', 'http.request.method_original': method } };
+}
+
+/**
+ * An upstream attempt's answer on its CLIENT span. OTel HTTP semconv: `error.type` is the status code and the span
+ * an Error from 400 up on a client span (a 429 or 5xx the gateway retried elsewhere included).
+ */
+function answered(span: Span, status: number): void {
+  span.setAttribute('http.response.status_code', status);
+  if (status < 400) return;
+  span.setAttribute('error.type', String(status));
+  span.setStatus({ code: SpanStatusCode.ERROR });
+}
 
 const headerGetter: TextMapGetter<InboundHeaders> = {
   get: (carrier, key) => carrier.get(key) ?? undefined,
@@ -56,11 +84,19 @@ export function tracingObserver(options: TracingOptions): RequestObserver {
   return {
     received(r) {
       const parent = propagator.extract(ROOT_CONTEXT, r.headers, headerGetter);
-      const server = tracer.startSpan(
-        `POST ${r.path}`,
-        { kind: SpanKind.SERVER, startTime: r.receivedAt, attributes: { 'http.request.method': 'POST', 'http.route': r.path, 'url.path': r.path, 'gen_ai.operation.name': OPERATION[r.kind], 'infergate.request_id': r.requestId } },
-        parent,
-      );
+      let server: Span;
+      if (r.kind !== 'other') {
+        // The OpenAI API's own routes: the path is the route, and the request a GenAI operation.
+        server = tracer.startSpan(
+          `POST ${r.path}`,
+          { kind: SpanKind.SERVER, startTime: r.receivedAt, attributes: { 'http.request.method': 'POST', 'http.route': r.path, 'url.path': r.path, 'gen_ai.operation.name': OPERATION[r.kind], 'gen_ai.provider.name': PROVIDER, 'infergate.request_id': r.requestId } },
+          parent,
+        );
+      } else {
+        // Named `{method}` until a rule matches (`resolved` adds its path as the route): the raw path may carry ids.
+        const method = methodAttributes(r.method);
+        server = tracer.startSpan(method.name, { kind: SpanKind.SERVER, startTime: r.receivedAt, attributes: { ...method.attributes, 'url.path': r.path, 'infergate.request_id': r.requestId } }, parent);
+      }
       const sc = server.spanContext();
       if (isSpanContextValid(sc)) r.traceId = sc.traceId;
       r.trace = { context: trace.setSpan(parent, server), server } satisfies RequestSpans;
@@ -71,9 +107,16 @@ export function tracingObserver(options: TracingOptions): RequestObserver {
       if (!s || r.model === undefined) return;
       // A recorded trace shows the decision's score and profile: ask the scheduler to explain it.
       if (s.server.isRecording()) r.explain = true;
-      // Each attribute once (the SDK checks every one): the request's on the server span, the routing's on `route`.
-      s.server.setAttribute('gen_ai.request.model', r.model);
-      if (r.stream) s.server.setAttribute('gen_ai.request.stream', true);
+      if (r.kind === 'other') {
+        if (r.route !== undefined) {
+          s.server.updateName(`${methodAttributes(r.method).name} ${r.route}`);
+          s.server.setAttribute('http.route', r.route);
+        }
+      } else {
+        // Each attribute once (the SDK checks every one): the request's on the server span, the routing's on `route`.
+        s.server.setAttribute('gen_ai.request.model', r.model);
+        if (r.stream) s.server.setAttribute('gen_ai.request.stream', true);
+      }
       tracer.startSpan('route', { startTime: r.receivedAt, attributes: routeAttributes(r) }, s.context).end(r.resolvedAt);
     },
 
@@ -103,26 +146,41 @@ export function tracingObserver(options: TracingOptions): RequestObserver {
     attempt(r, endpoint, headers) {
       const s = spans(r);
       if (!s) return;
-      s.upstream?.end();
-      const model = r.targetModel ?? r.model ?? '';
-      const upstream = tracer.startSpan(
-        `${OPERATION[r.kind]} ${model}`,
-        {
-          kind: SpanKind.CLIENT,
-          attributes: {
-            'gen_ai.operation.name': OPERATION[r.kind],
-            'gen_ai.request.model': model,
-            'server.address': endpoint.address,
-            'server.port': endpoint.port,
-            'http.request.method': 'POST',
-            'url.path': r.path,
-            'network.protocol.version': r.pool?.appProtocol === 'h2c' ? '2' : '1.1',
-            'infergate.upstream.client': r.pool?.appProtocol === 'h2c' ? 'h2c' : options.upstreamClient,
-            'infergate.attempt': r.attempts,
+      // Still open: its pod broke off a streamed answer, which is continued on this one (retries and refusals end theirs).
+      if (s.upstream) {
+        s.upstream.setAttribute('error.type', 'broken');
+        s.upstream.setStatus({ code: SpanStatusCode.ERROR, message: 'the answer was broken off and continued on another endpoint' });
+        s.upstream.end();
+      }
+      const h2c = r.pool?.appProtocol === 'h2c';
+      let upstream: Span;
+      if (r.kind !== 'other') {
+        const model = r.targetModel ?? r.model ?? '';
+        upstream = tracer.startSpan(
+          `${OPERATION[r.kind]} ${model}`,
+          {
+            kind: SpanKind.CLIENT,
+            attributes: {
+              'gen_ai.operation.name': OPERATION[r.kind],
+              'gen_ai.provider.name': PROVIDER,
+              'gen_ai.request.model': model,
+              'server.address': endpoint.address,
+              'server.port': endpoint.port,
+              'http.request.method': 'POST',
+              'url.path': r.path,
+              'network.protocol.version': h2c ? '2' : '1.1',
+              'infergate.upstream.client': h2c ? 'h2c' : options.upstreamClient,
+              'infergate.attempt': r.attempts,
+            },
           },
-        },
-        s.context,
-      );
+          s.context,
+        );
+      } else {
+        // An HTTPRoute's own path: an HTTP client call, `{method}` (HTTP semconv), with no GenAI attribute.
+        const method = methodAttributes(r.method);
+        const attributes: Attributes = { ...method.attributes, 'server.address': endpoint.address, 'server.port': endpoint.port, 'url.path': r.path, 'network.protocol.version': h2c ? '2' : '1.1', 'infergate.upstream.client': h2c ? 'h2c' : options.upstreamClient, 'infergate.attempt': r.attempts };
+        upstream = tracer.startSpan(method.name, { kind: SpanKind.CLIENT, attributes }, s.context);
+      }
       s.upstream = upstream;
       // The model server continues this trace under the upstream span, not under the client's span.
       delete headers.traceparent;
@@ -140,11 +198,25 @@ export function tracingObserver(options: TracingOptions): RequestObserver {
       s.upstream = undefined;
     },
 
+    retried(r, _endpoint, reason) {
+      const s = spans(r);
+      // A refused connection's span was ended by attemptFailed (error.type `connect`); an answer the gateway did not
+      // pass on (429, 5xx) ends its span here, with its status, before the next endpoint is tried.
+      if (!s?.upstream) return;
+      const status = Number(reason);
+      if (Number.isInteger(status) && status > 0) answered(s.upstream, status);
+      else {
+        s.upstream.setAttribute('error.type', reason);
+        s.upstream.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      s.upstream.end();
+      s.upstream = undefined;
+    },
+
     responded(r) {
       const s = spans(r);
       if (!s?.upstream) return;
-      s.upstream.setAttribute('http.response.status_code', r.status);
-      if (r.status >= 500) s.upstream.setStatus({ code: SpanStatusCode.ERROR });
+      answered(s.upstream, r.status);
     },
 
     firstToken(r) {
@@ -156,17 +228,19 @@ export function tracingObserver(options: TracingOptions): RequestObserver {
       if (!s) return;
       const attributes: Attributes = { 'http.response.status_code': r.status, 'infergate.outcome': r.end ?? 'served', 'infergate.retries': Math.max(0, r.attempts - 1) };
       const usage: Attributes = {};
-      if (r.usage) {
+      if (r.usage && r.kind !== 'other') {
         usage['gen_ai.usage.input_tokens'] = r.usage.input;
         usage['gen_ai.usage.output_tokens'] = r.usage.output;
         if (r.usage.cached !== undefined) usage['gen_ai.usage.cache_read.input_tokens'] = r.usage.cached;
       }
-      if (r.answered && r.targetModel !== undefined) usage['gen_ai.response.model'] = r.targetModel;
+      if (r.kind !== 'other' && r.answered && r.targetModel !== undefined) usage['gen_ai.response.model'] = r.targetModel;
       if (r.errorCode) attributes['error.type'] = r.errorCode;
       if (s.upstream) {
         // The GenAI conventions put the usage on the inference call's span; the server span repeats it for queries by request.
         s.upstream.setAttributes(usage);
-        if (r.failure) s.upstream.setAttribute('error.type', r.failure);
+        // This attempt's own failure only: a refused connection before it (r.failure `connect`) was its own span's.
+        if (r.failure === 'broken' || r.failure === 'aborted') s.upstream.setAttribute('error.type', r.failure);
+        if (r.failure === 'broken') s.upstream.setStatus({ code: SpanStatusCode.ERROR });
         s.upstream.end(r.finishedAt);
       }
       s.server.setAttributes(attributes);

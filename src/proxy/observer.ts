@@ -43,9 +43,20 @@ export class ObservedRequest {
   responseBytes = 0;
   stream = false;
 
-  /** The model the client asked for, and the one sent upstream. */
+  /** The model the client asked for, and the one sent upstream (known once the request resolved). */
   model?: string;
   targetModel?: string;
+  /**
+   * The body's top-level `model` as sent (any JSON value), read before the body is checked or resolved: the access
+   * log names the model of a request refused for either (a 400, a 404 model_not_found). Not a metrics label: names
+   * nothing serves would crowd the bounded model label.
+   */
+  bodyModel?: unknown;
+  /**
+   * The matched HTTPRoute rule's path value (its PathPrefix or Exact path): the low-cardinality route template of a
+   * path outside the OpenAI API (OTel's `http.route`), whose own path may carry ids.
+   */
+  route?: string;
   /** The InferenceObjective named by the request's header, if any. */
   objective?: string;
   priority?: number;
@@ -103,6 +114,8 @@ export class ObservedRequest {
     readonly headers: InboundHeaders,
     startedAtMs: number,
     receivedAt: number,
+    /** The request's method as the client sent it (the OpenAI API's routes are POST; an HTTPRoute's path may take any). */
+    readonly method = 'POST',
   ) {
     this.startedAtMs = startedAtMs;
     this.receivedAt = receivedAt;
@@ -165,8 +178,8 @@ export class ObserverHub implements Required<RequestObserver> {
   }
 
   /** A record for a request that just arrived. */
-  open(kind: RouteKind, path: string, requestId: string, headers: InboundHeaders, startedAtMs: number): ObservedRequest {
-    const r = new ObservedRequest(kind, path, requestId, headers, startedAtMs, this.#clock());
+  open(kind: RouteKind, path: string, requestId: string, headers: InboundHeaders, startedAtMs: number, method?: string): ObservedRequest {
+    const r = new ObservedRequest(kind, path, requestId, headers, startedAtMs, this.#clock(), method);
     this.received(r);
     return r;
   }
@@ -188,6 +201,7 @@ export class ObserverHub implements Required<RequestObserver> {
       r.priority = route.priority;
       r.criticality = route.criticality;
       r.objective = route.objective?.name;
+      r.route = route.matchedPath;
     }
     for (const o of this.#by.get('resolved') ?? NONE) o.resolved!(r);
   }

@@ -47,6 +47,8 @@ export interface Resolution {
   rewrite?: string;
   /** HTTPRoute `timeouts.request` of the rule, ms (0: none). */
   requestTimeoutMs: number;
+  /** The matched rule's path value (PathPrefix or Exact): the request's low-cardinality route (OTel `http.route`). */
+  matchedPath: string;
   hints: EndpointHints;
 }
 
@@ -130,6 +132,7 @@ export function resolveRequest(
     ...(objective ? { objective } : {}),
     ...(rewrite ? { rewrite } : {}),
     requestTimeoutMs: rule.requestTimeoutMs,
+    matchedPath: rule.match.path,
     hints: endpointHints(headers),
   };
 }

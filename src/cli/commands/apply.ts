@@ -1,5 +1,5 @@
 /**
- * `infergate apply -f FILE|DIR|-`: convert Kubernetes manifests — a user's
+ * `infergate apply -f FILE|DIR|- [-f …]`: convert Kubernetes manifests — a user's
  * file as it is, Deployments and Services beside the routing objects — into a
  * routing table, push it with the objects to a running gateway, and report
  * per object the way `kubectl apply` does: `kind.group/name created`,
@@ -9,7 +9,7 @@
  */
 import { Code, ConnectError } from '@connectrpc/connect';
 import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
-import { environment, readFileText, readManifestSources, ManifestSourceError } from '../../runtime/node/index.ts';
+import { environment, readFileText, readManifestSources, ManifestSourceError, type ManifestSource } from '../../runtime/node/index.ts';
 import { hasRoutingObjects, importManifestFiles, type ObjectStatus } from '../../routing/manifests.ts';
 import { objectName } from '../../routing/object-names.ts';
 import { formatProblem } from '../../routing/problems.ts';
@@ -19,7 +19,8 @@ import { objectToWire } from '../../control/manifest-wire.ts';
 import { adminClients, adminFlags } from '../../rpc/admin-client.ts';
 
 export const applyFlags = {
-  file: { type: 'string', help: 'manifests to apply (-f): a file, a directory of .yaml/.yml/.json files, or - for stdin' },
+  // Repeatable, as kubectl's -f: every file given is applied, as one table (a second -f adds, never replaces).
+  file: { type: 'string', repeated: true, help: 'manifests to apply (-f): a file, a directory of .yaml/.yml/.json files, or - for stdin' },
   ...adminFlags,
   'dry-run': { type: 'boolean', help: 'validate on the server, change nothing' },
   'allow-empty': { type: 'boolean', help: 'apply even when the manifests hold no routing object (clears the routing table)' },
@@ -44,13 +45,15 @@ const notAccepted = (o: ObjectStatus) => o.conditions.find((c) => c.status === '
 export async function run(args: string[]): Promise<number> {
   const flags = commandFlags('apply', args, applyFlags, environment(), {
     check(f) {
-      if (!f.file) throw new FlagError('-f FILE is required (a file, a directory, or - for stdin)');
+      if (f.file.length === 0) throw new FlagError('-f FILE is required (a file, a directory, or - for stdin)');
+      if (f.file.filter((x) => x === '-').length > 1) throw new FlagError('-f - (standard input) can be given once');
     },
   });
   if (typeof flags === 'number') return flags;
-  let sources;
+  const sources: ManifestSource[] = [];
   try {
-    sources = await readManifestSources(flags.file);
+    // A file named twice is read once (kubectl would apply it twice; the second would change nothing).
+    for (const file of new Set(flags.file)) sources.push(...(await readManifestSources(file)));
   } catch (err) {
     if (!(err instanceof ManifestSourceError)) throw err;
     console.error(`infergate apply: ${err.message}`);
@@ -69,7 +72,7 @@ export async function run(args: string[]): Promise<number> {
   if (!hasRoutingObjects(imported) && !flags['allow-empty']) {
     const ignored = imported.objects.filter((o) => o.ignored);
     console.error(
-      `error: ${flags.file} holds no routing object (no HTTPRoute, InferencePool, InferenceObjective, InferenceModelRewrite or InferenceModel${ignored.length ? `; ${ignored.length} other objects are ignored` : ''}), so applying it would clear the gateway's routes; nothing was applied. Pass --allow-empty to clear them on purpose.`,
+      `error: ${flags.file.join(', ')} ${flags.file.length > 1 ? 'hold' : 'holds'} no routing object (no HTTPRoute, InferencePool, InferenceObjective, InferenceModelRewrite or InferenceModel${ignored.length ? `; ${ignored.length} other objects are ignored` : ''}), so applying it would clear the gateway's routes; nothing was applied. Pass --allow-empty to clear them on purpose.`,
     );
     return 1;
   }

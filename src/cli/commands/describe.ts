@@ -12,9 +12,10 @@ import { adminClients } from '../../rpc/admin-client.ts';
 import { storedFromWire } from '../../control/manifest-wire.ts';
 import type { StoredObject } from '../../routing/object-store.ts';
 import { age, RESOURCES, resourceFor, specOf } from '../resources.ts';
-import { formatTable, getFlags, kubectlFlags } from './get.ts';
+import { formatTable, getFlags, kubectlFlags, notFound } from './get.ts';
 
-const describeFlags = { ...getFlags };
+// kubectl describe has no -o: its output is this text only (get -o yaml|json gives the object).
+const { output: _output, ...describeFlags } = getFlags;
 
 /** The `describe` text of one object; `now` for the events' ages. */
 export function describeObject(o: StoredObject, now: number): string {
@@ -61,7 +62,7 @@ function indent(text: string, n: number): string {
 
 export async function run(args: string[]): Promise<number> {
   const names = RESOURCES.map((r) => r.plural).join('|');
-  const flags = commandFlags(`describe ${names} [NAME]`, kubectlFlags(args), describeFlags, environment(), {
+  const flags = commandFlags(`describe ${names} [NAME]`, kubectlFlags(args, { output: false }), describeFlags, environment(), {
     check(f) {
       const kind = f._[0];
       if (!kind) throw new FlagError('say what to describe');
@@ -76,7 +77,8 @@ export async function run(args: string[]): Promise<number> {
     const res = await adminClients(flags.server, token).routing.getRoutingTable({});
     const objects = res.manifestObjects.map(storedFromWire).filter((o) => o.kind === resource.kind && (!flags.namespace || o.namespace === flags.namespace) && (!name || o.name === name || o.name.startsWith(name)));
     if (objects.length === 0) {
-      console.error(`Error from server (NotFound): no ${resource.plural}${name ? ` named "${name}"` : ''}${flags.namespace ? ` in namespace "${flags.namespace}"` : ''}${res.manifestObjects.length ? '' : ' (the gateway has no Kubernetes objects: push them with infergate apply -f)'}`);
+      const hint = res.manifestObjects.length ? '' : ' (the gateway has no Kubernetes objects: push them with infergate apply -f)';
+      console.error(name ? `${notFound(resource.plural, name)}${hint}` : `No resources found${flags.namespace ? ` in ${flags.namespace} namespace` : ''}${hint || '.'}`);
       return 1;
     }
     const now = Date.now();

@@ -4,9 +4,12 @@
  *   `httproutes`, `inferenceobjectives`, `inferencemodelrewrites`,
  *   `inferencemodels`, `gateways` (`gtw`), `referencegrants` — the objects
  *   the last apply sent, with their status; `get KIND NAME`, `-n NAMESPACE`,
- *   `-o yaml|json|wide`.
+ *   `-o yaml|json|wide`. As kubectl: `-o json|yaml` is a `List` (empty too)
+ *   unless a NAME was asked for, and a NAME not there is NotFound, exit 1.
  * - The gateway's own views: `routes`, `pools`, `models` (the routing table)
- *   and `endpoints` (the pods it sees, with live metrics).
+ *   and `endpoints` (the pods it sees, with live metrics), each narrowed to
+ *   NAME when one is given (`endpoints NAME`: pool NAME's); `-o json|yaml`
+ *   gives the view's array (`models`: `{models, rewrites}`).
  */
 import { ConnectError, Code } from '@connectrpc/connect';
 import { stringify as toYaml } from 'yaml';
@@ -16,6 +19,7 @@ import { adminClients, adminFlags } from '../../rpc/admin-client.ts';
 import { tableFromWire } from '../../control/table-wire.ts';
 import { storedFromWire } from '../../control/manifest-wire.ts';
 import { wirePool } from '../../endpoints/wire.ts';
+import type { Endpoint as WireEndpoint } from '../../gen/infergate/v1/endpoint_pb.ts';
 import { validateTable } from '../../routing/validate.ts';
 import type { RoutingTable } from '../../routing/schema.ts';
 import type { StoredObject } from '../../routing/object-store.ts';
@@ -32,13 +36,16 @@ const views = ['routes', 'pools', 'models', 'endpoints'] as const;
 type View = (typeof views)[number];
 const OUTPUTS = ['', 'yaml', 'json', 'wide'];
 
-/** kubectl's short flags (`-o yaml`, `-o=json`, `-n ns`, `-A`) as this command's long ones. */
-export function kubectlFlags(args: string[]): string[] {
+/**
+ * kubectl's short flags (`-o yaml`, `-o=json`, `-n ns`, `-A`) as this command's long ones; `output: false` for a
+ * command without `-o` (describe), whose `-o` is then refused as an unknown flag.
+ */
+export function kubectlFlags(args: string[], { output = true }: { output?: boolean } = {}): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const m = /^-(o|n)(?:=(.*))?$/.exec(a) ?? /^-(o)(yaml|json|wide)$/.exec(a);
-    if (m) out.push(m[1] === 'o' ? '--output' : '--namespace', m[2] ?? args[++i] ?? '');
+    if (m && (output || m[1] !== 'o')) out.push(m[1] === 'o' ? '--output' : '--namespace', m[2] ?? args[++i] ?? '');
     else if (a === '-A') out.push('--all-namespaces');
     else out.push(a);
   }
@@ -80,17 +87,66 @@ function rowsOf(kind: Exclude<View, 'endpoints'>, t: RoutingTable): [string[], s
   ];
 }
 
-/** Objects of one resource, as a table or as Kubernetes objects. */
-export function renderObjects(resource: Resource, objects: StoredObject[], output: string): string {
+/** kubectl's list of objects (`-o json|yaml` without a NAME): a `List` however many items, none included. */
+export function kubernetesList(items: unknown[]): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } };
+}
+
+/** kubectl's answer for a NAME that is not there. */
+export function notFound(plural: string, name: string): string {
+  return `Error from server (NotFound): ${plural} "${name}" not found`;
+}
+
+function serialize(doc: unknown, output: string): string {
+  return output === 'json' ? JSON.stringify(doc, null, 2) : toYaml(doc).trimEnd();
+}
+
+/**
+ * Objects of one resource, as a table or as Kubernetes objects: with `-o json|yaml`, kubectl's `List` unless one
+ * object was asked for by NAME (`named`), which comes bare.
+ */
+export function renderObjects(resource: Resource, objects: StoredObject[], output: string, named = false): string {
   if (output === 'yaml' || output === 'json') {
     const items = objects.map(asKubernetesObject);
-    const doc = items.length === 1 ? items[0] : { apiVersion: 'v1', kind: 'List', items };
-    return output === 'json' ? JSON.stringify(doc, null, 2) : toYaml(doc).trimEnd();
+    return serialize(named && items.length === 1 ? items[0] : kubernetesList(items), output);
   }
   const wide = output === 'wide';
   const header = ['NAMESPACE', 'NAME', ...resource.columns, ...(wide ? resource.wide : [])];
   const rows = objects.map((o) => [o.namespace, o.name, ...resource.row(o, specOf(o)), ...(wide ? resource.rowWide(o, specOf(o)) : [])]);
   return formatTable(header, rows);
+}
+
+/** The part of the routing table a view shows, only what NAME names when one is given (a route, a pool, a model name). */
+export function viewOf(kind: Exclude<View, 'endpoints'>, table: RoutingTable, name?: string): RoutingTable {
+  if (name === undefined) return table;
+  if (kind === 'routes') return { ...table, routes: table.routes.filter((r) => r.name === name) };
+  if (kind === 'pools') return { ...table, pools: table.pools.filter((p) => p.name === name) };
+  return {
+    ...table,
+    models: table.models.filter((m) => m.name === name),
+    rewrites: table.rewrites.map((w) => ({ ...w, rules: w.rules.filter((r) => r.models.includes(name)) })).filter((w) => w.rules.length > 0),
+  };
+}
+
+const isEmpty = (kind: Exclude<View, 'endpoints'>, t: RoutingTable) => (kind === 'models' ? t.models.length + t.rewrites.length === 0 : t[kind].length === 0);
+
+/** One endpoint as `get endpoints -o json|yaml` shows it: what the table shows, field by field. */
+function endpointItem(pool: string, e: WireEndpoint): Record<string, unknown> {
+  const m = e.metrics;
+  return {
+    pool,
+    id: e.id,
+    address: e.address,
+    port: e.port,
+    labels: { ...e.labels },
+    ready: e.ready,
+    engine: e.engine,
+    metrics: m ? { waiting: m.waiting, running: m.running, kvUsage: m.kvUsage, activeAdapters: [...m.activeAdapters], waitingAdapters: [...m.waitingAdapters], maxAdapters: m.maxAdapters, blockSize: m.blockSize, totalBlocks: m.totalBlocks } : null,
+    scrapedAtUnixMs: e.scrapedAtUnixMs || null,
+    lastError: e.lastError,
+    consecutiveFailures: e.consecutiveFailures,
+    servedModels: e.servedModels ? e.servedModels.models.map((x) => x.id) : null,
+  };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -107,6 +163,7 @@ export async function run(args: string[]): Promise<number> {
   const [kind, name] = flags._ as [string, string | undefined];
   const token = flags.token || (flags['token-file'] ? (await readFileText(flags['token-file']))?.trim() : undefined);
   const { routing, endpoints } = adminClients(flags.server, token);
+  const structured = flags.output === 'json' || flags.output === 'yaml';
   try {
     const res = await routing.getRoutingTable({});
     if (!res.table) {
@@ -116,37 +173,64 @@ export async function run(args: string[]): Promise<number> {
     const resource = resourceFor(kind);
     if (resource && !views.includes(kind as View)) {
       const objects = res.manifestObjects.map(storedFromWire).filter((o) => o.kind === resource.kind && (!flags.namespace || o.namespace === flags.namespace) && (!name || o.name === name));
-      if (objects.length === 0) {
-        const why = res.manifestObjects.length ? `no ${resource.plural}${name ? ` named "${name}"` : ''}${flags.namespace ? ` in namespace "${flags.namespace}"` : ''}` : 'the routing table was pushed without its Kubernetes objects (only infergate apply and --manifests send them); try get routes, pools or models';
-        console.error(`${name ? 'Error from server (NotFound)' : 'No resources found'}: ${why}`);
-        return name ? 1 : 0;
+      const withoutObjects = res.manifestObjects.length === 0 ? 'the routing table was pushed without its Kubernetes objects (only infergate apply and --manifests send them); try get routes, pools or models' : undefined;
+      if (name && objects.length === 0) {
+        console.error(`${notFound(resource.plural, name)}${withoutObjects ? ` (${withoutObjects})` : ''}`);
+        return 1;
       }
-      console.log(renderObjects(resource, objects, flags.output));
+      // kubectl prints an empty List for -o json|yaml (something a script can parse), "No resources found" otherwise.
+      if (objects.length === 0 && !structured) {
+        console.error(`No resources found${flags.namespace ? ` in ${flags.namespace} namespace` : ''}${withoutObjects ? `: ${withoutObjects}` : '.'}`);
+        return 0;
+      }
+      if (objects.length === 0 && withoutObjects) console.error(withoutObjects);
+      console.log(renderObjects(resource, objects, flags.output, name !== undefined));
       return 0;
     }
     const parsed = validateTable(tableFromWire(res.table));
     if (!parsed.ok) throw new Error('the gateway returned a routing table this client cannot read');
-    const table = parsed.table;
     if (kind !== 'endpoints') {
-      if (flags.output === 'json' || flags.output === 'yaml') {
-        const section = kind === 'models' ? { models: table.models, rewrites: table.rewrites } : table[kind as 'routes' | 'pools'];
-        console.log(flags.output === 'json' ? JSON.stringify(section, null, 2) : toYaml(section).trimEnd());
+      const view = kind as Exclude<View, 'endpoints'>;
+      const table = viewOf(view, parsed.table, name);
+      if (name !== undefined && isEmpty(view, table)) {
+        console.error(notFound(view, name));
+        return 1;
+      }
+      if (structured) {
+        console.log(serialize(view === 'models' ? { models: table.models, rewrites: table.rewrites } : table[view], flags.output));
         return 0;
       }
-      const [header, rows] = rowsOf(kind as Exclude<View, 'endpoints'>, table);
+      const [header, all] = rowsOf(view, table);
+      // A rewrite rule that names several models is shown for the one asked for only.
+      const rows = view === 'models' && name !== undefined ? all.filter((r) => r[0] === name) : all;
       console.log(formatTable(header, rows));
       return 0;
     }
+    // `get endpoints NAME`: the endpoints of pool NAME, as Kubernetes names an Endpoints object after its Service.
+    const pools = parsed.table.pools.filter((p) => name === undefined || p.name === name);
+    if (name !== undefined && pools.length === 0) {
+      console.error(notFound('pools', name));
+      return 1;
+    }
     const rows: string[][] = [];
+    const items: Record<string, unknown>[] = [];
     const now = Date.now();
-    for (const pool of table.pools) {
+    for (const pool of pools) {
       const snap = (await endpoints.getEndpoints(wirePool(pool))).snapshot;
       for (const e of snap?.endpoints ?? []) {
+        if (structured) {
+          items.push(endpointItem(pool.name, e));
+          continue;
+        }
         const m = e.metrics;
         const age = e.scrapedAtUnixMs ? `${Math.max(0, now - e.scrapedAtUnixMs)}ms` : '-';
         const models = e.servedModels?.models.map((x) => x.id).join(',') || '-';
         rows.push([pool.name, e.id, e.ready ? 'yes' : 'no', e.engine, m ? String(m.waiting) : '-', m ? String(m.running) : '-', m ? `${(m.kvUsage * 100).toFixed(1)}%` : '-', m?.activeAdapters.join(',') || '-', age, e.lastError || '', ...(flags.output === 'wide' ? [models] : [])]);
       }
+    }
+    if (structured) {
+      console.log(serialize(items, flags.output));
+      return 0;
     }
     console.log(formatTable(['POOL', 'ENDPOINT', 'READY', 'ENGINE', 'WAITING', 'RUNNING', 'KV', 'ADAPTERS', 'SCRAPED', 'LAST ERROR', ...(flags.output === 'wide' ? ['MODELS'] : [])], rows));
     return 0;

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { applyFlags } from '../cli/commands/apply.ts';
+import { FlagError, parseFlags, usage } from './flags.ts';
+import { gatewayFlags, gatewayOptions } from './gateway-flags.ts';
+
+const gateway = (args: string[], env: Record<string, string> = {}) => gatewayOptions(parseFlags(args, gatewayFlags, env), undefined);
+
+describe('parseFlags', () => {
+  it('collects every -f (and --file), as kubectl applies every one', () => {
+    expect(parseFlags(['-f', 'a.yaml', '-f', 'b.yaml', '--file', 'c.yaml', '-f=d.yaml'], applyFlags).file).toEqual(['a.yaml', 'b.yaml', 'c.yaml', 'd.yaml']);
+    expect(parseFlags([], applyFlags).file).toEqual([]);
+    expect(parseFlags([], applyFlags, { INFERGATE_FILE: 'e.yaml' }).file).toEqual(['e.yaml']);
+    expect(usage('apply', applyFlags)).toMatch(/--file .*\(may be repeated\)/);
+  });
+
+  it('refuses a flag that takes one value given twice, naming it, rather than keeping the last', () => {
+    expect(() => parseFlags(['--manifests', 'a.yaml', '--manifests', 'b.yaml'], gatewayFlags)).toThrow(new FlagError('--manifests was given more than once; it takes one value'));
+    expect(() => parseFlags(['--port=1', '--port', '2'], gatewayFlags)).toThrow(/--port was given more than once/);
+    expect(() => parseFlags(['--explain', '--explain=false'], gatewayFlags)).toThrow(/--explain was given more than once/);
+  });
+
+  it('reads booleans as true/1 and false/0 in any case, from flags and the environment alike', () => {
+    for (const off of ['0', 'false', 'FALSE', 'False']) {
+      expect(gateway([`--explain=${off}`]).explainHeader, off).toBe(false);
+      expect(gateway([`--dashboard=${off}`]).dashboard, off).toBe(false);
+      expect(gateway([], { INFERGATE_EXPLAIN: off }).explainHeader, off).toBe(false);
+    }
+    for (const on of ['1', 'true', 'TRUE']) {
+      expect(gateway([`--kv-events=${on}`]).kvEvents, on).toBe(true);
+      expect(gateway([], { INFERGATE_KV_EVENTS: on }).kvEvents, on).toBe(true);
+    }
+    expect(gateway(['--kv-events']).kvEvents).toBe(true);
+    expect(gateway([]).explainHeader).toBe(true);
+    // The flag wins over the environment.
+    expect(gateway(['--explain=1'], { INFERGATE_EXPLAIN: '0' }).explainHeader).toBe(true);
+  });
+
+  it('refuses any other boolean value, naming the flag or the variable', () => {
+    expect(() => gateway(['--explain=no'])).toThrow(new FlagError('--explain must be true, false, 1 or 0, got "no"'));
+    expect(() => gateway(['--dashboard='])).toThrow(/--dashboard must be true, false, 1 or 0, got ""/);
+    expect(() => gateway([], { INFERGATE_DASHBOARD: 'off' })).toThrow(new FlagError('INFERGATE_DASHBOARD (--dashboard) must be true, false, 1 or 0, got "off"'));
+  });
+
+  it('refuses a boolean whose value follows a space, which would leave it on', () => {
+    expect(() => parseFlags(['--explain', '0'], gatewayFlags)).toThrow(new FlagError('--explain takes its value after "=": --explain=0'));
+  });
+
+  it('refuses single-dash flags the command does not have, and reads -h as --help', () => {
+    expect(() => parseFlags(['-o', 'yaml'], gatewayFlags)).toThrow(new FlagError('unknown flag -o'));
+    expect(parseFlags(['-h'], gatewayFlags).help).toBe(true);
+    // `-` (standard input) and negative numbers stay arguments and values.
+    expect(parseFlags(['-f', '-'], applyFlags).file).toEqual(['-']);
+    expect(parseFlags(['--admin-port', '-1'], gatewayFlags)['admin-port']).toBe(-1);
+  });
+});
