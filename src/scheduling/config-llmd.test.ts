@@ -72,7 +72,7 @@ flowControl: { isolation: { headroom: 0.5, window: 3s } }
     ['a handler in a profile', 'plugins: [{ type: single-profile-handler }]\nschedulingProfiles: [{ name: a, plugins: [{ pluginRef: single-profile-handler }] }]', 'schedulingProfiles[0].plugins[0].pluginRef'],
     ['maxNumOfEndpoints above 1', 'plugins: [{ type: max-score-picker, parameters: { maxNumOfEndpoints: 3 } }]', 'plugins[0].parameters.maxNumOfEndpoints'],
     ['two prefix modes at once', 'plugins: [{ type: approx-prefix-cache-producer, parameters: { blockSizeTokens: 64, hashBlockSize: 64 } }]', 'plugins[0].parameters'],
-    ['token blocks with prefill-work', 'plugins: [{ type: prefix-cache-scorer, parameters: { blockSizeTokens: 64 } }, { type: prefill-work-scorer }]', 'plugins'],
+    ['token blocks with prefill-work', 'plugins: [{ type: prefix-cache-scorer, parameters: { blockSizeTokens: 64 } }, { type: prefill-work-scorer }]', 'plugins (prefix-cache-scorer)'],
   ])('refuses %s, naming %s', (_, yaml, path) => {
     expect(problems(yaml).map((p) => p.path)).toContain(path);
   });

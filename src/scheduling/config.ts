@@ -15,7 +15,7 @@ import { issuePath } from '../routing/problems.ts';
 import { declarePlugin, PrefillTokens, type DeclaredPlugin } from './config-plugins.ts';
 import { featureGateValues, FeatureGates, FlowControlBlock, flowControlPolicyRole, flowControlRefs, type FeatureGate, type FlowControlConfig } from './flow-control-config.ts';
 import { MAX_SCORERS } from './kernel/layout.ts';
-import { Duration } from './plugins/registry.ts';
+import { Duration, pluginType } from './plugins/registry.ts';
 import { usesTokenBlocks } from './plugins/producer/approx-prefix-cache.ts';
 
 const Name = v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'));
@@ -242,10 +242,22 @@ function checkPrefixProducers(all: DeclaredPlugin[], profiles: ProfileConfig[], 
       problems.push({ path: `plugins (${p.name}).parameters.prefixMatchInfoProducerName`, message: `"${producer}" must name an approx-prefix-cache-producer or a precise-prefix-cache-producer declared in plugins` });
     }
   }
-  const tokenMode = all.some((p) => (p.type === 'approx-prefix-cache-producer' || p.type === 'prefix-cache-scorer') && usesTokenBlocks(p.parameters));
+  // Judged by the producers that will run (as buildProfiles makes them): every declared one, and a scorer's own —
+  // made when it carries producer parameters itself, or when none is declared for it to read.
+  const declaredProducer = all.some((p) => p.type === 'approx-prefix-cache-producer');
+  const ownKeys = pluginType('prefix-cache-scorer')?.producerParameters ?? [];
+  const tokenProducer = all.find((p) => {
+    if (p.type === 'approx-prefix-cache-producer') return usesTokenBlocks(p.parameters);
+    if (p.type !== 'prefix-cache-scorer' || typeof p.parameters.prefixMatchInfoProducerName === 'string') return false;
+    const own = Object.fromEntries(ownKeys.filter((k) => p.parameters[k] !== undefined).map((k) => [k, p.parameters[k]]));
+    return (Object.keys(own).length > 0 || !declaredProducer) && usesTokenBlocks(own);
+  });
   const prefillWork = profiles.some((profile) => profile.plugins.some((r) => all.find((p) => p.name === r.ref)?.type === 'prefill-work-scorer'));
-  if (tokenMode && prefillWork) {
-    problems.push({ path: 'plugins', message: 'prefill-work-scorer counts 64-byte prompt blocks and cannot read token blocks (blockSizeTokens/maxPrefixTokensToMatch): use one or the other' });
+  if (tokenProducer && prefillWork) {
+    problems.push({
+      path: `plugins (${tokenProducer.name})`,
+      message: `prefill-work-scorer counts infergate's 64-byte prompt blocks, and this ${tokenProducer.type} would hash llm-d's token blocks (a configuration's default, as in llm-d): give it hashBlockSize: 64, or leave prefill-work-scorer out`,
+    });
   }
 }
 

@@ -9,6 +9,7 @@ import type { EndpointPickerConfig } from './config.ts';
 import { validateSchedulerConfig } from './config.ts';
 import { pluginType } from './plugins/registry.ts';
 import { createMaxScorePicker } from './plugins/picker/pickers.ts';
+import { APPROX_PREFIX_CACHE_PRODUCER, configuredParameters } from './plugins/producer/approx-prefix-cache.ts';
 import type { SchedulingServices } from './prompt-tokens.ts';
 import type { FilterPlugin, PickerPlugin, Plugin, ProducerPlugin, ScorerPlugin } from './plugins/types.ts';
 
@@ -35,19 +36,24 @@ export const GIE_DEFAULT_PROFILE = 'gie-default';
  * (2048 blocks = 128 KiB, not GIE's 16 KiB): a conversation's history behind a
  * long system prompt is what tells its holder apart from the other pods that
  * hold only the system prompt.
+ *
+ * Its parameters are written out where a configuration file's defaults are
+ * llm-d's and infergate's differ: `hashBlockSize: 64` keeps infergate's
+ * 64-byte prefix blocks (a file without it gets llm-d's token blocks), and the
+ * LoRA scorer keeps infergate's classes (BUILT_IN_CLASSES).
  */
 const BUILT_IN = {
   plugins: [
     { type: 'fresh-metrics-filter' },
     { type: 'queue-scorer' },
     { type: 'kv-cache-utilization-scorer' },
-    { type: 'prefix-cache-scorer', parameters: { maxPrefixBlocksToMatch: 2048 } },
+    { type: 'prefix-cache-scorer', parameters: { hashBlockSize: 64, maxPrefixBlocksToMatch: 2048 } },
     { type: 'in-flight-scorer' },
     { type: 'lora-affinity-scorer' },
     { type: 'prefill-work-scorer', parameters: { minRangeTokens: 4096 } },
     { type: 'max-score-picker' },
     // GIE's prefix-cache scorer as GIE configures it (256 blocks), for the gie-default profile.
-    { type: 'prefix-cache-scorer', name: 'gie-prefix-cache-scorer' },
+    { type: 'prefix-cache-scorer', name: 'gie-prefix-cache-scorer', parameters: { hashBlockSize: 64, maxPrefixBlocksToMatch: 256 } },
   ],
   schedulingProfiles: [
     {
@@ -61,7 +67,7 @@ const BUILT_IN = {
         // ×6, not ×2: on the multi-lora benchmark a ×2 adapter preference lost to the prefix
         // match on an adapter's old pod and sent requests to pods with full adapter slots
         // (p99 TTFT 1040 → 642 ms at 80% load; docs/routing-benchmark.md). Base-model
-        // requests score 1.0 everywhere, so nothing else changes.
+        // requests score 1.0 everywhere (infergate's classes, below), so nothing else changes.
         { pluginRef: 'lora-affinity-scorer', weight: 6 },
         // ×16 over a 4096-token span: 4096 tokens (≈ 100 ms of prefill) less work ahead is worth
         // 16 points, more than any other scorer can give (shared-prefix p99 TTFT 201 → 99 ms at
@@ -82,11 +88,20 @@ const BUILT_IN = {
   ],
 };
 
+/**
+ * The built-in LoRA scorer's classes are infergate's, not llm-d's (a
+ * configuration file gets llm-d's): a model no endpoint lists as an adapter
+ * scores 1.0 everywhere, and room to load is fewer active adapters than the
+ * maximum, or a maximum not reported. Not a configuration field, so set here.
+ */
+const BUILT_IN_CLASSES: Record<string, Record<string, unknown>> = { 'lora-affinity-scorer': { builtInClasses: true } };
+
 /** The built-in configuration (validated like any other, so it cannot drift from the schema). */
 export function builtInConfig(): EndpointPickerConfig {
   const result = validateSchedulerConfig(BUILT_IN);
   if (!result.ok) throw new Error(`built-in scheduling profiles are invalid: ${JSON.stringify(result.problems)}`);
-  return result.config;
+  const config = result.config;
+  return { ...config, plugins: config.plugins.map((p) => (BUILT_IN_CLASSES[p.name] ? { ...p, parameters: { ...p.parameters, ...BUILT_IN_CLASSES[p.name] } } : p)) };
 }
 
 /**
@@ -94,12 +109,17 @@ export function builtInConfig(): EndpointPickerConfig {
  * that reads a producer's data gets one: the producer of that type the
  * configuration declares, or — when the scorer carries the producer's
  * parameters itself, or none is declared — one of its own, shared by every
- * profile that uses the scorer.
+ * profile that uses the scorer (llm-d auto-creates its default producer the
+ * same way). An approximate prefix producer reads its parameters as llm-d
+ * does: llm-d's defaults fill what they leave out, unless `hashBlockSize`
+ * asks for infergate's 64-byte blocks.
  */
 export function buildProfiles(config: EndpointPickerConfig, services: SchedulingServices = {}): Map<string, Profile> {
   const plugins = new Map<string, Plugin>();
   const specs = new Map(config.plugins.map((p) => [p.name, p]));
-  for (const p of config.plugins) plugins.set(p.name, pluginType(p.type)!.create(p.name, p.parameters, services));
+  const create = (type: string, name: string, parameters: Record<string, unknown>): Plugin =>
+    pluginType(type)!.create(name, type === APPROX_PREFIX_CACHE_PRODUCER ? { ...configuredParameters(parameters) } : parameters, services);
+  for (const p of config.plugins) plugins.set(p.name, create(p.type, p.name, p.parameters));
   const ownProducers = new Map<string, ProducerPlugin>();
   const producerFor = (scorer: ScorerPlugin): ProducerPlugin => {
     const type = scorer.requires!;
@@ -112,7 +132,7 @@ export function buildProfiles(config: EndpointPickerConfig, services: Scheduling
     let producer = ownProducers.get(scorer.name);
     if (!producer) {
       const parameters = Object.fromEntries(own.map((k) => [k, spec.parameters[k]]));
-      producer = pluginType(type)!.create(`${scorer.name}/${type}`, parameters, services) as ProducerPlugin;
+      producer = create(type, `${scorer.name}/${type}`, parameters) as ProducerPlugin;
       ownProducers.set(scorer.name, producer);
     }
     return producer;

@@ -98,11 +98,13 @@ export const INFERGATE_WITHOUT_PREFILL_WORK = 'infergate-no-prefill-work';
 /**
  * An ablation, through the public config API: infergate's default profile
  * without the prefill-work scorer (and with GIE's 256-block prefix match),
- * i.e. the default before that scorer — to show what it changes.
+ * i.e. the default before that scorer — to show what it changes. (Its
+ * lora-affinity-scorer, read from a configuration, has llm-d's classes.)
  */
 const WITHOUT_PREFILL_WORK_DOC = {
   plugins: [
-    { type: 'fresh-metrics-filter' }, { type: 'queue-scorer' }, { type: 'kv-cache-utilization-scorer' }, { type: 'prefix-cache-scorer' },
+    // infergate's 64-byte blocks, as the built-in profiles (a configuration's default is llm-d's token blocks).
+    { type: 'fresh-metrics-filter' }, { type: 'queue-scorer' }, { type: 'kv-cache-utilization-scorer' }, { type: 'prefix-cache-scorer', parameters: { hashBlockSize: 64, maxPrefixBlocksToMatch: 256 } },
     { type: 'in-flight-scorer' }, { type: 'lora-affinity-scorer' }, { type: 'max-score-picker' },
   ],
   schedulingProfiles: [

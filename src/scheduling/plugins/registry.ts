@@ -96,14 +96,15 @@ function define<S extends v.GenericSchema<unknown, Record<string, unknown>>>(
 
 /**
  * The approximate prefix index's parameters: infergate's 64-byte blocks
- * (`hashBlockSize`, GIE's `blockSize` in characters) or llm-d's token blocks
- * (`blockSizeTokens`, `maxPrefixTokensToMatch`); `maxPrefixBlocksToMatch` and
+ * (`hashBlockSize`) or llm-d's token blocks (`blockSizeTokens`, or its
+ * deprecated `blockSize`, which llm-d reads as tokens; `maxPrefixTokensToMatch`); `maxPrefixBlocksToMatch` and
  * `lruCapacityPerServer` apply to both, `autoTune` (llm-d) sizes the LRU from
  * the KV capacity an endpoint reports.
  */
 const PrefixIndexParameters = {
   hashBlockSize: v.optional(v.literal(64, 'must be 64 (the kernel hashes 64-byte blocks; for token blocks use blockSizeTokens)')),
-  blockSize: v.optional(v.literal(64, 'must be 64 (deprecated in llm-d: 64-character blocks; for token blocks use blockSizeTokens)')),
+  /** llm-d's deprecated name of blockSizeTokens (its ApproxPrefixCacheFactory maps one onto the other). */
+  blockSize: v.optional(Count(1, 65_536)),
   maxPrefixBlocksToMatch: v.optional(Count(1, 4096)),
   lruCapacityPerServer: v.optional(Count(1, 10_000_000)),
   autoTune: v.optional(v.boolean('must be true or false')),
@@ -113,8 +114,8 @@ const PrefixIndexParameters = {
 const PrefixIndexSchema = v.pipe(
   v.strictObject(PrefixIndexParameters),
   v.check(
-    (p) => !((p.blockSizeTokens !== undefined || p.maxPrefixTokensToMatch !== undefined) && (p.hashBlockSize !== undefined || p.blockSize !== undefined)),
-    'blockSizeTokens/maxPrefixTokensToMatch (llm-d\'s token blocks) and hashBlockSize/blockSize (64-byte blocks) are two modes: set one',
+    (p) => !((p.blockSizeTokens !== undefined || p.blockSize !== undefined || p.maxPrefixTokensToMatch !== undefined) && p.hashBlockSize !== undefined),
+    'blockSizeTokens/blockSize/maxPrefixTokensToMatch (llm-d\'s token blocks) and hashBlockSize (64-byte blocks) are two modes: set one',
   ),
 );
 /** llm-d's prefix-cache-scorer parameters besides the index's. */

@@ -75,6 +75,27 @@ describe("llm-d's token blocks (approx-prefix-cache-producer with blockSizeToken
     expect(hashes(hasher, prompt)).toEqual(reference(prompt.slice(0, 4 * 128), 'm', 64));
   });
 
+  it("rounds the token cap down to whole blocks, as llm-d's resolveMaxBlocks: 100 tokens of 64-token blocks is one block", () => {
+    const hasher = new TokenBlockHasher({ blockSizeTokens: 64, maxPrefixTokensToMatch: 100, maxPrefixBlocksToMatch: 0 });
+    const prompt = 'q'.repeat(256) + 'r'.repeat(144);
+    expect(hasher.maxBlocks).toBe(1);
+    expect(hashes(hasher, prompt)).toEqual(reference('q'.repeat(256), 'm', 64));
+    expect(hashes(hasher, 'q'.repeat(256) + 'z'.repeat(144))).toEqual(hashes(hasher, prompt));
+  });
+
+  it('hashes nothing when the token cap is below one block (llm-d: a misconfiguration, not unlimited)', () => {
+    const hasher = new TokenBlockHasher({ blockSizeTokens: 64, maxPrefixTokensToMatch: 63, maxPrefixBlocksToMatch: 0 });
+    expect(hashes(hasher, 'x'.repeat(1000))).toEqual([]);
+  });
+
+  it('caps by maxPrefixBlocksToMatch only when maxPrefixTokensToMatch is 0', () => {
+    const prompt = 'x'.repeat(4 * 64 * 10);
+    const withTokens = new TokenBlockHasher({ blockSizeTokens: 64, maxPrefixTokensToMatch: 131_072, maxPrefixBlocksToMatch: 4 });
+    expect(hashes(withTokens, prompt)).toEqual(reference(prompt, 'm', 64));
+    const blocksOnly = new TokenBlockHasher({ blockSizeTokens: 64, maxPrefixTokensToMatch: 0, maxPrefixBlocksToMatch: 4 });
+    expect(hashes(blocksOnly, prompt)).toEqual(reference(prompt.slice(0, 4 * 64 * 4), 'm', 64));
+  });
+
   it('a different tail changes only the last block; a different model every block', () => {
     const hasher = new TokenBlockHasher({ blockSizeTokens: 64, maxPrefixTokensToMatch: 0, maxPrefixBlocksToMatch: 0 });
     const head = 'h'.repeat(256);

@@ -23,10 +23,21 @@ export const BYTES_PER_TOKEN = 4;
 
 export interface TokenBlockOptions {
   blockSizeTokens: number;
-  /** Tokens of the prompt considered (0: as many as the blocks allow). */
+  /** Caps the blocks hashed at ⌊tokens / block size⌋ (llm-d's resolveMaxBlocks; 0: maxPrefixBlocksToMatch caps them). */
   maxPrefixTokensToMatch: number;
-  /** Blocks considered (0: no limit beyond the kernel's). */
+  /** Blocks hashed when maxPrefixTokensToMatch is 0 (0: no limit beyond the kernel's). */
   maxPrefixBlocksToMatch: number;
+}
+
+/**
+ * Blocks hashed at most, as llm-d's resolveMaxBlocks: the token cap wins
+ * whenever it is set, rounded down to whole blocks (a cap below one block
+ * hashes nothing); the block cap applies only without it.
+ */
+export function maxBlocksFor(blockTokens: number, options: Omit<TokenBlockOptions, 'blockSizeTokens'>): number {
+  const blocks = options.maxPrefixTokensToMatch > 0 ? Math.floor(options.maxPrefixTokensToMatch / blockTokens)
+    : options.maxPrefixBlocksToMatch > 0 ? options.maxPrefixBlocksToMatch : MAX_BLOCKS;
+  return Math.min(blocks, MAX_BLOCKS);
 }
 
 /** The tokens a block holds once llm-d's floor applies. */
@@ -48,10 +59,9 @@ export class TokenBlockHasher {
 
   constructor(options: TokenBlockOptions) {
     this.blockTokens = effectiveBlockTokens(options.blockSizeTokens);
-    const byTokens = options.maxPrefixTokensToMatch > 0 ? Math.ceil(options.maxPrefixTokensToMatch / this.blockTokens) : MAX_BLOCKS;
-    const byBlocks = options.maxPrefixBlocksToMatch > 0 ? options.maxPrefixBlocksToMatch : MAX_BLOCKS;
-    this.maxBlocks = Math.min(byTokens, byBlocks, MAX_BLOCKS);
-    this.#maxBytes = Math.min(options.maxPrefixTokensToMatch > 0 ? options.maxPrefixTokensToMatch : Infinity, this.maxBlocks * this.blockTokens) * BYTES_PER_TOKEN;
+    this.maxBlocks = maxBlocksFor(this.blockTokens, options);
+    // Whole blocks only: the cap counts blocks, and the last one hashed may be partial only where the prompt ends.
+    this.#maxBytes = this.maxBlocks * this.blockTokens * BYTES_PER_TOKEN;
     this.#bytes = new Uint8Array(Math.min(this.#maxBytes, 64 * 1024));
     this.#words = new Uint32Array(this.#bytes.buffer);
   }
