@@ -14,7 +14,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { importObjects } from '../src/routing/manifests.ts';
-import { poolResourceTypes, routingResourceTypes } from '../src/kubernetes/resources.ts';
+import { poolResourceTypes, READ_ONLY_KINDS, routingResourceTypes } from '../src/kubernetes/resources.ts';
+import { NAMESPACE } from '../src/kubernetes/port.ts';
 import { parseFlags, type FlagSpec } from '../src/config/flags.ts';
 import { gatewayFlags } from '../src/config/gateway-flags.ts';
 import { kinds } from '../src/routing/manifest-kinds.ts';
@@ -133,11 +134,17 @@ describe('deploy/ manifests', () => {
       for (const t of routingResourceTypes()) {
         expect(verbs(gateway, t.group, t.plural), `${t.plural}.${t.group}`).toEqual(['get', 'list', 'watch']);
         used.add(`${t.group}/${t.plural}`);
-        if (t.kind !== 'Gateway') {
+        if (!READ_ONLY_KINDS.has(t.kind)) {
           expect(verbs(gateway, t.group, `${t.plural}/status`), `${t.plural}.${t.group}/status`).toEqual(['update']);
           used.add(`${t.group}/${t.plural}/status`);
         }
       }
+      // ReferenceGrants are watched (a cross-namespace backendRef needs one), and never written.
+      expect(verbs(gateway, 'gateway.networking.k8s.io', 'referencegrants')).toEqual(['get', 'list', 'watch']);
+      expect(verbs(gateway, 'gateway.networking.k8s.io', 'referencegrants/status')).toEqual([]);
+      // Namespaces' labels, for listeners' allowedRoutes selectors (src/kubernetes/routing-source.ts).
+      expect(verbs(gateway, NAMESPACE.group, NAMESPACE.plural)).toEqual(['get', 'list', 'watch']);
+      used.add(`${NAMESPACE.group}/${NAMESPACE.plural}`);
       expect([...granted].filter((g) => !used.has(g))).toEqual([]);
       expect(verbs(rulesOf(objects, 'Role', 'infergate-gateway-leader-election'), 'coordination.k8s.io', 'leases')).toEqual(['create', 'get', 'update']);
       const agent = rulesOf(objects, 'ClusterRole', 'infergate-agent');
@@ -149,6 +156,36 @@ describe('deploy/ manifests', () => {
       }
     });
   }
+
+  it('base: what reaches outside — no decision header, the admin port on its own ClusterIP Service, the agent behind a token, drains not blocked', () => {
+    const objects = rendered.get('base')!;
+    const container = (name: string) => deployments(objects).find((d) => d.metadata.name === name)!.spec.template.spec.containers[0]!;
+    const gateway = container('infergate-gateway');
+    const [, ...args] = gateway.args!;
+    // x-infergate-decision names the pods' addresses: not for clients outside.
+    expect(parseFlags(args, gatewayFlags).explain).toBe(false);
+
+    // Exposing the data Service (type LoadBalancer) must not publish the admin API.
+    type Svc = Obj & { spec: { type?: string; ports: { name?: string; port: number; targetPort: string | number }[] } };
+    const data = named(objects, 'Service', 'infergate-gateway') as Svc;
+    expect(data.spec.ports.map((p) => p.targetPort)).toEqual(['http']);
+    const admin = named(objects, 'Service', 'infergate-gateway-admin') as Svc;
+    expect(admin.spec.type ?? 'ClusterIP').toBe('ClusterIP');
+    expect(admin.spec.ports.map((p) => [p.port, p.targetPort])).toEqual([[8081, 'admin']]);
+
+    // The agent's token: one Secret, read by the agent (--token) and sent by the gateways (--agent-token).
+    type Env = { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
+    const secretOf = (c: Container, env: string) => ((c.env ?? []) as Env[]).find((e) => e.name === env)?.valueFrom?.secretKeyRef;
+    const agentToken = secretOf(container('infergate-agent'), 'INFERGATE_TOKEN');
+    expect(agentToken).toBeDefined();
+    expect(secretOf(gateway, 'INFERGATE_AGENT_TOKEN')).toEqual(agentToken);
+    expect(agentToken!.name).not.toBe(secretOf(gateway, 'INFERGATE_TOKEN')!.name); // the agent cannot drive the admin API
+
+    // NotReady replicas (model servers down) must not block node drains.
+    const pdb = objects.find((o) => o.kind === 'PodDisruptionBudget') as Obj & { spec: { unhealthyPodEvictionPolicy?: string; selector: { matchLabels: Record<string, string> } } };
+    expect(pdb.spec.unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
+    expect(pdb.spec.selector.matchLabels).toEqual(deployments(objects).find((d) => d.metadata.name === 'infergate-gateway')!.spec.template.metadata.labels);
+  });
 
   it('the CRDs deploy/ ships define the kinds, versions, plurals and spec fields the gateway reads', () => {
     const crds = rendered.get('base')!.filter((o) => o.kind === 'CustomResourceDefinition') as (Obj & { spec: { group: string; names: { kind: string; plural: string }; versions: { name: string; schema: { openAPIV3Schema: { properties: { spec: { properties: Record<string, unknown> } } } } }[] } })[];

@@ -10,6 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Code, createClient } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { EndpointService } from '../src/gen/infergate/v1/endpoint_pb.ts';
+import { sendBearer } from '../src/rpc/auth.ts';
 import { startFakeKubeApiServer, type FakeKubeApiServer } from './fixtures/kube-apiserver/index.ts';
 import { modelObject, NS, podObject, poolObject, routeObject, startSimPods, until, type SimPods } from './kubernetes-helpers.ts';
 
@@ -73,6 +77,41 @@ describe('infergate agent|gateway --kubernetes', () => {
     await until(async () => (await fetch(`${gatewayUrl}/readyz`)).status === 200, 'the gateway ready', 5000);
     const answer = await fetch(`${gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }) });
     expect(answer.status).toBe(200);
+    expect(await stop(gateway.child)).toBe(0);
+    expect(await stop(agent.child)).toBe(0);
+  });
+
+  it("the agent with --token: the pods' addresses only with the token, probes and metrics open; a gateway with --agent-token follows it", async () => {
+    const TOKEN = 'agent-secret';
+    const agent = start(['agent', '--kubernetes', '--port', '0', '--scrape-interval', '20', '--token', TOKEN], env);
+    const url = await agent.url;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    expect((await fetch(`${url}/debug/endpoints`)).status).toBe(401);
+    expect((await fetch(`${url}/debug/endpoints`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${url}/debug/endpoints`, { headers: auth })).status).toBe(200);
+    for (const open of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${url}${open}`)).status, open).toBe(200);
+
+    // EndpointService over each protocol the agent serves, plain gRPC on h2c included (its own listener).
+    const request = { selector: { app: 'llama' }, targetPorts: [pods.port], pool: `${NS}/llama` };
+    for (const transport of [createConnectTransport({ baseUrl: url, httpVersion: '1.1' }), createGrpcTransport({ baseUrl: url })]) {
+      await expect(createClient(EndpointService, transport).getEndpoints(request)).rejects.toMatchObject({ code: Code.Unauthenticated });
+    }
+    for (const transport of [createConnectTransport({ baseUrl: url, httpVersion: '1.1', interceptors: [sendBearer(TOKEN)] }), createGrpcTransport({ baseUrl: url, interceptors: [sendBearer(TOKEN)] })]) {
+      const answer = await createClient(EndpointService, transport).getEndpoints(request);
+      expect(answer.snapshot!.endpoints.length).toBeGreaterThan(0);
+    }
+
+    // A gateway without the token gets nothing from it (no ready endpoint: not ready); with it, it routes.
+    const chat = (base: string) => fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }) });
+    const refused = start(['gateway', '--kubernetes', '--agent', url, '--port', '0', '--admin-port', '-1'], env);
+    const refusedUrl = await refused.url;
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await fetch(`${refusedUrl}/readyz`)).status).toBe(503);
+    expect(await stop(refused.child)).toBe(0);
+    const gateway = start(['gateway', '--kubernetes', '--agent', url, '--port', '0', '--admin-port', '-1'], { ...env, INFERGATE_AGENT_TOKEN: TOKEN });
+    const gatewayUrl = await gateway.url;
+    await until(async () => (await fetch(`${gatewayUrl}/readyz`)).status === 200, 'the gateway ready', 5000);
+    expect((await chat(gatewayUrl)).status).toBe(200);
     expect(await stop(gateway.child)).toBe(0);
     expect(await stop(agent.child)).toBe(0);
   });

@@ -5,6 +5,9 @@
  * lease runs out). And --gateway-class: only the routes attached to our
  * Gateways are ours, reported under their Gateway.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeKubeApiServer, type FakeKubeApiServer } from './fixtures/kube-apiserver/index.ts';
 import { modelObject, NS, OBJECTIVE, objectiveObject, podObject, POOL, poolObject, ROUTE, routeObject, startGatewayOn, startSimPods, until, type SimPods } from './kubernetes-helpers.ts';
@@ -71,6 +74,25 @@ describe('two gateway replicas: one status writer, elected on a Lease', () => {
     await b.routing.writer.idle(); // the write has landed on the server; b counts it when its answer arrives
     expect(statusWrites()).toBe(before + 1);
     expect(b.routing.writer.stats.writes).toBe(1);
+  });
+
+  it("--namespace NS: the Lease stays in the pod's own namespace, where its Role is; --lease-namespace moves it", async () => {
+    // The pod's namespace as the service account mount gives it (deploy/base: infergate), not the watched one.
+    const dir = mkdtempSync(join(tmpdir(), 'infergate-sa-'));
+    const podNamespaceFile = join(dir, 'namespace');
+    writeFileSync(podNamespaceFile, 'infergate');
+    try {
+      replicas.push(await startGatewayOn(api, { identity: 'gateway-a', namespace: NS, podNamespaceFile }));
+      const leaseIn = (namespace: string, name = 'infergate-gateway') => api.get({ ...LEASE, namespace, name })?.spec as LeaseSpec | undefined;
+      await until(() => leaseIn('infergate')?.holderIdentity === 'gateway-a', 'the lease taken in infergate');
+      expect(lease()).toBeUndefined(); // none in the watched namespace
+      await until(() => ((api.get({ ...POOL, namespace: NS, name: 'llama' })!.status as { parents?: unknown[] } | undefined)?.parents?.length ?? 0) > 0, 'status written by the leader');
+
+      replicas.push(await startGatewayOn(api, { identity: 'gateway-b', namespace: NS, podNamespaceFile, leaseNamespace: 'ops', leaseName: 'other' }));
+      await until(() => leaseIn('ops', 'other')?.holderIdentity === 'gateway-b', 'the lease taken in --lease-namespace');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a leader that dies without releasing: the lease runs out, another takes over; the dead one stops leading', async () => {

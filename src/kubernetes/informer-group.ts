@@ -1,8 +1,10 @@
 /**
  * The informers of one consumer (the routing source, pod discovery) and what
  * they have done: which resources are not listed yet, which watches fail now,
- * which CRDs are not installed (said once, treated as empty). Each watch is
- * added with the consumer's own upsert/remove; the group fills in the rest.
+ * which CRDs are not installed (said once, treated as empty), which optional
+ * resources RBAC does not let us read (said once, treated as empty). Each
+ * watch is added with the consumer's own upsert/remove; the group fills in
+ * the rest.
  */
 import type { Informer, KubernetesPort, ResourceType, InformerHandlers } from './port.ts';
 
@@ -28,8 +30,12 @@ export class InformerGroup {
     readonly options: InformerGroupOptions,
   ) {}
 
-  /** Watch `type` as `name`; a resource the cluster does not serve counts as listed and empty when `mayBeMissing`. */
-  watch(name: string, type: ResourceType, namespace: string | undefined, handlers: Pick<InformerHandlers, 'upsert' | 'remove'>, mayBeMissing = true): void {
+  /**
+   * Watch `type` as `name`; a resource the cluster does not serve counts as listed and empty when
+   * `mayBeMissing`, and one we may not read (403) when `mayBeForbidden` (an optional input: the rest
+   * must not wait on it).
+   */
+  watch(name: string, type: ResourceType, namespace: string | undefined, handlers: Pick<InformerHandlers, 'upsert' | 'remove'>, mayBeMissing = true, mayBeForbidden = false): void {
     this.#unsynced.add(name);
     this.#informers.push(
       this.port.watch(type, { namespace }, {
@@ -39,7 +45,8 @@ export class InformerGroup {
           this.#failing.set(name, error);
           this.options.log({ level: 'warn', msg: `Kubernetes watch failed; ${this.options.keeping} and retrying`, resource: name, error, retryInMs });
         },
-        ...(mayBeMissing ? { missing: (error: string) => this.#listed(name, error) } : {}),
+        ...(mayBeMissing ? { missing: (error: string) => this.#listed(name, { missing: error }) } : {}),
+        ...(mayBeForbidden ? { forbidden: (error: string) => this.#listed(name, { forbidden: error }) } : {}),
       }),
     );
   }
@@ -76,11 +83,15 @@ export class InformerGroup {
     this.#informers.length = 0;
   }
 
-  #listed(name: string, missing?: string): void {
+  #listed(name: string, absent: { missing?: string; forbidden?: string } = {}): void {
     this.#failing.delete(name);
-    // Retried with backoff in case the CRD is installed later; said once.
-    if (missing && !this.#missing.has(name)) this.options.log({ level: 'info', msg: 'resource not served by this cluster (CRD not installed?); treated as empty', resource: name, detail: missing });
-    if (missing) this.#missing.add(name);
+    // Retried with backoff in case the CRD is installed (or the RBAC rule granted) later; said once.
+    const why = absent.missing ?? absent.forbidden;
+    if (why && !this.#missing.has(name)) {
+      const msg = absent.missing ? 'resource not served by this cluster (CRD not installed?); treated as empty' : 'not allowed to read this resource (RBAC); treated as empty';
+      this.options.log({ level: 'info', msg, resource: name, detail: why });
+    }
+    if (why) this.#missing.add(name);
     else this.#missing.delete(name);
     if (this.#unsynced.delete(name) && this.#unsynced.size === 0) this.#resolveFirstSync();
     this.options.changed();

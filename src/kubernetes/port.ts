@@ -41,7 +41,8 @@ export interface KubeObject {
  * and each relist after 410 Gone): the objects passed to `upsert` since it
  * and still there are the whole state. `unavailable` reports a failure the
  * informer retries on its own (backoff); `missing` says the resource type is
- * not served at all (its CRD is not installed), also retried.
+ * not served at all (its CRD is not installed), `forbidden` that RBAC does
+ * not let us read it; both also retried.
  */
 export interface InformerHandlers {
   upsert(object: KubeObject): void;
@@ -49,6 +50,8 @@ export interface InformerHandlers {
   synced(): void;
   unavailable(error: string, retryInMs: number): void;
   missing?(error: string, retryInMs: number): void;
+  /** This identity may not list or watch the type (403, RBAC); retried, as the grant may come later. Without it: `unavailable`. */
+  forbidden?(error: string, retryInMs: number): void;
 }
 
 export interface WatchOptions {
@@ -94,6 +97,12 @@ export interface KubernetesPort {
 }
 
 export const POD: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
+/**
+ * Namespaces, for their labels: a Gateway listener's `allowedRoutes.namespaces.from: Selector` matches
+ * a route's namespace by them. Cluster-scoped, so a Role cannot grant them (Kubernetes RBAC, "Role and
+ * ClusterRole"): a single-namespace install may be refused (403) and must work without them.
+ */
+export const NAMESPACE: ResourceType = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' };
 
 export function apiVersionOf(type: ResourceType): string {
   return type.group ? `${type.group}/${type.version}` : type.version;

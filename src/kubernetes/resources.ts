@@ -19,7 +19,16 @@ const PLURALS: Record<string, string> = {
   InferenceObjective: 'inferenceobjectives',
   InferenceModelRewrite: 'inferencemodelrewrites',
   TokenBudget: 'tokenbudgets',
+  // A cross-namespace backendRef needs one in the target namespace (Gateway API ReferenceGrant); the
+  // conversion reads v1beta1 first, the version every Gateway API release since v0.6 serves.
+  ReferenceGrant: 'referencegrants',
 };
+
+/**
+ * Kinds read and never written: a Gateway is its own controller's to program (infergate only reads
+ * its class and listeners), and a ReferenceGrant has no status in the Gateway API.
+ */
+export const READ_ONLY_KINDS: ReadonlySet<string> = new Set(['Gateway', 'ReferenceGrant']);
 
 export function routingResourceTypes(): ResourceType[] {
   const out: ResourceType[] = [];

@@ -1,6 +1,8 @@
 /**
  * The routing table from the cluster: informers over every routing resource
- * type keep a cache of objects (keyed kind/namespace/name); after each change
+ * type (ReferenceGrants included) and over Namespaces (their labels, for
+ * listeners' allowedRoutes selectors) keep a cache of objects (keyed
+ * kind/namespace/name); after each change
  * the whole list goes through the same conversion and validation as
  * `infergate apply` (importObjects), and an accepted table that differs from
  * the active one is applied as a new version.
@@ -25,8 +27,8 @@ import { canonicalJson } from './canonical.ts';
 import type { ConditionInput } from './conditions.ts';
 import { ownObjects, poolParentsKey } from './ownership.ts';
 import { InformerGroup } from './informer-group.ts';
-import { objectKey, type KubeObject, type KubernetesPort, type ResourceType } from './port.ts';
-import { routingResourceTypes } from './resources.ts';
+import { NAMESPACE, objectKey, type KubeObject, type KubernetesPort, type ResourceType } from './port.ts';
+import { READ_ONLY_KINDS, routingResourceTypes } from './resources.ts';
 import { acceptedOnly, conditionsStatus, DEFAULT_PARENT, parentsStatus, poolConditions, routeConditions, type DesiredStatus } from './status.ts';
 
 export interface RoutingSourceOptions {
@@ -45,6 +47,8 @@ const TABLE_KINDS: Record<string, string[]> = { Pool: ['InferencePool'], Route: 
 export class KubernetesRoutingSource {
   readonly #objects = new Map<string, { type: ResourceType; object: KubeObject }>();
   readonly #lastGood = new Map<string, KubeObject>();
+  /** Each namespace's labels (all a listener's allowedRoutes selector reads of it). */
+  readonly #namespaceLabels = new Map<string, Record<string, string>>();
   readonly #informers: InformerGroup;
   readonly #log: (line: Record<string, unknown>) => void;
   #scheduled = false;
@@ -76,6 +80,13 @@ export class KubernetesRoutingSource {
         remove: (o) => this.#remove(type, o),
       });
     }
+    // Cluster-wide even with --namespace: a route's namespace is matched by its labels wherever the
+    // Gateway is. A single-namespace install (a Role) may not read them (403): then only the label
+    // the API server sets on every namespace, kubernetes.io/metadata.name, is known (manifest-routes.ts).
+    this.#informers.watch('namespaces/v1', NAMESPACE, undefined, {
+      upsert: (o) => this.#setNamespace(o),
+      remove: (o) => this.#namespaceLabels.delete(o.metadata.name) && this.#changed(),
+    }, true, true);
     await this.#informers.waitForFirstSync(waitMs);
   }
 
@@ -85,6 +96,14 @@ export class KubernetesRoutingSource {
 
   #set(type: ResourceType, object: KubeObject): void {
     this.#objects.set(objectKey(object), { type, object });
+    this.#changed();
+  }
+
+  #setNamespace(o: KubeObject): void {
+    const labels = o.metadata.labels ?? {};
+    // A namespace changes for other reasons (its phase, finalizers): only a label change can attach or detach routes.
+    if (canonicalJson(labels) === canonicalJson(this.#namespaceLabels.get(o.metadata.name))) return;
+    this.#namespaceLabels.set(o.metadata.name, labels);
     this.#changed();
   }
 
@@ -106,7 +125,7 @@ export class KubernetesRoutingSource {
 
   #rebuild(): void {
     const own = ownObjects([...this.#objects.values()].map((e) => e.object), this.options.gatewayClass);
-    const first = importObjects(own.objects);
+    const first = importObjects(own.objects, this.#namespaceLabels);
     const rejected = new Map<string, ImportCondition>();
     for (const s of first.objects) {
       const bad = s.conditions.find((c) => c.type === 'Accepted' && c.status === 'False' && !NOT_BLOCKING.has(c.reason));
@@ -116,7 +135,7 @@ export class KubernetesRoutingSource {
     }
     // Each rejected object's last accepted version stands in for it (or nothing, if it never had one).
     const values = rejected.size ? own.objects.map((o) => (rejected.has(objectKey(o)) ? this.#lastGood.get(objectKey(o)) : o)) : own.objects;
-    const imported = rejected.size ? importObjects(values) : first;
+    const imported = rejected.size ? importObjects(values, this.#namespaceLabels) : first;
 
     const text = canonicalJson(imported.table);
     let tableProblems: Problem[] = [];
@@ -172,7 +191,7 @@ export class KubernetesRoutingSource {
         out.push(parentsStatus(type, o, parents, poolConditions(conditions), controller));
       } else if (o.kind === 'HTTPRoute') {
         out.push(parentsStatus(type, o, own.routeParents.get(key) ?? [DEFAULT_PARENT], routeConditions(conditions), controller));
-      } else if (o.kind !== 'Gateway') {
+      } else if (!READ_ONLY_KINDS.has(o.kind)) {
         out.push(conditionsStatus(type, o, acceptedOnly(conditions)));
       }
     }

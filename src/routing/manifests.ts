@@ -58,10 +58,12 @@ export function importManifestFiles(files: readonly { name: string; text: string
 /**
  * The same import from objects already parsed (the Kubernetes API's JSON):
  * `values[i]` is document i; null and undefined are skipped, as empty YAML
- * documents are.
+ * documents are. `namespaceLabels`: the labels of namespaces known otherwise
+ * (a cluster's Namespaces, which the Kubernetes source watches apart from
+ * the routing objects); a Namespace among `values` adds to them.
  */
-export function importObjects(values: readonly unknown[]): ManifestImport {
-  return importDocuments(values.map((value) => ({ value })));
+export function importObjects(values: readonly unknown[], namespaceLabels?: ReadonlyMap<string, Record<string, string>>): ManifestImport {
+  return importDocuments(values.map((value) => ({ value })), namespaceLabels);
 }
 
 /** Whether the import holds anything that routes (an empty push clears the gateway). */
@@ -69,12 +71,12 @@ export function hasRoutingObjects(imported: ManifestImport): boolean {
   return imported.objects.some((o) => !o.ignored);
 }
 
-function importDocuments(documents: readonly ({ value: unknown } | { problem: Problem })[]): ManifestImport {
+function importDocuments(documents: readonly ({ value: unknown } | { problem: Problem })[], known?: ReadonlyMap<string, Record<string, string>>): ManifestImport {
   const errors: Problem[] = [];
   const warnings: Problem[] = [];
   const objects: ObjectStatus[] = [];
   const parsed: ParsedObject[] = [];
-  const namespaceLabels = new Map<string, Record<string, string>>();
+  const namespaceLabels = new Map<string, Record<string, string>>(known);
   documents.forEach((doc, index) => {
     if ('problem' in doc) {
       errors.push(doc.problem);

@@ -1,7 +1,7 @@
 /**
  * `infergate agent`: scrape the model servers of the endpoints file and
  * stream endpoint snapshots (EndpointService: Connect, gRPC-Web, and plain
- * gRPC over h2c on the same port).
+ * gRPC over h2c on the same port), behind `--token` when given.
  */
 import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
 import { engineMismatch } from '../../config/gateway-flags.ts';
@@ -17,6 +17,7 @@ export const agentFlags = {
   endpoints: { type: 'string', help: 'endpoints file (YAML/JSON): model-server pods and their labels; re-read on change' },
   port: { type: 'number', default: 9090, help: 'port for EndpointService (HTTP/1.1 and h2c)' },
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
+  token: { type: 'string', help: "bearer token required on EndpointService, KvIndexService and /debug/* (they name every pod); the gateways send it with --agent-token" },
   'scrape-interval': { type: 'number', default: 50, help: 'ms between scrapes of each pod' },
   'engine-mismatch': { type: 'string', default: 'not-ready', help: 'a pod whose /metrics are another engine\'s than its endpoint says: not-ready (out of the candidates) or ready (only reported as its last error)' },
   'scrape-timeout': { type: 'number', default: 0, help: 'ms before a scrape is abandoned (0: 4 × interval, at least 200)' },
@@ -69,9 +70,12 @@ export async function run(args: string[]): Promise<number> {
     const collector = new KvEventsCollector({ transport: zmqTransport, topic: flags['kv-events-topic'], log });
     kvEvents = { collector, convention: { port: flags['kv-events-port'], replayPort: flags['kv-events-replay-port'] || undefined } };
   }
-  const { app, routes } = createAgentApp(agent, { notReadyReason: () => discovery.problem, kvEvents, processMetrics: processMetrics() });
+  const token = flags.token || undefined;
+  const { app, routes } = createAgentApp(agent, { notReadyReason: () => discovery.problem, kvEvents, processMetrics: processMetrics(), token });
   const server = await listenWithGrpc(app.fetch, routes, flags.port, flags.host);
-  log({ level: 'info', msg: 'agent listening', url: `http://${server.host}:${server.port}`, endpoints: agent.endpointCount, scrapeIntervalMs: agent.scrapeIntervalMs });
+  log({ level: 'info', msg: 'agent listening', url: `http://${server.host}:${server.port}`, endpoints: agent.endpointCount, scrapeIntervalMs: agent.scrapeIntervalMs, token: token !== undefined });
+  // Not refused (an existing install would stop), but said: whoever reaches the port reads every pod's address and metrics.
+  if (!token && !['127.0.0.1', '::1', 'localhost'].includes(flags.host)) log({ level: 'warn', msg: 'agent serves pod addresses without a token on a non-loopback address: set --token (INFERGATE_TOKEN) and the gateways\' --agent-token', host: flags.host });
   await waitForShutdown();
   discovery.stop();
   agent.stop();

@@ -15,7 +15,7 @@ export async function run(args: string[]): Promise<number> {
       engineMismatch(f['engine-mismatch']);
       if (f.kubernetes && (f.manifests || f.endpoints || f['state-dir'])) throw new FlagError('--kubernetes takes routes and pods from the cluster: drop --manifests, --endpoints and --state-dir (--agent URL may name an agent that runs --kubernetes)');
       if (f.kubernetes && f.workers !== '1') throw new FlagError('--kubernetes runs one process a replica: scale with Deployment replicas, not --workers');
-      if (!f.kubernetes && (f.namespace || f['gateway-class'])) throw new FlagError('--namespace and --gateway-class need --kubernetes');
+      if (!f.kubernetes && (f.namespace || f['gateway-class'] || f['lease-namespace'])) throw new FlagError('--namespace, --gateway-class and --lease-namespace need --kubernetes');
     },
   });
   if (typeof flags === 'number') return flags;
@@ -32,7 +32,7 @@ export async function run(args: string[]): Promise<number> {
     // Loaded only when asked for: the Kubernetes client stays out of a gateway that does not use it.
     const kubernetes = flags.kubernetes ? await import('../../runtime/node/kubernetes-gateway.ts') : undefined;
     const gw = kubernetes
-      ? await kubernetes.startKubernetesGateway(options, { namespace: flags.namespace, gatewayClass: flags['gateway-class'], leaseName: flags['lease-name'] })
+      ? await kubernetes.startKubernetesGateway(options, { namespace: flags.namespace, gatewayClass: flags['gateway-class'], leaseName: flags['lease-name'], leaseNamespace: flags['lease-namespace'] })
       : cluster
         ? await cluster.startClusterGateway({ ...options, workers })
         : await startGateway(options);

@@ -20,6 +20,10 @@ export interface KubernetesFlags {
   namespace?: string;
   gatewayClass?: string;
   leaseName?: string;
+  /** Where the Lease lives (default: this pod's own namespace; see leaseNamespace). */
+  leaseNamespace?: string;
+  /** Where this pod's namespace is read from (default: the service account's mount; tests point it elsewhere). */
+  podNamespaceFile?: string;
   /** Kubeconfig YAML (tests); default: KUBECONFIG, ~/.kube/config, or the service account. */
   kubeconfig?: string;
   /** Leader election identity (default: hostname_uuid, as client-go builds it). */
@@ -33,11 +37,17 @@ export interface KubernetesFlags {
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-/** Where the lease lives: --namespace, else this pod's namespace, else the kubeconfig context's, else default. */
+/**
+ * Where the lease lives: --lease-namespace, else this pod's own namespace (the service account's, as
+ * controller-runtime's leader election defaults to), else the kubeconfig context's, else default.
+ * Not --namespace: that is where the watched objects are, while the Lease's Role is granted where
+ * infergate runs (deploy/base/rbac.yaml); a single-namespace install binds only the read ClusterRoles
+ * in NS, so a Lease there could never be taken and no replica would write status.
+ */
 async function leaseNamespace(flags: KubernetesFlags, contextNamespace: string | undefined): Promise<string> {
-  if (flags.namespace) return flags.namespace;
+  if (flags.leaseNamespace) return flags.leaseNamespace;
   try {
-    return (await readFile(SERVICE_ACCOUNT_NAMESPACE, 'utf8')).trim();
+    return (await readFile(flags.podNamespaceFile ?? SERVICE_ACCOUNT_NAMESPACE, 'utf8')).trim();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     return contextNamespace ?? 'default';

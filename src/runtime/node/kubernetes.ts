@@ -8,7 +8,8 @@
  * adapter adds what the library leaves to its caller: watch bookmarks
  * (allowWatchBookmarks=true on every watch), a restart with exponential
  * backoff after an error (the library's informer stops on one), and telling
- * "not served" (404: the CRD is not installed) apart from "failing".
+ * "not served" (404: the CRD is not installed) and "not allowed" (403: RBAC)
+ * apart from "failing".
  */
 import {
   ApiException,
@@ -107,8 +108,11 @@ export class NodeKubernetesPort implements KubernetesPort {
   watch(type: ResourceType, options: WatchOptions, handlers: InformerHandlers): Informer {
     const { namespace, labelSelector } = options;
     const base = type.group ? `/apis/${type.group}/${type.version}` : '/api/v1';
-    const path = `${base}${namespace ? `/namespaces/${encodeURIComponent(namespace)}` : ''}/${type.plural}`;
+    const clusterScoped = type.group === '' && type.plural === 'namespaces';
+    const path = `${base}${namespace && !clusterScoped ? `/namespaces/${encodeURIComponent(namespace)}` : ''}/${type.plural}`;
     const list = (): Promise<{ metadata?: { resourceVersion?: string }; items: KubernetesObject[] }> => {
+      // Namespaces are cluster-scoped: one list, never per namespace.
+      if (!type.group && type.plural === 'namespaces') return this.#core.listNamespace({ labelSelector }) as Promise<{ items: KubernetesObject[] }>;
       if (!type.group) {
         return (namespace ? this.#core.listNamespacedPod({ namespace, labelSelector }) : this.#core.listPodForAllNamespaces({ labelSelector })) as Promise<{ items: KubernetesObject[] }>;
       }
@@ -141,7 +145,9 @@ export class NodeKubernetesPort implements KubernetesPort {
       if (stopped) return;
       const wait = backoff;
       backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
-      if (statusCode(err) === 404) (handlers.missing ?? handlers.unavailable)(describe(err), wait);
+      const code = statusCode(err);
+      if (code === 404) (handlers.missing ?? handlers.unavailable)(describe(err), wait);
+      else if (code === 403) (handlers.forbidden ?? handlers.unavailable)(describe(err), wait);
       else handlers.unavailable(describe(err), wait);
       clearTimeout(timer);
       timer = setTimeout(() => void informer.start().catch((e: unknown) => handlers.unavailable(describe(e), wait)), wait);
