@@ -2,8 +2,10 @@
  * A model-server stand-in whose metrics page and bytes the test controls:
  * it publishes vLLM metric names (waiting, running, KV use) set by the test,
  * records what it received, answers chat/completions with the model it was
- * sent, streams SSE one chunk at a time as the test releases them, or — as a
- * "refuser" — resets every inference connection while its metrics stay up.
+ * sent, streams SSE one chunk at a time as the test releases them (a prompt
+ * containing "break-me" gets one chunk, then the connection is reset, unless
+ * it is a gateway's continuation), or — as a "refuser" — resets every
+ * inference connection while its metrics stay up.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -49,6 +51,10 @@ export async function startFakePod(options: { refuse?: boolean } = {}): Promise<
       }
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       let n = 0;
+      if (JSON.stringify(body.messages ?? '').includes('break-me') && body.continue_final_message !== true) {
+        res.write(`data: {"id":"cmpl-1","object":"chat.completion.chunk","created":1,"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":{"content":"b0"}}]}\n\n`, () => setTimeout(() => req.socket.destroy(), 20));
+        return;
+      }
       const chunk = () => res.write(`data: {"id":"cmpl-1","object":"chat.completion.chunk","created":1,"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":{"content":"t${n++}"}}]}\n\n`);
       chunk();
       const next = () => {

@@ -64,6 +64,75 @@ describe('metric-aware at the edge (Durable Object per pool)', () => {
   });
 });
 
+describe('requests end at the objects, however they end', () => {
+  const completions = () => `${worker.url}/v1/chat/completions`;
+  const edgeHeaders = { 'content-type': 'application/json', 'X-Gateway-Model-Name': 'edge-bot' };
+  /** The edge pool's in-flight counts as its object keeps them (explained decisions carry them), this request included. */
+  const edgeInFlight = async () => {
+    const res = await post(completions(), chat('edge-bot', `count ${crypto.randomUUID()}`), { 'X-Gateway-Model-Name': 'edge-bot', 'x-infergate-explain': '1' });
+    await res.arrayBuffer();
+    const decision = JSON.parse(res.headers.get('x-infergate-decision')!) as { inFlight?: Record<string, number> };
+    return Object.values(decision.inFlight ?? { unknown: -1 }).reduce((a, b) => a + b, 0);
+  };
+  const releaseUntilDone = async (res: Response) => {
+    const reader = res.body!.getReader();
+    let text = '';
+    const ticker = setInterval(() => fixture.edge.forEach((p) => p.release()), 20);
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return text;
+        text += new TextDecoder().decode(value);
+      }
+    } finally {
+      clearInterval(ticker);
+    }
+  };
+
+  it('a client that leaves mid-stream frees its place: the same tenant (maxConcurrentRequests 1) is served next', async () => {
+    const leaving = new AbortController();
+    const res = await fetch(completions(), { method: 'POST', headers: { ...edgeHeaders, 'x-tenant': 'one-at-a-time' }, body: JSON.stringify(chat('edge-bot', `leave ${crypto.randomUUID()}`, { stream: true })), signal: leaving.signal });
+    expect(res.status).toBe(200);
+    await res.body!.getReader().read(); // the first chunk; the pod waits for the test to release the rest
+    leaving.abort();
+    // wrangler dev's proxy may not pass the disconnect on to workerd: the pod ends the stream as well, which the
+    // old code never heard either (no pending waitUntil, nobody reading the body).
+    setTimeout(() => fixture.edge.forEach((p) => p.release()), 300);
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const next = await post(completions(), chat('edge-bot', `next ${i}`), { 'X-Gateway-Model-Name': 'edge-bot', 'x-tenant': 'one-at-a-time' });
+      await next.arrayBuffer();
+      status = next.status;
+    }
+    expect(status).toBe(200);
+  });
+
+  // Known gap: the left stream's completion still does not reach the pool's object on workerd (its lease frees it
+  // after 10 minutes); this passes while the count stays above the asking request's own. Make it `it` once fixed.
+  it.fails("the left stream's dispatch is no longer counted by the pool's object", async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await edgeInFlight()).toBe(1);
+  });
+
+  // Fails with the count above (run alone it shows whether resumes still leak). Make it `it` once that is fixed.
+  it.fails("streams continued on another pod leave the pool's object with no request counted", async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await post(completions(), chat('edge-bot', `break-me ${crypto.randomUUID()}`, { stream: true, max_tokens: 20 }), { 'X-Gateway-Model-Name': 'edge-bot' });
+      expect(res.status).toBe(200);
+      const text = await releaseUntilDone(res);
+      expect(text).toContain('"content":"b0"');
+      expect(text).toContain('[DONE]');
+    }
+    let counted = -1;
+    for (let i = 0; i < 20 && counted !== 1; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      counted = await edgeInFlight();
+    }
+    expect(counted).toBe(1); // the asking request only
+  });
+});
+
 describe('routing table from a control-plane gateway', () => {
   let control: RunningGateway;
   let edge: WranglerDev;

@@ -18,6 +18,7 @@ function recordingTarget(endpoints = [endpoint(1), endpoint(2)]) {
     dispatched: (_pool, e) => void heard.dispatched.push(e.id),
     completed: (_pool, endpointId, key) => void heard.completed.push({ endpoint: endpointId, key }),
     readiness: async () => ({ ready: true }),
+    servedModels: async () => [],
   };
   return { target, heard };
 }
@@ -55,5 +56,15 @@ describe('EdgeScheduler: requests that share an x-request-id', () => {
     // Each report is kept alive by its own request's context.
     expect(ctxA.kept).toHaveLength(1);
     expect(ctxB.kept).toHaveLength(1);
+  });
+});
+
+describe('EdgeScheduler: GET /v1/models', () => {
+  it("lists what the pools' objects say their pods serve", async () => {
+    const { target } = recordingTarget();
+    target.servedModels = async (p) => [{ id: 'base-model', pools: [p.name] }];
+    const edge = new EdgeScheduler(() => target);
+    await edge.refreshServedModels([pool()]);
+    expect(edge.servedModels([pool()]).map((m) => m.id)).toEqual(['base-model']);
   });
 });

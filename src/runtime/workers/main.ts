@@ -28,6 +28,8 @@ import { DurableBudgetStore } from './budget-object.ts';
 import { TokenBudgets } from '../../budgets/budgets.ts';
 import { EdgeTable } from './table.ts';
 import type { ExecutionContext, WorkerEnv } from './types.ts';
+import { accessLog } from '../../observability/access-log.ts';
+import type { RequestObserver } from '../../proxy/observer.ts';
 
 export { PoolObject } from './pool-object.ts';
 export { BudgetObject } from './budget-object.ts';
@@ -41,6 +43,8 @@ class Edge {
   readonly #targets: (pool: Pool) => PoolTarget;
   /** Each request's context while it runs (token-budget settlements are kept alive with it). */
   readonly #contexts = new Map<string, ExecutionContext>();
+  /** Each running request's end: resolving it lets its context go (see #proxy). */
+  readonly #ends = new Map<string, () => void>();
 
   constructor(env: WorkerEnv, config: EdgeConfig) {
     this.table = new EdgeTable(this.store, config, bundled);
@@ -51,23 +55,37 @@ class Edge {
       const local = new Map<string, PoolDecider>();
       this.#targets = (pool) => {
         let d = local.get(pool.name);
-        if (!d) local.set(pool.name, (d = new PoolDecider({ agent, kernel, scrapeIntervalMs: config.scrapeIntervalMs })));
+        if (!d) local.set(pool.name, (d = new PoolDecider({ agent, kernel, scrapeIntervalMs: config.scrapeIntervalMs, config: config.schedulingConfig })));
         return d;
       };
     }
     this.scheduler = new EdgeScheduler(this.#targets);
     // Token budgets in the tenant's Durable Object (shared by every isolate); without the binding, each isolate would keep its own.
     // A settlement outlives the answer by the request's waitUntil; the context is let go when the request is over.
-    const budgets = env.BUDGETS ? new TokenBudgets(new DurableBudgetStore(env.BUDGETS), { keepAlive: (r, settled) => this.#contexts.get(r.key)?.waitUntil(settled) }) : undefined;
-    const release = { finished: (r: { key: string }) => void this.#contexts.delete(r.key) };
-    this.gateway = new Gateway({ table: this.store, scheduling: this.scheduler, upstream: workersUpstream, observers: [release], ...(budgets ? { budgets } : {}) }, {
+    const budgets = env.BUDGETS
+      ? new TokenBudgets(new DurableBudgetStore(env.BUDGETS), { failureMode: config.budgetFailureMode, keepAlive: (r, settled) => this.#contexts.get(r.key)?.waitUntil(settled) })
+      : undefined;
+    // Last observer: the budget's settlement and the scheduler's reports have been handed to the context by now.
+    const release = { finished: (r: { key: string }) => this.#over(r.key) };
+    const observers: RequestObserver[] = config.accessLog ? [accessLog({ write: (line) => console.log(line), ...config.accessLog }), release] : [release];
+    this.gateway = new Gateway({ table: this.store, scheduling: this.scheduler, upstream: workersUpstream, observers, ...(budgets ? { budgets } : {}) }, {
       bodyLimit: config.bodyLimit,
       upstreamTimeoutMs: config.upstreamTimeoutMs,
       maxAttempts: config.maxAttempts,
       tenantHeader: config.tenantHeader,
       explainHeader: config.explainHeader,
     });
-    this.app = createDataPlaneApp(this.gateway);
+    // Paths an HTTPRoute names are answered by the app: the client's address comes the same way as on #proxy.
+    this.app = createDataPlaneApp(this.gateway, { clientAddress: (c) => c.req.header('cf-connecting-ip') ?? undefined });
+  }
+
+  /** A request is over (its observers heard the end, or its body ended or was cancelled): let its context go once its reports are sent. */
+  #over(key: string): void {
+    const end = this.#ends.get(key);
+    if (!end) return;
+    this.#ends.delete(key);
+    this.#contexts.delete(key);
+    void this.scheduler.finished(key).then(end);
   }
 
   async fetch(request: Request, ctx: ExecutionContext): Promise<Response> {
@@ -75,6 +93,8 @@ class Edge {
     const url = new URL(request.url);
     const kind = request.method === 'POST' ? API_ROUTES[url.pathname] : undefined;
     if (kind) return this.#proxy(kind, request, url.pathname, ctx);
+    // The director's models port is synchronous: the pools' objects are asked for their pods' models first.
+    if (url.pathname === '/v1/models' && request.method === 'GET' && this.store.current) await this.scheduler.refreshServedModels([...this.store.current.pools.values()]);
     if (url.pathname === '/readyz' && request.method === 'GET' && !this.store.current) {
       return Response.json({ status: 'not ready', reason: this.table.problem ?? 'no routing table is loaded' }, { status: 503 });
     }
@@ -95,19 +115,48 @@ class Edge {
       key,
       headers: { get: (name) => (name === 'x-request-id' ? requestId : headers.get(name)), forEach: (cb) => headers.forEach(cb) },
     };
+    // One waitUntil from the start, resolved when the request is over: a client that leaves mid-stream ends the
+    // response, and without it the context could end before the budget settles and the pool's object hears of it.
+    ctx.waitUntil(new Promise<void>((resolve) => this.#ends.set(key, resolve)));
     this.scheduler.begin(key, ctx);
     this.#contexts.set(key, ctx);
-    let answer;
-    try {
-      answer = await this.gateway.answer(kind, edgeInbound, path);
-    } finally {
-      this.scheduler.answered(key);
-    }
+    const answer = await this.gateway.answer(kind, edgeInbound, path);
     // Refused before reading (413 on content-length): read the rest so the client can finish sending and
     // see the answer; the platform has admitted the body under its own limit already.
     if (answer.status === 413 && request.body && !request.bodyUsed) await request.body.pipeTo(new WritableStream()).catch(() => undefined);
-    return toResponse(answer);
+    const response = toResponse(answer);
+    if (!response.body || !this.#ends.has(key)) return response;
+    return new Response(untilOver(response.body, request.signal, () => this.#over(key)), response);
   }
+}
+
+/**
+ * The body as the client reads it; `over` once it has ended or been cancelled. The gateway's observers normally
+ * hear the end first; this is the backstop that lets the request's context go whatever happened to them.
+ */
+function untilOver(body: ReadableStream<Uint8Array>, client: AbortSignal | undefined, over: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  // After a turn, so that what the gateway does on the same end (settling, reporting) is handed to the context first.
+  const later = () => void setTimeout(over, 0);
+  // workerd does not cancel a body whose client left: nobody pulls it any more, so it is cancelled here.
+  client?.addEventListener('abort', () => void reader.cancel(client.reason).catch(() => undefined).finally(later));
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          later();
+        } else controller.enqueue(value);
+      } catch (err) {
+        controller.error(err);
+        later();
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason).finally(later);
+    },
+  });
 }
 
 let edge: Edge | undefined;

@@ -10,20 +10,22 @@ import type { Endpoint } from '../../endpoints/types.ts';
 import type { Pool } from '../../routing/schema.ts';
 import type { Outcome, Readiness } from '../../scheduling/endpoint-scheduling.ts';
 import type { Decision, SchedulingRequest } from '../../scheduling/scheduler.ts';
+import type { ServedModelEntry } from '../../scheduling/served-models.ts';
 import { edgeConfig } from './config.ts';
 import { agentClient, transport, workerFetch } from './connect.ts';
 import { KvIndexReplica } from '../../endpoints/kv-index-replica.ts';
-import { parseSchedulerConfig, type EndpointPickerConfig, type SchedulingServices } from '../../scheduling/index.ts';
+import type { SchedulingServices } from '../../scheduling/index.ts';
 import { PodTokenizer } from '../../tokenize/pod-tokenizer.ts';
 import { PoolDecider } from './pool-decider.ts';
 import type { WorkerEnv } from './types.ts';
 
 /** What an isolate sees of the object (RPC methods answer promises). */
 export interface PoolObjectStub {
-  decide(pool: Pool, request: SchedulingRequest): Promise<Decision>;
+  decide(pool: Pool, request: SchedulingRequest, counts?: boolean): Promise<Decision>;
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): Promise<void>;
   completed(pool: Pool, endpointId: string, key: string, outcome: Outcome): Promise<void>;
   readiness(pool: Pool): Promise<Readiness>;
+  servedModels(pool: Pool): Promise<ServedModelEntry[]>;
 }
 
 export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectStub {
@@ -38,14 +40,14 @@ export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectSt
         scrapeIntervalMs: config.scrapeIntervalMs,
         waitUntil: (p) => this.ctx.waitUntil(p),
         services: preciseServices(config.agentUrl, config.kvEvents),
-        config: schedulingConfig(config.schedulingConfig),
+        config: config.schedulingConfig,
       });
     }
     return this.#decider;
   }
 
-  decide(pool: Pool, request: SchedulingRequest): Promise<Decision> {
-    return this.#pool().decide(pool, request);
+  decide(pool: Pool, request: SchedulingRequest, counts = true): Promise<Decision> {
+    return this.#pool().decide(pool, request, counts);
   }
 
   async dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): Promise<void> {
@@ -59,6 +61,10 @@ export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectSt
   readiness(pool: Pool): Promise<Readiness> {
     return this.#pool().readiness(pool);
   }
+
+  servedModels(pool: Pool): Promise<ServedModelEntry[]> {
+    return this.#pool().servedModels(pool);
+  }
 }
 
 /**
@@ -71,11 +77,4 @@ export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectSt
 function preciseServices(agentUrl: string | undefined, kvEvents: boolean): SchedulingServices | undefined {
   if (!kvEvents || !agentUrl) return undefined;
   return { kvIndex: new KvIndexReplica({ agentUrl, transport: transport(agentUrl) }), tokenizer: new PodTokenizer({ fetch: workerFetch }) };
-}
-
-function schedulingConfig(yaml: string | undefined): EndpointPickerConfig | undefined {
-  if (!yaml) return undefined;
-  const parsed = parseSchedulerConfig(yaml);
-  if (!parsed.ok) throw new Error(`INFERGATE_SCHEDULING_CONFIG was rejected: ${parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
-  return parsed.config;
 }
