@@ -4,22 +4,10 @@
  * the send timeout (nginx's `send_timeout`), releasing the answer's stream.
  */
 import net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cleanUp, connect, post, sleep, sockets, start, until } from './testing.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { acceptedSockets, cleanUp, connect, post, sleep, sockets, start, until } from './testing.ts';
 
 afterEach(cleanUp);
-
-/** The server side of each connection the next fast server accepts. */
-function acceptedSockets(): net.Socket[] {
-  const accepted: net.Socket[] = [];
-  const createServer = net.createServer;
-  vi.spyOn(net, 'createServer').mockImplementation(((...args: never[]) => {
-    const server = (createServer as (...a: never[]) => net.Server)(...args);
-    server.on('connection', (s: net.Socket) => accepted.push(s));
-    return server;
-  }) as typeof net.createServer);
-  return accepted;
-}
 
 /** A client socket that keeps none of what it reads (the answers here are megabytes). */
 async function rawClient(port: number): Promise<net.Socket> {

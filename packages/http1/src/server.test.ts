@@ -8,7 +8,7 @@ import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import type { ServerAnswer } from './types.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cleanUp, LIMIT, answer, connect, count, dated, echo, post, sleep, start, until } from './testing.ts';
+import { acceptedSockets, cleanUp, LIMIT, answer, connect, count, dated, echo, post, sleep, start, until } from './testing.ts';
 
 afterEach(cleanUp);
 
@@ -146,13 +146,7 @@ describe('listenFast: the fast path', () => {
 
   it('stops reading a client that sends far ahead while its request is answered, then reads on', async () => {
     // The server side of each connection, to see how much it has read.
-    const accepted: net.Socket[] = [];
-    const createServer = net.createServer;
-    vi.spyOn(net, 'createServer').mockImplementation(((...args: never[]) => {
-      const server = (createServer as (...a: never[]) => net.Server)(...args);
-      server.on('connection', (s: net.Socket) => accepted.push(s));
-      return server;
-    }) as typeof net.createServer);
+    const accepted = acceptedSockets();
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
     let first = true;

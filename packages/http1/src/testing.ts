@@ -315,3 +315,15 @@ export async function rejection(p: Promise<unknown>): Promise<Error> {
   }
   throw new Error('expected a rejection');
 }
+
+/** The server side of each connection the next fast server accepts. */
+export function acceptedSockets(): Socket[] {
+  const accepted: Socket[] = [];
+  const createServer = net.createServer;
+  vi.spyOn(net, 'createServer').mockImplementation(((...args: never[]) => {
+    const server = (createServer as (...a: never[]) => net.Server)(...args);
+    server.on('connection', (s: Socket) => accepted.push(s));
+    return server;
+  }) as typeof net.createServer);
+  return accepted;
+}
