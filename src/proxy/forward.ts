@@ -323,6 +323,8 @@ export class Proxy {
   /** Send a continuation of a broken stream to another endpoint of the pool; its answer stream, or why none. */
   async #resume(req: ForwardRequest, body: Uint8Array, failed: ReadonlySet<string>): Promise<RelayedStream | { error: string }> {
     const { upstream, lifecycle, pick } = this.ports;
+    // A client that has left is not answered on another pod (its pod's stream broke because it left).
+    if (req.request.signal.aborted) return { error: 'the client went away' };
     const endpoint = pick && (await pick(req.pool, req.scheduling, failed));
     if (!endpoint) return { error: `no other endpoint of pool "${req.pool.name}" can take it` };
     lifecycle.dispatched(req.pool, endpoint, req.scheduling);

@@ -45,8 +45,13 @@ interface Tracked {
 /** How long a finished request waits for its pods' completions before its tracking is let go (the object's lease covers the rest). */
 const DRAIN_MS = 10_000;
 
+/** How many finished requests' keys are remembered, to refuse their late decisions (see `finished`). */
+const OVER_KEYS = 1024;
+
 export class EdgeScheduler implements EndpointScheduling {
   readonly #requests = new Map<string, Tracked>();
+  /** Requests that began here and are over, most recent last: a decision for one would count a dispatch nobody completes. */
+  readonly #over = new Set<string>();
   /** The pods' models per pool, as last asked (GET /v1/models asks first: the director's port is synchronous). */
   readonly #served = new Map<string, ServedModelEntry[]>();
 
@@ -65,6 +70,11 @@ export class EdgeScheduler implements EndpointScheduling {
   async finished(key: string): Promise<void> {
     const r = this.#requests.get(key);
     if (!r) return;
+    // From here on no decision is made for it: a stream whose client left may still see its pod's stream end and
+    // try to resume it, and that decision would count a dispatch (after the tracking is gone, as a first one) whose
+    // completion is never reported once the request's context is over — the pool's object would count it until its lease.
+    this.#over.add(key);
+    if (this.#over.size > OVER_KEYS) this.#over.delete(this.#over.values().next().value!);
     if (r.open > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
@@ -78,6 +88,7 @@ export class EdgeScheduler implements EndpointScheduling {
   }
 
   async pick(pool: Pool, request: SchedulingRequest): Promise<Decision> {
+    if (this.#over.has(requestKey(request))) return { kind: 'unavailable', reason: 'the request is over (its client left or its answer ended)' };
     const r = this.#requests.get(requestKey(request));
     const counts = !r?.decided;
     let decision: Decision;
