@@ -66,7 +66,8 @@ const server = await listen(app.fetch, 0);
 const url = `http://127.0.0.1:${server.port}`;
 const pool = { name: 'bench', selector: { pool: 'bench' }, targetPorts: [8000] };
 const client = createClient(KvIndexService, createConnectTransport({ baseUrl: url, useBinaryFormat: true }));
-await client.getKvIndexState(pool); // subscribes the pool's pods (to the in-process transport)
+// The pool's name (its namespace, default) as the gateways send it: the same index their watches read.
+await client.getKvIndexState({ ...pool, pool: pool.name }); // subscribes the pool's pods (to the in-process transport)
 
 // Fill the agent's index as the pods' events would: the prompt on every pod, then each pod's own blocks.
 const seqs = new Map<string, bigint>();
@@ -92,7 +93,7 @@ const hashes = BigUint64Array.from(prompt);
 const unary: number[] = [];
 for (let r = 0; r < (quick ? 20 : 60); r++) {
   const s = performance.now();
-  const res = await client.lookupPrefix({ ...pool, blockHashes: [...hashes] });
+  const res = await client.lookupPrefix({ ...pool, pool: pool.name, blockHashes: [...hashes] });
   unary.push(performance.now() - s);
   if (res.matches[0]!.blocks !== PROMPT_BLOCKS) throw new Error(`unary lookup found ${res.matches[0]!.blocks} blocks`);
 }
