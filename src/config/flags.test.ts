@@ -33,6 +33,8 @@ describe('parseFlags', () => {
     expect(gateway([]).explainHeader).toBe(true);
     // The flag wins over the environment.
     expect(gateway(['--explain=1'], { INFERGATE_EXPLAIN: '0' }).explainHeader).toBe(true);
+    // An empty variable (a template's unset value) is not set: the default.
+    expect(gateway([], { INFERGATE_EXPLAIN: '', INFERGATE_KV_EVENTS: '' })).toMatchObject({ explainHeader: true, kvEvents: false });
   });
 
   it('refuses any other boolean value, naming the flag or the variable', () => {

@@ -86,7 +86,8 @@ export function parseFlags<S extends FlagSpec>(args: string[], spec: S, env: Rec
   const out: Record<string, unknown> = { _: positional };
   for (const [name, def] of Object.entries(spec)) {
     const fromFlag = raw[name];
-    const fromEnv = env[envName(name)];
+    // An empty boolean variable (a template's unset value) is not set, as before; other values must read true/false/1/0.
+    const fromEnv = def.type === 'boolean' && env[envName(name)] === '' ? undefined : env[envName(name)];
     if (def.repeated) {
       out[name] = (fromFlag as string[] | undefined) ?? (fromEnv !== undefined ? [fromEnv] : def.default !== undefined ? [String(def.default)] : []);
       continue;

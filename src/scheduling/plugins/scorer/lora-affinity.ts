@@ -30,7 +30,8 @@ export interface LoraAffinityParameters {
 /** llm-d's class of one endpoint for the target model (LoraClass codes). */
 export function llmdLoraClass(metrics: EndpointMetrics, model: string): number {
   if (metrics.activeAdapters.includes(model)) return LoraClass.active;
-  if (distinct(metrics.activeAdapters) + distinct(metrics.waitingAdapters) < metrics.maxAdapters) return LoraClass.roomToLoad;
+  // An unreported maximum (0) is never room: no count needed.
+  if (metrics.maxAdapters > 0 && distinct(metrics.activeAdapters) + distinct(metrics.waitingAdapters) < metrics.maxAdapters) return LoraClass.roomToLoad;
   if (metrics.waitingAdapters.includes(model)) return LoraClass.waiting;
   return LoraClass.none;
 }
