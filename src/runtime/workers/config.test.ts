@@ -3,7 +3,9 @@
  * start, naming the variable, rather than accepted and ignored.
  */
 import { describe, expect, it } from 'vitest';
+import { createServer, type AddressInfo } from 'node:net';
 import { edgeConfig } from './config.ts';
+import { agentClient } from './connect.ts';
 import type { WorkerEnv } from './types.ts';
 
 const env = (vars: Record<string, string>) => ({ POOLS: {} as WorkerEnv['POOLS'], INFERGATE_AGENT: 'http://agent', ...vars }) as WorkerEnv;
@@ -28,5 +30,21 @@ describe('edgeConfig', () => {
     expect(c.accessLog).toEqual({ sample: 0.5, maxPerSecond: undefined });
     expect(edgeConfig(env({})).accessLog).toBeUndefined();
     expect(() => edgeConfig(env({ INFERGATE_ACCESS_LOG: '/var/log/x' }))).toThrow(/INFERGATE_ACCESS_LOG must be off or stdout on Workers/);
+  });
+
+  it("reads INFERGATE_AGENT_TOKEN and sends it to the agent as a bearer token (an agent started with --token)", async () => {
+    const config = edgeConfig(env({ INFERGATE_AGENT_TOKEN: 'agent-secret' }));
+    expect(config.agentToken).toBe('agent-secret');
+    // A listener that records the request head and closes: the call fails, the header is what matters.
+    let head = '';
+    const server = createServer((socket) => socket.once('data', (d) => { head = d.toString('latin1'); socket.destroy(); }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const client = agentClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, config.agentToken);
+      await client.getEndpoints({ selector: { pool: 'p' }, targetPorts: [8000] }).catch(() => undefined);
+      expect(head.toLowerCase()).toContain('authorization: bearer agent-secret');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

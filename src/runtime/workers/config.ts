@@ -11,6 +11,8 @@ import type { WorkerEnv } from './types.ts';
 
 export interface EdgeConfig {
   agentUrl: string | undefined;
+  /** The agent's bearer token (its --token), sent on EndpointService and KvIndexService calls. */
+  agentToken: string | undefined;
   controlPlaneUrl: string | undefined;
   token: string | undefined;
   /** `durable-object`: the pool's object decides; `isolate`: each isolate decides alone. */
@@ -37,7 +39,7 @@ export interface EdgeConfig {
 }
 
 /** The gateway flags the Worker reads; any other one set in its vars is refused rather than ignored. */
-const SUPPORTED = new Set(['agent', 'token', 'scheduling-config', 'tenant-header', 'budget-failure-mode', 'scrape-interval', 'stale-after', 'body-limit', 'upstream-timeout', 'max-attempts', 'kv-events', 'explain', 'access-log', 'access-log-sample', 'access-log-max-rate', 'manifests']);
+const SUPPORTED = new Set(['agent', 'agent-token', 'token', 'scheduling-config', 'tenant-header', 'budget-failure-mode', 'scrape-interval', 'stale-after', 'body-limit', 'upstream-timeout', 'max-attempts', 'kv-events', 'explain', 'access-log', 'access-log-sample', 'access-log-max-rate', 'manifests']);
 
 /** Why a flag cannot be honoured here, where ignoring it silently would be unsafe or misleading. */
 const UNSUPPORTED: Record<string, string> = {
@@ -45,7 +47,6 @@ const UNSUPPORTED: Record<string, string> = {
   'upstream-credentials': "the Worker does not rewrite Authorization, so the pods would receive the client's header as sent. Set the pods' credentials where the pods are reached (e.g. the tunnel or proxy in front of them)",
   'upstream-connect-timeout': "fetch() has no connect timeout; INFERGATE_UPSTREAM_TIMEOUT bounds the wait for the answer's head",
   'budget-store': 'token budgets are kept in the BUDGETS Durable Object, shared by every isolate',
-  'agent-token': 'the Worker does not send a token to the agent; put the agent behind Cloudflare Access instead',
 };
 
 export function edgeConfig(env: WorkerEnv): EdgeConfig {
@@ -67,6 +68,7 @@ function edgeConfigOf(vars: Record<string, string>): EdgeConfig {
   const ttl = Number(vars.INFERGATE_TABLE_TTL ?? 10_000);
   return {
     agentUrl: flags.agent || undefined,
+    agentToken: flags['agent-token'] || undefined,
     controlPlaneUrl: vars.INFERGATE_CONTROL_PLANE || undefined,
     token: flags.token || undefined,
     edgeState,

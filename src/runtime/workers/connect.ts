@@ -18,8 +18,8 @@ export function transport(baseUrl: string, token?: string) {
   return createConnectTransport({ baseUrl, useBinaryFormat: true, fetch: workerFetch, interceptors });
 }
 
-export function agentClient(agentUrl: string): Client<typeof EndpointService> {
-  return createClient(EndpointService, transport(agentUrl));
+export function agentClient(agentUrl: string, token?: string): Client<typeof EndpointService> {
+  return createClient(EndpointService, transport(agentUrl, token));
 }
 
 export function controlPlaneClient(adminUrl: string, token: string | undefined): Client<typeof RoutingService> {

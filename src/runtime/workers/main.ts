@@ -51,7 +51,7 @@ class Edge {
     if (config.edgeState === 'durable-object') {
       this.#targets = (pool) => env.POOLS.get(env.POOLS.idFromName(pool.name));
     } else {
-      const agent = config.agentUrl ? agentClient(config.agentUrl) : undefined;
+      const agent = config.agentUrl ? agentClient(config.agentUrl, config.agentToken) : undefined;
       const local = new Map<string, PoolDecider>();
       this.#targets = (pool) => {
         let d = local.get(pool.name);

@@ -35,11 +35,11 @@ export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectSt
     if (!this.#decider) {
       const config = edgeConfig(this.env);
       this.#decider = new PoolDecider({
-        agent: config.agentUrl ? agentClient(config.agentUrl) : undefined,
+        agent: config.agentUrl ? agentClient(config.agentUrl, config.agentToken) : undefined,
         kernel,
         scrapeIntervalMs: config.scrapeIntervalMs,
         waitUntil: (p) => this.ctx.waitUntil(p),
-        services: preciseServices(config.agentUrl, config.kvEvents),
+        services: preciseServices(config.agentUrl, config.agentToken, config.kvEvents),
         config: config.schedulingConfig,
       });
     }
@@ -74,7 +74,7 @@ export class PoolObject extends DurableObject<WorkerEnv> implements PoolObjectSt
  * and the pods' /tokenize. Until the copy is complete the scorer uses the
  * approximate index and says so.
  */
-function preciseServices(agentUrl: string | undefined, kvEvents: boolean): SchedulingServices | undefined {
+function preciseServices(agentUrl: string | undefined, agentToken: string | undefined, kvEvents: boolean): SchedulingServices | undefined {
   if (!kvEvents || !agentUrl) return undefined;
-  return { kvIndex: new KvIndexReplica({ agentUrl, transport: transport(agentUrl) }), tokenizer: new PodTokenizer({ fetch: workerFetch }) };
+  return { kvIndex: new KvIndexReplica({ agentUrl, transport: transport(agentUrl, agentToken) }), tokenizer: new PodTokenizer({ fetch: workerFetch }) };
 }
