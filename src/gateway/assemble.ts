@@ -143,6 +143,16 @@ export class ConfigError extends Error {
   }
 }
 
+/** The access log's startup checks, every runtime alike: a share outside 0..1 is a typo, not a policy. */
+export function checkAccessLogSample(sample: number | undefined): void {
+  if (sample !== undefined && !(sample >= 0 && sample <= 1)) throw new ConfigError(`--access-log-sample must be from 0 to 1, got ${sample}`, []);
+}
+
+/** The refusal of an access-log file the runtime could not open (one line at startup, no stack). */
+export function accessLogUnopenable(target: string, err: unknown): ConfigError {
+  return new ConfigError(`--access-log ${target}: cannot open it for appending (${(err as Error).message})`, []);
+}
+
 async function readRequired(files: FileAccess, path: string): Promise<string> {
   const text = await files.readFileText(path);
   if (text === undefined) throw new ConfigError(`${path} does not exist`, []);

@@ -7,6 +7,7 @@
  */
 
 /** A resource type as the API serves it (the URL's group, version and plural; the object's kind). */
+import { groupOf } from '../routing/references.ts';
 export interface ResourceType {
   /** '' for the core group. */
   group: string;
@@ -114,7 +115,6 @@ export function apiVersionOf(type: ResourceType): string {
  * two objects; the versions of one group are one object and share a key.
  */
 export function objectKey(o: { apiVersion?: string; kind: string; metadata: { namespace?: string; name: string } }): string {
-  const slash = o.apiVersion?.indexOf('/') ?? -1;
-  const group = slash >= 0 ? o.apiVersion!.slice(0, slash) : '';
+  const group = groupOf(o.apiVersion ?? '');
   return `${o.kind}${group ? `.${group}` : ''}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }

@@ -10,6 +10,14 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+/** The chat body fields vLLM renders its chat template with (ChatCompletionRequest names): chatTemplateFields reads them. */
+const TEMPLATE_FIELDS = ['tools', 'chat_template', 'chat_template_kwargs', 'add_generation_prompt', 'continue_final_message'] as const;
+
+function hasAny(body: Record<string, unknown>, keys: readonly string[]): boolean {
+  for (const k of keys) if (body[k] !== undefined) return true;
+  return false;
+}
+
 /** A chat body's template fields (vLLM's ChatCompletionRequest names), when it has any. */
 export function chatTemplateFields(body: Record<string, unknown>): ChatTemplateFields | undefined {
   const out: ChatTemplateFields = {};
@@ -27,7 +35,7 @@ export function chatTemplateFields(body: Record<string, unknown>): ChatTemplateF
  * rejects an empty one). Most bodies have none: then nothing is made or set.
  */
 export function addHashingFields(request: Pick<SchedulingRequest, 'chatTemplate' | 'cacheSalt'>, kind: string, body: Record<string, unknown>): void {
-  if (kind === 'chat' && (body.tools !== undefined || body.chat_template !== undefined || body.chat_template_kwargs !== undefined || body.add_generation_prompt !== undefined || body.continue_final_message !== undefined)) {
+  if (kind === 'chat' && hasAny(body, TEMPLATE_FIELDS)) {
     const t = chatTemplateFields(body);
     if (t) request.chatTemplate = t;
   }

@@ -13,7 +13,7 @@ import { trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { accessLog } from '../../observability/access-log.ts';
 import { tracingObserver } from '../../observability/tracing.ts';
-import { ConfigError } from '../../gateway/assemble.ts';
+import { accessLogUnopenable, checkAccessLogSample } from '../../gateway/assemble.ts';
 import type { RequestObserver } from '../../proxy/observer.ts';
 import { deno, type DenoFile } from './api.ts';
 
@@ -25,17 +25,12 @@ export interface DenoObserverOptions {
 
 const encoder = new TextEncoder();
 
-/** The same refusal as Node's openAccessLog (src/runtime/node/gateway.ts): a share outside 0..1 is a typo, not a policy. */
-export function checkAccessLogSample(sample: number | undefined): void {
-  if (sample !== undefined && !(sample >= 0 && sample <= 1)) throw new ConfigError(`--access-log-sample must be from 0 to 1, got ${sample}`, []);
-}
-
 /** A startup refusal (one line, exit 1) rather than an uncaught NotFound/NotCapable with a stack, as on Node. */
 async function openForAppending(path: string): Promise<DenoFile> {
   try {
     return await deno().open(path, { write: true, create: true, append: true });
   } catch (err) {
-    throw new ConfigError(`--access-log ${path}: cannot open it for appending (${(err as Error).message})`, []);
+    throw accessLogUnopenable(path, err);
   }
 }
 

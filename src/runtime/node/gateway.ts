@@ -7,7 +7,7 @@
  */
 import { createDataPlaneApp } from '../../gateway/data-plane-app.ts';
 import { hash } from 'node:crypto';
-import { assembleGateway, ConfigError, type GatewayStartOptions } from '../../gateway/assemble.ts';
+import { accessLogUnopenable, assembleGateway, checkAccessLogSample, ConfigError, type GatewayStartOptions } from '../../gateway/assemble.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
 import type { EndpointSource } from '../../endpoints/types.ts';
 import type { LocalScheduling } from '../../scheduling/local.ts';
@@ -149,11 +149,10 @@ function startTracing(env: Record<string, string | undefined>, log: (line: Recor
 function openAccessLog(options: StartGatewayOptions, log: (line: Record<string, unknown>) => void): AccessLogSink | undefined {
   const target = options.accessLog ?? 'off';
   if (target === 'off') return undefined;
-  const sample = options.accessLogSample;
-  if (sample !== undefined && !(sample >= 0 && sample <= 1)) throw new ConfigError(`--access-log-sample must be from 0 to 1, got ${sample}`, []);
+  checkAccessLogSample(options.accessLogSample);
   try {
     return accessLogSink(target, log);
   } catch (err) {
-    throw new ConfigError(`--access-log ${target}: cannot open it for appending (${(err as Error).message})`, []);
+    throw accessLogUnopenable(target, err);
   }
 }
