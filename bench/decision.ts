@@ -19,7 +19,8 @@
  *                                                  # concurrency detector too (+fc-conc); every variant then times
  *                                                  # the admission slot, empty without it; each flow-control variant
  *                                                  # adds a paired pass in one process: decisions in turn with and
- *                                                  # without the admission, and a null group (also without)
+ *                                                  # without the admission, a null group (also without), and
+ *                                                  # a floor group (one counter incremented in the slot)
  *   npx tsx bench/decision.ts --quick              # smoke run (npm run bench -- --quick)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -93,7 +94,7 @@ function line(r: DecisionResult): string {
     ` | kept: heap ${mb(r.memory.heapMB)} MB, RSS ${mb(r.memory.rssMB)} MB, typed arrays ${mb(r.memory.typedArraysMB)} MB${index}${full}` +
     ` | preempted ${(100 * r.preempted.share).toFixed(1).padStart(4)}%, p99 of the rest ${f(r.preempted.p99Undisturbed)} µs` +
     ` | control p50 ${f(r.control.p50)} p99 ${f(r.control.p99)} µs` +
-    (r.paired ? ` | paired in one process: decide p50 ${f(r.paired.without)} without, ${f(r.paired.with)} with flow control (${signed(r.paired.with - r.paired.without)} µs); null pair (both without) ${signed(r.paired.null - r.paired.without)} µs` : '')
+    (r.paired ? ` | paired in one process: decide p50 ${f(r.paired.without)} without, ${f(r.paired.with)} with flow control (${signed(r.paired.with - r.paired.without)} µs); null pair (both without) ${signed(r.paired.null - r.paired.without)} µs; floor (one counter) ${signed(r.paired.floor - r.paired.without)} µs` : '')
   );
 }
 
@@ -114,7 +115,7 @@ function medianResult(rs: DecisionResult[]): DecisionResult {
     memory: { heapMB: m((r) => r.memory.heapMB), rssMB: m((r) => r.memory.rssMB), typedArraysMB: m((r) => r.memory.typedArraysMB) },
     index: first.index && { keys: m((r) => r.index!.keys), entries: m((r) => r.index!.entries), typedArraysMB: m((r) => r.index!.typedArraysMB) },
     fullIndex: first.fullIndex && { entries: m((r) => r.fullIndex!.entries), typedArraysMB: m((r) => r.fullIndex!.typedArraysMB), buildMs: m((r) => r.fullIndex!.buildMs) },
-    ...(first.paired ? { paired: { with: m((r) => r.paired!.with), without: m((r) => r.paired!.without), null: m((r) => r.paired!.null) } } : {}),
+    ...(first.paired ? { paired: { with: m((r) => r.paired!.with), without: m((r) => r.paired!.without), null: m((r) => r.paired!.null), floor: m((r) => r.paired!.floor) } } : {}),
   };
 }
 

@@ -23,7 +23,6 @@ import type { SchedulingRequest } from '../../src/scheduling/scheduler.ts';
 import { FlowAdmission } from '../../src/scheduling/admission.ts';
 import { DEFAULT_FLOW_CONTROL } from '../../src/flowcontrol/config.ts';
 import { DEFAULT_SATURATION } from '../../src/scheduling/config.ts';
-import type { EndpointSource } from '../../src/endpoints/types.ts';
 import { seeded } from '../lib/rand.ts';
 import { percentile } from '../lib/stats.ts';
 import { caseByName, casePrompt, makeEndpoints, type DecisionCase } from './cases.ts';
@@ -81,9 +80,10 @@ export interface DecisionResult {
   /**
    * Flow control's paired pass: decide p50 of alternate decisions with the idle admission and without it, in one
    * process; `null` is a third group, also without, taken in the same rotation: how far apart two groups come out
-   * when nothing differs (the pairing's own noise, against which `with` − `without` is read).
+   * when nothing differs (the pairing's own noise, against which `with` − `without` is read); `floor` a fourth,
+   * whose slot increments one counter of an object of its own: what touching anything at all per decision costs.
    */
-  paired?: { with: number; without: number; null: number };
+  paired?: { with: number; without: number; null: number; floor: number };
 }
 
 const NOW = 1_800_000_000_000;
@@ -206,11 +206,13 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
   const requests = Array.from({ length: args.decisions }, (_, r) => request(r));
   // Flow control as LocalScheduling builds it, over the same snapshot; thresholds high enough that the pool always has room.
   const flow = args.flowControl
-    ? new FlowAdmission({ snapshot: () => snapshot } as unknown as EndpointSource, scheduler, () => snapshot, {
+    ? // The snapshot never changes (a view that tells its changes, as the gateway's endpoint sources do); its metrics
+      // stay fresh for an hour, read on the real clock as the gateway reads it.
+      new FlowAdmission({ onChange: () => () => {} }, scheduler, () => snapshot, {
         flowControl: DEFAULT_FLOW_CONTROL,
-        saturation: { ...DEFAULT_SATURATION, queueDepthThreshold: 1e9, kvCacheUtilThreshold: 1, metricsStalenessThreshold: Infinity },
+        saturation: { ...DEFAULT_SATURATION, queueDepthThreshold: 1e9, kvCacheUtilThreshold: 1, metricsStalenessThreshold: 3_600_000 },
         maxConcurrency: args.maxConcurrency ?? 0,
-        now: () => NOW,
+        now: Date.now,
       })
     : undefined;
   const signal = { aborted: false, addEventListener: noop, removeEventListener: noop };
@@ -234,11 +236,14 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
   const m0 = process.memoryUsage();
   for (let r = 0; r < c.warmup; r++) {
     const req = request(r);
-    // The admission warms up with the rest (the measured loop's first calls would otherwise run it unoptimized).
+    // The admission warms up with the rest (the measured loop's first calls would otherwise run it unoptimized), both
+    // its ways: on credit, and a look at the pool (as after each change of a gateway's view; a new table is one).
+    if (flow && r % 64 === 0) flow.tableApplied([pool]);
     if (flow) admitIdle(flow, req);
     const d = scheduler.decide(pool, snapshot, req);
     if (d.kind === 'route') {
       scheduler.dispatched(pool, d.endpoint, req);
+      flow?.dispatched(pool, d.endpoint, req);
       scheduler.completed(pool, d.endpoint, req);
       dispatches.add(slotOf.get(d.endpoint.id)!, r);
     }
@@ -267,7 +272,9 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
     const d = scheduler.decide(pool, snapshot, req);
     const t1 = process.hrtime.bigint();
     if (d.kind !== 'route') throw new Error(`unexpected ${d.kind}`);
+    // As LocalScheduling tells a dispatch: the picker, and flow control when on.
     scheduler.dispatched(pool, d.endpoint, req);
+    flow?.dispatched(pool, d.endpoint, req);
     const t2 = process.hrtime.bigint();
     scheduler.completed(pool, d.endpoint, req);
     if (slots) {
@@ -299,32 +306,38 @@ export async function measure(args: MeasureArgs): Promise<DecisionResult> {
   // Flow control's paired pass: in this one process, decisions in turn with the idle admission and without it
   // (an empty slot), so the groups share the process, its layout and the caches' state — a difference the runs'
   // process-to-process spread would hide shows here. A third group, also without, is the null: two groups that
-  // differ in nothing come out this far apart.
+  // differ in nothing come out this far apart. A fourth, the floor, increments one counter in the slot: the least any
+  // admission that does anything per request could cost.
   let paired: DecisionResult['paired'];
   if (flow) {
-    const third = Math.floor(args.decisions / 6) * 2;
-    const groups = [new Float64Array(third), new Float64Array(third), new Float64Array(third)];
-    const filled = [0, 0, 0];
-    for (let r = 0; r < 3 * third; r++) {
+    const quarter = Math.floor(args.decisions / 8) * 2;
+    const groups = [new Float64Array(quarter), new Float64Array(quarter), new Float64Array(quarter), new Float64Array(quarter)];
+    const filled = [0, 0, 0, 0];
+    const counter = { n: 0 };
+    for (let r = 0; r < 4 * quarter; r++) {
       const req = requests[r]!;
       // Two decisions a group in turn: each group gets both of the requests' alternating models and prompts.
-      const g = (r >> 1) % 3;
+      const g = (r >> 1) % 4;
       const on = g === 0;
       const t0 = process.hrtime.bigint();
       if (on) admitIdle(flow, req);
+      else if (g === 3) counter.n++;
       const d = scheduler.decide(pool, snapshot, req);
       const t1 = process.hrtime.bigint();
       if (d.kind !== 'route') throw new Error(`unexpected ${d.kind}`);
       scheduler.dispatched(pool, d.endpoint, req);
+      if (on) flow.dispatched(pool, d.endpoint, req);
       scheduler.completed(pool, d.endpoint, req);
       if (on) flow.wake(pool);
       groups[g]![filled[g]!++] = Number(t1 - t0) / 1000;
     }
     for (const g of groups) g.sort();
-    paired = { with: percentile(groups[0]!, 0.5), without: percentile(groups[1]!, 0.5), null: percentile(groups[2]!, 0.5) };
+    paired = { with: percentile(groups[0]!, 0.5), without: percentile(groups[1]!, 0.5), null: percentile(groups[2]!, 0.5), floor: percentile(groups[3]!, 0.5) };
+    retained.push(counter);
   }
   await new Promise((r) => setTimeout(r, 100)); // GC entries are delivered on a later turn of the event loop
   observer.disconnect();
+  flow?.close();
   fullGc();
   const m1 = process.memoryUsage();
   times.sort();

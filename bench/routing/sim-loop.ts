@@ -89,7 +89,8 @@ export function runSimulated(workload: Workload, strategy: Strategy, options: Si
   const poolIndex = (pool: Pool) => cluster.byPoolName.get(pool.name)!;
   const flow = fc
     ? new FlowAdmission(
-        { snapshot: (pool) => cluster.snapshots[poolIndex(pool as Pool)]!, notReadyReason: () => undefined, close: () => {} },
+        // The simulated scrapes do not tell admission: it looks at the pool for every request.
+        {},
         scheduler,
         (pool) => cluster.snapshots[poolIndex(pool)]!,
         { flowControl: { ...DEFAULT_FLOW_CONTROL, ...fc.config }, saturation: { ...(scheduler.saturation ?? DEFAULT_SATURATION), ...fc.saturation }, maxConcurrency: fc.maxConcurrency, maxPendingPrefillTokens: fc.maxPendingPrefillTokens, now: () => clock },

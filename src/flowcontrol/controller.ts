@@ -70,6 +70,7 @@ interface Waiting extends QueuedRequest {
 
 /** What `passIdle`'s caller reads of a pool's flow state: whether anything waits, and what was admitted but not yet started. */
 export interface IdlePool {
+  readonly name: string;
   readonly queues: { readonly count: number };
   readonly pending: Readonly<Pending>;
 }
@@ -86,16 +87,14 @@ interface PoolFlow {
 }
 
 export interface FlowControlStats {
-  dispatched: number;
   /** Refusals by kind. */
   refused: Map<Refusal['kind'], number>;
-  /** Queue waits of dispatched requests, ms (the director's metrics take them). */
 }
 
 export class FlowController {
   readonly #pools = new Map<string, PoolFlow>();
   #seq = 0;
-  readonly stats: FlowControlStats = { dispatched: 0, refused: new Map() };
+  readonly stats: FlowControlStats = { refused: new Map() };
   /** Told of each dispatch from the queue (queue time) and each refusal. */
   onEvent?: (e: { pool: string; priority: number; flow: string; outcome: 'dispatched' | Refusal['kind']; waitedMs: number }) => void;
 
@@ -280,7 +279,6 @@ export class FlowController {
   #pass(p: PoolFlow, waitedMs: number, bytes: number): { admitted: Admission } {
     p.pending.requests++;
     p.pending.bytes += bytes;
-    this.stats.dispatched++;
     return new Passed(this, p, waitedMs, bytes);
   }
 

@@ -19,9 +19,9 @@
  * Requests admitted but not yet dispatched take up the room first, so one
  * wake-up lets through what fits and no more.
  */
-import type { EndpointSource, PoolSnapshot } from '../endpoints/types.ts';
+import type { PoolSnapshot } from '../endpoints/types.ts';
 import type { FlowControlConfig } from '../flowcontrol/config.ts';
-import { FlowController, type AdmitResult, type FlowRequest, type IdlePool, type Pending, type PoolState } from '../flowcontrol/controller.ts';
+import { FlowController, type Admission, type AdmitResult, type FlowRequest, type IdlePool, type Pending, type PoolState } from '../flowcontrol/controller.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { SaturationConfig } from './config.ts';
 import type { Scheduler, SchedulingRequest } from './scheduler.ts';
@@ -42,15 +42,18 @@ export class FlowAdmission {
   readonly controller: FlowController;
   readonly isolation: FlowIsolation | undefined;
   readonly #pools = new Map<string, Pool>();
-  /** The pool last admitted to (most requests go where the last one went: no map write for them), and its flow state. */
-  #last: Pool | undefined;
-  #lastFlow: IdlePool | undefined;
+  /** Each pool's room as the detector last found it, by name. */
+  readonly #rooms = new Map<string, Room>();
+  /** The pool last admitted to (most requests go where the last one went: no map write for them). */
+  #last: Room | undefined;
   /** The pools of the table last applied, by name (undefined until one is: then each request's pool is kept). */
   #tablePools: ReadonlyMap<string, Pool> | undefined;
   readonly #stop: (() => void) | undefined;
+  /** Whether room found may be spent by later requests (see #idle): only when every change of the view is told. */
+  readonly #credits: boolean;
 
   constructor(
-    private readonly endpoints: EndpointSource,
+    private readonly view: ViewChanges,
     private readonly scheduler: Scheduler,
     private readonly snapshot: (pool: Pool) => PoolSnapshot,
     private readonly options: AdmissionOptions,
@@ -64,38 +67,65 @@ export class FlowAdmission {
       options.now,
       isolation && ((pool, flow) => (isolation.overShare(pool, flow) ? 'over' : 'within')),
     );
-    // Fresh metrics may free capacity: dispatch what waits (a few comparisons when nothing does).
-    this.#stop = endpoints.onChange?.(() => {
+    // Fresh metrics may free capacity: dispatch what waits (a few comparisons when nothing does). And they may take
+    // room away: what the detector found is looked for again.
+    this.#credits = view.onChange !== undefined && !isolation && !(options.maxPendingPrefillTokens! > 0);
+    this.#stop = view.onChange?.(() => {
+      for (const r of this.#rooms.values()) r.credit = 0;
       for (const name of this.#pools.keys()) if (this.controller.waiting(name)) this.controller.wake(name);
     });
   }
 
   admit(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal']): AdmitResult | Promise<AdmitResult> {
-    const known = this.#idle(pool);
-    if (known === 'passes') return this.controller.passIdle(this.#lastFlow!, bytes);
+    const known = this.#idle(pool, bytes);
+    if (typeof known === 'object') return known;
     return this.controller.admit(this.#arrived(pool, request, bytes, signal), known);
   }
 
   /** `admit` for a synchronous caller (see FlowController.admitThen). */
   admitThen(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal'], then: (r: AdmitResult) => void): AdmitResult | undefined {
-    const known = this.#idle(pool);
-    if (known === 'passes') return this.controller.passIdle(this.#lastFlow!, bytes);
+    const known = this.#idle(pool, bytes);
+    if (typeof known === 'object') return known;
     return this.controller.admitThen(this.#arrived(pool, request, bytes, signal), then, known);
   }
 
   /**
    * Idle flow control's whole cost: with nothing waiting in the pool and room
-   * at its first endpoint, the request passes (`passes`), touching no more
-   * than it must — without flow isolation the detector does not depend on the
-   * flow. (After a 1 MB prompt's hashing, each object looked at is a cache
-   * miss.) Else the detector's answer if it was asked, for the controller.
+   * for it, the request passes, touching no more than it must. Room the
+   * detector found is spent one request at a time (the pool's credit), as if
+   * each went to the endpoint that had it, until the view changes (a fresh
+   * snapshot, an ejection), a metrics sample it counted on goes stale, or it
+   * is spent: meanwhile a request is a counter and a comparison, and its
+   * admission is the pool's own object (counted until started). What else
+   * takes room spends it too: each dispatch (a retry or a resume may move a
+   * request admitted before onto the endpoint with the room; a first dispatch
+   * spends a second place, which errs on the safe side); a completion or a
+   * first token only frees room. Staleness comes by a timer, not a clock
+   * read a request (one costs ~0.15 µs of a decision here); like nginx's
+   * time, cached once an event-loop turn, it can be late by what that turn
+   * still runs.
+   *
+   * Credit means nothing waits: it is given only by a look at an empty queue,
+   * and a request waits only after a look found no room, with the credit
+   * spent. Else (no credit) the request let through when the detector says
+   * so, else its answer — or undefined when the controller must ask it (flow
+   * isolation, whose detector depends on the flow, or requests waiting).
    */
-  #idle(pool: Pool): 'passes' | PoolState | undefined {
-    if (pool !== this.#last) this.#remember(pool);
-    const p = this.#lastFlow!;
-    if (this.isolation || p.queues.count > 0) return undefined;
-    const state = this.#stateOf(pool, p.pending);
-    return state === 'available' ? 'passes' : state;
+  #idle(pool: Pool, bytes: number): { admitted: Admission } | PoolState | undefined {
+    let r = this.#last;
+    if (r === undefined || r.pool !== pool) r = this.#remember(pool);
+    if (r.credit > 0) {
+      r.credit--;
+      r.passing++;
+      return r;
+    }
+    if (r.flow.queues.count > 0 || this.isolation) return undefined;
+    const state = this.#stateOf(pool, this.#pending(r), undefined, this.#credits ? r : undefined);
+    if (state !== 'available') return state;
+    // Without credit (no view that tells its changes, or a prefill budget, which counts pending bytes): as the controller lets it.
+    if (!this.#credits) return this.controller.passIdle(r.flow, bytes);
+    r.passing++;
+    return r;
   }
 
   #arrived(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal']): FlowRequest {
@@ -103,11 +133,18 @@ export class FlowAdmission {
     return flowRequest(pool, request, bytes, signal);
   }
 
-  #remember(pool: Pool): void {
+  #remember(pool: Pool): Room {
+    const name = pool.name;
     // The table's object for the name: a request resolved against an older table does not bring its pool back.
-    this.#pools.set(pool.name, this.#tablePools?.get(pool.name) ?? pool);
-    this.#last = pool;
-    this.#lastFlow = this.controller.poolFlow(pool.name);
+    this.#pools.set(name, this.#tablePools?.get(name) ?? pool);
+    let r = this.#rooms.get(name);
+    if (r === undefined) this.#rooms.set(name, (r = new Room(pool, this.controller, this.controller.poolFlow(name))));
+    else if (r.pool !== pool) {
+      // Another object for the name (another table's): its view may differ.
+      r.pool = pool;
+      r.forget();
+    }
+    return (this.#last = r);
   }
 
   /**
@@ -128,12 +165,20 @@ export class FlowAdmission {
       if (fresh) this.#pools.set(name, fresh);
       else this.#pools.delete(name);
     }
+    // A pool's selector or profile may have changed: its room is looked for again.
+    for (const [name, r] of this.#rooms) {
+      r.forget();
+      // (One whose requests are still on their way to scheduling stays: the detector counts them.)
+      if (!byName.has(name) && r.passing === 0) this.#rooms.delete(name);
+    }
+    this.#last = undefined;
     for (const name of looked) if (this.controller.waiting(name)) this.controller.wake(name);
   }
 
   wake(pool: Pool): void {
     // A completion on the idle pool: nothing waits, nothing to look up.
-    if (pool === this.#last && this.#lastFlow!.queues.count === 0) return;
+    const r = this.#last;
+    if (r !== undefined && r.pool === pool && r.flow.queues.count === 0) return;
     this.controller.wake(pool.name);
   }
 
@@ -163,6 +208,10 @@ export class FlowAdmission {
 
   /** The request went to this endpoint (flow isolation counts each flow's requests in flight, and where). */
   dispatched(pool: Pool, endpoint: Endpoint, request: SchedulingRequest): void {
+    // Every dispatch spends a place of the pool's credit too: a retry or a resume can move a request admitted before
+    // the room was found onto the endpoint that has it.
+    const r = this.#last !== undefined && this.#last.pool === pool ? this.#last : this.#rooms.get(pool.name);
+    if (r !== undefined) r.credit--;
     this.isolation?.dispatched(pool.name, endpoint.id, flowOf(request), request.prompt.length);
   }
 
@@ -178,14 +227,27 @@ export class FlowAdmission {
 
   close(): void {
     this.#stop?.();
+    for (const r of this.#rooms.values()) r.forget();
   }
 
   #state(poolName: string, extra: Pending, flow?: string): PoolState {
     const pool = this.#pools.get(poolName);
-    return pool ? this.#stateOf(pool, extra, flow) : 'available';
+    const r = this.#rooms.get(poolName);
+    return pool ? this.#stateOf(pool, r ? this.#pending(r, extra) : extra, flow) : 'available';
   }
 
-  #stateOf(pool: Pool, extra: Readonly<Pending>, flow?: string): PoolState {
+  /** What the detector counts as admitted and not yet at scheduling: the controller's, and what passed on credit. */
+  #pending(r: Room, of: Readonly<Pending> = r.flow.pending): Readonly<Pending> {
+    return r.passing === 0 ? of : { requests: of.requests + r.passing, bytes: of.bytes };
+  }
+
+  /**
+   * The detector. `fill`: when it finds the pool available at the first
+   * endpoints with room (no more looked at), the room is recorded there for
+   * the requests after this one to spend (see #idle) — unless an ejection in
+   * force could end and take endpoints away with time alone.
+   */
+  #stateOf(pool: Pool, extra: Readonly<Pending>, flow?: string, fill?: Room): PoolState {
     const poolName = pool.name;
     const snapshot = this.snapshot(pool);
     let allowed: Allowed;
@@ -212,6 +274,8 @@ export class FlowAdmission {
       if (whole.ready === 0) return 'no-endpoints';
       if (whole.inFlight + extra.requests >= max * whole.ready) return 'saturated';
     }
+    /** When the first metrics sample counted in `room` goes stale. */
+    let until = Infinity;
     /** Whether a pass may stop at the first endpoint with room: nothing after it can take room back. */
     const firstRoom = max === 0 || whole !== undefined;
     // This gateway's counts, only when a threshold reads them.
@@ -234,9 +298,14 @@ export class FlowAdmission {
       if (prefillBudget > 0 && prefill >= prefillBudget) continue;
       room += s.queueDepthThreshold > 0 ? s.queueDepthThreshold - waiting : Infinity;
       prefillRoom += prefillBudget > 0 ? prefillBudget - prefill : Infinity;
+      until = Math.min(until, e.scrapedAt + s.metricsStalenessThreshold);
       // With no concurrency cap left to check, nothing below can take back room found: an idle pool answers at its
       // first endpoint.
-      if (firstRoom && extra.requests < room && extra.bytes / 4 < prefillRoom) return 'available';
+      if (firstRoom && extra.requests < room && extra.bytes / 4 < prefillRoom) {
+        // This request takes one place; the rest are the credit.
+        if (fill && this.view.settled?.() !== false) fill.grant(Math.min(room, whole ? max * whole.ready - whole.inFlight : Infinity) - extra.requests - 1, until, now);
+        return 'available';
+      }
     }
     if (ready === 0) return 'no-endpoints';
     if (max > 0 && !whole && inFlight + extra.requests >= max * usable) return 'saturated';
@@ -245,6 +314,65 @@ export class FlowAdmission {
     return extra.requests < room && extra.bytes / 4 < prefillRoom ? 'available' : 'saturated';
   }
 }
+
+/** What tells admission of changes to a pool's view other than this gateway's own dispatches and the clock. */
+export interface ViewChanges {
+  /** A fresh snapshot, or an ejection: `listener` is called. Without it, no room found is spent by later requests. */
+  onChange?(listener: () => void): () => void;
+  /** Whether the view is settled: false while it could lose endpoints with time alone (an ejection in force). */
+  settled?(): boolean;
+}
+
+/**
+ * A pool's room as the detector last found it (see FlowAdmission#idle), and
+ * the admission of every request let through on it: one object, so an idle
+ * request makes nothing and touches nothing else.
+ */
+class Room implements Admission {
+  readonly admitted: Admission = this;
+  readonly waitedMs = 0;
+  /** Requests that may still pass without a look: the room found, less the requests let through since. */
+  credit = 0;
+  /** Requests let through here, not yet at scheduling (`started`): the detector counts them. */
+  passing = 0;
+  /** The earliest a metrics sample counted in the credit goes stale, and the timer that then ends the credit. */
+  staleAt = Infinity;
+  timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    /** The pool object the room was found for. */
+    public pool: Pool,
+    private readonly controller: FlowController,
+    readonly flow: IdlePool,
+  ) {}
+
+  /** Once for each request let through here (the director calls it once, in a finally). */
+  started(sent = true): void {
+    this.passing--;
+    // Not sent: the room it was counted in is free again and nothing else will say so.
+    if (!sent && this.flow.queues.count > 0) this.controller.wake(this.flow.name);
+  }
+
+  /** Room for `credit` more requests, until `until` (when the first metrics sample counted goes stale). */
+  grant(credit: number, until: number, now: number): void {
+    this.credit = credit;
+    if (until >= this.staleAt) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.staleAt = until;
+    this.timer = setTimeout(() => this.forget(), Math.min(until - now, MAX_TIMER_MS));
+  }
+
+  /** The room is looked for again at the next request. */
+  forget(): void {
+    this.credit = 0;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.staleAt = Infinity;
+  }
+}
+
+/** setTimeout's longest delay (a longer one fires at once): a credit then ends early, and is looked for again. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function flowRequest(pool: Pool, request: SchedulingRequest, bytes: number, signal: FlowRequest['signal']): FlowRequest {
   return {

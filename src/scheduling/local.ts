@@ -8,7 +8,7 @@ import type { Endpoint, EndpointSource } from '../endpoints/types.ts';
 import type { Pool } from '../routing/schema.ts';
 import type { EndpointScheduling, Outcome, Readiness } from './endpoint-scheduling.ts';
 import { OutlierDetector, type OutlierOptions, type OutlierOutcome } from './outliers.ts';
-import { FlowAdmission, type AdmissionOptions } from './admission.ts';
+import { FlowAdmission, type AdmissionOptions, type ViewChanges } from './admission.ts';
 import type { AdmitResult } from '../flowcontrol/controller.ts';
 import type { ClientSignalLike } from './endpoint-scheduling.ts';
 import type { Decision, Scheduler, SchedulingRequest } from './scheduler.ts';
@@ -44,7 +44,18 @@ export class LocalScheduling implements EndpointScheduling {
     private readonly options: LocalSchedulingOptions,
   ) {
     this.outliers = new OutlierDetector(options.now, options.outliers);
-    this.flow = options.flowControl ? new FlowAdmission(endpoints, scheduler, (pool) => this.outliers.apply(endpoints.snapshot(pool)), { ...options.flowControl, now: options.now }) : undefined;
+    // Admission's view is the source's snapshot less the ejected endpoints: both tell their changes.
+    const onChange = endpoints.onChange?.bind(endpoints);
+    const view: ViewChanges = onChange
+      ? {
+          onChange: (listener) => {
+            const stops = [onChange(listener), this.outliers.onEjection(listener)];
+            return () => stops.forEach((stop) => stop());
+          },
+          settled: () => this.outliers.settled(),
+        }
+      : {};
+    this.flow = options.flowControl ? new FlowAdmission(view, scheduler, (pool) => this.outliers.apply(endpoints.snapshot(pool)), { ...options.flowControl, now: options.now }) : undefined;
     // Without flow control there is no admit: the director goes straight to pick.
     if (!this.flow) this.admit = undefined;
   }

@@ -69,11 +69,32 @@ export class OutlierDetector {
    */
   readonly #applied = new WeakMap<readonly Endpoint[], { version: number; validUntil: number; endpoints: Endpoint[] }>();
 
+  readonly #listeners = new Set<() => void>();
+
   constructor(
     private readonly now: () => number = Date.now,
     options: Partial<OutlierOptions> = {},
   ) {
     this.#o = { ...DEFAULT_OUTLIER_OPTIONS, ...options };
+  }
+
+  /** Call `listener` at every ejection. Returns a stop function. */
+  onEjection(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Whether no ejection is in force: `apply` then takes no endpoint out, and
+   * only a new ejection (told by onEjection) changes that. While one is, its
+   * end may change what `apply` gives with time alone (all ejected are let
+   * back, and an end can bring the others' ejections into force).
+   */
+  settled(): boolean {
+    if (this.#health.size === 0) return true;
+    const now = this.now();
+    for (const h of this.#health.values()) if (h.until > now) return false;
+    return true;
   }
 
   /** Count a request's outcome; may eject the endpoint. */
@@ -128,6 +149,7 @@ export class OutlierDetector {
     h.requests = 0;
     h.failures = 0;
     this.ejectionCounts.set(reason, (this.ejectionCounts.get(reason) ?? 0) + 1);
+    for (const listener of this.#listeners) listener();
   }
 
   /**
