@@ -251,4 +251,44 @@ describe('FlowAdmission: room spent on credit', () => {
     expect(next).toBeInstanceOf(Promise);
     scheduling.flow!.close();
   });
+
+  it('no credit from a look during which an ejection ended (its endpoint back, with its requests in flight)', () => {
+    const view = new View();
+    view.endpoints = [0, 1, 2].map((i) => endpoint(i, 0, 0.2, Date.now()));
+    const source = { snapshot: view.snapshot, onChange: view.onChange, notReadyReason: () => undefined, close: () => {} } as unknown as EndpointSource;
+    const picker = createScheduler({ now: Date.now });
+    const saturation = { ...options(2).saturation, queueDepthThreshold: 0 };
+    const scheduling = new LocalScheduling(source, picker, {
+      staleAfterMs: 1000,
+      now: Date.now,
+      outliers: { consecutive5xx: 1 },
+      flowControl: { flowControl: DEFAULT_FLOW_CONTROL, saturation, maxConcurrency: 2 },
+    });
+    const reference = new FlowAdmission({}, picker, (p) => scheduling.outliers.apply(view.snapshot(p)), { ...options(2), saturation });
+    // e0 holds 5 of this gateway's requests (3 endpoints × 2 are allowed); one answers 503: e0 is ejected for 1 s.
+    for (let i = 0; i < 5; i++) scheduling.dispatched(POOL, view.endpoints[0]!, request(`old${i}`));
+    scheduling.completed(POOL, view.endpoints[0]!, request('old0'), { status: 503 });
+    expect(scheduling.outliers.ejected('e0')).toBe(true);
+    // 1 ms before the ejection ends; the millisecond ticks just after the look took its snapshot.
+    vi.advanceTimersByTime(999);
+    const apply = scheduling.outliers.apply.bind(scheduling.outliers);
+    let tick = true;
+    scheduling.outliers.apply = (s) => {
+      const out = apply(s);
+      if (tick) {
+        tick = false;
+        vi.advanceTimersByTime(1);
+      }
+      return out;
+    };
+    // e0 is back, 4 in flight on it: 6 allowed, so after a and b are admitted, c and d must wait.
+    for (const id of ['a', 'b', 'c', 'd']) {
+      const main = scheduling.admit!(POOL, request(id), 5, never);
+      const ref = reference.admitThen(POOL, request(id), 5, never, () => {});
+      const passed = (r: unknown) => typeof r === 'object' && r !== null && !(r instanceof Promise) && 'admitted' in r;
+      expect(passed(main) && !passed(ref), `${id} passed on credit while the detector says saturated`).toBe(false);
+    }
+    scheduling.flow!.close();
+    reference.close();
+  });
 });

@@ -245,10 +245,14 @@ export class FlowAdmission {
    * The detector. `fill`: when it finds the pool available at the first
    * endpoints with room (no more looked at), the room is recorded there for
    * the requests after this one to spend (see #idle) — unless an ejection in
-   * force could end and take endpoints away with time alone.
+   * force could end and change the view with time alone (its endpoint back,
+   * with its requests in flight; or the others' ejections then in force).
    */
   #stateOf(pool: Pool, extra: Readonly<Pending>, flow?: string, fill?: Room): PoolState {
     const poolName = pool.name;
+    // Settled before the snapshot is taken: an ejection that ends between the two would leave credit on a view
+    // that changes with time alone.
+    if (fill !== undefined && this.view.settled?.() === false) fill = undefined;
     const snapshot = this.snapshot(pool);
     let allowed: Allowed;
     if (this.isolation) {
@@ -303,7 +307,7 @@ export class FlowAdmission {
       // first endpoint.
       if (firstRoom && extra.requests < room && extra.bytes / 4 < prefillRoom) {
         // This request takes one place; the rest are the credit.
-        if (fill && this.view.settled?.() !== false) fill.grant(Math.min(room, whole ? max * whole.ready - whole.inFlight : Infinity) - extra.requests - 1, until, now);
+        if (fill) fill.grant(Math.min(room, whole ? max * whole.ready - whole.inFlight : Infinity) - extra.requests - 1, until, now);
         return 'available';
       }
     }
