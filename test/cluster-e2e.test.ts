@@ -243,7 +243,7 @@ describe('infergate gateway --workers 2 that cannot start', () => {
     try {
       const exited = new Promise<number | null>((resolve) => child.process.once('exit', (code) => resolve(code)));
       expect(await exited).toBe(1);
-      expect(child.output()).toMatch(new RegExp(`infergate gateway: the data-plane workers could not start: cannot listen on 127.0.0.1:${port} \\(EADDRINUSE\\)`));
+      expect(child.output()).toMatch(new RegExp(`infergate gateway: the data-plane workers could not start: cannot listen on 127.0.0.1:${port}: the address is already in use .*\\(EADDRINUSE\\)`));
       expect(child.output()).not.toMatch(/replacing it/);
       // The workers were in the primary's process group (startChild detaches it): none is left.
       expect(() => process.kill(-child.process.pid!, 0)).toThrow();

@@ -19,6 +19,9 @@ export interface FileDiscovery {
   stop(): void;
 }
 
+/** The endpoints file could not be read, or is invalid, at startup: `message` says which and why. */
+export class EndpointsFileError extends Error {}
+
 export async function startFileDiscovery(
   agent: MetricsAgent,
   path: string,
@@ -50,7 +53,7 @@ export async function startFileDiscovery(
     return true;
   };
   const ok = await reload();
-  if (!ok) throw new Error(problem);
+  if (!ok) throw new EndpointsFileError(problem!);
   const stop = files.watchFile(path, () => void reload());
   return {
     get problem() {

@@ -10,7 +10,7 @@ import type { Hono } from 'hono';
 import type { Transport } from '@connectrpc/connect';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 import { createEndpointSource } from './endpoint-source.ts';
-import type { FileAccess } from '../agent/discovery.ts';
+import { EndpointsFileError, type FileAccess } from '../agent/discovery.ts';
 import type { MetricsGetter } from '../agent/http-get.ts';
 import type { EndpointSource } from '../endpoints/types.ts';
 import type { UpstreamClient } from '../http/upstream.ts';
@@ -229,21 +229,29 @@ export async function openEndpointSource(
   store: RoutingTableStore,
   log: (l: Record<string, unknown>) => void,
 ): Promise<{ endpoints: EndpointSource; close(): Promise<void> }> {
-  const endpoints =
-    options.endpointSource ??
-    (options.endpoints || options.agent
-      ? await createEndpointSource({
-          endpointsFile: options.endpoints,
-          agentUrl: options.agent,
-          agentToken: options.agentToken,
-          files: parts.files,
-          getter: parts.getter,
-          scrapeIntervalMs: options.scrapeIntervalMs,
-          engineMismatch: options.engineMismatch,
-          staleAfterMs: options.staleAfterMs,
-          log,
-        })
-      : undefined);
+  let created: Awaited<ReturnType<typeof createEndpointSource>> | GatewayStartOptions['endpointSource'];
+  try {
+    created =
+      options.endpointSource ??
+      (options.endpoints || options.agent
+        ? await createEndpointSource({
+            endpointsFile: options.endpoints,
+            agentUrl: options.agent,
+            agentToken: options.agentToken,
+            files: parts.files,
+            getter: parts.getter,
+            scrapeIntervalMs: options.scrapeIntervalMs,
+            engineMismatch: options.engineMismatch,
+            staleAfterMs: options.staleAfterMs,
+            log,
+          })
+        : undefined);
+  } catch (err) {
+    // An endpoints file that cannot be read or is invalid is the configuration's problem, said in one line.
+    if (err instanceof EndpointsFileError) throw new ConfigError(`--endpoints: ${err.message}`, []);
+    throw err;
+  }
+  const endpoints = created;
   if (!endpoints) throw new ConfigError('no endpoints: give --endpoints FILE or --agent URL', []);
   const prepare = () => endpoints.prepare?.([...(store.current?.pools.values() ?? [])]);
   prepare();

@@ -5,6 +5,7 @@
  */
 import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
 import { engineMismatch } from '../../config/gateway-flags.ts';
+import { listenFailure } from '../../config/listen-failure.ts';
 import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node/index.ts';
 import { MetricsAgent } from '../../agent/agent.ts';
 import { createAgentApp } from '../../agent/app.ts';
@@ -72,15 +73,28 @@ export async function run(args: string[]): Promise<number> {
   }
   const token = flags.token || undefined;
   const { app, routes } = createAgentApp(agent, { notReadyReason: () => discovery.problem, kvEvents, processMetrics: processMetrics(), token });
-  const server = await listenWithGrpc(app.fetch, routes, flags.port, flags.host);
+  const collector = kvEvents?.collector;
+  const stop = async () => {
+    discovery.stop();
+    agent.stop();
+    await collector?.close();
+    await get.close();
+  };
+  let server;
+  try {
+    server = await listenWithGrpc(app.fetch, routes, flags.port, flags.host);
+  } catch (err) {
+    await stop();
+    const listen = listenFailure(err, flags);
+    if (!listen) throw err;
+    console.error(`infergate agent: ${listen}`);
+    return 1;
+  }
   log({ level: 'info', msg: 'agent listening', url: `http://${server.host}:${server.port}`, endpoints: agent.endpointCount, scrapeIntervalMs: agent.scrapeIntervalMs, token: token !== undefined });
   // Not refused (an existing install would stop), but said: whoever reaches the port reads every pod's address and metrics.
   if (!token && !['127.0.0.1', '::1', 'localhost'].includes(flags.host)) log({ level: 'warn', msg: 'agent serves pod addresses without a token on a non-loopback address: set --token (INFERGATE_TOKEN) and the gateways\' --agent-token', host: flags.host });
   await waitForShutdown();
-  discovery.stop();
-  agent.stop();
-  await kvEvents?.collector.close();
   await server.close();
-  await get.close();
+  await stop();
   return 0;
 }

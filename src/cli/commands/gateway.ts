@@ -5,6 +5,7 @@ import { commandFlags, FlagError } from '../../config/flags.ts';
 import { adminToken, engineMismatch, gatewayFlags, gatewayOptions, workerCount } from '../../config/gateway-flags.ts';
 import { cpuCount, environment, readFileText, waitForShutdown } from '../../runtime/node/index.ts';
 import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
+import { listenFailure } from '../../config/listen-failure.ts';
 
 export { gatewayFlags };
 
@@ -43,6 +44,11 @@ export async function run(args: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError || (cluster && err instanceof cluster.WorkerStartError)) {
       console.error(`infergate gateway: ${err.message}`);
+      return 1;
+    }
+    const listen = listenFailure(err);
+    if (listen) {
+      console.error(`infergate gateway: ${listen}`);
       return 1;
     }
     throw err;

@@ -8,6 +8,7 @@ import { commandFlags, FlagError } from '../../config/flags.ts';
 import { adminToken, gatewayFlags, gatewayOptions } from '../../config/gateway-flags.ts';
 import { deno } from './api.ts';
 import { DenoConfigError, startDenoGateway } from './gateway.ts';
+import { listenFailure } from '../../config/listen-failure.ts';
 import { readFileText } from './files.ts';
 
 /** Resolves on SIGINT or SIGTERM. */
@@ -55,6 +56,11 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof DenoConfigError) {
       console.error(`infergate gateway (deno): ${err.message}`);
+      return 1;
+    }
+    const listen = listenFailure(err);
+    if (listen) {
+      console.error(`infergate gateway (deno): ${listen}`);
       return 1;
     }
     throw err;

@@ -9,10 +9,10 @@
  */
 import { DashboardRelay } from '../../gateway/dashboard-relay.ts';
 import { ConfigError, startGateway } from './gateway.ts';
+import { listenFailure } from '../../config/listen-failure.ts';
 import { waitForShutdown } from './process.ts';
 import { WORKER_CONFIG_ENV, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from './cluster.ts';
 
-const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);
 
 function send(message: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -37,9 +37,9 @@ async function main(): Promise<number> {
   try {
     gw = await startGateway({ ...config.options, log, observers: [relay.observer] });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const listenError = code !== undefined && LISTEN_ERRORS.has(code);
-    const error = listenError ? `cannot listen on ${config.options.host}:${config.options.port} (${code})` : (err as Error).message;
+    const listen = listenFailure(err, config.options);
+    const listenError = listen !== undefined;
+    const error = listen ?? (err as Error).message;
     if (!(err instanceof ConfigError) && !listenError) log({ level: 'error', msg: 'gateway worker failed to start', error: String((err as Error)?.stack ?? err) });
     await send({ type: 'infergate:failed', error, fatal: err instanceof ConfigError || listenError });
     return 1;

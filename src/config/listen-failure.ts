@@ -1,0 +1,29 @@
+/**
+ * A server that could not listen (a port in use, a privileged port, an
+ * address not this machine's) is a startup error said in one line, with what
+ * to do — not a crash with a stack. Every command that listens uses it.
+ */
+
+/** What each listen failure means (Node's codes; Deno's own errors by name — not its PermissionDenied, which is also a missing --allow-net). */
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: 'the address is already in use (another process listens there)',
+  AddrInUse: 'the address is already in use (another process listens there)',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'the address is not one of this machine’s',
+  AddrNotAvailable: 'the address is not one of this machine’s',
+};
+
+/**
+ * A server that could not listen, said in one line (a port in use is not a
+ * crash); undefined for any other error. `at`: where it was asked to listen,
+ * for an error that does not say.
+ */
+export function listenFailure(err: unknown, at?: { host?: string; port?: number }): string | undefined {
+  const e = err as { code?: unknown; name?: unknown; address?: unknown; port?: unknown; syscall?: unknown } | undefined;
+  const key = typeof e?.code === 'string' && e.code in LISTEN_FAILURES ? e.code : typeof e?.name === 'string' && e.name in LISTEN_FAILURES ? e.name : undefined;
+  if (key === undefined || (e?.syscall !== undefined && e.syscall !== 'listen' && e.syscall !== 'bind')) return undefined;
+  const port = typeof e?.port === 'number' ? e.port : at?.port;
+  const host = typeof e?.address === 'string' ? e.address : (at?.host ?? '');
+  const where = port !== undefined ? ` on ${host}:${port}` : '';
+  return `cannot listen${where}: ${LISTEN_FAILURES[key]} (${key}); choose another port, or stop what holds it`;
+}

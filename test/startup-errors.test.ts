@@ -1,0 +1,124 @@
+/**
+ * Startup errors are said in one line, with what to do, and exit code 1 —
+ * not a crash with a stack trace. A port that is taken, for every command
+ * that listens: the gateway (its data port and its admin port; on Node and on
+ * Deno), the agent, the simulator and the demo; each process also exits
+ * promptly (nothing it started keeps it alive). And an endpoints file that is
+ * missing or invalid.
+ */
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenFailure } from '../src/config/listen-failure.ts';
+import { SEED_MANIFESTS } from './harness.ts';
+
+const SEED_ENDPOINTS = new URL('../examples/seed-endpoints.yaml', import.meta.url).pathname;
+import { ROOT, startChild } from './runtimes/spawn.ts';
+
+let taken: Server;
+let port: number;
+
+beforeAll(async () => {
+  taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  port = (taken.address() as AddressInfo).port;
+});
+afterAll(() => {
+  taken.close();
+});
+
+/** Run to its exit (at most 30 s); its exit code and everything it printed. */
+async function exitOf(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = startChild(command, args, { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }, ROOT);
+  try {
+    const code = await Promise.race([
+      new Promise<number | null>((resolve) => child.process.once('exit', (c) => resolve(c))),
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 30_000)),
+    ]);
+    expect(code, `${args.join(' ')} did not exit:\n${child.output()}`).not.toBe('hung');
+    return { code: code as number | null, output: child.output() };
+  } finally {
+    await child.stop();
+  }
+}
+
+function expectOneLine(output: string, command: string): void {
+  expect(output).toContain(`${command}: cannot listen on 127.0.0.1:${port}: the address is already in use (another process listens there) (EADDRINUSE); choose another port, or stop what holds it`);
+  // No stack trace.
+  expect(output).not.toMatch(/^\s+at /m);
+}
+
+const gateway = (...more: string[]) => ['bin/infergate.js', 'gateway', '--manifests', SEED_MANIFESTS, '--endpoints', SEED_ENDPOINTS, ...more];
+
+describe('a taken port', () => {
+  it('gateway: the data port', async () => {
+    const { code, output } = await exitOf(process.execPath, gateway('--port', String(port), '--admin-port', '-1'));
+    expect(code).toBe(1);
+    expectOneLine(output, 'infergate gateway');
+  });
+
+  it('gateway: the admin port', async () => {
+    const { code, output } = await exitOf(process.execPath, gateway('--port', '0', '--admin-port', String(port)));
+    expect(code).toBe(1);
+    expectOneLine(output, 'infergate gateway');
+  });
+
+  it('gateway on Deno', async () => {
+    const deno = `${ROOT}node_modules/.bin/deno`;
+    const args = ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-write', 'src/runtime/deno/main.ts', '--manifests', SEED_MANIFESTS, '--endpoints', SEED_ENDPOINTS, '--port', String(port), '--admin-port', '-1'];
+    const { code, output } = await exitOf(deno, args);
+    expect(code).toBe(1);
+    expectOneLine(output, 'infergate gateway (deno)');
+  });
+
+  it('agent', async () => {
+    const { code, output } = await exitOf(process.execPath, ['bin/infergate.js', 'agent', '--endpoints', SEED_ENDPOINTS, '--port', String(port)]);
+    expect(code).toBe(1);
+    expectOneLine(output, 'infergate agent');
+  });
+
+  it('sim', async () => {
+    const { code, output } = await exitOf(process.execPath, ['bin/infergate.js', 'sim', '--port', String(port)]);
+    expect(code).toBe(1);
+    expectOneLine(output, 'infergate sim');
+  });
+
+  it('demo', async () => {
+    const { code, output } = await exitOf(process.execPath, ['bin/infergate.js', 'demo', '--port', String(port), '--admin-port', '0']);
+    expect(code).toBe(1);
+    expectOneLine(output, 'infergate demo');
+  });
+});
+
+describe('an endpoints file that cannot be used', () => {
+  it('missing, or invalid: the gateway says which and why, and exits 1', async () => {
+    const missing = await exitOf(process.execPath, gateway('--port', '0', '--admin-port', '-1').map((a) => (a === SEED_ENDPOINTS ? '/nonexistent/endpoints.yaml' : a)));
+    expect(missing.code).toBe(1);
+    expect(missing.output).toContain('infergate gateway: --endpoints: /nonexistent/endpoints.yaml does not exist');
+    expect(missing.output).not.toMatch(/^\s+at /m);
+    const bad = join(mkdtempSync(join(tmpdir(), 'infergate-endpoints-')), 'endpoints.yaml');
+    writeFileSync(bad, 'endpoints:\n  - { port: 8000 }\n');
+    const invalid = await exitOf(process.execPath, gateway('--port', '0', '--admin-port', '-1').map((a) => (a === SEED_ENDPOINTS ? bad : a)));
+    expect(invalid.code).toBe(1);
+    expect(invalid.output).toContain(`infergate gateway: --endpoints: ${bad}`);
+    expect(invalid.output).toMatch(/address/);
+    expect(invalid.output).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('listenFailure', () => {
+  it('says a listen failure in one line, and nothing of other errors', () => {
+    const inUse = Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE', syscall: 'listen', address: '::1', port: 80 });
+    expect(listenFailure(inUse)).toBe('cannot listen on ::1:80: the address is already in use (another process listens there) (EADDRINUSE); choose another port, or stop what holds it');
+    expect(listenFailure(Object.assign(new Error('x'), { code: 'EACCES', syscall: 'listen' }), { host: '0.0.0.0', port: 80 })).toMatch(/^cannot listen on 0\.0\.0\.0:80: permission denied \(ports below 1024 need privileges\) \(EACCES\)/);
+    // Deno's own error, by its name.
+    expect(listenFailure(Object.assign(new Error('Address in use'), { name: 'AddrInUse' }), { host: '127.0.0.1', port: 8080 })).toMatch(/^cannot listen on 127\.0\.0\.1:8080: the address is already in use/);
+    // A permission error of another call (opening a file), a connect error, anything else: not a listen failure.
+    expect(listenFailure(Object.assign(new Error('x'), { code: 'EACCES', syscall: 'open' }))).toBeUndefined();
+    expect(listenFailure(Object.assign(new Error('x'), { code: 'ECONNREFUSED', syscall: 'connect' }))).toBeUndefined();
+    expect(listenFailure(new Error('boom'))).toBeUndefined();
+    expect(listenFailure(undefined)).toBeUndefined();
+  });
+});
