@@ -81,7 +81,8 @@ export async function startDenoGateway(options: DenoGatewayOptions): Promise<Run
     // proxied routes — its answers leave in one batch per turn of the event loop, which Deno.serve's cannot —
     // and Deno's node:http, fed the connection, for the rest (@hono/node-server hands Hono the socket).
     const app = createDataPlaneApp(gateway, { clientAddress: (c) => (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress });
-    const data = await listenDataPlane(gateway, app, options.port ?? 8080, options.host ?? '127.0.0.1', options.dataPlaneLimits);
+    // Deno's own Request and Response stay global: the admin API's Deno.serve takes no other.
+    const data = await listenDataPlane(gateway, app, options.port ?? 8080, options.host ?? '127.0.0.1', options.dataPlaneLimits, false);
     servers.push({ url: httpOrigin(data.host, data.port), close: () => data.close() });
     if (admin) {
       const server = serve(admin.app.fetch, options.adminPort!, admin.host);

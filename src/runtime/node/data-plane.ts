@@ -28,10 +28,22 @@ export interface DataPlaneLimits {
   drainTimeoutMs?: number;
 }
 
-export async function listenDataPlane(gateway: Gateway, app: Hono, port: number, host: string, limits: DataPlaneLimits = {}): Promise<FastListening> {
+export async function listenDataPlane(
+  gateway: Gateway,
+  app: Hono,
+  port: number,
+  host: string,
+  limits: DataPlaneLimits = {},
+  /**
+   * Whether @hono/node-server may replace the global Request and Response with its lighter ones (its default, and
+   * Node's). Deno's gateway says no: its admin API is Deno.serve, which takes only Deno's own Response.
+   */
+  overrideGlobalObjects = true,
+): Promise<FastListening> {
   // A request @hono/node-server cannot make a web Request of (a backslash in the path, a bad Host) is
   // the client's error: a 400 in the gateway's shape, not its plain-text default.
   const hono = getRequestListener(app.fetch, {
+    overrideGlobalObjects,
     errorHandler: (err) => {
       if ((err as Error)?.name === 'RequestError') return new GatewayError({ status: 400, type: 'invalid_request_error', code: 'invalid_request', message: `The request could not be read: ${(err as Error).message}.` }).toResponse();
       return gateway.unexpected(err).toResponse();
