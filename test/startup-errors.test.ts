@@ -108,6 +108,38 @@ describe('an endpoints file that cannot be used', () => {
   });
 });
 
+describe('bad values and unusable paths', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'infergate-startup-'));
+  const file = join(dir, 'a-file');
+  writeFileSync(file, 'x');
+  it.each([
+    { name: 'a port out of range', args: ['--port', '99999'], code: 2, says: '--port must be from 0 to 65535, got 99999' },
+    { name: 'a port that is not whole', args: ['--port', '1.5'], code: 2, says: '--port must be a whole number, got 1.5' },
+    { name: 'a negative timeout', args: ['--headers-timeout', '-5'], code: 2, says: '--headers-timeout must be from 1 to 2147483647, got -5' },
+    { name: 'no attempts', args: ['--max-attempts', '0'], code: 2, says: '--max-attempts must be at least 1, got 0' },
+    { name: 'a mode only the options read', args: ['--budget-failure-mode', 'Foo'], code: 2, says: '--budget-failure-mode must be FailOpen or FailClose, got "Foo"' },
+    { name: 'an empty --host', args: ['--host', ''], code: 2, says: '--host must name an address' },
+    { name: 'a host that does not resolve', args: ['--host', 'nohost.invalid'], code: 1, says: 'cannot listen on nohost.invalid:0: the host name does not resolve (ENOTFOUND)' },
+    { name: 'a directory as --scheduling-config', args: ['--scheduling-config', dir], code: 1, says: `${dir}: is a directory, not a file (EISDIR` },
+    { name: 'a file as --state-dir', args: ['--state-dir', file], code: 1, says: `${file}: exists, and is not a directory (EEXIST` },
+  ])('$name: one line, exit $code', async ({ args, code, says }) => {
+    const run = await exitOf(process.execPath, gateway(...(args.includes('--port') ? [] : ['--port', '0']), '--admin-port', '-1', ...args));
+    expect(run.code).toBe(code);
+    expect(run.output).toContain(says);
+    expect(run.output).not.toMatch(/^\s+at /m);
+  });
+
+  it('an empty variable is unset: INFERGATE_HOST= does not listen on every interface, INFERGATE_PORT= is not port 0', async () => {
+    const child = startChild(process.execPath, gateway('--admin-port', '-1', '--port', '0'), { INFERGATE_HOST: '', INFERGATE_PORT: '' }, ROOT);
+    try {
+      const [, url] = await child.waitFor(/"url":"(http:\/\/[^"]+)"/, 20_000);
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    } finally {
+      await child.stop();
+    }
+  });
+});
+
 describe('listenFailure', () => {
   it('says a listen failure in one line, and nothing of other errors', () => {
     const inUse = Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE', syscall: 'listen', address: '::1', port: 80 });

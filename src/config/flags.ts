@@ -12,7 +12,16 @@ export interface FlagDef {
   help: string;
   /** A string flag that may be given more than once: its values are collected in order (`-f a.yaml -f b.yaml`). */
   repeated?: boolean;
+  /** A number flag's bounds (inclusive), and whether it must be whole: a value outside is refused, named. */
+  min?: number;
+  max?: number;
+  integer?: boolean;
 }
+
+/** A port: 0 picks a free one. */
+export const PORT = { integer: true, min: 0, max: 65535 } as const;
+/** A duration in ms that a timer takes (setTimeout's longest delay). */
+export const TIMER_MS = { min: 1, max: 2 ** 31 - 1 } as const;
 
 export interface FlagSpec {
   [name: string]: FlagDef;
@@ -86,8 +95,9 @@ export function parseFlags<S extends FlagSpec>(args: string[], spec: S, env: Rec
   const out: Record<string, unknown> = { _: positional };
   for (const [name, def] of Object.entries(spec)) {
     const fromFlag = raw[name];
-    // An empty boolean variable (a template's unset value) is not set, as before; other values must read true/false/1/0.
-    const fromEnv = def.type === 'boolean' && env[envName(name)] === '' ? undefined : env[envName(name)];
+    // An empty variable (a template's unset value) is not set: an empty INFERGATE_HOST is not every interface, nor
+    // an empty INFERGATE_PORT port 0. Other values must read as the flag's type.
+    const fromEnv = env[envName(name)] === '' ? undefined : env[envName(name)];
     if (def.repeated) {
       out[name] = (fromFlag as string[] | undefined) ?? (fromEnv !== undefined ? [fromEnv] : def.default !== undefined ? [String(def.default)] : []);
       continue;
@@ -100,7 +110,11 @@ export function parseFlags<S extends FlagSpec>(args: string[], spec: S, env: Rec
     const source = fromFlag !== undefined ? `--${name}` : `${envName(name)} (--${name})`;
     if (def.type === 'number') {
       const n = Number(given);
-      if (!Number.isFinite(n)) throw new FlagError(`${source} must be a number, got "${given}"`);
+      if (!Number.isFinite(n) || (typeof given === 'string' && given.trim() === '')) throw new FlagError(`${source} must be a number, got "${given}"`);
+      if (def.integer && !Number.isInteger(n)) throw new FlagError(`${source} must be a whole number, got ${given}`);
+      if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) {
+        throw new FlagError(`${source} must be ${def.max === undefined ? `at least ${def.min}` : def.min === undefined ? `at most ${def.max}` : `from ${def.min} to ${def.max}`}, got ${given}`);
+      }
       out[name] = n;
     } else if (def.type === 'boolean') {
       out[name] = given === true || parseBoolean(given, source);

@@ -11,6 +11,8 @@ const LISTEN_FAILURES: Record<string, string> = {
   EACCES: 'permission denied (ports below 1024 need privileges)',
   EADDRNOTAVAIL: 'the address is not one of this machine’s',
   AddrNotAvailable: 'the address is not one of this machine’s',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name does not resolve (the resolver did not answer)',
 };
 
 /**
@@ -21,9 +23,31 @@ const LISTEN_FAILURES: Record<string, string> = {
 export function listenFailure(err: unknown, at?: { host?: string; port?: number }): string | undefined {
   const e = err as { code?: unknown; name?: unknown; address?: unknown; port?: unknown; syscall?: unknown } | undefined;
   const key = typeof e?.code === 'string' && e.code in LISTEN_FAILURES ? e.code : typeof e?.name === 'string' && e.name in LISTEN_FAILURES ? e.name : undefined;
-  if (key === undefined || (e?.syscall !== undefined && e.syscall !== 'listen' && e.syscall !== 'bind')) return undefined;
+  const resolving = e?.syscall === 'getaddrinfo';
+  if (key === undefined || (e?.syscall !== undefined && e.syscall !== 'listen' && e.syscall !== 'bind' && !resolving)) return undefined;
   const port = typeof e?.port === 'number' ? e.port : at?.port;
-  const host = typeof e?.address === 'string' ? e.address : (at?.host ?? '');
+  const host = typeof e?.address === 'string' ? e.address : resolving && typeof (e as { hostname?: unknown }).hostname === 'string' ? (e as { hostname: string }).hostname : (at?.host ?? '');
   const where = port !== undefined ? ` on ${host}:${port}` : '';
-  return `cannot listen${where}: ${LISTEN_FAILURES[key]} (${key}); choose another port, or stop what holds it`;
+  const what = resolving ? 'give an address or a name this machine resolves (--host)' : 'choose another port, or stop what holds it';
+  return `cannot listen${where}: ${LISTEN_FAILURES[key]} (${key}); ${what}`;
+}
+
+/**
+ * A file the command was given that cannot be used as one (a directory, a
+ * path through a file, no permission), said in one line; undefined for any
+ * other error.
+ */
+export function fileFailure(err: unknown): string | undefined {
+  const e = err as { code?: unknown; path?: unknown; syscall?: unknown } | undefined;
+  const why: Record<string, string> = {
+    EISDIR: 'is a directory, not a file',
+    ENOTDIR: 'a part of the path is a file, not a directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    ENOENT: 'does not exist',
+    ELOOP: 'too many symbolic links',
+    EEXIST: 'exists, and is not a directory',
+  };
+  if (typeof e?.code !== 'string' || !(e.code in why) || typeof e.path !== 'string' || e.syscall === 'listen' || e.syscall === 'connect') return undefined;
+  return `${e.path}: ${why[e.code]} (${e.code}${typeof e.syscall === 'string' ? `, ${e.syscall}` : ''})`;
 }

@@ -3,7 +3,7 @@
  * stream endpoint snapshots (EndpointService: Connect, gRPC-Web, and plain
  * gRPC over h2c on the same port), behind `--token` when given.
  */
-import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
+import { commandFlags, FlagError, type FlagSpec, PORT } from '../../config/flags.ts';
 import { engineMismatch } from '../../config/gateway-flags.ts';
 import { listenFailure } from '../../config/listen-failure.ts';
 import { environment, listenWithGrpc, readFileText, waitForShutdown, watchFile } from '../../runtime/node/index.ts';
@@ -16,17 +16,17 @@ import { KvEventsCollector } from '../../kvevents/collector.ts';
 
 export const agentFlags = {
   endpoints: { type: 'string', help: 'endpoints file (YAML/JSON): model-server pods and their labels; re-read on change' },
-  port: { type: 'number', default: 9090, help: 'port for EndpointService (HTTP/1.1 and h2c)' },
+  port: { type: 'number', ...PORT, default: 9090, help: 'port for EndpointService (HTTP/1.1 and h2c)' },
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 in a container)' },
   token: { type: 'string', help: "bearer token required on EndpointService, KvIndexService and /debug/* (they name every pod); the gateways send it with --agent-token" },
-  'scrape-interval': { type: 'number', default: 50, help: 'ms between scrapes of each pod' },
+  'scrape-interval': { type: 'number', min: 1, default: 50, help: 'ms between scrapes of each pod' },
   'engine-mismatch': { type: 'string', default: 'not-ready', help: 'a pod whose /metrics are another engine\'s than its endpoint says: not-ready (out of the candidates) or ready (only reported as its last error)' },
   'scrape-timeout': { type: 'number', default: 0, help: 'ms before a scrape is abandoned (0: 4 × interval, at least 200)' },
   'failure-threshold': { type: 'number', default: 3, help: 'failed scrapes in a row before a pod reads not ready' },
   'metrics-path': { type: 'string', default: '/metrics', help: 'path of the Prometheus metrics on each pod' },
   'kv-events': { type: 'boolean', default: false, help: "subscribe to the pods' KV events (ZMQ) and serve KvIndexService" },
-  'kv-events-port': { type: 'number', default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (llm-d's socketPort)" },
-  'kv-events-replay-port': { type: 'number', default: 0, help: "pods' replay ROUTER port when their entry names none (0: no replay)" },
+  'kv-events-port': { type: 'number', integer: true, min: 1, max: 65535, default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (llm-d's socketPort)" },
+  'kv-events-replay-port': { type: 'number', ...PORT, default: 0, help: "pods' replay ROUTER port when their entry names none (0: no replay)" },
   'kv-events-topic': { type: 'string', default: '', help: 'ZMQ topic prefix to subscribe to ("" takes all; llm-d uses kv@)' },
   kubernetes: { type: 'boolean', help: 'discover the pods of every InferencePool from the Kubernetes API instead of --endpoints' },
   namespace: { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
@@ -40,7 +40,7 @@ export async function run(args: string[]): Promise<number> {
     check(f) {
       if (!f.endpoints && !f.kubernetes) throw new FlagError('--endpoints (or --kubernetes) is required');
       if (f.endpoints && f.kubernetes) throw new FlagError('give --endpoints or --kubernetes, not both');
-      if (f['scrape-interval'] < 1) throw new FlagError('--scrape-interval must be at least 1 ms');
+      if (f.host.trim() === '') throw new FlagError('--host must name an address: 127.0.0.1 (the default), or 0.0.0.0 for every interface');
       engineMismatch(f['engine-mismatch']);
     },
   });

@@ -3,7 +3,7 @@
  * seed use cases, and a gateway in front of them configured from
  * examples/seed-use-cases.yaml and examples/seed-endpoints.yaml.
  */
-import { commandFlags, type FlagSpec } from '../../config/flags.ts';
+import { commandFlags, type FlagSpec, PORT } from '../../config/flags.ts';
 import { listenFailure } from '../../config/listen-failure.ts';
 import { environment, readTextFile, waitForShutdown } from '../../runtime/node/index.ts';
 import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
@@ -20,8 +20,8 @@ export const demoPools: Record<string, { model: string; loras: string[] }> = {
 const flags = {
   manifests: { type: 'string', default: 'examples/seed-use-cases.yaml', help: 'routing manifests' },
   endpoints: { type: 'string', default: 'examples/seed-endpoints.yaml', help: 'endpoints file; each entry becomes a simulated pod on its port' },
-  port: { type: 'number', default: 8080, help: 'gateway port' },
-  'admin-port': { type: 'number', default: 8081, help: 'admin API port (loopback only, no token)' },
+  port: { type: 'number', ...PORT, default: 8080, help: 'gateway port' },
+  'admin-port': { type: 'number', ...PORT, default: 8081, help: 'admin API port (loopback only, no token)' },
   'time-scale': { type: 'number', default: 1, help: 'simulated pods run this much slower (0.1 = ten times faster)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;

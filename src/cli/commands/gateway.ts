@@ -5,7 +5,7 @@ import { commandFlags, FlagError } from '../../config/flags.ts';
 import { adminToken, engineMismatch, gatewayFlags, gatewayOptions, workerCount } from '../../config/gateway-flags.ts';
 import { cpuCount, environment, readFileText, waitForShutdown } from '../../runtime/node/index.ts';
 import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
-import { listenFailure } from '../../config/listen-failure.ts';
+import { fileFailure, listenFailure } from '../../config/listen-failure.ts';
 
 export { gatewayFlags };
 
@@ -17,6 +17,7 @@ export async function run(args: string[]): Promise<number> {
       if (f.kubernetes && (f.manifests || f.endpoints || f['state-dir'])) throw new FlagError('--kubernetes takes routes and pods from the cluster: drop --manifests, --endpoints and --state-dir (--agent URL may name an agent that runs --kubernetes)');
       if (f.kubernetes && f.workers !== '1') throw new FlagError('--kubernetes runs one process a replica: scale with Deployment replicas, not --workers');
       if (!f.kubernetes && (f.namespace || f['gateway-class'] || f['lease-namespace'])) throw new FlagError('--namespace, --gateway-class and --lease-namespace need --kubernetes');
+      if (f.host.trim() === '') throw new FlagError('--host must name an address: 127.0.0.1 (the default), or 0.0.0.0 for every interface');
     },
   });
   if (typeof flags === 'number') return flags;
@@ -46,9 +47,14 @@ export async function run(args: string[]): Promise<number> {
       console.error(`infergate gateway: ${err.message}`);
       return 1;
     }
-    const listen = listenFailure(err);
-    if (listen) {
-      console.error(`infergate gateway: ${listen}`);
+    // A flag value only the options' reading refuses (a mode, a store URL): as any bad flag, exit 2.
+    if (err instanceof FlagError) {
+      console.error(`infergate gateway: ${err.message}`);
+      return 2;
+    }
+    const oneLine = listenFailure(err, flags) ?? fileFailure(err);
+    if (oneLine) {
+      console.error(`infergate gateway: ${oneLine}`);
       return 1;
     }
     throw err;

@@ -2,7 +2,7 @@
  * `infergate sim`: N simulated vLLM pods in one process, on ports port..port+N-1.
  * Every flag can also be set as INFERGATE_SIM_<FLAG> (`--max-loras` ↔ INFERGATE_SIM_MAX_LORAS).
  */
-import { commandFlags, usage, type FlagSpec } from '../../config/flags.ts';
+import { commandFlags, usage, type FlagSpec, PORT } from '../../config/flags.ts';
 import { listenFailure } from '../../config/listen-failure.ts';
 import { environment, waitForShutdown } from '../../runtime/node/index.ts';
 import type { SimulatorOptions } from '../../sim/index.ts';
@@ -10,7 +10,7 @@ import { startSimulator } from '../../runtime/node/index.ts';
 
 const spec = {
   pods: { type: 'number', default: 1, help: 'number of simulated pods' },
-  port: { type: 'number', default: 8000, help: 'port of the first pod (pod i gets port+i; 0 = free ports)' },
+  port: { type: 'number', ...PORT, default: 8000, help: 'port of the first pod (pod i gets port+i; 0 = free ports)' },
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on' },
   model: { type: 'string', default: 'meta-llama/Llama-3.1-8B-Instruct', help: 'served base model name' },
   lora: { type: 'string', default: '', help: 'LoRA adapters registered on every pod, comma-separated' },

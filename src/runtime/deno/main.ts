@@ -8,7 +8,7 @@ import { commandFlags, FlagError } from '../../config/flags.ts';
 import { adminToken, gatewayFlags, gatewayOptions } from '../../config/gateway-flags.ts';
 import { deno } from './api.ts';
 import { DenoConfigError, startDenoGateway } from './gateway.ts';
-import { listenFailure } from '../../config/listen-failure.ts';
+import { fileFailure, listenFailure } from '../../config/listen-failure.ts';
 import { readFileText } from './files.ts';
 
 /** Resolves on SIGINT or SIGTERM. */
@@ -36,6 +36,7 @@ export async function main(args: string[]): Promise<number> {
       if (f.kubernetes) {
         throw new FlagError('--kubernetes: the Kubernetes source uses @kubernetes/client-node, which runs on Node only (infergate gateway --kubernetes); on Deno give --manifests and --endpoints, or --agent URL of an agent started with --kubernetes');
       }
+      if (f.host.trim() === '') throw new FlagError('--host must name an address: 127.0.0.1 (the default), or 0.0.0.0 for every interface');
       if (f.workers.trim() !== '1') {
         throw new FlagError(`--workers ${f.workers}: several data-plane processes need node:cluster, so only Node has them (infergate gateway --workers N); on Deno run one gateway per core behind a load balancer`);
       }
@@ -58,13 +59,23 @@ export async function main(args: string[]): Promise<number> {
       console.error(`infergate gateway (deno): ${err.message}`);
       return 1;
     }
-    const listen = listenFailure(err);
-    if (listen) {
-      console.error(`infergate gateway (deno): ${listen}`);
+    if (err instanceof FlagError) {
+      console.error(`infergate gateway (deno): ${err.message}`);
+      return 2;
+    }
+    const oneLine = listenFailure(err, flags) ?? fileFailure(err) ?? denoFailure(err);
+    if (oneLine) {
+      console.error(`infergate gateway (deno): ${oneLine}`);
       return 1;
     }
     throw err;
   }
+}
+
+/** Deno's own errors a user's setup causes (a permission not granted, a directory given as a file): their message is one line that says what to do. */
+function denoFailure(err: unknown): string | undefined {
+  const name = (err as Error | undefined)?.name;
+  return name !== undefined && ['NotCapable', 'PermissionDenied', 'IsADirectory', 'NotADirectory', 'NotFound'].includes(name) ? (err as Error).message : undefined;
 }
 
 if ((import.meta as { main?: boolean }).main) deno().exit(await main(deno().args));

@@ -12,7 +12,10 @@ export async function readFileText(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return undefined;
+    // Node's error for a directory names no path: the caller's message needs it.
+    if (e.path === undefined) e.path = path;
     throw err;
   }
 }
