@@ -140,6 +140,31 @@ describe('bad values and unusable paths', () => {
   });
 });
 
+describe('small things a user types', () => {
+  it('`key` prints an entry the gateway reads back as written, whatever the tenant looks like', async () => {
+    const { parseApiKeys } = await import('../src/config/api-keys-file.ts');
+    for (const tenant of ['123', 'true', '#team', '*x', '[a']) {
+      const out = (await exitOf(process.execPath, ['bin/infergate.js', 'key', '--tenant', tenant])).output;
+      const entry = out.slice(out.indexOf('  - name:'));
+      const parsed = parseApiKeys(`keys:\n${entry}`, 'keys.yaml');
+      expect(parsed.ok, JSON.stringify(parsed)).toBe(true);
+      const key = /^(sk-ig-\S+)$/m.exec(out)![1]!;
+      if (parsed.ok) expect(parsed.keys.authenticate(`Bearer ${key}`).tenant).toBe(tenant);
+    }
+  });
+
+  it('an empty --token-file is refused, not read as "no token"; --agent and --endpoints together are refused', async () => {
+    const empty = join(mkdtempSync(join(tmpdir(), 'infergate-token-')), 'token');
+    writeFileSync(empty, '\n');
+    const run = await exitOf(process.execPath, gateway('--port', '0', '--admin-port', '0', '--token-file', empty));
+    expect(run.code).toBe(1);
+    expect(run.output).toContain(`--token-file ${empty} is empty`);
+    const both = await exitOf(process.execPath, gateway('--port', '0', '--admin-port', '-1', '--agent', 'http://127.0.0.1:9'));
+    expect(both.code).toBe(2);
+    expect(both.output).toContain('not both');
+  });
+});
+
 describe('listenFailure', () => {
   it('says a listen failure in one line, and nothing of other errors', () => {
     const inUse = Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE', syscall: 'listen', address: '::1', port: 80 });

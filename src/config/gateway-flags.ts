@@ -63,7 +63,10 @@ export async function adminToken(
 ): Promise<{ token?: string } | { error: string }> {
   if (flags.token || !flags['token-file']) return { token: flags.token || undefined };
   const text = await readFileText(flags['token-file']);
-  return text === undefined ? { error: `--token-file ${flags['token-file']} does not exist` } : { token: text.trim() };
+  if (text === undefined) return { error: `--token-file ${flags['token-file']} does not exist` };
+  // An empty file is not "no token": the admin API would be served to anyone, silently.
+  if (text.trim() === '') return { error: `--token-file ${flags['token-file']} is empty: put the admin token in it, or drop --token-file to serve the admin API without one (on loopback only)` };
+  return { token: text.trim() };
 }
 
 /** `--workers`: a whole number of at least 1, or "auto" (one per CPU: `cpus`). */

@@ -17,6 +17,7 @@ export async function run(args: string[]): Promise<number> {
       if (f.kubernetes && (f.manifests || f.endpoints || f['state-dir'])) throw new FlagError('--kubernetes takes routes and pods from the cluster: drop --manifests, --endpoints and --state-dir (--agent URL may name an agent that runs --kubernetes)');
       if (f.kubernetes && f.workers !== '1') throw new FlagError('--kubernetes runs one process a replica: scale with Deployment replicas, not --workers');
       if (!f.kubernetes && (f.namespace || f['gateway-class'] || f['lease-namespace'])) throw new FlagError('--namespace, --gateway-class and --lease-namespace need --kubernetes');
+      if (f.agent && f.endpoints) throw new FlagError('give --endpoints FILE (scrape the pods here) or --agent URL (follow an agent), not both');
       if (f.host.trim() === '') throw new FlagError('--host must name an address: 127.0.0.1 (the default), or 0.0.0.0 for every interface');
     },
   });

@@ -27,6 +27,7 @@ export async function run(args: string[]): Promise<number> {
   const key = `sk-ig-${btoa(String.fromCharCode(...random)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
   const name = flags.name || `${flags.tenant}-${new Date().toISOString().slice(0, 10)}`;
   console.log(`# the key, for the client (shown once; the gateway keeps only its SHA-256):\n${key}\n`);
-  console.log(`# the entry for the --api-keys file, under "keys:":\n  - name: ${name}\n    tenant: ${flags.tenant}\n    sha256: ${keyDigest(key)}`);
+  // Quoted: a tenant such as 123, true or #a would otherwise read back as a number, a boolean or a comment.
+  console.log(`# the entry for the --api-keys file, under "keys:":\n  - name: ${JSON.stringify(name)}\n    tenant: ${JSON.stringify(flags.tenant)}\n    sha256: ${keyDigest(key)}`);
   return 0;
 }

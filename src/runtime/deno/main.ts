@@ -36,6 +36,7 @@ export async function main(args: string[]): Promise<number> {
       if (f.kubernetes) {
         throw new FlagError('--kubernetes: the Kubernetes source uses @kubernetes/client-node, which runs on Node only (infergate gateway --kubernetes); on Deno give --manifests and --endpoints, or --agent URL of an agent started with --kubernetes');
       }
+      if (f.agent && f.endpoints) throw new FlagError('give --endpoints FILE (scrape the pods here) or --agent URL (follow an agent), not both');
       if (f.host.trim() === '') throw new FlagError('--host must name an address: 127.0.0.1 (the default), or 0.0.0.0 for every interface');
       if (f.workers.trim() !== '1') {
         throw new FlagError(`--workers ${f.workers}: several data-plane processes need node:cluster, so only Node has them (infergate gateway --workers N); on Deno run one gateway per core behind a load balancer`);
