@@ -165,6 +165,31 @@ describe('small things a user types', () => {
   });
 });
 
+describe('admin commands against the wrong address', () => {
+  it('nothing listening, or a server that is not infergate: one line that says what to check, exit 1', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const free = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const none = await exitOf(process.execPath, ['bin/infergate.js', 'get', 'routes', '--server', `http://127.0.0.1:${free}`]);
+    expect(none.code).toBe(1);
+    expect(none.output).toContain(`http://127.0.0.1:${free}: cannot reach the admin API`);
+    const { createServer: createHttpServer } = await import('node:http');
+    const other = createHttpServer((_req, res) => res.writeHead(404).end('not here'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      for (const args of [['get', 'routes'], ['describe', 'inferencepools'], ['apply', '-f', SEED_MANIFESTS]]) {
+        const run = await exitOf(process.execPath, ['bin/infergate.js', ...args, '--server', url]);
+        expect(run.code, args.join(' ')).toBe(1);
+        expect(run.output).toContain(`${url}: HTTP 404 — this does not look like infergate's admin API`);
+      }
+    } finally {
+      other.close();
+    }
+  });
+});
+
 describe('listenFailure', () => {
   it('says a listen failure in one line, and nothing of other errors', () => {
     const inUse = Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE', syscall: 'listen', address: '::1', port: 80 });

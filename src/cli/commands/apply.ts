@@ -16,7 +16,7 @@ import { formatProblem } from '../../routing/problems.ts';
 import { ObjectChange, ValidationProblemsSchema } from '../../gen/infergate/v1/routing_pb.ts';
 import { tableToWire } from '../../control/table-wire.ts';
 import { objectToWire } from '../../control/manifest-wire.ts';
-import { adminClients, adminFlags } from '../../rpc/admin-client.ts';
+import { adminClients, adminError, adminFlags } from '../../rpc/admin-client.ts';
 
 export const applyFlags = {
   // Repeatable, as kubectl's -f: every file given is applied, as one table (a second -f adds, never replaces).
@@ -96,10 +96,8 @@ export async function run(args: string[]): Promise<number> {
       console.error('error: the gateway rejected the routing table; nothing was applied');
       for (const p of problems) console.error(`  ${formatProblem(p)}`);
       if (!problems.length) console.error(`  ${e.rawMessage}`);
-    } else if (e.code === Code.Unauthenticated || e.code === Code.FailedPrecondition) {
-      console.error(`error: ${e.rawMessage}`);
     } else {
-      console.error(`error: ${flags.server}: ${e.rawMessage} (${Code[e.code]})`);
+      console.error(`error: ${adminError(flags.server, err)}`);
     }
     return 1;
   }

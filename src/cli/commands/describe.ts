@@ -4,11 +4,10 @@
  * applied, the status (conditions, and per parent for routes and pools), the
  * warnings about its fields, and the events of its applies.
  */
-import { ConnectError, Code } from '@connectrpc/connect';
 import { stringify as toYaml } from 'yaml';
 import { commandFlags, FlagError } from '../../config/flags.ts';
 import { environment, readFileText } from '../../runtime/node/index.ts';
-import { adminClients } from '../../rpc/admin-client.ts';
+import { adminClients, adminError } from '../../rpc/admin-client.ts';
 import { storedFromWire } from '../../control/manifest-wire.ts';
 import type { StoredObject } from '../../routing/object-store.ts';
 import { age, RESOURCES, resourceFor, specOf } from '../resources.ts';
@@ -85,8 +84,7 @@ export async function run(args: string[]): Promise<number> {
     console.log(objects.map((o) => describeObject(o, now)).join('\n\n\n'));
     return 0;
   } catch (err) {
-    const e = ConnectError.from(err);
-    console.error(`error: ${flags.server}: ${e.rawMessage}${e.code === Code.Unauthenticated ? '' : ` (${Code[e.code]})`}`);
+    console.error(`error: ${adminError(flags.server, err)}`);
     return 1;
   }
 }

@@ -11,11 +11,10 @@
  *   NAME when one is given (`endpoints NAME`: pool NAME's); `-o json|yaml`
  *   gives the view's array (`models`: `{models, rewrites}`).
  */
-import { ConnectError, Code } from '@connectrpc/connect';
 import { stringify as toYaml } from 'yaml';
 import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
 import { environment, readFileText } from '../../runtime/node/index.ts';
-import { adminClients, adminFlags } from '../../rpc/admin-client.ts';
+import { adminClients, adminError, adminFlags } from '../../rpc/admin-client.ts';
 import { tableFromWire } from '../../control/table-wire.ts';
 import { storedFromWire } from '../../control/manifest-wire.ts';
 import { wirePool } from '../../endpoints/wire.ts';
@@ -235,8 +234,7 @@ export async function run(args: string[]): Promise<number> {
     console.log(formatTable(['POOL', 'ENDPOINT', 'READY', 'ENGINE', 'WAITING', 'RUNNING', 'KV', 'ADAPTERS', 'SCRAPED', 'LAST ERROR', ...(flags.output === 'wide' ? ['MODELS'] : [])], rows));
     return 0;
   } catch (err) {
-    const e = ConnectError.from(err);
-    console.error(`error: ${flags.server}: ${e.rawMessage}${e.code === Code.Unauthenticated ? '' : ` (${Code[e.code]})`}`);
+    console.error(`error: ${adminError(flags.server, err)}`);
     return 1;
   }
 }
