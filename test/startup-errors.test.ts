@@ -165,6 +165,25 @@ describe('small things a user types', () => {
   });
 });
 
+describe('no usable kubeconfig', () => {
+  const home = mkdtempSync(join(tmpdir(), 'infergate-home-'));
+  it.each([
+    { name: 'KUBECONFIG names no file', env: { KUBECONFIG: '/nonexistent/kubeconfig' }, says: 'cannot load the kubeconfig (KUBECONFIG=/nonexistent/kubeconfig): ENOENT' },
+    // client-node then falls back to http://localhost:8080: no cluster, not one to retry forever.
+    { name: 'nothing configured', env: { KUBECONFIG: undefined }, says: 'no Kubernetes cluster configured' },
+  ])('$name: gateway --kubernetes says so in one line and exits 1', async ({ env, says }) => {
+    const child = startChild(process.execPath, ['bin/infergate.js', 'gateway', '--kubernetes', '--port', '0', '--admin-port', '-1'], { HOME: home, KUBERNETES_SERVICE_HOST: undefined, ...env }, ROOT);
+    try {
+      const code = await new Promise<number | null>((resolve) => child.process.once('exit', (c) => resolve(c)));
+      expect(code).toBe(1);
+      expect(child.output()).toContain(`infergate gateway: ${says}`);
+      expect(child.output()).not.toMatch(/^\s+at /m);
+    } finally {
+      await child.stop();
+    }
+  });
+});
+
 describe('admin commands against the wrong address', () => {
   it('nothing listening, or a server that is not infergate: one line that says what to check, exit 1', async () => {
     const closed = createServer();

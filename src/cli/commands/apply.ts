@@ -24,7 +24,7 @@ export const applyFlags = {
   ...adminFlags,
   'dry-run': { type: 'boolean', help: 'validate on the server, change nothing' },
   'allow-empty': { type: 'boolean', help: 'apply even when the manifests hold no routing object (clears the routing table)' },
-  'expected-version': { type: 'number', default: -1, help: 'apply only if the active version is this one (-1: any)' },
+  'expected-version': { type: 'number', integer: true, min: -1, max: Number.MAX_SAFE_INTEGER, default: -1, help: 'apply only if the active version is this one (-1: any)' },
   help: { type: 'boolean', help: 'show this help' },
 } satisfies FlagSpec;
 

@@ -23,6 +23,7 @@ import {
   type KubernetesObject,
   type V1Lease,
 } from '@kubernetes/client-node';
+import { ConfigError } from '../../gateway/assemble.ts';
 import { KubeConflictError, apiVersionOf, type Informer, type InformerHandlers, type KubeObject, type KubernetesPort, type LeaseRecord, type ResourceType, type WatchOptions } from '../../kubernetes/port.ts';
 
 export interface NodeKubernetesOptions {
@@ -34,9 +35,19 @@ export interface NodeKubernetesOptions {
 /** The kubeconfig: `text` (YAML) when given, else KUBECONFIG / ~/.kube/config / the in-cluster service account. */
 export function loadKubeConfig(text?: string): KubeConfig {
   const kc = new KubeConfig();
-  if (text) kc.loadFromString(text);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new Error('no Kubernetes cluster configured: set KUBECONFIG, or run in a pod with a service account');
+  try {
+    if (text) kc.loadFromString(text);
+    else kc.loadFromDefault();
+  } catch (err) {
+    // A KUBECONFIG that names no file, a directory or no YAML: said in one line, as kubectl does.
+    throw new ConfigError(`cannot load the kubeconfig${text ? '' : process.env.KUBECONFIG ? ` (KUBECONFIG=${process.env.KUBECONFIG})` : ''}: ${(err as Error).message.split('\n')[0]}`, []);
+  }
+  const cluster = kc.getCurrentCluster();
+  // With nothing configured, client-node falls back to http://localhost:8080 (the API server's insecure port,
+  // gone since Kubernetes 1.20): that is no cluster, not one to retry forever.
+  if (!cluster || (cluster.name === 'cluster' && cluster.server === 'http://localhost:8080')) {
+    throw new ConfigError('no Kubernetes cluster configured: set KUBECONFIG (or ~/.kube/config), or run in a pod with a service account', []);
+  }
   return kc;
 }
 
