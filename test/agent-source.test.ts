@@ -104,12 +104,18 @@ describe('AgentEndpointSource (gateway side of a remote agent)', () => {
     }
   });
 
-  it('is not ready while the agent cannot be reached', async () => {
-    const source = await createEndpointSource({ agentUrl: 'http://127.0.0.1:1' });
+  it('is not ready while the agent cannot be reached, and says so in the log once', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const source = await createEndpointSource({ agentUrl: 'http://127.0.0.1:1', log: (l) => lines.push(l) });
     try {
       await sleep(200);
       expect(source.notReadyReason()).toMatch(/agent http:\/\/127.0.0.1:1/);
       expect(source.snapshot(POOL).endpoints).toEqual([]);
+      // A wrong --agent URL is not silent: one warning per pool, not one per retry.
+      await sleep(1500);
+      const said = lines.filter((l) => l.msg === 'agent not reachable; retrying');
+      expect(said).toHaveLength(1);
+      expect(said[0]).toMatchObject({ level: 'warn', agent: 'http://127.0.0.1:1', pool: POOL.name });
     } finally {
       source.close();
     }

@@ -36,6 +36,8 @@ interface Subscription {
   lastError?: string;
   closed: boolean;
   attempt?: AbortController;
+  /** That the agent could not be reached was logged (once, until it is). */
+  unreachableSaid?: boolean;
 }
 
 export class AgentEndpointSource implements EndpointSource {
@@ -138,6 +140,7 @@ export class AgentEndpointSource implements EndpointSource {
         for await (const msg of stream) {
           const now = this.#o.now();
           if (!sub.connected) this.#o.log({ level: 'info', msg: 'agent stream connected', pool: sub.pool.name, agent: this.#o.agentUrl });
+          sub.unreachableSaid = false;
           sub.connected = true;
           sub.lastError = undefined;
           sub.lastMessageAt = now;
@@ -154,6 +157,11 @@ export class AgentEndpointSource implements EndpointSource {
         sub.lastError = attempt.signal.aborted ? `no message for ${this.#o.staleAfterMs} ms` : ConnectError.from(err).rawMessage;
       }
       if (sub.connected) this.#o.log({ level: 'warn', msg: 'agent stream lost', pool: sub.pool.name, agent: this.#o.agentUrl, error: sub.lastError });
+      // Never reached: said once (a wrong --agent URL, an agent not up yet), not at every retry.
+      else if (failures === 0 && !sub.unreachableSaid) {
+        sub.unreachableSaid = true;
+        this.#o.log({ level: 'warn', msg: 'agent not reachable; retrying', pool: sub.pool.name, agent: this.#o.agentUrl, error: sub.lastError });
+      }
       sub.connected = false;
       const ceiling = Math.min(this.#o.backoffMaxMs, this.#o.backoffInitialMs * 2 ** failures++);
       await sleep(ceiling * (0.5 + this.#o.random() * 0.5), () => sub.closed);
