@@ -35,7 +35,7 @@ export const gatewayFlags = {
   'send-timeout': { type: 'number', ...TIMER_MS, default: 60_000, help: "ms a client that does not read its answer may hold it (between two writes that complete; nginx's send_timeout); then the connection is closed" },
   'drain-timeout': { type: 'number', min: 0, max: 2 ** 31 - 1, default: 110_000, help: 'on SIGTERM/SIGINT, ms the data plane lets requests under way finish (idle connections close at once; new ones are refused)' },
   'kv-events': { type: 'boolean', default: false, help: "precise prefix routing: subscribe to the pods' KV events (embedded agent) or follow the agent's index (--agent); for profiles with precise-prefix-cache plugins" },
-  'kv-events-port': { type: 'number', integer: true, min: 1, max: 65535, default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (embedded agent)" },
+  'kv-events-port': { type: 'number', ...PORT, min: 1, default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (embedded agent)" },
   'kv-events-replay-port': { type: 'number', ...PORT, default: 0, help: "pods' replay port when their entry names none (0: no replay; embedded agent)" },
   'kv-events-topic': { type: 'string', default: '', help: 'ZMQ topic prefix to subscribe to (embedded agent)' },
   tokenizer: { type: 'string', help: "with --kv-events: a tokenizer.json to compute token ids with in the gateway (tokenizer_config.json beside it: the chat template) instead of the pods' /tokenize" },

@@ -21,16 +21,28 @@ const LISTEN_FAILURES: Record<string, string> = {
  * for an error that does not say.
  */
 export function listenFailure(err: unknown, at?: { host?: string; port?: number }): string | undefined {
-  const e = err as { code?: unknown; name?: unknown; address?: unknown; port?: unknown; syscall?: unknown } | undefined;
+  const e = err as { code?: unknown; name?: unknown; address?: unknown; hostname?: unknown; port?: unknown; syscall?: unknown } | undefined;
   const key = typeof e?.code === 'string' && e.code in LISTEN_FAILURES ? e.code : typeof e?.name === 'string' && e.name in LISTEN_FAILURES ? e.name : undefined;
   const resolving = e?.syscall === 'getaddrinfo';
   if (key === undefined || (e?.syscall !== undefined && e.syscall !== 'listen' && e.syscall !== 'bind' && !resolving)) return undefined;
   const port = typeof e?.port === 'number' ? e.port : at?.port;
-  const host = typeof e?.address === 'string' ? e.address : resolving && typeof (e as { hostname?: unknown }).hostname === 'string' ? (e as { hostname: string }).hostname : (at?.host ?? '');
+  const named = resolving ? e?.hostname : e?.address;
+  const host = typeof named === 'string' ? named : (at?.host ?? '');
   const where = port !== undefined ? ` on ${host}:${port}` : '';
   const what = resolving ? 'give an address or a name this machine resolves (--host)' : 'choose another port, or stop what holds it';
   return `cannot listen${where}: ${LISTEN_FAILURES[key]} (${key}); ${what}`;
 }
+
+/** What each file failure means. */
+const FILE_FAILURES: Record<string, string> = {
+  EISDIR: 'is a directory, not a file',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'does not exist',
+  ELOOP: 'too many symbolic links',
+  EEXIST: 'exists, and is not a directory',
+};
 
 /**
  * A file the command was given that cannot be used as one (a directory, a
@@ -39,15 +51,11 @@ export function listenFailure(err: unknown, at?: { host?: string; port?: number 
  */
 export function fileFailure(err: unknown): string | undefined {
   const e = err as { code?: unknown; path?: unknown; syscall?: unknown } | undefined;
-  const why: Record<string, string> = {
-    EISDIR: 'is a directory, not a file',
-    ENOTDIR: 'a part of the path is a file, not a directory',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    ENOENT: 'does not exist',
-    ELOOP: 'too many symbolic links',
-    EEXIST: 'exists, and is not a directory',
-  };
-  if (typeof e?.code !== 'string' || !(e.code in why) || typeof e.path !== 'string' || e.syscall === 'listen' || e.syscall === 'connect') return undefined;
-  return `${e.path}: ${why[e.code]} (${e.code}${typeof e.syscall === 'string' ? `, ${e.syscall}` : ''})`;
+  if (typeof e?.code !== 'string' || !(e.code in FILE_FAILURES) || typeof e.path !== 'string' || e.syscall === 'listen' || e.syscall === 'connect') return undefined;
+  return `${e.path}: ${FILE_FAILURES[e.code]} (${e.code}${typeof e.syscall === 'string' ? `, ${e.syscall}` : ''})`;
+}
+
+/** A startup error a user's setup causes — a server that cannot listen, a file that cannot be used — in one line. */
+export function startupFailure(err: unknown, at?: { host?: string; port?: number }): string | undefined {
+  return listenFailure(err, at) ?? fileFailure(err);
 }

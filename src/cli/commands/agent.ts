@@ -25,7 +25,7 @@ export const agentFlags = {
   'failure-threshold': { type: 'number', default: 3, help: 'failed scrapes in a row before a pod reads not ready' },
   'metrics-path': { type: 'string', default: '/metrics', help: 'path of the Prometheus metrics on each pod' },
   'kv-events': { type: 'boolean', default: false, help: "subscribe to the pods' KV events (ZMQ) and serve KvIndexService" },
-  'kv-events-port': { type: 'number', integer: true, min: 1, max: 65535, default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (llm-d's socketPort)" },
+  'kv-events-port': { type: 'number', ...PORT, min: 1, default: 5557, help: "pods' KV-event PUB port when their entry names no kvEventsEndpoint (llm-d's socketPort)" },
   'kv-events-replay-port': { type: 'number', ...PORT, default: 0, help: "pods' replay ROUTER port when their entry names none (0: no replay)" },
   'kv-events-topic': { type: 'string', default: '', help: 'ZMQ topic prefix to subscribe to ("" takes all; llm-d uses kv@)' },
   kubernetes: { type: 'boolean', help: 'discover the pods of every InferencePool from the Kubernetes API instead of --endpoints' },

@@ -4,7 +4,7 @@
  * examples/seed-use-cases.yaml and examples/seed-endpoints.yaml.
  */
 import { commandFlags, type FlagSpec, PORT } from '../../config/flags.ts';
-import { listenFailure } from '../../config/listen-failure.ts';
+import { startupFailure } from '../../config/listen-failure.ts';
 import { environment, readTextFile, waitForShutdown } from '../../runtime/node/index.ts';
 import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
 import { parseEndpointsFile } from '../../endpoints/file-schema.ts';
@@ -74,7 +74,7 @@ Ctrl-C stops everything.`);
       console.error(`infergate demo: ${err.message}`);
       return 1;
     }
-    console.error(`infergate demo: ${listenFailure(err) ?? (err as Error).message}`);
+    console.error(`infergate demo: ${startupFailure(err) ?? (err as Error).message}`);
     return 1;
   } finally {
     await Promise.all(sims.map((s) => s.close()));

@@ -5,7 +5,7 @@ import { commandFlags, FlagError } from '../../config/flags.ts';
 import { adminToken, engineMismatch, gatewayFlags, gatewayOptions, workerCount } from '../../config/gateway-flags.ts';
 import { cpuCount, environment, readFileText, waitForShutdown } from '../../runtime/node/index.ts';
 import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
-import { fileFailure, listenFailure } from '../../config/listen-failure.ts';
+import { startupFailure } from '../../config/listen-failure.ts';
 
 export { gatewayFlags };
 
@@ -53,7 +53,7 @@ export async function run(args: string[]): Promise<number> {
       console.error(`infergate gateway: ${err.message}`);
       return 2;
     }
-    const oneLine = listenFailure(err, flags) ?? fileFailure(err);
+    const oneLine = startupFailure(err, flags);
     if (oneLine) {
       console.error(`infergate gateway: ${oneLine}`);
       return 1;

@@ -3,7 +3,7 @@
  * Every flag can also be set as INFERGATE_SIM_<FLAG> (`--max-loras` ↔ INFERGATE_SIM_MAX_LORAS).
  */
 import { commandFlags, usage, type FlagSpec, PORT } from '../../config/flags.ts';
-import { listenFailure } from '../../config/listen-failure.ts';
+import { startupFailure } from '../../config/listen-failure.ts';
 import { environment, waitForShutdown } from '../../runtime/node/index.ts';
 import type { SimulatorOptions } from '../../sim/index.ts';
 import { startSimulator } from '../../runtime/node/index.ts';
@@ -90,7 +90,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     sim = await startSimulator(options);
   } catch (err) {
-    console.error(`infergate sim: ${listenFailure(err) ?? (err as Error).message}`);
+    console.error(`infergate sim: ${startupFailure(err) ?? (err as Error).message}`);
     return 1;
   }
   for (const pod of sim.pods) {

@@ -8,7 +8,7 @@ import { commandFlags, FlagError } from '../../config/flags.ts';
 import { adminToken, gatewayFlags, gatewayOptions } from '../../config/gateway-flags.ts';
 import { deno } from './api.ts';
 import { DenoConfigError, startDenoGateway } from './gateway.ts';
-import { fileFailure, listenFailure } from '../../config/listen-failure.ts';
+import { startupFailure } from '../../config/listen-failure.ts';
 import { readFileText } from './files.ts';
 
 /** Resolves on SIGINT or SIGTERM. */
@@ -64,7 +64,7 @@ export async function main(args: string[]): Promise<number> {
       console.error(`infergate gateway (deno): ${err.message}`);
       return 2;
     }
-    const oneLine = listenFailure(err, flags) ?? fileFailure(err) ?? denoFailure(err);
+    const oneLine = startupFailure(err, flags) ?? denoFailure(err);
     if (oneLine) {
       console.error(`infergate gateway (deno): ${oneLine}`);
       return 1;
