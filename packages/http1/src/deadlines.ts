@@ -5,25 +5,58 @@
  * request worth saving. Deadlines mostly arrive in order (one timeout for
  * all), so the timer is rarely re-armed; when it fires it fails what is due
  * and re-arms for the earliest left.
+ *
+ * The items waiting are a list linked through the items themselves, not a
+ * Set. A long-lived Set that every request enters and leaves is rebuilt every
+ * few dozen requests; each table it leaves behind sits in the old generation
+ * until the next full collection, and the scavenger must keep alive whatever
+ * such a dead table still points to — here the exchange and with it the
+ * request's whole graph. At saturation that promoted ~1 KB a request to the
+ * old generation and made each scavenge several times longer
+ * (docs/benchmarks.md, "Gateway overhead"). An item taken off the list has its
+ * links cleared, so nothing old points to anything young.
  */
 export interface HasDeadline {
   /** When it is due (Date.now() ms). */
   readonly deadline: number;
   timedOut(): void;
+  /** The list's own links (null when on no list): an item is on at most one Deadlines at a time. */
+  deadlinePrev: HasDeadline | null;
+  deadlineNext: HasDeadline | null;
 }
 
 export class Deadlines<T extends HasDeadline> {
-  readonly #waiting = new Set<T>();
+  #head: T | null = null;
+  #tail: T | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #armedFor = Infinity;
 
   add(item: T): void {
-    this.#waiting.add(item);
+    if (this.#has(item)) return;
+    const tail = this.#tail;
+    item.deadlinePrev = tail;
+    item.deadlineNext = null;
+    if (tail === null) this.#head = item;
+    else tail.deadlineNext = item;
+    this.#tail = item;
     if (item.deadline < this.#armedFor) this.#arm(item.deadline);
   }
 
   delete(item: T): void {
-    this.#waiting.delete(item);
+    if (!this.#has(item)) return;
+    const prev = item.deadlinePrev as T | null;
+    const next = item.deadlineNext as T | null;
+    if (prev === null) this.#head = next;
+    else prev.deadlineNext = next;
+    if (next === null) this.#tail = prev;
+    else next.deadlinePrev = prev;
+    item.deadlinePrev = null;
+    item.deadlineNext = null;
+  }
+
+  /** Whether `item` is on this list (its links, or being the only item). */
+  #has(item: T): boolean {
+    return item.deadlinePrev !== null || this.#head === item;
   }
 
   #arm(at: number): void {
@@ -37,15 +70,20 @@ export class Deadlines<T extends HasDeadline> {
     this.#armedFor = Infinity;
     const now = Date.now();
     let next = Infinity;
-    for (const item of this.#waiting) {
+    // Taken off first, failed after: a timedOut() may add or delete items.
+    const due: T[] = [];
+    for (let item = this.#head; item !== null; ) {
+      const following = item.deadlineNext as T | null;
       if (item.deadline <= now) {
-        this.#waiting.delete(item);
-        item.timedOut();
+        this.delete(item);
+        due.push(item);
       } else if (item.deadline < next) {
         next = item.deadline;
       }
+      item = following;
     }
     if (next !== Infinity) this.#arm(next);
+    for (const item of due) item.timedOut();
   };
 
   /** Stop the timer (the client is closed). */
@@ -53,6 +91,6 @@ export class Deadlines<T extends HasDeadline> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedFor = Infinity;
-    this.#waiting.clear();
+    while (this.#head !== null) this.delete(this.#head);
   }
 }

@@ -56,6 +56,9 @@ export class Exchange implements ClientBody, HasDeadline {
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** This exchange paused the socket (a reader not keeping up): no byte arriving is then not the upstream's fault. */
   #paused = false;
+  /** The client's Deadlines list's links (./deadlines.ts). */
+  deadlinePrev: HasDeadline | null = null;
+  deadlineNext: HasDeadline | null = null;
 
   constructor(
     conn: ExchangeConnection,
