@@ -18,6 +18,12 @@ interface Dispatch {
   done: boolean;
 }
 
+/**
+ * What a trimmed slot of the queue holds: the queue (long-lived, so in the old generation) points at no dispatch it
+ * is done with, or the scavenger would keep each alive and promote it (see packages/http1/src/deadlines.ts).
+ */
+const TRIMMED: Dispatch = { seq: -1, at: -Infinity, done: true };
+
 /** A count several trackers keep together: the pool's requests in flight, over all of its endpoints. */
 export interface SharedCount {
   value: number;
@@ -32,8 +38,8 @@ export class InFlightTracker {
   /** Dispatches in time order; the front is trimmed once older than the last scrape. */
   #queue: Dispatch[] = [];
   #head = 0;
-  /** Dispatches ever trimmed from the front: seq below this is reflected in metrics. */
-  #trimmed = 0;
+  /** Dispatches with a lower seq were trimmed from the front (are reflected in metrics) or had finished. */
+  #trimmedSeq = 0;
   #seq = 0;
   /** Pending dispatches in #queue[#head..]. */
   #unreflected = 0;
@@ -54,8 +60,37 @@ export class InFlightTracker {
     // Finished dispatches at the front no longer matter; without scrapes nothing else trims them.
     const q = this.#queue;
     while (this.#head < q.length && q[this.#head]!.done) {
-      this.#head++;
-      this.#trimmed++;
+      this.#trimmedSeq = q[this.#head]!.seq + 1;
+      q[this.#head++] = TRIMMED;
+    }
+    this.#compact();
+  }
+
+  /** Dispatch records held, trimmed slots included: a few times the pending ones at most, plus a few dozen. */
+  get held(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Drop the trimmed front once it is most of the queue, and finished dispatches behind a pending one once they
+   * are most of what is left: a request that runs for minutes at the front, with no scrape to trim it by time,
+   * would otherwise keep every later dispatch until it ends.
+   */
+  #compact(): void {
+    const q = this.#queue;
+    const left = q.length - this.#head;
+    if (left > 2 * this.#pending.size + 64) {
+      const kept: Dispatch[] = [];
+      for (let i = this.#head; i < q.length; i++) {
+        const d = q[i]!;
+        if (!d.done) kept.push(d);
+        q[i] = TRIMMED;
+      }
+      this.#queue = kept;
+      this.#head = 0;
+    } else if (this.#head > 64 && this.#head * 2 > q.length) {
+      this.#queue = q.slice(this.#head);
+      this.#head = 0;
     }
   }
 
@@ -71,7 +106,7 @@ export class InFlightTracker {
     if (d.done) return;
     d.done = true;
     // Counted as unreflected only while not yet trimmed (trimming skips done ones).
-    if (d.seq >= this.#trimmed) this.#unreflected--;
+    if (d.seq >= this.#trimmedSeq) this.#unreflected--;
   }
 
   /** Pending dispatches made after `scrapedAt` (all pending when it is unknown). */
@@ -79,14 +114,12 @@ export class InFlightTracker {
     if (scrapedAt === undefined) return this.#pending.size;
     const q = this.#queue;
     while (this.#head < q.length && q[this.#head]!.at <= scrapedAt) {
-      if (!q[this.#head]!.done) this.#unreflected--;
-      this.#head++;
-      this.#trimmed++;
+      const d = q[this.#head]!;
+      if (!d.done) this.#unreflected--;
+      this.#trimmedSeq = d.seq + 1;
+      q[this.#head++] = TRIMMED;
     }
-    if (this.#head > 64 && this.#head * 2 > q.length) {
-      this.#queue = q.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#compact();
     return this.#unreflected;
   }
 }
