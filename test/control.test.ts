@@ -143,3 +143,34 @@ describe('RoutingService on the admin port', () => {
     expect(restored.current!.source).toEqual(store.current!.source);
   });
 });
+
+describe.skipIf(process.platform !== 'linux')('a state dir that cannot be created', () => {
+  it('writeFileAtomic says why, at once (Node’s mkdir(recursive) loops forever on /proc/nope)', async () => {
+    const started = Date.now();
+    const err = await writeFileAtomic('/proc/nope/state/routing-table.json', '{}').then(
+      () => undefined,
+      (e: NodeJS.ErrnoException) => e,
+    );
+    expect(err).toMatchObject({ code: 'ENOENT', syscall: 'mkdir', path: '/proc/nope' });
+    expect(Date.now() - started).toBeLessThan(2000);
+  }, 5000);
+
+  it('apply answers Unavailable, nothing is installed, and the admin API keeps answering and closes', async () => {
+    const store = new RoutingTableStore();
+    const app = createAdminApp({ store, token: TOKEN, persistence: stateDirPersistence('/proc/nope', { readFileText, writeFileAtomic }) });
+    const server = await listen(app.fetch, 0);
+    try {
+      const client = createClient(RoutingService, createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: '1.1', interceptors: [withToken(TOKEN)] }));
+      const err = await client.applyRoutingTable({ table: tableToWire(seed) }).then(
+        () => new ConnectError('accepted'),
+        (e: unknown) => ConnectError.from(e),
+      );
+      expect(err.code).toBe(Code.Unavailable);
+      expect(err.rawMessage).toMatch(/^could not persist the routing table, so it was not applied: .*\/proc\/nope/);
+      expect(store.version).toBe(0);
+      expect((await client.getRoutingTable({})).table).toBeUndefined();
+    } finally {
+      await server.close();
+    }
+  }, 5000);
+});

@@ -3,7 +3,7 @@
  */
 import { commandFlags, FlagError } from '../../config/flags.ts';
 import { adminToken, engineMismatch, gatewayFlags, gatewayOptions, workerCount } from '../../config/gateway-flags.ts';
-import { cpuCount, environment, readFileText, waitForShutdown } from '../../runtime/node/index.ts';
+import { cpuCount, environment, readFileText, stateDirProblem, waitForShutdown } from '../../runtime/node/index.ts';
 import { ConfigError, startGateway } from '../../runtime/node/gateway.ts';
 import { startupFailure } from '../../config/listen-failure.ts';
 
@@ -25,6 +25,12 @@ export async function run(args: string[]): Promise<number> {
   const token = await adminToken(flags, readFileText);
   if ('error' in token) {
     console.error(`infergate gateway: ${token.error}`);
+    return 1;
+  }
+  // A state dir that cannot be created or written is said now, not found out by the first apply.
+  const stateDir = flags['state-dir'] ? await stateDirProblem(flags['state-dir']) : undefined;
+  if (stateDir) {
+    console.error(`infergate gateway: --state-dir: ${stateDir}`);
     return 1;
   }
   const workers = workerCount(flags.workers, cpuCount());

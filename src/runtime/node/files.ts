@@ -20,12 +20,82 @@ export async function readFileText(path: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * Make a directory and its missing parents. Not `mkdir(dir, { recursive: true })`: Node's (20) never settles, looping
+ * at full CPU, on a directory whose existing parent refuses it with ENOENT (`/proc/nope`) — an apply waiting on it
+ * never ended, nor did a graceful shutdown waiting on the apply. Here each level is tried at most twice, and the
+ * error (with its code, syscall and path) is thrown.
+ */
+export async function makeDirectory(dir: string): Promise<void> {
+  const { mkdir, stat } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  const isDirectory = async () => (await stat(dir).catch(() => undefined))?.isDirectory() === true;
+  try {
+    await mkdir(dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && (await isDirectory())) return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw err;
+    await makeDirectory(parent);
+  }
+  // The parent is there now; a second refusal (a filesystem that takes no new directory) is the answer.
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && (await isDirectory())) return;
+    throw err;
+  }
+}
+
+/** What a state dir's failure means, by code (mkdir's ENOENT: its parent was there, and took no new directory). */
+const STATE_DIR_FAILURES: Record<string, string> = {
+  ENOENT: 'cannot be created there',
+  EEXIST: 'exists, and is not a directory',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ELOOP: 'too many symbolic links',
+};
+
+/**
+ * Why `dir` cannot be the gateway's state dir — it cannot be created, or nothing can be written in it — said in one
+ * line with what to do; undefined when it can (it is then created). Checked at startup, so that the first apply is
+ * not where it is found out.
+ */
+export async function stateDirProblem(dir: string): Promise<string | undefined> {
+  const { open, unlink } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const said = (err: unknown, doing: string) => {
+    const e = err as NodeJS.ErrnoException;
+    const what = (e.code && STATE_DIR_FAILURES[e.code]) ?? e.message;
+    return `${e.path ?? dir}: ${doing}${what}${e.code ? ` (${e.code}${e.syscall ? `, ${e.syscall}` : ''})` : ''}; give a directory this user can create and write in`;
+  };
+  try {
+    await makeDirectory(dir);
+  } catch (err) {
+    return said(err, '');
+  }
+  const probe = join(dir, `.infergate-write-check-${process.pid}`);
+  try {
+    await (await open(probe, 'wx', 0o600)).close();
+  } catch (err) {
+    return said(Object.assign(err as NodeJS.ErrnoException, { path: dir }), 'cannot write in it: ');
+  }
+  await unlink(probe).catch(() => undefined);
+  return undefined;
+}
+
 /** Replace a file whole: write a temporary file, fsync it, rename it over the old one, fsync the directory. */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const { open, rename, mkdir } = await import('node:fs/promises');
+  const { open, rename } = await import('node:fs/promises');
   const { dirname } = await import('node:path');
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   const file = await open(tmp, 'w', 0o600);
   try {

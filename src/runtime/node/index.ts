@@ -4,7 +4,7 @@
  * Node's parts. Only src/runtime/ touches runtime APIs.
  */
 export { listen, listenWithGrpc, type Listening } from './listen.ts';
-export { readTextFile, readFileText, writeFileAtomic, watchFile, nodeFiles } from './files.ts';
+export { readTextFile, readFileText, writeFileAtomic, watchFile, nodeFiles, stateDirProblem } from './files.ts';
 export { readManifestSources, ManifestSourceError, type ManifestSource } from './manifest-files.ts';
 export { environment, cpuCount, waitForShutdown } from './process.ts';
 export { loadKernelModule } from './kernel.ts';
