@@ -2,7 +2,7 @@
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { ApiKeys } from '../api/api-keys.ts';
-import { issueMessage, issuePath, type Problem } from '../routing/problems.ts';
+import { issueMessage, issuePath, yamlErrorMessage, type Problem } from '../routing/problems.ts';
 
 const Hex = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/i, "must be the key's SHA-256 as 64 hex digits"), v.toLowerCase());
 const Name = v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(253), v.regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'));
@@ -17,7 +17,7 @@ export function parseApiKeys(text: string, source: string): { ok: true; keys: Ap
   try {
     doc = parseYaml(text);
   } catch (err) {
-    return { ok: false, problems: [{ object: source, path: '', message: `not valid YAML: ${(err as Error).message}` }] };
+    return { ok: false, problems: [{ object: source, path: '', message: `not valid YAML: ${yamlErrorMessage(err)}` }] };
   }
   const parsed = v.safeParse(ApiKeysFile, doc ?? {});
   if (!parsed.success) return { ok: false, problems: parsed.issues.map((i) => ({ object: source, path: issuePath(i), message: issueMessage(i) })) };

@@ -12,7 +12,7 @@
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { UpstreamAuth, type PoolCredentials } from '../proxy/upstream-auth.ts';
-import { issueMessage, issuePath, type Problem } from '../routing/problems.ts';
+import { issueMessage, issuePath, yamlErrorMessage, type Problem } from '../routing/problems.ts';
 
 const Mode = v.picklist(['pass', 'strip', 'replace'], 'must be pass, strip or replace');
 const Credentials = v.pipe(
@@ -34,7 +34,7 @@ export function parseUpstreamCredentials(text: string, source: string, clientKey
   try {
     doc = parseYaml(text);
   } catch (err) {
-    return { ok: false, problems: [{ object: source, path: '', message: `not valid YAML: ${(err as Error).message}` }] };
+    return { ok: false, problems: [{ object: source, path: '', message: `not valid YAML: ${yamlErrorMessage(err)}` }] };
   }
   const parsed = v.safeParse(File, doc ?? {});
   if (!parsed.success) return { ok: false, problems: parsed.issues.map((i) => ({ object: source, path: issuePath(i), message: issueMessage(i) })) };

@@ -16,7 +16,7 @@
 import { poolNamespace, type PoolSelector } from './types.ts';
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
-import { issuePath, type Problem } from '../routing/problems.ts';
+import { boundedIssueMessage, issuePath, yamlErrorMessage, type Problem } from '../routing/problems.ts';
 
 export const Engine = v.picklist(['vllm', 'sglang', 'trtllm', 'triton-trtllm'], 'must be vllm, sglang, trtllm or triton-trtllm');
 
@@ -44,12 +44,12 @@ export function parseEndpointsFile(text: string, source = 'endpoints file'): End
   try {
     doc = parseYaml(text);
   } catch (err) {
-    return { ok: false, problems: [{ object: source, path: '', message: `not valid YAML/JSON: ${(err as Error).message}` }] };
+    return { ok: false, problems: [{ object: source, path: '', message: `not valid YAML/JSON: ${yamlErrorMessage(err)}` }] };
   }
   if (Array.isArray(doc)) doc = { endpoints: doc };
   const result = v.safeParse(EndpointsFile, doc ?? { endpoints: [] });
   if (!result.success) {
-    return { ok: false, problems: result.issues.map((i) => ({ object: source, path: issuePath(i), message: i.message })) };
+    return { ok: false, problems: result.issues.map((i) => ({ object: source, path: issuePath(i), message: boundedIssueMessage(i) })) };
   }
   return { ok: true, endpoints: result.output.endpoints };
 }

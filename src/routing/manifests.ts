@@ -13,7 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { kinds, type KindName } from './manifest-kinds.ts';
 import { fieldWarnings } from './manifest-fields.ts';
 import { ignoredReason } from './manifest-ignored.ts';
-import { issuePath, type Problem } from './problems.ts';
+import { boundedIssueMessage, issuePath, yamlErrorMessage, type Problem } from './problems.ts';
 import { convertObjects, objectKey, type ParsedObject } from './manifest-convert.ts';
 import { DEFAULT_NAMESPACE } from './references.ts';
 import type { Condition, ObjectStatus } from './object-status.ts';
@@ -35,7 +35,7 @@ export function importManifests(text: string, source = 'manifests'): ManifestImp
   const list = Array.isArray(docs) ? docs : [docs];
   return importDocuments(
     list.map((doc, index) =>
-      doc.errors.length ? { problem: { object: `${source} document ${index + 1}`, path: '', message: `not valid YAML: ${doc.errors[0]!.message}` } } : { value: doc.toJS() as unknown },
+      doc.errors.length ? { problem: { object: `${source} document ${index + 1}`, path: '', message: `not valid YAML: ${yamlErrorMessage(doc.errors[0])}` } } : { value: doc.toJS() as unknown },
     ),
   );
 }
@@ -49,7 +49,7 @@ export function importManifestFiles(files: readonly { name: string; text: string
   for (const f of files) {
     const docs = parseAllDocuments(f.text);
     (Array.isArray(docs) ? docs : [docs]).forEach((doc, index) =>
-      documents.push(doc.errors.length ? { problem: { object: `${f.name} document ${index + 1}`, path: '', message: `not valid YAML: ${doc.errors[0]!.message}` } } : { value: doc.toJS() as unknown }),
+      documents.push(doc.errors.length ? { problem: { object: `${f.name} document ${index + 1}`, path: '', message: `not valid YAML: ${yamlErrorMessage(doc.errors[0])}` } } : { value: doc.toJS() as unknown }),
     );
   }
   return importDocuments(documents);
@@ -146,7 +146,7 @@ function readObject(value: unknown, document: number): { status: ObjectStatus; p
   }
   const result = v.safeParse(schema, raw);
   if (!result.success) {
-    for (const issue of result.issues) problems.push({ object, path: issuePath(issue), message: hint(kind, issuePath(issue), issue.message, raw) });
+    for (const issue of result.issues) problems.push({ object, path: issuePath(issue), message: hint(kind, issuePath(issue), boundedIssueMessage(issue), raw) });
   }
   if (problems.length) return reject(reason);
   const fields = fieldWarnings(kind, apiVersion, raw);

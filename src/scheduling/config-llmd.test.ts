@@ -221,3 +221,20 @@ plugins: [{ type: queue-scorer }, { type: concurrency-detector, parameters: { co
     expect(!tokens.ok && tokens.problems).toContainEqual(expect.objectContaining({ path: 'plugins[1].parameters.concurrencyMode', message: expect.stringContaining('token concurrency') }));
   });
 });
+
+describe('a config file that is not text', () => {
+  it('is quoted as a short, printable excerpt, in a YAML error and in a value the schema refuses', () => {
+    // Bytes a YAML parser reads as one long plain scalar: control characters, invalid UTF-8, no newline.
+    const bytes = Buffer.alloc(12_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = [0x4c, 0xff, 0x04, 0x78, 0xfe, 0x1b, 0x7f, 0x5a][i % 8]!;
+    const binary = bytes.toString('utf8');
+    for (const text of [binary, `plugins: [{ type: "${binary.replace(/["\\]/g, '')}" }]`, `plugins: [{ type: queue-scorer, parameters: { threshold: "${binary.replace(/["\\]/g, '')}" } }]`]) {
+      const parsed = parseSchedulerConfig(text);
+      expect(parsed.ok).toBe(false);
+      const said = !parsed.ok ? parsed.problems.map((p) => `${p.path}: ${p.message}`).join('\n') : '';
+      // The unknown type's message lists the known ones (~700 characters): bounded, not the 12 KB given.
+      expect(said.length).toBeLessThan(2000);
+      expect(said).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\ufffd]/);
+    }
+  });
+});

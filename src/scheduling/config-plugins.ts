@@ -9,7 +9,7 @@
  * (llmd-plugins.ts), never a generic "unknown type".
  */
 import * as v from 'valibot';
-import { issuePath } from '../routing/problems.ts';
+import { boundedIssueMessage, excerpt, issuePath } from '../routing/problems.ts';
 import { flowControlPluginType } from './flow-control-config.ts';
 import { describeUnsupportedLlmdPlugin, llmdPlugin } from './llmd-plugins.ts';
 import { Duration, outsideType, pluginType, pluginTypeNames, type OutsideKind } from './plugins/registry.ts';
@@ -65,7 +65,7 @@ export function declarePlugin(p: { type: string; name?: string; parameters?: Rec
     if (parsed.success) return parsed.output;
     for (const issue of parsed.issues) {
       const sub = issuePath(issue);
-      problems.push({ path: `${at}.parameters${sub ? `.${sub}` : ''}`, message: unknownKey(issue) ?? issue.message });
+      problems.push({ path: `${at}.parameters${sub ? `.${sub}` : ''}`, message: unknownKey(issue) ?? boundedIssueMessage(issue) });
     }
     return undefined;
   };
@@ -90,7 +90,7 @@ export function declarePlugin(p: { type: string; name?: string; parameters?: Rec
     return parameters && { name: p.name ?? p.type, type: p.type, kind: 'flow-control', parameters };
   }
   const llmd = llmdPlugin(p.type);
-  problems.push({ path: `${at}.type`, message: llmd ? describeUnsupportedLlmdPlugin(llmd) : `unknown plugin type "${p.type}" (known: ${pluginTypeNames().join(', ')}, utilization-detector, concurrency-detector)` });
+  problems.push({ path: `${at}.type`, message: llmd ? describeUnsupportedLlmdPlugin(llmd) : `unknown plugin type "${excerpt(p.type)}" (known: ${pluginTypeNames().join(', ')}, utilization-detector, concurrency-detector)` });
   return undefined;
 }
 

@@ -11,7 +11,7 @@
  */
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
-import { issuePath } from '../routing/problems.ts';
+import { boundedIssueMessage, issuePath, yamlErrorMessage } from '../routing/problems.ts';
 import { declarePlugin, PrefillTokens, type DeclaredPlugin } from './config-plugins.ts';
 import { featureGateValues, FeatureGates, FlowControlBlock, flowControlPolicyRole, flowControlRefs, type FeatureGate, type FlowControlConfig } from './flow-control-config.ts';
 import { MAX_SCORERS } from './kernel/layout.ts';
@@ -142,7 +142,7 @@ export function parseSchedulerConfig(text: string): ConfigResult {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    return { ok: false, problems: [{ path: '', message: `not valid YAML: ${(err as Error).message}` }] };
+    return { ok: false, problems: [{ path: '', message: `not valid YAML: ${yamlErrorMessage(err)}` }] };
   }
   return validateSchedulerConfig(doc ?? {});
 }
@@ -151,7 +151,7 @@ export function parseSchedulerConfig(text: string): ConfigResult {
 export function validateSchedulerConfig(doc: unknown): ConfigResult {
   const parsed = v.safeParse(Document, doc);
   if (!parsed.success) {
-    return { ok: false, problems: parsed.issues.map((i) => ({ path: issuePath(i), message: i.kind === 'schema' && i.expected === 'never' ? 'is not a field of EndpointPickerConfig' : i.message })) };
+    return { ok: false, problems: parsed.issues.map((i) => ({ path: issuePath(i), message: i.kind === 'schema' && i.expected === 'never' ? 'is not a field of EndpointPickerConfig' : boundedIssueMessage(i) })) };
   }
   const d = parsed.output;
   const problems: ConfigProblem[] = [];
