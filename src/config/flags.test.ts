@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyFlags } from '../cli/commands/apply.ts';
-import { FlagError, parseFlags, usage } from './flags.ts';
+import { getFlags, kubectlFlags } from '../cli/commands/get.ts';
+import { FlagError, parseFlags, usage, type FlagSpec } from './flags.ts';
 import { gatewayFlags, gatewayOptions } from './gateway-flags.ts';
 
 const gateway = (args: string[], env: Record<string, string> = {}) => gatewayOptions(parseFlags(args, gatewayFlags, env), undefined);
@@ -53,5 +54,35 @@ describe('parseFlags', () => {
     // `-` (standard input) and negative numbers stay arguments and values.
     expect(parseFlags(['-f', '-'], applyFlags).file).toEqual(['-']);
     expect(parseFlags(['--admin-port', '-1'], gatewayFlags)['admin-port']).toBe(-1);
+  });
+
+  it('refuses a flag that needs a value followed by another flag, as kubectl: every value flag of apply, get and describe', () => {
+    const { output: _output, ...describeFlags } = getFlags; // as describe has them: no -o
+    const commands: Array<[string, FlagSpec, (args: string[]) => string[]]> = [
+      ['apply', applyFlags, (a) => a],
+      ['get', getFlags, (a) => kubectlFlags(a, { spec: getFlags })],
+      ['describe', describeFlags, (a) => kubectlFlags(a, { output: false, spec: describeFlags })],
+    ];
+    for (const [command, spec, translate] of commands) {
+      const read = (args: string[]) => parseFlags(translate(args), spec);
+      for (const [name, def] of Object.entries(spec)) {
+        if (def.type === 'boolean') continue;
+        const flag = `--${name}`;
+        expect(() => read([flag, '--server', 'http://x']), `${command} ${flag}`).toThrow(new FlagError(`flag needs an argument: ${flag} (it is followed by the flag --server; a value that starts with "-" goes after "=": ${flag}=VALUE)`));
+        expect(() => read(['pools', flag]), `${command} ${flag}`).toThrow(new FlagError(`flag needs an argument: ${flag}`));
+        expect(() => read([flag, '-A']), `${command} ${flag}`).toThrow(/^flag needs an argument: /);
+      }
+    }
+    // Their short forms, named as typed.
+    expect(() => parseFlags(['-f', '--server', 'http://x'], applyFlags)).toThrow(new FlagError('flag needs an argument: -f (it is followed by the flag --server; a value that starts with "-" goes after "=": -f=VALUE)'));
+    expect(() => parseFlags(['-f'], applyFlags)).toThrow(new FlagError('flag needs an argument: -f'));
+    expect(() => kubectlFlags(['-n', '--server', 'http://x', 'pools'], { spec: getFlags })).toThrow(new FlagError('flag needs an argument: -n (it is followed by the flag --server; a value that starts with "-" goes after "=": -n=VALUE)'));
+    expect(() => kubectlFlags(['pools', '-o', '-n', 'x'], { spec: getFlags })).toThrow(/^flag needs an argument: -o \(it is followed by the flag -n;/);
+    expect(() => kubectlFlags(['pools', '-n'], { spec: getFlags })).toThrow(new FlagError('flag needs an argument: -n'));
+    expect(() => kubectlFlags(['pools', '--server', '-n', 'x'], { spec: getFlags })).toThrow(/^flag needs an argument: --server \(it is followed by the flag -n;/);
+    // What stays a value: after "=", a lone "-" (standard input), a negative number of a number flag.
+    expect(parseFlags(kubectlFlags(['pools', '-n=-x', '--server=-y', '-o', 'yaml'], { spec: getFlags }), getFlags)).toMatchObject({ namespace: '-x', server: '-y', output: 'yaml' });
+    expect(parseFlags(['-f', '-', '--expected-version', '-1', '--token', 't'], applyFlags)).toMatchObject({ file: ['-'], 'expected-version': -1, token: 't' });
+    expect(() => parseFlags(['--expected-version', '--dry-run'], applyFlags)).toThrow(/^flag needs an argument: --expected-version /);
   });
 });

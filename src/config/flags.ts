@@ -4,7 +4,11 @@
  * (`--body-limit` ↔ `INFERGATE_BODY_LIMIT`). Flags win over the environment.
  * A flag is given once, unless its spec says `repeated` (kubectl's `-f`, whose
  * every value is applied); a second value of any other flag is an error, not a
- * silent replacement of the first.
+ * silent replacement of the first. A flag that takes a value, followed by another
+ * flag (`-n --server URL`) or by nothing, is an error as kubectl's (`flag needs an
+ * argument: -n`), not a value taken from the next flag; a value that starts with
+ * `-` goes after `=` (a lone `-`, standard input, and a number flag's negative
+ * number need not).
  */
 export interface FlagDef {
   type: 'string' | 'number' | 'boolean';
@@ -47,6 +51,26 @@ function parseBoolean(value: string, source: string): boolean {
   throw new FlagError(`${source} must be true, false, 1 or 0, got "${value}"`);
 }
 
+/**
+ * Whether a token is a flag, not a value: it starts with `-`, except a lone `-` (standard input) and, for a number
+ * flag, a negative number (`--admin-port -1`).
+ */
+export function isFlagToken(token: string, def?: Pick<FlagDef, 'type'>): boolean {
+  if (token.length < 2 || !token.startsWith('-')) return false;
+  return !(def?.type === 'number' && /^-\.?\d/.test(token));
+}
+
+/**
+ * The value of the flag `shown` at `args[i]`, given as the next argument: there must be one, and not another
+ * flag (`get -n --server URL` is a namespace left out, not one called "--server"), as kubectl's pflag says it.
+ */
+export function valueAfter(args: readonly string[], i: number, shown: string, def?: Pick<FlagDef, 'type'>): string {
+  const next = args[i + 1];
+  if (next === undefined) throw new FlagError(`flag needs an argument: ${shown}`);
+  if (isFlagToken(next, def)) throw new FlagError(`flag needs an argument: ${shown} (it is followed by the flag ${next.split('=')[0]}; a value that starts with "-" goes after "=": ${shown}=VALUE)`);
+  return next;
+}
+
 export function parseFlags<S extends FlagSpec>(args: string[], spec: S, env: Record<string, string | undefined> = {}): FlagValues<S> & { _: string[] } {
   const raw: Record<string, string | true | string[]> = {};
   const positional: string[] = [];
@@ -62,8 +86,8 @@ export function parseFlags<S extends FlagSpec>(args: string[], spec: S, env: Rec
     const arg = args[i]!;
     // kubectl's short forms: -f FILE (or -f=FILE) for --file, -h for --help.
     if ((arg === '-f' || arg.startsWith('-f=')) && 'file' in spec) {
-      const value = arg === '-f' ? args[++i] : arg.slice(3);
-      if (value === undefined || value === '') throw new FlagError('-f needs a file');
+      const value = arg === '-f' ? valueAfter(args, i++, '-f', spec.file!) : arg.slice(3);
+      if (value === '') throw new FlagError('-f needs a file');
       put('file', value);
       continue;
     }
@@ -87,8 +111,7 @@ export function parseFlags<S extends FlagSpec>(args: string[], spec: S, env: Rec
       if (eq < 0 && next !== undefined && (TRUE.test(next) || FALSE.test(next))) throw new FlagError(`--${name} takes its value after "=": --${name}=${next}`);
       put(name, eq >= 0 ? arg.slice(eq + 1) : true);
     } else {
-      const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-      if (value === undefined) throw new FlagError(`--${name} needs a value`);
+      const value = eq >= 0 ? arg.slice(eq + 1) : valueAfter(args, i++, `--${name}`, def);
       put(name, value);
     }
   }
@@ -143,12 +166,17 @@ export function commandFlags<S extends FlagSpec>(
   args: string[],
   spec: S,
   env: Record<string, string | undefined>,
-  options: { check?: (flags: FlagValues<S> & { _: string[] }) => void; help?: string } = {},
+  options: {
+    check?: (flags: FlagValues<S> & { _: string[] }) => void;
+    help?: string;
+    /** The arguments as the spec reads them (kubectl's `-n NS` as `--namespace=NS`); may throw FlagError too. */
+    translate?: (args: string[]) => string[];
+  } = {},
 ): (FlagValues<S> & { _: string[] }) | number {
   const help = options.help ?? usage(command, spec);
   let flags;
   try {
-    flags = parseFlags(args, spec, env);
+    flags = parseFlags(options.translate ? options.translate(args) : args, spec, env);
     if (!(flags as { help?: boolean }).help) options.check?.(flags);
   } catch (err) {
     if (!(err instanceof FlagError)) throw err;

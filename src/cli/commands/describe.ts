@@ -61,7 +61,8 @@ function indent(text: string, n: number): string {
 
 export async function run(args: string[]): Promise<number> {
   const names = RESOURCES.map((r) => r.plural).join('|');
-  const flags = commandFlags(`describe ${names} [NAME]`, kubectlFlags(args, { output: false }), describeFlags, environment(), {
+  const flags = commandFlags(`describe ${names} [NAME]`, args, describeFlags, environment(), {
+    translate: (a) => kubectlFlags(a, { output: false, spec: describeFlags }),
     check(f) {
       const kind = f._[0];
       if (!kind) throw new FlagError('say what to describe');

@@ -12,7 +12,7 @@
  *   gives the view's array (`models`: `{models, rewrites}`).
  */
 import { stringify as toYaml } from 'yaml';
-import { commandFlags, FlagError, type FlagSpec } from '../../config/flags.ts';
+import { commandFlags, FlagError, valueAfter, type FlagSpec } from '../../config/flags.ts';
 import { environment, readFileText } from '../../runtime/node/index.ts';
 import { adminClients, adminError, adminFlags } from '../../rpc/admin-client.ts';
 import { tableFromWire } from '../../control/table-wire.ts';
@@ -37,14 +37,20 @@ const OUTPUTS = ['', 'yaml', 'json', 'wide'];
 
 /**
  * kubectl's short flags (`-o yaml`, `-o=json`, `-n ns`, `-A`) as this command's long ones; `output: false` for a
- * command without `-o` (describe), whose `-o` is then refused as an unknown flag.
+ * command without `-o` (describe), whose `-o` is then refused as an unknown flag. A flag that takes a value — short,
+ * or long in `spec` — with nothing after it, or another flag (`-n --server URL`), is refused as kubectl does
+ * (`flag needs an argument: -n`), named as it was typed, not read as a value.
  */
-export function kubectlFlags(args: string[], { output = true }: { output?: boolean } = {}): string[] {
+export function kubectlFlags(args: string[], { output = true, spec = {} }: { output?: boolean; spec?: FlagSpec } = {}): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const m = /^-(o|n)(?:=(.*))?$/.exec(a) ?? /^-(o)(yaml|json|wide)$/.exec(a);
-    if (m && (output || m[1] !== 'o')) out.push(m[1] === 'o' ? '--output' : '--namespace', m[2] ?? args[++i] ?? '');
+    const long = /^--([^=]+)$/.exec(a)?.[1];
+    const def = long !== undefined ? spec[long] : undefined;
+    // As `--name=VALUE`: a value after "=" (`-n=-x`) stays a value.
+    if (m && (output || m[1] !== 'o')) out.push(`${m[1] === 'o' ? '--output' : '--namespace'}=${m[2] ?? valueAfter(args, i++, `-${m[1]}`)}`);
+    else if (def && def.type !== 'boolean') out.push(`${a}=${valueAfter(args, i++, a, def)}`);
     else if (a === '-A') out.push('--all-namespaces');
     else out.push(a);
   }
@@ -150,7 +156,8 @@ function endpointItem(pool: string, e: WireEndpoint): Record<string, unknown> {
 
 export async function run(args: string[]): Promise<number> {
   const names = `${views.join('|')}|${RESOURCES.map((r) => r.plural).join('|')}`;
-  const flags = commandFlags(`get ${names} [NAME]`, kubectlFlags(args), getFlags, environment(), {
+  const flags = commandFlags(`get ${names} [NAME]`, args, getFlags, environment(), {
+    translate: (a) => kubectlFlags(a, { spec: getFlags }),
     check(f) {
       const kind = f._[0];
       if (!kind) throw new FlagError('say what to get');
