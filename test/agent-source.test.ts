@@ -152,4 +152,31 @@ describe('EmbeddedAgentSource (--endpoints FILE alone)', () => {
       await podB.close();
     }
   });
+
+  it('a file that breaks after it was read: a warning says the previous endpoints are kept; at startup, none (the error says it)', async () => {
+    const file = join(dir, 'reload.yaml');
+    const lines: Array<Record<string, unknown>> = [];
+    const log = (l: Record<string, unknown>) => void lines.push(l);
+    const open = () => createEndpointSource({ endpointsFile: file, files: { readFileText, watchFile }, scrapeIntervalMs: 50, log });
+    // At startup: nothing to keep, so no warning, only the error.
+    writeFileSync(file, 'endpoints:\n  - { port: 8000 }\n');
+    await expect(open()).rejects.toThrow(/reload\.yaml/);
+    await expect(createEndpointSource({ endpointsFile: join(dir, 'missing.yaml'), files: { readFileText, watchFile }, log })).rejects.toThrow(/does not exist/);
+    expect(lines.filter((l) => String(l.msg).includes('keeping previous endpoints'))).toEqual([]);
+    // Later: the previous endpoints are kept, and the log says so and why.
+    writeFileSync(file, 'endpoints:\n  - { address: 127.0.0.1, port: 8000, labels: { pool: gemma3 } }\n');
+    const source = await open();
+    try {
+      await sleep(300); // the file watcher takes its first look
+      writeFileSync(file, 'endpoints:\n  - { port: 8000 }\n');
+      const warned = await until(() => lines.find((l) => l.msg === 'endpoints file invalid, keeping previous endpoints'), 3000);
+      expect(warned.value).toMatchObject({ level: 'warn', problem: expect.stringContaining(file) });
+      expect(source.snapshot(POOL).endpoints).toHaveLength(1);
+      rmSync(file);
+      await until(() => lines.find((l) => l.msg === 'endpoints file unreadable, keeping previous endpoints'), 3000);
+      expect(source.snapshot(POOL).endpoints).toHaveLength(1);
+    } finally {
+      await source.close();
+    }
+  });
 });

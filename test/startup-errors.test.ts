@@ -4,7 +4,8 @@
  * that listens: the gateway (its data port and its admin port; on Node and on
  * Deno), the agent, the simulator and the demo; each process also exits
  * promptly (nothing it started keeps it alive). And an endpoints file that is
- * missing or invalid.
+ * missing, invalid or binary (quoted as a short excerpt), a state dir that
+ * cannot be created, and an admin command's flag left without its value.
  */
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -98,6 +99,8 @@ describe('an endpoints file that cannot be used', () => {
     expect(missing.code).toBe(1);
     expect(missing.output).toContain('infergate gateway: --endpoints: /nonexistent/endpoints.yaml does not exist');
     expect(missing.output).not.toMatch(/^\s+at /m);
+    // At startup there are no previous endpoints to keep: the error alone, no warning before it.
+    expect(missing.output).not.toContain('keeping previous endpoints');
     const bad = join(mkdtempSync(join(tmpdir(), 'infergate-endpoints-')), 'endpoints.yaml');
     writeFileSync(bad, 'endpoints:\n  - { port: 8000 }\n');
     const invalid = await exitOf(process.execPath, gateway('--port', '0', '--admin-port', '-1').map((a) => (a === SEED_ENDPOINTS ? bad : a)));
@@ -105,6 +108,25 @@ describe('an endpoints file that cannot be used', () => {
     expect(invalid.output).toContain(`infergate gateway: --endpoints: ${bad}`);
     expect(invalid.output).toMatch(/address/);
     expect(invalid.output).not.toMatch(/^\s+at /m);
+    expect(invalid.output).not.toContain('keeping previous endpoints');
+  });
+
+  it('binary: the error quotes a short, printable excerpt of it, not the whole file', async () => {
+    const binary = join(mkdtempSync(join(tmpdir(), 'infergate-endpoints-')), 'endpoints.yaml');
+    // Bytes a YAML parser reads as one long plain scalar: control characters, invalid UTF-8, no newline.
+    const bytes = Buffer.alloc(12_000, 0);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = [0x4c, 0xff, 0x04, 0x78, 0xfe, 0x1b, 0x7f, 0x5a][i % 8]!;
+    writeFileSync(binary, bytes);
+    const run = await exitOf(process.execPath, gateway('--port', '0', '--admin-port', '-1').map((a) => (a === SEED_ENDPOINTS ? binary : a)));
+    expect(run.code).toBe(1);
+    const line = run.output.split('\n').find((l) => l.startsWith('infergate gateway: --endpoints:'));
+    expect(line, run.output).toBeDefined();
+    expect(line).toContain(`infergate gateway: --endpoints: ${binary}: Invalid type: Expected Object but received "L\\ufffd\\x04x`);
+    expect(line).toMatch(/…"$/);
+    expect(line!.length).toBeLessThan(binary.length + 150);
+    // Nothing a terminal would act on (an escape sequence), nor a whole file's worth, anywhere in what it printed.
+    expect(run.output).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\ufffd]/);
+    expect(run.output.length).toBeLessThan(4000);
   });
 });
 
@@ -122,10 +144,19 @@ describe('bad values and unusable paths', () => {
     { name: 'a host that does not resolve', args: ['--host', 'nohost.invalid'], code: 1, says: 'cannot listen on nohost.invalid:0: the host name does not resolve (ENOTFOUND)' },
     { name: 'a directory as --scheduling-config', args: ['--scheduling-config', dir], code: 1, says: `${dir}: is a directory, not a file (EISDIR` },
     { name: 'a file as --state-dir', args: ['--state-dir', file], code: 1, says: `${file}: exists, and is not a directory (EEXIST` },
+    // Node's own mkdir(recursive) loops forever on it; the gateway did, at startup with --manifests, or at the first apply.
+    { name: 'a --state-dir that cannot be created', args: ['--state-dir', '/proc/nope'], code: 1, says: 'infergate gateway: --state-dir: /proc/nope: cannot be created there (ENOENT, mkdir); give a directory this user can create and write in' },
   ])('$name: one line, exit $code', async ({ args, code, says }) => {
     const run = await exitOf(process.execPath, gateway(...(args.includes('--port') ? [] : ['--port', '0']), '--admin-port', '-1', ...args));
     expect(run.code).toBe(code);
     expect(run.output).toContain(says);
+    expect(run.output).not.toMatch(/^\s+at /m);
+  });
+
+  it.skipIf(process.platform !== 'linux')('a --state-dir that cannot be created is said at startup, not found out by the first apply', async () => {
+    const run = await exitOf(process.execPath, ['bin/infergate.js', 'gateway', '--endpoints', SEED_ENDPOINTS, '--port', '0', '--admin-port', '0', '--state-dir', '/proc/nope/state']);
+    expect(run.code).toBe(1);
+    expect(run.output).toContain('infergate gateway: --state-dir: /proc/nope: cannot be created there (ENOENT, mkdir)');
     expect(run.output).not.toMatch(/^\s+at /m);
   });
 
@@ -206,6 +237,41 @@ describe('admin commands against the wrong address', () => {
     } finally {
       other.close();
     }
+  });
+});
+
+describe('admin commands: a flag that needs a value, followed by another flag', () => {
+  it.each(
+    [
+      { args: ['get', '-n', '--server', 'http://127.0.0.1:1234', 'pools'], says: 'infergate get: flag needs an argument: -n (it is followed by the flag --server' },
+      { args: ['get', 'pools', '-n'], says: 'infergate get: flag needs an argument: -n' },
+      { args: ['get', 'inferencepools', '-o', '--server=http://127.0.0.1:1234'], says: 'infergate get: flag needs an argument: -o (it is followed by the flag --server' },
+      { args: ['get', 'pools', '--server', '-n', 'default'], says: 'infergate get: flag needs an argument: --server (it is followed by the flag -n' },
+      { args: ['describe', 'inferencepools', '-n', '--server', 'http://127.0.0.1:1234'], says: 'infergate describe: flag needs an argument: -n (it is followed by the flag --server' },
+      { args: ['describe', 'inferencepools', '--token', '-A'], says: 'infergate describe: flag needs an argument: --token (it is followed by the flag -A' },
+      { args: ['apply', '-f', '--server', 'http://127.0.0.1:1234'], says: 'infergate apply: flag needs an argument: -f (it is followed by the flag --server' },
+      { args: ['apply', '-f', SEED_MANIFESTS, '--server', '--token', 't'], says: 'infergate apply: flag needs an argument: --server (it is followed by the flag --token' },
+      { args: ['apply', '-f', SEED_MANIFESTS, '--token-file', '--dry-run'], says: 'infergate apply: flag needs an argument: --token-file (it is followed by the flag --dry-run' },
+    ].map((c) => ({ ...c, name: c.args.join(' ').replace(SEED_MANIFESTS, 'FILE') })),
+  )('$name: a usage error, exit 2, nothing sent', async ({ args, says }) => {
+    const run = await exitOf(process.execPath, ['bin/infergate.js', ...args]);
+    expect(run.code, run.output).toBe(2);
+    expect(run.output).toContain(says);
+    expect(run.output).not.toMatch(/cannot reach the admin API|does not exist/);
+  });
+
+  it('a lone "-" is a value (standard input), and a negative number one of a number flag', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const free = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const run = await exitOf(process.execPath, ['bin/infergate.js', 'apply', '-f', SEED_MANIFESTS, '--expected-version', '-1', '--server', `http://127.0.0.1:${free}`]);
+    expect(run.code, run.output).toBe(1);
+    expect(run.output).toContain(`http://127.0.0.1:${free}: cannot reach the admin API`);
+    // Standard input (empty here): read, and found to hold nothing to apply.
+    const stdin = await exitOf(process.execPath, ['bin/infergate.js', 'apply', '-f', '-', '--server', `http://127.0.0.1:${free}`]);
+    expect(stdin.code, stdin.output).toBe(1);
+    expect(stdin.output).toContain('error: - holds no routing object');
   });
 });
 

@@ -29,6 +29,8 @@ export async function startFileDiscovery(
   log: (line: Record<string, unknown>) => void = () => {},
 ): Promise<FileDiscovery> {
   let problem: string | undefined;
+  // At startup there are no previous endpoints to keep: the caller says the problem (EndpointsFileError), once.
+  let loaded = false;
   const reload = async (): Promise<boolean> => {
     let text: string | undefined;
     try {
@@ -38,15 +40,16 @@ export async function startFileDiscovery(
     }
     if (text === undefined) {
       problem ??= `${path} does not exist`;
-      log({ level: 'warn', msg: 'endpoints file unreadable, keeping previous endpoints', problem });
+      if (loaded) log({ level: 'warn', msg: 'endpoints file unreadable, keeping previous endpoints', problem });
       return false;
     }
     const parsed = parseEndpointsFile(text, path);
     if (!parsed.ok) {
       problem = parsed.problems.map(formatProblem).join('; ');
-      log({ level: 'warn', msg: 'endpoints file invalid, keeping previous endpoints', problem });
+      if (loaded) log({ level: 'warn', msg: 'endpoints file invalid, keeping previous endpoints', problem });
       return false;
     }
+    loaded = true;
     problem = undefined;
     agent.setEntries(parsed.endpoints);
     log({ level: 'info', msg: 'endpoints loaded', path, endpoints: parsed.endpoints.length });
