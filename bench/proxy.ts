@@ -14,6 +14,8 @@
  *   measured twice, in alternating order, the better run kept; then idle
  *   flow control paired: the gateway with and without it in 8 alternating
  *   rounds (5 s each), each round's CPU-per-request ratio, and their median;
+ *   then issue 19's ratios paired the same way: nginx (1 and N workers),
+ *   infergate (1 process, --workers N) and Deno in 8 alternating rounds;
  * - added latency: open-loop fixed rates (500 and 2000 req/s) from a separate
  *   process, p50/p99 counted from when each request was written, minus the
  *   direct call's; each rate runs `--reps` times (default 3) with the targets
@@ -126,6 +128,18 @@ try {
     const [off, on] = round % 2 === 0 ? [withoutFc(), withFc()] : [withFc(), withoutFc()].reverse();
     fcPairs.push({ cpu: on!.cpuUs / off!.cpuUs, rps: on!.rps / off!.rps });
   }
+  // Issue 19's ratios paired: nginx (1 and N workers), infergate (1 process and --workers N) and Deno measured one
+  // after the other in each round, in an order that alternates; each ratio is taken within a round and the median
+  // over rounds reported. nginx's own figure moves by ±15% between runs here, which a ratio of two best-of runs
+  // minutes apart carries whole.
+  const targetRuns: Record<string, number>[] = [];
+  const targetPaths = paths.filter((p) => p.key === 'nginx' || p.key === 'nginxN' || p.key === 'infergate' || p.key === 'infergateN' || p.key === 'deno');
+  for (let round = 0; round < (quick ? 1 : 8); round++) {
+    const runs: Record<string, number> = {};
+    for (const p of round % 2 === 0 ? targetPaths : [...targetPaths].reverse()) runs[p.key] = wrkAt(p.port, jsonScript, pairSeconds, p.proc).rps;
+    targetRuns.push(runs);
+  }
+  const pairedRatio = (a: string, b: string) => targetRuns.filter((r) => r[a] && r[b]).map((r) => r[a]! / r[b]!);
   // Only the latency targets stay up: idle gateways still scrape every 50 ms and would add their wake-ups to the tails.
   for (const s of [nginxN, infergateN, infergateFc, infergateLog, ...(denoGateway ? [denoGateway] : [])]) {
     await s.close();
@@ -175,6 +189,8 @@ try {
   console.log(`\nThe node:net floor (sockets alone, 1 process) reaches ${share(sat.netFloor!, sat.nginx!)} of nginx with 1 worker; infergate (1 process) is at ${share(sat.infergate!, sat.netFloor!)} of that floor's req/s, ${Number.isFinite(cpu('infergate')) && Number.isFinite(cpu('netFloor')) ? `${(cpu('infergate') - cpu('netFloor')).toFixed(1)} µs of CPU a request above it` : 'CPU not measured'}.`);
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${((100 * a) / b).toFixed(0)}%` : 'not measured');
   console.log(`\nIssue 19's targets, this run: Deno / Node one process ${ratio(sat.deno, sat.infergate)} (target ≥ 100%); Node one process / nginx 1 worker ${ratio(sat.infergate, sat.nginx)} (≥ 40%); Node --workers ${cores} / nginx ${cores} workers ${ratio(sat.infergateN, sat.nginxN)} (≥ 50%).`);
+  const pctRuns = (xs: number[]) => (xs.length ? `${(100 * median(xs)).toFixed(0)}% (each round: ${xs.map((x) => (100 * x).toFixed(0)).join(' ')})` : 'not measured');
+  console.log(`Paired (${targetRuns.length} alternating round${targetRuns.length > 1 ? 's' : ''} of ${pairSeconds} s, a ratio within each round, the median): Deno / Node one process ${pctRuns(pairedRatio('deno', 'infergate'))}; Node one process / nginx 1 worker ${pctRuns(pairedRatio('infergate', 'nginx'))}; Node --workers ${cores} / nginx ${cores} workers ${pctRuns(pairedRatio('infergateN', 'nginxN'))}.`);
   console.log(`Flow control on and idle, one process: ${ratio(sat.infergateFc, sat.infergate)} of the throughput without it; CPU per request ${Number.isFinite(cpu('infergateFc')) ? `${(cpu('infergateFc') - cpu('infergate')).toFixed(1)} µs more` : 'not measured'} (issue 17: nothing measurable).`);
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   console.log(`The same, paired (${fcPairs.length} alternating round${fcPairs.length > 1 ? 's' : ''} of ${pairSeconds} s, with and without): CPU per request with it, median ${pct(median(fcPairs.map((p) => p.cpu)))} of without (each round: ${fcPairs.map((p) => pct(p.cpu)).join(' ')}); throughput median ${pct(median(fcPairs.map((p) => p.rps)))}.`);
