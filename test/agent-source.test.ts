@@ -173,7 +173,9 @@ describe('EmbeddedAgentSource (--endpoints FILE alone)', () => {
       expect(warned.value).toMatchObject({ level: 'warn', problem: expect.stringContaining(file) });
       expect(source.snapshot(POOL).endpoints).toHaveLength(1);
       rmSync(file);
-      await until(() => lines.find((l) => l.msg === 'endpoints file unreadable, keeping previous endpoints'), 3000);
+      const gone = await until(() => lines.find((l) => l.msg === 'endpoints file unreadable, keeping previous endpoints'), 3000);
+      // The reason is this look's: the file is gone, not still invalid.
+      expect(gone.value).toMatchObject({ problem: `${file} does not exist` });
       expect(source.snapshot(POOL).endpoints).toHaveLength(1);
     } finally {
       await source.close();

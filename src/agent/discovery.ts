@@ -33,13 +33,15 @@ export async function startFileDiscovery(
   let loaded = false;
   const reload = async (): Promise<boolean> => {
     let text: string | undefined;
+    let unreadable: string | undefined;
     try {
       text = await files.readFileText(path);
     } catch (err) {
-      problem = `cannot read ${path}: ${(err as Error).message}`;
+      unreadable = `cannot read ${path}: ${(err as Error).message}`;
     }
     if (text === undefined) {
-      problem ??= `${path} does not exist`;
+      // This look's reason, not an earlier one's (a file found invalid, then deleted, is said not to exist).
+      problem = unreadable ?? `${path} does not exist`;
       if (loaded) log({ level: 'warn', msg: 'endpoints file unreadable, keeping previous endpoints', problem });
       return false;
     }
