@@ -141,7 +141,11 @@ export class Gateway {
       if (observed.attempts === 0) this.#finished(observed, answer.status, undefined, answer.body);
       return answer;
     } catch (err) {
-      const known = err instanceof GatewayError ? err : isBodyTooLarge(err) ? payloadTooLarge(this.options.bodyLimit) : undefined;
+      const tooLarge = isBodyTooLarge(err);
+      // A body refused for its size was not read: the access log and the size metric get what it declared (a
+      // chunked one, not declared, at least the limit it passed).
+      if (tooLarge && observed.requestBytes === 0) observed.requestBytes = declaredLength(request.headers.get('content-length')) ?? this.options.bodyLimit + 1;
+      const known = err instanceof GatewayError ? err : tooLarge ? payloadTooLarge(this.options.bodyLimit) : undefined;
       // The client went away (mid-body, say): nobody reads an answer, and it is not a bug to log.
       if (!known && request.signal.aborted) {
         this.#finished(observed, 499);
@@ -334,6 +338,11 @@ export class Gateway {
     if (!table) return { ready: false, reason: 'no routing table is loaded' };
     return this.#ports.scheduling.readiness([...table.pools.values()]);
   }
+}
+
+/** A content-length's value as a number of bytes; undefined when there is none or it is not plain digits. */
+function declaredLength(value: string | null): number | undefined {
+  return value !== null && /^\d{1,15}$/.test(value.trim()) ? Number(value.trim()) : undefined;
 }
 
 /** JSON for a header value: HTTP field values must be ASCII (JSON.stringify already escapes control characters). */

@@ -73,14 +73,14 @@ let exporter: InMemorySpanExporter;
 let provider: TracerProvider;
 let lines: Record<string, unknown>[];
 
-function gateway(answers: Record<number, number | 'refuse'>) {
+function gateway(answers: Record<number, number | 'refuse'>, options: { bodyLimit?: number } = {}) {
   exporter = new InMemorySpanExporter();
   provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   lines = [];
   const store = new RoutingTableStore();
   expect(store.apply(TABLE).ok).toBe(true);
   const observers = [tracingObserver({ tracer: provider.getTracer('test'), propagator: new W3CTraceContextPropagator(), upstreamClient: 'test' }), accessLog({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) })];
-  const app = createDataPlaneApp(new Gateway({ table: store, scheduling, upstream: upstream(answers), log: () => {}, observers }));
+  const app = createDataPlaneApp(new Gateway({ table: store, scheduling, upstream: upstream(answers), log: () => {}, observers }, options));
   const send = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
     app.request(path, { method: init.method ?? 'POST', headers: { 'content-type': 'application/json', ...init.headers }, ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }) });
   return { send };
@@ -173,5 +173,16 @@ describe('the access log of requests through the director', () => {
       expect(line, what).toMatchObject({ status, errorCode: code, responseBytes: written, requestBytes: sent });
       expect(line.model, what).toBe(model);
     }
+  });
+
+  it('has the size a body refused as too large declared (it was not read), or at least the limit when it declared none', async () => {
+    const { send } = gateway({}, { bodyLimit: 100 });
+    const big = JSON.stringify({ ...hello, messages: [{ role: 'user', content: 'x'.repeat(300) }] });
+    const declared = await send('/v1/chat/completions', { body: big, headers: { 'content-length': String(big.length) } });
+    expect(declared.status).toBe(413);
+    expect(lines.at(-1)).toMatchObject({ status: 413, errorCode: 'request_too_large', requestBytes: big.length });
+    const undeclared = await send('/v1/chat/completions', { body: big });
+    expect(undeclared.status).toBe(413);
+    expect(lines.at(-1)).toMatchObject({ status: 413, requestBytes: 101 });
   });
 });
