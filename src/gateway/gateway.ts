@@ -142,8 +142,8 @@ export class Gateway {
       return answer;
     } catch (err) {
       const tooLarge = isBodyTooLarge(err);
-      // A body refused for its size was not read: the access log and the size metric get what it declared (a
-      // chunked one, not declared, at least the limit it passed).
+      // A body refused for its size was not read: the access log gets what it declared (a chunked one, which
+      // declared nothing, at least the limit it passed).
       if (tooLarge && observed.requestBytes === 0) observed.requestBytes = declaredLength(request.headers.get('content-length')) ?? this.options.bodyLimit + 1;
       const known = err instanceof GatewayError ? err : tooLarge ? payloadTooLarge(this.options.bodyLimit) : undefined;
       // The client went away (mid-body, say): nobody reads an answer, and it is not a bug to log.
