@@ -82,3 +82,67 @@ describe('Deadlines against a Set (property)', () => {
     }
   });
 });
+
+describe('Deadlines, when a timedOut() acts on the list', () => {
+  const item = (fired: string[], name: string, inMs: number, then?: () => void): HasDeadline => ({
+    deadline: Date.now() + inMs,
+    deadlinePrev: null,
+    deadlineNext: null,
+    timedOut: () => {
+      fired.push(name);
+      then?.();
+    },
+  });
+  const withFakeTimers = (test: () => void) => () => {
+    vi.useFakeTimers({ now: 1_000 });
+    try {
+      test();
+    } finally {
+      vi.useRealTimers();
+    }
+  };
+
+  it('one that deletes another due item: that one does not fire', withFakeTimers(() => {
+    const d = new Deadlines<HasDeadline>();
+    const fired: string[] = [];
+    const b = item(fired, 'b', 10);
+    d.add(item(fired, 'a', 10, () => d.delete(b)));
+    d.add(b);
+    vi.advanceTimersByTime(20);
+    expect(fired).toEqual(['a']);
+  }));
+
+  it('one that clears the list: nothing fires after it', withFakeTimers(() => {
+    const d = new Deadlines<HasDeadline>();
+    const fired: string[] = [];
+    d.add(item(fired, 'a', 10, () => d.clear()));
+    d.add(item(fired, 'b', 10));
+    vi.advanceTimersByTime(50);
+    expect(fired).toEqual(['a']);
+  }));
+
+  it('one that adds another due item again: it fires once', withFakeTimers(() => {
+    const d = new Deadlines<HasDeadline>();
+    const fired: string[] = [];
+    const b = item(fired, 'b', 10);
+    d.add(item(fired, 'a', 10, () => d.add(b)));
+    d.add(b);
+    vi.advanceTimersByTime(50);
+    expect(fired).toEqual(['a', 'b']);
+  }));
+
+  it('one that throws: the items due with it fire on the next turn, and later ones in time', withFakeTimers(() => {
+    const d = new Deadlines<HasDeadline>();
+    const fired: string[] = [];
+    d.add(item(fired, 'a', 10, () => {
+      throw new Error('boom');
+    }));
+    d.add(item(fired, 'b', 10));
+    d.add(item(fired, 'c', 30));
+    expect(() => vi.advanceTimersByTime(10)).toThrow('boom');
+    vi.advanceTimersByTime(1);
+    expect(fired).toEqual(['a', 'b']);
+    vi.advanceTimersByTime(30);
+    expect(fired).toEqual(['a', 'b', 'c']);
+  }));
+});

@@ -69,22 +69,25 @@ export class Deadlines<T extends HasDeadline> {
     this.#timer = undefined;
     this.#armedFor = Infinity;
     const now = Date.now();
-    let next = Infinity;
-    // Taken off first, failed after: a timedOut() may add or delete items.
-    const due: T[] = [];
-    for (let item = this.#head; item !== null; ) {
-      const following = item.deadlineNext as T | null;
-      if (item.deadline <= now) {
+    try {
+      // One due item at a time, looked for from the front each time: a timedOut() that deletes, adds or clears
+      // items is seen by the rest of the round (due items are at the front when deadlines come in order).
+      for (let item = this.#firstDue(now); item !== null; item = this.#firstDue(now)) {
         this.delete(item);
-        due.push(item);
-      } else if (item.deadline < next) {
-        next = item.deadline;
+        item.timedOut();
       }
-      item = following;
+    } finally {
+      // Armed for what is left, even after a timedOut() that threw.
+      let next = Infinity;
+      for (let item = this.#head; item !== null; item = item.deadlineNext as T | null) if (item.deadline < next) next = item.deadline;
+      if (next < this.#armedFor) this.#arm(next);
     }
-    if (next !== Infinity) this.#arm(next);
-    for (const item of due) item.timedOut();
   };
+
+  #firstDue(now: number): T | null {
+    for (let item = this.#head; item !== null; item = item.deadlineNext as T | null) if (item.deadline <= now) return item;
+    return null;
+  }
 
   /** Stop the timer (the client is closed). */
   clear(): void {
