@@ -11,7 +11,7 @@
  * few dozen requests; each table it leaves behind sits in the old generation
  * until the next full collection, and the scavenger must keep alive whatever
  * such a dead table still points to — here the exchange and with it the
- * request's whole graph. At saturation that promoted ~1 KB a request to the
+ * request's whole graph. At saturation that promoted ~0.8 KB a request to the
  * old generation and made each scavenge several times longer
  * (docs/benchmarks.md, "Gateway overhead"). An item taken off the list has its
  * links cleared, so nothing old points to anything young.
