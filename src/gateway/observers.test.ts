@@ -58,12 +58,28 @@ const reply = (status: number, value: unknown): UpstreamResponse => {
   return { status, headers: new Headers({ 'content-type': 'application/json' }), body: { bytes: async () => bytes, stream: () => new Response(bytes).body!, cancel: () => {} } };
 };
 
-/** Each endpoint's answer: a status, or `refuse` (connection refused). */
-function upstream(answers: Record<number, number | 'refuse'>): UpstreamClient {
+/** A streamed answer: one chunk then a reset (`broken`), or the whole answer. */
+const streamed = (broken: boolean): UpstreamResponse => {
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'bot-lora', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  const events = broken ? [chunk({ role: 'assistant', content: 'Hel' })] : [chunk({ content: 'lo' }), chunk({}, 'stop'), 'data: [DONE]\n\n'];
+  const stream = () =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const e of events) controller.enqueue(new TextEncoder().encode(e));
+        if (broken) controller.error(new Error('connection reset'));
+        else controller.close();
+      },
+    });
+  return { status: 200, headers: new Headers({ 'content-type': 'text/event-stream' }), body: { bytes: async () => new Uint8Array(), stream, cancel: () => {} } };
+};
+
+/** Each endpoint's answer: a status, `refuse` (connection refused), or a stream (`break`: broken off after its first chunk). */
+function upstream(answers: Record<number, number | 'refuse' | 'stream' | 'break'>): UpstreamClient {
   return {
     async request(req) {
       const answer = answers[Number(req.origin.split(':').at(-1))];
       if (answer === undefined || answer === 'refuse') throw new UpstreamError('connect', 'connection refused');
+      if (answer === 'stream' || answer === 'break') return streamed(answer === 'break');
       return reply(answer, { model: 'bot-lora', usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } });
     },
   };
@@ -73,7 +89,7 @@ let exporter: InMemorySpanExporter;
 let provider: TracerProvider;
 let lines: Record<string, unknown>[];
 
-function gateway(answers: Record<number, number | 'refuse'>, options: { bodyLimit?: number } = {}) {
+function gateway(answers: Record<number, number | 'refuse' | 'stream' | 'break'>, options: { bodyLimit?: number } = {}) {
   exporter = new InMemorySpanExporter();
   provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   lines = [];
@@ -115,6 +131,19 @@ describe('traces of requests through the director', () => {
     expect(refused!.status.code).toBe(SpanStatusCode.ERROR);
     expect(answered!.attributes['error.type']).toBeUndefined();
     expect(answered!.attributes['http.response.status_code']).toBe(200);
+  });
+
+  it('ends a broken stream’s span as broken, and gives the span of the endpoint that continued it its status', async () => {
+    const { send } = gateway({ 8001: 'break', 8002: 'stream' });
+    const res = await send('/v1/chat/completions', { body: { ...hello, stream: true } });
+    const text = await res.text();
+    expect(text).toContain('[DONE]');
+    const [broken, continued] = await named('chat bot-lora');
+    expect(broken!.attributes).toMatchObject({ 'server.port': 8001, 'error.type': 'broken' });
+    expect(broken!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(continued!.attributes).toMatchObject({ 'server.port': 8002, 'http.response.status_code': 200 });
+    expect(continued!.attributes['error.type']).toBeUndefined();
+    expect(continued!.status.code).toBe(SpanStatusCode.UNSET);
   });
 
   it('sets gen_ai.provider.name on the inference spans', async () => {

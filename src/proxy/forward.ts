@@ -351,6 +351,8 @@ export class Proxy {
       finished = true;
       lifecycle.completed(req.pool, endpoint, req.scheduling, { status: response.status, ...(failure ? { failure } : {}) });
     };
+    // Its attempt answered (200, an event stream): said as the first endpoint's answer was (the attempt's span status).
+    this.ports.observer.responded(req.observed, endpoint);
     const pod = response.body.stream(noop, () => lifecycle.firstToken(req.pool, endpoint, req.scheduling));
     return { endpointId: endpoint.id, stream: coding === 'identity' ? pod : pod.pipeThrough(decoding(coding)), end: done };
   }
