@@ -44,6 +44,11 @@ const FILE_FAILURES: Record<string, string> = {
   EEXIST: 'exists, and is not a directory',
 };
 
+/** What a file failure's code means (`does not exist` for ENOENT); undefined for a code not in the table. */
+export function fileFailureReason(code: string): string | undefined {
+  return FILE_FAILURES[code];
+}
+
 /**
  * A file the command was given that cannot be used as one (a directory, a
  * path through a file, no permission), said in one line; undefined for any

@@ -1,4 +1,5 @@
 /** Files on Node: the state dir, the endpoints file, manifests; watched for changes. */
+import { fileFailureReason } from '../../config/listen-failure.ts';
 
 /** Read a whole text file (UTF-8). */
 export async function readTextFile(path: string): Promise<string> {
@@ -49,17 +50,15 @@ export async function makeDirectory(dir: string): Promise<void> {
   }
 }
 
-/** What a state dir's failure means, by code (mkdir's ENOENT: its parent was there, and took no new directory). */
+/**
+ * What a state dir's failure means where a file's (fileFailureReason) does not say it: mkdir's ENOENT (its parent
+ * was there, and took no new directory), and what only writing meets.
+ */
 const STATE_DIR_FAILURES: Record<string, string> = {
   ENOENT: 'cannot be created there',
-  EEXIST: 'exists, and is not a directory',
-  ENOTDIR: 'a part of the path is a file, not a directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on the device',
   EDQUOT: 'disk quota exceeded',
-  ELOOP: 'too many symbolic links',
 };
 
 /**
@@ -72,7 +71,7 @@ export async function stateDirProblem(dir: string): Promise<string | undefined> 
   const { join } = await import('node:path');
   const said = (err: unknown, doing: string) => {
     const e = err as NodeJS.ErrnoException;
-    const what = (e.code && STATE_DIR_FAILURES[e.code]) ?? e.message;
+    const what = (e.code && (STATE_DIR_FAILURES[e.code] ?? fileFailureReason(e.code))) || e.message;
     return `${e.path ?? dir}: ${doing}${what}${e.code ? ` (${e.code}${e.syscall ? `, ${e.syscall}` : ''})` : ''}; give a directory this user can create and write in`;
   };
   try {
