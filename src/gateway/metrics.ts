@@ -136,6 +136,11 @@ export class GatewayMetrics implements RequestObserver {
     if (failure === 'connect' && r.pool) this.#pool(r.pool.name).refused.value++;
   }
 
+  /** A refused connection while continuing a broken stream is one of the pool's refusals too. */
+  resumeFailed(r: ObservedRequest, _endpoint: unknown, reason: string | number): void {
+    if (reason === 'connect' && r.pool) this.#pool(r.pool.name).refused.value++;
+  }
+
   retried(r: ObservedRequest, _endpoint: unknown, reason: string): void {
     const pool = this.#pool(r.pool?.name ?? '');
     let s = pool.retries.get(reason);

@@ -96,10 +96,11 @@ function gateway(answers: Record<number, number | 'refuse' | 'stream' | 'break'>
   const store = new RoutingTableStore();
   expect(store.apply(TABLE).ok).toBe(true);
   const observers = [tracingObserver({ tracer: provider.getTracer('test'), propagator: new W3CTraceContextPropagator(), upstreamClient: 'test' }), accessLog({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) })];
-  const app = createDataPlaneApp(new Gateway({ table: store, scheduling, upstream: upstream(answers), log: () => {}, observers }, options));
+  const gw = new Gateway({ table: store, scheduling, upstream: upstream(answers), log: () => {}, observers }, options);
+  const app = createDataPlaneApp(gw);
   const send = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
     app.request(path, { method: init.method ?? 'POST', headers: { 'content-type': 'application/json', ...init.headers }, ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }) });
-  return { send };
+  return { send, metrics: () => gw.metrics.render() };
 }
 
 const hello = { model: 'bot', messages: [{ role: 'user', content: 'hi' }] };
@@ -144,6 +145,24 @@ describe('traces of requests through the director', () => {
     expect(continued!.attributes).toMatchObject({ 'server.port': 8002, 'http.response.status_code': 200 });
     expect(continued!.attributes['error.type']).toBeUndefined();
     expect(continued!.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('ends the span of an endpoint that could not continue a broken stream with its own reason', async () => {
+    for (const [answer, attributes] of [
+      ['refuse', { 'error.type': 'connect' }],
+      [503, { 'http.response.status_code': 503, 'error.type': '503' }],
+      [200, { 'http.response.status_code': 200, 'error.type': 'invalid' }],
+    ] as const) {
+      const { send, metrics } = gateway({ 8001: 'break', 8002: answer });
+      const text = await (await send('/v1/chat/completions', { body: { ...hello, stream: true } })).text();
+      expect(text, String(answer)).toContain('no other pod could continue it');
+      const [broken, continuation] = await named('chat bot-lora');
+      expect(broken!.attributes).toMatchObject({ 'server.port': 8001, 'error.type': 'broken' });
+      expect(continuation!.attributes, String(answer)).toMatchObject({ 'server.port': 8002, ...attributes });
+      expect(continuation!.status.code).toBe(SpanStatusCode.ERROR);
+      // A refused connection is one of the pool's refusals, on the way to an answer or while continuing one.
+      expect(metrics()).toContain(`infergate_upstream_refused_total{pool="p"} ${answer === 'refuse' ? 1 : 0}`);
+    }
   });
 
   it('sets gen_ai.provider.name on the inference spans', async () => {

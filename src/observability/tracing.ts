@@ -198,6 +198,24 @@ export function tracingObserver(options: TracingOptions): RequestObserver {
       s.upstream = undefined;
     },
 
+    resumeFailed(r, _endpoint, reason) {
+      const s = spans(r);
+      if (!s?.upstream) return;
+      if (typeof reason === 'number') {
+        answered(s.upstream, reason);
+        // A 200 that is not an event stream (or in a coding the gateway cannot read) cannot continue one either.
+        if (reason < 400) {
+          s.upstream.setAttribute('error.type', 'invalid');
+          s.upstream.setStatus({ code: SpanStatusCode.ERROR, message: 'the answer was not an event stream the gateway can continue' });
+        }
+      } else {
+        s.upstream.setAttribute('error.type', reason);
+        s.upstream.setStatus({ code: SpanStatusCode.ERROR, message: `no answer: ${reason}` });
+      }
+      s.upstream.end();
+      s.upstream = undefined;
+    },
+
     retried(r, _endpoint, reason) {
       const s = spans(r);
       // A refused connection's span was ended by attemptFailed (error.type `connect`); an answer the gateway did not

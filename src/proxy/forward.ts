@@ -49,7 +49,7 @@ export interface ForwardRequest {
 }
 
 /** What the proxy reports as it goes: the proxy's points of the request observer (attempts, retries, the answer, first token, resumes, the end). */
-export type ProxyObserver = Required<Pick<RequestObserver, 'attempt' | 'attemptFailed' | 'retried' | 'responded' | 'resumed' | 'firstToken' | 'finished'>>;
+export type ProxyObserver = Required<Pick<RequestObserver, 'attempt' | 'attemptFailed' | 'retried' | 'responded' | 'resumeFailed' | 'resumed' | 'firstToken' | 'finished'>>;
 
 export interface ProxyOptions {
   /** Give up on an upstream whose response head takes longer, ms. */
@@ -337,12 +337,14 @@ export class Proxy {
     } catch (err) {
       const failure = upstreamFailure(err);
       lifecycle.completed(req.pool, endpoint, req.scheduling, { status: 0, failure: podFailure(failure) });
+      this.ports.observer.resumeFailed(req.observed, endpoint, failure ?? 'broken');
       return { error: `${endpoint.id} (${(err as Error).message})` };
     }
     const coding = contentCoding(response.headers.get('content-encoding'));
     if (response.status !== 200 || !response.body || !(response.headers.get('content-type') ?? '').includes('text/event-stream') || coding === 'other') {
       response.body?.cancel();
       lifecycle.completed(req.pool, endpoint, req.scheduling, { status: response.status });
+      this.ports.observer.resumeFailed(req.observed, endpoint, response.status);
       return { error: `${endpoint.id} answered ${response.status}` };
     }
     let finished = false;

@@ -139,6 +139,12 @@ export interface RequestObserver {
   retried?(r: ObservedRequest, endpoint: Endpoint, reason: string): void;
   /** The endpoint answered with `r.status`. */
   responded?(r: ObservedRequest, endpoint: Endpoint): void;
+  /**
+   * An attempt to continue a broken stream on `endpoint` got nothing it could pass on: a failure
+   * (as `attemptFailed`'s) or its answer's status (an answer that was not a 200 event stream). The
+   * request's own outcome is unchanged; another endpoint may be tried next, then `resumed` follows.
+   */
+  resumeFailed?(r: ObservedRequest, endpoint: Endpoint, reason: NonNullable<Outcome['failure']> | 'invalid' | 'unsupported' | number): void;
   /** A streamed answer broken off by its pod was continued on another (`ok`), or ended with an SSE error event. */
   resumed?(r: ObservedRequest, ok: boolean): void;
   /** The first byte of a streamed answer. */
@@ -231,6 +237,9 @@ export class ObserverHub implements Required<RequestObserver> {
   retried(r: ObservedRequest, endpoint: Endpoint, reason: string): void {
     for (const o of this.#by.get('retried') ?? NONE) o.retried!(r, endpoint, reason);
   }
+  resumeFailed(r: ObservedRequest, endpoint: Endpoint, reason: NonNullable<Outcome['failure']> | 'invalid' | 'unsupported' | number): void {
+    for (const o of this.#by.get('resumeFailed') ?? NONE) o.resumeFailed!(r, endpoint, reason);
+  }
   resumed(r: ObservedRequest, ok: boolean): void {
     for (const o of this.#by.get('resumed') ?? NONE) o.resumed!(r, ok);
   }
@@ -253,7 +262,7 @@ export class ObserverHub implements Required<RequestObserver> {
 }
 
 const NONE: readonly RequestObserver[] = [];
-const POINTS: readonly Point[] = ['received', 'resolved', 'queued', 'decided', 'attempt', 'attemptFailed', 'retried', 'responded', 'resumed', 'firstToken', 'finished'];
+const POINTS: readonly Point[] = ['received', 'resolved', 'queued', 'decided', 'attempt', 'attemptFailed', 'retried', 'responded', 'resumeFailed', 'resumed', 'firstToken', 'finished'];
 
 function endReason(r: ObservedRequest): EndReason {
   if (r.decision === 'shed') return 'shed';
