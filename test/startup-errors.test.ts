@@ -153,6 +153,21 @@ describe('bad values and unusable paths', () => {
     expect(run.output).not.toMatch(/^\s+at /m);
   });
 
+  it('on Deno too: a --state-dir that cannot be used is said at startup, in one line', async () => {
+    const deno = `${ROOT}node_modules/.bin/deno`;
+    const base = ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-write', 'src/runtime/deno/main.ts', '--endpoints', SEED_ENDPOINTS, '--port', '0', '--admin-port', '-1'];
+    for (const [stateDir, says] of [
+      [file, `infergate gateway (deno): --state-dir: ${file}: exists, and is not a directory (EEXIST`],
+      [`${file}/state`, `infergate gateway (deno): --state-dir: ${file}/state: a part of the path is a file, not a directory (ENOTDIR`],
+    ] as const) {
+      const run = await exitOf(deno, [...base, '--state-dir', stateDir]);
+      expect(run.code, run.output).toBe(1);
+      expect(run.output).toContain(says);
+      expect(run.output).toContain('give a directory this user can create and write in');
+      expect(run.output).not.toMatch(/^\s+at /m);
+    }
+  });
+
   it.skipIf(process.platform !== 'linux')('a --state-dir that cannot be created is said at startup, not found out by the first apply', async () => {
     const run = await exitOf(process.execPath, ['bin/infergate.js', 'gateway', '--endpoints', SEED_ENDPOINTS, '--port', '0', '--admin-port', '0', '--state-dir', '/proc/nope/state']);
     expect(run.code).toBe(1);

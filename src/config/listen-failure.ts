@@ -44,9 +44,27 @@ const FILE_FAILURES: Record<string, string> = {
   EEXIST: 'exists, and is not a directory',
 };
 
-/** What a file failure's code means (`does not exist` for ENOENT); undefined for a code not in the table. */
-export function fileFailureReason(code: string): string | undefined {
-  return FILE_FAILURES[code];
+/**
+ * What a state dir's failure means where a file's does not say it: mkdir's ENOENT (its parent was there, and
+ * took no new directory), and what only writing meets.
+ */
+const STATE_DIR_FAILURES: Record<string, string> = {
+  ENOENT: 'cannot be created there',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+};
+
+/**
+ * Why a state dir cannot be used, in one line with what to do: `err` is the runtime's error (a Node or Deno
+ * error with its `code`, `syscall` and `path` where it has them), `doing` what failed when not the creating.
+ */
+export function stateDirFailure(err: unknown, dir: string, doing = ''): string {
+  const e = err as { code?: unknown; path?: unknown; syscall?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const what = (code && (STATE_DIR_FAILURES[code] ?? FILE_FAILURES[code])) || String(e?.message ?? err);
+  const syscall = typeof e?.syscall === 'string' ? `, ${e.syscall}` : '';
+  return `${typeof e?.path === 'string' ? e.path : dir}: ${doing}${what}${code ? ` (${code}${syscall})` : ''}; give a directory this user can create and write in`;
 }
 
 /**

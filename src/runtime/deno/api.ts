@@ -26,7 +26,8 @@ export interface DenoApi {
   env: { toObject(): Record<string, string> };
   readTextFile(path: string | URL): Promise<string>;
   readFile(path: string | URL): Promise<Uint8Array>;
-  open(path: string, options?: { read?: boolean; write?: boolean; create?: boolean; truncate?: boolean; append?: boolean; mode?: number }): Promise<DenoFile>;
+  open(path: string, options?: { read?: boolean; write?: boolean; create?: boolean; createNew?: boolean; truncate?: boolean; append?: boolean; mode?: number }): Promise<DenoFile>;
+  remove(path: string): Promise<void>;
   stdout: { write(data: Uint8Array): Promise<number> };
   rename(from: string, to: string): Promise<void>;
   mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;

@@ -4,6 +4,7 @@
  * rename — editors, ConfigMap updates — is seen too).
  */
 import { deno } from './api.ts';
+import { stateDirFailure } from '../../config/listen-failure.ts';
 
 /** A file's text, or undefined when it does not exist. */
 export async function readFileText(path: string): Promise<string | undefined> {
@@ -13,6 +14,28 @@ export async function readFileText(path: string): Promise<string | undefined> {
     if (err instanceof deno().errors.NotFound) return undefined;
     throw err;
   }
+}
+
+/**
+ * Why `dir` cannot be the gateway's state dir — it cannot be created, or nothing can be written in it — in one
+ * line with what to do; undefined when it can (it is then created). Checked at startup, as on Node
+ * (src/runtime/node/files.ts), so that the first apply is not where it is found out.
+ */
+export async function stateDirProblem(dir: string): Promise<string | undefined> {
+  const d = deno();
+  try {
+    await d.mkdir(dir, { recursive: true });
+  } catch (err) {
+    return stateDirFailure(err, dir);
+  }
+  const probe = `${dir.replace(/\/+$/, '')}/.infergate-write-check-${d.pid}`;
+  try {
+    (await d.open(probe, { write: true, createNew: true, mode: 0o600 })).close();
+  } catch (err) {
+    return stateDirFailure(err, dir, 'cannot write in it: ');
+  }
+  await d.remove(probe).catch(() => undefined);
+  return undefined;
 }
 
 /** Replace a file whole: write a temporary file, fsync it, rename it over the old one, fsync the directory. */

@@ -9,7 +9,7 @@ import { adminToken, gatewayFlags, gatewayOptions } from '../../config/gateway-f
 import { deno } from './api.ts';
 import { DenoConfigError, startDenoGateway } from './gateway.ts';
 import { startupFailure } from '../../config/listen-failure.ts';
-import { readFileText } from './files.ts';
+import { readFileText, stateDirProblem } from './files.ts';
 
 /** Resolves on SIGINT or SIGTERM. */
 function waitForShutdown(): Promise<string> {
@@ -47,6 +47,12 @@ export async function main(args: string[]): Promise<number> {
   const token = await adminToken(flags, readFileText);
   if ('error' in token) {
     console.error(`infergate gateway (deno): ${token.error}`);
+    return 1;
+  }
+  // A state dir that cannot be created or written is said now, not found out by the first apply.
+  const stateDir = flags['state-dir'] ? await stateDirProblem(flags['state-dir']) : undefined;
+  if (stateDir) {
+    console.error(`infergate gateway (deno): --state-dir: ${stateDir}`);
     return 1;
   }
   try {

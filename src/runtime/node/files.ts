@@ -1,5 +1,5 @@
 /** Files on Node: the state dir, the endpoints file, manifests; watched for changes. */
-import { fileFailureReason } from '../../config/listen-failure.ts';
+import { stateDirFailure } from '../../config/listen-failure.ts';
 
 /** Read a whole text file (UTF-8). */
 export async function readTextFile(path: string): Promise<string> {
@@ -51,17 +51,6 @@ export async function makeDirectory(dir: string): Promise<void> {
 }
 
 /**
- * What a state dir's failure means where a file's (fileFailureReason) does not say it: mkdir's ENOENT (its parent
- * was there, and took no new directory), and what only writing meets.
- */
-const STATE_DIR_FAILURES: Record<string, string> = {
-  ENOENT: 'cannot be created there',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-};
-
-/**
  * Why `dir` cannot be the gateway's state dir — it cannot be created, or nothing can be written in it — said in one
  * line with what to do; undefined when it can (it is then created). Checked at startup, so that the first apply is
  * not where it is found out.
@@ -69,21 +58,16 @@ const STATE_DIR_FAILURES: Record<string, string> = {
 export async function stateDirProblem(dir: string): Promise<string | undefined> {
   const { open, unlink } = await import('node:fs/promises');
   const { join } = await import('node:path');
-  const said = (err: unknown, doing: string) => {
-    const e = err as NodeJS.ErrnoException;
-    const what = (e.code && (STATE_DIR_FAILURES[e.code] ?? fileFailureReason(e.code))) || e.message;
-    return `${e.path ?? dir}: ${doing}${what}${e.code ? ` (${e.code}${e.syscall ? `, ${e.syscall}` : ''})` : ''}; give a directory this user can create and write in`;
-  };
   try {
     await makeDirectory(dir);
   } catch (err) {
-    return said(err, '');
+    return stateDirFailure(err, dir);
   }
   const probe = join(dir, `.infergate-write-check-${process.pid}`);
   try {
     await (await open(probe, 'wx', 0o600)).close();
   } catch (err) {
-    return said(Object.assign(err as NodeJS.ErrnoException, { path: dir }), 'cannot write in it: ');
+    return stateDirFailure(Object.assign(err as NodeJS.ErrnoException, { path: dir }), dir, 'cannot write in it: ');
   }
   await unlink(probe).catch(() => undefined);
   return undefined;
