@@ -204,14 +204,20 @@ try {
     console.log(
       `| ${l.rate}/s | ${ms(l.direct.wireP50)} / ${ms(l.direct.wireP99)} | ${ms(l.nginx.wireP50)} / ${ms(l.nginx.wireP99)} | ${ms(l.floor.wireP50)} / ${ms(l.floor.wireP99)} | ${ms(l.infergate.wireP50)} / ${ms(l.infergate.wireP99)} | **${ms(l.infergate.wireP50 - l.direct.wireP50)} / ${ms(l.infergate.wireP99 - l.direct.wireP99)}** (${each}) | ${ms(Math.max(l.direct.lateP99, l.nginx.lateP99, l.infergate.lateP99))} |`,
     );
-    const errs = l.direct.errors + l.nginx.errors + l.floor.errors + l.infergate.errors;
-    if (errs) throw new Error(`requests failed at ${l.rate}/s: direct ${l.direct.errors}, nginx ${l.nginx.errors}, floor ${l.floor.errors}, infergate ${l.infergate.errors}`);
+  }
+  // A failed request through infergate fails the run, after the tables; one through a reference path is said
+  // beside the table (the node:http floor failed 1 of ~20 000 at 2 000/s once, which threw the whole run away).
+  for (const l of latency) {
+    const references = l.direct.errors + l.nginx.errors + l.floor.errors;
+    if (references) console.log(`\nFailed requests at ${l.rate}/s on the reference paths (not infergate's): direct ${l.direct.errors}, nginx ${l.nginx.errors}, node:http floor ${l.floor.errors}.`);
   }
   console.log('\nCounted from when each request was due instead (the generator\'s own lateness included):\n');
   console.log('| rate | direct p50 / p99 | nginx p50 / p99 | node:http floor p50 / p99 | infergate p50 / p99 |\n|---|---|---|---|---|');
   for (const l of latency) {
     console.log(`| ${l.rate}/s | ${ms(l.direct.dueP50)} / ${ms(l.direct.dueP99)} | ${ms(l.nginx.dueP50)} / ${ms(l.nginx.dueP99)} | ${ms(l.floor.dueP50)} / ${ms(l.floor.dueP99)} | ${ms(l.infergate.dueP50)} / ${ms(l.infergate.dueP99)} |`);
   }
+  const failed = latency.filter((l) => l.infergate.errors > 0);
+  if (failed.length) throw new Error(`requests through infergate failed: ${failed.map((l) => `${l.infergate.errors} at ${l.rate}/s`).join(', ')}`);
 } finally {
   for (const s of started.reverse()) await s.close();
 }
