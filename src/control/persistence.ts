@@ -8,6 +8,7 @@ import { validateTable } from '../routing/validate.ts';
 import { formatProblem } from '../routing/problems.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
 import type { StoredObject } from '../routing/object-store.ts';
+import { stateDirFailure } from '../config/listen-failure.ts';
 
 export interface TablePersistence {
   load(): Promise<RoutingTable | undefined>;
@@ -48,7 +49,14 @@ export function stateDirPersistence(dir: string, files: StateFiles): TablePersis
       return Array.isArray(doc?.objects) ? (doc.objects as StoredObject[]) : [];
     },
     async save(table, objects) {
-      await files.writeFileAtomic(path, `${JSON.stringify({ kind: 'infergate.RoutingTable', savedAt: new Date().toISOString(), table, ...(objects?.length ? { objects } : {}) }, null, 2)}\n`);
+      try {
+        await files.writeFileAtomic(path, `${JSON.stringify({ kind: 'infergate.RoutingTable', savedAt: new Date().toISOString(), table, ...(objects?.length ? { objects } : {}) }, null, 2)}\n`);
+      } catch (err) {
+        // Said as at startup (--state-dir): the directory, the reason and its code, what to do; not the temporary file's raw error.
+        const e = err as { code?: unknown; syscall?: unknown; path?: unknown; message?: unknown };
+        const where = typeof e?.path === 'string' && !e.path.startsWith(path) ? e.path : dir;
+        throw new Error(stateDirFailure({ code: e?.code, syscall: e?.syscall, message: e?.message, path: where }, dir, e?.syscall === 'mkdir' ? '' : 'cannot write in it: '));
+      }
     },
   };
 }
