@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { createAdminApp, constantTimeEqual, restoreTable, stateDirPersistence, t
 import { RoutingTableStore } from '../src/routing/store.ts';
 import { validateTable } from '../src/routing/validate.ts';
 import { importManifests } from '../src/routing/manifests.ts';
-import { listen, readFileText, writeFileAtomic, type Listening } from '../src/runtime/node/index.ts';
+import { listen, readFileText, stateDirProblem, writeFileAtomic, type Listening } from '../src/runtime/node/index.ts';
 import type { RoutingTableInput } from '../src/routing/schema.ts';
 
 const seed = importManifests(readFileSync(new URL('../examples/seed-use-cases.yaml', import.meta.url), 'utf8')).table;
@@ -141,6 +141,24 @@ describe('RoutingService on the admin port', () => {
     const version = await restoreTable(restored, stateDirPersistence(dir, { readFileText, writeFileAtomic }));
     expect(version).toBe(3);
     expect(restored.current!.source).toEqual(store.current!.source);
+  });
+});
+
+describe('a state dir in a state it was not left in', () => {
+  it('a routing-table.json that is a directory is named, and no temporary file is left beside it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'infergate-state-'));
+    mkdirSync(join(dir, 'routing-table.json'));
+    const err = await stateDirPersistence(dir, { readFileText, writeFileAtomic }).save(seed as never).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toBe(`${dir}/routing-table.json: is a directory, not a file (EISDIR, rename); the routing table is written there: remove it, or give another --state-dir`);
+    expect(readdirSync(dir)).toEqual(['routing-table.json']);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('a write-check file left by a killed run (same pid: pid 1 in a container) does not stop the next start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'infergate-state-'));
+    writeFileSync(join(dir, `.infergate-write-check-${process.pid}`), '');
+    expect(await stateDirProblem(dir)).toBeUndefined();
+    rmSync(dir, { recursive: true });
   });
 });
 

@@ -8,7 +8,7 @@ import { validateTable } from '../routing/validate.ts';
 import { formatProblem } from '../routing/problems.ts';
 import type { RoutingTableStore } from '../routing/store.ts';
 import type { StoredObject } from '../routing/object-store.ts';
-import { stateDirFailure } from '../config/listen-failure.ts';
+import { fileFailure, stateDirFailure } from '../config/listen-failure.ts';
 
 export interface TablePersistence {
   load(): Promise<RoutingTable | undefined>;
@@ -54,6 +54,8 @@ export function stateDirPersistence(dir: string, files: StateFiles): TablePersis
       } catch (err) {
         // Said as at startup (--state-dir): the directory, the reason and its code, what to do; not the temporary file's raw error.
         const e = err as { code?: unknown; syscall?: unknown; path?: unknown; message?: unknown };
+        // The table's own file is a directory: that path is what to fix, not the state dir (rename's EISDIR; Deno's has no syscall).
+        if (e?.code === 'EISDIR') throw new Error(`${fileFailure({ code: e.code, syscall: e.syscall, path })}; the routing table is written there: remove it, or give another --state-dir`);
         const where = typeof e?.path === 'string' && !e.path.startsWith(path) ? e.path : dir;
         throw new Error(stateDirFailure({ code: e?.code, syscall: e?.syscall, message: e?.message, path: where }, dir, e?.syscall === 'mkdir' ? '' : 'cannot write in it: '));
       }

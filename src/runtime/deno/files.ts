@@ -28,7 +28,8 @@ export async function stateDirProblem(dir: string): Promise<string | undefined> 
   } catch (err) {
     return stateDirFailure(err, dir);
   }
-  const probe = `${dir.replace(/\/+$/, '')}/.infergate-write-check-${d.pid}`;
+  // Unique per run: one left by a run killed between the open and the remove (pid 1 again, in a container) is no obstacle.
+  const probe = `${dir.replace(/\/+$/, '')}/.infergate-write-check-${d.pid}-${crypto.randomUUID()}`;
   try {
     (await d.open(probe, { write: true, createNew: true, mode: 0o600 })).close();
   } catch (err) {
@@ -42,7 +43,10 @@ export async function stateDirProblem(dir: string): Promise<string | undefined> 
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
   const d = deno();
   const dir = dirname(path);
-  await d.mkdir(dir, { recursive: true });
+  // Said as Node's is (which Deno's errors are not): the directory could not be made, not the file written.
+  await d.mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw Object.assign(err as Error, { syscall: 'mkdir', path: dir });
+  });
   const tmp = `${path}.tmp-${d.pid}-${Date.now()}`;
   const file = await d.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
   try {
@@ -51,7 +55,11 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   } finally {
     file.close();
   }
-  await d.rename(tmp, path);
+  // A failed rename (the target is a directory) leaves no temporary file behind.
+  await d.rename(tmp, path).catch(async (err: unknown) => {
+    await d.remove(tmp).catch(() => undefined);
+    throw err;
+  });
   const handle = await d.open(dir, { read: true }).catch(() => undefined);
   if (handle) {
     await handle.sync().catch(() => undefined); // not every filesystem syncs directories

@@ -17,10 +17,12 @@ describe('workerExecArgv', () => {
   });
 
   it("keeps a GC-threads flag the user gave, in the process's flags or NODE_OPTIONS", () => {
-    for (const flag of ['--no-single-threaded-gc', '--single_threaded_gc', '--v8-pool-size=4', '--no-concurrent-marking', '--parallel-scavenge']) {
+    for (const flag of ['--no-single-threaded-gc', '--nosingle_threaded_gc', '--single_threaded_gc', '--single-threaded', '--v8-pool-size=4', '--no-concurrent-marking', '--noconcurrent-marking', '--parallel-scavenge', '--parallel-marking', '--concurrent_sweeping', '--no-parallel-compaction']) {
       expect(workerExecArgv(2, 2, [flag], '')).toEqual([flag, '--import', loader]);
     }
     expect(workerExecArgv(2, 2, [], '--max-old-space-size=512 --v8-pool-size=2')).toEqual(['--import', loader]);
     expect(workerExecArgv(2, 2, ['--max-old-space-size=512'], '--enable-source-maps')).toEqual(['--max-old-space-size=512', '--import', loader, '--single-threaded-gc']);
+    // Flags that only look alike are not GC-thread flags.
+    expect(workerExecArgv(2, 2, ['--no-warnings', '--stack-size=2000', '--expose-gc'], '')).toContain('--single-threaded-gc');
   });
 });

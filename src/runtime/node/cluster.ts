@@ -304,7 +304,8 @@ function stopWorker(worker: Worker, drainMs: number): Promise<void> {
 export function workerExecArgv(workers: number, cores: number, execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
   const loader = new URL('./typescript.mjs', import.meta.url).href;
   const out = execArgv.includes(loader) ? [...execArgv] : [...execArgv, '--import', loader];
-  const gcThreads = /^--(no-)?(single[-_]threaded[-_]gc|single[-_]threaded|parallel[-_]scavenge|concurrent[-_]marking|v8[-_]pool[-_]size)\b/;
+  // V8 reads `--no-x`, `--nox` and `_` for `-`; any parallel or concurrent flag counts (a compiler one too: kept as given).
+  const gcThreads = /^--(no-?)?(single[-_]threaded([-_]gc)?|parallel[-_]\w|concurrent[-_]\w|v8[-_]pool[-_]size)/;
   const given = [...out, ...nodeOptions.split(/\s+/)].some((flag) => gcThreads.test(flag));
   if (workers >= cores && !given) out.push('--single-threaded-gc');
   return out;

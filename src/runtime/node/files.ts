@@ -63,7 +63,8 @@ export async function stateDirProblem(dir: string): Promise<string | undefined> 
   } catch (err) {
     return stateDirFailure(err, dir);
   }
-  const probe = join(dir, `.infergate-write-check-${process.pid}`);
+  // Unique per run: one left by a run killed between the open and the unlink (pid 1 again, in a container) is no obstacle.
+  const probe = join(dir, `.infergate-write-check-${process.pid}-${crypto.randomUUID()}`);
   try {
     await (await open(probe, 'wx', 0o600)).close();
   } catch (err) {
@@ -75,7 +76,7 @@ export async function stateDirProblem(dir: string): Promise<string | undefined> 
 
 /** Replace a file whole: write a temporary file, fsync it, rename it over the old one, fsync the directory. */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const { open, rename } = await import('node:fs/promises');
+  const { open, rename, unlink } = await import('node:fs/promises');
   const { dirname } = await import('node:path');
   const dir = dirname(path);
   await makeDirectory(dir);
@@ -87,7 +88,11 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   } finally {
     await file.close();
   }
-  await rename(tmp, path);
+  // A failed rename (the target is a directory) leaves no temporary file behind.
+  await rename(tmp, path).catch(async (err: unknown) => {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  });
   const handle = await open(dir, 'r').catch(() => undefined);
   if (handle) {
     await handle.sync().catch(() => undefined); // not every filesystem syncs directories
